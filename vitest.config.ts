@@ -10,6 +10,7 @@ export default defineConfig({
     alias: {
       '@glasshouse/errors': src('packages/errors'),
       '@glasshouse/tlog': src('packages/tlog'),
+      '@glasshouse/log': src('packages/log'),
     },
   },
   test: {
