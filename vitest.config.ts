@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 // Tests import workspace packages by name; point those names at the sources
 // so a test run never depends on a stale build.
-const src = (dir: string): string => fileURLToPath(new URL(`./${dir}/src/index.ts`, import.meta.url));
+const src = (dir: string): string =>
+  fileURLToPath(new URL(`./${dir}/src/index.ts`, import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -14,7 +15,12 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+    ],
     testTimeout: 30_000,
   },
 });

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerLogCommands } from './commands/log.js';
 import { registerNoteCommands } from './commands/note.js';
 import { registerStartCommand } from './commands/start.js';
 import { UsageError, type Io, processIo } from './io.js';
@@ -16,12 +17,17 @@ export function buildProgram(io: Io): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => io.stdout(s),
-      writeErr: (s) => io.stderr(s),
+      writeOut: (s) => {
+        io.stdout(s);
+      },
+      writeErr: (s) => {
+        io.stderr(s);
+      },
     });
   registerStartCommand(program, io);
   registerKeyCommands(program, io);
   registerNoteCommands(program, io);
+  registerLogCommands(program, io);
   return program;
 }
 

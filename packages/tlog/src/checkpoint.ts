@@ -149,9 +149,5 @@ function hasControlCharacter(s: string): boolean {
 }
 
 function malformed(message: string, evidence?: Record<string, unknown>): TlogError {
-  return new TlogError(
-    'CHECKPOINT_MALFORMED',
-    message,
-    evidence === undefined ? {} : { evidence },
-  );
+  return new TlogError('CHECKPOINT_MALFORMED', message, evidence === undefined ? {} : { evidence });
 }

@@ -15,9 +15,7 @@ export interface NodeId {
 // `crypto.hash` (Node ≥ 20.12) skips the Hash object and is several times
 // faster than createHash for inputs this small; keep a fallback for older 20.x.
 const oneShot: ((data: Uint8Array) => Uint8Array) | undefined =
-  typeof crypto.hash === 'function'
-    ? (data) => crypto.hash('sha256', data, 'buffer')
-    : undefined;
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'buffer') : undefined;
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {

@@ -575,7 +575,11 @@ function splitKeyFields(s: string): { name: string; hexId: string; material: str
   const first = s.indexOf('+');
   const second = first < 0 ? -1 : s.indexOf('+', first + 1);
   if (second < 0) return undefined;
-  return { name: s.slice(0, first), hexId: s.slice(first + 1, second), material: s.slice(second + 1) };
+  return {
+    name: s.slice(0, first),
+    hexId: s.slice(first + 1, second),
+    material: s.slice(second + 1),
+  };
 }
 
 function parseHexKeyId(hexId: string, name?: string): number {

@@ -449,7 +449,7 @@ export function verifyCheckpointWithPolicy(
 
   const checkpoint = parseCheckpoint(opened.text);
   // The log's key name MUST correspond to the origin line. c2sp.org/tlog-policy
-  const log = logSigners.find((v) => v.name !== "");
+  const log = logSigners.find((v) => v.name === checkpoint.origin);
   if (log === undefined) {
     throw new TlogError('POLICY_ORIGIN_MISMATCH', 'checkpoint origin is not the signing log', {
       evidence: { origin: checkpoint.origin, signers: logSigners.map((v) => v.name) },

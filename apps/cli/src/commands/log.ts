@@ -1,0 +1,292 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  LogClient,
+  type LogStorage,
+  buildServer,
+  initLog,
+  openLog,
+  openPostgresStorage,
+  openSqliteStorage,
+} from '@glasshouse/log';
+import {
+  MAX_ENTRY_SIZE,
+  generateSignerKey,
+  parsePolicy,
+  parseSignerKey,
+  verifyTlogProof,
+} from '@glasshouse/tlog';
+import { UsageError, readSmallFile, type Io } from '../io.js';
+import { writeSecretFile } from './keys.js';
+
+/** Where a data directory keeps the log's signer key (mode 0600). */
+export const KEY_FILE_NAME = 'log.key';
+const MAX_KEY_FILE_BYTES = 4096;
+const MAX_RECEIPT_BYTES = 64 * 1024;
+/** Entries per POST /add-batch (the server's default limit). */
+const BATCH_CHUNK = 4096;
+
+export function registerLogCommands(program: Command, io: Io): void {
+  const log = program
+    .command('log')
+    .description('Run and use a transparency log (C2SP tlog-tiles, tlog-checkpoint, tlog-proof)');
+
+  log
+    .command('init')
+    .description(
+      'Create a log: store its signer key in DIR (mode 0600), sign the empty checkpoint, print the verifier key',
+    )
+    .requiredOption(
+      '--origin <origin>',
+      'checkpoint origin, e.g. example.com/log (also the key name)',
+    )
+    .requiredOption('--dir <dir>', 'data directory')
+    .option('--key-file <file>', 'use this PRIVATE+KEY+… signer key instead of generating one')
+    .option('--postgres <url>', 'keep entries and tiles in this PostgreSQL database')
+    .action(async (opts: { origin: string; dir: string; keyFile?: string; postgres?: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      const { verifierKey } = await initDataDir({
+        dir,
+        origin: opts.origin,
+        keyFile: opts.keyFile === undefined ? undefined : resolve(io.cwd, opts.keyFile),
+        postgres: opts.postgres,
+      });
+      io.stdout(`${verifierKey}\n`);
+    });
+
+  log
+    .command('serve')
+    .description(
+      'Serve an initialised log over HTTP; prints "url <URL>" and "vkey <VKEY>" when ready. SIGTERM/SIGINT stop it gracefully',
+    )
+    .requiredOption('--dir <dir>', 'data directory (created by log init)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--postgres <url>', 'keep entries and tiles in this PostgreSQL database')
+    .action(async (opts: { dir: string; listen: string; postgres?: string }) => {
+      const server = await startLogServer({
+        dir: resolve(io.cwd, opts.dir),
+        listen: opts.listen,
+        postgres: opts.postgres,
+        io,
+      });
+      io.stdout(`url ${server.url}\nvkey ${server.verifierKey}\n`);
+      await untilSignal();
+      io.stderr('log: shutting down\n');
+      await server.close();
+    });
+
+  log
+    .command('add')
+    .description('Add each FILE as one entry; prints one index per file, in order')
+    .requiredOption('--url <url>', "the log's URL")
+    .option('--dedup', 'an entry already in the log gets its original index back')
+    .argument('<file...>', 'entries, 1 to 65,535 bytes each')
+    .action(async (files: string[], opts: { url: string; dedup?: boolean }) => {
+      const entries: Uint8Array[] = [];
+      for (const file of files) entries.push(await readEntry(resolve(io.cwd, file)));
+      const client = new LogClient(opts.url);
+      const dedup = opts.dedup === true;
+      if (entries.length === 1) {
+        const r = await client.add(entries[0] as Uint8Array, { dedup });
+        io.stdout(`${r.index}\n`);
+        return;
+      }
+      for (let i = 0; i < entries.length; i += BATCH_CHUNK) {
+        const r = await client.addBatch(entries.slice(i, i + BATCH_CHUNK), { dedup });
+        io.stdout(r.indices.map((n) => `${n}\n`).join(''));
+      }
+    });
+
+  log
+    .command('receipt')
+    .description('Print a c2sp.org/tlog-proof@v1 receipt for INDEX against the latest checkpoint')
+    .requiredOption('--url <url>', "the log's URL")
+    .argument('<index>', 'entry index')
+    .action(async (index: string, opts: { url: string }) => {
+      if (!/^(?:0|[1-9][0-9]{0,19})$/.test(index)) {
+        throw new UsageError('INDEX must be a decimal number');
+      }
+      io.stdout(await new LogClient(opts.url).receipt(BigInt(index)));
+    });
+
+  log
+    .command('verify')
+    .description(
+      'Check offline that ENTRY is in the log under a tlog-proof receipt; exit 0 and print the index, or print the error code (exit 1)',
+    )
+    .requiredOption('--vkey <vkey>', "the log's verifier key (name+hexid+base64)")
+    .requiredOption('--entry <file>', 'the entry')
+    .argument('<proof>', 'the receipt file (.tlog-proof)')
+    .action(async (proof: string, opts: { vkey: string; entry: string }) => {
+      const entry = await readEntry(resolve(io.cwd, opts.entry));
+      const receipt = await readSmallFile(resolve(io.cwd, proof), MAX_RECEIPT_BYTES);
+      // c2sp.org/tlog-policy: one log, no witnesses required.
+      const policy = parsePolicy(`log ${opts.vkey}\nquorum none\n`);
+      const v = verifyTlogProof(receipt, entry, policy);
+      io.stdout(
+        `ok: index ${v.index} in ${v.checkpoint.origin} at tree size ${v.checkpoint.size}\n`,
+      );
+    });
+}
+
+export interface InitDataDirOptions {
+  readonly dir: string;
+  readonly origin: string;
+  readonly keyFile?: string | undefined;
+  readonly postgres?: string | undefined;
+}
+
+/**
+ * Creates the data directory and its key file (copied from `keyFile`, kept
+ * if already there, otherwise generated), then initialises the log storage.
+ * Safe to run again on an initialised directory with the same origin.
+ */
+export async function initDataDir(opts: InitDataDirOptions): Promise<{ verifierKey: string }> {
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const keyPath = join(opts.dir, KEY_FILE_NAME);
+  const existing = await readKeyIfPresent(keyPath);
+  let signerKey: string;
+  if (opts.keyFile !== undefined) {
+    signerKey = (await readSmallFile(opts.keyFile, MAX_KEY_FILE_BYTES)).trim();
+    if (existing !== undefined && existing !== signerKey) {
+      throw new UsageError(`${keyPath} already holds another key`);
+    }
+  } else {
+    signerKey = existing ?? generateSignerKey(opts.origin).signerKey;
+  }
+  // Check the key before anything is written.
+  const signer = parseSignerKey(signerKey);
+  if (signer.name !== opts.origin) {
+    throw new UsageError(
+      `the key is named ${signer.name}, but a log key must be named after the origin ${opts.origin}`,
+    );
+  }
+  if (existing === undefined) await writeSecretFile(keyPath, `${signerKey}\n`);
+  const storage = await openStorage(opts.dir, opts.postgres);
+  try {
+    return await initLog({ origin: opts.origin, signerKey, storage });
+  } finally {
+    await storage.close();
+  }
+}
+
+export interface StartLogServerOptions {
+  readonly dir: string;
+  readonly listen: string;
+  readonly postgres?: string | undefined;
+  readonly io: Io;
+}
+
+export interface RunningLogServer {
+  readonly url: string;
+  readonly verifierKey: string;
+  readonly origin: string;
+  /** Stops accepting requests, sequences what is queued, stops integrating, closes storage. */
+  close(): Promise<void>;
+}
+
+/** Opens the log in `dir` and serves it; resolves once it is listening. */
+export async function startLogServer(opts: StartLogServerOptions): Promise<RunningLogServer> {
+  const { host, port } = parseListen(opts.listen);
+  const signerKey = await readKeyIfPresent(join(opts.dir, KEY_FILE_NAME));
+  if (signerKey === undefined) {
+    throw new UsageError(`${opts.dir} has no ${KEY_FILE_NAME}; run "glasshouse log init" first`);
+  }
+  const storage = await openStorage(opts.dir, opts.postgres);
+  let lastError = '';
+  try {
+    const log = await openLog({
+      storage,
+      signerKey,
+      integrator: {
+        onError: (err) => {
+          const e = err as { code?: unknown; message?: unknown };
+          const code = typeof e.code === 'string' ? e.code : 'ERROR';
+          const message = err instanceof Error ? err.message : String(err);
+          const line = `log: integration failed: ${code}: ${message}\n`;
+          // A stuck integrator fails every round; say it once per change.
+          if (line !== lastError) opts.io.stderr(line);
+          lastError = line;
+        },
+      },
+    });
+    const app = buildServer({ log });
+    let address: string;
+    try {
+      address = await app.listen({ host, port });
+    } catch (cause) {
+      await log.close();
+      throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    return {
+      url: `${address}/`,
+      verifierKey: log.verifierKey,
+      origin: log.origin,
+      close: async () => {
+        await app.close();
+        await log.close();
+        await storage.close();
+      },
+    };
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+function openStorage(dir: string, postgres: string | undefined): Promise<LogStorage> {
+  if (postgres !== undefined) return openPostgresStorage(postgres);
+  return openSqliteStorage({ dir });
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
+  const port = Number(m?.[2]);
+  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
+    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
+  }
+  // [::1]:8080 → ::1
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+async function readKeyIfPresent(path: string): Promise<string | undefined> {
+  try {
+    await stat(path);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
+}
+
+async function readEntry(path: string): Promise<Uint8Array> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (cause) {
+    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  // c2sp.org/tlog-tiles: entries are 1 to 65,535 bytes (uint16 length prefix).
+  if (data.length === 0 || data.length > MAX_ENTRY_SIZE) {
+    throw new UsageError(
+      `${path} is ${data.length} bytes; an entry is 1 to ${MAX_ENTRY_SIZE} bytes`,
+    );
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolvePromise();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}

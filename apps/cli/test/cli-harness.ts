@@ -1,0 +1,33 @@
+import { main } from '../src/main.js';
+import type { Io } from '../src/io.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `glasshouse …args` in-process with `stdin` as standard input. */
+export async function runCli(
+  args: readonly string[],
+  stdin: string | Uint8Array = '',
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    readStdin: (maxBytes) => {
+      const data = typeof stdin === 'string' ? Buffer.from(stdin) : stdin;
+      if (data.length > maxBytes) return Promise.reject(new Error('stdin too large'));
+      return Promise.resolve(data);
+    },
+    cwd: process.cwd(),
+  };
+  const code = await main(['node', 'glasshouse', ...args], io);
+  return { code, stdout, stderr };
+}
