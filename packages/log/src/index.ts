@@ -1,0 +1,12 @@
+export * from './errors.js';
+export type * from './storage.js';
+export * from './sqlite.js';
+export * from './postgres.js';
+export { canonicalTilePath } from './tilepath.js';
+export * from './postgres.js';
+export * from './sequencer.js';
+export * from './integrator.js';
+export * from './metrics.js';
+export * from './log.js';
+export * from './server.js';
+export * from './client.js';

@@ -1,0 +1,248 @@
+/**
+ * Kill -9 harness: runs `glasshouse log serve` as a child process under
+ * concurrent writers, SIGKILLs it at random moments, restarts it, and checks
+ * after every restart that every acknowledged index holds the same bytes and
+ * that the new checkpoint is consistent with every checkpoint served before.
+ *
+ * Storage-agnostic: the caller initialises the log and passes the extra
+ * `serve` arguments (e.g. `--postgres URL`).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { type Checkpoint, encodeBundle } from '@glasshouse/tlog';
+import { SpecClient } from './tiles-client.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../../apps/cli/bin/glasshouse.js', import.meta.url));
+
+/**
+ * The child runs the built CLI, so build first when any source is newer
+ * than the build (`npm test` builds before vitest, so this is usually a
+ * no-op; skipping keeps parallel test files from running tsc at once).
+ */
+export function ensureBuilt(): void {
+  const built = join(REPO_ROOT, 'apps/cli/dist/main.js');
+  const sources = ['packages/errors/src', 'packages/tlog/src', 'packages/log/src', 'apps/cli/src'];
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  const stale = sources.some((dir) => newestTs(join(REPO_ROOT, dir)) > builtAt);
+  if (!stale) return;
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+  if (!existsSync(built)) throw new Error('apps/cli/dist/main.js is missing after the build');
+}
+
+function newestTs(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
+    newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Runs the CLI to completion; returns its stdout. */
+export function runCli(args: readonly string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly vkey: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+/** Starts `glasshouse log serve` and resolves once it printed its URL and key. */
+export async function startServe(
+  args: readonly string[],
+  timeoutMs = 15_000,
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'log', 'serve', '--listen', '127.0.0.1:0', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  const ready = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start in ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const url = /^url (\S+)$/m.exec(out)?.[1];
+      const vkey = /^vkey (\S+)$/m.exec(out)?.[1];
+      if (url !== undefined && vkey !== undefined) {
+        clearTimeout(timer);
+        resolve({ url, vkey });
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code ?? signal}) before it was ready: ${err}`));
+    });
+  });
+  return { child, ...ready, exited, stderr: () => err };
+}
+
+export interface CrashRunOptions {
+  /** Extra `serve` arguments after `--dir`, e.g. ['--postgres', url]. */
+  readonly serveArgs: readonly string[];
+  readonly rounds: number;
+  readonly writers: number;
+  /** Each round runs writers for a random time in [min, max] ms, then SIGKILLs the server. */
+  readonly killAfterMs: readonly [number, number];
+  /** How long to wait, after a restart, for a checkpoint covering every acknowledged entry. */
+  readonly catchUpMs?: number;
+}
+
+export interface CrashRunStats {
+  readonly acknowledged: number;
+  readonly checkpoints: number;
+  readonly finalSize: bigint;
+}
+
+/** A verifying record of everything the servers acknowledged and served. */
+class Ledger {
+  readonly acked = new Map<bigint, string>();
+  readonly served = new Map<bigint, Checkpoint>();
+
+  ack(index: bigint, text: string): void {
+    const prior = this.acked.get(index);
+    // Without dedup, two acknowledged writes never share an index.
+    if (prior !== undefined) expect(prior).toBe(text);
+    this.acked.set(index, text);
+  }
+
+  saw(cp: Checkpoint): void {
+    const prior = this.served.get(cp.size);
+    // A log never signs two roots for one size.
+    if (prior !== undefined) expect(Buffer.from(prior.rootHash)).toEqual(Buffer.from(cp.rootHash));
+    this.served.set(cp.size, cp);
+  }
+}
+
+async function writeUntil(
+  url: string,
+  w: number,
+  ledger: Ledger,
+  stop: () => boolean,
+): Promise<void> {
+  for (let i = 0; !stop(); i++) {
+    try {
+      if (i % 4 === 3) {
+        const texts = Array.from({ length: 16 }, (_, k) => `w${w}-${i}-${k}-${Math.random()}`);
+        const body = encodeBundle(texts.map((s) => new TextEncoder().encode(s)));
+        const res = await fetch(new URL('add-batch', url), { method: 'POST', body });
+        if (res.status !== 200) continue;
+        const { indices } = (await res.json()) as { indices: number[] };
+        indices.forEach((index, k) => {
+          ledger.ack(BigInt(index), texts[k] ?? '');
+        });
+      } else {
+        const text = `w${w}-${i}-${Math.random()}`;
+        const res = await fetch(new URL('add', url), { method: 'POST', body: text });
+        if (res.status !== 200) continue;
+        const { index } = (await res.json()) as { index: number };
+        ledger.ack(BigInt(index), text);
+      }
+    } catch {
+      // The server was killed mid-request: this write was never acknowledged.
+      if (!stop()) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+async function observeUntil(
+  client: SpecClient,
+  ledger: Ledger,
+  stop: () => boolean,
+): Promise<void> {
+  while (!stop()) {
+    try {
+      ledger.saw(await client.checkpoint());
+    } catch (err) {
+      // Only a dead server excuses a failed fetch; a bad signature does not.
+      if (!stop()) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+/** After a (re)start: everything acknowledged is there, and the tree only grew. */
+async function verifyAfterRestart(
+  client: SpecClient,
+  ledger: Ledger,
+  catchUpMs: number,
+): Promise<Checkpoint> {
+  let highest = -1n;
+  for (const i of ledger.acked.keys()) if (i > highest) highest = i;
+  let cp = await client.checkpoint();
+  const deadline = Date.now() + catchUpMs;
+  while (cp.size <= highest && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    cp = await client.checkpoint();
+  }
+  expect(cp.size).toBeGreaterThan(highest);
+  ledger.saw(cp);
+  await client.verifyRoot(cp);
+  const entries = await client.entries(cp.size);
+  for (const [index, text] of ledger.acked) {
+    expect(new TextDecoder().decode(entries[Number(index)])).toBe(text);
+  }
+  for (const old of ledger.served.values()) {
+    if (old.size <= cp.size) await client.verifyConsistent(old, cp);
+    else await client.verifyConsistent(cp, old);
+  }
+  return cp;
+}
+
+/**
+ * Runs `rounds` kill -9 rounds against the log in `dir`, then a final clean
+ * start, verification and graceful SIGTERM.
+ */
+export async function runCrashRounds(dir: string, opts: CrashRunOptions): Promise<CrashRunStats> {
+  const ledger = new Ledger();
+  const catchUpMs = opts.catchUpMs ?? 15_000;
+  const args = ['--dir', dir, ...opts.serveArgs];
+  for (let round = 0; round < opts.rounds; round++) {
+    const serve = await startServe(args);
+    const client = new SpecClient(serve.url, serve.vkey);
+    await verifyAfterRestart(client, ledger, catchUpMs);
+    let killed = false;
+    const stop = (): boolean => killed;
+    const work = Promise.all([
+      ...Array.from({ length: opts.writers }, (_, w) => writeUntil(serve.url, w, ledger, stop)),
+      observeUntil(client, ledger, stop),
+    ]);
+    const [min, max] = opts.killAfterMs;
+    await new Promise((r) => setTimeout(r, min + Math.random() * (max - min)));
+    killed = true;
+    serve.child.kill('SIGKILL');
+    await serve.exited;
+    await work;
+  }
+  const serve = await startServe(args);
+  const client = new SpecClient(serve.url, serve.vkey);
+  const final = await verifyAfterRestart(client, ledger, catchUpMs);
+  serve.child.kill('SIGTERM');
+  const { code } = await serve.exited;
+  expect(code, serve.stderr()).toBe(0);
+  return {
+    acknowledged: ledger.acked.size,
+    checkpoints: ledger.served.size,
+    finalSize: final.size,
+  };
+}
