@@ -6,7 +6,6 @@ import {
   openCheckpoint,
   parseCheckpoint,
 } from './checkpoint.js';
-import { TlogError } from './errors.js';
 import {
   type NoteVerifier,
   generateSignerKey,
@@ -15,6 +14,7 @@ import {
   parseVerifierKey,
   signNote,
 } from './note.js';
+import { codeOf } from '../test/codes.js';
 
 // c2sp.org/tlog-checkpoint, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `example.com/behind-the-sofa
@@ -28,16 +28,6 @@ const SPEC_TEXT = `example.com/behind-the-sofa
 CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
 `;
 const ROOT_B64 = 'CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TlogError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a TlogError, got a result');
-}
 
 const cp = (lines: string[]): string => `${lines.join('\n')}\n`;
 

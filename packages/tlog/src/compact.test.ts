@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type CompletedNode, CompactRange } from './compact.js';
-import { TlogError } from './errors.js';
+import { codeOf } from '../test/codes.js';
 
 // A plain RFC 6962 §2.1 MTH on its own SHA-256 calls.
 function sha(...parts: Uint8Array[]): Uint8Array {
@@ -30,16 +30,6 @@ function mth(lo: number, hi: number): Uint8Array {
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-    return 'accepted';
-  } catch (err) {
-    if (!(err instanceof TlogError)) throw err;
-    return err.code;
-  }
-}
 
 describe('CompactRange', () => {
   it('starts as the empty tree', () => {

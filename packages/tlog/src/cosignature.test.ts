@@ -19,7 +19,6 @@ import {
   parseCosignerKey,
   verifyCosignature,
 } from './cosignature.js';
-import { TlogError } from './errors.js';
 import {
   type NoteVerifier,
   formatVerifierKey,
@@ -29,6 +28,7 @@ import {
   parseVerifierKey,
   signNote,
 } from './note.js';
+import { codeOf } from '../test/codes.js';
 
 // c2sp.org/tlog-cosignature, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `example.com/behind-the-sofa
@@ -53,16 +53,6 @@ CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
 function vector(file: string): unknown {
   const url = new URL(`../testdata/note/${file}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8'));
-}
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TlogError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a TlogError, got a result');
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');

@@ -22,6 +22,7 @@ import {
   parseVerifierKey,
   signNote,
 } from './note.js';
+import { codeOf } from '../test/codes.js';
 
 // c2sp.org/signed-note, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `Ognuno sta solo sul cuor della terra
@@ -65,16 +66,6 @@ const GO2 = vector('go-open-two-signers.json') as TwoSignersVector;
 const PLUS_KEY = vector('tdev-vkey-plus-in-base64.json') as KeyVector;
 const peter = parseVerifierKey(GO.verifierKey);
 const peterLine = GO.note.slice(GO.text.length + 1);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TlogError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a TlogError, got a result');
-}
 
 function errorOf(f: () => unknown): TlogError {
   try {

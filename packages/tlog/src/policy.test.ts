@@ -8,6 +8,7 @@ import { TlogError } from './errors.js';
 import { sha256 } from './hash.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey, signNote } from './note.js';
 import { type Policy, parsePolicy, verifyCheckpointWithPolicy } from './policy.js';
+import { codeOf } from '../test/codes.js';
 
 const dir = (sub: string): string =>
   fileURLToPath(new URL(`../testdata/policy/${sub}/`, import.meta.url));
@@ -31,16 +32,6 @@ function utf8Directives(bytes: Uint8Array, name: string): string[][] {
     .split('\n')
     .filter((l) => l.startsWith(`# ${name}:`))
     .map((l) => l.slice(`# ${name}:`.length).split(' ').filter(Boolean));
-}
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TlogError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a TlogError, got a value');
 }
 
 // The keys in testdata/policy come from these seeds, so tests can sign for them.

@@ -5,7 +5,6 @@ import { TlogError } from './errors.js';
 import type { NodeId } from './hash.js';
 import {
   type HashReader,
-  type MerkleErrorCode,
   consistencyProof,
   consistencyProofPlan,
   inclusionProof,
@@ -16,6 +15,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from './proof.js';
+import { codeOf } from '../test/codes.js';
 
 // ---------------------------------------------------------------------------
 // A literal RFC 6962 §2.1 reference, on its own SHA-256 calls, over the
@@ -185,16 +185,6 @@ function flipBit(b: Uint8Array, bit: number): Uint8Array {
   const out = Uint8Array.from(b);
   out[bit >> 3] = (out[bit >> 3] as number) ^ (1 << (bit & 7));
   return out;
-}
-
-function codeOf(run: () => void): MerkleErrorCode | 'accepted' {
-  try {
-    run();
-    return 'accepted';
-  } catch (err) {
-    if (!(err instanceof TlogError)) throw err;
-    return err.code as MerkleErrorCode;
-  }
 }
 
 const sizeAndIndex = fc

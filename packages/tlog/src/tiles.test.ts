@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CompactRange } from './compact.js';
-import { TlogError } from './errors.js';
 import { hashLeaf } from './hash.js';
 import {
   type HashReader,
@@ -27,16 +26,7 @@ import {
   tilesForTreeRoot,
   tilesToWrite,
 } from './tiles.js';
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-    return 'accepted';
-  } catch (err) {
-    if (!(err instanceof TlogError)) throw err;
-    return err.code;
-  }
-}
+import { codeOf } from '../test/codes.js';
 
 describe('tile paths', () => {
   it.each([

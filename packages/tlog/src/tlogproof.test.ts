@@ -17,22 +17,13 @@ import {
   parseTlogProof,
   verifyTlogProof,
 } from './tlogproof.js';
+import { codeOf } from '../test/codes.js';
 
 const dir = (sub: string): string =>
   fileURLToPath(new URL(`../testdata/tlogproof/${sub}/`, import.meta.url));
 const read = (sub: string, file: string): Uint8Array =>
   new Uint8Array(readFileSync(dir(sub) + file));
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TlogError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a TlogError, got a value');
-}
 
 // Fixed seeds and timestamps: Ed25519 is deterministic, so the receipt is too
 // (testdata/tlogproof/valid/golden.tlog-proof).
