@@ -2,8 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
+import { registerMonitorCommands } from './commands/monitor.js';
 import { registerNoteCommands } from './commands/note.js';
 import { registerStartCommand } from './commands/start.js';
+import { registerWitnessCommands } from './commands/witness.js';
 import { UsageError, type Io, processIo } from './io.js';
 
 /** Builds the `glasshouse` command tree; `io` is injected so tests can run it in-process. */
@@ -28,6 +30,8 @@ export function buildProgram(io: Io): Command {
   registerKeyCommands(program, io);
   registerNoteCommands(program, io);
   registerLogCommands(program, io);
+  registerMonitorCommands(program, io);
+  registerWitnessCommands(program, io);
   return program;
 }
 

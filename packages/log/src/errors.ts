@@ -30,6 +30,11 @@ export type LogErrorCode =
   | 'TREE_INCONSISTENT'
   | 'STATE_CONFLICT'
   | 'LEASE_LOST'
+  // witnessing and publishing
+  | 'WITNESS_POLICY_INVALID'
+  | 'WITNESS_FAILED'
+  | 'QUORUM_NOT_MET'
+  | 'PUBLISH_INVALID'
   // HTTP client
   | 'HTTP_ERROR'
   | 'RESPONSE_INVALID';

@@ -10,3 +10,5 @@ export * from './metrics.js';
 export * from './log.js';
 export * from './server.js';
 export * from './client.js';
+export * from './witnessing.js';
+export * from './proofs.js';

@@ -10,7 +10,7 @@ import {
   parseSignerKey,
   parseVerifierKey,
 } from '@glasshouse/tlog';
-import { Integrator } from './integrator.js';
+import { Integrator, type PublishCheckpoint } from './integrator.js';
 import { initLog } from './log.js';
 import { openSqliteStorage, type SqliteStorage } from './sqlite.js';
 import type { IntegratedState, IntegratorLease, LogStorage } from './storage.js';
@@ -165,5 +165,59 @@ describe('Integrator', () => {
     expect(b.leading).toBe(true);
     expect((await storage.readState())?.size).toBe(10n);
     await b.stop();
+  });
+
+  describe('publishing', () => {
+    function publishing(publish: PublishCheckpoint): Integrator {
+      return new Integrator({ storage, signer, verifier, publish });
+    }
+
+    it('stores the signed state first, and publishes only what the publish step accepts', async () => {
+      await add(5);
+      const seen: string[] = [];
+      let accept = false;
+      const i = publishing((signed) => {
+        seen.push(signed);
+        return accept
+          ? Promise.resolve(
+              `${signed}— witness.example AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n`,
+            )
+          : Promise.reject(new Error('no quorum'));
+      });
+      await i.integrateRound(lease);
+      const failed = await i.publishRound(lease);
+      expect(failed?.kind).toBe('failed');
+      // Signed and stored, not published: the tree still grows from it.
+      expect((await storage.readState())?.size).toBe(5n);
+      expect((await storage.readPublished())?.size).toBe(0n);
+      await add(3, 5);
+      await i.integrateRound(lease);
+      expect((await storage.readState())?.size).toBe(8n);
+      // Backing off after a failure, unless forced.
+      expect((await i.publishRound(lease))?.kind).toBe('backing-off');
+      accept = true;
+      const ok = await i.publishRound(lease, true);
+      expect(ok?.kind).toBe('published');
+      // The newest signed checkpoint is offered, never a re-signed older one.
+      expect(seen.map((n) => n.split('\n')[1])).toEqual(['5', '8']);
+      const published = await storage.readPublished();
+      expect(published?.size).toBe(8n);
+      expect(published?.checkpoint.startsWith((await storage.readState())?.checkpoint ?? 'x')).toBe(
+        true,
+      );
+      expect((await i.publishRound(lease))?.kind).toBe('up-to-date');
+    });
+
+    it('refuses to publish a note that is not the signed checkpoint', async () => {
+      await add(2);
+      const i = publishing((signed) =>
+        Promise.resolve(signed.replace(/\n\n[^]*$/, '\n\n') + '— x AAAA\n'),
+      );
+      await i.integrateRound(lease);
+      const r = await i.publishRound(lease);
+      expect(r?.kind).toBe('failed');
+      expect((r as { error: { code?: unknown } }).error.code).toBe('PUBLISH_INVALID');
+      expect((await storage.readPublished())?.size).toBe(0n);
+    });
   });
 });

@@ -23,17 +23,30 @@ import {
 } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
 import type { LogMetrics } from './metrics.js';
-import type { IntegratedState, IntegratorLease, LogStorage, TileWrite } from './storage.js';
+import type {
+  IntegratedState,
+  IntegratorLease,
+  LogStorage,
+  PublishedCheckpoint,
+  TileWrite,
+} from './storage.js';
 
 const HASH_SIZE = 32;
 const MAX_BACKOFF_MS = 5_000;
 
 /**
- * The step between signing a checkpoint and storing it as the log's state.
- * Today it returns the note unchanged; witnessing will collect cosignatures
- * here (and may refuse, which leaves the state where it was).
+ * The step from the latest signed (and already stored) checkpoint to the
+ * published one. Given the signed note and the note published so far, it
+ * resolves to the note to publish: the same checkpoint, with cosignatures
+ * appended (witnessing, `witnessing.ts`), or unchanged (a log without
+ * witnesses). It throws to publish nothing this time; the integrator keeps
+ * integrating and calls it again later with whatever was signed by then.
+ * It never signs: only the integrator signs, and only from the stored state.
  */
 export type PublishCheckpoint = (signedNote: string, previousNote: string) => Promise<string>;
+
+/** Publishes every signed checkpoint as it is: a log without witnesses. */
+export const publishUnchanged: PublishCheckpoint = (signedNote) => Promise.resolve(signedNote);
 
 export interface IntegratorOptions {
   readonly storage: LogStorage;
@@ -43,12 +56,20 @@ export interface IntegratorOptions {
   readonly intervalMs?: number;
   /** Most entries integrated into one checkpoint. Default 4,096. */
   readonly maxEntriesPerRound?: number;
+  /** From signed to published; default {@link publishUnchanged}. */
   readonly publish?: PublishCheckpoint;
+  /** Longest pause between publishing attempts after failures. Default 5 s. */
+  readonly publishRetryMaxMs?: number;
   readonly metrics?: LogMetrics;
-  /** Called with every failed round; the loop keeps going (fail closed: the state does not move). */
+  /**
+   * Called with every failed round and every failed publishing attempt; the
+   * loop keeps going (fail closed: neither state moves).
+   */
   readonly onError?: (err: unknown) => void;
-  /** Called after each stored checkpoint. */
+  /** Called after each stored (signed) checkpoint. */
   readonly onCheckpoint?: (state: IntegratedState) => void;
+  /** Called after each published checkpoint. */
+  readonly onPublished?: (published: PublishedCheckpoint) => void;
 }
 
 /** What one round did. */
@@ -60,16 +81,37 @@ export interface RoundResult {
   readonly backlog: boolean;
 }
 
+/** What one publishing step did. */
+export type PublishResult =
+  | { readonly kind: 'up-to-date'; readonly published: PublishedCheckpoint }
+  | { readonly kind: 'published'; readonly published: PublishedCheckpoint }
+  | { readonly kind: 'failed'; readonly published: PublishedCheckpoint; readonly error: unknown }
+  /** A previous attempt failed; the next one is not due yet. */
+  | { readonly kind: 'backing-off'; readonly published: PublishedCheckpoint };
+
 /**
- * Turns sequenced entries into tiles, bundles and signed checkpoints. Only
- * the holder of the storage's integrator lease runs rounds; each round is
- * safe to crash anywhere: tiles are idempotent and the state only moves by
- * compare-and-swap.
+ * Turns sequenced entries into tiles, bundles and signed checkpoints, and
+ * publishes signed checkpoints (through {@link PublishCheckpoint}). Only the
+ * holder of the storage's integrator lease runs rounds; each round is safe
+ * to crash anywhere: tiles are idempotent and both the signed state and the
+ * published checkpoint only move by compare-and-swap.
+ *
+ * Signing and publishing are two steps on purpose. A checkpoint is stored
+ * as the signed state *before* anyone outside this process sees it, so the
+ * next round always extends (and checks consistency against) the last
+ * checkpoint that was ever shown to a witness. Publishing only appends
+ * cosignatures to a stored signed note; when witnesses do not answer, the
+ * tree keeps growing under new signed checkpoints, and the newest one is
+ * offered again until a quorum cosigns it.
  */
 export class Integrator {
   readonly #o: IntegratorOptions;
   readonly #intervalMs: number;
   readonly #maxEntries: number;
+  readonly #publish: PublishCheckpoint;
+  readonly #publishRetryMaxMs: number;
+  #publishFailures = 0;
+  #publishNotBefore = 0;
   #lease: IntegratorLease | null = null;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -79,6 +121,8 @@ export class Integrator {
     this.#o = opts;
     this.#intervalMs = opts.intervalMs ?? 250;
     this.#maxEntries = opts.maxEntriesPerRound ?? 4096;
+    this.#publish = opts.publish ?? publishUnchanged;
+    this.#publishRetryMaxMs = opts.publishRetryMaxMs ?? MAX_BACKOFF_MS;
     if (!Number.isSafeInteger(this.#maxEntries) || this.#maxEntries < 1) {
       throw new LogError('BAD_REQUEST', 'maxEntriesPerRound must be a positive integer');
     }
@@ -145,14 +189,83 @@ export class Integrator {
     });
   }
 
-  /** Takes the lease if free, then integrates one round. Returns whether a backlog remains. */
+  /**
+   * Takes the lease if free, integrates one round, then publishes the
+   * latest signed checkpoint if it is not published yet. Returns whether a
+   * backlog remains. Publishing failures go to `onError`, never thrown: a
+   * log whose witnesses are away keeps integrating.
+   */
   async runOnce(): Promise<boolean> {
     if (this.#lease?.isHeld() !== true) {
       this.#lease = await this.#o.storage.tryAcquireIntegratorLease();
       if (this.#lease === null) return false;
     }
     const result = await this.integrateRound(this.#lease);
+    const published = await this.publishRound(this.#lease);
+    if (published?.kind === 'failed') this.#o.onError?.(published.error);
     return result?.backlog ?? false;
+  }
+
+  /**
+   * Publishes the latest signed checkpoint under `lease` unless it is
+   * published already. After a failure, attempts back off (doubling, up to
+   * `publishRetryMaxMs`) unless `force`. Resolves to null when the log is not
+   * initialised; throws only when the lease is lost.
+   */
+  async publishRound(lease: IntegratorLease, force = false): Promise<PublishResult | null> {
+    const { storage } = this.#o;
+    const [state, published] = await Promise.all([storage.readState(), storage.readPublished()]);
+    if (state === null || published === null) return null;
+    if (published.size >= state.size) return { kind: 'up-to-date', published };
+    if (!force && performance.now() < this.#publishNotBefore) {
+      return { kind: 'backing-off', published };
+    }
+    try {
+      const note = await this.#publish(state.checkpoint, published.checkpoint);
+      this.#checkPublishable(note, state);
+      this.#checkLease(lease);
+      const next: PublishedCheckpoint = { size: state.size, checkpoint: note };
+      if (!(await storage.casPublished(published.size, next))) {
+        throw new LogError('STATE_CONFLICT', 'the published checkpoint moved; not stored', {
+          evidence: { expectedSize: published.size.toString(), size: state.size.toString() },
+        });
+      }
+      this.#publishFailures = 0;
+      this.#publishNotBefore = 0;
+      this.#o.metrics?.checkpointsPublished.inc();
+      this.#o.onPublished?.(next);
+      return { kind: 'published', published: next };
+    } catch (error) {
+      if (error instanceof LogError && error.code === 'LEASE_LOST') throw error;
+      this.#publishFailures++;
+      this.#o.metrics?.publishFailures.inc();
+      const pause = Math.min(
+        this.#publishRetryMaxMs,
+        this.#intervalMs * 2 ** Math.min(this.#publishFailures, 10),
+      );
+      this.#publishNotBefore = performance.now() + pause;
+      return { kind: 'failed', published, error };
+    }
+  }
+
+  /** What is published must be the stored signed checkpoint, still signed by this log. */
+  #checkPublishable(note: string, state: IntegratedState): void {
+    let same = false;
+    try {
+      const published = openCheckpoint(note, [this.#o.verifier], { origin: this.#o.signer.name });
+      const signed = openCheckpoint(state.checkpoint, [this.#o.verifier]);
+      same = published.note.text === signed.note.text;
+    } catch (cause) {
+      throw new LogError('PUBLISH_INVALID', 'the note to publish does not verify', {
+        cause,
+        evidence: { signed: state.checkpoint, toPublish: note },
+      });
+    }
+    if (!same) {
+      throw new LogError('PUBLISH_INVALID', 'the note to publish is not the signed checkpoint', {
+        evidence: { signed: state.checkpoint, toPublish: note },
+      });
+    }
   }
 
   /**
@@ -217,12 +330,11 @@ export class Integrator {
     const nextText = formatCheckpoint(next);
     await this.#checkConsistency(old, state.checkpoint, next, nextText, tiles);
 
+    // Stored before anyone sees it: witnesses are shown only stored checkpoints.
     const signed = signNote(nextText, [this.#o.signer]);
-    const published =
-      this.#o.publish === undefined ? signed : await this.#o.publish(signed, state.checkpoint);
     const nextState: IntegratedState = {
       size: newSize,
-      checkpoint: published,
+      checkpoint: signed,
       compactHashes: range.state().hashes,
     };
     this.#checkLease(lease);
@@ -233,7 +345,7 @@ export class Integrator {
     }
     this.#o.metrics?.checkpointsSigned.inc();
     this.#o.metrics?.integrationLatency.observe((performance.now() - started) / 1000);
-    this.#o.metrics?.observeCheckpoint(newSize);
+    this.#o.metrics?.signedSize.set(Number(newSize));
     this.#o.onCheckpoint?.(nextState);
     return {
       state: nextState,

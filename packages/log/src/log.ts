@@ -1,9 +1,8 @@
 import {
   type Checkpoint,
-  HASH_SIZE,
   type NoteSignerKey,
   type NoteVerifierKey,
-  TILE_WIDTH,
+  type Policy,
   type TileRef,
   consistencyProof,
   emptyRoot,
@@ -15,16 +14,16 @@ import {
   parseVerifierKey,
   signNote,
   tileHashReader,
-  tilePath,
-  tileWidthAt,
   tilesForConsistency,
   tilesForInclusion,
 } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
 import { Integrator, type PublishCheckpoint } from './integrator.js';
 import { LogMetrics } from './metrics.js';
+import { readProofTiles } from './proofs.js';
 import { type SequencedResult, Sequencer, type SequencerOptions } from './sequencer.js';
 import type { IntegratedState, LogStorage } from './storage.js';
+import { Witnessing, type WitnessStatus, type WitnessingOptions } from './witnessing.js';
 
 export interface InitLogOptions {
   /** The checkpoint origin; the signer key's name must be the same (c2sp.org/tlog-policy). */
@@ -112,12 +111,34 @@ export interface OpenLogOptions {
   readonly integrator?: {
     intervalMs?: number;
     maxEntriesPerRound?: number;
+    /** A custom publishing step; leave it out with `witnessing`. */
     publish?: PublishCheckpoint;
+    publishRetryMaxMs?: number;
     onError?: (err: unknown) => void;
   };
+  /**
+   * Publish only checkpoints a quorum of the policy's witnesses cosigned
+   * (c2sp.org/tlog-witness, c2sp.org/tlog-policy). Without it every signed
+   * checkpoint is published as it is.
+   */
+  readonly witnessing?: LogWitnessingOptions;
   /** How often waiters poll the stored state. Default 50 ms. */
   readonly pollMs?: number;
 }
+
+export type LogWitnessingOptions = Omit<
+  WitnessingOptions,
+  'logVerifierKey' | 'storage' | 'metrics' | 'policy'
+> & { readonly policy: Policy };
+
+/** How this process publishes checkpoints (for `/healthz`). */
+export type WitnessingMode =
+  /** No witness policy: every signed checkpoint is published. */
+  | 'none'
+  /** Only checkpoints whose cosignatures meet the policy's quorum are published. */
+  | 'required'
+  /** A policy, but the development flag publishes without a quorum. */
+  | 'disabled';
 
 /** A verified view of a signed checkpoint. */
 export interface SignedCheckpoint {
@@ -168,6 +189,8 @@ export class Log {
   readonly #verifier: NoteVerifierKey;
   readonly #sequencer: Sequencer;
   readonly #integrator: Integrator | undefined;
+  readonly #witnessing: Witnessing | undefined;
+  readonly #witnessingMode: WitnessingMode;
   readonly #pollMs: number;
   #cached: SignedCheckpoint | undefined;
   #waiters: { index: bigint; resolve(c: SignedCheckpoint): void; reject(e: unknown): void }[] = [];
@@ -181,14 +204,29 @@ export class Log {
     this.verifierKey = verifier.text;
     this.#pollMs = opts.pollMs ?? 50;
     this.#sequencer = new Sequencer(opts.storage, { ...opts.sequencer, metrics: this.metrics });
+    const w = opts.witnessing;
+    this.#witnessingMode =
+      w === undefined ? 'none' : w.publishUnwitnessed === true ? 'disabled' : 'required';
+    if (w !== undefined && opts.integrator?.publish !== undefined) {
+      throw new LogError('BAD_REQUEST', 'give either witnessing or a custom publish step');
+    }
     if (signer !== undefined && opts.integrate !== false) {
+      if (w !== undefined) {
+        this.#witnessing = new Witnessing({
+          ...w,
+          logVerifierKey: verifier.text,
+          storage: opts.storage,
+          metrics: this.metrics,
+        });
+      }
       this.#integrator = new Integrator({
         storage: opts.storage,
         signer,
         verifier,
         metrics: this.metrics,
         ...opts.integrator,
-        onCheckpoint: () => {
+        ...(this.#witnessing === undefined ? {} : { publish: this.#witnessing.publish }),
+        onPublished: () => {
           this.#poll();
         },
       });
@@ -207,6 +245,16 @@ export class Log {
     return this.#sequencer.queueDepth;
   }
 
+  /** How checkpoints are published: with a witness quorum, without witnesses, or the development flag. */
+  get witnessingMode(): WitnessingMode {
+    return this.#witnessingMode;
+  }
+
+  /** The policy's witnesses as this process sees them (empty when it does not integrate). */
+  witnessStatus(): WitnessStatus[] {
+    return this.#witnessing?.status() ?? [];
+  }
+
   /** Sequences one entry; resolves once it is durable. */
   add(data: Uint8Array, opts: { dedup?: boolean } = {}): Promise<SequencedResult> {
     return this.#sequencer.add(data, opts);
@@ -220,29 +268,43 @@ export class Log {
     return this.#sequencer.addBatch(entries, opts);
   }
 
-  /** The latest stored checkpoint, verified with the log's key. */
+  /**
+   * The latest published checkpoint (with its cosignatures), verified with
+   * the log's key: what `/checkpoint` serves and receipts are made against.
+   */
   async latest(): Promise<SignedCheckpoint> {
-    const state = await this.storage.readState();
-    if (state === null) throw new LogError('NOT_INITIALISED', 'the log has no checkpoint');
-    if (this.#cached?.note !== state.checkpoint) {
-      let checkpoint: Checkpoint;
-      try {
-        ({ checkpoint } = openCheckpoint(state.checkpoint, [this.#verifier], {
-          origin: this.origin,
-        }));
-      } catch (cause) {
-        throw new LogError('STORAGE_CORRUPT', 'the stored checkpoint does not verify', {
-          cause,
-          evidence: { checkpoint: state.checkpoint },
-        });
-      }
+    const published = await this.storage.readPublished();
+    if (published === null) throw new LogError('NOT_INITIALISED', 'the log has no checkpoint');
+    if (this.#cached?.note !== published.checkpoint) {
+      const checkpoint = this.#openStored(published.checkpoint);
       // Never go backwards, even if a stale read reaches us.
       if (this.#cached === undefined || checkpoint.size >= this.#cached.checkpoint.size) {
-        this.#cached = { note: state.checkpoint, checkpoint };
+        this.#cached = { note: published.checkpoint, checkpoint };
         this.metrics.observeCheckpoint(checkpoint.size);
       }
     }
     return this.#cached;
+  }
+
+  /**
+   * The latest signed checkpoint: the integrated tree, possibly ahead of the
+   * published one while witnesses have not cosigned it. Not for clients.
+   */
+  async latestSigned(): Promise<SignedCheckpoint> {
+    const state = await this.storage.readState();
+    if (state === null) throw new LogError('NOT_INITIALISED', 'the log has no checkpoint');
+    return { note: state.checkpoint, checkpoint: this.#openStored(state.checkpoint) };
+  }
+
+  #openStored(note: string): Checkpoint {
+    try {
+      return openCheckpoint(note, [this.#verifier], { origin: this.origin }).checkpoint;
+    } catch (cause) {
+      throw new LogError('STORAGE_CORRUPT', 'the stored checkpoint does not verify', {
+        cause,
+        evidence: { checkpoint: note },
+      });
+    }
   }
 
   /** A stored tile or entry bundle by its tlog-tiles path, or null. */
@@ -360,34 +422,9 @@ export class Log {
     }
   }
 
-  /**
-   * Reads hash tiles for a proof at some size. Partial tiles are stored only
-   * for checkpoint sizes, and a tile only ever grows, so a wider version
-   * (full, or at the latest checkpoint's width) is cut down when the exact
-   * one is missing.
-   */
-  async #fetchTiles(
-    refs: readonly TileRef[],
-    latestSize: bigint,
-  ): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>();
-    await Promise.all(
-      refs.map(async (ref) => {
-        if (ref.kind !== 'hash') return;
-        const path = tilePath(ref);
-        const widths = [ref.width, TILE_WIDTH, tileWidthAt(ref.level, ref.index, latestSize)];
-        for (const w of widths) {
-          if (w < ref.width) continue;
-          const data = await this.storage.readTile(tilePath({ ...ref, width: w }));
-          if (data !== null && data.length >= ref.width * HASH_SIZE) {
-            out.set(path, data.subarray(0, ref.width * HASH_SIZE));
-            return;
-          }
-        }
-        throw new LogError('TILE_NOT_FOUND', `tile ${path} is not stored`, { evidence: { path } });
-      }),
-    );
-    return out;
+  /** Hash tiles for a proof at some size up to the published one (`proofs.ts`). */
+  #fetchTiles(refs: readonly TileRef[], latestSize: bigint): Promise<Map<string, Uint8Array>> {
+    return readProofTiles(this.storage, refs, latestSize);
   }
 
   /**
@@ -399,6 +436,9 @@ export class Log {
     if (this.#closed) return;
     this.#closed = true;
     await this.#sequencer.close();
+    // Witness requests still running are cut off first, so the last round ends promptly;
+    // whatever it could not publish is offered again on the next start.
+    await this.#witnessing?.close();
     await this.#integrator?.stop();
     if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
     for (const w of this.#waiters.splice(0)) w.reject(new LogError('CLOSED', 'the log closed'));

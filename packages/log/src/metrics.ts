@@ -13,6 +13,12 @@ export class LogMetrics {
   readonly integrationLatency: Histogram;
   readonly checkpointsSigned: Counter;
   readonly integrationErrors: Counter;
+  readonly signedSize: Gauge;
+  readonly checkpointsPublished: Counter;
+  readonly publishFailures: Counter;
+  readonly witnessCosignedSize: Gauge<'witness'>;
+  readonly witnessFailures: Counter<'witness' | 'reason'>;
+  readonly quorumMet: Gauge;
   readonly #age: Gauge;
   #lastCheckpointAt: number | undefined;
   #lastSize: bigint | undefined;
@@ -26,7 +32,7 @@ export class LogMetrics {
     });
     this.treeSize = new Gauge({
       name: 'glasshouse_log_entries_integrated',
-      help: 'Tree size of the latest checkpoint this process has seen',
+      help: 'Tree size of the latest published checkpoint this process has seen',
       registers,
     });
     this.queueDepth = new Gauge({
@@ -54,6 +60,38 @@ export class LogMetrics {
     this.integrationErrors = new Counter({
       name: 'glasshouse_log_integration_errors_total',
       help: 'Integration rounds that failed or refused to sign',
+      registers,
+    });
+    this.signedSize = new Gauge({
+      name: 'glasshouse_log_entries_signed',
+      help: 'Tree size of the latest checkpoint this process signed (published or not yet)',
+      registers,
+    });
+    this.checkpointsPublished = new Counter({
+      name: 'glasshouse_log_checkpoints_published_total',
+      help: 'Signed checkpoints published at /checkpoint by this process',
+      registers,
+    });
+    this.publishFailures = new Counter({
+      name: 'glasshouse_log_publish_failures_total',
+      help: 'Publishing attempts that published nothing (e.g. witness quorum not met)',
+      registers,
+    });
+    this.witnessCosignedSize = new Gauge({
+      name: 'glasshouse_log_witness_cosigned_size',
+      help: 'Tree size each witness last cosigned (or reported), as far as this process knows',
+      labelNames: ['witness'],
+      registers,
+    });
+    this.witnessFailures = new Counter({
+      name: 'glasshouse_log_witness_failures_total',
+      help: 'add-checkpoint requests that brought no valid cosignature, by witness and reason',
+      labelNames: ['witness', 'reason'],
+      registers,
+    });
+    this.quorumMet = new Gauge({
+      name: 'glasshouse_log_witness_quorum_met',
+      help: "1 if the last witnessing attempt met the policy's quorum, else 0",
       registers,
     });
     this.#age = new Gauge({

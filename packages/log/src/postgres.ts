@@ -31,6 +31,7 @@ import type {
   IntegratorLease,
   LogStorage,
   PendingEntry,
+  PublishedCheckpoint,
   SequencedEntry,
   TileWrite,
 } from './storage.js';
@@ -144,6 +145,12 @@ class PostgresStorage implements LogStorage {
           checkpoint text NOT NULL,
           compact bytea[] NOT NULL
         );
+        -- The published checkpoint moves apart from the signed one (witnessing).
+        -- Rows from before these columns were served as they were: published.
+        ALTER TABLE ${state} ADD COLUMN IF NOT EXISTS published_size bigint;
+        ALTER TABLE ${state} ADD COLUMN IF NOT EXISTS published text;
+        UPDATE ${state} SET published_size = size, published = checkpoint
+          WHERE published IS NULL;
         CREATE TABLE IF NOT EXISTS ${tiles} (
           path text PRIMARY KEY,
           data bytea NOT NULL
@@ -313,8 +320,9 @@ class PostgresStorage implements LogStorage {
       const res =
         expectedSize === null
           ? await this.#pool.query(
-              `INSERT INTO ${this.#t.state} (id, size, checkpoint, compact)
-               VALUES (1, $1::bigint, $2, $3::bytea[]) ON CONFLICT (id) DO NOTHING`,
+              // The first state is also the first published checkpoint (storage.ts).
+              `INSERT INTO ${this.#t.state} (id, size, checkpoint, compact, published_size, published)
+               VALUES (1, $1::bigint, $2, $3::bytea[], $1::bigint, $2) ON CONFLICT (id) DO NOTHING`,
               values,
             )
           : await this.#pool.query(
@@ -322,6 +330,39 @@ class PostgresStorage implements LogStorage {
                WHERE id = 1 AND size = $4::bigint`,
               [...values, expectedSize.toString()],
             );
+      return res.rowCount === 1;
+    });
+  }
+
+  async readPublished(): Promise<PublishedCheckpoint | null> {
+    this.#checkOpen();
+    return this.#guard('reading the published checkpoint failed', async () => {
+      const res = await this.#pool.query<{
+        published_size: string | null;
+        published: string | null;
+      }>(`SELECT published_size, published FROM ${this.#t.state} WHERE id = 1`);
+      const row = res.rows[0];
+      if (row === undefined) return null;
+      if (row.published_size === null || row.published === null) {
+        throw new LogError('STORAGE_CORRUPT', 'the state has no published checkpoint');
+      }
+      return {
+        size: parseBigint(row.published_size, 'state.published_size'),
+        checkpoint: row.published,
+      };
+    });
+  }
+
+  async casPublished(expectedSize: bigint, next: PublishedCheckpoint): Promise<boolean> {
+    this.#checkOpen();
+    if (next.size < expectedSize) return false;
+    return this.#guard('storing the published checkpoint failed', async () => {
+      // One statement: the published size moves by CAS and never beyond the signed size.
+      const res = await this.#pool.query(
+        `UPDATE ${this.#t.state} SET published_size = $1::bigint, published = $2
+         WHERE id = 1 AND published_size = $3::bigint AND size >= $1::bigint`,
+        [next.size.toString(), next.checkpoint, expectedSize.toString()],
+      );
       return res.rowCount === 1;
     });
   }

@@ -9,7 +9,7 @@ import {
   parseTilePath,
 } from '@glasshouse/tlog';
 import { LogError, type LogErrorCode } from './errors.js';
-import type { Log, SignedCheckpoint } from './log.js';
+import type { Log, SignedCheckpoint, WitnessingMode } from './log.js';
 import type { SequencedResult } from './sequencer.js';
 
 export interface ServerOptions {
@@ -34,6 +34,13 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const MUTABLE = 'no-cache';
 const MAX_UINT64 = (1n << 64n) - 1n;
 const DECIMAL = /^(?:0|[1-9][0-9]{0,19})$/;
+
+/** What `/healthz` says about witnessing; the development flag is spelled out loudly. */
+const WITNESSING_TEXT: Record<WitnessingMode, string> = {
+  none: 'none (no witness policy; every signed checkpoint is published)',
+  required: 'required (only checkpoints cosigned by a quorum are published)',
+  disabled: 'DISABLED (development flag: checkpoints are published without a witness quorum)',
+};
 
 /** HTTP status of each code the API can answer with (everything else is a 500). */
 const STATUS: Partial<Record<LogErrorCode, number>> = {
@@ -212,11 +219,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
-    const cp = await log.latest();
+    const [cp, signed] = await Promise.all([log.latest(), log.latestSigned()]);
     return reply.header('cache-control', 'no-store').send({
       ok: true,
       origin: log.origin,
+      // The published checkpoint's size, as served at /checkpoint.
       size: Number(cp.checkpoint.size),
+      signedSize: Number(signed.checkpoint.size),
+      witnessing: WITNESSING_TEXT[log.witnessingMode],
+      witnesses: log.witnessStatus().map((w) => ({
+        name: w.name,
+        url: w.url,
+        cosignedSize: w.cosignedSize === undefined ? null : Number(w.cosignedSize),
+        lastError: w.lastError ?? null,
+      })),
       integrating: log.integrating,
       queueDepth: log.queueDepth,
     });

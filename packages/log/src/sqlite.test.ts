@@ -1,6 +1,7 @@
 import { mkdtemp, rm, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStorage, type SqliteStorage } from './sqlite.js';
 import { storageContract } from './storage.contract.js';
@@ -74,5 +75,25 @@ describe('sqlite storage', () => {
     await expect(s.sequencedSize()).rejects.toMatchObject({ code: 'CLOSED' });
     await expect(s.readTile('tile/0/000')).rejects.toMatchObject({ code: 'CLOSED' });
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('migrates a schema-1 database: what it stored becomes the published checkpoint', async () => {
+    const dir = await tempDir();
+    const db = new Database(join(dir, 'log.sqlite'));
+    db.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL,
+               leaf_hash BLOB NOT NULL, leaf_prefix INTEGER NOT NULL);
+             CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,
+               checkpoint TEXT NOT NULL, compact BLOB NOT NULL);
+             INSERT INTO state VALUES (1, 3, 'a checkpoint of size 3', zeroblob(64));
+             PRAGMA user_version = 1;`);
+    db.close();
+    const s = await openSqliteStorage({ dir });
+    try {
+      expect(await s.readPublished()).toEqual({ size: 3n, checkpoint: 'a checkpoint of size 3' });
+      expect((await s.readState())?.size).toBe(3n);
+    } finally {
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -26,11 +26,12 @@ import type {
   IntegratorLease,
   LogStorage,
   PendingEntry,
+  PublishedCheckpoint,
   SequencedEntry,
   TileWrite,
 } from './storage.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const HASH_SIZE = 32;
 /** Concurrent file writes per writeTiles call (libuv's pool has 4 threads). */
 const WRITE_CONCURRENCY = 8;
@@ -51,6 +52,11 @@ const MIGRATIONS: readonly string[] = [
      checkpoint TEXT NOT NULL,
      compact BLOB NOT NULL
    );`,
+  // v2: the published checkpoint moves apart from the signed one (witnessing).
+  // Before v2 every stored checkpoint was served, so it starts out published.
+  `ALTER TABLE state ADD COLUMN published_size INTEGER;
+   ALTER TABLE state ADD COLUMN published TEXT;
+   UPDATE state SET published_size = size, published = checkpoint;`,
 ];
 
 interface EntryRow {
@@ -63,6 +69,12 @@ interface StateRow {
   size: bigint;
   checkpoint: string;
   compact: Buffer;
+}
+
+interface PublishedRow {
+  size: bigint;
+  published_size: bigint | null;
+  published: string | null;
 }
 
 export interface SqliteStorageOptions {
@@ -99,8 +111,10 @@ export class SqliteStorage implements LogStorage {
     byPrefix: Database.Statement<[bigint], EntryRow>;
     range: Database.Statement<[bigint, bigint], EntryRow>;
     readState: Database.Statement<[], StateRow>;
-    insertState: Database.Statement<[bigint, string, Uint8Array]>;
+    insertState: Database.Statement<[bigint, string, Uint8Array, bigint, string]>;
     updateState: Database.Statement<[bigint, string, Uint8Array, bigint]>;
+    readPublished: Database.Statement<[], PublishedRow>;
+    updatePublished: Database.Statement<[bigint, string, bigint]>;
   };
 
   constructor(dir: string) {
@@ -142,11 +156,17 @@ export class SqliteStorage implements LogStorage {
         'SELECT idx, data, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
       ),
       readState: db.prepare('SELECT size, checkpoint, compact FROM state WHERE id = 1'),
+      // The first state is also the first published checkpoint (storage.ts).
       insertState: db.prepare(
-        'INSERT INTO state (id, size, checkpoint, compact) VALUES (1, ?, ?, ?)',
+        `INSERT INTO state (id, size, checkpoint, compact, published_size, published)
+         VALUES (1, ?, ?, ?, ?, ?)`,
       ),
       updateState: db.prepare(
         'UPDATE state SET size = ?, checkpoint = ?, compact = ? WHERE id = 1 AND size = ?',
+      ),
+      readPublished: db.prepare('SELECT size, published_size, published FROM state WHERE id = 1'),
+      updatePublished: db.prepare(
+        'UPDATE state SET published_size = ?, published = ? WHERE id = 1 AND published_size = ?',
       ),
     };
     this.#sequenceTx = db.transaction((entries: readonly PendingEntry[], dedup: boolean) =>
@@ -235,13 +255,44 @@ export class SqliteStorage implements LogStorage {
         const current = this.#stmt.readState.get();
         if (expectedSize === null) {
           if (current !== undefined) return false;
-          this.#stmt.insertState.run(next.size, next.checkpoint, compact);
+          this.#stmt.insertState.run(
+            next.size,
+            next.checkpoint,
+            compact,
+            next.size,
+            next.checkpoint,
+          );
           return true;
         }
         if (current?.size !== expectedSize) return false;
         return (
           this.#stmt.updateState.run(next.size, next.checkpoint, compact, expectedSize).changes ===
           1
+        );
+      });
+      return tx.immediate();
+    });
+  }
+
+  readPublished(): Promise<PublishedCheckpoint | null> {
+    return this.#run(() => {
+      const row = this.#stmt.readPublished.get();
+      if (row === undefined) return null;
+      if (row.published_size === null || row.published === null) {
+        throw new LogError('STORAGE_CORRUPT', 'the state has no published checkpoint');
+      }
+      return { size: row.published_size, checkpoint: row.published };
+    });
+  }
+
+  casPublished(expectedSize: bigint, next: PublishedCheckpoint): Promise<boolean> {
+    return this.#run(() => {
+      const tx = this.#db.transaction((): boolean => {
+        const current = this.#stmt.readPublished.get();
+        if (current?.published_size !== expectedSize) return false;
+        if (next.size < expectedSize || next.size > current.size) return false;
+        return (
+          this.#stmt.updatePublished.run(next.size, next.checkpoint, expectedSize).changes === 1
         );
       });
       return tx.immediate();

@@ -223,6 +223,68 @@ export function storageContract(name: string, make: () => Promise<ContractFixtur
       });
     });
 
+    describe('casPublished', () => {
+      const pub = (size: bigint, tag: string): { size: bigint; checkpoint: string } => ({
+        size,
+        checkpoint: `example.org/log\n${size}\n${tag}\n\n— example.org/log AAAA\n— w BBBB\n`,
+      });
+
+      it('starts with the first stored state as the published checkpoint', async () => {
+        expect(await s.readPublished()).toBeNull();
+        const s0 = state(0n, 'zero', 0);
+        expect(await s.casState(null, s0)).toBe(true);
+        expect(await s.readPublished()).toEqual({ size: 0n, checkpoint: s0.checkpoint });
+      });
+
+      it('only moves from the expected size, forwards, up to the integrated size', async () => {
+        expect(await s.casPublished(0n, pub(0n, 'nothing'))).toBe(false);
+        expect(await s.casState(null, state(0n, 'zero', 0))).toBe(true);
+        expect(await s.casState(0n, state(5n, 'five', 2))).toBe(true);
+        // Beyond what is signed and stored: refused.
+        expect(await s.casPublished(0n, pub(6n, 'six'))).toBe(false);
+        // From a size that is not the published one: refused.
+        expect(await s.casPublished(3n, pub(5n, 'five'))).toBe(false);
+        expect(await s.casPublished(0n, pub(3n, 'three'))).toBe(true);
+        expect(await s.readPublished()).toEqual(pub(3n, 'three'));
+        // Never backwards.
+        expect(await s.casPublished(3n, pub(2n, 'two'))).toBe(false);
+        // The same size again (e.g. with more cosignatures) is a move.
+        expect(await s.casPublished(3n, pub(3n, 'three+'))).toBe(true);
+        expect(await s.casPublished(3n, pub(5n, 'five'))).toBe(true);
+        expect(await s.readPublished()).toEqual(pub(5n, 'five'));
+      });
+
+      it('moves independently of the integrated state', async () => {
+        const s0 = state(0n, 'zero', 0);
+        const s4 = state(4n, 'four', 1);
+        const s9 = state(9n, 'nine', 2);
+        expect(await s.casState(null, s0)).toBe(true);
+        expect(await s.casState(0n, s4)).toBe(true);
+        // casState leaves the published checkpoint alone…
+        expect(await s.readPublished()).toEqual({ size: 0n, checkpoint: s0.checkpoint });
+        expect(await s.casPublished(0n, pub(4n, 'four'))).toBe(true);
+        // …and casPublished leaves the integrated state alone.
+        expect(await s.readState()).toEqual(s4);
+        expect(await s.casState(4n, s9)).toBe(true);
+        expect(await s.readPublished()).toEqual(pub(4n, 'four'));
+      });
+
+      it('lets exactly one of racing publishers win', async () => {
+        expect(await s.casState(null, state(0n, 'zero', 0))).toBe(true);
+        expect(await s.casState(0n, state(5n, 'five', 2))).toBe(true);
+        const racers = Array.from({ length: 8 }, (_, i) => s.casPublished(0n, pub(5n, `r${i}`)));
+        expect((await Promise.all(racers)).filter(Boolean)).toHaveLength(1);
+      });
+
+      it('is durable across a reopen', async () => {
+        expect(await s.casState(null, state(0n, 'zero', 0))).toBe(true);
+        expect(await s.casState(0n, state(2n, 'two', 1))).toBe(true);
+        expect(await s.casPublished(0n, pub(2n, 'two'))).toBe(true);
+        if (!(await reopen())) return;
+        expect(await s.readPublished()).toEqual(pub(2n, 'two'));
+      });
+    });
+
     describe('tiles', () => {
       const paths = ['tile/0/000', 'tile/0/x001/234.p/7', 'tile/2/000.p/1', 'tile/entries/005'];
 

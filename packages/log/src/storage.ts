@@ -18,14 +18,30 @@ export interface SequencedEntry extends PendingEntry {
   readonly index: bigint;
 }
 
-/** The persisted state of the integrated tree: the latest signed checkpoint and what is needed to keep appending. */
+/**
+ * The persisted state of the integrated tree: the latest signed checkpoint
+ * and what is needed to keep appending. It may be ahead of the published
+ * checkpoint (`readPublished`) while witnesses have not cosigned it yet.
+ */
 export interface IntegratedState {
   /** Tree size the checkpoint commits to. */
   readonly size: bigint;
-  /** The signed checkpoint note, exactly as served at `/checkpoint`. */
+  /** The signed checkpoint note (the log's signature only). */
   readonly checkpoint: string;
   /** Compact range (perfect-subtree roots, largest first) of the tree at `size`. */
   readonly compactHashes: readonly Uint8Array[];
+}
+
+/**
+ * The checkpoint the log publishes at `/checkpoint`: a signed checkpoint the
+ * integrator stored earlier (never a newer one), with the witness
+ * cosignatures that made it publishable appended.
+ */
+export interface PublishedCheckpoint {
+  /** Tree size the checkpoint commits to; at most the integrated size. */
+  readonly size: bigint;
+  /** The signed note with its cosignature lines, exactly as served. */
+  readonly checkpoint: string;
 }
 
 /** A file of the tlog-tiles API: a hash tile or an entry bundle, by its spec path (`tile/0/x001/234`). */
@@ -74,6 +90,26 @@ export interface LogStorage {
    * one of them can move the checkpoint forward from a given size.
    */
   casState(expectedSize: bigint | null, next: IntegratedState): Promise<boolean>;
+
+  /**
+   * The published checkpoint, or null for a log that was never initialised.
+   * The first state stored by `casState(null, …)` MUST also become the first
+   * published checkpoint, in the same atomic write: initialisation publishes
+   * the empty tree, which commits to no entry. After that only
+   * `casPublished` moves it.
+   */
+  readPublished(): Promise<PublishedCheckpoint | null>;
+
+  /**
+   * Compare-and-swap of the published checkpoint: replaces it with `next`
+   * only if the stored published size equals `expectedSize`, `next.size` is
+   * at least `expectedSize` (it never moves back) and at most the integrated
+   * state's size (only what was signed and stored can be published).
+   * Returns false and changes nothing otherwise. MUST be durable on resolve.
+   * MUST NOT change the integrated state, and `casState` MUST NOT change the
+   * published checkpoint: the two move independently.
+   */
+  casPublished(expectedSize: bigint, next: PublishedCheckpoint): Promise<boolean>;
 
   /**
    * Stores tiles and entry bundles. MUST be durable when the promise

@@ -12,9 +12,11 @@ import {
 } from '@glasshouse/log';
 import {
   MAX_ENTRY_SIZE,
+  type Policy,
   generateSignerKey,
   parsePolicy,
   parseSignerKey,
+  parseVerifierKey,
   verifyTlogProof,
 } from '@glasshouse/tlog';
 import { UsageError, readSmallFile, type Io } from '../io.js';
@@ -24,6 +26,8 @@ import { writeSecretFile } from './keys.js';
 export const KEY_FILE_NAME = 'log.key';
 const MAX_KEY_FILE_BYTES = 4096;
 const MAX_RECEIPT_BYTES = 64 * 1024;
+/** c2sp.org/tlog-policy files are small; the parser's own default cap. */
+const MAX_POLICY_BYTES = 64 * 1024;
 /** Entries per POST /add-batch (the server's default limit). */
 const BATCH_CHUNK = 4096;
 
@@ -63,18 +67,37 @@ export function registerLogCommands(program: Command, io: Io): void {
     .requiredOption('--dir <dir>', 'data directory (created by log init)')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
     .option('--postgres <url>', 'keep entries and tiles in this PostgreSQL database')
-    .action(async (opts: { dir: string; listen: string; postgres?: string }) => {
-      const server = await startLogServer({
-        dir: resolve(io.cwd, opts.dir),
-        listen: opts.listen,
-        postgres: opts.postgres,
-        io,
-      });
-      io.stdout(`url ${server.url}\nvkey ${server.verifierKey}\n`);
-      await untilSignal();
-      io.stderr('log: shutting down\n');
-      await server.close();
-    });
+    .option(
+      '--witness-policy <file>',
+      'a c2sp.org/tlog-policy file whose witness lines carry URLs: publish only checkpoints its quorum cosigned',
+    )
+    .option(
+      '--publish-unwitnessed',
+      'DEVELOPMENT ONLY: publish checkpoints even when the witness quorum is not met (/healthz says so)',
+    )
+    .action(
+      async (opts: {
+        dir: string;
+        listen: string;
+        postgres?: string;
+        witnessPolicy?: string;
+        publishUnwitnessed?: boolean;
+      }) => {
+        const server = await startLogServer({
+          dir: resolve(io.cwd, opts.dir),
+          listen: opts.listen,
+          postgres: opts.postgres,
+          witnessPolicy:
+            opts.witnessPolicy === undefined ? undefined : resolve(io.cwd, opts.witnessPolicy),
+          publishUnwitnessed: opts.publishUnwitnessed === true,
+          io,
+        });
+        io.stdout(`url ${server.url}\nvkey ${server.verifierKey}\n`);
+        await untilSignal();
+        io.stderr('log: shutting down\n');
+        await server.close();
+      },
+    );
 
   log
     .command('add')
@@ -115,17 +138,32 @@ export function registerLogCommands(program: Command, io: Io): void {
     .description(
       'Check offline that ENTRY is in the log under a tlog-proof receipt; exit 0 and print the index, or print the error code (exit 1)',
     )
-    .requiredOption('--vkey <vkey>', "the log's verifier key (name+hexid+base64)")
+    .option(
+      '--policy <file>',
+      'a c2sp.org/tlog-policy file: the log and the witness quorum its checkpoint must meet',
+    )
+    .option(
+      '--vkey <vkey>',
+      "the log's verifier key (name+hexid+base64), for a log without witnesses (quorum none)",
+    )
     .requiredOption('--entry <file>', 'the entry')
     .argument('<proof>', 'the receipt file (.tlog-proof)')
-    .action(async (proof: string, opts: { vkey: string; entry: string }) => {
+    .action(async (proof: string, opts: { vkey?: string; policy?: string; entry: string }) => {
+      if ((opts.vkey === undefined) === (opts.policy === undefined)) {
+        throw new UsageError('give exactly one of --policy FILE and --vkey VKEY');
+      }
+      const policy =
+        opts.policy === undefined
+          ? // c2sp.org/tlog-policy: one log, no witnesses required.
+            parsePolicy(`log ${opts.vkey}\nquorum none\n`)
+          : await readPolicy(resolve(io.cwd, opts.policy));
       const entry = await readEntry(resolve(io.cwd, opts.entry));
       const receipt = await readSmallFile(resolve(io.cwd, proof), MAX_RECEIPT_BYTES);
-      // c2sp.org/tlog-policy: one log, no witnesses required.
-      const policy = parsePolicy(`log ${opts.vkey}\nquorum none\n`);
+      // Log signature, witness quorum, then inclusion. c2sp.org/tlog-proof
       const v = verifyTlogProof(receipt, entry, policy);
+      const witnessed = v.cosigners.length === 0 ? '' : `, cosigned by ${v.cosigners.join(', ')}`;
       io.stdout(
-        `ok: index ${v.index} in ${v.checkpoint.origin} at tree size ${v.checkpoint.size}\n`,
+        `ok: index ${v.index} in ${v.checkpoint.origin} at tree size ${v.checkpoint.size}${witnessed}\n`,
       );
     });
 }
@@ -175,6 +213,10 @@ export interface StartLogServerOptions {
   readonly dir: string;
   readonly listen: string;
   readonly postgres?: string | undefined;
+  /** A tlog-policy file: publish only checkpoints its witness quorum cosigned. */
+  readonly witnessPolicy?: string | undefined;
+  /** Development only: publish without the quorum (needs `witnessPolicy`). */
+  readonly publishUnwitnessed?: boolean | undefined;
   readonly io: Io;
 }
 
@@ -182,6 +224,8 @@ export interface RunningLogServer {
   readonly url: string;
   readonly verifierKey: string;
   readonly origin: string;
+  /** The parsed witness policy, if any. */
+  readonly policy: Policy | undefined;
   /** Stops accepting requests, sequences what is queued, stops integrating, closes storage. */
   close(): Promise<void>;
 }
@@ -193,24 +237,54 @@ export async function startLogServer(opts: StartLogServerOptions): Promise<Runni
   if (signerKey === undefined) {
     throw new UsageError(`${opts.dir} has no ${KEY_FILE_NAME}; run "glasshouse log init" first`);
   }
+  if (opts.publishUnwitnessed === true && opts.witnessPolicy === undefined) {
+    throw new UsageError('--publish-unwitnessed only makes sense with --witness-policy');
+  }
+  const policy =
+    opts.witnessPolicy === undefined ? undefined : await readPolicy(opts.witnessPolicy);
+  if (policy !== undefined) {
+    const vkey = parseSignerKey(signerKey).verifierKey;
+    const own = parseVerifierKey(vkey).text;
+    // c2sp.org/tlog-policy: verifiers accept the checkpoint only if a log line has its key.
+    if (!policy.logs.some((l) => l.verifier.text === own)) {
+      throw new UsageError(
+        `the witness policy ${opts.witnessPolicy} has no "log" line with this log's key ${vkey}`,
+      );
+    }
+  }
   const storage = await openStorage(opts.dir, opts.postgres);
-  let lastError = '';
+  // A stuck integrator or an absent witness fails every round; say it once per change.
+  const said = new Map<string, string>();
+  const sayOnce = (topic: string, line: string): void => {
+    if (said.get(topic) !== line) opts.io.stderr(line);
+    said.set(topic, line);
+  };
   try {
     const log = await openLog({
       storage,
       signerKey,
       integrator: {
         onError: (err) => {
-          const e = err as { code?: unknown; message?: unknown };
-          const code = typeof e.code === 'string' ? e.code : 'ERROR';
-          const message = err instanceof Error ? err.message : String(err);
-          const line = `log: integration failed: ${code}: ${message}\n`;
-          // A stuck integrator fails every round; say it once per change.
-          if (line !== lastError) opts.io.stderr(line);
-          lastError = line;
+          sayOnce('log', `log: ${describe(err)}\n`);
         },
       },
+      ...(policy === undefined
+        ? {}
+        : {
+            witnessing: {
+              policy,
+              publishUnwitnessed: opts.publishUnwitnessed === true,
+              onWitnessError: (name: string, err: unknown) => {
+                sayOnce(`witness ${name}`, `log: witness ${name}: ${describe(err)}\n`);
+              },
+            },
+          }),
     });
+    if (opts.publishUnwitnessed === true) {
+      opts.io.stderr(
+        'log: WARNING: --publish-unwitnessed: checkpoints are published without a witness quorum\n',
+      );
+    }
     const app = buildServer({ log });
     let address: string;
     try {
@@ -225,6 +299,7 @@ export async function startLogServer(opts: StartLogServerOptions): Promise<Runni
       url: `${address}/`,
       verifierKey: log.verifierKey,
       origin: log.origin,
+      policy,
       close: async () => {
         await app.close();
         await log.close();
@@ -235,6 +310,26 @@ export async function startLogServer(opts: StartLogServerOptions): Promise<Runni
     await storage.close();
     throw err;
   }
+}
+
+/** Reads and parses a c2sp.org/tlog-policy file; a bad policy is a usage error naming the file. */
+export async function readPolicy(path: string): Promise<Policy> {
+  const text = await readSmallFile(path, MAX_POLICY_BYTES);
+  try {
+    return parsePolicy(text);
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    throw new UsageError(
+      `${path} is not a valid tlog-policy: ${typeof code === 'string' ? `${code}: ` : ''}${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return `${typeof code === 'string' ? code : 'ERROR'}: ${message}`;
 }
 
 function openStorage(dir: string, postgres: string | undefined): Promise<LogStorage> {

@@ -1,36 +1,112 @@
-import { join, resolve } from 'node:path';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Io } from '../io.js';
+import { generateCosignerKey, parseCosignerKey } from '@glasshouse/tlog';
+import { createWitness, openSqliteState } from '@glasshouse/witness';
+import { UsageError, readSmallFile, type Io } from '../io.js';
+import { writeSecretFile } from './keys.js';
 import { initDataDir, startLogServer } from './log.js';
+import { WITNESS_KEY_FILE_NAME, startWitnessServer } from './witness.js';
+
+/** The policy's name for the local witness (a tlog-policy name, not a key name). */
+const POLICY_WITNESS_NAME = 'local-witness';
+const POLICY_FILE_NAME = 'witness-policy.txt';
+const MAX_KEY_FILE_BYTES = 4096;
+
+interface StartOptions {
+  data: string;
+  listen: string;
+  witnessListen: string;
+  origin: string;
+  witnessName: string;
+}
 
 /**
- * `npm start`: runs the vendor's transparency log on embedded storage under
- * ./data (ignored by git), initialising it on first start.
+ * `npm start`: runs the vendor's transparency log and the supervisor's
+ * witness for it, on embedded storage under ./data (ignored by git). Each
+ * role has its own directory and key; the log publishes only checkpoints the
+ * witness cosigned.
  */
 export function registerStartCommand(program: Command, io: Io): void {
   program
     .command('start')
-    .description('Start Glasshouse on this machine (embedded storage under ./data)')
+    .description(
+      'Start Glasshouse on this machine: a transparency log and a witness for it (embedded storage under ./data)',
+    )
     .option('--data <dir>', 'data directory', 'data')
     .option('--listen <host:port>', 'address of the log', '127.0.0.1:8480')
+    .option('--witness-listen <host:port>', 'address of the witness', '127.0.0.1:8490')
     .option('--origin <origin>', 'origin of the log (first start only)', 'localhost/glasshouse/log')
-    .action(async (opts: { data: string; listen: string; origin: string }) => {
-      const dir = join(resolve(io.cwd, opts.data), 'log');
-      await initDataDir({ dir, origin: opts.origin });
-      const log = await startLogServer({ dir, listen: opts.listen, io });
+    .option(
+      '--witness-name <name>',
+      'key name of the witness (first start only)',
+      'localhost/glasshouse/witness',
+    )
+    .action(async (opts: StartOptions) => {
+      const data = resolve(io.cwd, opts.data);
+      const logDir = join(data, 'log');
+      const witnessDir = join(data, 'witness');
+      const policyPath = join(data, POLICY_FILE_NAME);
+
+      // The vendor's log: its own key in data/log.
+      const { verifierKey: logVkey } = await initDataDir({ dir: logDir, origin: opts.origin });
+      // The supervisor's witness: its own key in data/witness; it trusts the log's public key only.
+      const witnessVkey = await initWitnessDir(witnessDir, opts.witnessName);
+      await trustLog(witnessDir, logVkey);
+
+      const witness = await startWitnessServer({
+        dir: witnessDir,
+        listen: opts.witnessListen,
+        io,
+      });
+      let log: Awaited<ReturnType<typeof startLogServer>>;
+      try {
+        // Rewritten on every start: the witness's URL follows --witness-listen.
+        await writeFile(
+          policyPath,
+          [
+            '# c2sp.org/tlog-policy of the local log, written by `glasshouse start` (rewritten on each start).',
+            `log ${logVkey}`,
+            `witness ${POLICY_WITNESS_NAME} ${witnessVkey} ${witness.url}`,
+            `quorum ${POLICY_WITNESS_NAME}`,
+            '',
+          ].join('\n'),
+        );
+        log = await startLogServer({
+          dir: logDir,
+          listen: opts.listen,
+          witnessPolicy: policyPath,
+          io,
+        });
+      } catch (err) {
+        await witness.close();
+        throw err;
+      }
+
+      const shown = (p: string): string => {
+        const r = relative(io.cwd, p);
+        return r === '' || r.startsWith('..') ? p : `./${r}`;
+      };
       io.stdout(
         [
           'Glasshouse is running.',
           '',
-          `transparency log  ${log.url}`,
+          `transparency log  ${log.url}  (vendor)`,
           `  origin          ${log.origin}`,
           `  verifier key    ${log.verifierKey}`,
-          `  data            ${dir}`,
+          `  data            ${shown(logDir)}`,
+          `witness           ${witness.url}/  (supervisor)`,
+          `  verifier key    ${witness.verifierKey}`,
+          `  data            ${shown(witnessDir)}`,
+          `witness policy    ${shown(policyPath)}  (quorum: ${POLICY_WITNESS_NAME})`,
+          '',
+          'The log publishes a checkpoint only once the witness has cosigned it.',
           '',
           'Try it:',
           `  echo hello > /tmp/entry && npx glasshouse log add --url ${log.url} /tmp/entry`,
           `  npx glasshouse log receipt --url ${log.url} 0 > /tmp/entry.tlog-proof`,
-          `  npx glasshouse log verify --vkey '${log.verifierKey}' --entry /tmp/entry /tmp/entry.tlog-proof`,
+          `  npx glasshouse log verify --policy ${shown(policyPath)} --entry /tmp/entry /tmp/entry.tlog-proof`,
+          `  curl ${log.url}checkpoint`,
           '',
           'Ctrl-C stops it.',
           '',
@@ -46,5 +122,54 @@ export function registerStartCommand(program: Command, io: Io): void {
         process.on('SIGINT', stop);
       });
       await log.close();
+      await witness.close();
     });
+}
+
+/**
+ * What `glasshouse witness init` does, on first start only: the witness's
+ * cosigner key (mode 0600) in its own directory. Returns its verifier key.
+ */
+async function initWitnessDir(dir: string, name: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keyPath = join(dir, WITNESS_KEY_FILE_NAME);
+  if (await exists(keyPath)) {
+    return parseCosignerKey((await readSmallFile(keyPath, MAX_KEY_FILE_BYTES)).trim()).verifierKey;
+  }
+  let keys;
+  try {
+    keys = generateCosignerKey(name);
+  } catch (cause) {
+    throw new UsageError(`--witness-name: ${(cause as Error).message}`, { cause });
+  }
+  await writeSecretFile(keyPath, `${keys.signerKey}\n`);
+  return keys.verifierKey;
+}
+
+/** What `glasshouse witness add-log` does (idempotent): the witness trusts the log's verifier key. */
+async function trustLog(dir: string, logVkey: string): Promise<void> {
+  const signerKey = (
+    await readSmallFile(join(dir, WITNESS_KEY_FILE_NAME), MAX_KEY_FILE_BYTES)
+  ).trim();
+  const state = await openSqliteState({ dir });
+  try {
+    const witness = createWitness({
+      cosigner: signerKey,
+      state,
+      now: () => BigInt(Math.floor(Date.now() / 1000)),
+    });
+    await witness.addLog(logVkey);
+  } finally {
+    await state.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
 }

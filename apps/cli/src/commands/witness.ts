@@ -1,0 +1,207 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { generateCosignerKey, parseCosignerKey } from '@glasshouse/tlog';
+import {
+  buildWitnessServer,
+  createWitness,
+  openPostgresState,
+  openSqliteState,
+  type WitnessStateStore,
+} from '@glasshouse/witness';
+import { UsageError, readSmallFile, type Io } from '../io.js';
+import { writeSecretFile } from './keys.js';
+
+/** Where a witness data directory keeps the witness's cosigner key (mode 0600). */
+export const WITNESS_KEY_FILE_NAME = 'witness.key';
+const MAX_KEY_FILE_BYTES = 4096;
+
+export function registerWitnessCommands(program: Command, io: Io): void {
+  const witness = program
+    .command('witness')
+    .description('Run a transparency log witness (C2SP tlog-witness, tlog-cosignature)');
+
+  witness
+    .command('init')
+    .description(
+      "Create a witness: store its cosigner key in DIR (mode 0600), create its state, print its verifier key (the vkey of a policy's witness line)",
+    )
+    .requiredOption('--name <name>', 'the witness name, e.g. witness.example.com/w1 (the key name)')
+    .requiredOption('--dir <dir>', 'data directory')
+    .option('--postgres <url>', 'keep the state in this PostgreSQL database')
+    .action(async (opts: { name: string; dir: string; postgres?: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const keyPath = join(dir, WITNESS_KEY_FILE_NAME);
+      const existing = await readKeyIfPresent(keyPath);
+      let verifierKey: string;
+      if (existing === undefined) {
+        let keys;
+        try {
+          keys = generateCosignerKey(opts.name);
+        } catch (cause) {
+          throw new UsageError(`--name: ${(cause as Error).message}`, { cause });
+        }
+        await writeSecretFile(keyPath, `${keys.signerKey}\n`);
+        verifierKey = keys.verifierKey;
+      } else {
+        // Running init again is harmless; a different name is a mistake.
+        const cosigner = parseCosignerKey(existing);
+        if (cosigner.name !== opts.name) {
+          throw new UsageError(`${keyPath} already holds the key of witness ${cosigner.name}`);
+        }
+        verifierKey = cosigner.verifierKey;
+      }
+      const state = await openState(dir, opts.postgres);
+      await state.close();
+      io.stdout(`${verifierKey}\n`);
+    });
+
+  witness
+    .command('add-log')
+    .description('Trust a log verifier key for an origin; prints the origin')
+    .requiredOption('--dir <dir>', 'data directory (created by witness init)')
+    .requiredOption('--vkey <vkey>', "the log's verifier key (name+hexid+base64)")
+    .option('--origin <origin>', "the log's checkpoint origin (default: the key name)")
+    .option('--postgres <url>', 'the state is in this PostgreSQL database')
+    .action(async (opts: { dir: string; vkey: string; origin?: string; postgres?: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      const { signerKey } = await readWitnessKey(dir);
+      const state = await openState(dir, opts.postgres);
+      try {
+        const w = createWitness({ cosigner: signerKey, state, now: posixNow });
+        io.stdout(`${await w.addLog(opts.vkey, opts.origin)}\n`);
+      } finally {
+        await state.close();
+      }
+    });
+
+  witness
+    .command('serve')
+    .description(
+      'Serve the witness over HTTP (POST /add-checkpoint); prints "url <URL>" and "vkey <VKEY>" when ready. SIGTERM/SIGINT stop it gracefully',
+    )
+    .requiredOption('--dir <dir>', 'data directory (created by witness init)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8090')
+    .option('--postgres <url>', 'the state is in this PostgreSQL database')
+    .action(async (opts: { dir: string; listen: string; postgres?: string }) => {
+      const server = await startWitnessServer({
+        dir: resolve(io.cwd, opts.dir),
+        listen: opts.listen,
+        postgres: opts.postgres,
+        io,
+      });
+      io.stdout(`url ${server.url}\nvkey ${server.verifierKey}\n`);
+      await untilSignal();
+      io.stderr('witness: shutting down\n');
+      await server.close();
+    });
+}
+
+export interface StartWitnessServerOptions {
+  readonly dir: string;
+  readonly listen: string;
+  readonly postgres?: string | undefined;
+  readonly io: Io;
+}
+
+export interface RunningWitnessServer {
+  /** The submission (and monitoring) prefix, without a trailing slash. */
+  readonly url: string;
+  readonly verifierKey: string;
+  /** Stops accepting requests, finishes those in flight, closes the state. */
+  close(): Promise<void>;
+}
+
+/** Opens the witness in `dir` and serves it; resolves once it is listening. */
+export async function startWitnessServer(
+  opts: StartWitnessServerOptions,
+): Promise<RunningWitnessServer> {
+  const { host, port } = parseListen(opts.listen);
+  const { signerKey } = await readWitnessKey(opts.dir);
+  const state = await openState(opts.dir, opts.postgres);
+  try {
+    const witness = createWitness({ cosigner: signerKey, state, now: posixNow });
+    const app = buildWitnessServer({
+      witness,
+      state,
+      onSuspicious: (r) => {
+        opts.io.stderr(
+          `witness: refused ${r.code}: ${r.reason} ${JSON.stringify(r.evidence ?? {})}\n`,
+        );
+      },
+    });
+    let address: string;
+    try {
+      address = await app.listen({ host, port });
+    } catch (cause) {
+      throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    return {
+      url: address,
+      verifierKey: witness.verifierKey,
+      close: async () => {
+        await app.close();
+        await state.close();
+      },
+    };
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+}
+
+function openState(dir: string, postgres: string | undefined): Promise<WitnessStateStore> {
+  if (postgres !== undefined) return openPostgresState(postgres);
+  return openSqliteState({ dir });
+}
+
+async function readWitnessKey(dir: string): Promise<{ signerKey: string }> {
+  const signerKey = await readKeyIfPresent(join(dir, WITNESS_KEY_FILE_NAME));
+  if (signerKey === undefined) {
+    throw new UsageError(
+      `${dir} has no ${WITNESS_KEY_FILE_NAME}; run "glasshouse witness init" first`,
+    );
+  }
+  return { signerKey };
+}
+
+async function readKeyIfPresent(path: string): Promise<string | undefined> {
+  try {
+    await stat(path);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
+}
+
+/** c2sp.org/tlog-cosignature: timestamps are POSIX seconds. */
+function posixNow(): bigint {
+  return BigInt(Math.floor(Date.now() / 1000));
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
+  const port = Number(m?.[2]);
+  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
+    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
+  }
+  // [::1]:8090 → ::1
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolvePromise();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}
