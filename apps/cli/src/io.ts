@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 
 /** What a command may touch of the outside world; tests pass an in-memory one. */
 export interface Io {
@@ -45,4 +45,41 @@ export async function readSmallFile(path: string, maxBytes: number): Promise<str
   }
   if (data.length > maxBytes) throw new UsageError(`${path} is larger than ${maxBytes} bytes`);
   return data.toString('utf8');
+}
+
+/** Key files hold one line: a few hundred bytes at most. */
+export const MAX_KEY_FILE_BYTES = 4096;
+
+/** Reads a key file's single line, or undefined when the file does not exist. */
+export async function readKeyIfPresent(path: string): Promise<string | undefined> {
+  try {
+    await stat(path);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
+}
+
+/** Parses `--listen HOST:PORT` (`[::1]:8080` → host `::1`). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
+  const port = Number(m?.[2]);
+  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
+    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
+  }
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** Resolves on the first SIGTERM or SIGINT: how a serving command learns to stop gracefully. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolvePromise();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -19,12 +19,19 @@ import {
   parseVerifierKey,
   verifyTlogProof,
 } from '@glasshouse/tlog';
-import { UsageError, readSmallFile, type Io } from '../io.js';
+import {
+  UsageError,
+  parseListen,
+  readKeyIfPresent,
+  readSmallFile,
+  untilSignal,
+  MAX_KEY_FILE_BYTES,
+  type Io,
+} from '../io.js';
 import { writeSecretFile } from './keys.js';
 
 /** Where a data directory keeps the log's signer key (mode 0600). */
 export const KEY_FILE_NAME = 'log.key';
-const MAX_KEY_FILE_BYTES = 4096;
 const MAX_RECEIPT_BYTES = 64 * 1024;
 /** c2sp.org/tlog-policy files are small; the parser's own default cap. */
 const MAX_POLICY_BYTES = 64 * 1024;
@@ -337,26 +344,6 @@ function openStorage(dir: string, postgres: string | undefined): Promise<LogStor
   return openSqliteStorage({ dir });
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
-  const port = Number(m?.[2]);
-  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
-    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
-  }
-  // [::1]:8080 → ::1
-  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-async function readKeyIfPresent(path: string): Promise<string | undefined> {
-  try {
-    await stat(path);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-  return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
-}
-
 async function readEntry(path: string): Promise<Uint8Array> {
   let data: Buffer;
   try {
@@ -371,17 +358,4 @@ async function readEntry(path: string): Promise<Uint8Array> {
     );
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolvePromise) => {
-    const done = (): void => {
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolvePromise();
-    };
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
-  });
 }

@@ -15,7 +15,7 @@ import {
   fanOutAlertSink,
   formatAlertLine,
 } from '@glasshouse/witness';
-import { UsageError, readSmallFile, type Io } from '../io.js';
+import { UsageError, parseListen, readSmallFile, untilSignal, type Io } from '../io.js';
 
 /** File in the state directory that receives every alert as one JSON line. */
 export const ALERTS_FILE = 'alerts.jsonl';
@@ -191,27 +191,4 @@ function describeProgress(e: MonitorProgress): string {
           return `monitor: ALERT; staying at verified size ${e.size}\n`;
       }
   }
-}
-
-function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
-  const port = Number(m?.[2]);
-  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
-    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
-  }
-  // [::1]:8081 → ::1
-  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolvePromise) => {
-    const done = (): void => {
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolvePromise();
-    };
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
-  });
 }

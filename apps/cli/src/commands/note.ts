@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { openNote, parseSignerKey, parseVerifierKey, signNote } from '@glasshouse/tlog';
-import { readSmallFile, type Io } from '../io.js';
+import { MAX_KEY_FILE_BYTES, readSmallFile, type Io } from '../io.js';
 
 /** Notes are small: a checkpoint is a few hundred bytes. */
 const MAX_NOTE_BYTES = 1 << 20;
-const MAX_KEY_FILE_BYTES = 4096;
 
 export function registerNoteCommands(program: Command, io: Io): void {
   const note = program.command('note').description('Sign and verify C2SP signed notes');

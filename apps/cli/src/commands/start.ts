@@ -1,17 +1,13 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { generateCosignerKey, parseCosignerKey } from '@glasshouse/tlog';
-import { createWitness, openSqliteState } from '@glasshouse/witness';
-import { UsageError, readSmallFile, type Io } from '../io.js';
-import { writeSecretFile } from './keys.js';
+import { untilSignal, type Io } from '../io.js';
 import { initDataDir, startLogServer } from './log.js';
-import { WITNESS_KEY_FILE_NAME, startWitnessServer } from './witness.js';
+import { initWitnessDir, startWitnessServer, trustLogInWitness } from './witness.js';
 
 /** The policy's name for the local witness (a tlog-policy name, not a key name). */
 const POLICY_WITNESS_NAME = 'local-witness';
 const POLICY_FILE_NAME = 'witness-policy.txt';
-const MAX_KEY_FILE_BYTES = 4096;
 
 interface StartOptions {
   data: string;
@@ -51,8 +47,8 @@ export function registerStartCommand(program: Command, io: Io): void {
       // The vendor's log: its own key in data/log.
       const { verifierKey: logVkey } = await initDataDir({ dir: logDir, origin: opts.origin });
       // The supervisor's witness: its own key in data/witness; it trusts the log's public key only.
-      const witnessVkey = await initWitnessDir(witnessDir, opts.witnessName);
-      await trustLog(witnessDir, logVkey);
+      const witnessVkey = await initWitnessDir({ dir: witnessDir, name: opts.witnessName });
+      await trustLogInWitness({ dir: witnessDir, vkey: logVkey });
 
       const witness = await startWitnessServer({
         dir: witnessDir,
@@ -112,64 +108,8 @@ export function registerStartCommand(program: Command, io: Io): void {
           '',
         ].join('\n'),
       );
-      await new Promise<void>((done) => {
-        const stop = (): void => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          done();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await untilSignal();
       await log.close();
       await witness.close();
     });
-}
-
-/**
- * What `glasshouse witness init` does, on first start only: the witness's
- * cosigner key (mode 0600) in its own directory. Returns its verifier key.
- */
-async function initWitnessDir(dir: string, name: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const keyPath = join(dir, WITNESS_KEY_FILE_NAME);
-  if (await exists(keyPath)) {
-    return parseCosignerKey((await readSmallFile(keyPath, MAX_KEY_FILE_BYTES)).trim()).verifierKey;
-  }
-  let keys;
-  try {
-    keys = generateCosignerKey(name);
-  } catch (cause) {
-    throw new UsageError(`--witness-name: ${(cause as Error).message}`, { cause });
-  }
-  await writeSecretFile(keyPath, `${keys.signerKey}\n`);
-  return keys.verifierKey;
-}
-
-/** What `glasshouse witness add-log` does (idempotent): the witness trusts the log's verifier key. */
-async function trustLog(dir: string, logVkey: string): Promise<void> {
-  const signerKey = (
-    await readSmallFile(join(dir, WITNESS_KEY_FILE_NAME), MAX_KEY_FILE_BYTES)
-  ).trim();
-  const state = await openSqliteState({ dir });
-  try {
-    const witness = createWitness({
-      cosigner: signerKey,
-      state,
-      now: () => BigInt(Math.floor(Date.now() / 1000)),
-    });
-    await witness.addLog(logVkey);
-  } finally {
-    await state.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
 }

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { generateCosignerKey, parseCosignerKey } from '@glasshouse/tlog';
@@ -9,12 +9,11 @@ import {
   openSqliteState,
   type WitnessStateStore,
 } from '@glasshouse/witness';
-import { UsageError, readSmallFile, type Io } from '../io.js';
+import { UsageError, parseListen, readKeyIfPresent, untilSignal, type Io } from '../io.js';
 import { writeSecretFile } from './keys.js';
 
 /** Where a witness data directory keeps the witness's cosigner key (mode 0600). */
 export const WITNESS_KEY_FILE_NAME = 'witness.key';
-const MAX_KEY_FILE_BYTES = 4096;
 
 export function registerWitnessCommands(program: Command, io: Io): void {
   const witness = program
@@ -30,30 +29,11 @@ export function registerWitnessCommands(program: Command, io: Io): void {
     .requiredOption('--dir <dir>', 'data directory')
     .option('--postgres <url>', 'keep the state in this PostgreSQL database')
     .action(async (opts: { name: string; dir: string; postgres?: string }) => {
-      const dir = resolve(io.cwd, opts.dir);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const keyPath = join(dir, WITNESS_KEY_FILE_NAME);
-      const existing = await readKeyIfPresent(keyPath);
-      let verifierKey: string;
-      if (existing === undefined) {
-        let keys;
-        try {
-          keys = generateCosignerKey(opts.name);
-        } catch (cause) {
-          throw new UsageError(`--name: ${(cause as Error).message}`, { cause });
-        }
-        await writeSecretFile(keyPath, `${keys.signerKey}\n`);
-        verifierKey = keys.verifierKey;
-      } else {
-        // Running init again is harmless; a different name is a mistake.
-        const cosigner = parseCosignerKey(existing);
-        if (cosigner.name !== opts.name) {
-          throw new UsageError(`${keyPath} already holds the key of witness ${cosigner.name}`);
-        }
-        verifierKey = cosigner.verifierKey;
-      }
-      const state = await openState(dir, opts.postgres);
-      await state.close();
+      const verifierKey = await initWitnessDir({
+        dir: resolve(io.cwd, opts.dir),
+        name: opts.name,
+        postgres: opts.postgres,
+      });
       io.stdout(`${verifierKey}\n`);
     });
 
@@ -65,15 +45,8 @@ export function registerWitnessCommands(program: Command, io: Io): void {
     .option('--origin <origin>', "the log's checkpoint origin (default: the key name)")
     .option('--postgres <url>', 'the state is in this PostgreSQL database')
     .action(async (opts: { dir: string; vkey: string; origin?: string; postgres?: string }) => {
-      const dir = resolve(io.cwd, opts.dir);
-      const { signerKey } = await readWitnessKey(dir);
-      const state = await openState(dir, opts.postgres);
-      try {
-        const w = createWitness({ cosigner: signerKey, state, now: posixNow });
-        io.stdout(`${await w.addLog(opts.vkey, opts.origin)}\n`);
-      } finally {
-        await state.close();
-      }
+      const origin = await trustLogInWitness({ ...opts, dir: resolve(io.cwd, opts.dir) });
+      io.stdout(`${origin}\n`);
     });
 
   witness
@@ -96,6 +69,58 @@ export function registerWitnessCommands(program: Command, io: Io): void {
       io.stderr('witness: shutting down\n');
       await server.close();
     });
+}
+
+/**
+ * `glasshouse witness init`: the witness's cosigner key (mode 0600) in `dir`
+ * and its state. Idempotent for the same name. Returns the verifier key.
+ */
+export async function initWitnessDir(opts: {
+  dir: string;
+  name: string;
+  postgres?: string | undefined;
+}): Promise<string> {
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const keyPath = join(opts.dir, WITNESS_KEY_FILE_NAME);
+  const existing = await readKeyIfPresent(keyPath);
+  let verifierKey: string;
+  if (existing === undefined) {
+    let keys;
+    try {
+      keys = generateCosignerKey(opts.name);
+    } catch (cause) {
+      throw new UsageError(`--name: ${(cause as Error).message}`, { cause });
+    }
+    await writeSecretFile(keyPath, `${keys.signerKey}\n`);
+    verifierKey = keys.verifierKey;
+  } else {
+    // Running init again is harmless; a different name is a mistake.
+    const cosigner = parseCosignerKey(existing);
+    if (cosigner.name !== opts.name) {
+      throw new UsageError(`${keyPath} already holds the key of witness ${cosigner.name}`);
+    }
+    verifierKey = cosigner.verifierKey;
+  }
+  const state = await openState(opts.dir, opts.postgres);
+  await state.close();
+  return verifierKey;
+}
+
+/** `glasshouse witness add-log` (idempotent): trust a log's verifier key; returns the origin. */
+export async function trustLogInWitness(opts: {
+  dir: string;
+  vkey: string;
+  origin?: string | undefined;
+  postgres?: string | undefined;
+}): Promise<string> {
+  const { signerKey } = await readWitnessKey(opts.dir);
+  const state = await openState(opts.dir, opts.postgres);
+  try {
+    const w = createWitness({ cosigner: signerKey, state, now: posixNow });
+    return await w.addLog(opts.vkey, opts.origin);
+  } finally {
+    await state.close();
+  }
 }
 
 export interface StartWitnessServerOptions {
@@ -168,40 +193,7 @@ async function readWitnessKey(dir: string): Promise<{ signerKey: string }> {
   return { signerKey };
 }
 
-async function readKeyIfPresent(path: string): Promise<string | undefined> {
-  try {
-    await stat(path);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-  return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
-}
-
 /** c2sp.org/tlog-cosignature: timestamps are POSIX seconds. */
 function posixNow(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
-}
-
-function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(.*):([0-9]{1,5})$/.exec(listen);
-  const port = Number(m?.[2]);
-  if (m?.[1] === undefined || m[1] === '' || port > 65535) {
-    throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
-  }
-  // [::1]:8090 → ::1
-  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignal(): Promise<void> {
-  return new Promise((resolvePromise) => {
-    const done = (): void => {
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolvePromise();
-    };
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
-  });
 }
