@@ -1,8 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '@glasshouse/log';
@@ -14,9 +13,7 @@ import {
   tempDir,
 } from '../../../packages/witness/test/monitor-fixtures.js';
 import { runCli } from './cli-harness.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO_ROOT, 'apps/cli/bin/glasshouse.js');
+import { CLI, REPO_ROOT, ensureCliBuilt } from './built-cli.js';
 
 describe('glasshouse monitor', () => {
   let log: TestLog;
@@ -98,7 +95,7 @@ describe('glasshouse monitor', () => {
   });
 
   it('serve-mirror serves the last verified checkpoint (child process)', async () => {
-    ensureBuilt();
+    ensureCliBuilt();
     const child = spawn(
       process.execPath,
       [CLI, 'monitor', 'serve-mirror', '--state', state, '--listen', '127.0.0.1:0'],
@@ -135,22 +132,3 @@ describe('glasshouse monitor', () => {
     expect(await exited).toBe(0);
   });
 });
-
-/** The child runs the built CLI: build when a source is newer than the build. */
-function ensureBuilt(): void {
-  const built = join(REPO_ROOT, 'apps/cli/dist/main.js');
-  const sources = ['packages/tlog/src', 'packages/log/src', 'packages/witness/src', 'apps/cli/src'];
-  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(join(REPO_ROOT, dir), { withFileTypes: true, recursive: true })
-        .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
-        .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-    );
-  if (sources.every((d) => newest(d) <= builtAt)) return;
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b'], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  });
-}

@@ -8,42 +8,13 @@
  * `serve` arguments (e.g. `--postgres URL`).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { type Checkpoint, encodeBundle } from '@glasshouse/tlog';
 import { SpecClient } from './tiles-client.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../../apps/cli/bin/glasshouse.js', import.meta.url));
+import { CLI, REPO_ROOT } from '../../../apps/cli/test/built-cli.js';
 
-/**
- * The child runs the built CLI, so build first when any source is newer
- * than the build (`npm test` builds before vitest, so this is usually a
- * no-op; skipping keeps parallel test files from running tsc at once).
- */
-export function ensureBuilt(): void {
-  const built = join(REPO_ROOT, 'apps/cli/dist/main.js');
-  const sources = ['packages/errors/src', 'packages/tlog/src', 'packages/log/src', 'apps/cli/src'];
-  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
-  const stale = sources.some((dir) => newestTs(join(REPO_ROOT, dir)) > builtAt);
-  if (!stale) return;
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b'], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  });
-  if (!existsSync(built)) throw new Error('apps/cli/dist/main.js is missing after the build');
-}
-
-function newestTs(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
-    newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return newest;
-}
+export { CLI, REPO_ROOT, ensureCliBuilt as ensureBuilt } from '../../../apps/cli/test/built-cli.js';
 
 /** Runs the CLI to completion; returns its stdout. */
 export function runCli(args: readonly string[]): string {

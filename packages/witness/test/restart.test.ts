@@ -7,11 +7,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   initLog,
@@ -28,39 +26,9 @@ import {
   parseVerifierKey,
 } from '@glasshouse/tlog';
 import { addCheckpoint, type AddCheckpointResponse } from '../src/client.js';
+import { CLI, REPO_ROOT, ensureCliBuilt } from '../../../apps/cli/test/built-cli.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO_ROOT, 'apps/cli/bin/glasshouse.js');
 const ORIGIN = 'example.org/witnessed-by-a-restarting-witness';
-
-/** The child runs the built CLI: build when any source is newer than the build. */
-function ensureBuilt(): void {
-  const built = [
-    join(REPO_ROOT, 'apps/cli/dist/main.js'),
-    join(REPO_ROOT, 'packages/witness/dist/index.js'),
-  ];
-  const builtAt = Math.min(...built.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
-  const sources = [
-    'packages/errors/src',
-    'packages/tlog/src',
-    'packages/witness/src',
-    'apps/cli/src',
-  ];
-  if (!sources.some((dir) => newestTs(join(REPO_ROOT, dir)) > builtAt)) return;
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b'], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  });
-}
-
-function newestTs(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
-    newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return newest;
-}
 
 function runCli(args: readonly string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -111,7 +79,7 @@ let log: Log;
 let logVkey: string;
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureCliBuilt();
   tmp = await mkdtemp(join(tmpdir(), 'glasshouse-witness-restart-'));
   storage = await openSqliteStorage({ dir: join(tmp, 'log') });
   const keys = generateSignerKey(ORIGIN);
