@@ -11,6 +11,7 @@ export default defineConfig({
     alias: {
       '@glasshouse/errors': src('packages/errors'),
       '@glasshouse/tlog': src('packages/tlog'),
+      '@glasshouse/attest': src('packages/attest'),
       '@glasshouse/log': src('packages/log'),
       '@glasshouse/witness': src('packages/witness'),
     },

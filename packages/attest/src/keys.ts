@@ -1,0 +1,273 @@
+/**
+ * Ed25519 keys for attestations (RFC 8032), and how they are named.
+ *
+ * One key ID serves every format in this package: the securesystemslib key ID,
+ * the lowercase hex SHA-256 of the canonical JSON of the public key dict
+ *
+ *   {"keyid_hash_algorithms":["sha256","sha512"],"keytype":"ed25519",
+ *    "keyval":{"public":"<64 hex>"},"scheme":"ed25519"}
+ *
+ * (securesystemslib `keys._get_keyid` over `format_keyval_to_metadata(...,
+ * private=False)`, which always writes those two hash algorithms). It is what
+ * the legacy in-toto layout lists, names link files by (`<step>.<keyid[:8]>.link`)
+ * and what in-toto-verify computes from a `--layout-keys` file. DSSE leaves
+ * KEYID to the parties (DSSE protocol.md, "KEYID"); using the same value lets
+ * one pinned key ID stand for a functionary in both worlds.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
+import { encodeCanonical } from './canonical.js';
+import { AttestError } from './errors.js';
+
+export type KeyErrorCode = 'KEY_MALFORMED' | 'KEY_ID_MISMATCH' | 'KEY_UNSUPPORTED_TYPE';
+
+/** A public key that can check signatures; `keyid` as described above. */
+export interface PublicKey {
+  readonly keyid: string;
+  /** The raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  verify(message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** A private key that signs; never serialised by accident (no enumerable seed). */
+export interface SigningKey {
+  readonly keyid: string;
+  readonly publicKey: Uint8Array;
+  /** The matching verifier. */
+  readonly verifier: PublicKey;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/**
+ * securesystemslib's public key dict for ed25519, the on-disk format of a
+ * `.pub` file that `in-toto-verify --key-types ed25519 --layout-keys` reads
+ * (securesystemslib `interface.import_ed25519_publickey_from_file`).
+ */
+export interface KeyDict {
+  keytype: 'ed25519';
+  scheme: 'ed25519';
+  keyid_hash_algorithms: string[];
+  keyval: { public: string };
+}
+
+/** A key dict carrying its key ID, as the `keys` of a legacy layout hold them. */
+export interface KeyDictWithId extends KeyDict {
+  keyid: string;
+}
+
+export const ED25519_KEY_SIZE = 32;
+export const ED25519_SIGNATURE_SIZE = 64;
+
+/** securesystemslib `settings.HASH_ALGORITHMS`: part of every key ID preimage. */
+export const KEYID_HASH_ALGORITHMS: readonly string[] = ['sha256', 'sha512'];
+
+// DER framing of raw Ed25519 keys (RFC 8410): SPKI for public keys, PKCS#8 for seeds.
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const HEX_64 = /^[0-9a-f]{64}$/;
+
+/** A new Ed25519 signing key; random unless a 32-byte seed is given. */
+export function generateSigningKey(seed: Uint8Array = randomBytes(ED25519_KEY_SIZE)): SigningKey {
+  return signingKeyFromSeed(seed);
+}
+
+/** The signing key for a raw 32-byte Ed25519 seed (RFC 8032 §5.1.5). */
+export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
+  if (seed.length !== ED25519_KEY_SIZE) {
+    throw new AttestError('KEY_MALFORMED', 'an Ed25519 seed is 32 bytes', {
+      evidence: { seedLength: seed.length },
+    });
+  }
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  return signingKeyFromKeyObject(privateKey);
+}
+
+/** A signing key from a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). */
+export function signingKeyFromPem(pem: string): SigningKey {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new AttestError('KEY_MALFORMED', 'not a PKCS#8 PEM private key', { cause });
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only Ed25519 keys are supported', {
+      evidence: { keyType: privateKey.asymmetricKeyType },
+    });
+  }
+  return signingKeyFromKeyObject(privateKey);
+}
+
+/** The PKCS#8 PEM of a signing key: the one way to get its secret out. */
+export function signingKeyToPem(key: SigningKey): string {
+  const privateKey = PRIVATE_KEYS.get(key);
+  if (privateKey === undefined) {
+    throw new AttestError('KEY_MALFORMED', 'not a signing key made by this package');
+  }
+  return privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+// Private key objects stay out of the SigningKey value, so logging or
+// serialising a SigningKey cannot leak the seed.
+const PRIVATE_KEYS = new WeakMap<SigningKey, KeyObject>();
+
+function signingKeyFromKeyObject(privateKey: KeyObject): SigningKey {
+  const verifier = publicKeyFromKeyObject(createPublicKey(privateKey));
+  const key: SigningKey = Object.freeze({
+    keyid: verifier.keyid,
+    publicKey: verifier.publicKey,
+    verifier,
+    sign: (message: Uint8Array) => new Uint8Array(cryptoSign(null, message, privateKey)),
+  });
+  PRIVATE_KEYS.set(key, privateKey);
+  return key;
+}
+
+/** A public key from its raw 32 bytes. */
+export function publicKeyFromRaw(raw: Uint8Array): PublicKey {
+  if (raw.length !== ED25519_KEY_SIZE) {
+    throw new AttestError('KEY_MALFORMED', 'an Ed25519 public key is 32 bytes', {
+      evidence: { publicKeyLength: raw.length },
+    });
+  }
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPublicKey({
+      key: Buffer.concat([SPKI_PREFIX, raw]),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch (cause) {
+    throw new AttestError('KEY_MALFORMED', 'not an Ed25519 public key', { cause });
+  }
+  return publicKeyFromKeyObject(keyObject);
+}
+
+/** A public key from an SPKI PEM (`-----BEGIN PUBLIC KEY-----`). */
+export function publicKeyFromPem(pem: string): PublicKey {
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPublicKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new AttestError('KEY_MALFORMED', 'not an SPKI PEM public key', { cause });
+  }
+  return publicKeyFromKeyObject(keyObject);
+}
+
+/** The SPKI PEM of a public key. */
+export function publicKeyToPem(key: PublicKey): string {
+  return publicKeyFromRawToObject(key.publicKey).export({ format: 'pem', type: 'spki' }).toString();
+}
+
+function publicKeyFromRawToObject(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+function publicKeyFromKeyObject(keyObject: KeyObject): PublicKey {
+  if (keyObject.asymmetricKeyType !== 'ed25519') {
+    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only Ed25519 keys are supported', {
+      evidence: { keyType: keyObject.asymmetricKeyType },
+    });
+  }
+  const der = keyObject.export({ format: 'der', type: 'spki' });
+  const publicKey = new Uint8Array(der.subarray(SPKI_PREFIX.length));
+  const keyid = computeKeyId(publicKey);
+  return Object.freeze({
+    keyid,
+    publicKey,
+    verify: (message: Uint8Array, signature: Uint8Array) =>
+      // RFC 8032 §5.1.7; a wrong-sized signature is simply invalid.
+      signature.length === ED25519_SIGNATURE_SIZE &&
+      cryptoVerify(null, message, keyObject, signature),
+  });
+}
+
+/** securesystemslib's public key dict of a raw Ed25519 public key. */
+export function keyDictFor(publicKey: Uint8Array): KeyDict {
+  return {
+    keytype: 'ed25519',
+    scheme: 'ed25519',
+    keyid_hash_algorithms: [...KEYID_HASH_ALGORITHMS],
+    keyval: { public: Buffer.from(publicKey).toString('hex') },
+  };
+}
+
+/** The key dict with its `keyid`, as stored in a layout's `keys`. */
+export function keyDictWithIdFor(key: PublicKey): KeyDictWithId {
+  return { keyid: key.keyid, ...keyDictFor(key.publicKey) };
+}
+
+/**
+ * securesystemslib `keys._get_keyid`: SHA-256 over the canonical JSON of
+ * {keytype, scheme, keyid_hash_algorithms: ["sha256","sha512"], keyval: {public}}.
+ * The private part, the `keyid` field and any other field are not hashed.
+ */
+export function computeKeyId(publicKey: Uint8Array): string {
+  return createHash('sha256')
+    .update(encodeCanonical(keyDictFor(publicKey)))
+    .digest('hex');
+}
+
+/**
+ * The JSON text of an ed25519 `.pub` key file for
+ * `in-toto-verify --key-types ed25519 --layout-keys FILE`
+ * (securesystemslib writes `json.dumps(format_keyval_to_metadata(...))`).
+ */
+export function formatPublicKeyFile(key: PublicKey): string {
+  return JSON.stringify(keyDictFor(key.publicKey));
+}
+
+/**
+ * A public key from a securesystemslib key dict (a `.pub` file's JSON or an
+ * entry of a layout's `keys`). Only ed25519 with scheme ed25519 is accepted;
+ * a `keyid` field, when present, must be the one computed from the key, and
+ * `keyval.private` may only be absent or empty (securesystemslib
+ * PUBLIC_KEYVAL_SCHEMA).
+ */
+export function publicKeyFromKeyDict(value: unknown): PublicKey {
+  if (!isRecord(value) || !isRecord(value.keyval)) {
+    throw new AttestError('KEY_MALFORMED', 'a key dict is an object with keyval');
+  }
+  if (value.keytype !== 'ed25519' || value.scheme !== 'ed25519') {
+    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only keytype and scheme ed25519 are supported', {
+      evidence: { keytype: value.keytype, scheme: value.scheme },
+    });
+  }
+  const hex = value.keyval.public;
+  if (typeof hex !== 'string' || !HEX_64.test(hex)) {
+    throw new AttestError('KEY_MALFORMED', 'keyval.public is 64 lowercase hex digits');
+  }
+  const priv = value.keyval.private;
+  if (priv !== undefined && priv !== '') {
+    throw new AttestError('KEY_MALFORMED', 'a public key dict must not carry a private key');
+  }
+  const algorithms = value.keyid_hash_algorithms;
+  if (
+    algorithms !== undefined &&
+    (!Array.isArray(algorithms) || !algorithms.every((a) => typeof a === 'string'))
+  ) {
+    throw new AttestError('KEY_MALFORMED', 'keyid_hash_algorithms is a list of strings');
+  }
+  const key = publicKeyFromRaw(Buffer.from(hex, 'hex'));
+  if (value.keyid !== undefined && value.keyid !== key.keyid) {
+    throw new AttestError('KEY_ID_MISMATCH', 'keyid is not the one computed from the key', {
+      evidence: { keyid: value.keyid, computed: key.keyid },
+    });
+  }
+  return key;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,647 @@
+/**
+ * Legacy in-toto metadata (in-toto specification v0.9, in-toto/docs
+ * in-toto-spec.md §4), as the Debian `in-toto` 1.3.1 CLI reads it:
+ *
+ *   { "signed": <link or layout>, "signatures": [{ "keyid", "sig" }] }
+ *
+ * A signature is Ed25519 over the securesystemslib canonical JSON of `signed`
+ * (§4.2, §4.3; `Signable.signable_bytes`), `sig` in hex. in-toto 1.3.1 does
+ * not sign the JSON it read but the object it rebuilt from it, with exactly
+ * the fields of its model classes; so this module writes exactly those
+ * fields and refuses any other (an extra field would be signed here and
+ * dropped there).
+ *
+ * `verifyLayout` and `verifyStepLinks` are the signature, expiry and
+ * threshold parts of in-toto-verify (§5.2 steps 1–4), pure. Artifact rules
+ * and inspections (which run commands) are left to in-toto-verify; the one
+ * artifact check an installer needs is `verifyProduct`.
+ */
+import { canonicalString, encodeCanonical } from './canonical.js';
+import { AttestError } from './errors.js';
+import { type Fail, isRecord, requireDigestSet, stableStringify } from './fields.js';
+import {
+  type KeyDictWithId,
+  type PublicKey,
+  type SigningKey,
+  keyDictWithIdFor,
+  publicKeyFromKeyDict,
+} from './keys.js';
+import { type DigestSet, ACCEPTED_DIGEST_ALGORITHMS, digestSetsMatch } from './statement.js';
+
+export type LegacyErrorCode =
+  | 'METADATA_TOO_LARGE'
+  | 'METADATA_MALFORMED'
+  | 'METADATA_FIELD_INVALID'
+  | 'METADATA_TYPE_MISMATCH'
+  | 'METADATA_SIGNER_INVALID'
+  | 'METADATA_SIGNATURE_INVALID'
+  | 'LAYOUT_VERIFY_OPTIONS_INVALID'
+  | 'LAYOUT_EXPIRED'
+  | 'LAYOUT_STEP_NOT_FOUND'
+  | 'STEP_THRESHOLD_NOT_MET'
+  | 'STEP_LINKS_DISAGREE'
+  | 'LINK_PRODUCT_MISMATCH';
+
+/** An artifact rule, e.g. ["CREATE", "app.tgz"] or ["MATCH", "*", "WITH", "PRODUCTS", "FROM", "build"]. */
+export type ArtifactRule = string[];
+
+/** in-toto-spec §4.3 link (in-toto 1.3.1 `models.link.Link`). */
+export interface LinkMetadata {
+  _type: 'link';
+  name: string;
+  materials: Record<string, DigestSet>;
+  products: Record<string, DigestSet>;
+  byproducts: Record<string, unknown>;
+  command: string[];
+  environment: Record<string, unknown>;
+}
+
+/** in-toto-spec §4.3 step (in-toto 1.3.1 `models.layout.Step`). */
+export interface StepMetadata {
+  _type: 'step';
+  name: string;
+  threshold: number;
+  pubkeys: string[];
+  expected_command: string[];
+  expected_materials: ArtifactRule[];
+  expected_products: ArtifactRule[];
+}
+
+/** in-toto-spec §4.3 inspection (in-toto 1.3.1 `models.layout.Inspection`). */
+export interface InspectionMetadata {
+  _type: 'inspection';
+  name: string;
+  run: string[];
+  expected_materials: ArtifactRule[];
+  expected_products: ArtifactRule[];
+}
+
+/** in-toto-spec §4.3 layout (in-toto 1.3.1 `models.layout.Layout`). */
+export interface LayoutMetadata {
+  _type: 'layout';
+  /** `YYYY-MM-DDTHH:MM:SSZ` */
+  expires: string;
+  readme: string;
+  keys: Record<string, KeyDictWithId>;
+  steps: StepMetadata[];
+  inspect: InspectionMetadata[];
+}
+
+export type SignedMetadata = LinkMetadata | LayoutMetadata;
+
+export interface MetadataSignature {
+  keyid: string;
+  /** lowercase hex */
+  sig: string;
+}
+
+export interface Metablock<T extends SignedMetadata = SignedMetadata> {
+  signed: T;
+  signatures: MetadataSignature[];
+}
+
+export interface LinkInput {
+  name: string;
+  materials?: Record<string, DigestSet>;
+  products?: Record<string, DigestSet>;
+  byproducts?: Record<string, unknown>;
+  command?: string[];
+  environment?: Record<string, unknown>;
+}
+
+export interface StepInput {
+  name: string;
+  /** The functionaries; their keys go into the layout's `keys`. */
+  functionaries: readonly PublicKey[];
+  threshold: number;
+  expectedCommand?: string[];
+  expectedMaterials?: ArtifactRule[];
+  expectedProducts?: ArtifactRule[];
+}
+
+export interface InspectionInput {
+  name: string;
+  run: string[];
+  expectedMaterials?: ArtifactRule[];
+  expectedProducts?: ArtifactRule[];
+}
+
+export interface LayoutInput {
+  /** Truncated to whole seconds. */
+  expires: Date;
+  readme?: string;
+  steps: readonly StepInput[];
+  inspect?: readonly InspectionInput[];
+}
+
+export interface VerifyLayoutOptions {
+  /** The pinned layout keys: each must have signed (in-toto 1.3.1 verify_layout_signatures). */
+  layoutKeys: readonly PublicKey[];
+  /** The verification time. */
+  now: Date;
+}
+
+export interface VerifiedStep {
+  /** The agreed link (every verified link has these materials and products). */
+  link: LinkMetadata;
+  /** Key IDs of the functionaries whose links verified, sorted. */
+  functionaries: string[];
+}
+
+export const DEFAULT_MAX_METADATA_SIZE = 4 * 1024 * 1024;
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const LOWER_HEX = /^[0-9a-f]+$/;
+// securesystemslib ISO8601_DATETIME_SCHEMA, written exactly.
+const EXPIRES = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const GENERIC_RULES = new Set(['create', 'modify', 'delete', 'allow', 'disallow', 'require']);
+
+const fail: Fail = (_kind, path, reason) => {
+  throw new AttestError('METADATA_FIELD_INVALID', `${path}: ${reason}`, { evidence: { path } });
+};
+
+/** `<step>.<keyid[:8]>.link` (in-toto 1.3.1 `models.link.FILENAME_FORMAT`). */
+export function linkFileName(stepName: string, keyid: string): string {
+  return `${stepName}.${keyid.slice(0, 8)}.link`;
+}
+
+/** A layout's `expires`: ISO 8601 `YYYY-MM-DDTHH:MM:SSZ`, whole seconds. */
+export function formatExpires(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new RangeError('invalid Date');
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function buildLink(input: LinkInput): LinkMetadata {
+  const link: LinkMetadata = {
+    _type: 'link',
+    name: input.name,
+    materials: input.materials ?? {},
+    products: input.products ?? {},
+    byproducts: input.byproducts ?? {},
+    command: input.command ?? [],
+    environment: input.environment ?? {},
+  };
+  validateLink(link);
+  return link;
+}
+
+/** A layout whose `keys` are exactly the functionaries of its steps. */
+export function buildLayout(input: LayoutInput): LayoutMetadata {
+  const keys: Record<string, KeyDictWithId> = {};
+  const steps = input.steps.map((step): StepMetadata => {
+    for (const key of step.functionaries) keys[key.keyid] = keyDictWithIdFor(key);
+    return {
+      _type: 'step',
+      name: step.name,
+      threshold: step.threshold,
+      pubkeys: step.functionaries.map((k) => k.keyid),
+      expected_command: step.expectedCommand ?? [],
+      expected_materials: step.expectedMaterials ?? [],
+      expected_products: step.expectedProducts ?? [],
+    };
+  });
+  const layout: LayoutMetadata = {
+    _type: 'layout',
+    expires: formatExpires(input.expires),
+    readme: input.readme ?? '',
+    keys,
+    steps,
+    inspect: (input.inspect ?? []).map((inspection) => ({
+      _type: 'inspection',
+      name: inspection.name,
+      run: inspection.run,
+      expected_materials: inspection.expectedMaterials ?? [],
+      expected_products: inspection.expectedProducts ?? [],
+    })),
+  };
+  validateLayout(layout);
+  return layout;
+}
+
+/** The bytes every signature covers: canonical JSON of `signed` (in-toto-spec §4.2). */
+export function signableBytes(signed: SignedMetadata): Uint8Array {
+  return encodeCanonical(signed);
+}
+
+/** Signs link or layout metadata with each key. */
+export function signMetadata<T extends SignedMetadata>(
+  signed: T,
+  signers: readonly SigningKey[],
+): Metablock<T> {
+  validateSigned(signed);
+  if (signers.length === 0) {
+    throw new AttestError('METADATA_SIGNER_INVALID', 'metadata needs at least one signer');
+  }
+  const keyids = signers.map((s) => s.keyid);
+  if (new Set(keyids).size !== keyids.length) {
+    throw new AttestError('METADATA_SIGNER_INVALID', 'the same key is listed twice');
+  }
+  const bytes = signableBytes(signed);
+  return {
+    signed,
+    signatures: signers.map((signer) => ({
+      keyid: signer.keyid,
+      sig: Buffer.from(signer.sign(bytes)).toString('hex'),
+    })),
+  };
+}
+
+/** JSON text of a metablock, keys sorted, one-space indent like in-toto's own files. */
+export function serializeMetablock(metablock: Metablock): string {
+  return `${JSON.stringify(JSON.parse(stableStringify(metablock)), null, 1)}\n`;
+}
+
+/**
+ * Parses a `.link` or `.layout` file strictly: size cap, UTF-8 JSON, exactly
+ * `signed` and `signatures`, and the exact fields of the metadata type.
+ */
+export function parseMetablock(
+  input: string | Uint8Array,
+  options: { maxSize?: number } = {},
+): Metablock {
+  const maxSize = options.maxSize ?? DEFAULT_MAX_METADATA_SIZE;
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  if (size > maxSize) {
+    throw new AttestError('METADATA_TOO_LARGE', 'metadata is over the size limit', {
+      evidence: { size, maxSize },
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof input === 'string' ? input : decoder.decode(input));
+  } catch (cause) {
+    throw new AttestError('METADATA_MALFORMED', 'metadata is not UTF-8 JSON', { cause });
+  }
+  if (!isRecord(value)) {
+    throw new AttestError('METADATA_MALFORMED', 'metadata is not a JSON object');
+  }
+  exactFields(value, ['signed', 'signatures'], '');
+  const signatures = value.signatures;
+  if (!Array.isArray(signatures)) fail('invalid', 'signatures', 'not an array');
+  const parsed = signatures.map((s: unknown, i): MetadataSignature => {
+    const path = `signatures[${i}]`;
+    if (!isRecord(s)) fail('invalid', path, 'not an object');
+    exactFields(s, ['keyid', 'sig'], path);
+    if (typeof s.keyid !== 'string' || !LOWER_HEX.test(s.keyid)) {
+      fail('invalid', `${path}.keyid`, 'not lowercase hex');
+    }
+    if (typeof s.sig !== 'string' || !LOWER_HEX.test(s.sig)) {
+      fail('invalid', `${path}.sig`, 'not lowercase hex');
+    }
+    return { keyid: s.keyid, sig: s.sig };
+  });
+  return { signed: validateSigned(value.signed), signatures: parsed };
+}
+
+/** `parseMetablock` for a link only. */
+export function parseLinkMetablock(
+  input: string | Uint8Array,
+  options: { maxSize?: number } = {},
+): Metablock<LinkMetadata> {
+  return expectType(parseMetablock(input, options), 'link');
+}
+
+/** `parseMetablock` for a layout only. */
+export function parseLayoutMetablock(
+  input: string | Uint8Array,
+  options: { maxSize?: number } = {},
+): Metablock<LayoutMetadata> {
+  return expectType(parseMetablock(input, options), 'layout');
+}
+
+function expectType<K extends SignedMetadata['_type']>(
+  metablock: Metablock,
+  type: K,
+): Metablock<Extract<SignedMetadata, { _type: K }>> {
+  if (metablock.signed._type !== type) {
+    throw new AttestError('METADATA_TYPE_MISMATCH', `expected ${type} metadata`, {
+      evidence: { _type: metablock.signed._type },
+    });
+  }
+  return metablock as Metablock<Extract<SignedMetadata, { _type: K }>>;
+}
+
+/**
+ * Whether the first signature carrying the key's keyid verifies over the
+ * canonical bytes (in-toto 1.3.1 `Metablock.verify_signature`: "Only the
+ * first signature ... whose keyid matches ... is verified").
+ */
+export function metablockSignedBy(metablock: Metablock, key: PublicKey): boolean {
+  const signature = metablock.signatures.find((s) => s.keyid === key.keyid);
+  if (signature === undefined || !LOWER_HEX.test(signature.sig) || signature.sig.length % 2 !== 0) {
+    return false;
+  }
+  return key.verify(signableBytes(metablock.signed), Buffer.from(signature.sig, 'hex'));
+}
+
+/** Throws METADATA_SIGNATURE_INVALID unless `metablockSignedBy`. */
+export function verifyMetablockSignature(metablock: Metablock, key: PublicKey): void {
+  if (!metablockSignedBy(metablock, key)) {
+    throw new AttestError('METADATA_SIGNATURE_INVALID', 'no valid signature by the key', {
+      evidence: { keyid: key.keyid, signatures: metablock.signatures.map((s) => s.keyid) },
+    });
+  }
+}
+
+/**
+ * in-toto-spec §5.2 steps 1–2 as in-toto 1.3.1 does them: every pinned layout
+ * key must have a valid signature, and the layout must not have expired
+ * (`expires < now` fails, so a layout is valid through its `expires` second).
+ * The layout's own consistency is checked too: each key dict's keyid is the
+ * one computed from it, each step's functionaries are listed in `keys`.
+ */
+export function verifyLayout(metablock: Metablock, options: VerifyLayoutOptions): LayoutMetadata {
+  if (options.layoutKeys.length === 0) {
+    // in-toto 1.3.1: "Layout signature verification requires at least one key."
+    throw new AttestError('LAYOUT_VERIFY_OPTIONS_INVALID', 'no layout key given');
+  }
+  const layout = expectType(metablock, 'layout');
+  for (const key of options.layoutKeys) verifyMetablockSignature(layout, key);
+  validateLayout(layout.signed);
+  const expires = Date.parse(layout.signed.expires);
+  if (expires < options.now.getTime()) {
+    throw new AttestError('LAYOUT_EXPIRED', 'the layout has expired', {
+      evidence: { expires: layout.signed.expires, now: options.now.toISOString() },
+    });
+  }
+  return layout.signed;
+}
+
+/**
+ * in-toto-spec §5.2 steps 3–4 for one step: links signed by functionaries
+ * the step authorises count once per key; links with a bad signature, by
+ * another key or for another step are ignored (as in-toto 1.3.1 does); at
+ * least `threshold` keys must remain, and all their links must report the
+ * same materials and products (verify_threshold_constraints).
+ */
+export function verifyStepLinks(
+  layout: LayoutMetadata,
+  stepName: string,
+  links: readonly Metablock[],
+): VerifiedStep {
+  const step = layout.steps.find((s) => s.name === stepName);
+  if (step === undefined) {
+    throw new AttestError('LAYOUT_STEP_NOT_FOUND', 'the layout has no such step', {
+      evidence: { step: stepName, steps: layout.steps.map((s) => s.name) },
+    });
+  }
+  const authorised = step.pubkeys.flatMap((keyid) => {
+    const dict = layout.keys[keyid];
+    return dict === undefined ? [] : [publicKeyFromKeyDict(dict)];
+  });
+  const byKey = new Map<string, LinkMetadata>();
+  for (const metablock of links) {
+    if (metablock.signed._type !== 'link' || metablock.signed.name !== step.name) continue;
+    for (const key of authorised) {
+      if (!byKey.has(key.keyid) && metablockSignedBy(metablock, key)) {
+        byKey.set(key.keyid, metablock.signed);
+      }
+    }
+  }
+  if (byKey.size < step.threshold) {
+    throw new AttestError('STEP_THRESHOLD_NOT_MET', 'too few functionaries signed links', {
+      evidence: { step: step.name, threshold: step.threshold, functionaries: [...byKey.keys()] },
+    });
+  }
+  const functionaries = [...byKey.keys()].sort();
+  const [first] = functionaries;
+  const reference = first === undefined ? undefined : byKey.get(first);
+  if (reference === undefined) {
+    throw new AttestError('STEP_THRESHOLD_NOT_MET', 'no link verified', {
+      evidence: { step: step.name },
+    });
+  }
+  const artifacts = (link: LinkMetadata): string =>
+    canonicalString({ materials: link.materials, products: link.products });
+  for (const keyid of functionaries) {
+    const link = byKey.get(keyid);
+    if (link !== undefined && artifacts(link) !== artifacts(reference)) {
+      throw new AttestError('STEP_LINKS_DISAGREE', 'links report different artifacts', {
+        evidence: {
+          step: step.name,
+          reference: { keyid: first, materials: reference.materials, products: reference.products },
+          other: { keyid, materials: link.materials, products: link.products },
+        },
+      });
+    }
+  }
+  return { link: reference, functionaries };
+}
+
+/** Throws LINK_PRODUCT_MISMATCH unless the link lists `path` with a matching digest. */
+export function verifyProduct(
+  link: LinkMetadata,
+  path: string,
+  digest: DigestSet,
+  accepted: readonly string[] = ACCEPTED_DIGEST_ALGORITHMS,
+): void {
+  const product = Object.hasOwn(link.products, path) ? link.products[path] : undefined;
+  if (product === undefined || !digestSetsMatch(product, digest, accepted)) {
+    throw new AttestError('LINK_PRODUCT_MISMATCH', 'the artifact is not the product', {
+      evidence: { step: link.name, path, digest, product: product ?? null },
+    });
+  }
+}
+
+function validateSigned(value: unknown): SignedMetadata {
+  if (!isRecord(value)) fail('invalid', 'signed', 'not an object');
+  switch (value._type) {
+    case 'link':
+      return validateLink(value);
+    case 'layout':
+      return validateLayout(value);
+    default:
+      throw new AttestError('METADATA_MALFORMED', 'signed._type is not link or layout', {
+        evidence: { _type: value._type },
+      });
+  }
+}
+
+function validateLink(value: unknown): LinkMetadata {
+  const at = 'signed';
+  if (!isRecord(value)) fail('invalid', at, 'not an object');
+  exactFields(
+    value,
+    ['_type', 'name', 'materials', 'products', 'byproducts', 'command', 'environment'],
+    at,
+  );
+  if (value._type !== 'link') fail('invalid', `${at}._type`, 'not link');
+  nonEmptyString(value.name, `${at}.name`);
+  artifactMap(value.materials, `${at}.materials`);
+  artifactMap(value.products, `${at}.products`);
+  canonicalObject(value.byproducts, `${at}.byproducts`);
+  stringList(value.command, `${at}.command`);
+  canonicalObject(value.environment, `${at}.environment`);
+  return value as unknown as LinkMetadata;
+}
+
+function validateLayout(value: unknown): LayoutMetadata {
+  const at = 'signed';
+  if (!isRecord(value)) fail('invalid', at, 'not an object');
+  exactFields(value, ['_type', 'expires', 'readme', 'keys', 'steps', 'inspect'], at);
+  if (value._type !== 'layout') fail('invalid', `${at}._type`, 'not layout');
+  if (
+    typeof value.expires !== 'string' ||
+    !EXPIRES.test(value.expires) ||
+    Number.isNaN(Date.parse(value.expires)) ||
+    formatExpires(new Date(value.expires)) !== value.expires
+  ) {
+    fail('invalid', `${at}.expires`, 'not YYYY-MM-DDTHH:MM:SSZ');
+  }
+  if (typeof value.readme !== 'string') fail('invalid', `${at}.readme`, 'not a string');
+  if (!isRecord(value.keys)) fail('invalid', `${at}.keys`, 'not an object');
+  for (const [keyid, dict] of Object.entries(value.keys)) {
+    const path = `${at}.keys.${keyid}`;
+    if (!isRecord(dict)) fail('invalid', path, 'not a key dict');
+    exactFields(dict, ['keyid', 'keytype', 'scheme', 'keyid_hash_algorithms', 'keyval'], path);
+    if (!isRecord(dict.keyval)) fail('invalid', `${path}.keyval`, 'not an object');
+    exactFields(dict.keyval, ['public'], `${path}.keyval`);
+    // Key IDs are checked against the key: a mislabelled key would let one
+    // functionary count under another's name.
+    const key = publicKeyFromKeyDict(dict);
+    if (key.keyid !== keyid) fail('invalid', path, 'listed under another keyid');
+  }
+  if (!Array.isArray(value.steps)) fail('invalid', `${at}.steps`, 'not an array');
+  if (!Array.isArray(value.inspect)) fail('invalid', `${at}.inspect`, 'not an array');
+  const names = new Set<string>();
+  const unique = (name: string, path: string): void => {
+    // in-toto 1.3.1 _validate_steps_and_inspections: names unique across both.
+    if (names.has(name)) fail('invalid', path, 'duplicate step or inspection name');
+    names.add(name);
+  };
+  const keys = value.keys;
+  value.steps.forEach((step: unknown, i) => {
+    const path = `${at}.steps[${i}]`;
+    if (!isRecord(step)) fail('invalid', path, 'not an object');
+    exactFields(
+      step,
+      [
+        '_type',
+        'name',
+        'threshold',
+        'pubkeys',
+        'expected_command',
+        'expected_materials',
+        'expected_products',
+      ],
+      path,
+    );
+    if (step._type !== 'step') fail('invalid', `${path}._type`, 'not step');
+    unique(nonEmptyString(step.name, `${path}.name`), `${path}.name`);
+    const pubkeys = stringList(step.pubkeys, `${path}.pubkeys`);
+    for (const keyid of pubkeys) {
+      if (!Object.hasOwn(keys, keyid)) fail('invalid', `${path}.pubkeys`, 'key not in keys');
+    }
+    if (new Set(pubkeys).size !== pubkeys.length) {
+      fail('invalid', `${path}.pubkeys`, 'duplicate keyid');
+    }
+    const threshold = step.threshold;
+    if (
+      typeof threshold !== 'number' ||
+      !Number.isSafeInteger(threshold) ||
+      threshold < 1 ||
+      threshold > pubkeys.length
+    ) {
+      fail('invalid', `${path}.threshold`, 'not an integer 1..pubkeys');
+    }
+    stringList(step.expected_command, `${path}.expected_command`);
+    rules(step.expected_materials, `${path}.expected_materials`);
+    rules(step.expected_products, `${path}.expected_products`);
+  });
+  value.inspect.forEach((inspection: unknown, i) => {
+    const path = `${at}.inspect[${i}]`;
+    if (!isRecord(inspection)) fail('invalid', path, 'not an object');
+    exactFields(
+      inspection,
+      ['_type', 'name', 'run', 'expected_materials', 'expected_products'],
+      path,
+    );
+    if (inspection._type !== 'inspection') fail('invalid', `${path}._type`, 'not inspection');
+    unique(nonEmptyString(inspection.name, `${path}.name`), `${path}.name`);
+    stringList(inspection.run, `${path}.run`);
+    rules(inspection.expected_materials, `${path}.expected_materials`);
+    rules(inspection.expected_products, `${path}.expected_products`);
+  });
+  // The signature is over canonical JSON, so everything must encode.
+  canonicalObject(value, at);
+  return value as unknown as LayoutMetadata;
+}
+
+/** in-toto 1.3.1 rulelib.unpack_rule, the accepted shapes of an artifact rule. */
+function rules(value: unknown, path: string): void {
+  if (!Array.isArray(value)) fail('invalid', path, 'not a list of rules');
+  value.forEach((rule: unknown, i) => {
+    const at = `${path}[${i}]`;
+    const words = stringList(rule, at).map((w) => w.toLowerCase());
+    const [type] = words;
+    if (words.length === 2 && type !== undefined && GENERIC_RULES.has(type)) return;
+    if (type !== 'match') fail('invalid', at, 'unknown rule');
+    // MATCH <pattern> [IN <src>] WITH (MATERIALS|PRODUCTS) [IN <dst>] FROM <step>
+    const shape = words.map((w, j) => (j % 2 === 0 && j > 0 ? w : '_')).join(' ');
+    const destination =
+      {
+        '_ _ with _ from _': words[3],
+        '_ _ in _ with _ from _': words[5],
+        '_ _ with _ in _ from _': words[3],
+        '_ _ in _ with _ in _ from _': words[5],
+      }[shape] ?? '';
+    if (destination !== 'materials' && destination !== 'products') {
+      fail(
+        'invalid',
+        at,
+        'not MATCH <pattern> [IN <src>] WITH MATERIALS|PRODUCTS [IN <dst>] FROM <step>',
+      );
+    }
+  });
+}
+
+function artifactMap(value: unknown, path: string): void {
+  if (!isRecord(value)) fail('invalid', path, 'not an object');
+  for (const [artifact, digests] of Object.entries(value)) {
+    // securesystemslib HASHDICT_SCHEMA: every value is hex, whatever the algorithm.
+    const set = requireDigestSet(digests, `${path}.${artifact}`, fail);
+    for (const [algorithm, digest] of Object.entries(set)) {
+      if (!LOWER_HEX.test(digest)) fail('invalid', `${path}.${artifact}.${algorithm}`, 'not hex');
+    }
+  }
+}
+
+function canonicalObject(value: unknown, path: string): void {
+  if (!isRecord(value)) fail('invalid', path, 'not an object');
+  try {
+    canonicalString(value);
+  } catch (cause) {
+    throw new AttestError('METADATA_FIELD_INVALID', `${path}: not canonical-JSON encodable`, {
+      cause,
+      evidence: { path },
+    });
+  }
+}
+
+function stringList(value: unknown, path: string): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    fail('invalid', path, 'not a list of strings');
+  }
+  return value;
+}
+
+function nonEmptyString(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value === '') fail('invalid', path, 'not a non-empty string');
+  return value;
+}
+
+function exactFields(
+  value: Record<string, unknown>,
+  fields: readonly string[],
+  path: string,
+): void {
+  for (const field of fields) {
+    if (!Object.hasOwn(value, field))
+      fail('invalid', `${path}.${field}`.replace(/^\./, ''), 'missing');
+  }
+  for (const field of Object.keys(value)) {
+    if (!fields.includes(field)) {
+      fail('invalid', `${path}.${field}`.replace(/^\./, ''), 'unknown field');
+    }
+  }
+}
