@@ -15,16 +15,6 @@ import { AttestError } from './errors.js';
 
 export type CanonicalErrorCode = 'CANONICAL_JSON_UNSUPPORTED';
 
-/** A value canonical JSON can encode. */
-export type CanonicalValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | readonly CanonicalValue[]
-  | { readonly [key: string]: CanonicalValue };
-
 const encoder = new TextEncoder();
 // With the u flag this matches only unpaired surrogates, which have no UTF-8.
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -8,7 +8,10 @@
  *    "keyval":{"public":"<64 hex>"},"scheme":"ed25519"}
  *
  * (securesystemslib `keys._get_keyid` over `format_keyval_to_metadata(...,
- * private=False)`, which always writes those two hash algorithms). It is what
+ * private=False)`, which always writes those two hash algorithms). in-toto-spec
+ * §4.2 says "SHA-256 hash of the canonical JSON form of the key, where the
+ * private object key is excluded"; the implementation also hashes
+ * `keyid_hash_algorithms`, and interoperating means doing the same. It is what
  * the legacy in-toto layout lists, names link files by (`<step>.<keyid[:8]>.link`)
  * and what in-toto-verify computes from a `--layout-keys` file. DSSE leaves
  * KEYID to the parties (DSSE protocol.md, "KEYID"); using the same value lets
@@ -167,11 +170,10 @@ export function publicKeyFromPem(pem: string): PublicKey {
 
 /** The SPKI PEM of a public key. */
 export function publicKeyToPem(key: PublicKey): string {
-  return publicKeyFromRawToObject(key.publicKey).export({ format: 'pem', type: 'spki' }).toString();
-}
-
-function publicKeyFromRawToObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  const der = Buffer.concat([SPKI_PREFIX, key.publicKey]);
+  return createPublicKey({ key: der, format: 'der', type: 'spki' })
+    .export({ format: 'pem', type: 'spki' })
+    .toString();
 }
 
 function publicKeyFromKeyObject(keyObject: KeyObject): PublicKey {

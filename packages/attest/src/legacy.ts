@@ -1,18 +1,18 @@
 /**
  * Legacy in-toto metadata (in-toto specification v0.9, in-toto/docs
- * in-toto-spec.md §4), as the Debian `in-toto` 1.3.1 CLI reads it:
+ * in-toto-spec.md §4), as the Debian `in-toto` 1.3.1 CLI reads it (§4.2):
  *
  *   { "signed": <link or layout>, "signatures": [{ "keyid", "sig" }] }
  *
  * A signature is Ed25519 over the securesystemslib canonical JSON of `signed`
- * (§4.2, §4.3; `Signable.signable_bytes`), `sig` in hex. in-toto 1.3.1 does
+ * (§4.2; in-toto 1.3.1 `Signable.signable_bytes`), `sig` in hex. in-toto 1.3.1 does
  * not sign the JSON it read but the object it rebuilt from it, with exactly
  * the fields of its model classes; so this module writes exactly those
  * fields and refuses any other (an extra field would be signed here and
  * dropped there).
  *
  * `verifyLayout` and `verifyStepLinks` are the signature, expiry and
- * threshold parts of in-toto-verify (§5.2 steps 1–4), pure. Artifact rules
+ * threshold parts of in-toto-verify (§5.2 steps 1–4, §4.3.1), pure. Artifact rules
  * and inspections (which run commands) are left to in-toto-verify; the one
  * artifact check an installer needs is `verifyProduct`.
  */
@@ -45,7 +45,7 @@ export type LegacyErrorCode =
 /** An artifact rule, e.g. ["CREATE", "app.tgz"] or ["MATCH", "*", "WITH", "PRODUCTS", "FROM", "build"]. */
 export type ArtifactRule = string[];
 
-/** in-toto-spec §4.3 link (in-toto 1.3.1 `models.link.Link`). */
+/** in-toto-spec §4.4 link (in-toto 1.3.1 `models.link.Link`). */
 export interface LinkMetadata {
   _type: 'link';
   name: string;
@@ -56,7 +56,7 @@ export interface LinkMetadata {
   environment: Record<string, unknown>;
 }
 
-/** in-toto-spec §4.3 step (in-toto 1.3.1 `models.layout.Step`). */
+/** in-toto-spec §4.3.1 step (in-toto 1.3.1 `models.layout.Step`). */
 export interface StepMetadata {
   _type: 'step';
   name: string;
@@ -67,7 +67,7 @@ export interface StepMetadata {
   expected_products: ArtifactRule[];
 }
 
-/** in-toto-spec §4.3 inspection (in-toto 1.3.1 `models.layout.Inspection`). */
+/** in-toto-spec §4.3.2 inspection (in-toto 1.3.1 `models.layout.Inspection`). */
 export interface InspectionMetadata {
   _type: 'inspection';
   name: string;
@@ -76,7 +76,7 @@ export interface InspectionMetadata {
   expected_products: ArtifactRule[];
 }
 
-/** in-toto-spec §4.3 layout (in-toto 1.3.1 `models.layout.Layout`). */
+/** in-toto-spec §4.3 layout (in-toto 1.3.1 `models.layout.Layout`); `expires` per §4.2. */
 export interface LayoutMetadata {
   _type: 'layout';
   /** `YYYY-MM-DDTHH:MM:SSZ` */
@@ -160,7 +160,10 @@ const fail: Fail = (_kind, path, reason) => {
   throw new AttestError('METADATA_FIELD_INVALID', `${path}: ${reason}`, { evidence: { path } });
 };
 
-/** `<step>.<keyid[:8]>.link` (in-toto 1.3.1 `models.link.FILENAME_FORMAT`). */
+/**
+ * `<step>.<keyid[:8]>.link`: in-toto-spec §4.4 names a link by step and key ID
+ * prefix; in-toto 1.3.1 (`models.link.FILENAME_FORMAT`) takes 8 hex digits.
+ */
 export function linkFileName(stepName: string, keyid: string): string {
   return `${stepName}.${keyid.slice(0, 8)}.link`;
 }
@@ -368,7 +371,8 @@ export function verifyLayout(metablock: Metablock, options: VerifyLayoutOptions)
 }
 
 /**
- * in-toto-spec §5.2 steps 3–4 for one step: links signed by functionaries
+ * in-toto-spec §5.2 steps 3–4 and §4.3.1 ("multiple functionaries must perform
+ * the operation and report the same results") for one step: links signed by functionaries
  * the step authorises count once per key; links with a bad signature, by
  * another key or for another step are ignored (as in-toto 1.3.1 does); at
  * least `threshold` keys must remain, and all their links must report the
@@ -567,7 +571,7 @@ function validateLayout(value: unknown): LayoutMetadata {
   return value as unknown as LayoutMetadata;
 }
 
-/** in-toto 1.3.1 rulelib.unpack_rule, the accepted shapes of an artifact rule. */
+/** in-toto-spec §4.3.3 artifact rules, in the shapes in-toto 1.3.1 rulelib.unpack_rule accepts. */
 function rules(value: unknown, path: string): void {
   if (!Array.isArray(value)) fail('invalid', path, 'not a list of rules');
   value.forEach((rule: unknown, i) => {
