@@ -14,6 +14,7 @@ export default defineConfig({
       '@glasshouse/attest': src('packages/attest'),
       '@glasshouse/log': src('packages/log'),
       '@glasshouse/witness': src('packages/witness'),
+      '@glasshouse/release': src('packages/release'),
     },
   },
   test: {

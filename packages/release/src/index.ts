@@ -1,0 +1,2 @@
+// The assembly line's public API; each module adds its exports here.
+export {};
