@@ -1,2 +1,10 @@
 // The assembly line's public API; each module adds its exports here.
-export {};
+export * from './errors.js';
+export * from './recipe.js';
+export * from './tar.js';
+export * from './manifest.js';
+export * from './bundle.js';
+export * from './yara.js';
+export * from './rulenames.js';
+export * from './rules.js';
+export * from './sandbox.js';

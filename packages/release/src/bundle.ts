@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
+import { ReleaseError } from './errors.js';
+import { MANIFEST_PATH, parseManifest, type RulesManifest } from './manifest.js';
+import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
+import { compileWithYaraX, scanWithYaraX } from './yara.js';
+
+/** Lowercase hex SHA-256. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Gzip (RFC 1952) with a fixed header: no name, MTIME 0, XFL 0, OS 255
+ * ("unknown"), so the header never depends on the host. The deflate stream is
+ * Node's bundled zlib at level 9: identical across runs and machines on the
+ * same Node release, but a different zlib may compress differently, so a
+ * reproducible pipeline pins Node (or compares the uncompressed tar).
+ */
+export function gzipDeterministic(data: Uint8Array): Uint8Array {
+  const body = deflateRawSync(data, { level: 9 });
+  const out = new Uint8Array(10 + body.length + 8);
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff], 0);
+  out.set(body, 10);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(10 + body.length, crc32(data), true);
+  view.setUint32(14 + body.length, data.length >>> 0, true);
+  return out;
+}
+
+/** One bundle, read and checked against its manifest. */
+export interface BundleContents {
+  readonly manifest: RulesManifest;
+  /** Every file but `manifest.json`, by bundle path. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * Reads a rules bundle (a ustar archive, optionally gzip-compressed): bounded
+ * tar parsing, then the manifest, then every file against its digest. Any
+ * file missing from the manifest, listed but absent, or with another digest
+ * is refused. Pure: bytes in, value out or a `ReleaseError`.
+ */
+export function readBundle(
+  bytes: Uint8Array,
+  limits: TarLimits = DEFAULT_TAR_LIMITS,
+): BundleContents {
+  let tar = bytes;
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      tar = gunzipSync(bytes, { maxOutputLength: limits.maxTotalBytes });
+    } catch (cause) {
+      const code = (cause as { code?: unknown }).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new ReleaseError('TAR_TOO_LARGE', 'bundle inflates past the size limit', { cause });
+      }
+      throw new ReleaseError('BUNDLE_BAD_GZIP', 'bundle is not valid gzip', { cause });
+    }
+  }
+  const entries = readTar(tar, limits);
+  const manifestEntry = entries.find((e) => e.path === MANIFEST_PATH);
+  if (manifestEntry === undefined)
+    throw new ReleaseError('MANIFEST_INVALID', 'bundle has no manifest.json');
+  const manifest = parseManifest(manifestEntry.data);
+  const files = new Map<string, Uint8Array>();
+  for (const entry of entries) {
+    if (entry.path === MANIFEST_PATH) continue;
+    const want = manifest.files[entry.path];
+    if (want === undefined) {
+      throw new ReleaseError('MANIFEST_DIGEST_MISMATCH', `${entry.path} is not in the manifest`, {
+        evidence: { path: entry.path },
+      });
+    }
+    const got = sha256Hex(entry.data);
+    if (got !== want) {
+      throw new ReleaseError(
+        'MANIFEST_DIGEST_MISMATCH',
+        `${entry.path} does not match its digest`,
+        {
+          evidence: { path: entry.path, want, got },
+        },
+      );
+    }
+    files.set(entry.path, entry.data);
+  }
+  for (const path of Object.keys(manifest.files)) {
+    if (!files.has(path)) {
+      throw new ReleaseError('MANIFEST_DIGEST_MISMATCH', `${path} is listed but missing`, {
+        evidence: { path },
+      });
+    }
+  }
+  return { manifest, files };
+}
+
+export interface SelfTestResult {
+  readonly cases: number;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The self-test an endpoint runs after installing a bundle: compile the
+ * manifest's rules with yara-x, scan each case, and require exactly the
+ * expected rule names. Throws `SELFTEST_FAILED` naming the file and the rules.
+ */
+export function runSelfTest(bundle: BundleContents): SelfTestResult {
+  const sources = bundle.manifest.rules.map((path) => {
+    const data = bundle.files.get(path);
+    if (data === undefined)
+      throw new ReleaseError('MANIFEST_INVALID', `rule source ${path} missing`);
+    try {
+      return { path, text: new TextDecoder('utf-8', { fatal: true }).decode(data) };
+    } catch (cause) {
+      throw new ReleaseError('SELFTEST_FAILED', `rule source ${path} is not UTF-8`, { cause });
+    }
+  });
+  const { rules, warnings } = compileWithYaraX(sources);
+  try {
+    for (const c of bundle.manifest.selfTest) {
+      const data = bundle.files.get(c.sample);
+      if (data === undefined)
+        throw new ReleaseError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
+      const got = scanWithYaraX(rules, data);
+      const want = [...c.expect].sort();
+      if (got.join('\n') !== want.join('\n')) {
+        throw new ReleaseError(
+          'SELFTEST_FAILED',
+          `self-test: ${c.sample} matched [${got.join(', ')}], expected [${want.join(', ')}]`,
+          { evidence: { sample: c.sample, expect: want, got } },
+        );
+      }
+    }
+  } finally {
+    rules.free();
+  }
+  return { cases: bundle.manifest.selfTest.length, warnings };
+}
