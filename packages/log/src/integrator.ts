@@ -52,7 +52,11 @@ export interface IntegratorOptions {
   readonly storage: LogStorage;
   readonly signer: NoteSignerKey;
   readonly verifier: NoteVerifierKey;
-  /** Pause between rounds when there is no backlog. Default 250 ms. */
+  /**
+   * Time from the start of one round to the start of the next when there is
+   * no backlog (a round that took longer is followed at once; with a backlog
+   * the next round starts at once). Default 250 ms.
+   */
   readonly intervalMs?: number;
   /** Most entries integrated into one checkpoint. Default 4,096. */
   readonly maxEntriesPerRound?: number;
@@ -159,6 +163,7 @@ export class Integrator {
     let failures = 0;
     while (!this.#stopped) {
       let backlog = false;
+      const started = performance.now();
       try {
         backlog = await this.runOnce();
         failures = 0;
@@ -169,12 +174,18 @@ export class Integrator {
       }
       // A failing round is retried, backing off up to MAX_BACKOFF_MS so that
       // a stuck log does not redo (and allocate) a full round every interval.
+      // After a good round the interval counts from the round's start, so a
+      // slow round is not followed by a full pause; with a backlog, no pause.
       const pause =
         failures === 0
-          ? this.#intervalMs
+          ? Math.max(0, this.#intervalMs - (performance.now() - started))
           : Math.min(MAX_BACKOFF_MS, this.#intervalMs * 2 ** Math.min(failures, 10));
       // stop() may have run during the round.
-      if ((!backlog || failures > 0) && !this.stopping) await this.#sleep(pause);
+      if ((!backlog || failures > 0) && !this.stopping) {
+        // Even a zero pause yields to the event loop: a macrotask turn, so
+        // an idle log's loop never spins through rounds back to back.
+        await this.#sleep(pause);
+      }
     }
   }
 

@@ -218,15 +218,27 @@ class PostgresStorage implements LogStorage {
 
         let next = first;
         for (const chunk of chunks(fresh, (e) => e.data.length + e.leafHash.length)) {
-          // One statement per chunk: the rows as arrays through unnest, and the counter bump.
+          // One statement per chunk, and the counter bump. The entries travel as
+          // one binary bytea of concatenated bytes (and one of leaf hashes) cut
+          // by offset and length: a text bytea[] would double every byte as hex.
+          const packed = packEntries(chunk);
           await c.query(
             `WITH ins AS (
                INSERT INTO ${this.#t.entries} (idx, leaf_hash, data)
-               SELECT $1::bigint + u.ord - 1, u.h, u.d
-               FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(h, d, ord)
+               SELECT $1::bigint + u.ord - 1,
+                      substring($2::bytea FROM (u.ord::int - 1) * ${HASH_SIZE} + 1 FOR ${HASH_SIZE}),
+                      substring($3::bytea FROM u.off + 1 FOR u.len)
+               FROM unnest($4::int4[], $5::int4[]) WITH ORDINALITY AS u(off, len, ord)
              )
-             UPDATE ${this.#t.meta} SET next_index = next_index + $4::bigint WHERE id = 1`,
-            [next.toString(), chunk.map((e) => e.leafHash), chunk.map((e) => e.data), chunk.length],
+             UPDATE ${this.#t.meta} SET next_index = next_index + $6::bigint WHERE id = 1`,
+            [
+              next.toString(),
+              packed.hashes,
+              packed.data,
+              packed.offsets,
+              packed.lengths,
+              chunk.length,
+            ],
           );
           next += BigInt(chunk.length);
         }
@@ -674,6 +686,30 @@ function indexAt(indices: readonly bigint[], i: number): bigint {
 }
 
 /** Splits `items` into runs that each fit one statement. */
+/** Entries as two buffers (sent as binary parameters) and the offsets and lengths that cut them. */
+function packEntries(entries: readonly PendingEntry[]): {
+  data: Buffer;
+  hashes: Buffer;
+  offsets: number[];
+  lengths: number[];
+} {
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let total = 0;
+  for (const e of entries) {
+    offsets.push(total);
+    lengths.push(e.data.length);
+    total += e.data.length;
+  }
+  const data = Buffer.allocUnsafe(total);
+  const hashes = Buffer.allocUnsafe(entries.length * HASH_SIZE);
+  entries.forEach((e, i) => {
+    data.set(e.data, offsets[i]);
+    hashes.set(e.leafHash, i * HASH_SIZE);
+  });
+  return { data, hashes, offsets, lengths };
+}
+
 function* chunks<T>(items: readonly T[], size: (item: T) => number): Generator<T[]> {
   let run: T[] = [];
   let bytes = 0;

@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import {
@@ -35,6 +36,57 @@ const MUTABLE = 'no-cache';
 const MAX_UINT64 = (1n << 64n) - 1n;
 const DECIMAL = /^(?:0|[1-9][0-9]{0,19})$/;
 
+/** Compressed full entry bundles kept in memory, in bytes. */
+const GZIP_CACHE_BYTES = 32 * 1024 * 1024;
+const gzipAsync = promisify(gzip);
+
+/**
+ * Gzipped entry bundles by path: compressed on the thread pool, not on the
+ * event loop, and only once per path at a time. Full bundles (no `.p/`)
+ * are the ones readers fetch again and again, and like every tile path they
+ * never change, so their compressed bytes are kept in a small LRU.
+ */
+class GzipCache {
+  readonly #lru = new Map<string, Buffer>();
+  readonly #inFlight = new Map<string, Promise<Buffer>>();
+  #bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get(path: string): Buffer | undefined {
+    const hit = this.#lru.get(path);
+    if (hit !== undefined) {
+      this.#lru.delete(path);
+      this.#lru.set(path, hit);
+    }
+    return hit;
+  }
+
+  compress(path: string, data: Uint8Array): Promise<Buffer> {
+    const running = this.#inFlight.get(path);
+    if (running !== undefined) return running;
+    const job = gzipAsync(data)
+      .then((gz) => {
+        if (!path.includes('.p/')) this.#put(path, gz);
+        return gz;
+      })
+      .finally(() => this.#inFlight.delete(path));
+    this.#inFlight.set(path, job);
+    return job;
+  }
+
+  #put(path: string, gz: Buffer): void {
+    if (gz.length > this.maxBytes || this.#lru.has(path)) return;
+    this.#lru.set(path, gz);
+    this.#bytes += gz.length;
+    for (const [oldest, old] of this.#lru) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#lru.delete(oldest);
+      this.#bytes -= old.length;
+    }
+  }
+}
+
 /** What `/healthz` says about witnessing; the development flag is spelled out loudly. */
 const WITNESSING_TEXT: Record<WitnessingMode, string> = {
   none: 'none (no witness policy; every signed checkpoint is published)',
@@ -70,6 +122,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const waitTimeoutMs = opts.waitTimeoutMs ?? 30_000;
   const retryAfter = String(opts.retryAfterSeconds ?? 1);
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_ENTRY_SIZE });
+  const gzipCache = new GzipCache(GZIP_CACHE_BYTES);
 
   // Entries are opaque bytes whatever the client calls them.
   app.removeAllContentTypeParsers();
@@ -172,19 +225,25 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       }
       throw cause;
     }
-    const data = await log.readTile(path);
-    if (data === null) throw new LogError('TILE_NOT_FOUND', `${path} does not exist (yet)`);
+    // c2sp.org/tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer.
+    const gzipped = kind === 'entries' && acceptsGzip(req.headers['accept-encoding']);
+    const cached = gzipped ? gzipCache.get(path) : undefined;
+    let body: Buffer;
+    if (cached !== undefined) {
+      body = cached;
+    } else {
+      const data = await log.readTile(path);
+      if (data === null) throw new LogError('TILE_NOT_FOUND', `${path} does not exist (yet)`);
+      body = gzipped
+        ? await gzipCache.compress(path, data)
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    }
     void reply
       .header('content-type', 'application/octet-stream')
       .header('cache-control', IMMUTABLE);
-    // c2sp.org/tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer.
-    if (kind === 'entries') {
-      void reply.header('vary', 'accept-encoding');
-      if (acceptsGzip(req.headers['accept-encoding'])) {
-        return reply.header('content-encoding', 'gzip').send(gzipSync(data));
-      }
-    }
-    return reply.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (kind === 'entries') void reply.header('vary', 'accept-encoding');
+    if (gzipped) void reply.header('content-encoding', 'gzip');
+    return reply.send(body);
   });
 
   app.get('/proof/inclusion', async (req, reply) => {

@@ -13,13 +13,20 @@
  * One process per data directory: the database is opened with SQLite's
  * exclusive locking mode, so the process holds an OS file lock for as long
  * as it lives; the kernel drops it when the process dies, even on kill -9.
+ *
+ * The SQLite connection lives on a worker thread (`sqlite-worker.ts`), and
+ * tile files are written on a second one: a commit's fsync never stops
+ * this thread's event loop, so requests keep being parsed (and the next
+ * batch keeps growing) while a batch commits. Every call still resolves
+ * only once the thread answered, i.e. after the commit or fsync.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
-import { LogError } from './errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { LogError, type LogErrorCode } from './errors.js';
 import { canonicalTilePath } from './tilepath.js';
 import type {
   IntegratedState,
@@ -30,52 +37,20 @@ import type {
   SequencedEntry,
   TileWrite,
 } from './storage.js';
+import type {
+  PackedEntries,
+  PublishedRow,
+  Ready,
+  Request,
+  Response,
+  Sequenced,
+  Snapshot,
+  StateRow,
+  WireError,
+  WorkerInit,
+} from './sqlite-worker.js';
 
-const SCHEMA_VERSION = 2;
 const HASH_SIZE = 32;
-/** Concurrent file writes per writeTiles call (libuv's pool has 4 threads). */
-const WRITE_CONCURRENCY = 8;
-
-const MIGRATIONS: readonly string[] = [
-  // v1
-  `CREATE TABLE entries (
-     idx INTEGER PRIMARY KEY,
-     data BLOB NOT NULL,
-     leaf_hash BLOB NOT NULL,
-     -- first 8 bytes of the leaf hash: a small index for dedup lookups
-     leaf_prefix INTEGER NOT NULL
-   );
-   CREATE INDEX entries_by_leaf_prefix ON entries (leaf_prefix);
-   CREATE TABLE state (
-     id INTEGER PRIMARY KEY CHECK (id = 1),
-     size INTEGER NOT NULL,
-     checkpoint TEXT NOT NULL,
-     compact BLOB NOT NULL
-   );`,
-  // v2: the published checkpoint moves apart from the signed one (witnessing).
-  // Before v2 every stored checkpoint was served, so it starts out published.
-  `ALTER TABLE state ADD COLUMN published_size INTEGER;
-   ALTER TABLE state ADD COLUMN published TEXT;
-   UPDATE state SET published_size = size, published = checkpoint;`,
-];
-
-interface EntryRow {
-  idx: bigint;
-  data: Buffer;
-  leaf_hash: Buffer;
-}
-
-interface StateRow {
-  size: bigint;
-  checkpoint: string;
-  compact: Buffer;
-}
-
-interface PublishedRow {
-  size: bigint;
-  published_size: bigint | null;
-  published: string | null;
-}
 
 export interface SqliteStorageOptions {
   /** The data directory; created when missing. */
@@ -83,201 +58,301 @@ export interface SqliteStorageOptions {
 }
 
 /** Opens (creating or migrating) the embedded storage of the log in `dir`. */
-export function openSqliteStorage(opts: SqliteStorageOptions): Promise<SqliteStorage> {
-  // Synchronous on purpose: opening takes the directory lock, and a failure
-  // must not leave a half-open handle behind.
-  try {
-    return Promise.resolve(new SqliteStorage(opts.dir));
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<SqliteStorage> {
+  // Both threads start at once; only the database thread touches the
+  // directory when starting (it takes the lock, then empties tmp/).
+  const [db, files] = await Promise.allSettled([
+    Channel.start({ role: 'db', dir: opts.dir }),
+    Channel.start({ role: 'files', dir: opts.dir }),
+  ]);
+  if (db.status === 'rejected' || files.status === 'rejected') {
+    for (const r of [db, files]) if (r.status === 'fulfilled') await r.value.stop();
+    throw db.status === 'rejected' ? db.reason : (files as PromiseRejectedResult).reason;
   }
+  let snapshot: Snapshot;
+  try {
+    snapshot = await db.value.call<Snapshot>({ op: 'snapshot' });
+  } catch (err) {
+    await db.value.stop();
+    await files.value.stop();
+    throw err;
+  }
+  return new SqliteStorage(opts.dir, db.value, files.value, snapshot);
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One worker thread and the requests waiting for its answers. */
+class Channel {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  #nextId = 1;
+  #dead: LogError | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (res: Response) => {
+      const p = this.#pending.get(res.id);
+      if (p === undefined) return;
+      this.#pending.delete(res.id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      if (res.ok) p.resolve(res.value);
+      else p.reject(fromWire(res.error));
+    });
+    const fail = (cause: unknown): void => {
+      this.#dead ??= new LogError('STORAGE_FAILED', 'the storage thread stopped', { cause });
+      for (const p of this.#pending.values()) p.reject(this.#dead);
+      this.#pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      fail(new Error(`exit code ${code}`));
+    });
+  }
+
+  /** Starts a thread and resolves once it opened what it owns. */
+  static start(init: WorkerInit): Promise<Channel> {
+    const worker = spawnWorker(init);
+    return new Promise<Channel>((resolve, reject) => {
+      const onError = (err: unknown): void => {
+        reject(
+          new LogError('STORAGE_FAILED', 'the storage thread failed to start', { cause: err }),
+        );
+      };
+      const onExit = (code: number): void => {
+        onError(new Error(`exit code ${code}`));
+      };
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+      worker.once('message', (msg: Ready) => {
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        if (msg.ready) {
+          const channel = new Channel(worker);
+          worker.unref();
+          resolve(channel);
+          return;
+        }
+        void worker.terminate();
+        reject(openError(msg.error, init.dir));
+      });
+    });
+  }
+
+  call<T>(req: DistributiveOmit<Request, 'id'>, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  /** Throws once the thread stopped (failed or closed). */
+  checkAlive(): void {
+    if (this.#dead !== undefined) throw this.#dead;
+  }
+
+  async stop(): Promise<void> {
+    this.#dead ??= new LogError('CLOSED', 'storage is closed');
+    await this.#worker.terminate();
+  }
+}
+
+/**
+ * From the compiled output the thread runs `sqlite-worker.js` next to this
+ * file. From the sources (tests, `tsx`) there is only `sqlite-worker.ts`,
+ * which plain Node cannot load: it is then transpiled once per process
+ * (types stripped, nothing else; the module imports only Node built-ins and
+ * better-sqlite3) and run as CommonJS whose `require` resolves from its file.
+ */
+function spawnWorker(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  const compiled = new URL('./sqlite-worker.js', here);
+  if (!here.endsWith('.ts') && existsSync(fileURLToPath(compiled))) {
+    return new Worker(compiled, { workerData: init });
+  }
+  return new Worker(sourceWorkerCode(fileURLToPath(new URL('./sqlite-worker.ts', here))), {
+    eval: true,
+    workerData: init,
+  });
+}
+
+let sourceCode: string | undefined;
+
+function sourceWorkerCode(file: string): string {
+  if (sourceCode === undefined) {
+    const require = createRequire(file);
+    const esbuild = require('esbuild') as {
+      transformSync(src: string, opts: object): { code: string };
+    };
+    const { code } = esbuild.transformSync(readFileSync(file, 'utf8'), {
+      loader: 'ts',
+      format: 'cjs',
+      target: 'node20',
+      sourcefile: file,
+    });
+    sourceCode =
+      `(function (require, module, exports) {\n${code}\n})` +
+      `(require('node:module').createRequire(${JSON.stringify(file)}), { exports: {} }, {});`;
+  }
+  return sourceCode;
+}
+
+function fromWire(e: WireError): LogError {
+  const cause =
+    e.cause === undefined ? undefined : Object.assign(new Error(e.cause.message), e.cause);
+  if (e.code !== undefined) {
+    return new LogError(e.code as LogErrorCode, e.message, {
+      ...(cause === undefined ? {} : { cause }),
+      ...(e.evidence === undefined ? {} : { evidence: e.evidence }),
+    });
+  }
+  return new LogError('STORAGE_FAILED', 'SQLite operation failed', { cause: cause ?? e.message });
+}
+
+function openError(e: WireError, dir: string): LogError {
+  if (e.code !== undefined) return fromWire(e);
+  const cause = Object.assign(new Error(e.message), e.cause ?? {});
+  if (e.cause?.code === 'SQLITE_BUSY') {
+    return new LogError(
+      'DATA_DIR_LOCKED',
+      `${dir} is in use by another process (one process per data directory)`,
+      { cause, evidence: { dir } },
+    );
+  }
+  return new LogError('STORAGE_FAILED', `cannot open the database in ${dir}`, {
+    cause,
+    evidence: { dir },
+  });
 }
 
 export class SqliteStorage implements LogStorage {
   readonly dir: string;
-  readonly #db: Database.Database;
+  readonly #db: Channel;
+  readonly #files: Channel;
   readonly #tilesRoot: string;
-  readonly #tmpDir: string;
-  readonly #knownDirs = new Set<string>();
   #leaseHeld = false;
   #closed = false;
+  /**
+   * Copies of the sequenced size, the state row and the published columns.
+   * This process is the only writer (the exclusive lock), so they move only
+   * here, when the database thread reports a commit that changed them: a
+   * read answered from them sees every write that resolved before it.
+   */
+  #size: bigint;
+  #state: StateRow | null;
+  #published: PublishedRow | null;
 
-  readonly #sequenceTx: Database.Transaction<
-    (entries: readonly PendingEntry[], dedup: boolean) => bigint[]
-  >;
-  readonly #stmt: {
-    size: Database.Statement<[], { n: bigint }>;
-    insert: Database.Statement<[bigint, Uint8Array, Uint8Array, bigint]>;
-    byPrefix: Database.Statement<[bigint], EntryRow>;
-    range: Database.Statement<[bigint, bigint], EntryRow>;
-    readState: Database.Statement<[], StateRow>;
-    insertState: Database.Statement<[bigint, string, Uint8Array, bigint, string]>;
-    updateState: Database.Statement<[bigint, string, Uint8Array, bigint]>;
-    readPublished: Database.Statement<[], PublishedRow>;
-    updatePublished: Database.Statement<[bigint, string, bigint]>;
-  };
-
-  constructor(dir: string) {
+  /** Use {@link openSqliteStorage}. */
+  constructor(dir: string, db: Channel, files: Channel, snapshot: Snapshot) {
     this.dir = dir;
-    this.#tilesRoot = join(dir, 'tiles');
-    this.#tmpDir = join(dir, 'tmp');
-    mkdirSync(dir, { recursive: true });
-    const db = new Database(join(dir, 'log.sqlite'), { timeout: 0 });
-    try {
-      db.defaultSafeIntegers(true);
-      // Held until the process exits: one process per data directory.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      // WAL + FULL: every commit is fsync'd before it returns.
-      db.pragma('synchronous = FULL');
-      migrate(db);
-    } catch (cause) {
-      db.close();
-      if ((cause as { code?: unknown }).code === 'SQLITE_BUSY') {
-        throw new LogError(
-          'DATA_DIR_LOCKED',
-          `${dir} is in use by another process (one process per data directory)`,
-          { cause, evidence: { dir } },
-        );
-      }
-      throw new LogError('STORAGE_FAILED', `cannot open the database in ${dir}`, {
-        cause,
-        evidence: { dir },
-      });
-    }
     this.#db = db;
-    this.#stmt = {
-      size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM entries'),
-      insert: db.prepare(
-        'INSERT INTO entries (idx, data, leaf_hash, leaf_prefix) VALUES (?, ?, ?, ?)',
-      ),
-      byPrefix: db.prepare('SELECT idx, data, leaf_hash FROM entries WHERE leaf_prefix = ?'),
-      range: db.prepare(
-        'SELECT idx, data, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
-      ),
-      readState: db.prepare('SELECT size, checkpoint, compact FROM state WHERE id = 1'),
-      // The first state is also the first published checkpoint (storage.ts).
-      insertState: db.prepare(
-        `INSERT INTO state (id, size, checkpoint, compact, published_size, published)
-         VALUES (1, ?, ?, ?, ?, ?)`,
-      ),
-      updateState: db.prepare(
-        'UPDATE state SET size = ?, checkpoint = ?, compact = ? WHERE id = 1 AND size = ?',
-      ),
-      readPublished: db.prepare('SELECT size, published_size, published FROM state WHERE id = 1'),
-      updatePublished: db.prepare(
-        'UPDATE state SET published_size = ?, published = ? WHERE id = 1 AND published_size = ?',
-      ),
-    };
-    this.#sequenceTx = db.transaction((entries: readonly PendingEntry[], dedup: boolean) =>
-      this.#sequenceIn(entries, dedup),
-    );
-    // Leftovers of writes interrupted by a crash; never linked into the tree.
-    rmSync(this.#tmpDir, { recursive: true, force: true });
-    mkdirSync(this.#tmpDir, { recursive: true });
-    mkdirSync(this.#tilesRoot, { recursive: true });
+    this.#files = files;
+    this.#tilesRoot = join(dir, 'tiles');
+    this.#size = snapshot.size;
+    this.#state = snapshot.state;
+    this.#published = snapshot.published;
   }
 
   sequence(entries: readonly PendingEntry[], opts: { dedup: boolean }): Promise<bigint[]> {
-    // BEGIN IMMEDIATE: the write lock is taken before the size is read.
-    return this.#run(() => this.#sequenceTx.immediate(entries, opts.dedup));
-  }
-
-  #sequenceIn(entries: readonly PendingEntry[], dedup: boolean): bigint[] {
-    let next = this.#sizeNow();
-    const out: bigint[] = [];
-    // Within one call: first occurrence wins (keyed by leaf hash, bytes compared).
-    const inBatch = new Map<string, { data: Uint8Array; index: bigint }[]>();
-    for (const e of entries) {
-      checkLeafHash(e.leafHash);
-      const prefix = leafPrefix(e.leafHash);
-      if (dedup) {
-        const key = Buffer.from(e.leafHash).toString('hex');
-        const seen = inBatch.get(key)?.find((s) => bytesEqual(s.data, e.data));
-        if (seen !== undefined) {
-          out.push(seen.index);
-          continue;
-        }
-        const stored = this.#stmt.byPrefix
-          .all(prefix)
-          .find((r) => bytesEqual(r.leaf_hash, e.leafHash) && bytesEqual(r.data, e.data));
-        if (stored !== undefined) {
-          out.push(stored.idx);
-          continue;
-        }
-        const list = inBatch.get(key) ?? [];
-        list.push({ data: e.data, index: next });
-        inBatch.set(key, list);
+    return this.#run(async () => {
+      // Packed into three buffers that move to the thread without a copy.
+      let total = 0;
+      for (const e of entries) {
+        checkLeafHash(e.leafHash);
+        total += e.data.length;
       }
-      this.#stmt.insert.run(next, e.data, e.leafHash, prefix);
-      out.push(next);
-      next++;
-    }
-    return out;
-  }
-
-  #sizeNow(): bigint {
-    const row = this.#stmt.size.get();
-    return row?.n ?? 0n;
+      const data = new Uint8Array(total);
+      const lengths = new Uint32Array(entries.length);
+      const hashes = new Uint8Array(entries.length * HASH_SIZE);
+      let at = 0;
+      entries.forEach((e, i) => {
+        data.set(e.data, at);
+        at += e.data.length;
+        lengths[i] = e.data.length;
+        hashes.set(e.leafHash, i * HASH_SIZE);
+      });
+      const packed: PackedEntries = { data, lengths, hashes };
+      const done = await this.#db.call<Sequenced>(
+        { op: 'sequence', entries: packed, dedup: opts.dedup },
+        [data.buffer, lengths.buffer, hashes.buffer],
+      );
+      if (done.size > this.#size) this.#size = done.size;
+      return done.indices;
+    });
   }
 
   sequencedSize(): Promise<bigint> {
-    return this.#run(() => this.#sizeNow());
+    return this.#run(() => {
+      this.#db.checkAlive();
+      return this.#size;
+    });
   }
 
   readEntries(start: bigint, count: number): Promise<SequencedEntry[]> {
-    return this.#run(() => {
+    return this.#run(async () => {
       if (start < 0n || !Number.isSafeInteger(count) || count < 0) {
         throw new LogError('BAD_REQUEST', 'readEntries needs start >= 0 and a count >= 0', {
           evidence: { start: start.toString(), count },
         });
       }
       if (count === 0) return [];
-      return this.#stmt.range.all(start, start + BigInt(count)).map((r) => ({
-        index: r.idx,
-        data: new Uint8Array(r.data),
-        leafHash: new Uint8Array(r.leaf_hash),
-      }));
+      const packed = await this.#db.call<PackedEntries>({ op: 'readEntries', start, count });
+      const out: SequencedEntry[] = [];
+      let at = 0;
+      packed.lengths.forEach((length, i) => {
+        out.push({
+          index: packed.indices?.[i] ?? 0n,
+          data: packed.data.subarray(at, at + length),
+          leafHash: packed.hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE),
+        });
+        at += length;
+      });
+      return out;
     });
   }
 
   readState(): Promise<IntegratedState | null> {
     return this.#run(() => {
-      const row = this.#stmt.readState.get();
-      return row === undefined ? null : stateFromRow(row);
+      this.#db.checkAlive();
+      return this.#state === null ? null : stateFromRow(this.#state);
     });
   }
 
   casState(expectedSize: bigint | null, next: IntegratedState): Promise<boolean> {
-    return this.#run(() => {
-      const compact = concatHashes(next.compactHashes);
-      const tx = this.#db.transaction((): boolean => {
-        const current = this.#stmt.readState.get();
-        if (expectedSize === null) {
-          if (current !== undefined) return false;
-          this.#stmt.insertState.run(
-            next.size,
-            next.checkpoint,
-            compact,
-            next.size,
-            next.checkpoint,
-          );
-          return true;
-        }
-        if (current?.size !== expectedSize) return false;
-        return (
-          this.#stmt.updateState.run(next.size, next.checkpoint, compact, expectedSize).changes ===
-          1
-        );
+    return this.#run(async () => {
+      const row: StateRow = {
+        size: next.size,
+        checkpoint: next.checkpoint,
+        compact: concatHashes(next.compactHashes),
+      };
+      const swapped = await this.#db.call<boolean>({
+        op: 'casState',
+        expectedSize,
+        size: row.size,
+        checkpoint: row.checkpoint,
+        compact: row.compact,
       });
-      return tx.immediate();
+      if (swapped) {
+        this.#state = row;
+        // The first state is also the first published checkpoint (storage.ts).
+        if (expectedSize === null) {
+          this.#published = { size: row.size, published_size: row.size, published: row.checkpoint };
+        } else if (this.#published !== null) {
+          this.#published = { ...this.#published, size: row.size };
+        }
+      }
+      return swapped;
     });
   }
 
   readPublished(): Promise<PublishedCheckpoint | null> {
     return this.#run(() => {
-      const row = this.#stmt.readPublished.get();
-      if (row === undefined) return null;
+      this.#db.checkAlive();
+      const row = this.#published;
+      if (row === null) return null;
       if (row.published_size === null || row.published === null) {
         throw new LogError('STORAGE_CORRUPT', 'the state has no published checkpoint');
       }
@@ -286,72 +361,34 @@ export class SqliteStorage implements LogStorage {
   }
 
   casPublished(expectedSize: bigint, next: PublishedCheckpoint): Promise<boolean> {
-    return this.#run(() => {
-      const tx = this.#db.transaction((): boolean => {
-        const current = this.#stmt.readPublished.get();
-        if (current?.published_size !== expectedSize) return false;
-        if (next.size < expectedSize || next.size > current.size) return false;
-        return (
-          this.#stmt.updatePublished.run(next.size, next.checkpoint, expectedSize).changes === 1
-        );
+    return this.#run(async () => {
+      const swapped = await this.#db.call<boolean>({
+        op: 'casPublished',
+        expectedSize,
+        size: next.size,
+        checkpoint: next.checkpoint,
       });
-      return tx.immediate();
+      if (swapped && this.#published !== null) {
+        this.#published = {
+          ...this.#published,
+          published_size: next.size,
+          published: next.checkpoint,
+        };
+      }
+      return swapped;
     });
   }
 
-  async writeTiles(tiles: readonly TileWrite[]): Promise<void> {
-    this.#checkOpen();
-    const queue = [...tiles];
-    const worker = async (): Promise<void> => {
-      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-        await this.#writeTile(t);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, queue.length) }, worker));
-  }
-
-  async #writeTile(tile: TileWrite): Promise<void> {
-    const file = this.#fileOf(tile.path);
-    const dir = dirname(file);
-    await this.#ensureDir(dir);
-    // Write the full content and fsync it before it gets its name, so a
-    // tile path never points at a partial file, even after a crash.
-    const tmp = join(this.#tmpDir, randomBytes(12).toString('hex'));
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(tile.data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      // link() never replaces an existing file: an existing tile is compared instead.
-      await link(tmp, file);
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
-      const existing = await readFile(file);
-      if (!bytesEqual(existing, tile.data)) {
-        throw new LogError('TILE_CONFLICT', `${tile.path} exists with different content`, {
-          evidence: { path: tile.path, storedLength: existing.length, length: tile.data.length },
-        });
-      }
-    } finally {
-      await unlink(tmp);
-    }
-    await fsyncDir(dir);
-  }
-
-  /** mkdir -p, then fsync the parent of every directory it created. */
-  async #ensureDir(dir: string): Promise<void> {
-    if (this.#knownDirs.has(dir)) return;
-    const first = await mkdir(dir, { recursive: true });
-    if (first !== undefined) {
-      for (let d = dir; ; d = dirname(d)) {
-        await fsyncDir(dirname(d));
-        if (d === first || d === dirname(d)) break;
-      }
-    }
-    this.#knownDirs.add(dir);
+  writeTiles(tiles: readonly TileWrite[]): Promise<void> {
+    return this.#run(async () => {
+      // Checked here, before anything reaches the file system.
+      const checked = tiles.map((t) => {
+        this.#fileOf(t.path);
+        return { path: t.path, data: t.data };
+      });
+      if (checked.length === 0) return;
+      await this.#files.call<null>({ op: 'writeTiles', tiles: checked });
+    });
   }
 
   async readTile(path: string): Promise<Uint8Array | null> {
@@ -404,43 +441,34 @@ export class SqliteStorage implements LogStorage {
     return Promise.resolve(lease);
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#db.close();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Each thread answers after every request sent to it before (tile
+    // writes in flight finish); closing the database releases the lock.
+    try {
+      await Promise.all([
+        this.#db.call<null>({ op: 'close' }),
+        this.#files.call<null>({ op: 'close' }),
+      ]);
+    } finally {
+      await Promise.all([this.#db.stop(), this.#files.stop()]);
     }
-    return Promise.resolve();
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new LogError('CLOSED', 'storage is closed');
   }
 
-  #run<T>(fn: () => T): Promise<T> {
+  async #run<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.#checkOpen();
     try {
-      this.#checkOpen();
-      return Promise.resolve(fn());
+      return await fn();
     } catch (err) {
-      if (err instanceof LogError) return Promise.reject(err);
-      return Promise.reject(
-        new LogError('STORAGE_FAILED', 'SQLite operation failed', { cause: err }),
-      );
+      if (err instanceof LogError) throw err;
+      throw new LogError('STORAGE_FAILED', 'SQLite operation failed', { cause: err });
     }
   }
-}
-
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > SCHEMA_VERSION) {
-    throw new LogError('STORAGE_CORRUPT', `database schema ${version} is newer than this program`, {
-      evidence: { version, supported: SCHEMA_VERSION },
-    });
-  }
-  // BEGIN IMMEDIATE also takes the exclusive lock now, so a second process fails here.
-  db.transaction(() => {
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
 }
 
 function stateFromRow(row: StateRow): IntegratedState {
@@ -470,22 +498,5 @@ function checkLeafHash(h: Uint8Array): void {
     throw new LogError('BAD_REQUEST', `hash is ${h.length} bytes, want ${HASH_SIZE}`, {
       evidence: { length: h.length },
     });
-  }
-}
-
-function leafPrefix(leafHash: Uint8Array): bigint {
-  return Buffer.from(leafHash.buffer, leafHash.byteOffset, 8).readBigInt64BE(0);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

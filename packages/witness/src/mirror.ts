@@ -18,7 +18,8 @@ const gzipAsync = promisify(gzip);
  * mirror publishes was verified.
  *
  * - `stage` MUST NOT make the data visible to readers; staging the same path
- *   again replaces it.
+ *   again replaces it. It may keep `data` until `commit` or `discard`
+ *   settles: callers must not change those bytes.
  * - `commit` MUST publish every staged file before the checkpoint, each
  *   durably (fsync'd) and atomically; an existing published file with the
  *   same bytes is fine, different bytes fail with `MIRROR_CONFLICT` (tiles
@@ -38,6 +39,10 @@ export const MIRROR_DIR = 'mirror';
 const STAGING = '.staging';
 const TMP = '.tmp';
 const CHECKPOINT_FILE = 'checkpoint';
+/** Staging writes in flight before `stage` waits (bounds the memory they hold). */
+const MAX_STAGING_WRITES = 32;
+/** Files linked into place at once while committing. */
+const COMMIT_CONCURRENCY = 16;
 
 /**
  * The file mirror: `<dir>/checkpoint` and `<dir>/tile/...` by tlog-tiles
@@ -45,8 +50,14 @@ const CHECKPOINT_FILE = 'checkpoint';
  */
 export class FileMirrorStore implements MirrorStore {
   readonly dir: string;
+  /** Staged path → its file under `.staging`. */
   readonly #staged = new Map<string, string>();
-  readonly #knownDirs = new Set<string>();
+  /** Staging writes in flight, by path (each write and fsync of one file). */
+  readonly #writing = new Map<string, Promise<void>>();
+  /** The first staging write that failed since the last commit or discard. */
+  #failure: { error: unknown } | undefined;
+  /** Directories known to exist durably (their creation fsync'd), or being made so. */
+  readonly #dirs = new Map<string, Promise<void>>();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -62,17 +73,40 @@ export class FileMirrorStore implements MirrorStore {
     return new FileMirrorStore(dir);
   }
 
+  /**
+   * Writes and fsyncs the staged file in the background, so that the disk
+   * works while the monitor verifies the next bundles; waits only when
+   * MAX_STAGING_WRITES are in flight. A failed write is thrown by the next
+   * `stage` or by `commit`.
+   */
   async stage(path: string, data: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
     tileFile(this.dir, path); // refuse anything but a canonical tile path
     const file = this.#staged.get(path) ?? join(this.dir, STAGING, randomBytes(12).toString('hex'));
-    await writeSynced(file, data, 'w');
     this.#staged.set(path, file);
+    // A path staged again is rewritten after its previous write, never beside it.
+    const before = this.#writing.get(path) ?? Promise.resolve();
+    const write: Promise<void> = before
+      .then(() => writeSynced(file, data, 'w'))
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => {
+        if (this.#writing.get(path) === write) this.#writing.delete(path);
+      });
+    this.#writing.set(path, write);
+    while (this.#writing.size >= MAX_STAGING_WRITES) await Promise.race(this.#writing.values());
+    this.#throwIfFailed();
   }
 
   async commit(checkpoint: string): Promise<void> {
+    // Every staged file is written and fsync'd before any of them gets its name.
+    await this.#settle();
+    this.#throwIfFailed();
     const conflicts: Record<string, unknown>[] = [];
     const touched = new Set<string>();
-    for (const [path, staged] of this.#staged) {
+    const queue = [...this.#staged];
+    const publish = async (path: string, staged: string): Promise<void> => {
       const file = tileFile(this.dir, path);
       await this.#ensureDir(dirname(file));
       try {
@@ -92,9 +126,27 @@ export class FileMirrorStore implements MirrorStore {
       }
       await unlink(staged);
       this.#staged.delete(path);
-    }
-    for (const d of touched) await fsyncDir(d);
+    };
+    // A few at a time; the first error stops the others from taking more, and is thrown once all stopped.
+    let failed: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      for (
+        let next = queue.shift();
+        next !== undefined && failed === undefined;
+        next = queue.shift()
+      ) {
+        try {
+          await publish(...next);
+        } catch (error) {
+          failed ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, queue.length) }, worker));
+    if (failed !== undefined) throw failed.error;
+    await Promise.all([...touched].map(fsyncDir));
     if (conflicts.length > 0) {
+      conflicts.sort((a, b) => String(a.path).localeCompare(String(b.path)));
       throw new WitnessError('MIRROR_CONFLICT', 'the mirror holds different bytes for a tile', {
         evidence: { conflicts: conflicts.slice(0, 16), count: conflicts.length },
       });
@@ -107,8 +159,11 @@ export class FileMirrorStore implements MirrorStore {
   }
 
   async discard(): Promise<void> {
+    // No staging write may land after its file was removed.
+    await this.#settle();
     for (const file of this.#staged.values()) await rm(file, { force: true });
     this.#staged.clear();
+    this.#failure = undefined;
   }
 
   async readCheckpoint(): Promise<string | null> {
@@ -126,17 +181,32 @@ export class FileMirrorStore implements MirrorStore {
     return [...this.#staged.keys()];
   }
 
-  /** mkdir -p, then fsync the parent of every directory it created. */
-  async #ensureDir(dir: string): Promise<void> {
-    if (this.#knownDirs.has(dir)) return;
-    const first = await mkdir(dir, { recursive: true });
-    if (first !== undefined) {
-      for (let d = dir; ; d = dirname(d)) {
-        await fsyncDir(dirname(d));
-        if (d === first || d === dirname(d)) break;
-      }
+  async #settle(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.all(this.#writing.values());
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure.error;
+  }
+
+  /** mkdir -p, then fsync the parent of every directory it created; once per directory. */
+  #ensureDir(dir: string): Promise<void> {
+    let made = this.#dirs.get(dir);
+    if (made === undefined) {
+      made = (async () => {
+        const first = await mkdir(dir, { recursive: true });
+        if (first !== undefined) {
+          for (let d = dir; ; d = dirname(d)) {
+            await fsyncDir(dirname(d));
+            if (d === first || d === dirname(d)) break;
+          }
+        }
+      })();
+      this.#dirs.set(dir, made);
+      // A failure is not remembered: the next commit tries again.
+      made.catch(() => this.#dirs.delete(dir));
     }
-    this.#knownDirs.add(dir);
+    return made;
   }
 }
 

@@ -33,6 +33,7 @@
  * its monitors can hide what it serves to others.
  */
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   CompactRange,
   type CompletedNode,
@@ -46,10 +47,11 @@ import {
   consistencyProof,
   emptyRoot,
   encodeBase64,
-  hashLeaf,
+  hashChildren,
   openCheckpoint,
   parsePolicy,
   parseVerifierKey,
+  sha256,
   tileHashReader,
   tilePath,
   tileWidthAt,
@@ -75,7 +77,7 @@ export interface MonitorOptions {
   readonly mirror?: MirrorStore;
   readonly checker?: EntryChecker;
   readonly alerts: AlertSink;
-  /** Injected into the tiles fetcher (tests); default the global fetch. */
+  /** Replaces the tiles fetcher's built-in node:http(s) transport; it must decode gzip. */
   readonly fetch?: typeof fetch;
   /** Fetcher tuning: per-attempt timeout and retries. */
   readonly timeoutMs?: number;
@@ -414,6 +416,8 @@ export function createMonitor(opts: MonitorOptions): Monitor {
     // Stops the fetches still in flight when the run ends early.
     const stop = new AbortController();
     const signal = outer === undefined ? stop.signal : AbortSignal.any([outer, stop.signal]);
+    // Every request in flight listens to it: two per prefetched bundle, and a few tiles.
+    setMaxListeners(2 * prefetch + 16, signal);
     try {
       return await recomputeWith(signal);
     } finally {
@@ -432,7 +436,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
         );
       };
 
-      const range = new CompactRange({ size: start.size, hashes: start.compact });
+      const range = new Frontier(new CompactRange({ size: start.size, hashes: start.compact }));
       const edge: Uint8Array[][] = start.edge.map((level) => [...level]);
       const newSize = cp.size;
       const firstBundle = start.size / WIDTH;
@@ -461,10 +465,12 @@ export function createMonitor(opts: MonitorOptions): Monitor {
         );
       };
 
-      /** Compares a fetched hash tile with the recomputed hashes; true when equal. */
-      const compareTile = (path: string, fetched: Uint8Array, expected: Uint8Array[]): boolean => {
-        for (let i = 0; i < expected.length; i++) {
-          const want = expected[i] as Uint8Array;
+      /** Compares a fetched hash tile with the recomputed hashes (laid out one after the other); true when equal. */
+      const compareTile = (path: string, fetched: Uint8Array, expected: Uint8Array): boolean => {
+        if (Buffer.compare(fetched, expected) === 0) return true;
+        // Different: find the first differing hash for the evidence.
+        for (let i = 0; i * HASH_SIZE < expected.length; i++) {
+          const want = expected.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
           const got = fetched.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
           if (!bytesEqual(want, got)) {
             mismatch('tiles-mismatch', `${path} does not match the hashes of the entries`, {
@@ -476,7 +482,8 @@ export function createMonitor(opts: MonitorOptions): Monitor {
             return false;
           }
         }
-        return true;
+        // The fetcher guarantees the length; a tile of another length never equals.
+        throw new Error(`${path}: ${fetched.length} bytes against ${expected.length}`);
       };
 
       /** A higher-level tile the run changed: fetch it and compare with the recomputed nodes. */
@@ -491,7 +498,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
             cp.origin,
           );
         }
-        if (compareTile(t.path, t.data, hashes)) await opts.mirror?.stage(t.path, t.data);
+        if (compareTile(t.path, t.data, concat(hashes))) await opts.mirror?.stage(t.path, t.data);
       };
 
       const touched = new Set<number>();
@@ -532,11 +539,15 @@ export function createMonitor(opts: MonitorOptions): Monitor {
         }
         const { bundle, tile } = got.v;
         const first = n * WIDTH;
-        const leafHashes = bundle.entries.map(hashLeaf);
+        const width = bundle.starts.length;
+        // RFC 9162 §2.1.1 leaf hashes of every entry, one after the other: the level-0 tile they must equal.
+        const leaves = hashEntries(bundle);
+        const leafAt = (i: number): Uint8Array =>
+          leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
         // Entries of this bundle verified by an earlier run must be unchanged.
         const known = start.size > first ? Number(start.size - first) : 0;
         const verified = edge[0] ?? [];
-        if (known > 0 && verified.length !== known) {
+        if ((known > 0 && verified.length !== known) || range.size !== first + BigInt(known)) {
           throw new WitnessError(
             'MONITOR_STATE_CORRUPT',
             'the stored leaf edge does not fit the tree',
@@ -547,7 +558,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
         }
         let bundleOk = true;
         for (let i = 0; i < known; i++) {
-          if (!bytesEqual(leafHashes[i] as Uint8Array, verified[i] as Uint8Array)) {
+          if (!bytesEqual(leafAt(i), verified[i] as Uint8Array)) {
             bundleOk = false;
             mismatch(
               'tiles-mismatch',
@@ -556,7 +567,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
                 tile: bundle.path,
                 index: (first + BigInt(i)).toString(),
                 expected: encodeBase64(verified[i] as Uint8Array),
-                actual: encodeBase64(leafHashes[i] as Uint8Array),
+                actual: encodeBase64(leafAt(i)),
                 entry: encodeBase64(bundle.entries[i] as Uint8Array),
               },
             );
@@ -564,13 +575,15 @@ export function createMonitor(opts: MonitorOptions): Monitor {
           }
         }
         // The level-0 tile must hold exactly the entries' leaf hashes (RFC 9162 §2.1.1).
-        const tileOk = compareTile(tile.path, tile.data, leafHashes);
-        for (let i = known; i < leafHashes.length; i++) {
-          const index = first + BigInt(i);
-          const data = bundle.entries[i] as Uint8Array;
-          if (opts.checker !== undefined) {
+        const tileOk = compareTile(tile.path, tile.data, leaves);
+
+        if (opts.checker !== undefined) {
+          for (let i = known; i < width; i++) {
+            const index = first + BigInt(i);
+            const data = bundle.entries[i] as Uint8Array;
             try {
-              await opts.checker.check({ index, data });
+              const checked = opts.checker.check({ index, data });
+              if (checked !== undefined) await checked;
             } catch (err) {
               const code = (err as { code?: unknown }).code;
               mismatch(
@@ -579,7 +592,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
                 {
                   index: index.toString(),
                   entry: encodeBase64(data),
-                  leafHash: encodeBase64(leafHashes[i] as Uint8Array),
+                  leafHash: encodeBase64(leafAt(i)),
                   ...(err instanceof WitnessError || err instanceof TlogError
                     ? { error: { code: err.code, ...err.evidence } }
                     : {}),
@@ -588,9 +601,16 @@ export function createMonitor(opts: MonitorOptions): Monitor {
               );
             }
           }
-          await onCompleted(range.append(leafHashes[i] as Uint8Array));
         }
-        edge[0] = leafHashes.length === TILE_WIDTH ? [] : leafHashes;
+        // Into the tree: a whole new bundle as its 256-leaf subtree, otherwise leaf by leaf.
+        const completed: CompletedNode[] = [];
+        if (known === 0 && width === TILE_WIDTH) {
+          range.push(TILE_HEIGHT, subtreeRoot(leaves), completed);
+        } else {
+          for (let i = known; i < width; i++) range.push(0, leafAt(i), completed);
+        }
+        if (completed.length > 0) await onCompleted(completed);
+        edge[0] = width === TILE_WIDTH ? [] : Array.from({ length: width }, (_, i) => leafAt(i));
         if (bundleOk && tileOk && opts.mirror !== undefined) {
           await opts.mirror.stage(bundle.path, bundle.data);
           await opts.mirror.stage(tile.path, tile.data);
@@ -616,7 +636,8 @@ export function createMonitor(opts: MonitorOptions): Monitor {
       while (edge.length > 1 && (edge[edge.length - 1] as Uint8Array[]).length === 0) edge.pop();
 
       // Step 5: the root recomputed from the entries must be the signed one.
-      const root = range.root();
+      const compact = range.compactRange();
+      const root = compact.root();
       if (!bytesEqual(root, cp.rootHash)) {
         // Never suppressed: it is the verdict on the whole run.
         raised.push(
@@ -648,7 +669,7 @@ export function createMonitor(opts: MonitorOptions): Monitor {
         checkpoint: noteText,
         size: newSize,
         root: cp.rootHash,
-        compact: range.state().hashes,
+        compact: compact.state().hashes,
         edge,
       };
     }
@@ -744,6 +765,112 @@ export function createMonitor(opts: MonitorOptions): Monitor {
 function fingerprint(a: Alert): string {
   // Evidence without the time: the same split view seen twice is one alert.
   return createHash('sha256').update(a.kind).update(JSON.stringify(a.evidence)).digest('hex');
+}
+
+/**
+ * The compact range of the tree being recomputed (RFC 9162 §2.1.1: the
+ * roots of the perfect subtrees covering leaves [0, size), largest first),
+ * grown by whole perfect subtrees. A full bundle goes in as the root of its
+ * 256 leaves, which completes exactly the nodes that 256 leaf appends
+ * would; `CompactRange` (tlog) validates the result and computes the root.
+ */
+class Frontier {
+  #size: bigint;
+  /** Per subtree, its level (log2 of its leaves) and hash; levels strictly decrease. */
+  readonly #levels: number[] = [];
+  readonly #hashes: Uint8Array[] = [];
+
+  constructor(start: CompactRange) {
+    const { size, hashes } = start.state();
+    this.#size = size;
+    this.#hashes.push(...hashes);
+    // One subtree per set bit of the size, highest first.
+    for (let level = size.toString(2).length - 1; level >= 0; level--) {
+      if (((size >> BigInt(level)) & 1n) === 1n) this.#levels.push(level);
+    }
+  }
+
+  get size(): bigint {
+    return this.#size;
+  }
+
+  /**
+   * Appends the perfect subtree of 2^level leaves whose root is `hash`, at
+   * leaf `size` (a multiple of 2^level). Nodes it completes at tile levels
+   * above 0 (tree levels 8, 16, …) are added to `completed`, lowest first.
+   */
+  push(level: number, hash: Uint8Array, completed: CompletedNode[]): void {
+    const leaves = 1n << BigInt(level);
+    if (this.#size % leaves !== 0n) throw new Error(`a subtree of level ${level} at ${this.#size}`);
+    let index = this.#size / leaves;
+    let node = hash;
+    let at = level;
+    for (;;) {
+      if (at > 0 && at % TILE_HEIGHT === 0) completed.push({ level: at, index, hash: node });
+      // Merge with the left sibling while it is the last subtree (binary carry).
+      if (this.#levels[this.#levels.length - 1] !== at) break;
+      this.#levels.pop();
+      node = hashChildren(this.#hashes.pop() as Uint8Array, node);
+      at++;
+      index >>= 1n;
+    }
+    this.#levels.push(at);
+    this.#hashes.push(node);
+    this.#size += leaves;
+  }
+
+  compactRange(): CompactRange {
+    return new CompactRange({ size: this.#size, hashes: this.#hashes });
+  }
+}
+
+/**
+ * RFC 9162 §2.1.1: SHA-256(0x00 ‖ entry) of each entry of a bundle, one
+ * after the other. In a copy of the bundle, the byte just before each entry
+ * (the low byte of its length prefix, already parsed) is set to 0x00, so
+ * each leaf hash reads its input in place: no per-entry copy.
+ */
+function hashEntries(bundle: FetchedBundle): Buffer {
+  const { starts, ends } = bundle;
+  const work = Buffer.allocUnsafe(bundle.data.length);
+  work.set(bundle.data);
+  const out = Buffer.allocUnsafe(starts.length * HASH_SIZE);
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i] as number; // ≥ 2: every entry follows its 2-byte length
+    work[start - 1] = 0x00;
+    out.set(sha256(work.subarray(start - 1, ends[i])), i * HASH_SIZE);
+  }
+  return out;
+}
+
+// 1 spare byte, then 256 hashes: a level of the subtree being folded.
+const fold = Buffer.alloc(1 + TILE_WIDTH * HASH_SIZE);
+
+/**
+ * RFC 9162 §2.1.1: the root of the perfect subtree over 256 leaf hashes laid
+ * out one after the other. Folded in place, level by level: the byte just
+ * before pair j (spare byte, or the last byte of pair j-1, already read) is
+ * set to 0x01, so SHA-256(0x01 ‖ left ‖ right) reads its input in place, and
+ * parent j is written over pair j/2's bytes, which were read before.
+ */
+function subtreeRoot(leaves: Uint8Array): Uint8Array {
+  fold.set(leaves, 1);
+  for (let count = TILE_WIDTH; count > 1; count >>= 1) {
+    for (let j = 0; j < count >> 1; j++) {
+      const at = 2 * j * HASH_SIZE; // the byte before pair j, which starts at at + 1
+      fold[at] = 0x01;
+      fold.set(sha256(fold.subarray(at, at + 1 + 2 * HASH_SIZE)), 1 + j * HASH_SIZE);
+    }
+  }
+  return Buffer.from(fold.subarray(1, 1 + HASH_SIZE));
+}
+
+function concat(hashes: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * HASH_SIZE);
+  hashes.forEach((h, i) => {
+    out.set(h, i * HASH_SIZE);
+  });
+  return out;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -9,7 +9,11 @@ for (let i = 0; i < fullTile.length; i++) fullTile[i] = i % 251;
 const bundleEntries = Array.from({ length: 256 }, (_, i) => Buffer.from(`entry ${i}`));
 const fullBundle = Buffer.from(encodeBundle(bundleEntries));
 
-describe('TilesFetcher', () => {
+// The built-in node:http transport, and an injected fetch in its place.
+describe.each([
+  ['node:http', undefined],
+  ['fetch', fetch],
+] as const)('TilesFetcher (%s)', (_transport, fetchImpl) => {
   let app: FastifyInstance;
   let url: string;
   const calls = new Map<string, number>();
@@ -48,6 +52,8 @@ describe('TilesFetcher', () => {
       return reply.headers(octets).send(fullTile);
     });
     app.get('/tile/0/004', (_req, reply) => reply.code(403).send('no'));
+    app.get('/tile/0/005', (_req, reply) => reply.redirect('/tile/0/000', 302));
+    app.get('/tile/0/006', (_req, reply) => reply.redirect('/tile/0/006', 302));
     app.get('/tile/entries/002.p/3', (_req, reply) =>
       reply.headers(octets).send(encodeBundle(bundleEntries.slice(0, 2))),
     );
@@ -61,7 +67,13 @@ describe('TilesFetcher', () => {
   });
 
   const fetcher = (opts: { retries?: number; timeoutMs?: number } = {}) =>
-    new TilesFetcher({ url, backoffMs: 1, retries: 0, ...opts });
+    new TilesFetcher({
+      url,
+      backoffMs: 1,
+      retries: 0,
+      ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+      ...opts,
+    });
   const code = (p: Promise<unknown>) =>
     p.then(
       () => 'resolved',
@@ -95,14 +107,25 @@ describe('TilesFetcher', () => {
     expect(await code(fetcher().hashTile(0, 2n, 256))).toBe('FETCH_TOO_LARGE');
     expect(await code(fetcher().entryBundle(1n, 256))).toBe('FETCH_TOO_LARGE');
     expect(await code(fetcher({ timeoutMs: 100 }).hashTile(0, 3n, 256))).toBe('FETCH_FAILED');
-    expect(await code(new TilesFetcher({ url, maxCheckpointBytes: 5 }).checkpoint())).toBe(
-      'FETCH_TOO_LARGE',
-    );
+    const small = new TilesFetcher({ url, maxCheckpointBytes: 5, fetch: fetchImpl });
+    expect(await code(small.checkpoint())).toBe('FETCH_TOO_LARGE');
   });
 
   it('refuses bundles with the wrong number of entries or a truncated entry', async () => {
     expect(await code(fetcher().entryBundle(2n, 3))).toBe('TILE_MALFORMED');
     expect(await code(fetcher().entryBundle(3n, 3))).toBe('TILE_MALFORMED');
+  });
+
+  it('follows a redirect, but not forever', async () => {
+    expect(Buffer.from((await fetcher().hashTile(0, 5n, 256)).data)).toEqual(fullTile);
+    expect(await code(fetcher().hashTile(0, 6n, 256))).toBe('FETCH_FAILED');
+  });
+
+  it('stops when the caller aborts', async () => {
+    const stop = new AbortController();
+    const pending = fetcher().hashTile(0, 3n, 256, stop.signal);
+    stop.abort(new Error('stopped'));
+    await expect(pending).rejects.toThrow('stopped');
   });
 
   it('refuses a URL that is not http(s)', () => {

@@ -30,6 +30,7 @@ describe('monitor: rewritten history', () => {
   });
   afterEach(async () => {
     for (const { file, data } of restore.splice(0)) await writeFile(file, data);
+    await restartServer();
   });
   afterAll(async () => {
     await server.close();
@@ -45,6 +46,19 @@ describe('monitor: rewritten history', () => {
     const changed = Buffer.from(data);
     changed[at] = (changed[at] ?? 0) ^ 0x01;
     await writeFile(file, changed);
+    await restartServer();
+  };
+
+  /**
+   * The log caches immutable bundles in memory, so a rewrite on disk shows
+   * only once the server restarts — as it would for an operator rewriting
+   * history. Same port, so monitors keep their URL.
+   */
+  const restartServer = async (): Promise<void> => {
+    const { port } = new URL(url);
+    await server.close();
+    server = buildServer({ log: log.log });
+    await server.listen({ host: '127.0.0.1', port: Number(port) });
   };
 
   const newMonitor = async () => {
@@ -118,6 +132,7 @@ describe('monitor: rewritten history', () => {
     expect((await m.state.load())?.size).toBe(600n);
     // Once the log serves its real history again, the monitor moves on.
     for (const { file, data } of restore.splice(0)) await writeFile(file, data);
+    await restartServer();
     expect(await m.monitor.runOnce()).toMatchObject({ outcome: 'advanced', size: 1000n });
     await m.state.close();
   });

@@ -1,0 +1,104 @@
+/**
+ * Child processes of the benchmark: each server under test runs on its own
+ * event loop, so the load generator and the monitor do not share a core's
+ * time slices with it inside one process. Every child is tracked and killed
+ * on any exit path of the parent.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
+const live = new Set<ChildProcess>();
+
+/** A child that reported `ready` with its details over IPC. */
+export interface Child<T> {
+  readonly ready: T;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `node --import tsx FILE ARGS` from this package, pipes its stderr
+ * through (progress lines), and waits up to `timeoutMs` for its first IPC
+ * message, which must be `{ ready: T }` (or `{ error: string }`).
+ */
+export async function startChild<T>(
+  file: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<Child<T>> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url)), ...args],
+    { cwd: PACKAGE_DIR, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  );
+  live.add(child);
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+  const stop = async (graceMs = 5_000): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await gone;
+      clearTimeout(timer);
+    }
+  };
+  try {
+    const ready = await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${file} was not ready within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.once('message', (msg: { ready?: T; error?: string }) => {
+        clearTimeout(timer);
+        if (msg.ready !== undefined) resolve(msg.ready);
+        else reject(new Error(`${file}: ${msg.error ?? 'no ready message'}`));
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${file} exited (${signal ?? code}) before it was ready`));
+      });
+    });
+    return { ready, pid: child.pid ?? -1, stop };
+  } catch (err) {
+    await stop(1_000);
+    throw err;
+  }
+}
+
+/** Synchronous, for 'exit' handlers: SIGKILLs every child still running. */
+export function killChildren(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
+/** In a child: sends the ready message, or the error and exits non-zero. */
+export function reportReady(ready: unknown): void {
+  process.send?.({ ready });
+}
+
+export function reportFailure(err: unknown): never {
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.send?.({ error: message });
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/** In a child: stops when the parent goes away or asks it to. */
+export function onStop(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+}
