@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
+import { registerAssemblyCommands } from './commands/assembly.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerNoteCommands } from './commands/note.js';
+import { registerReleaseCommands } from './commands/release.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerWitnessCommands } from './commands/witness.js';
 import { UsageError, type Io, processIo } from './io.js';
@@ -32,6 +34,8 @@ export function buildProgram(io: Io): Command {
   registerLogCommands(program, io);
   registerMonitorCommands(program, io);
   registerWitnessCommands(program, io);
+  registerAssemblyCommands(program, io);
+  registerReleaseCommands(program, io);
   return program;
 }
 

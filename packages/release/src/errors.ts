@@ -50,7 +50,29 @@ export type ReleaseErrorCode =
   | 'SANDBOX_COMMAND_FAILED'
   | 'SANDBOX_TIMEOUT'
   | 'SANDBOX_OUTPUT_MISSING'
-  | 'SANDBOX_OUTPUT_UNSAFE';
+  | 'SANDBOX_OUTPUT_UNSAFE'
+  // assembly line
+  | 'GIT_BAD_COMMIT'
+  | 'GIT_BAD_SOURCE'
+  | 'GIT_UNAVAILABLE'
+  | 'GIT_FETCH_FAILED'
+  | 'GIT_COMMIT_NOT_FOUND'
+  | 'GIT_TIMEOUT'
+  | 'GIT_FAILED'
+  | 'RECIPE_MISSING'
+  | 'SOURCE_TOO_LARGE'
+  | 'ASSEMBLY_NOT_INITIALIZED'
+  | 'ASSEMBLY_ALREADY_INITIALIZED'
+  | 'ASSEMBLY_BAD_CONFIG'
+  | 'ASSEMBLY_BAD_REQUEST'
+  | 'ASSEMBLY_TOO_LARGE'
+  | 'ASSEMBLY_BAD_ATTESTATION'
+  | 'ASSEMBLY_NOT_FOUND'
+  | 'ASSEMBLY_BUSY'
+  | 'ASSEMBLY_CLOSED'
+  | 'ASSEMBLY_IO'
+  | 'ASSEMBLY_UNREACHABLE'
+  | 'ASSEMBLY_BAD_RESPONSE';
 
 /** The one error class of `@glasshouse/release`. Branch on `code`, never on the message. */
 export class ReleaseError extends CodedError<ReleaseErrorCode> {}
