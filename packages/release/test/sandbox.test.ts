@@ -213,15 +213,12 @@ describe.skipIf(detected.kind === 'none')('bubblewrap sandbox', () => {
     // A host directory outside the temp directory (which is a tmpfs inside the sandbox).
     const hostDir = await mkdtemp(join(fileURLToPath(new URL('.', import.meta.url)), '.host-'));
     const tmpHostDir = await freshDir('host');
-    const attempts = [
-      '/build/src/planted',
-      '/usr/planted',
-      '/planted',
-      '/etc/planted',
-      join(hostDir, 'planted'),
-    ];
-    // Paths under the host's temp directory exist only in the sandbox's own /tmp.
+    // Paths under the host's /tmp exist only in the sandbox's own /tmp; a
+    // checkout that itself lives under /tmp puts hostDir there too.
+    const hostDirInTmp = hostDir.startsWith('/tmp/');
+    const attempts = ['/build/src/planted', '/usr/planted', '/planted', '/etc/planted'];
     const invisible = [join(tmpHostDir, 'planted'), join(sourceDir, 'planted')];
+    (hostDirInTmp ? invisible : attempts).push(join(hostDir, 'planted'));
     const script = [
       ...[...attempts, ...invisible].map(
         (p) =>
