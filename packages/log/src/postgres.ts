@@ -25,7 +25,7 @@ import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { HASH_SIZE } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
-import { canonicalTilePath } from './tilepath.js';
+import { checkTilePath } from './tilepath.js';
 import type {
   IntegratedState,
   IntegratorLease,
@@ -629,27 +629,6 @@ function parseBigint(value: string | undefined, what: string): bigint {
 
 function storageFailed(what: string, cause: unknown): LogError {
   return new LogError('STORAGE_FAILED', what, { cause });
-}
-
-/**
- * Paths are keys here, not file names, but every adapter accepts exactly the
- * canonical tlog-tiles paths, so a tile has one key and bad input fails alike.
- */
-function checkTilePath(path: string): void {
-  let canonical: string;
-  try {
-    canonical = canonicalTilePath(path);
-  } catch (cause) {
-    throw new LogError('TILE_PATH_UNSAFE', 'not a tlog-tiles path', {
-      cause,
-      evidence: { path: path.slice(0, 80) },
-    });
-  }
-  if (canonical !== path) {
-    throw new LogError('TILE_PATH_UNSAFE', 'not a canonical tlog-tiles path', {
-      evidence: { path: path.slice(0, 80) },
-    });
-  }
 }
 
 function checkHash(h: Uint8Array): void {

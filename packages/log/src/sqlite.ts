@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LogError, type LogErrorCode } from './errors.js';
-import { canonicalTilePath } from './tilepath.js';
+import { checkTilePath } from './tilepath.js';
 import type {
   IntegratedState,
   IntegratorLease,
@@ -404,20 +404,7 @@ export class SqliteStorage implements LogStorage {
 
   /** Only canonical tlog-tiles paths map to files: nothing can escape the tiles directory. */
   #fileOf(path: string): string {
-    let canonical: string | undefined;
-    try {
-      canonical = canonicalTilePath(path);
-    } catch (cause) {
-      throw new LogError('TILE_PATH_UNSAFE', 'not a tlog-tiles path', {
-        cause,
-        evidence: { path: path.slice(0, 80) },
-      });
-    }
-    if (canonical !== path) {
-      throw new LogError('TILE_PATH_UNSAFE', 'not a canonical tlog-tiles path', {
-        evidence: { path: path.slice(0, 80) },
-      });
-    }
+    checkTilePath(path);
     return join(this.#tilesRoot, path);
   }
 
