@@ -62,6 +62,13 @@ export interface IntegratorOptions {
   readonly maxEntriesPerRound?: number;
   /** From signed to published; default {@link publishUnchanged}. */
   readonly publish?: PublishCheckpoint;
+  /**
+   * Whether a published note is complete. A witnessing log answers false for
+   * a note that lacks the quorum (the empty tree, published unwitnessed when
+   * the log was created), so the same checkpoint is offered to the witnesses
+   * and republished with their cosignatures. Default: always complete.
+   */
+  readonly isPublishComplete?: (publishedNote: string) => boolean;
   /** Longest pause between publishing attempts after failures. Default 5 s. */
   readonly publishRetryMaxMs?: number;
   readonly metrics?: LogMetrics;
@@ -227,7 +234,8 @@ export class Integrator {
     const { storage } = this.#o;
     const [state, published] = await Promise.all([storage.readState(), storage.readPublished()]);
     if (state === null || published === null) return null;
-    if (published.size >= state.size) return { kind: 'up-to-date', published };
+    const complete = this.#o.isPublishComplete?.(published.checkpoint) ?? true;
+    if (published.size >= state.size && complete) return { kind: 'up-to-date', published };
     if (!force && performance.now() < this.#publishNotBefore) {
       return { kind: 'backing-off', published };
     }

@@ -225,7 +225,12 @@ export class Log {
         verifier,
         metrics: this.metrics,
         ...opts.integrator,
-        ...(this.#witnessing === undefined ? {} : { publish: this.#witnessing.publish }),
+        ...(this.#witnessing === undefined
+          ? {}
+          : {
+              publish: this.#witnessing.publish,
+              isPublishComplete: (note: string) => this.#witnessing?.isComplete(note) ?? true,
+            }),
         onPublished: () => {
           this.#poll();
         },

@@ -151,6 +151,23 @@ export class Witnessing {
     this.publish = (signedNote, previousNote) => this.#publish(signedNote, previousNote);
   }
 
+  /**
+   * Whether a published note needs nothing more: it meets the quorum (or the
+   * development flag publishes without it). The empty tree, published when the
+   * log was created, does not, so it is offered to the witnesses too.
+   */
+  isComplete(publishedNote: string): boolean {
+    if (this.publishUnwitnessed) return true;
+    try {
+      // c2sp.org/tlog-policy: the log's signature and a quorum of valid cosignatures.
+      verifyCheckpointWithPolicy(publishedNote, this.policy);
+      return true;
+    } catch (err) {
+      if (err instanceof TlogError) return false;
+      throw err;
+    }
+  }
+
   /** The policy's witnesses that have a URL, and what this process knows of each. */
   status(): WitnessStatus[] {
     return this.#witnesses.map((w) => ({

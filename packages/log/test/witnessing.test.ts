@@ -148,6 +148,24 @@ describe('a log with a witness policy', () => {
     expect(health.signedSize).toBe(6);
   });
 
+  it('has the empty tree cosigned too, before any entry', async () => {
+    const { storage, keys } = await newLogDir();
+    const [w1] = (await witnesses(1, keys.verifierKey)) as [TestWitness];
+    const policy = parsePolicy(policyText(keys.verifierKey, [w1], w1.name));
+    const { url } = await serveLog(storage, keys, { policy });
+    // Created unwitnessed at init; the integrator offers it to the witness.
+    await eventually('the empty tree cosigned', async () => {
+      const note = await getText(`${url}/checkpoint`);
+      try {
+        return cosigners(note, policy).includes(w1.name);
+      } catch {
+        return false;
+      }
+    });
+    expect(await publishedSize(url)).toBe(0n);
+    expect((await w1.witness.latest(ORIGIN))?.size).toBe(0n);
+  });
+
   it('keeps sequencing while a witness is down, publishes nothing unwitnessed, and catches up', async () => {
     const { storage, keys } = await newLogDir();
     const [w1, w2] = (await witnesses(2, keys.verifierKey)) as [TestWitness, TestWitness];
