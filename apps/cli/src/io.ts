@@ -61,14 +61,21 @@ export async function readKeyIfPresent(path: string): Promise<string | undefined
   return (await readSmallFile(path, MAX_KEY_FILE_BYTES)).trim();
 }
 
+/** A `--listen` address, parsed; `text` is what the user wrote, for messages. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly text: string;
+}
+
 /** Parses `--listen HOST:PORT` (`[::1]:8080` → host `::1`). */
-export function parseListen(listen: string): { host: string; port: number } {
+export function parseListen(listen: string): ListenAddress {
   const m = /^(.*):([0-9]{1,5})$/.exec(listen);
   const port = Number(m?.[2]);
   if (m?.[1] === undefined || m[1] === '' || port > 65535) {
     throw new UsageError(`--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
   }
-  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port, text: listen };
 }
 
 /** Resolves on the first SIGTERM or SIGINT: how a serving command learns to stop gracefully. */
@@ -82,4 +89,21 @@ export function untilSignal(): Promise<void> {
     process.on('SIGTERM', done);
     process.on('SIGINT', done);
   });
+}
+
+/**
+ * Starts a server listening on `address` and resolves to its URL; an address
+ * that cannot be bound (in use, not local) is a usage error naming it.
+ */
+export async function listenOn(
+  app: { listen(opts: { host: string; port: number }): Promise<string> },
+  address: ListenAddress,
+): Promise<string> {
+  try {
+    return await app.listen({ host: address.host, port: address.port });
+  } catch (cause) {
+    throw new UsageError(`cannot listen on ${address.text}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }

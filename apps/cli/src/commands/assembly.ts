@@ -6,7 +6,7 @@ import {
   openAssemblyLine,
   type AssemblyLine,
 } from '@glasshouse/release';
-import { UsageError, parseListen, untilSignal, type Io } from '../io.js';
+import { listenOn, parseListen, untilSignal, type Io } from '../io.js';
 
 export function registerAssemblyCommands(program: Command, io: Io): void {
   const assembly = program
@@ -65,7 +65,7 @@ export async function startAssemblyServer(opts: {
   listen: string;
   io: Io;
 }): Promise<RunningAssemblyServer> {
-  const { host, port } = parseListen(opts.listen);
+  const address = parseListen(opts.listen);
   const line = await openAssemblyLine({ dir: opts.dir });
   if (line.sandbox.kind === 'none') {
     opts.io.stderr(
@@ -73,15 +73,15 @@ export async function startAssemblyServer(opts: {
     );
   }
   const app = buildAssemblyServer({ line });
-  let address: string;
+  let url: string;
   try {
-    address = await app.listen({ host, port });
-  } catch (cause) {
+    url = await listenOn(app, address);
+  } catch (err) {
     line.close();
-    throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, { cause });
+    throw err;
   }
   return {
-    url: address,
+    url,
     line,
     close: async () => {
       await app.close();

@@ -21,6 +21,7 @@ import {
 } from '@glasshouse/tlog';
 import {
   UsageError,
+  listenOn,
   parseListen,
   readKeyIfPresent,
   readSmallFile,
@@ -239,7 +240,7 @@ export interface RunningLogServer {
 
 /** Opens the log in `dir` and serves it; resolves once it is listening. */
 export async function startLogServer(opts: StartLogServerOptions): Promise<RunningLogServer> {
-  const { host, port } = parseListen(opts.listen);
+  const address = parseListen(opts.listen);
   const signerKey = await readKeyIfPresent(join(opts.dir, KEY_FILE_NAME));
   if (signerKey === undefined) {
     throw new UsageError(`${opts.dir} has no ${KEY_FILE_NAME}; run "glasshouse log init" first`);
@@ -293,17 +294,15 @@ export async function startLogServer(opts: StartLogServerOptions): Promise<Runni
       );
     }
     const app = buildServer({ log });
-    let address: string;
+    let url: string;
     try {
-      address = await app.listen({ host, port });
-    } catch (cause) {
+      url = await listenOn(app, address);
+    } catch (err) {
       await log.close();
-      throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, {
-        cause,
-      });
+      throw err;
     }
     return {
-      url: `${address}/`,
+      url: `${url}/`,
       verifierKey: log.verifierKey,
       origin: log.origin,
       policy,

@@ -15,7 +15,7 @@ import {
   fanOutAlertSink,
   formatAlertLine,
 } from '@glasshouse/witness';
-import { UsageError, parseListen, readSmallFile, untilSignal, type Io } from '../io.js';
+import { UsageError, listenOn, parseListen, readSmallFile, untilSignal, type Io } from '../io.js';
 
 /** File in the state directory that receives every alert as one JSON line. */
 export const ALERTS_FILE = 'alerts.jsonl';
@@ -75,17 +75,9 @@ export function registerMonitorCommands(program: Command, io: Io): void {
       // `--state` may be given before or after `serve-mirror`.
       const opts = cmd.optsWithGlobals<{ state?: string; listen: string }>();
       if (opts.state === undefined) throw new UsageError('serve-mirror needs --state DIR');
-      const { host, port } = parseListen(opts.listen);
+      const address = parseListen(opts.listen);
       const app = buildMirrorServer({ dir: join(resolve(io.cwd, opts.state), MIRROR_DIR) });
-      let address: string;
-      try {
-        address = await app.listen({ host, port });
-      } catch (cause) {
-        throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-      io.stdout(`url ${address}/\n`);
+      io.stdout(`url ${await listenOn(app, address)}/\n`);
       await untilSignal();
       await app.close();
     });

@@ -9,7 +9,14 @@ import {
   openSqliteState,
   type WitnessStateStore,
 } from '@glasshouse/witness';
-import { UsageError, parseListen, readKeyIfPresent, untilSignal, type Io } from '../io.js';
+import {
+  UsageError,
+  listenOn,
+  parseListen,
+  readKeyIfPresent,
+  untilSignal,
+  type Io,
+} from '../io.js';
 import { writeSecretFile } from './keys.js';
 
 /** Where a witness data directory keeps the witness's cosigner key (mode 0600). */
@@ -142,7 +149,7 @@ export interface RunningWitnessServer {
 export async function startWitnessServer(
   opts: StartWitnessServerOptions,
 ): Promise<RunningWitnessServer> {
-  const { host, port } = parseListen(opts.listen);
+  const address = parseListen(opts.listen);
   const { signerKey } = await readWitnessKey(opts.dir);
   const state = await openState(opts.dir, opts.postgres);
   try {
@@ -156,16 +163,9 @@ export async function startWitnessServer(
         );
       },
     });
-    let address: string;
-    try {
-      address = await app.listen({ host, port });
-    } catch (cause) {
-      throw new UsageError(`cannot listen on ${opts.listen}: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+    const url = await listenOn(app, address);
     return {
-      url: address,
+      url,
       verifierKey: witness.verifierKey,
       close: async () => {
         await app.close();
