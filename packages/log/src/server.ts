@@ -12,6 +12,7 @@ import {
 import { LogError, type LogErrorCode } from './errors.js';
 import type { Log, SignedCheckpoint, WitnessingMode } from './log.js';
 import type { SequencedResult } from './sequencer.js';
+import { acceptsGzip } from '@glasshouse/witness';
 
 export interface ServerOptions {
   readonly log: Log;
@@ -335,16 +336,6 @@ function parseUint64(v: unknown, name: string): bigint {
     });
   }
   return BigInt(v);
-}
-
-function acceptsGzip(header: string | undefined): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((part) => {
-    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
-    if (coding.trim() !== 'gzip' && coding.trim() !== '*') return false;
-    // RFC 9110 §12.5.3: q=0 means "not acceptable".
-    return !params.some((p) => /^\s*q\s*=\s*0(?:\.0{0,3})?\s*$/.test(p));
-  });
 }
 
 function describeError(

@@ -6,6 +6,7 @@ import { gzip } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TlogError, parseTilePath, sha256, encodeBase64, tilePath } from '@glasshouse/tlog';
 import { WitnessError } from './errors.js';
+import { acceptsGzip } from './http.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -347,14 +348,4 @@ export async function listMirroredTiles(dir: string): Promise<string[]> {
   };
   await walk('tile');
   return out.sort();
-}
-
-function acceptsGzip(header: string | undefined): boolean {
-  if (header === undefined) return false;
-  return header.split(',').some((part) => {
-    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
-    if (coding.trim() !== 'gzip' && coding.trim() !== '*') return false;
-    // RFC 9110 §12.5.3: q=0 means "not acceptable".
-    return !params.some((p) => /^\s*q\s*=\s*0(?:\.0{0,3})?\s*$/.test(p));
-  });
 }
