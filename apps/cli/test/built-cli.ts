@@ -4,7 +4,7 @@
  * on its own after a source change, it rebuilds first (only when needed, so
  * parallel test files do not run tsc at once for nothing).
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,4 +40,59 @@ export function ensureCliBuilt(): void {
     stdio: 'inherit',
   });
   if (!existsSync(built)) throw new Error('apps/cli/dist/main.js is missing after the build');
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly vkey: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+/**
+ * Starts `glasshouse …args` (a `serve` command) and resolves once it printed
+ * its `url` and `vkey` lines.
+ */
+export async function startServing(
+  args: readonly string[],
+  timeoutMs = 15_000,
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  const ready = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const url = /^url (\S+)$/m.exec(out)?.[1];
+      const vkey = /^vkey (\S+)$/m.exec(out)?.[1];
+      if (url !== undefined && vkey !== undefined) {
+        clearTimeout(timer);
+        resolve({ url, vkey });
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited (${code ?? signal}) before it was ready: ${err}`));
+    });
+  });
+  return { child, ...ready, exited, stderr: () => err };
+}
+
+/** Runs the built CLI to completion; returns its stdout (throws on a non-zero exit). */
+export function runBuiltCli(args: readonly string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
 }

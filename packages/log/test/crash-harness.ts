@@ -7,65 +7,21 @@
  * Storage-agnostic: the caller initialises the log and passes the extra
  * `serve` arguments (e.g. `--postgres URL`).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { expect } from 'vitest';
 import { type Checkpoint, encodeBundle } from '@glasshouse/tlog';
 import { SpecClient } from './tiles-client.js';
 
-import { CLI, REPO_ROOT } from '../../../apps/cli/test/built-cli.js';
+import { type ServeProcess, startServing } from '../../../apps/cli/test/built-cli.js';
 
-export { CLI, REPO_ROOT, ensureCliBuilt as ensureBuilt } from '../../../apps/cli/test/built-cli.js';
-
-/** Runs the CLI to completion; returns its stdout. */
-export function runCli(args: readonly string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
-}
-
-export interface ServeProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly vkey: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr(): string;
-}
+export {
+  type ServeProcess,
+  ensureCliBuilt as ensureBuilt,
+  runBuiltCli as runCli,
+} from '../../../apps/cli/test/built-cli.js';
 
 /** Starts `glasshouse log serve` and resolves once it printed its URL and key. */
-export async function startServe(
-  args: readonly string[],
-  timeoutMs = 15_000,
-): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'log', 'serve', '--listen', '127.0.0.1:0', ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-  });
-  const ready = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`serve did not start in ${timeoutMs} ms: ${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      const url = /^url (\S+)$/m.exec(out)?.[1];
-      const vkey = /^vkey (\S+)$/m.exec(out)?.[1];
-      if (url !== undefined && vkey !== undefined) {
-        clearTimeout(timer);
-        resolve({ url, vkey });
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code ?? signal}) before it was ready: ${err}`));
-    });
-  });
-  return { child, ...ready, exited, stderr: () => err };
+export function startServe(args: readonly string[], timeoutMs = 15_000): Promise<ServeProcess> {
+  return startServing(['log', 'serve', '--listen', '127.0.0.1:0', ...args], timeoutMs);
 }
 
 export interface CrashRunOptions {

@@ -5,7 +5,6 @@
  * witness still holds at least what it acknowledged, answers 409 with that
  * size to a stale `old`, and carries on from there.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,51 +25,18 @@ import {
   parseVerifierKey,
 } from '@glasshouse/tlog';
 import { addCheckpoint, type AddCheckpointResponse } from '../src/client.js';
-import { CLI, REPO_ROOT, ensureCliBuilt } from '../../../apps/cli/test/built-cli.js';
+import {
+  type ServeProcess,
+  ensureCliBuilt,
+  runBuiltCli as runCli,
+  startServing,
+} from '../../../apps/cli/test/built-cli.js';
 
 const ORIGIN = 'example.org/witnessed-by-a-restarting-witness';
 
-function runCli(args: readonly string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
-}
-
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  vkey: string;
-  exited: Promise<unknown>;
-}
-
-async function startServe(dir: string, timeoutMs = 15_000): Promise<Serve> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'witness', 'serve', '--dir', dir, '--listen', '127.0.0.1:0'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const ready = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`witness serve did not start in ${timeoutMs} ms: ${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      const url = /^url (\S+)$/m.exec(out)?.[1];
-      const vkey = /^vkey (\S+)$/m.exec(out)?.[1];
-      if (url !== undefined && vkey !== undefined) {
-        clearTimeout(timer);
-        resolve({ url, vkey });
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`witness serve exited before it was ready: ${err}`));
-    });
-  });
-  return { child, exited, ...ready };
+/** A real `glasshouse witness serve` child on a free loopback port. */
+function startServe(dir: string): Promise<ServeProcess> {
+  return startServing(['witness', 'serve', '--dir', dir, '--listen', '127.0.0.1:0']);
 }
 
 let tmp: string;
