@@ -6,15 +6,7 @@ import { parseEnvelope, publicKeyFromPem, verifyStatementEnvelope } from '@glass
 import { AssemblyClient, type ReleaseRecord } from '@glasshouse/release';
 import { RULES_TESTDATA, TestRepo } from '../../../packages/release/test/assembly-fixtures.js';
 import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands/assembly.js';
-import type { Io } from '../src/io.js';
-import { runCli } from './cli-harness.js';
-
-const quietIo: Io = {
-  stdout: () => undefined,
-  stderr: () => undefined,
-  readStdin: () => Promise.resolve(new Uint8Array()),
-  cwd: process.cwd(),
-};
+import { quietIo, runCli } from './cli-harness.js';
 
 let work = '';
 let dir = '';

@@ -31,3 +31,11 @@ export async function runCli(
   const code = await main(['node', 'glasshouse', ...args], io);
   return { code, stdout, stderr };
 }
+
+/** An Io that discards output and has empty stdin: for servers started in-process by tests. */
+export const quietIo: Io = {
+  stdout: () => undefined,
+  stderr: () => undefined,
+  readStdin: () => Promise.resolve(new Uint8Array()),
+  cwd: process.cwd(),
+};

@@ -4,20 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey } from '@glasshouse/tlog';
 import { type RunningLogServer, startLogServer } from '../src/commands/log.js';
-import type { Io } from '../src/io.js';
-import { runCli } from './cli-harness.js';
+import { quietIo, runCli } from './cli-harness.js';
 
 const ORIGIN = 'example.org/cli-log';
 let dir: string;
 let work: string;
 let server: RunningLogServer;
-
-const quietIo: Io = {
-  stdout: () => undefined,
-  stderr: () => undefined,
-  readStdin: () => Promise.resolve(new Uint8Array()),
-  cwd: process.cwd(),
-};
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'glasshouse-cli-log-'));

@@ -5,19 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey, parseCosignatureVerifierKey } from '@glasshouse/tlog';
 import { addCheckpoint } from '@glasshouse/witness';
 import { startWitnessServer } from '../src/commands/witness.js';
-import type { Io } from '../src/io.js';
-import { runCli } from './cli-harness.js';
+import { quietIo, runCli } from './cli-harness.js';
 
 const NAME = 'witness.example/cli';
 let work: string;
 let dir: string;
-
-const quietIo: Io = {
-  stdout: () => undefined,
-  stderr: () => undefined,
-  readStdin: () => Promise.resolve(new Uint8Array()),
-  cwd: process.cwd(),
-};
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'glasshouse-cli-witness-'));

@@ -10,18 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCosignerKey, generateSignerKey } from '@glasshouse/tlog';
 import { buildWitnessServer, createWitness, openSqliteState } from '@glasshouse/witness';
 import { type RunningLogServer, startLogServer } from '../src/commands/log.js';
-import type { Io } from '../src/io.js';
-import { runCli } from './cli-harness.js';
+import { quietIo, runCli } from './cli-harness.js';
 
 const ORIGIN = 'example.org/cli-witnessed-log';
 const EM_DASH = '\u2014';
-
-const quietIo: Io = {
-  stdout: () => undefined,
-  stderr: () => undefined,
-  readStdin: () => Promise.resolve(new Uint8Array()),
-  cwd: process.cwd(),
-};
 
 let work: string;
 let dir: string;
