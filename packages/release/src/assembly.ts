@@ -10,8 +10,8 @@
  *     <dir>/assembly.sqlite   records (see assembly-store.ts)
  *     <dir>/blobs/sha256/…    artifacts and attestations
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   envelopeFromJson,
@@ -40,7 +40,7 @@ import {
   type ReleaseRecord,
 } from './assembly-store.js';
 import { ReleaseError } from './errors.js';
-import { checkCommitSha, checkoutCommit, normalizeSourceUri } from './git.js';
+import { checkCommitSha, normalizeSourceUri } from './git.js';
 import {
   buildStepLink,
   DEFAULT_BUILDER_ID,
@@ -48,17 +48,15 @@ import {
   signProvenance,
   type BuildFacts,
 } from './provenance.js';
-import { MAX_RECIPE_BYTES, parseRecipe, RECIPE_FILE, type Recipe } from './recipe.js';
-import { buildRulesBundle, type DebianYaraMode } from './rules.js';
-import { detectSandbox, runBuild, type SandboxInfo } from './sandbox.js';
+import { RECIPE_FILE } from './recipe.js';
+import { buildRecipeAtCommit } from './recipe-build.js';
+import type { DebianYaraMode } from './rules.js';
+import { detectSandbox, type SandboxInfo } from './sandbox.js';
 
 export const BUILDER_KEY_FILE = 'builder.key';
 export const ASSEMBLY_CONFIG_FILE = 'assembly.json';
 const CONFIG_SCHEMA = 'glasshouse.assembly/v1';
 
-/** Bounds on the source tree hashed into the link's materials. */
-export const MAX_SOURCE_FILES = 100_000;
-export const MAX_SOURCE_BYTES = 2 * 1024 * 1024 * 1024;
 /** The largest attestation the API stores (envelope or metablock JSON). */
 export const MAX_ATTESTATION_BYTES = 4 * 1024 * 1024;
 /** Progress lines one build may emit; the rest are dropped with a note. */
@@ -229,178 +227,84 @@ export class AssemblyLine {
     const startedOn = this.#now();
     const id = newReleaseId(startedOn);
     progress(`release ${id}: building ${source} at ${commit}`);
-    const checkout = await checkoutCommit({
+    const built = await buildRecipeAtCommit({
       source,
       commit,
-      onProgress: progress,
-      ...(this.#options.scratchDir === undefined ? {} : { parentDir: this.#options.scratchDir }),
-      ...(this.#options.gitTimeoutMs === undefined
-        ? {}
-        : { timeoutMs: this.#options.gitTimeoutMs }),
-    });
-    try {
-      const recipeBytes = await readRecipeFile(checkout.dir);
-      const recipe = parseRecipe(recipeBytes);
-      const recipeSha256 = sha256Hex(recipeBytes);
-      progress(`recipe: ${recipe.kind} ${recipe.name} ${recipe.version} (sha256 ${recipeSha256})`);
-      const materials = await hashSourceTree(checkout.dir);
-      progress(`source: ${Object.keys(materials).length} files hashed`);
-
-      const built = await this.#runRecipe(
-        recipe,
-        checkout.dir,
-        checkout.root,
-        checkout.sourceDateEpoch,
-        progress,
-      );
-      const artifacts: ArtifactRef[] = [];
-      for (const a of built.artifacts) {
-        const sha256 = await this.#store.putBlob(a.bytes);
-        artifacts.push({ name: a.name, sha256, size: a.bytes.length });
-        progress(`artifact ${a.name}: sha256 ${sha256} (${a.bytes.length} bytes)`);
-      }
-      const finishedOn = this.#now();
-      const facts: BuildFacts = {
-        releaseId: id,
-        builderId: this.identity.builderId,
-        source: { uri: source, commit },
-        recipe,
-        recipeFile: { path: RECIPE_FILE, sha256: recipeSha256 },
-        sourceDateEpoch: checkout.sourceDateEpoch,
-        artifacts,
-        isolated: built.isolated,
-        sandbox: built.sandbox,
-        engines: built.engines,
-        nodeVersion: process.version,
-        startedOn,
-        finishedOn,
-      };
-      const provenanceBytes = Buffer.from(serializeEnvelope(signProvenance(facts, this.#key)));
-      const link = signBuildStepLink(buildStepLink(recipe, materials, artifacts), this.#key);
-      const linkBytes = Buffer.from(serializeMetablock(link.metablock));
-      const addedAt = finishedOn.toISOString();
-      const attestations: AttestationRef[] = [
-        {
-          kind: 'provenance',
-          sha256: await this.#store.putBlob(provenanceBytes),
-          size: provenanceBytes.length,
-          by: 'builder',
-          keyids: [this.#key.keyid],
-          addedAt,
-        },
-        {
-          kind: 'link',
-          sha256: await this.#store.putBlob(linkBytes),
-          size: linkBytes.length,
-          by: 'builder',
-          keyids: [this.#key.keyid],
-          fileName: link.fileName,
-          addedAt,
-        },
-      ];
-      const record = this.#store.insertRelease(
-        {
-          id,
-          name: recipe.name,
-          version: recipe.version,
-          kind: recipe.kind,
-          source,
-          commit,
-          sourceDateEpoch: checkout.sourceDateEpoch,
-          recipe: { path: RECIPE_FILE, sha256: recipeSha256 },
-          builderId: this.identity.builderId,
-          isolated: built.isolated,
-          artifacts,
-          startedOn: startedOn.toISOString(),
-          finishedOn: finishedOn.toISOString(),
-        },
-        attestations,
-      );
-      progress(
-        `release ${id}: recorded (provenance and ${link.fileName} signed by ${this.#key.keyid})`,
-      );
-      return record;
-    } finally {
-      await checkout.remove();
-    }
-  }
-
-  async #runRecipe(
-    recipe: Recipe,
-    sourceDir: string,
-    scratchRoot: string,
-    sourceDateEpoch: number,
-    progress: (message: string) => void,
-  ): Promise<{
-    artifacts: { name: string; bytes: Uint8Array }[];
-    isolated: boolean;
-    sandbox: BuildFacts['sandbox'];
-    engines: Record<string, string>;
-  }> {
-    if (recipe.kind === 'rules') {
-      const result = await buildRulesBundle({
-        sourceDir,
-        recipe,
-        sourceDateEpoch,
-        onProgress: progress,
-        debianYara: this.#options.debianYara ?? 'auto',
-        tmpDir: scratchRoot,
-      });
-      const engines: Record<string, string> = { ...result.manifest.engines };
-      if (result.crossCheck.status === 'passed') engines.yara = result.crossCheck.version;
-      return {
-        artifacts: [{ name: rulesBundleName(recipe), bytes: result.bundle }],
-        // The rules are compiled by the WebAssembly engine inside this
-        // process: nothing from the source runs, but nothing is sandboxed.
-        isolated: false,
-        sandbox: { kind: 'none' },
-        engines,
-      };
-    }
-    if (this.sandbox.kind === 'none') {
-      progress(`sandbox: none (${this.sandbox.reason}); the build is NOT isolated`);
-    } else {
-      progress(`sandbox: bubblewrap ${this.sandbox.version}`);
-    }
-    const outputDir = join(scratchRoot, 'out');
-    const pending = new Map<string, string>();
-    const result = await runBuild({
-      sourceDir,
-      outputDir,
-      outputs: recipe.outputs,
-      commands: recipe.commands,
-      sourceDateEpoch,
-      timeoutMs: this.#options.commandTimeoutMs ?? 600_000,
       sandbox: this.sandbox,
-      scratchParent: scratchRoot,
-      onOutput: (chunk) => {
-        const key = `${chunk.step}:${chunk.stream}`;
-        const text = (pending.get(key) ?? '') + chunk.data.toString('utf8');
-        const parts = text.split('\n');
-        pending.set(key, (parts.pop() ?? '').slice(-MAX_PROGRESS_LINE));
-        for (const line of parts) progress(`[${chunk.step + 1} ${chunk.stream}] ${line}`);
-      },
+      onProgress: progress,
+      debianYara: this.#options.debianYara,
+      commandTimeoutMs: this.#options.commandTimeoutMs,
+      gitTimeoutMs: this.#options.gitTimeoutMs,
+      scratchDir: this.#options.scratchDir,
     });
-    for (const [key, rest] of pending) {
-      if (rest !== '') progress(`[${key.replace(':', ' ')}] ${rest}`);
+    const { recipe } = built;
+    const artifacts: ArtifactRef[] = [];
+    for (const a of built.artifacts) {
+      const sha256 = await this.#store.putBlob(a.bytes);
+      artifacts.push({ name: a.name, sha256, size: a.bytes.length });
+      progress(`artifact ${a.name}: sha256 ${sha256} (${a.bytes.length} bytes)`);
     }
-    const artifacts: { name: string; bytes: Uint8Array }[] = [];
-    for (const output of result.outputs) {
-      const bytes = await readFile(join(outputDir, output.path));
-      if (sha256Hex(bytes) !== output.sha256) {
-        throw new ReleaseError('ASSEMBLY_IO', `output ${output.path} changed after the build`);
-      }
-      artifacts.push({ name: output.path, bytes });
-    }
-    return {
+    const finishedOn = this.#now();
+    const facts: BuildFacts = {
+      releaseId: id,
+      builderId: this.identity.builderId,
+      source: { uri: source, commit },
+      recipe,
+      recipeFile: { path: RECIPE_FILE, sha256: built.recipeSha256 },
+      sourceDateEpoch: built.sourceDateEpoch,
       artifacts,
-      isolated: result.isolated,
-      sandbox:
-        result.sandbox.kind === 'bubblewrap'
-          ? { kind: 'bubblewrap', version: result.sandbox.version }
-          : { kind: 'none' },
-      engines: {},
+      isolated: built.isolated,
+      sandbox: built.sandbox,
+      engines: built.engines,
+      nodeVersion: process.version,
+      startedOn,
+      finishedOn,
     };
+    const provenanceBytes = Buffer.from(serializeEnvelope(signProvenance(facts, this.#key)));
+    const link = signBuildStepLink(buildStepLink(recipe, built.materials, artifacts), this.#key);
+    const linkBytes = Buffer.from(serializeMetablock(link.metablock));
+    const addedAt = finishedOn.toISOString();
+    const attestations: AttestationRef[] = [
+      {
+        kind: 'provenance',
+        sha256: await this.#store.putBlob(provenanceBytes),
+        size: provenanceBytes.length,
+        by: 'builder',
+        keyids: [this.#key.keyid],
+        addedAt,
+      },
+      {
+        kind: 'link',
+        sha256: await this.#store.putBlob(linkBytes),
+        size: linkBytes.length,
+        by: 'builder',
+        keyids: [this.#key.keyid],
+        fileName: link.fileName,
+        addedAt,
+      },
+    ];
+    const record = this.#store.insertRelease(
+      {
+        id,
+        name: recipe.name,
+        version: recipe.version,
+        kind: recipe.kind,
+        source,
+        commit,
+        sourceDateEpoch: built.sourceDateEpoch,
+        recipe: { path: RECIPE_FILE, sha256: built.recipeSha256 },
+        builderId: this.identity.builderId,
+        isolated: built.isolated,
+        artifacts,
+        startedOn: startedOn.toISOString(),
+        finishedOn: finishedOn.toISOString(),
+      },
+      attestations,
+    );
+    progress(
+      `release ${id}: recorded (provenance and ${link.fileName} signed by ${this.#key.keyid})`,
+    );
+    return record;
   }
 
   listReleases(): ReleaseRecord[] {
@@ -465,11 +369,6 @@ export class AssemblyLine {
     this.#closed = true;
     this.#store.close();
   }
-}
-
-/** The file name of a rules bundle: `<name>-<version>.tar`. */
-export function rulesBundleName(recipe: { name: string; version: string }): string {
-  return `${recipe.name}-${recipe.version}.tar`;
 }
 
 interface ParsedAttestation {
@@ -557,75 +456,6 @@ export function newReleaseId(now: Date): string {
 
 export function isReleaseId(id: string): boolean {
   return RELEASE_ID.test(id);
-}
-
-/**
- * SHA-256 of every regular file under `dir`, by relative `/`-separated
- * path, sorted. Symbolic links and special files are not materials (a
- * build cannot read through them into the host: rules builds refuse them
- * and the sandbox copies only regular files). SOURCE_TOO_LARGE past the bounds.
- */
-export async function hashSourceTree(dir: string): Promise<Record<string, string>> {
-  const out: [string, string][] = [];
-  let total = 0;
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    const entries = await readdir(abs, { withFileTypes: true });
-    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const e of entries) {
-      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-      const childAbs = join(abs, e.name);
-      if (e.isDirectory()) {
-        await walk(childAbs, childRel);
-      } else if (e.isFile()) {
-        if (out.length >= MAX_SOURCE_FILES) {
-          throw new ReleaseError(
-            'SOURCE_TOO_LARGE',
-            `the source has more than ${MAX_SOURCE_FILES} files`,
-          );
-        }
-        const bytes = await readFile(childAbs);
-        total += bytes.length;
-        if (total > MAX_SOURCE_BYTES) {
-          throw new ReleaseError(
-            'SOURCE_TOO_LARGE',
-            `the source is larger than ${MAX_SOURCE_BYTES} bytes`,
-          );
-        }
-        out.push([childRel, sha256Hex(bytes)]);
-      }
-    }
-  };
-  await walk(dir, '');
-  out.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  return Object.fromEntries(out);
-}
-
-async function readRecipeFile(sourceDir: string): Promise<Uint8Array> {
-  const path = join(sourceDir, RECIPE_FILE);
-  let info;
-  try {
-    info = await lstat(path);
-  } catch (cause) {
-    throw new ReleaseError('RECIPE_MISSING', `the commit has no ${RECIPE_FILE} at its root`, {
-      cause,
-    });
-  }
-  if (!info.isFile()) {
-    throw new ReleaseError('RECIPE_MISSING', `${RECIPE_FILE} is not a regular file`);
-  }
-  // parseRecipe refuses anything over MAX_RECIPE_BYTES; read no more than one byte past it.
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(MAX_RECIPE_BYTES + 1);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function checkBuilderId(builderId: string): void {

@@ -10,6 +10,7 @@ export * from './rules.js';
 export * from './sandbox.js';
 export * from './git.js';
 export * from './provenance.js';
+export * from './recipe-build.js';
 export * from './assembly-store.js';
 export * from './assembly.js';
 export * from './assembly-server.js';

@@ -1,0 +1,244 @@
+/**
+ * One build of a recipe at a commit, the same way for the vendor's assembly
+ * line and for the supervisor's rebuild: check the commit out, read and
+ * parse its recipe, hash the source tree (the in-toto link's materials), run
+ * the recipe (a rules bundle, or the recipe's commands in the sandbox) and
+ * return the artifacts' bytes. Both sides running this one function is what
+ * makes "the same recipe in its own sandbox" true by construction.
+ */
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256Hex } from './bundle.js';
+import { ReleaseError } from './errors.js';
+import { checkoutCommit } from './git.js';
+import type { BuildFacts } from './provenance.js';
+import { MAX_RECIPE_BYTES, parseRecipe, RECIPE_FILE, type Recipe } from './recipe.js';
+import { buildRulesBundle, type DebianYaraMode } from './rules.js';
+import { runBuild, type SandboxInfo } from './sandbox.js';
+
+/** Bounds on the source tree hashed into the link's materials. */
+export const MAX_SOURCE_FILES = 100_000;
+export const MAX_SOURCE_BYTES = 2 * 1024 * 1024 * 1024;
+const MAX_PROGRESS_LINE = 2000;
+
+export interface RecipeBuildOptions {
+  /** The source repository, as `normalizeSourceUri` returns it. */
+  readonly source: string;
+  /** Full 40-hex commit. */
+  readonly commit: string;
+  readonly sandbox: SandboxInfo;
+  /** Debian yara cross-check of rules builds; default 'auto'. */
+  readonly debianYara?: DebianYaraMode;
+  /** Per command of a `command` build; default 10 minutes. */
+  readonly commandTimeoutMs?: number;
+  /** Per git process; default 120 s. */
+  readonly gitTimeoutMs?: number;
+  /** Scratch space for the checkout and outputs; default the OS temp dir. */
+  readonly scratchDir?: string;
+  readonly onProgress?: (message: string) => void;
+}
+
+export interface BuiltOutput {
+  /** The bundle's file name (rules) or the declared output path (command). */
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+}
+
+export interface RecipeBuildResult {
+  readonly recipe: Recipe;
+  /** SHA-256 of the recipe file's bytes. */
+  readonly recipeSha256: string;
+  /** The commit's committer time, exported to the build as SOURCE_DATE_EPOCH. */
+  readonly sourceDateEpoch: number;
+  /** SHA-256 of every regular source file by relative path (the link's materials). */
+  readonly materials: Readonly<Record<string, string>>;
+  readonly artifacts: readonly BuiltOutput[];
+  readonly isolated: boolean;
+  readonly sandbox: BuildFacts['sandbox'];
+  readonly engines: Readonly<Record<string, string>>;
+}
+
+/** The file name of a rules bundle: `<name>-<version>.tar`. */
+export function rulesBundleName(recipe: { name: string; version: string }): string {
+  return `${recipe.name}-${recipe.version}.tar`;
+}
+
+/**
+ * Builds `commit` of `source`. Every failure is a coded ReleaseError (git,
+ * recipe, rules or sandbox codes); the checkout is removed in every case.
+ */
+export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<RecipeBuildResult> {
+  const progress = options.onProgress ?? (() => undefined);
+  const checkout = await checkoutCommit({
+    source: options.source,
+    commit: options.commit,
+    onProgress: progress,
+    ...(options.scratchDir === undefined ? {} : { parentDir: options.scratchDir }),
+    ...(options.gitTimeoutMs === undefined ? {} : { timeoutMs: options.gitTimeoutMs }),
+  });
+  try {
+    const recipeBytes = await readRecipeFile(checkout.dir);
+    const recipe = parseRecipe(recipeBytes);
+    const recipeSha256 = sha256Hex(recipeBytes);
+    progress(`recipe: ${recipe.kind} ${recipe.name} ${recipe.version} (sha256 ${recipeSha256})`);
+    const materials = await hashSourceTree(checkout.dir);
+    progress(`source: ${Object.keys(materials).length} files hashed`);
+    const built = await runRecipe(recipe, checkout.dir, checkout.root, checkout.sourceDateEpoch, {
+      ...options,
+      onProgress: progress,
+    });
+    return {
+      recipe,
+      recipeSha256,
+      sourceDateEpoch: checkout.sourceDateEpoch,
+      materials,
+      ...built,
+    };
+  } finally {
+    await checkout.remove();
+  }
+}
+
+async function runRecipe(
+  recipe: Recipe,
+  sourceDir: string,
+  scratchRoot: string,
+  sourceDateEpoch: number,
+  options: RecipeBuildOptions & { onProgress: (message: string) => void },
+): Promise<Pick<RecipeBuildResult, 'artifacts' | 'isolated' | 'sandbox' | 'engines'>> {
+  const progress = options.onProgress;
+  if (recipe.kind === 'rules') {
+    const result = await buildRulesBundle({
+      sourceDir,
+      recipe,
+      sourceDateEpoch,
+      onProgress: progress,
+      debianYara: options.debianYara ?? 'auto',
+      tmpDir: scratchRoot,
+    });
+    const engines: Record<string, string> = { ...result.manifest.engines };
+    if (result.crossCheck.status === 'passed') engines.yara = result.crossCheck.version;
+    return {
+      artifacts: [
+        { name: rulesBundleName(recipe), bytes: result.bundle, sha256: result.digest.sha256 },
+      ],
+      // The rules are compiled by the WebAssembly engine inside this
+      // process: nothing from the source runs, but nothing is sandboxed.
+      isolated: false,
+      sandbox: { kind: 'none' },
+      engines,
+    };
+  }
+  const { sandbox } = options;
+  if (sandbox.kind === 'none') {
+    progress(`sandbox: none (${sandbox.reason}); the build is NOT isolated`);
+  } else {
+    progress(`sandbox: bubblewrap ${sandbox.version}`);
+  }
+  const outputDir = join(scratchRoot, 'out');
+  const pending = new Map<string, string>();
+  const result = await runBuild({
+    sourceDir,
+    outputDir,
+    outputs: recipe.outputs,
+    commands: recipe.commands,
+    sourceDateEpoch,
+    timeoutMs: options.commandTimeoutMs ?? 600_000,
+    sandbox,
+    scratchParent: scratchRoot,
+    onOutput: (chunk) => {
+      // Whole lines only, so progress never splits a line of the build's output.
+      const key = `${chunk.step}:${chunk.stream}`;
+      const text = (pending.get(key) ?? '') + chunk.data.toString('utf8');
+      const parts = text.split('\n');
+      pending.set(key, (parts.pop() ?? '').slice(-MAX_PROGRESS_LINE));
+      for (const line of parts) progress(`[${chunk.step + 1} ${chunk.stream}] ${line}`);
+    },
+  });
+  for (const [key, rest] of pending) {
+    if (rest !== '') progress(`[${key.replace(':', ' ')}] ${rest}`);
+  }
+  const artifacts: BuiltOutput[] = [];
+  for (const output of result.outputs) {
+    const bytes = await readFile(join(outputDir, output.path));
+    if (sha256Hex(bytes) !== output.sha256) {
+      throw new ReleaseError('SANDBOX_IO', `output ${output.path} changed after the build`);
+    }
+    artifacts.push({ name: output.path, bytes, sha256: output.sha256 });
+  }
+  return {
+    artifacts,
+    isolated: result.isolated,
+    sandbox:
+      result.sandbox.kind === 'bubblewrap'
+        ? { kind: 'bubblewrap', version: result.sandbox.version }
+        : { kind: 'none' },
+    engines: {},
+  };
+}
+
+/**
+ * SHA-256 of every regular file under `dir`, by relative `/`-separated
+ * path, sorted. Symbolic links and special files are not materials (a
+ * build cannot read through them into the host: rules builds refuse them
+ * and the sandbox copies only regular files). SOURCE_TOO_LARGE past the bounds.
+ */
+export async function hashSourceTree(dir: string): Promise<Record<string, string>> {
+  const out: [string, string][] = [];
+  let total = 0;
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    const entries = await readdir(abs, { withFileTypes: true });
+    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    for (const e of entries) {
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      const childAbs = join(abs, e.name);
+      if (e.isDirectory()) {
+        await walk(childAbs, childRel);
+      } else if (e.isFile()) {
+        if (out.length >= MAX_SOURCE_FILES) {
+          throw new ReleaseError(
+            'SOURCE_TOO_LARGE',
+            `the source has more than ${MAX_SOURCE_FILES} files`,
+          );
+        }
+        const bytes = await readFile(childAbs);
+        total += bytes.length;
+        if (total > MAX_SOURCE_BYTES) {
+          throw new ReleaseError(
+            'SOURCE_TOO_LARGE',
+            `the source is larger than ${MAX_SOURCE_BYTES} bytes`,
+          );
+        }
+        out.push([childRel, sha256Hex(bytes)]);
+      }
+    }
+  };
+  await walk(dir, '');
+  out.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+  return Object.fromEntries(out);
+}
+
+async function readRecipeFile(sourceDir: string): Promise<Uint8Array> {
+  const path = join(sourceDir, RECIPE_FILE);
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (cause) {
+    throw new ReleaseError('RECIPE_MISSING', `the commit has no ${RECIPE_FILE} at its root`, {
+      cause,
+    });
+  }
+  if (!info.isFile()) {
+    throw new ReleaseError('RECIPE_MISSING', `${RECIPE_FILE} is not a regular file`);
+  }
+  // parseRecipe refuses anything over MAX_RECIPE_BYTES; read no more than one byte past it.
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_RECIPE_BYTES + 1);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
