@@ -15,3 +15,6 @@ export * from './assembly-store.js';
 export * from './assembly.js';
 export * from './assembly-server.js';
 export * from './assembly-client.js';
+export * from './rebuild-diff.js';
+export * from './supervision.js';
+export * from './supervisor.js';

@@ -1,0 +1,339 @@
+/**
+ * A generated `rules` recipe repository for the benchmark: N rules spread
+ * over `.yar` files of RULES_PER_FILE rules, one sample per rule that
+ * triggers exactly that rule, and a few clean files that trigger nothing,
+ * committed to a real git repository with a fixed date.
+ *
+ * Everything comes from a seeded generator, so the same N and seed always
+ * give the same files, the same commit and the same bundle.
+ *
+ * Why a sample triggers only its own rule: every string carries the rule's
+ * index (zero-padded, between delimiters) and a kind-specific prefix, and
+ * every hex string starts with a non-printable byte pair followed by the
+ * index in three bytes; filler text is lowercase words and punctuation, so
+ * it cannot contain any rule's string.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RECIPE_FILE, RECIPE_SCHEMA } from '../src/index.js';
+
+export const RULES_PER_FILE = 100;
+export const DEFAULT_SEED = 0x9e3779b9;
+/** 2024-01-02T03:04:05Z, the commit (and so SOURCE_DATE_EPOCH) of the generated repository. */
+export const COMMIT_EPOCH = 1_704_164_645;
+
+export interface GeneratedRepo {
+  /** The git repository (its working tree holds the committed files). */
+  readonly dir: string;
+  readonly commit: string;
+  /** Absolute paths of the `.yar` files, in recipe (byte) order. */
+  readonly ruleFiles: readonly string[];
+  readonly rules: number;
+  readonly samples: number;
+  readonly cleanFiles: number;
+  readonly ruleBytes: number;
+  readonly sampleBytes: number;
+}
+
+/** mulberry32: a small, fast, seeded 32-bit generator. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = [
+  'lorem',
+  'ipsum',
+  'dolor',
+  'sit',
+  'amet',
+  'consectetur',
+  'adipiscing',
+  'elit',
+  'sed',
+  'do',
+  'eiusmod',
+  'tempor',
+  'incididunt',
+  'ut',
+  'labore',
+  'et',
+  'dolore',
+  'magna',
+  'aliqua',
+  'enim',
+  'ad',
+  'minim',
+  'veniam',
+  'quis',
+  'nostrud',
+  'exercitation',
+  'ullamco',
+  'laboris',
+  'nisi',
+  'aliquip',
+  'ex',
+  'ea',
+  'commodo',
+  'consequat',
+];
+const TOKEN_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+class Gen {
+  readonly #next: () => number;
+  constructor(seed: number) {
+    this.#next = seededRandom(seed);
+  }
+  int(n: number): number {
+    return Math.floor(this.#next() * n);
+  }
+  byte(): number {
+    return this.int(256);
+  }
+  token(length: number): string {
+    let s = '';
+    for (let i = 0; i < length; i++) s += TOKEN_ALPHABET[this.int(TOKEN_ALPHABET.length)]!;
+    return s;
+  }
+  /** Lowercase words, spaces, commas and newlines: never part of any rule's string. */
+  filler(bytes: number): string {
+    let s = '';
+    while (s.length < bytes) {
+      s += WORDS[this.int(WORDS.length)]!;
+      s += this.int(12) === 0 ? ',\n' : ' ';
+    }
+    return s.slice(0, bytes);
+  }
+}
+
+const hex = (b: number): string => b.toString(16).toUpperCase().padStart(2, '0');
+const hexList = (bytes: readonly number[]): string => bytes.map(hex).join(' ');
+const indexBytes = (i: number): number[] => [(i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff];
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+const wide = (s: string): Buffer => Buffer.from(s, 'utf16le');
+
+interface GeneratedRule {
+  readonly name: string;
+  readonly source: string;
+  readonly sample: Buffer;
+}
+
+/**
+ * Rule `i`, in one of five shapes (by `i % 5`) so the set looks like a real
+ * one: text strings with modifiers, hex strings with wildcards, jumps and
+ * alternatives, a regular expression, `all of them` / `any of them`, string
+ * counts, a file-header check and a file-size bound.
+ */
+function generateRule(g: Gen, i: number, width: number): GeneratedRule {
+  const id = String(i).padStart(width, '0');
+  const name = `gh_bench_${id}`;
+  const kind = i % 5;
+  const idx = indexBytes(i);
+  const pad = (): Buffer => ascii(` ${g.filler(40 + g.int(120))} `);
+  const parts: Buffer[] = [];
+  let strings: string[];
+  let condition: string;
+  let tags: string;
+  let header: Buffer = Buffer.alloc(0);
+  switch (kind) {
+    case 0: {
+      const a = `GHB-A-${id}-${g.token(10)}`;
+      const b = `/opt/ghb-a/${id}/${g.token(8).toLowerCase()}/payload.bin`;
+      strings = [`$a = "${a}" ascii`, `$b = "${b}"`];
+      condition = 'all of them';
+      tags = 'bench text';
+      parts.push(ascii(a), pad(), ascii(b));
+      break;
+    }
+    case 1: {
+      const s = `ghb_b_${id}_${g.token(8).toLowerCase()}`;
+      const fixed = [0x00, 0xb7, ...idx, g.byte(), g.byte()];
+      const tail = [g.byte(), g.byte()];
+      strings = [`$s = "${s}" nocase`, `$h = { ${hexList(fixed)} ?? [2-4] ${hexList(tail)} }`];
+      condition = '$s and $h';
+      tags = 'bench hex';
+      // The nocase string in upper case; the hex string with a 1-byte wildcard and a 3-byte jump.
+      parts.push(ascii(s.toUpperCase()), pad());
+      parts.push(Buffer.from([...fixed, g.byte(), g.byte(), g.byte(), g.byte(), ...tail]));
+      break;
+    }
+    case 2: {
+      const w = `GHB-W-${id}-${g.token(10)}`;
+      const h = [0x01, 0xc3, ...idx, g.byte(), g.byte(), g.byte()];
+      strings = [`$w = "${w}" wide ascii`, `$h = { ${hexList(h)} }`];
+      condition = 'any of them and filesize < 1MB';
+      tags = 'bench';
+      parts.push(wide(w));
+      break;
+    }
+    case 3: {
+      const a = `GHB-M-${id}-${g.token(8)}`;
+      const b = `ghb-m-${id}-cfg`;
+      strings = [`$a = "${a}"`, `$b = "${b}" fullword`];
+      condition = 'uint16(0) == 0x5A4D and $a and #b >= 2';
+      tags = 'bench pe';
+      header = ascii('MZ');
+      parts.push(ascii(a), pad(), ascii(b), pad(), ascii(b));
+      break;
+    }
+    default: {
+      const h = [0x02, 0xd4, ...idx];
+      const alt = [
+        [g.byte(), g.byte()],
+        [g.byte(), g.byte()],
+      ] as const;
+      const last = g.byte();
+      const token = Array.from({ length: 8 }, () => '0123456789abcdef'[g.int(16)]!).join('');
+      strings = [
+        `$h = { ${hexList(h)} ( ${hexList(alt[0])} | ${hexList(alt[1])} ) ${hex(last)} }`,
+        `$r = /GHB-R-${id}-[0-9a-f]{8}\\b/`,
+      ];
+      condition = '$h and $r';
+      tags = 'bench regex';
+      parts.push(Buffer.from([...h, ...alt[g.int(2)]!, last]), pad(), ascii(`GHB-R-${id}-${token}`));
+      break;
+    }
+  }
+  const source = [
+    `rule ${name} : ${tags}`,
+    '{',
+    '    meta:',
+    `        description = "generated benchmark rule ${i} (shape ${kind})"`,
+    '        author = "glasshouse bench"',
+    '    strings:',
+    ...strings.map((s) => `        ${s}`),
+    '    condition:',
+    `        ${condition}`,
+    '}',
+    '',
+  ].join('\n');
+  const sample = Buffer.concat([
+    header,
+    ascii(`${g.filler(60 + g.int(200))}\n`),
+    ...parts,
+    ascii(`\n${g.filler(60 + g.int(200))}\n`),
+  ]);
+  return { name, source, sample };
+}
+
+/** Files no rule may fire on: text, random bytes, zeros, an MZ header, near misses. */
+function cleanFiles(g: Gen, rules: number, width: number): Record<string, Buffer> {
+  const random = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < random.length; i++) random[i] = g.byte();
+  const beyond = String(rules).padStart(width, '0'); // an index no rule has
+  return {
+    'notes.txt': ascii(g.filler(8 * 1024)),
+    'random.bin': random,
+    'zeros.bin': Buffer.alloc(4096),
+    'mz-header.bin': Buffer.concat([ascii('MZ'), ascii(g.filler(2048))]),
+    'near-miss.txt': ascii(
+      [
+        `GHB-A-${beyond}-${g.token(10)}`,
+        `ghb_b_${beyond}_x`,
+        `GHB-W-${beyond}-x`,
+        `GHB-M-${beyond}-x ghb-m-${beyond}-cfg ghb-m-${beyond}-cfg`,
+        `GHB-R-${beyond}-0123abcd`,
+        g.filler(512),
+      ].join('\n'),
+    ),
+  };
+}
+
+function git(dir: string, args: readonly string[]): string {
+  const date = `@${COMMIT_EPOCH} +0000`;
+  return execFileSync('git', ['-c', 'core.hooksPath=/dev/null', ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Bench',
+      GIT_AUTHOR_EMAIL: 'bench@example.org',
+      GIT_COMMITTER_NAME: 'Bench',
+      GIT_COMMITTER_EMAIL: 'bench@example.org',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_DATE: date,
+    },
+  }).trim();
+}
+
+/** Writes the recipe repository for `rules` rules into `dir` (created) and commits it. */
+export async function generateRulesRepo(
+  dir: string,
+  options: { rules: number; seed?: number; rulesPerFile?: number },
+): Promise<GeneratedRepo> {
+  const { rules } = options;
+  if (!Number.isSafeInteger(rules) || rules < 1 || rules > 9_999_999) {
+    throw new Error(`rule count out of range: ${rules}`);
+  }
+  const perFile = options.rulesPerFile ?? RULES_PER_FILE;
+  const g = new Gen(options.seed ?? DEFAULT_SEED);
+  const width = Math.max(5, String(rules).length);
+  const fileWidth = Math.max(3, String(Math.ceil(rules / perFile) - 1).length);
+  await mkdir(join(dir, 'rules'), { recursive: true });
+  await mkdir(join(dir, 'samples'), { recursive: true });
+  await mkdir(join(dir, 'clean'), { recursive: true });
+  await writeFile(
+    join(dir, RECIPE_FILE),
+    `${JSON.stringify(
+      {
+        schema: RECIPE_SCHEMA,
+        kind: 'rules',
+        name: 'bench-rules',
+        version: '1.0.0',
+        inputs: { rules: 'rules', samples: 'samples', clean: 'clean' },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const ruleFiles: string[] = [];
+  let ruleBytes = 0;
+  let sampleBytes = 0;
+  for (let first = 0; first < rules; first += perFile) {
+    const chunk: string[] = [
+      `// Generated benchmark rules ${first}..${Math.min(first + perFile, rules) - 1}; harmless markers only.\n`,
+    ];
+    for (let i = first; i < Math.min(first + perFile, rules); i++) {
+      const rule = generateRule(g, i, width);
+      chunk.push(rule.source);
+      await mkdir(join(dir, 'samples', rule.name));
+      await writeFile(join(dir, 'samples', rule.name, 'sample.bin'), rule.sample);
+      sampleBytes += rule.sample.length;
+    }
+    const file = join(
+      dir,
+      'rules',
+      `bench-${String(first / perFile).padStart(fileWidth, '0')}.yar`,
+    );
+    const text = chunk.join('\n');
+    await writeFile(file, text);
+    ruleFiles.push(file);
+    ruleBytes += Buffer.byteLength(text);
+  }
+  const clean = cleanFiles(g, rules, width);
+  for (const [name, data] of Object.entries(clean)) await writeFile(join(dir, 'clean', name), data);
+  git(dir, ['init', '--quiet', '--initial-branch=main']);
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '-q', '-m', `bench rules: ${rules} rules`]);
+  return {
+    dir,
+    commit: git(dir, ['rev-parse', 'HEAD']),
+    ruleFiles,
+    rules,
+    samples: rules,
+    cleanFiles: Object.keys(clean).length,
+    ruleBytes,
+    sampleBytes,
+  };
+}
