@@ -197,7 +197,11 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
       ];
       condition = '$h and $r';
       tags = 'bench regex';
-      parts.push(Buffer.from([...h, ...alt[g.int(2)]!, last]), pad(), ascii(`GHB-R-${id}-${token}`));
+      parts.push(
+        Buffer.from([...h, ...alt[g.int(2)]!, last]),
+        pad(),
+        ascii(`GHB-R-${id}-${token}`),
+      );
       break;
     }
   }

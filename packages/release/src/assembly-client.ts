@@ -5,6 +5,7 @@
  */
 import { CodedError } from '@glasshouse/errors';
 import type { ReleaseRecord } from './assembly-store.js';
+import type { PublicKeyInfo } from './assembly.js';
 import { ReleaseError } from './errors.js';
 
 export interface BuilderKeyInfo {
@@ -38,6 +39,16 @@ export class AssemblyClient {
 
   builderKey(): Promise<BuilderKeyInfo> {
     return this.#json<BuilderKeyInfo>('GET', '/builder-key');
+  }
+
+  /** The key release layouts are signed with (pin it out of band; this is only a convenience). */
+  layoutKey(): Promise<PublicKeyInfo> {
+    return this.#json<PublicKeyInfo>('GET', '/layout-key');
+  }
+
+  /** The signed in-toto layout of an approved release (ASSEMBLY_NOT_APPROVED before). */
+  layout(id: string): Promise<Uint8Array> {
+    return this.#bytes(`/releases/${encodeURIComponent(id)}/layout`);
   }
 
   async listReleases(): Promise<ReleaseRecord[]> {

@@ -36,6 +36,10 @@ const STATUS: Partial<Record<ReleaseErrorCode, number>> = {
   ASSEMBLY_BAD_ATTESTATION: 400,
   ASSEMBLY_NOT_FOUND: 404,
   ASSEMBLY_TOO_LARGE: 413,
+  ASSEMBLY_NO_SUPERVISOR: 409,
+  ASSEMBLY_APPROVAL_INCOMPLETE: 409,
+  ASSEMBLY_NOT_APPROVED: 409,
+  ASSEMBLY_RELEASE_REJECTED: 409,
   ASSEMBLY_BUSY: 503,
   ASSEMBLY_CLOSED: 503,
 };
@@ -78,6 +82,8 @@ export function buildAssemblyServer(opts: AssemblyServerOptions): FastifyInstanc
           : { kind: 'none' },
     }),
   );
+
+  app.get('/layout-key', (_req, reply) => reply.send(line.layoutKey));
 
   app.get('/releases', (_req, reply) => reply.send({ releases: line.listReleases() }));
 
@@ -138,6 +144,15 @@ export function buildAssemblyServer(opts: AssemblyServerOptions): FastifyInstanc
         .send(Buffer.from(bytes));
     },
   );
+
+  app.get<{ Params: { id: string } }>('/releases/:id/layout', async (req, reply) => {
+    const { ref, bytes } = await line.layout(req.params.id);
+    return reply
+      .type('application/json')
+      .header('etag', `"${ref.sha256}"`)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .send(Buffer.from(bytes));
+  });
 
   app.post<{ Params: { id: string } }>(
     '/releases/:id/attestations',

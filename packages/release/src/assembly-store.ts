@@ -26,6 +26,7 @@ export const ATTESTATION_KINDS = [
   'approval',
   'review',
   'mismatch-report',
+  'layout',
 ] as const;
 export type AttestationKind = (typeof ATTESTATION_KINDS)[number];
 
@@ -176,17 +177,25 @@ export class AssemblyStore {
     return this.getRelease(release.id) as ReleaseRecord;
   }
 
-  /** Lists an attestation on a release; the same bytes twice are listed once. */
-  addAttestation(releaseId: string, attestation: AttestationRef): ReleaseRecord {
+  /**
+   * Lists attestations on a release and, when given, sets its status, in one
+   * transaction; the same bytes twice are listed once.
+   */
+  addAttestations(
+    releaseId: string,
+    attestations: readonly AttestationRef[],
+    status?: ReleaseStatus,
+  ): ReleaseRecord {
     if (this.getRelease(releaseId) === undefined) {
       throw new ReleaseError('ASSEMBLY_NOT_FOUND', `no release ${releaseId}`);
     }
-    this.#insertAttestation(releaseId, attestation);
+    this.#db.transaction(() => {
+      for (const a of attestations) this.#insertAttestation(releaseId, a);
+      if (status !== undefined) {
+        this.#db.prepare('UPDATE releases SET status = ? WHERE id = ?').run(status, releaseId);
+      }
+    })();
     return this.getRelease(releaseId) as ReleaseRecord;
-  }
-
-  setStatus(releaseId: string, status: ReleaseStatus): void {
-    this.#db.prepare('UPDATE releases SET status = ? WHERE id = ?').run(status, releaseId);
   }
 
   getRelease(id: string): ReleaseRecord | undefined {

@@ -6,16 +6,25 @@
  * artifacts. The HTTP API in `assembly-server.ts` is a thin layer over this.
  *
  *     <dir>/builder.key       the builder's Ed25519 key, PKCS#8 PEM, mode 0600
- *     <dir>/assembly.json     { schema, builderId }
+ *     <dir>/layout.key        the key that signs release layouts (endpoints pin it), mode 0600
+ *     <dir>/assembly.json     { schema, builderId, supervisor? { publicKeyPem } }
  *     <dir>/assembly.sqlite   records (see assembly-store.ts)
  *     <dir>/blobs/sha256/…    artifacts and attestations
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   envelopeFromJson,
   generateSigningKey,
+  metablockSignedBy,
+  publicKeyFromPem,
+  signMetadata,
+  SLSA_VSA_V1,
+  type Envelope,
+  type LinkMetadata,
+  type Metablock,
+  type PublicKey,
   keyDictWithIdFor,
   parseLinkMetablock,
   publicKeyToPem,
@@ -40,8 +49,10 @@ import {
   type ReleaseRecord,
 } from './assembly-store.js';
 import { ReleaseError } from './errors.js';
+import { writeFileDurably, writeNewFileDurably } from './files.js';
 import { checkCommitSha, normalizeSourceUri } from './git.js';
 import {
+  BUILD_STEP_NAME,
   buildStepLink,
   DEFAULT_BUILDER_ID,
   signBuildStepLink,
@@ -52,8 +63,19 @@ import { RECIPE_FILE } from './recipe.js';
 import { buildRecipeAtCommit } from './recipe-build.js';
 import type { DebianYaraMode } from './rules.js';
 import { detectSandbox, type SandboxInfo } from './sandbox.js';
+import {
+  APPROVAL_PREDICATE_TYPE,
+  DEFAULT_LAYOUT_VALIDITY_DAYS,
+  MISMATCH_PREDICATE_TYPE,
+  REVIEW_PREDICATE_TYPE,
+  releaseLayout,
+  verifySupervisorStatement,
+} from './supervision.js';
 
 export const BUILDER_KEY_FILE = 'builder.key';
+export const LAYOUT_KEY_FILE = 'layout.key';
+/** The file name in-toto-verify is given the layout under. */
+export const LAYOUT_FILE_NAME = 'root.layout';
 export const ASSEMBLY_CONFIG_FILE = 'assembly.json';
 const CONFIG_SCHEMA = 'glasshouse.assembly/v1';
 
@@ -75,10 +97,24 @@ export interface BuilderIdentity {
   readonly keyDict: KeyDictWithId;
 }
 
+/** A public key as the API hands it out. */
+export interface PublicKeyInfo {
+  readonly keyid: string;
+  readonly publicKeyPem: string;
+  /** securesystemslib key dict (for legacy in-toto layouts). */
+  readonly keyDict: KeyDictWithId;
+}
+
 export interface InitAssemblyOptions {
   readonly dir: string;
   /** Default DEFAULT_BUILDER_ID. */
   readonly builderId?: string | undefined;
+  /**
+   * The supervisor's public key (PEM): only what it signs is accepted as an
+   * upload, and it is the second functionary of every release layout. Pins
+   * (or re-pins) on an initialised directory too.
+   */
+  readonly supervisorKeyPem?: string | undefined;
 }
 
 /**
@@ -89,6 +125,10 @@ export interface InitAssemblyOptions {
  */
 export async function initAssemblyDir(options: InitAssemblyOptions): Promise<BuilderIdentity> {
   if (options.builderId !== undefined) checkBuilderId(options.builderId);
+  const supervisor =
+    options.supervisorKeyPem === undefined
+      ? undefined
+      : checkSupervisorKey(options.supervisorKeyPem);
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const existing = await readIdentityIfPresent(options.dir);
   if (existing !== undefined) {
@@ -98,16 +138,17 @@ export async function initAssemblyDir(options: InitAssemblyOptions): Promise<Bui
         `${options.dir} already belongs to builder ${existing.identity.builderId}`,
       );
     }
+    await ensureLayoutKey(options.dir);
+    if (supervisor !== undefined) {
+      await writeConfig(options.dir, existing.identity.builderId, supervisor);
+    }
     return existing.identity;
   }
   const builderId = options.builderId ?? DEFAULT_BUILDER_ID;
   const key = generateSigningKey();
   await writeNewFile(join(options.dir, BUILDER_KEY_FILE), signingKeyToPem(key), 0o600);
-  await writeNewFile(
-    join(options.dir, ASSEMBLY_CONFIG_FILE),
-    `${JSON.stringify({ schema: CONFIG_SCHEMA, builderId }, null, 2)}\n`,
-    0o644,
-  );
+  await ensureLayoutKey(options.dir);
+  await writeConfig(options.dir, builderId, supervisor);
   return identityOf(key, builderId);
 }
 
@@ -123,6 +164,8 @@ export interface OpenAssemblyOptions {
   readonly gitTimeoutMs?: number;
   /** Scratch space for checkouts and build outputs; default the OS temp dir. */
   readonly scratchDir?: string;
+  /** How long the layout signed at approval stays valid; default DEFAULT_LAYOUT_VALIDITY_DAYS. */
+  readonly layoutValidityDays?: number;
   /** Default `() => new Date()`. */
   readonly now?: () => Date;
 }
@@ -142,9 +185,16 @@ export async function openAssemblyLine(options: OpenAssemblyOptions): Promise<As
       `${options.dir} holds no assembly line; run "glasshouse assembly init" first`,
     );
   }
+  const layoutKey = await ensureLayoutKey(options.dir);
   const sandbox = options.sandbox ?? (await detectSandbox());
   const store = AssemblyStore.open(options.dir);
-  return new AssemblyLine(store, found.key, found.identity, sandbox, options);
+  return new AssemblyLine(
+    store,
+    { builder: found.key, layout: layoutKey, supervisor: found.supervisor },
+    found.identity,
+    sandbox,
+    options,
+  );
 }
 
 /** Checks a POST /releases body strictly; throws ASSEMBLY_BAD_REQUEST, GIT_BAD_COMMIT or GIT_BAD_SOURCE. */
@@ -161,25 +211,44 @@ export function parseBuildRequest(body: unknown): BuildRequestBody {
   return { commit: checkCommitSha(commit), source: normalizeSourceUri(source) };
 }
 
+/** The keys an assembly line holds: its own two, and the supervisor's public key once pinned. */
+export interface AssemblyKeys {
+  readonly builder: SigningKey;
+  readonly layout: SigningKey;
+  readonly supervisor: PublicKey | undefined;
+}
+
 export class AssemblyLine {
   readonly identity: BuilderIdentity;
+  /** The key endpoints pin to check release layouts. */
+  readonly layoutKey: PublicKeyInfo;
+  /** The pinned supervisor key, if any. */
+  readonly supervisorKey: PublicKeyInfo | undefined;
   readonly sandbox: SandboxInfo;
   readonly #store: AssemblyStore;
   readonly #key: SigningKey;
+  readonly #layoutKey: SigningKey;
+  readonly #supervisor: PublicKey | undefined;
   readonly #options: OpenAssemblyOptions;
   readonly #now: () => Date;
   #building = false;
   #closed = false;
+  /** Uploads run one at a time, so an approval sees the uploads before it. */
+  #uploads: Promise<unknown> = Promise.resolve();
 
   constructor(
     store: AssemblyStore,
-    key: SigningKey,
+    keys: AssemblyKeys,
     identity: BuilderIdentity,
     sandbox: SandboxInfo,
     options: OpenAssemblyOptions,
   ) {
     this.#store = store;
-    this.#key = key;
+    this.#key = keys.builder;
+    this.#layoutKey = keys.layout;
+    this.#supervisor = keys.supervisor;
+    this.layoutKey = publicKeyInfo(keys.layout.verifier);
+    this.supervisorKey = keys.supervisor === undefined ? undefined : publicKeyInfo(keys.supervisor);
     this.identity = identity;
     this.sandbox = sandbox;
     this.#options = options;
@@ -344,15 +413,33 @@ export class AssemblyLine {
   }
 
   /**
-   * Stores an attestation uploaded for a release (by the supervisor) and
-   * lists it on the record. Parsed strictly, not verified: checking whose
-   * signature it carries is the reader's job, with keys it pins.
+   * Stores an attestation the supervisor uploaded for a release and lists it
+   * on the record. Only what verifies with the pinned supervisor key and is
+   * about this release's artifacts is accepted (ASSEMBLY_NO_SUPERVISOR when
+   * none is pinned, ASSEMBLY_BAD_ATTESTATION otherwise). An approval, once
+   * the supervisor's link and VSA are listed, makes the release `approved`
+   * and has the layout signed; a mismatch report makes a built release
+   * `rejected`.
    */
-  async addAttestation(id: string, body: unknown): Promise<ReleaseRecord> {
-    this.getRelease(id);
+  addAttestation(id: string, body: unknown): Promise<ReleaseRecord> {
+    const run = this.#uploads.then(() => this.#addAttestation(id, body));
+    this.#uploads = run.catch(() => undefined);
+    return run;
+  }
+
+  async #addAttestation(id: string, body: unknown): Promise<ReleaseRecord> {
+    const record = this.getRelease(id);
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) {
+      throw new ReleaseError(
+        'ASSEMBLY_NO_SUPERVISOR',
+        'no supervisor key is pinned; run "glasshouse assembly init --supervisor-key FILE"',
+      );
+    }
     const parsed = parseUploadedAttestation(body);
+    checkUpload(parsed, record, supervisor);
     const sha256 = await this.#store.putBlob(parsed.bytes);
-    return this.#store.addAttestation(id, {
+    const ref: AttestationRef = {
       kind: parsed.kind,
       sha256,
       size: parsed.bytes.length,
@@ -360,7 +447,88 @@ export class AssemblyLine {
       keyids: parsed.keyids,
       ...(parsed.fileName === undefined ? {} : { fileName: parsed.fileName }),
       addedAt: this.#now().toISOString(),
-    });
+    };
+    switch (parsed.kind) {
+      case 'approval':
+        return this.#approve(record, ref, supervisor);
+      case 'mismatch-report':
+        return this.#store.addAttestations(
+          id,
+          [ref],
+          record.status === 'built' ? 'rejected' : undefined,
+        );
+      case 'link':
+      case 'vsa':
+      case 'review':
+        return this.#store.addAttestations(id, [ref]);
+    }
+  }
+
+  /** in-toto-spec §4.3: the layout an endpoint verifies this release against. */
+  async #approve(
+    record: ReleaseRecord,
+    approval: AttestationRef,
+    supervisor: PublicKey,
+  ): Promise<ReleaseRecord> {
+    if (record.status === 'approved') return this.#store.addAttestations(record.id, [approval]);
+    if (record.status === 'rejected') {
+      throw new ReleaseError(
+        'ASSEMBLY_RELEASE_REJECTED',
+        `release ${record.id} was rejected by the supervisor's rebuild`,
+      );
+    }
+    const bySupervisor = (kind: AttestationKind): boolean =>
+      record.attestations.some(
+        (a) => a.kind === kind && a.by === 'supervisor' && a.keyids.includes(supervisor.keyid),
+      );
+    if (!bySupervisor('link') || !bySupervisor('vsa')) {
+      throw new ReleaseError(
+        'ASSEMBLY_APPROVAL_INCOMPLETE',
+        "an approval needs the supervisor's link and VSA uploaded first",
+      );
+    }
+    const builderLinkRef = record.attestations.find((a) => a.kind === 'link' && a.by === 'builder');
+    const builderLinkBytes =
+      builderLinkRef === undefined ? undefined : await this.#store.getBlob(builderLinkRef.sha256);
+    if (builderLinkBytes === undefined) {
+      throw new ReleaseError('ASSEMBLY_IO', `release ${record.id} has lost its builder link`);
+    }
+    const now = this.#now();
+    const days = this.#options.layoutValidityDays ?? DEFAULT_LAYOUT_VALIDITY_DAYS;
+    const layout = signMetadata(
+      releaseLayout({
+        release: record,
+        builderKey: this.#key.verifier,
+        rebuilderKey: supervisor,
+        expectedCommand: parseLinkMetablock(builderLinkBytes).signed.command,
+        expires: new Date(now.getTime() + days * 24 * 60 * 60 * 1000),
+      }),
+      [this.#layoutKey],
+    );
+    const layoutBytes = Buffer.from(serializeMetablock(layout));
+    const layoutRef: AttestationRef = {
+      kind: 'layout',
+      sha256: await this.#store.putBlob(layoutBytes),
+      size: layoutBytes.length,
+      by: 'builder',
+      keyids: [this.#layoutKey.keyid],
+      fileName: LAYOUT_FILE_NAME,
+      addedAt: now.toISOString(),
+    };
+    return this.#store.addAttestations(record.id, [approval, layoutRef], 'approved');
+  }
+
+  /** The signed layout of an approved release; ASSEMBLY_NOT_APPROVED before approval. */
+  async layout(id: string): Promise<{ ref: AttestationRef; bytes: Uint8Array }> {
+    const record = this.getRelease(id);
+    const ref = record.attestations.find((a) => a.kind === 'layout');
+    if (record.status !== 'approved' || ref === undefined) {
+      throw new ReleaseError(
+        'ASSEMBLY_NOT_APPROVED',
+        `release ${id} is ${record.status}: it has no layout`,
+      );
+    }
+    return this.attestation(id, ref.sha256);
   }
 
   /** Refuses new builds and closes the store; call after the server stopped. */
@@ -371,12 +539,16 @@ export class AssemblyLine {
   }
 }
 
-interface ParsedAttestation {
-  kind: Exclude<AttestationKind, 'provenance'>;
+type UploadKind = Exclude<AttestationKind, 'provenance' | 'layout'>;
+
+type ParsedAttestation = {
   bytes: Uint8Array;
   keyids: string[];
   fileName?: string;
-}
+} & (
+  | { kind: 'link'; metablock: Metablock<LinkMetadata> }
+  | { kind: Exclude<UploadKind, 'link'>; envelope: Envelope }
+);
 
 /**
  * `{kind: 'link', metablock}` (a legacy in-toto link) or
@@ -397,7 +569,9 @@ export function parseUploadedAttestation(body: unknown): ParsedAttestation {
   }
   const fields = Object.keys(body);
   const { kind } = body as Record<string, unknown>;
-  const uploadable = ATTESTATION_KINDS.filter((k) => k !== 'provenance') as string[];
+  const uploadable = ATTESTATION_KINDS.filter(
+    (k) => k !== 'provenance' && k !== 'layout',
+  ) as string[];
   if (typeof kind !== 'string' || !uploadable.includes(kind)) {
     return bad(`kind must be one of ${uploadable.join(', ')}`);
   }
@@ -417,6 +591,7 @@ export function parseUploadedAttestation(body: unknown): ParsedAttestation {
       const first = keyids[0];
       return {
         kind,
+        metablock,
         bytes: serialized,
         keyids,
         ...(first === undefined ? {} : { fileName: linkFileName(metablock.signed.name, first) }),
@@ -430,7 +605,8 @@ export function parseUploadedAttestation(body: unknown): ParsedAttestation {
     const serialized = Buffer.from(serializeEnvelope(envelope));
     if (serialized.length > MAX_ATTESTATION_BYTES) return bad('the envelope is too large');
     return {
-      kind: kind as ParsedAttestation['kind'],
+      kind: kind as Exclude<UploadKind, 'link'>,
+      envelope,
       bytes: serialized,
       keyids: envelope.signatures.flatMap((s) => (s.keyid === undefined ? [] : [s.keyid])),
     };
@@ -439,6 +615,108 @@ export function parseUploadedAttestation(body: unknown): ParsedAttestation {
     const code = cause instanceof CodedError ? `${cause.code}: ` : '';
     return bad(`${code}${(cause as Error).message}`, cause);
   }
+}
+
+const PREDICATE_OF: Record<Exclude<UploadKind, 'link'>, string> = {
+  vsa: SLSA_VSA_V1,
+  approval: APPROVAL_PREDICATE_TYPE,
+  review: REVIEW_PREDICATE_TYPE,
+  'mismatch-report': MISMATCH_PREDICATE_TYPE,
+};
+
+/**
+ * An upload must be the supervisor's and about this release: a link for
+ * the `build` step whose products are the artifacts (in-toto-spec §4.3.1:
+ * both functionaries must report the same products), or a Statement of the
+ * kind's predicate type whose subjects are the artifacts.
+ */
+function checkUpload(parsed: ParsedAttestation, record: ReleaseRecord, key: PublicKey): void {
+  const bad = (message: string, cause?: unknown): never => {
+    throw new ReleaseError(
+      'ASSEMBLY_BAD_ATTESTATION',
+      message,
+      cause === undefined ? {} : { cause },
+    );
+  };
+  if (parsed.kind === 'link') {
+    const { metablock } = parsed;
+    if (!metablockSignedBy(metablock, key)) bad('the link is not signed by the supervisor key');
+    if (metablock.signed.name !== BUILD_STEP_NAME)
+      bad(`the link is not for step ${BUILD_STEP_NAME}`);
+    const products = Object.entries(metablock.signed.products)
+      .map(([name, digest]) => `${name} ${digest.sha256 ?? ''}`)
+      .sort();
+    const artifacts = record.artifacts.map((a) => `${a.name} ${a.sha256}`).sort();
+    if (products.join('\n') !== artifacts.join('\n')) {
+      bad("the link's products are not the release's artifacts");
+    }
+    return;
+  }
+  try {
+    verifySupervisorStatement(parsed.envelope, {
+      key,
+      predicateType: PREDICATE_OF[parsed.kind],
+      release: record,
+    });
+  } catch (cause) {
+    bad(`the ${parsed.kind} does not verify: ${(cause as Error).message}`, cause);
+  }
+}
+
+function checkSupervisorKey(pem: string): PublicKey {
+  try {
+    return publicKeyFromPem(pem);
+  } catch (cause) {
+    throw new ReleaseError(
+      'ASSEMBLY_BAD_CONFIG',
+      "the supervisor's key is not an Ed25519 public key PEM",
+      {
+        cause,
+      },
+    );
+  }
+}
+
+function publicKeyInfo(key: PublicKey): PublicKeyInfo {
+  return { keyid: key.keyid, publicKeyPem: publicKeyToPem(key), keyDict: keyDictWithIdFor(key) };
+}
+
+async function writeConfig(
+  dir: string,
+  builderId: string,
+  supervisor: PublicKey | undefined,
+): Promise<void> {
+  const config = {
+    schema: CONFIG_SCHEMA,
+    builderId,
+    ...(supervisor === undefined
+      ? {}
+      : { supervisor: { publicKeyPem: publicKeyToPem(supervisor) } }),
+  };
+  try {
+    await writeFileDurably(
+      join(dir, ASSEMBLY_CONFIG_FILE),
+      Buffer.from(`${JSON.stringify(config, null, 2)}\n`),
+      0o644,
+    );
+  } catch (cause) {
+    throw new ReleaseError('ASSEMBLY_IO', `cannot write ${ASSEMBLY_CONFIG_FILE}`, { cause });
+  }
+}
+
+/** The layout key, created (mode 0600) when the directory has none yet. */
+async function ensureLayoutKey(dir: string): Promise<SigningKey> {
+  const path = join(dir, LAYOUT_KEY_FILE);
+  try {
+    return signingKeyFromPem(await readFile(path, 'utf8'));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ReleaseError('ASSEMBLY_BAD_CONFIG', `cannot read ${LAYOUT_KEY_FILE}`, { cause });
+    }
+  }
+  const key = generateSigningKey();
+  await writeNewFile(path, signingKeyToPem(key), 0o600);
+  return key;
 }
 
 /** A sortable id: 10 Crockford base32 digits of milliseconds, then 16 random ones (lowercase). */
@@ -477,7 +755,9 @@ function identityOf(key: SigningKey, builderId: string): BuilderIdentity {
 
 async function readIdentityIfPresent(
   dir: string,
-): Promise<{ key: SigningKey; identity: BuilderIdentity } | undefined> {
+): Promise<
+  { key: SigningKey; identity: BuilderIdentity; supervisor: PublicKey | undefined } | undefined
+> {
   let pem: string;
   try {
     pem = await readFile(join(dir, BUILDER_KEY_FILE), 'utf8');
@@ -502,14 +782,21 @@ async function readIdentityIfPresent(
     );
   }
   checkBuilderId(builderId);
+  const pinned = (config as { supervisor?: { publicKeyPem?: unknown } }).supervisor;
+  let supervisor: PublicKey | undefined;
+  if (pinned !== undefined) {
+    if (typeof pinned.publicKeyPem !== 'string') {
+      throw new ReleaseError('ASSEMBLY_BAD_CONFIG', `${ASSEMBLY_CONFIG_FILE}: bad supervisor key`);
+    }
+    supervisor = checkSupervisorKey(pinned.publicKeyPem);
+  }
   const key = signingKeyFromPem(pem);
-  return { key, identity: identityOf(key, builderId) };
+  return { key, identity: identityOf(key, builderId), supervisor };
 }
 
 async function writeNewFile(path: string, content: string, mode: number): Promise<void> {
-  let handle;
   try {
-    handle = await open(path, 'wx', mode);
+    await writeNewFileDurably(path, content, mode);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     throw new ReleaseError(
@@ -517,11 +804,5 @@ async function writeNewFile(path: string, content: string, mode: number): Promis
       `cannot create ${path}`,
       { cause },
     );
-  }
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

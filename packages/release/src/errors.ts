@@ -76,6 +76,7 @@ export type ReleaseErrorCode =
   | 'ASSEMBLY_NO_SUPERVISOR'
   | 'ASSEMBLY_APPROVAL_INCOMPLETE'
   | 'ASSEMBLY_NOT_APPROVED'
+  | 'ASSEMBLY_RELEASE_REJECTED'
   // supervisor
   | 'SUPERVISOR_NOT_INITIALIZED'
   | 'SUPERVISOR_BAD_CONFIG'
@@ -87,7 +88,9 @@ export type ReleaseErrorCode =
   | 'SUPERVISOR_REVIEWER_NOT_ALLOWED'
   | 'SUPERVISOR_REVIEW_REQUIRED'
   | 'SUPERVISOR_ALREADY_DECIDED'
-  | 'SUPERVISOR_REBUILD_MISMATCH';
+  | 'SUPERVISOR_REBUILD_MISMATCH'
+  // release kit
+  | 'RELEASE_KIT_INCOMPLETE';
 
 /** The one error class of `@glasshouse/release`. Branch on `code`, never on the message. */
 export class ReleaseError extends CodedError<ReleaseErrorCode> {}

@@ -18,3 +18,4 @@ export * from './assembly-client.js';
 export * from './rebuild-diff.js';
 export * from './supervision.js';
 export * from './supervisor.js';
+export * from './release-kit.js';

@@ -15,9 +15,9 @@
  * them; on a mismatch it uploads a signed report naming every differing file
  * and throws SUPERVISOR_REBUILD_MISMATCH.
  */
-import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   envelopeFromJson,
   generateSigningKey,
@@ -47,6 +47,7 @@ import type { AssemblyClient } from './assembly-client.js';
 import type { AttestationRef, ReleaseRecord } from './assembly-store.js';
 import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
+import { writeFileDurably, writeNewFileDurably } from './files.js';
 import { buildStepLink, signBuildStepLink } from './provenance.js';
 import {
   compareArtifacts,
@@ -605,7 +606,7 @@ export class Supervisor {
     const path = join(dir, `${kind}.${sha256Hex(bytes).slice(0, 16)}.json`);
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeDurably(path, bytes, 0o644);
+      await writeFileDurably(path, bytes, 0o644);
     } catch (cause) {
       throw new ReleaseError('SUPERVISOR_IO', `cannot write ${path}`, { cause });
     }
@@ -756,42 +757,16 @@ async function writeConfig(dir: string, config: SupervisorConfig): Promise<void>
   }
   const text = `${JSON.stringify({ schema: CONFIG_SCHEMA, ...config }, null, 2)}\n`;
   try {
-    await writeDurably(join(dir, SUPERVISOR_CONFIG_FILE), Buffer.from(text), 0o644);
+    await writeFileDurably(join(dir, SUPERVISOR_CONFIG_FILE), Buffer.from(text), 0o644);
   } catch (cause) {
     throw new ReleaseError('SUPERVISOR_IO', `cannot write ${SUPERVISOR_CONFIG_FILE}`, { cause });
   }
 }
 
-/** Write to a temporary name, fsync, rename, fsync the directory: all or nothing. */
-async function writeDurably(path: string, bytes: Uint8Array, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const handle = await open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  const dirHandle = await open(dirname(path), 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
-}
-
 async function writeNewFile(path: string, content: string, mode: number): Promise<void> {
-  let handle;
   try {
-    handle = await open(path, 'wx', mode);
+    await writeNewFileDurably(path, content, mode);
   } catch (cause) {
     throw new ReleaseError('SUPERVISOR_IO', `cannot create ${path}`, { cause });
-  }
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -19,6 +19,11 @@ import {
   verifyMetablockSignature,
   verifyStatementEnvelope,
   SLSA_PROVENANCE_V1,
+  decodeBase64,
+  parseStatement,
+  publicKeyToPem,
+  type Envelope,
+  type Statement,
 } from '@glasshouse/attest';
 import { hasCode } from '@glasshouse/errors';
 import {
@@ -36,6 +41,8 @@ import {
 import { FIXED_EPOCH, RULES_TESTDATA, TestRepo, commandRecipe } from './assembly-fixtures.js';
 
 const BUILDER_ID = 'https://builder.example.org/assembly/test';
+/** The supervisor whose key the assembly line pins: only what it signs is accepted. */
+const supervisor = generateSigningKey();
 const sandbox = await detectSandbox();
 
 let work = '';
@@ -62,7 +69,11 @@ beforeAll(async () => {
     },
     { epoch: FIXED_EPOCH + 60 },
   );
-  await initAssemblyDir({ dir: join(work, 'assembly'), builderId: BUILDER_ID });
+  await initAssemblyDir({
+    dir: join(work, 'assembly'),
+    builderId: BUILDER_ID,
+    supervisorKeyPem: publicKeyToPem(supervisor.verifier),
+  });
   line = await openAssemblyLine({ dir: join(work, 'assembly'), debianYara: 'off', sandbox });
   app = buildAssemblyServer({ line });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -74,6 +85,10 @@ afterAll(async () => {
   line.close();
   await rm(work, { recursive: true, force: true });
 });
+
+function parseStatementOf(envelope: Envelope): Statement {
+  return parseStatement(decodeBase64(envelope.payload));
+}
 
 async function post(path: string, body: string, type = 'application/json'): Promise<Response> {
   return fetch(url + path, { method: 'POST', body, headers: { 'content-type': type } });
@@ -238,11 +253,11 @@ describe('assembly line', () => {
     expect(await client.listReleases()).toHaveLength(2);
   });
 
-  it('stores what the supervisor uploads, parsed strictly', async () => {
-    const supervisor = generateSigningKey();
+  it('stores what the pinned supervisor uploads, parsed strictly', async () => {
+    const subjects = first.artifacts.map((a) => ({ name: a.name, digest: { sha256: a.sha256 } }));
     const vsa = signStatement(
       verificationSummaryStatement(
-        [{ name: first.artifacts[0]!.name, digest: { sha256: first.artifacts[0]!.sha256 } }],
+        subjects,
         buildVerificationSummary({
           verifierId: 'https://supervisor.example.org',
           timeVerified: new Date('2024-01-03T00:00:00Z'),
@@ -260,10 +275,8 @@ describe('assembly line', () => {
     const stored = await client.attestation(first.id, listed.sha256);
     verifyStatementEnvelope(parseEnvelope(stored), { keys: [supervisor.verifier] });
 
-    const link = signMetadata(
-      buildLink({ name: 'build', products: { a: { sha256: '0'.repeat(64) } } }),
-      [supervisor],
-    );
+    const products = Object.fromEntries(first.artifacts.map((a) => [a.name, { sha256: a.sha256 }]));
+    const link = signMetadata(buildLink({ name: 'build', products }), [supervisor]);
     const withLink = await client.addAttestation(first.id, {
       kind: 'link',
       metablock: JSON.parse(serializeMetablock(link)) as unknown,
@@ -283,6 +296,30 @@ describe('assembly line', () => {
       { kind: 'vsa', envelope: { ...vsa, payload: '!!' } },
       { kind: 'vsa', envelope: { ...vsa, payloadType: 'text/plain' } },
       { kind: 'link', metablock: { signed: {}, signatures: [] } },
+      // Signed by another key, or about other artifacts.
+      { kind: 'vsa', envelope: signStatement(parseStatementOf(vsa), [generateSigningKey()]) },
+      {
+        kind: 'vsa',
+        envelope: signStatement(
+          {
+            ...parseStatementOf(vsa),
+            subject: [{ name: 'x', digest: { sha256: '0'.repeat(64) } }],
+          },
+          [supervisor],
+        ),
+      },
+      {
+        kind: 'link',
+        metablock: signMetadata(buildLink({ name: 'build', products }), [generateSigningKey()]),
+      },
+      {
+        kind: 'link',
+        metablock: signMetadata(
+          buildLink({ name: 'build', products: { a: { sha256: '0'.repeat(64) } } }),
+          [supervisor],
+        ),
+      },
+      { kind: 'layout', envelope: vsa },
       [],
     ]) {
       const res = await post(`/releases/${first.id}/attestations`, JSON.stringify(body));
