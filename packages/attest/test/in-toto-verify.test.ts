@@ -14,7 +14,6 @@
  * dict {keytype, scheme, keyid_hash_algorithms, keyval: {public: hex}}.
  * Exit status: 0 verified, 1 verification failed, 2 bad arguments.
  */
-import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,9 +34,10 @@ import {
   verifyStepLinks,
 } from '../src/index.js';
 import { AttestError } from '../src/errors.js';
+import { IN_TOTO_VERIFY, inTotoVerifyInstalled, runInTotoVerify } from './in-toto-tool.js';
 
-const TOOL = 'in-toto-verify';
-const installed = spawnSync(TOOL, ['--version'], { stdio: 'ignore' }).error === undefined;
+const TOOL = IN_TOTO_VERIFY;
+const installed = inTotoVerifyInstalled;
 
 const ARTIFACT = 'app.tgz';
 const CONTENT = Buffer.from('release bytes\n');
@@ -128,7 +128,7 @@ function writeScenario(scenario: Scenario): string {
 }
 
 function runVerify(root: string): Promise<{ code: number; output: string }> {
-  const args = [
+  return runInTotoVerify(join(root, 'delivery'), [
     '--layout',
     '../root.layout',
     '--layout-keys',
@@ -137,18 +137,7 @@ function runVerify(root: string): Promise<{ code: number; output: string }> {
     'ed25519',
     '--link-dir',
     '../links',
-  ];
-  return new Promise((resolve) => {
-    execFile(
-      TOOL,
-      args,
-      { cwd: join(root, 'delivery'), timeout: 15_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, output: `${stdout}${stderr}` });
-      },
-    );
-  });
+  ]);
 }
 
 /** What this package's pure verifier says about the same files. */

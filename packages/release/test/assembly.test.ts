@@ -25,7 +25,6 @@ import {
   type Envelope,
   type Statement,
 } from '@glasshouse/attest';
-import { hasCode } from '@glasshouse/errors';
 import {
   AssemblyClient,
   buildAssemblyServer,
@@ -38,6 +37,7 @@ import {
   type AssemblyLine,
   type ReleaseRecord,
 } from '../src/index.js';
+import { codeOf } from './codes.js';
 import { FIXED_EPOCH, RULES_TESTDATA, TestRepo, commandRecipe } from './assembly-fixtures.js';
 
 const BUILDER_ID = 'https://builder.example.org/assembly/test';
@@ -92,16 +92,6 @@ function parseStatementOf(envelope: Envelope): Statement {
 
 async function post(path: string, body: string, type = 'application/json'): Promise<Response> {
   return fetch(url + path, { method: 'POST', body, headers: { 'content-type': type } });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (hasCode(err, (err as { code: string }).code)) return (err as { code: string }).code;
-    throw err;
-  }
-  throw new Error('expected a coded error');
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
