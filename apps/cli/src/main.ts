@@ -7,6 +7,7 @@ import { registerMonitorCommands } from './commands/monitor.js';
 import { registerNoteCommands } from './commands/note.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerStartCommand } from './commands/start.js';
+import { registerSupervisorCommands } from './commands/supervisor.js';
 import { registerWitnessCommands } from './commands/witness.js';
 import { UsageError, type Io, processIo } from './io.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(io: Io): Command {
   registerWitnessCommands(program, io);
   registerAssemblyCommands(program, io);
   registerReleaseCommands(program, io);
+  registerSupervisorCommands(program, io);
   return program;
 }
 

@@ -1,12 +1,23 @@
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { publicKeyFromPem, publicKeyToPem, signingKeyFromPem } from '@glasshouse/attest';
 import {
+  ASSEMBLY_CONFIG_FILE,
   buildAssemblyServer,
   initAssemblyDir,
+  LAYOUT_KEY_FILE,
   openAssemblyLine,
   type AssemblyLine,
 } from '@glasshouse/release';
-import { listenOn, parseListen, untilSignal, type Io } from '../io.js';
+import {
+  listenOn,
+  MAX_KEY_FILE_BYTES,
+  parseListen,
+  readSmallFile,
+  untilSignal,
+  type Io,
+} from '../io.js';
 
 export function registerAssemblyCommands(program: Command, io: Io): void {
   const assembly = program
@@ -18,18 +29,35 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
   assembly
     .command('init')
     .description(
-      "Create an assembly line in DIR: a builder key (mode 0600) and its configuration; prints the builder's public key PEM and keyid",
+      'Create an assembly line in DIR: a builder key and a layout key (both mode 0600) and its configuration. ' +
+        "Prints the builder's public key PEM, 'keyid <id>' and 'builder <uri>', then 'layout-keyid <id>' and the " +
+        "layout key's PEM (endpoints pin it to check release layouts), and 'supervisor <keyid>' once a supervisor " +
+        'key is pinned. Idempotent: run it again with --supervisor-key to pin (or re-pin) the supervisor',
     )
     .requiredOption('--dir <dir>', 'data directory')
     .option('--builder-id <uri>', 'the builder id written into every provenance')
-    .action(async (opts: { dir: string; builderId?: string }) => {
-      const identity = await initAssemblyDir({
-        dir: resolve(io.cwd, opts.dir),
-        builderId: opts.builderId,
-      });
-      io.stdout(
-        `${identity.publicKeyPem.trimEnd()}\nkeyid ${identity.keyid}\nbuilder ${identity.builderId}\n`,
-      );
+    .option(
+      '--supervisor-key <file>',
+      "the supervisor's public key (PEM): only what it signs is accepted as an upload",
+    )
+    .action(async (opts: { dir: string; builderId?: string; supervisorKey?: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      const supervisorKeyPem =
+        opts.supervisorKey === undefined
+          ? undefined
+          : await readSmallFile(resolve(io.cwd, opts.supervisorKey), MAX_KEY_FILE_BYTES);
+      const identity = await initAssemblyDir({ dir, builderId: opts.builderId, supervisorKeyPem });
+      const layoutKey = signingKeyFromPem(await readFile(join(dir, LAYOUT_KEY_FILE), 'utf8'));
+      const lines = [
+        identity.publicKeyPem.trimEnd(),
+        `keyid ${identity.keyid}`,
+        `builder ${identity.builderId}`,
+        `layout-keyid ${layoutKey.keyid}`,
+        publicKeyToPem(layoutKey.verifier).trimEnd(),
+      ];
+      const supervisor = await pinnedSupervisorKeyid(dir);
+      if (supervisor !== undefined) lines.push(`supervisor ${supervisor}`);
+      io.stdout(`${lines.join('\n')}\n`);
     });
 
   assembly
@@ -50,6 +78,15 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
       io.stderr('assembly: shutting down\n');
       await server.close();
     });
+}
+
+/** The keyid of the supervisor key pinned in DIR's configuration, if any (init has just checked it). */
+async function pinnedSupervisorKeyid(dir: string): Promise<string | undefined> {
+  const config = JSON.parse(await readFile(join(dir, ASSEMBLY_CONFIG_FILE), 'utf8')) as {
+    supervisor?: { publicKeyPem?: unknown };
+  };
+  const pem = config.supervisor?.publicKeyPem;
+  return typeof pem === 'string' ? publicKeyFromPem(pem).keyid : undefined;
 }
 
 export interface RunningAssemblyServer {

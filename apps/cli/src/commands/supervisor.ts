@@ -1,0 +1,160 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { publicKeyFromPem } from '@glasshouse/attest';
+import { hasCode } from '@glasshouse/errors';
+import {
+  AssemblyClient,
+  initSupervisorDir,
+  openSupervisor,
+  type ApprovalPolicy,
+  type PinnedBuilder,
+  type Supervisor,
+} from '@glasshouse/release';
+import { MAX_KEY_FILE_BYTES, readSmallFile, UsageError, type Io } from '../io.js';
+
+const DEFAULT_DIR = 'supervisor';
+
+interface InitOptions {
+  dir: string;
+  verifierId?: string;
+  builderKey?: string;
+  builderId?: string;
+  reviewer?: string[];
+  requireReview?: boolean;
+}
+
+export function registerSupervisorCommands(program: Command, io: Io): void {
+  const supervisor = program
+    .command('supervisor')
+    .description(
+      "Run the independent supervisor: review releases, rebuild them from source and approve (or reject) them on the vendor's assembly line",
+    );
+
+  supervisor
+    .command('init')
+    .description(
+      "Create the supervisor's key (mode 0600) and configuration in DIR, or update them: pin a builder's key, " +
+        'set the approval policy. Prints the public key PEM (give it to "assembly init --supervisor-key"), ' +
+        "'keyid <id>', 'verifier <id>', 'policy review-required=<bool> reviewers=<list or *>' and " +
+        "'builder <id> <keyid>' per pinned builder",
+    )
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .option('--verifier-id <uri>', "the verifier id of the supervisor's VSAs (first init only)")
+    .option(
+      '--builder-key <file>',
+      "pin this builder public key (PEM, as 'assembly init' prints it)",
+    )
+    .option('--builder-id <uri>', 'the builder id the pinned key signs for (with --builder-key)')
+    .option(
+      '--reviewer <name>',
+      'a reviewer allowed to approve by review (repeat for several); sets the policy',
+      (name: string, previous: string[] | undefined) => [...(previous ?? []), name],
+    )
+    .option('--require-review', 'approve only releases reviewed by an allowed reviewer (default)')
+    .option('--no-require-review', 'approve on a matching rebuild alone')
+    .action(async (opts: InitOptions) => {
+      if ((opts.builderKey === undefined) !== (opts.builderId === undefined)) {
+        throw new UsageError('--builder-key and --builder-id go together');
+      }
+      let builder: PinnedBuilder | undefined;
+      if (opts.builderKey !== undefined && opts.builderId !== undefined) {
+        builder = {
+          builderId: opts.builderId,
+          publicKeyPem: await readSmallFile(resolve(io.cwd, opts.builderKey), MAX_KEY_FILE_BYTES),
+        };
+      }
+      const policy: ApprovalPolicy | undefined =
+        opts.reviewer === undefined && opts.requireReview === undefined
+          ? undefined
+          : { requireReview: opts.requireReview ?? true, reviewers: opts.reviewer ?? [] };
+      const { identity, config } = await initSupervisorDir({
+        dir: resolve(io.cwd, opts.dir),
+        verifierId: opts.verifierId,
+        policy,
+        builder,
+      });
+      const lines = [
+        identity.publicKeyPem.trimEnd(),
+        `keyid ${identity.keyid}`,
+        `verifier ${identity.verifierId}`,
+        `policy review-required=${config.policy.requireReview} reviewers=${
+          config.policy.reviewers.length === 0 ? '*' : config.policy.reviewers.join(',')
+        }`,
+        ...config.builders.map(
+          (b) => `builder ${b.builderId} ${publicKeyFromPem(b.publicKeyPem).keyid}`,
+        ),
+      ];
+      io.stdout(`${lines.join('\n')}\n`);
+    });
+
+  supervisor
+    .command('review')
+    .description(
+      "Sign REVIEWER's note about RELEASE and upload it to the assembly line; prints 'review <sha256>' " +
+        "and 'status <status>'. The policy may restrict who can review",
+    )
+    .argument('<release>', 'the release id')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--reviewer <name>', 'who reviewed the release')
+    .requiredOption('--note <text>', 'what the reviewer checked and found')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .action(
+      async (
+        releaseId: string,
+        opts: { assembly: string; reviewer: string; note: string; dir: string },
+      ) => {
+        const client = new AssemblyClient(opts.assembly);
+        const sup = await open(opts.dir);
+        const result = await sup.review(client, releaseId, opts.reviewer, opts.note);
+        io.stdout(`review ${result.sha256}\nstatus ${result.record.status}\n`);
+      },
+    );
+
+  supervisor
+    .command('rebuild')
+    .description(
+      "Check RELEASE's provenance against the pinned builder key and the approval policy, rebuild it " +
+        "from source in the supervisor's own sandbox and compare every output (progress on stderr). " +
+        "On a match, signs and uploads a link, a VSA and an approval and prints 'approved <id>', " +
+        "'link <sha256> <file>', 'vsa <sha256>', 'approval <sha256>'. On a mismatch, uploads a signed " +
+        "report, prints 'differs <file>' per differing file on stderr and fails with SUPERVISOR_REBUILD_MISMATCH",
+    )
+    .argument('<release>', 'the release id')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .action(async (releaseId: string, opts: { assembly: string; dir: string }) => {
+      const client = new AssemblyClient(opts.assembly);
+      const sup = await open(opts.dir);
+      if (sup.sandbox.kind === 'none') {
+        io.stderr(
+          `supervisor: no sandbox (${sup.sandbox.reason}); command builds will be rebuilt without isolation\n`,
+        );
+      }
+      let approval;
+      try {
+        approval = await sup.rebuild(client, releaseId, (message) => {
+          io.stderr(`rebuild: ${message}\n`);
+        });
+      } catch (err) {
+        if (hasCode(err, 'SUPERVISOR_REBUILD_MISMATCH')) {
+          const files = err.evidence?.differingFiles;
+          if (Array.isArray(files)) {
+            for (const file of files) io.stderr(`differs ${String(file)}\n`);
+          }
+        }
+        throw err;
+      }
+      io.stdout(
+        [
+          `approved ${approval.record.id}`,
+          `link ${approval.link.sha256} ${approval.link.fileName}`,
+          `vsa ${approval.vsa.sha256}`,
+          `approval ${approval.approval.sha256}`,
+        ].join('\n') + '\n',
+      );
+    });
+
+  function open(dir: string): Promise<Supervisor> {
+    return openSupervisor({ dir: resolve(io.cwd, dir) });
+  }
+}
