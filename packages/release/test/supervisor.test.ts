@@ -216,6 +216,42 @@ describe('the supervisor', () => {
     expect(await codeOf(lenient.rebuild(env.client, clock.id))).toBe('SUPERVISOR_ALREADY_DECIDED');
   }, 60_000);
 
+  it('approves a product built with npm ci --offline && npm pack in the sandbox', async () => {
+    await env.setPolicy({ requireReview: false, reviewers: [] });
+    const lenient = await env.openSupervisor();
+    const version = '1.2.3';
+    const commit = await env.repo.commit(
+      {
+        'package.json': `${JSON.stringify({ name: 'demo-agent', version, files: ['index.js'] })}\n`,
+        'package-lock.json': `${JSON.stringify({
+          name: 'demo-agent',
+          version,
+          lockfileVersion: 3,
+          requires: true,
+          packages: { '': { name: 'demo-agent', version } },
+        })}\n`,
+        'index.js': 'console.log("scanning");\n',
+        'glasshouse-recipe.json': `${JSON.stringify({
+          schema: 'glasshouse.recipe/v1',
+          kind: 'command',
+          name: 'demo-agent',
+          version,
+          commands: [
+            ['npm', 'ci', '--offline'],
+            ['sh', '-c', 'npm pack --pack-destination "$OUT_DIR"'],
+          ],
+          outputs: [`demo-agent-${version}.tgz`],
+        })}\n`,
+      },
+      { epoch: FIXED_EPOCH + 300 },
+    );
+    const product = await env.client.build(env.repo.dir, commit);
+    expect(product.artifacts.map((a) => a.name)).toEqual([`demo-agent-${version}.tgz`]);
+    expect(product.isolated).toBe(env.sandbox.kind === 'bubblewrap');
+    const approved = await lenient.rebuild(env.client, product.id);
+    expect(approved.record.status).toBe('approved');
+  }, 60_000);
+
   it('needs a pinned key for the builder that signed the provenance', async () => {
     const other = join(env.work, 'other-supervisor');
     await initSupervisorDir({ dir: other, policy: { requireReview: false, reviewers: [] } });
