@@ -15,6 +15,7 @@ export default defineConfig({
       '@glasshouse/log': src('packages/log'),
       '@glasshouse/witness': src('packages/witness'),
       '@glasshouse/release': src('packages/release'),
+      '@glasshouse/distribution': src('packages/distribution'),
     },
   },
   test: {
