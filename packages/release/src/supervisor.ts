@@ -15,7 +15,7 @@
  * them; on a mismatch it uploads a signed report naming every differing file
  * and throws SUPERVISOR_REBUILD_MISMATCH.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -44,6 +44,7 @@ import {
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import type { AssemblyClient } from './assembly-client.js';
+import { isReleaseId } from './assembly.js';
 import type { AttestationRef, ReleaseRecord } from './assembly-store.js';
 import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
@@ -769,4 +770,37 @@ async function writeNewFile(path: string, content: string, mode: number): Promis
   } catch (cause) {
     throw new ReleaseError('SUPERVISOR_IO', `cannot create ${path}`, { cause });
   }
+}
+
+/** One file the supervisor kept about a release: what it signed, as uploaded. */
+export interface SupervisorRecord {
+  readonly kind: string;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * What the supervisor in `dir` signed about a release (its `records/`
+ * copies), oldest name first; empty when it signed nothing. Readers verify
+ * the signatures themselves: these are files, not trusted state.
+ */
+export async function readSupervisorRecords(
+  dir: string,
+  releaseId: string,
+): Promise<SupervisorRecord[]> {
+  if (!isReleaseId(releaseId)) return [];
+  const recordDir = join(dir, 'records', releaseId);
+  let names: string[];
+  try {
+    names = await readdir(recordDir);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ReleaseError('SUPERVISOR_IO', `cannot read ${recordDir}`, { cause });
+  }
+  const out: SupervisorRecord[] = [];
+  for (const name of names.sort()) {
+    const match = /^([a-z-]+)\.[0-9a-f]{16}\.json$/.exec(name);
+    if (match?.[1] === undefined) continue;
+    out.push({ kind: match[1], bytes: await readFile(join(recordDir, name)) });
+  }
+  return out;
 }
