@@ -62,8 +62,9 @@ export function supervisorDirApprovals(dir: string, supervisorKey: PublicKey): A
           continue;
         }
         if (predicate?.releaseId !== releaseId) continue;
+        const descriptors = predicate.evidence ?? [];
         const evidence = (name: string): string | undefined =>
-          predicate?.evidence?.find((e) => e.name === name)?.digest?.sha256;
+          descriptors.find((e) => e.name === name)?.digest?.sha256;
         out.push({
           releaseId,
           approvalSha256: createHash('sha256').update(record.bytes).digest('hex'),
