@@ -3,7 +3,7 @@ import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { ReleaseError } from './errors.js';
 import { MANIFEST_PATH, parseManifest, type RulesManifest } from './manifest.js';
 import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
-import { compileWithYaraX, scanWithYaraX } from './yara.js';
+import { compileWithYaraX, openYaraXScanner } from './yara.js';
 
 /** Lowercase hex SHA-256. */
 export function sha256Hex(data: Uint8Array): string {
@@ -115,12 +115,13 @@ export function runSelfTest(bundle: BundleContents): SelfTestResult {
     }
   });
   const { rules, warnings } = compileWithYaraX(sources);
+  const scanner = openYaraXScanner(rules);
   try {
     for (const c of bundle.manifest.selfTest) {
       const data = bundle.files.get(c.sample);
       if (data === undefined)
         throw new ReleaseError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
-      const got = scanWithYaraX(rules, data);
+      const got = scanner.scan(data);
       const want = [...c.expect].sort();
       if (got.join('\n') !== want.join('\n')) {
         throw new ReleaseError(
@@ -131,6 +132,7 @@ export function runSelfTest(bundle: BundleContents): SelfTestResult {
       }
     }
   } finally {
+    scanner.free();
     rules.free();
   }
   return { cases: bundle.manifest.selfTest.length, warnings };

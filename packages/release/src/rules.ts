@@ -18,7 +18,7 @@ import {
   DEFAULT_DEBIAN_YARA,
   detectDebianYara,
   run,
-  scanWithYaraX,
+  openYaraXScanner,
   yaraXVersion,
   type DebianYaraPaths,
   type RuleSource,
@@ -294,6 +294,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   );
 
   // 3. Map samples to rules: samples/<rule>/<file>.
+  const publicRules = new Set(publicNames);
   const cases: ScanCase[] = [];
   const sampled = new Set<string>();
   for (const f of sampleTree) {
@@ -308,7 +309,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
         },
       );
     }
-    if (!publicNames.includes(rule)) {
+    if (!publicRules.has(rule)) {
       compiled.rules.free();
       throw new ReleaseError(
         'RULES_SAMPLE_UNKNOWN',
@@ -335,10 +336,12 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   for (const f of cleanTree) cases.push({ path: `clean/${f.rel}`, data: f.data, rule: undefined });
 
   // 4. Sample tests with yara-x.
+  const publicSet = new Set(publicNames);
+  const scanner = openYaraXScanner(compiled.rules);
   try {
     for (const c of cases) {
-      const got = scanWithYaraX(compiled.rules, c.data);
-      const stray = got.find((r) => !publicNames.includes(r));
+      const got = scanner.scan(c.data);
+      const stray = got.find((r) => !publicSet.has(r));
       if (stray !== undefined) {
         throw new ReleaseError(
           'RULES_ENGINE_DISAGREE',
@@ -351,6 +354,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
       checkCase(c, got, 'yara-x');
     }
   } finally {
+    scanner.free();
     compiled.rules.free();
   }
   progress(`yara-x: ${cases.length} sample and clean-file tests passed`);

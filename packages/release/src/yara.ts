@@ -78,26 +78,50 @@ export function compileWithYaraX(sources: readonly RuleSource[]): CompiledRules 
 
 const SCAN_TIMEOUT_MS = 10_000;
 
-/** Names of the public rules that match `data`, sorted (private rules are left out, as the `yara` CLI does). */
-export function scanWithYaraX(rules: Rules, data: Uint8Array): string[] {
+/** A scanner over compiled rules, reused across many inputs. */
+export interface YaraXScanner {
+  /** Names of the public rules that match `data`, sorted (private rules are left out, as the `yara` CLI does). */
+  scan(data: Uint8Array): string[];
+  free(): void;
+}
+
+/**
+ * One scanner for many scans: creating a yara-x scanner costs time in
+ * proportion to the rule count, so a build that tests 10,000 samples must
+ * not create one per sample.
+ */
+export function openYaraXScanner(rules: Rules): YaraXScanner {
   const scanner = rules.scanner();
+  scanner.setTimeoutMs(SCAN_TIMEOUT_MS);
+  return {
+    scan(data) {
+      const result: unknown = scanner.scan(data);
+      const matches = (result as { matches?: unknown }).matches;
+      if (!Array.isArray(matches)) {
+        throw new ReleaseError('RULES_ENGINE_FAILED', 'yara-x returned no match list');
+      }
+      return matches
+        .filter((m: unknown) => (m as { isPrivate?: unknown }).isPrivate !== true)
+        .map((m: unknown) => {
+          const id = (m as { identifier?: unknown }).identifier;
+          if (typeof id !== 'string') {
+            throw new ReleaseError('RULES_ENGINE_FAILED', 'yara-x match without identifier');
+          }
+          return id;
+        })
+        .sort();
+    },
+    free() {
+      scanner.free();
+    },
+  };
+}
+
+/** `openYaraXScanner(rules).scan(data)` for a single input. */
+export function scanWithYaraX(rules: Rules, data: Uint8Array): string[] {
+  const scanner = openYaraXScanner(rules);
   try {
-    scanner.setTimeoutMs(SCAN_TIMEOUT_MS);
-    const result: unknown = scanner.scan(data);
-    const matches = (result as { matches?: unknown }).matches;
-    if (!Array.isArray(matches)) {
-      throw new ReleaseError('RULES_ENGINE_FAILED', 'yara-x returned no match list');
-    }
-    return matches
-      .filter((m: unknown) => (m as { isPrivate?: unknown }).isPrivate !== true)
-      .map((m: unknown) => {
-        const id = (m as { identifier?: unknown }).identifier;
-        if (typeof id !== 'string') {
-          throw new ReleaseError('RULES_ENGINE_FAILED', 'yara-x match without identifier');
-        }
-        return id;
-      })
-      .sort();
+    return scanner.scan(data);
   } finally {
     scanner.free();
   }
