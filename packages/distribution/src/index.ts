@@ -2,3 +2,6 @@
 export * from './errors.js';
 export * from './release-log.js';
 export * from './release-log-checker.js';
+export * from './tuf-keys.js';
+export * from './tuf-metadata.js';
+export * from './tuf-repo.js';
