@@ -27,7 +27,11 @@ export type DistributionErrorCode =
   | 'TARGET_EXISTS'
   // release log (release-log.ts, release-log-checker.ts)
   | 'RELEASE_LOG_ENTRY_INVALID'
-  | 'RELEASE_LOG_ENTRY_UNAPPROVED';
+  | 'RELEASE_LOG_ENTRY_UNAPPROVED'
+  // supervisor signing and the repository service
+  | 'RELEASES_DRAFT_REFUSED'
+  | 'RELEASE_NOT_APPROVED'
+  | 'REPO_UPSTREAM_FAILED';
 
 /** The one error class of `@glasshouse/distribution`. */
 export class DistributionError extends CodedError<DistributionErrorCode> {}

@@ -5,3 +5,7 @@ export * from './release-log-checker.js';
 export * from './tuf-keys.js';
 export * from './tuf-metadata.js';
 export * from './tuf-repo.js';
+export * from './supervisor-tuf.js';
+export * from './repo-service.js';
+export * from './repo-server.js';
+export * from './repo-client.js';

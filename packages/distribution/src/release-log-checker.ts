@@ -27,6 +27,8 @@ export interface ApprovedRelease {
   readonly artifacts: readonly string[];
   readonly provenanceSha256: string | undefined;
   readonly vsaSha256: string | undefined;
+  /** Every digest the approval names as its evidence (provenance, links, reviews, VSA). */
+  readonly evidence: readonly string[];
 }
 
 /** Where the checker learns what was approved. */
@@ -71,6 +73,9 @@ export function supervisorDirApprovals(dir: string, supervisorKey: PublicKey): A
           artifacts: subjects,
           provenanceSha256: evidence('provenance'),
           vsaSha256: evidence('vsa'),
+          evidence: descriptors.flatMap((e) =>
+            typeof e.digest?.sha256 === 'string' ? [e.digest.sha256] : [],
+          ),
         });
       }
       return out;

@@ -1,0 +1,175 @@
+/**
+ * The repository over HTTP: metadata and targets as static files with the
+ * cache headers TUF clients expect, the two drafts the supervisor signs, and
+ * the vendor's publish call.
+ *
+ *   GET  /metadata/<N>.<role>.json   immutable (consistent snapshots, TUF 6.2.1)
+ *   GET  /metadata/timestamp.json    no-cache (TUF 5.4: always fetched fresh)
+ *   GET  /metadata/root.json         no-cache (the latest root, for people)
+ *   GET  /targets/<dirs>/<sha256>.<name>  immutable
+ *   GET  /drafts/root                the root draft (404 DRAFT_MISSING)
+ *   POST /drafts/root/signatures     {keyid, sig} → {version, published, …}
+ *   GET  /drafts/releases            the releases draft
+ *   POST /drafts/releases/signatures {keyid, sig}
+ *   POST /publish                    {releaseId}; Authorization: Bearer <DIR/publish-token>
+ *
+ * Signatures need no authentication: they are checked against the keys the
+ * drafts name. Publishing does: only the vendor's operator holds the token.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { CodedError } from '@glasshouse/errors';
+import { isErrno, writeNewFileDurably } from './durable.js';
+import { DistributionError } from './errors.js';
+import type { RepoService } from './repo-service.js';
+import { parseTufSignature } from './tuf-keys.js';
+import {
+  addReleasesSignature,
+  addRootSignature,
+  releasesDraft,
+  repoPaths,
+  rootDraft,
+} from './tuf-repo.js';
+
+export const PUBLISH_TOKEN_FILE = 'publish-token';
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const METADATA_FILE =
+  /^(?:[1-9][0-9]{0,15}\.(?:root|snapshot|targets|releases)|timestamp|root)\.json$/;
+const TARGET_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+const MAX_BODY = 64 * 1024;
+
+const STATUS: Readonly<Record<string, number>> = {
+  DRAFT_MISSING: 404,
+  DRAFT_MALFORMED: 400,
+  DRAFT_PENDING: 409,
+  DRAFT_EXPIRED: 409,
+  SIGNATURE_MALFORMED: 400,
+  SIGNATURE_UNKNOWN_KEY: 403,
+  SIGNATURE_INVALID: 403,
+  ROOT_NOT_PUBLISHED: 409,
+  RELEASE_NOT_APPROVED: 409,
+  ASSEMBLY_NOT_FOUND: 404,
+  REPO_UPSTREAM_FAILED: 502,
+  ASSEMBLY_UNREACHABLE: 502,
+  TARGET_EXISTS: 409,
+};
+
+/** The publish token in `dir`, created (mode 0600) on first use. */
+export async function ensurePublishToken(dir: string): Promise<string> {
+  const path = join(dir, PUBLISH_TOKEN_FILE);
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  const token = randomBytes(32).toString('hex');
+  await writeNewFileDurably(path, `${token}\n`, 0o600);
+  return token;
+}
+
+export interface RepoServerOptions {
+  readonly service: RepoService;
+  readonly publishToken: string;
+  readonly now?: () => Date;
+  readonly logger?: boolean;
+}
+
+export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
+  const { service } = options;
+  const dir = service.dir;
+  const paths = repoPaths(dir);
+  const now = options.now ?? (() => new Date());
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof CodedError) {
+      const coded = err as CodedError;
+      return reply
+        .code(STATUS[coded.code] ?? 500)
+        .send({ code: coded.code, message: coded.message });
+    }
+    const e = err as { statusCode?: number; message?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send({ code: 'REPO_BAD_REQUEST', message: e.message });
+    }
+    app.log.error({ err }, 'request failed');
+    return reply.code(500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
+  });
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ code: 'NOT_FOUND', message: 'no such resource' }),
+  );
+
+  app.get<{ Params: { file: string } }>('/metadata/:file', async (req, reply) => {
+    const file = req.params.file;
+    if (!METADATA_FILE.test(file))
+      return reply.code(404).send({ code: 'NOT_FOUND', message: 'no such metadata' });
+    const bytes = await readIfPresent(join(paths.metadata, file));
+    if (bytes === undefined)
+      return reply.code(404).send({ code: 'NOT_FOUND', message: 'no such metadata' });
+    const mutable = file === 'timestamp.json' || file === 'root.json';
+    return reply
+      .type('application/json')
+      .header('cache-control', mutable ? 'no-cache' : IMMUTABLE)
+      .send(bytes);
+  });
+
+  app.get<{ Params: { '*': string } }>('/targets/*', async (req, reply) => {
+    const segments = req.params['*'].split('/');
+    if (segments.length > 9 || !segments.every((s) => TARGET_SEGMENT.test(s))) {
+      return reply.code(404).send({ code: 'NOT_FOUND', message: 'no such target' });
+    }
+    const bytes = await readIfPresent(join(paths.targets, ...segments));
+    if (bytes === undefined)
+      return reply.code(404).send({ code: 'NOT_FOUND', message: 'no such target' });
+    return reply.type('application/octet-stream').header('cache-control', IMMUTABLE).send(bytes);
+  });
+
+  app.get('/drafts/root', async (_req, reply) =>
+    reply.header('cache-control', 'no-store').send(await rootDraft(dir)),
+  );
+  app.post('/drafts/root/signatures', async (req, reply) => {
+    const result = await addRootSignature(dir, parseTufSignature(req.body), now());
+    return reply.code(201).send(result);
+  });
+  app.get('/drafts/releases', async (_req, reply) =>
+    reply.header('cache-control', 'no-store').send(await releasesDraft(dir)),
+  );
+  app.post('/drafts/releases/signatures', async (req, reply) => {
+    const result = await addReleasesSignature(dir, parseTufSignature(req.body), now());
+    return reply.code(201).send(result);
+  });
+
+  const expected = Buffer.from(`Bearer ${options.publishToken}`);
+  app.post('/publish', async (req, reply) => {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply
+        .code(401)
+        .send({ code: 'REPO_UNAUTHORIZED', message: 'a publish token is required' });
+    }
+    const body = req.body as { releaseId?: unknown } | null;
+    if (typeof body?.releaseId !== 'string' || body.releaseId.length > 64) {
+      throw new DistributionError('REPO_OPTION_INVALID', 'the body must be {"releaseId": "…"}');
+    }
+    const published = await service.publish(body.releaseId);
+    return reply.code(201).send({
+      ...published,
+      releaseLog: { ...published.releaseLog, index: published.releaseLog.index.toString() },
+    });
+  });
+
+  return app;
+}
+
+async function readIfPresent(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) {
+      return undefined;
+    }
+    throw err;
+  }
+}

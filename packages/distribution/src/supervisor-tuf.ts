@@ -1,0 +1,198 @@
+/**
+ * The supervisor's part of the update repository: its two TUF keys (a root
+ * key, so the vendor cannot rotate keys alone, and a release key, so no
+ * release is valid without it), the file that hands their public halves to
+ * the vendor, and the checks it makes before it signs a draft.
+ *
+ *     <supervisor dir>/tuf-root.pem      mode 0600
+ *     <supervisor dir>/tuf-release.pem   mode 0600
+ */
+import { join } from 'node:path';
+import { isErrno } from './durable.js';
+import { DistributionError } from './errors.js';
+import { isPlainObject } from './json.js';
+import type { ApprovalLookup } from './release-log-checker.js';
+import {
+  generateTufKey,
+  loadTufKey,
+  parseTufPublicKey,
+  saveTufKey,
+  tufKeyId,
+  type TufPublicKey,
+  type TufSignature,
+  type TufSigningKey,
+} from './tuf-keys.js';
+import { RELEASES_ROLE, type TufMetadataDocument } from './tuf-metadata.js';
+import { signDraft, type SupervisorKeys } from './tuf-repo.js';
+
+export const SUPERVISOR_TUF_KEYS_SCHEMA = 'glasshouse.supervisor-tuf-keys/v1';
+const ROOT_KEY_FILE = 'tuf-root.pem';
+const RELEASE_KEY_FILE = 'tuf-release.pem';
+
+/** What a target of a release is, in its TUF `custom` (set by the vendor's publish). */
+export interface ReleaseTargetCustom {
+  readonly releaseId: string;
+  /** `artifact` for the release's files; attestations and the release-log receipt otherwise. */
+  readonly kind: 'artifact' | 'attestation' | 'release-log-receipt';
+  /** For attestations: provenance, link, vsa, approval, review or layout. */
+  readonly attestation?: string;
+  readonly releaseLog?: { readonly origin: string; readonly index: string };
+}
+
+export interface SupervisorTufKeys {
+  readonly root: TufSigningKey;
+  readonly release: TufSigningKey;
+}
+
+/** The supervisor's TUF keys in `dir`, created (mode 0600) when missing. */
+export async function ensureSupervisorTufKeys(dir: string): Promise<SupervisorTufKeys> {
+  const load = async (file: string): Promise<TufSigningKey> => {
+    const path = join(dir, file);
+    try {
+      return await loadTufKey(path);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') && !isErrno((err as { cause?: unknown }).cause, 'ENOENT')) {
+        throw err;
+      }
+    }
+    const key = generateTufKey();
+    await saveTufKey(path, key);
+    return key;
+  };
+  return { root: await load(ROOT_KEY_FILE), release: await load(RELEASE_KEY_FILE) };
+}
+
+/** The JSON file the supervisor hands to the vendor for `repo init --supervisor-keys`. */
+export function formatSupervisorKeysFile(keys: SupervisorTufKeys): string {
+  return `${JSON.stringify(
+    {
+      schema: SUPERVISOR_TUF_KEYS_SCHEMA,
+      root: { keyid: keys.root.keyid, key: keys.root.publicKey },
+      release: { keyid: keys.release.keyid, key: keys.release.publicKey },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** Parses that file; REPO_OPTION_INVALID when it is not one. */
+export function parseSupervisorKeysFile(text: string): SupervisorKeys {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new DistributionError('REPO_OPTION_INVALID', 'the supervisor keys file is not JSON', {
+      cause,
+    });
+  }
+  if (!isPlainObject(value) || value.schema !== SUPERVISOR_TUF_KEYS_SCHEMA) {
+    throw new DistributionError(
+      'REPO_OPTION_INVALID',
+      `the supervisor keys file is not ${SUPERVISOR_TUF_KEYS_SCHEMA}`,
+    );
+  }
+  const key = (field: 'root' | 'release'): TufPublicKey => {
+    const entry = value[field];
+    if (!isPlainObject(entry)) {
+      throw new DistributionError(
+        'REPO_OPTION_INVALID',
+        `the supervisor keys file has no ${field}`,
+      );
+    }
+    const parsed = parseTufPublicKey(entry.key);
+    if (entry.keyid !== undefined && entry.keyid !== tufKeyId(parsed)) {
+      throw new DistributionError('REPO_OPTION_INVALID', `the ${field} keyid is not its key's`);
+    }
+    return parsed;
+  };
+  return { root: key('root'), release: key('release') };
+}
+
+/**
+ * Signs a root draft with the supervisor's root key after checking what it
+ * agrees to: its root key is one of the root role's keys and the root
+ * threshold is at least 2, so neither organisation can rotate keys alone
+ * (TUF 5.3.4); its release key is not required here (the delegation is in
+ * targets metadata), but the draft must not make the supervisor's key the
+ * only root key either.
+ */
+export function signRootDraftAsSupervisor(
+  draft: TufMetadataDocument,
+  keys: SupervisorTufKeys,
+): TufSignature {
+  const signed = draft.signed as {
+    _type?: unknown;
+    roles?: { root?: { keyids?: unknown; threshold?: unknown } };
+  };
+  const root = signed.roles?.root;
+  const keyids = Array.isArray(root?.keyids) ? (root.keyids as unknown[]) : [];
+  if (signed._type !== 'root' || !keyids.includes(keys.root.keyid)) {
+    throw new DistributionError(
+      'DRAFT_MALFORMED',
+      "the root draft does not list the supervisor's root key",
+    );
+  }
+  if (typeof root?.threshold !== 'number' || root.threshold < 2 || keyids.length < 2) {
+    throw new DistributionError(
+      'DRAFT_MALFORMED',
+      'the root draft lets one organisation sign root alone (threshold below 2)',
+      { evidence: { threshold: root?.threshold } },
+    );
+  }
+  return signDraft(draft, keys.root);
+}
+
+/**
+ * Signs a releases draft with the supervisor's release key only when every
+ * target that is new relative to `published` (the target names and hashes
+ * of the last published releases metadata) belongs to a release this
+ * supervisor approved: an artifact must be one of the approval's subjects,
+ * an attestation must be the approval itself or one of its evidence
+ * digests, or the layout or release-log receipt (which verify on their
+ * own). RELEASES_DRAFT_REFUSED names the first target that fails.
+ */
+export async function signReleasesDraftAsSupervisor(options: {
+  draft: TufMetadataDocument;
+  published: ReadonlyMap<string, string>;
+  approvals: ApprovalLookup;
+  keys: SupervisorTufKeys;
+}): Promise<TufSignature> {
+  const signed = options.draft.signed as { _type?: unknown; targets?: unknown };
+  if (signed._type !== 'targets' || !isPlainObject(signed.targets)) {
+    throw new DistributionError('DRAFT_MALFORMED', `not a ${RELEASES_ROLE} draft`);
+  }
+  for (const [name, info] of Object.entries(signed.targets)) {
+    const target = info as { hashes?: { sha256?: unknown }; custom?: unknown };
+    const sha256 = target.hashes?.sha256;
+    if (typeof sha256 !== 'string') refuse(name, 'has no sha256');
+    if (options.published.get(name) === sha256) continue;
+    if (options.published.has(name)) refuse(name, 'changes a published target');
+    const custom = target.custom as Partial<ReleaseTargetCustom> | undefined;
+    if (typeof custom?.releaseId !== 'string') refuse(name, 'names no release');
+    const approvals = await options.approvals.approvals(custom.releaseId);
+    const ok = approvals.some((a) => {
+      switch (custom.kind) {
+        case 'artifact':
+          return a.artifacts.includes(sha256);
+        case 'attestation':
+          return (
+            custom.attestation === 'layout' ||
+            a.approvalSha256 === sha256 ||
+            a.evidence.includes(sha256)
+          );
+        case 'release-log-receipt':
+          return true;
+        case undefined:
+          return false;
+      }
+    });
+    if (!ok) refuse(name, `is not part of an approval of release ${custom.releaseId}`);
+  }
+  return signDraft(options.draft, options.keys.release);
+}
+
+function refuse(name: string, why: string): never {
+  throw new DistributionError('RELEASES_DRAFT_REFUSED', `target ${name} ${why}`, {
+    evidence: { target: name },
+  });
+}
