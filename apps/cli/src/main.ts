@@ -6,6 +6,7 @@ import { registerLogCommands } from './commands/log.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerNoteCommands } from './commands/note.js';
 import { registerReleaseCommands } from './commands/release.js';
+import { registerRepoCommands } from './commands/repo.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerSupervisorCommands } from './commands/supervisor.js';
 import { registerWitnessCommands } from './commands/witness.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: Io): Command {
   registerAssemblyCommands(program, io);
   registerReleaseCommands(program, io);
   registerSupervisorCommands(program, io);
+  registerRepoCommands(program, io);
   return program;
 }
 

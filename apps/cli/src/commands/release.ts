@@ -125,7 +125,7 @@ export function registerReleaseCommands(program: Command, io: Io): void {
 }
 
 /** A layout key file: an SPKI PEM, or securesystemslib's ed25519 `.pub` JSON. */
-async function readLayoutKey(path: string): Promise<PublicKey> {
+export async function readLayoutKey(path: string): Promise<PublicKey> {
   const text = await readSmallFile(path, MAX_KEY_FILE_BYTES);
   try {
     return text.includes('-----BEGIN')

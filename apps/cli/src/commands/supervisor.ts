@@ -1,11 +1,22 @@
-import { resolve } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { publicKeyFromPem } from '@glasshouse/attest';
+import { publicKeyFromPem, signingKeyFromPem } from '@glasshouse/attest';
+import {
+  ensureSupervisorTufKeys,
+  formatSupervisorKeysFile,
+  RepoClient,
+  supervisorDirApprovals,
+  supervisorSignRelease,
+  supervisorSignRoot,
+  type SupervisorTufKeys,
+} from '@glasshouse/distribution';
 import { hasCode } from '@glasshouse/errors';
 import {
   AssemblyClient,
   initSupervisorDir,
   openSupervisor,
+  SUPERVISOR_KEY_FILE,
   type ApprovalPolicy,
   type PinnedBuilder,
   type Supervisor,
@@ -154,7 +165,95 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
       );
     });
 
+  supervisor
+    .command('tuf-keys')
+    .description(
+      "Create the supervisor's two TUF keys in DIR (mode 0600) if missing: a root key, so the vendor cannot " +
+        "rotate the repository's keys alone, and a release key, so no release is published without it. " +
+        'Writes their public halves to FILE (or stdout) for "glasshouse repo init --supervisor-keys" and prints ' +
+        "'tuf-root <keyid>' and 'tuf-release <keyid>' (on stderr when the file goes to stdout)",
+    )
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .option('--out <file>', 'write the public keys file here instead of to stdout')
+    .action(async (opts: { dir: string; out?: string }) => {
+      const keys = await tufKeys(opts.dir);
+      const file = formatSupervisorKeysFile(keys);
+      const ids = `tuf-root ${keys.root.keyid}\ntuf-release ${keys.release.keyid}\n`;
+      if (opts.out === undefined) {
+        io.stdout(file);
+        io.stderr(ids);
+        return;
+      }
+      const out = resolve(io.cwd, opts.out);
+      try {
+        await writeFile(out, file);
+      } catch (cause) {
+        throw new UsageError(`cannot write ${out}: ${(cause as Error).message}`, { cause });
+      }
+      io.stdout(ids);
+    });
+
+  supervisor
+    .command('sign-root')
+    .description(
+      "Sign the repository's pending root draft with the supervisor's TUF root key, after checking that " +
+        'it lists that key and needs both organisations (threshold at least 2); prints ' +
+        "'root v<N> signed; published: yes|no'",
+    )
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .action(async (opts: { repo: string; dir: string }) => {
+      const client = new RepoClient(opts.repo);
+      const result = await supervisorSignRoot(client, await tufKeys(opts.dir));
+      io.stdout(`root v${result.version} signed; published: ${yesNo(result.published)}\n`);
+    });
+
+  supervisor
+    .command('sign-release')
+    .description(
+      "Sign the repository's pending releases draft with the supervisor's TUF release key, only when every " +
+        'new target belongs to a release this supervisor approved (its own signed approvals in DIR); prints ' +
+        "'releases v<N> signed (<signed>/<threshold>); published: yes|no'. Fails with DRAFT_MISSING when " +
+        'nothing is pending and RELEASES_DRAFT_REFUSED naming the first target it did not approve',
+    )
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .action(async (opts: { repo: string; dir: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      const keys = await tufKeys(opts.dir);
+      const approvalKey = signingKeyFromPem(
+        await readSmallFile(join(dir, SUPERVISOR_KEY_FILE), MAX_KEY_FILE_BYTES),
+      );
+      const result = await supervisorSignRelease(
+        new RepoClient(opts.repo),
+        keys,
+        supervisorDirApprovals(dir, approvalKey.verifier),
+      );
+      io.stdout(
+        `releases v${result.version} signed (${result.signed}/${result.threshold}); ` +
+          `published: ${yesNo(result.published)}\n`,
+      );
+    });
+
   function open(dir: string): Promise<Supervisor> {
     return openSupervisor({ dir: resolve(io.cwd, dir) });
   }
+
+  /** The TUF keys of an initialised supervisor directory, created on first use. */
+  async function tufKeys(dir: string): Promise<SupervisorTufKeys> {
+    const path = resolve(io.cwd, dir);
+    try {
+      await stat(join(path, SUPERVISOR_KEY_FILE));
+    } catch (cause) {
+      throw new UsageError(
+        `${path} is not a supervisor directory (no ${SUPERVISOR_KEY_FILE}); run "glasshouse supervisor init --dir ${dir}" first`,
+        { cause },
+      );
+    }
+    return ensureSupervisorTufKeys(path);
+  }
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
 }

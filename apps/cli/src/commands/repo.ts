@@ -1,0 +1,278 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { publicKeyToPem } from '@glasshouse/attest';
+import {
+  buildRepoServer,
+  ensurePublishToken,
+  initRepository,
+  parseSupervisorKeysFile,
+  readRepositoryState,
+  RepoClient,
+  RepoService,
+  tufKeyId,
+  type RepoExpiries,
+  type RepositoryState,
+  type VendorKeyRole,
+} from '@glasshouse/distribution';
+import { listenOn, parseListen, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
+import { readLayoutKey } from './release.js';
+
+/** The supervisor keys file is a small JSON document (two public keys). */
+const MAX_SUPERVISOR_KEYS_BYTES = 64 * 1024;
+const VENDOR_ROLES: readonly VendorKeyRole[] = [
+  'root',
+  'targets',
+  'release',
+  'snapshot',
+  'timestamp',
+];
+/** How often the server checks whether the timestamp (and snapshot) need renewing. */
+const REFRESH_INTERVAL_MS = 60_000;
+
+interface InitOptions {
+  dir: string;
+  supervisorKeys: string;
+  rootThreshold?: string;
+  timestampExpiry?: string;
+  snapshotExpiry?: string;
+  targetsExpiry?: string;
+  releasesExpiry?: string;
+  rootExpiry?: string;
+}
+
+interface ServeOptions {
+  dir: string;
+  assembly: string;
+  releaseLog: string;
+  layoutKey: string;
+  listen: string;
+}
+
+export function registerRepoCommands(program: Command, io: Io): void {
+  const repo = program
+    .command('repo')
+    .description(
+      "Run the vendor's TUF update repository: a release reaches endpoints only once both the vendor " +
+        'and the supervisor signed it',
+    );
+
+  repo
+    .command('init')
+    .description(
+      "Create the repository in DIR (empty or missing): the vendor's five TUF keys (mode 0600), " +
+        "targets v1 and root v1 as a draft signed by the vendor's root key; nothing is published until the " +
+        "supervisor signs root v1. Prints 'vendor <role> <keyid>' per role, 'supervisor <role> <keyid>' for " +
+        'the pinned supervisor keys and the next step. Fails with REPO_ALREADY_INITIALIZED on a directory that is not empty',
+    )
+    .requiredOption('--dir <dir>', "the repository's data directory")
+    .requiredOption(
+      '--supervisor-keys <file>',
+      'the supervisor\'s TUF public keys, as "glasshouse supervisor tuf-keys" writes them',
+    )
+    .option(
+      '--root-threshold <n>',
+      "root keys needed to sign root (default 2: the vendor's and the supervisor's; the supervisor refuses to sign a root with 1)",
+    )
+    .option('--root-expiry <seconds>', 'lifetime of root metadata (default 365 days)')
+    .option('--targets-expiry <seconds>', 'lifetime of targets metadata (default 365 days)')
+    .option('--releases-expiry <seconds>', 'lifetime of releases metadata (default 365 days)')
+    .option('--snapshot-expiry <seconds>', 'lifetime of snapshot metadata (default 7 days)')
+    .option('--timestamp-expiry <seconds>', 'lifetime of timestamp metadata (default 1 day)')
+    .action(async (opts: InitOptions) => {
+      const expiries: Partial<RepoExpiries> = {};
+      const seconds = (value: string | undefined, flag: string): number | undefined =>
+        value === undefined ? undefined : wholeNumber(value, flag);
+      const set = (role: keyof RepoExpiries, value: string | undefined): void => {
+        const s = seconds(value, `--${role}-expiry`);
+        if (s !== undefined) expiries[role] = s;
+      };
+      set('root', opts.rootExpiry);
+      set('targets', opts.targetsExpiry);
+      set('releases', opts.releasesExpiry);
+      set('snapshot', opts.snapshotExpiry);
+      set('timestamp', opts.timestampExpiry);
+      const rootThreshold = seconds(opts.rootThreshold, '--root-threshold');
+      const supervisorKeys = parseSupervisorKeysFile(
+        await readSmallFile(resolve(io.cwd, opts.supervisorKeys), MAX_SUPERVISOR_KEYS_BYTES),
+      );
+      const result = await initRepository({
+        dir: resolve(io.cwd, opts.dir),
+        supervisorKeys,
+        ...(rootThreshold === undefined ? {} : { rootThreshold }),
+        expiries,
+        now: new Date(),
+      });
+      const lines = [
+        ...VENDOR_ROLES.map((role) => `vendor ${role} ${result.vendorKeys[role].keyid}`),
+        `supervisor root ${tufKeyId(supervisorKeys.root)}`,
+        `supervisor release ${tufKeyId(supervisorKeys.release)}`,
+        'root draft v1: signed by the vendor; run "glasshouse supervisor sign-root --repo URL" once the repository is served',
+      ];
+      io.stdout(`${lines.join('\n')}\n`);
+    });
+
+  repo
+    .command('serve')
+    .description(
+      'Serve the repository over HTTP (metadata/, targets/, the drafts the supervisor signs and the ' +
+        'publish call) and keep its timestamp fresh; prints "url <URL>" when ready. Publishing checks each ' +
+        'release against the assembly line with the layout key and appends it to the release log. ' +
+        'SIGTERM/SIGINT stop it gracefully',
+    )
+    .requiredOption('--dir <dir>', 'the data directory (created by repo init)')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--release-log <url>', 'the release log, e.g. http://127.0.0.1:8080/')
+    .requiredOption(
+      '--layout-key <file>',
+      'the layout public key endpoints pin: PEM, or a securesystemslib ed25519 .pub JSON file',
+    )
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8600')
+    .action(async (opts: ServeOptions) => {
+      const layoutKey = await readLayoutKey(resolve(io.cwd, opts.layoutKey));
+      const server = await startRepoServer({
+        dir: resolve(io.cwd, opts.dir),
+        assemblyUrl: opts.assembly,
+        releaseLogUrl: opts.releaseLog,
+        layoutKeyPem: publicKeyToPem(layoutKey),
+        listen: opts.listen,
+        io,
+      });
+      io.stdout(`url ${server.url}\n`);
+      await untilSignal();
+      io.stderr('repo: shutting down\n');
+      await server.close();
+    });
+
+  repo
+    .command('publish')
+    .description(
+      'Publish the approved RELEASE as a releases draft signed by the vendor: the repository checks it, ' +
+        "appends it to the release log and stores its artifacts and attestations as targets. Prints 'draft v<N>', " +
+        "'release-log <index>', 'target <name>' per target and the next step: the release reaches endpoints " +
+        'once the supervisor runs "glasshouse supervisor sign-release"',
+    )
+    .argument('<release>', 'the release id')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--dir <dir>', "the repository's data directory (holds the publish token)")
+    .action(async (releaseId: string, opts: { repo: string; dir: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      // Only an initialised repository directory gets a token file.
+      await readRepositoryState(dir);
+      const token = await ensurePublishToken(dir);
+      const published = await new RepoClient(opts.repo).publish(releaseId, token);
+      const lines = [
+        `draft v${published.draftVersion}`,
+        `release-log ${published.releaseLog.index}`,
+        ...published.targets.map((name) => `target ${name}`),
+      ];
+      lines.push(
+        `releases draft v${published.draftVersion}: signed by the vendor; the supervisor publishes it ` +
+          `with "glasshouse supervisor sign-release --repo ${opts.repo}"`,
+      );
+      io.stdout(`${lines.join('\n')}\n`);
+    });
+
+  repo
+    .command('status')
+    .description(
+      "Print what the repository in DIR publishes and which drafts are pending: 'root v<N>' (v0 until root " +
+        "v1 is signed), 'targets v<N>', 'snapshot v<N> expires <time>', 'timestamp v<N> expires <time>', " +
+        "'releases v<N> expires <time>' and 'target <name>' per released target, 'pending root v<N>', " +
+        "'pending releases v<N>'",
+    )
+    .requiredOption('--dir <dir>', "the repository's data directory")
+    .action(async (opts: { dir: string }) => {
+      const state = await readRepositoryState(resolve(io.cwd, opts.dir));
+      io.stdout(formatRepositoryState(state));
+    });
+}
+
+/** `repo status` output, one fact a line. */
+export function formatRepositoryState(state: RepositoryState): string {
+  const lines = [`root v${state.rootVersion}`, `targets v${state.targetsVersion}`];
+  if (state.snapshot !== undefined) {
+    lines.push(`snapshot v${state.snapshot.version} expires ${state.snapshot.expires}`);
+  }
+  if (state.timestamp !== undefined) {
+    lines.push(`timestamp v${state.timestamp.version} expires ${state.timestamp.expires}`);
+  }
+  if (state.releases !== undefined) {
+    lines.push(`releases v${state.releases.version} expires ${state.releases.expires}`);
+    for (const name of state.releases.targets) lines.push(`target ${name}`);
+  }
+  if (state.pending.root !== undefined) lines.push(`pending root v${state.pending.root}`);
+  if (state.pending.releases !== undefined) {
+    lines.push(`pending releases v${state.pending.releases}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A whole number, at least 1, of at most 10 digits; a usage error otherwise. */
+function wholeNumber(value: string, flag: string): number {
+  if (!/^[0-9]{1,10}$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`${flag} wants a whole number, at least 1, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+export interface StartRepoServerOptions {
+  readonly dir: string;
+  readonly assemblyUrl: string;
+  readonly releaseLogUrl: string;
+  /** The layout key endpoints pin (PEM). */
+  readonly layoutKeyPem: string;
+  readonly listen: string;
+  readonly io: Io;
+  /** How often to check whether the timestamp needs renewing; default one minute. */
+  readonly refreshIntervalMs?: number;
+}
+
+export interface RunningRepoServer {
+  readonly url: string;
+  readonly service: RepoService;
+  /** Stops the timestamp refresh and the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the repository in `dir` (which `repo init` created) and renews its
+ * timestamp in the background (failures on stderr); resolves once it is
+ * listening.
+ */
+export async function startRepoServer(opts: StartRepoServerOptions): Promise<RunningRepoServer> {
+  const address = parseListen(opts.listen);
+  // REPO_NOT_INITIALIZED before anything (the publish token) is written into DIR.
+  await readRepositoryState(opts.dir);
+  const service = new RepoService({
+    dir: opts.dir,
+    assemblyUrl: opts.assemblyUrl,
+    releaseLogUrl: opts.releaseLogUrl,
+    layoutKeyPem: opts.layoutKeyPem,
+  });
+  const publishToken = await ensurePublishToken(opts.dir);
+  const app = buildRepoServer({ service, publishToken });
+  let url: string;
+  try {
+    url = await listenOn(app, address);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  service.startTimestampRefresh(opts.refreshIntervalMs ?? REFRESH_INTERVAL_MS, (err) => {
+    opts.io.stderr(`repo: timestamp refresh: ${describe(err)}\n`);
+  });
+  return {
+    url,
+    service,
+    close: async () => {
+      service.stop();
+      await app.close();
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' ? `${code}: ${message}` : message;
+}
