@@ -21,6 +21,10 @@ import { parseReleaseLogEntry, type ReleaseLogEntry } from './release-log.js';
 /** What the supervisor approved about one release, from its own signed approval. */
 export interface ApprovedRelease {
   readonly releaseId: string;
+  readonly name: string;
+  readonly version: string;
+  /** The approved artifacts by name. */
+  readonly subjects: readonly { readonly name: string; readonly sha256: string }[];
   /** SHA-256 of the approval envelope's bytes (as uploaded and kept). */
   readonly approvalSha256: string;
   /** SHA-256 of every approved artifact. */
@@ -33,6 +37,8 @@ export interface ApprovedRelease {
 
 /** Where the checker learns what was approved. */
 export interface ApprovalLookup {
+  /** The supervisor key's in-toto keyid (its links and the layouts that name it). */
+  readonly supervisorKeyid: string;
   /** The releases' approvals; none when the supervisor approved nothing with that id. */
   approvals(releaseId: string): Promise<ApprovedRelease[]>;
 }
@@ -44,12 +50,20 @@ export interface ApprovalLookup {
  */
 export function supervisorDirApprovals(dir: string, supervisorKey: PublicKey): ApprovalLookup {
   return {
+    supervisorKeyid: supervisorKey.keyid,
     async approvals(releaseId) {
       const out: ApprovedRelease[] = [];
       for (const record of await readSupervisorRecords(dir, releaseId)) {
         if (record.kind !== 'approval') continue;
-        let predicate: { releaseId?: unknown; evidence?: ResourceDescriptor[] } | undefined;
-        let subjects: string[];
+        let predicate:
+          | {
+              releaseId?: unknown;
+              name?: unknown;
+              version?: unknown;
+              evidence?: ResourceDescriptor[];
+            }
+          | undefined;
+        let subjects: { name: string; sha256: string }[];
         try {
           const { statement } = verifyStatementEnvelope(parseEnvelope(record.bytes), {
             keys: [supervisorKey],
@@ -57,20 +71,29 @@ export function supervisorDirApprovals(dir: string, supervisorKey: PublicKey): A
           });
           predicate = statement.predicate as typeof predicate;
           subjects = statement.subject.flatMap((s) =>
-            s.digest.sha256 === undefined ? [] : [s.digest.sha256],
+            s.digest.sha256 === undefined ? [] : [{ name: s.name ?? '', sha256: s.digest.sha256 }],
           );
         } catch {
           // Not signed by this supervisor (or damaged): it approves nothing.
           continue;
         }
-        if (predicate?.releaseId !== releaseId) continue;
+        if (
+          predicate?.releaseId !== releaseId ||
+          typeof predicate.name !== 'string' ||
+          typeof predicate.version !== 'string'
+        ) {
+          continue;
+        }
         const descriptors = predicate.evidence ?? [];
         const evidence = (name: string): string | undefined =>
           descriptors.find((e) => e.name === name)?.digest?.sha256;
         out.push({
           releaseId,
+          name: predicate.name,
+          version: predicate.version,
+          subjects,
           approvalSha256: createHash('sha256').update(record.bytes).digest('hex'),
-          artifacts: subjects,
+          artifacts: subjects.map((s) => s.sha256),
           provenanceSha256: evidence('provenance'),
           vsaSha256: evidence('vsa'),
           evidence: descriptors.flatMap((e) =>

@@ -2,6 +2,7 @@
  * A client of the repository service (repo-server.ts) with bounded reads,
  * and the supervisor's two signing ceremonies on top of it.
  */
+import { createHash } from 'node:crypto';
 import { CodedError } from '@glasshouse/errors';
 import { DistributionError } from './errors.js';
 import type { ApprovalLookup } from './release-log-checker.js';
@@ -17,6 +18,9 @@ import {
   type TufMetadataDocument,
 } from './tuf-metadata.js';
 import { MetadataKind } from '@tufjs/models';
+
+/** The largest target the supervisor fetches to check (layouts and receipts are small). */
+const MAX_TARGET_BYTES = 4 * 1024 * 1024;
 
 export class RepoClient {
   readonly baseUrl: string;
@@ -60,6 +64,16 @@ export class RepoClient {
     targets: string[];
   }> {
     return this.#json('POST', '/publish', { releaseId }, { authorization: `Bearer ${token}` });
+  }
+
+  /** A target's bytes by its consistent-snapshot path (`<dirs>/<sha256>.<file>`, TUF 5.7.3). */
+  async target(name: string, sha256: string): Promise<Uint8Array> {
+    const parts = name.split('/');
+    const file = parts.pop() ?? '';
+    const path = [...parts, `${sha256}.${file}`].map(encodeURIComponent).join('/');
+    const res = await this.#fetch('GET', `/targets/${path}`);
+    if (!res.ok) throw await errorOf(res);
+    return readBounded(res, MAX_TARGET_BYTES);
   }
 
   /** A metadata file's bytes, or undefined when the service has none by that name. */
@@ -129,7 +143,19 @@ export async function supervisorSignRelease(
 ): Promise<{ version: number; published: boolean; signed: number; threshold: number }> {
   const draft = await client.releasesDraft();
   const published = await publishedTargetsSignedBy(client, keys);
-  const signature = await signReleasesDraftAsSupervisor({ draft, published, approvals, keys });
+  const signature = await signReleasesDraftAsSupervisor({
+    draft,
+    published,
+    approvals,
+    keys,
+    fetchTarget: async (name, sha256) => {
+      const bytes = await client.target(name, sha256);
+      if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+        throw new DistributionError('RELEASES_DRAFT_REFUSED', `target ${name} is not its hash`);
+      }
+      return bytes;
+    },
+  });
   return client.addReleasesSignature(signature);
 }
 

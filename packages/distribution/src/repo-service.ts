@@ -26,7 +26,7 @@ import {
 import { CodedError } from '@glasshouse/errors';
 import { DistributionError } from './errors.js';
 import { encodeReleaseLogEntry } from './release-log.js';
-import type { ReleaseTargetCustom } from './supervisor-tuf.js';
+import { RELEASE_LOG_RECEIPT_NAME, type ReleaseTargetCustom } from './supervisor-tuf.js';
 import type { TufMetadataDocument } from './tuf-metadata.js';
 import {
   publishRelease,
@@ -142,7 +142,7 @@ export class RepoService {
     }
     if (logged.receipt !== undefined) {
       targets.push({
-        name: `${base}/release-log.tlog-proof`,
+        name: `${base}/${RELEASE_LOG_RECEIPT_NAME}`,
         bytes: new TextEncoder().encode(logged.receipt),
         custom: custom({ kind: 'release-log-receipt' }),
       });

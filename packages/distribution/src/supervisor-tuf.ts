@@ -8,6 +8,9 @@
  *     <supervisor dir>/tuf-release.pem   mode 0600
  */
 import { join } from 'node:path';
+import { parseLayoutMetablock } from '@glasshouse/attest';
+import { BUILD_STEP_NAME } from '@glasshouse/release';
+import { parseTlogProof } from '@glasshouse/tlog';
 import { isErrno } from './durable.js';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
@@ -146,16 +149,26 @@ export function signRootDraftAsSupervisor(
  * Signs a releases draft with the supervisor's release key only when every
  * target that is new relative to `published` (the target names and hashes
  * of the last published releases metadata) belongs to a release this
- * supervisor approved: an artifact must be one of the approval's subjects,
- * an attestation must be the approval itself or one of its evidence
- * digests, or the layout or release-log receipt (which verify on their
- * own). RELEASES_DRAFT_REFUSED names the first target that fails.
+ * supervisor approved, under that release's `<name>/<version>/`:
+ *
+ * - an artifact: `<name>/<version>/<artifact>` with an approved artifact's
+ *   name and SHA-256;
+ * - an attestation: the approval itself or one of its evidence digests
+ *   (provenance, links, reviews, VSA), or the release's in-toto layout —
+ *   fetched and checked: a `build` step of threshold 2 naming this
+ *   supervisor's key, whose products are exactly the approved artifacts;
+ * - the release-log receipt: `<name>/<version>/release-log.tlog-proof`,
+ *   fetched and parsed as a c2sp.org/tlog-proof.
+ *
+ * RELEASES_DRAFT_REFUSED names the first target that fails.
  */
 export async function signReleasesDraftAsSupervisor(options: {
   draft: TufMetadataDocument;
   published: ReadonlyMap<string, string>;
   approvals: ApprovalLookup;
   keys: SupervisorTufKeys;
+  /** The bytes of a draft target (checked against its SHA-256 by the caller). */
+  fetchTarget: (name: string, sha256: string) => Promise<Uint8Array>;
 }): Promise<TufSignature> {
   const signed = options.draft.signed as { _type?: unknown; targets?: unknown };
   if (signed._type !== 'targets' || !isPlainObject(signed.targets)) {
@@ -170,25 +183,78 @@ export async function signReleasesDraftAsSupervisor(options: {
     const custom = target.custom as Partial<ReleaseTargetCustom> | undefined;
     if (typeof custom?.releaseId !== 'string') refuse(name, 'names no release');
     const approvals = await options.approvals.approvals(custom.releaseId);
-    const ok = approvals.some((a) => {
+    let accepted = false;
+    for (const a of approvals) {
+      const prefix = `${a.name}/${a.version}/`;
+      if (!name.startsWith(prefix)) continue;
+      const rest = name.slice(prefix.length);
       switch (custom.kind) {
         case 'artifact':
-          return a.artifacts.includes(sha256);
+          accepted = a.subjects.some((s) => s.name === rest && s.sha256 === sha256);
+          break;
         case 'attestation':
-          return (
-            custom.attestation === 'layout' ||
+          accepted =
             a.approvalSha256 === sha256 ||
-            a.evidence.includes(sha256)
-          );
+            a.evidence.includes(sha256) ||
+            (custom.attestation === 'layout' &&
+              layoutNamesApproval(
+                await options.fetchTarget(name, sha256),
+                a.subjects.map((s) => s.name),
+                options.approvals.supervisorKeyid,
+              ));
+          break;
         case 'release-log-receipt':
-          return true;
+          accepted =
+            rest === RELEASE_LOG_RECEIPT_NAME &&
+            isTlogProof(await options.fetchTarget(name, sha256));
+          break;
         case undefined:
-          return false;
+          accepted = false;
+          break;
       }
-    });
-    if (!ok) refuse(name, `is not part of an approval of release ${custom.releaseId}`);
+      if (accepted) break;
+    }
+    if (!accepted) refuse(name, `is not part of an approval of release ${custom.releaseId}`);
   }
   return signDraft(options.draft, options.keys.release);
+}
+
+/** The receipt's file name under `<name>/<version>/`. */
+export const RELEASE_LOG_RECEIPT_NAME = 'release-log.tlog-proof';
+
+/** in-toto-spec §4.3: a layout whose `build` step needs this supervisor and creates exactly `artifacts`. */
+function layoutNamesApproval(
+  bytes: Uint8Array,
+  artifacts: readonly string[],
+  supervisorKeyid: string,
+): boolean {
+  let layout;
+  try {
+    layout = parseLayoutMetablock(bytes).signed;
+  } catch {
+    // Not a layout at all: not acceptable as one.
+    return false;
+  }
+  const build = layout.steps.find((s) => s.name === BUILD_STEP_NAME);
+  if (build === undefined || build.threshold < 2 || !build.pubkeys.includes(supervisorKeyid)) {
+    return false;
+  }
+  const created = build.expected_products
+    .filter((rule) => rule[0]?.toUpperCase() === 'CREATE')
+    .map((rule) => rule[1] ?? '')
+    .sort();
+  const approved = [...artifacts].sort();
+  return created.length === approved.length && created.every((c, i) => c === approved[i]);
+}
+
+function isTlogProof(bytes: Uint8Array): boolean {
+  try {
+    parseTlogProof(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return true;
+  } catch {
+    // Not a receipt.
+    return false;
+  }
 }
 
 function refuse(name: string, why: string): never {

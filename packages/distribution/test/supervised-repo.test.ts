@@ -164,5 +164,27 @@ describe('the supervised repository', () => {
       'RELEASES_DRAFT_REFUSED',
     );
     await discardReleasesDraft(repoDir);
+    // Arbitrary bytes passed off as a layout or a receipt of an approved release.
+    // (Same release, same version: only the bytes are wrong; the receipt name is taken, so another version.)
+    for (const [file, attestation, kind] of [
+      [`${approved.version}/attestations/second.layout`, 'layout', 'attestation'],
+      ['9.9.9/release-log.tlog-proof', undefined, 'release-log-receipt'],
+    ] as const) {
+      await publishRelease({
+        dir: repoDir,
+        targets: [
+          {
+            name: `${approved.name}/${file}`,
+            bytes: new TextEncoder().encode('#!/bin/sh\necho owned\n'),
+            custom: { releaseId: approved.id, kind, ...(attestation ? { attestation } : {}) },
+          },
+        ],
+        now: new Date(),
+      });
+      expect(await codeOf(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
+        'RELEASES_DRAFT_REFUSED',
+      );
+      await discardReleasesDraft(repoDir);
+    }
   });
 });

@@ -84,6 +84,9 @@ export interface ReviewPredicate {
 
 export interface ApprovalPredicate {
   releaseId: string;
+  /** The release's name and version: where its files may be published (`<name>/<version>/…`). */
+  name: string;
+  version: string;
   decision: 'approved';
   verifier: { id: string };
   /** RFC 3339 UTC */
@@ -194,6 +197,8 @@ export function approvalStatement(input: {
     predicateType: APPROVAL_PREDICATE_TYPE,
     predicate: {
       releaseId: input.release.id,
+      name: input.release.name,
+      version: input.release.version,
       decision: 'approved',
       verifier: { id: input.verifierId },
       approvedAt: input.approvedAt.toISOString(),
