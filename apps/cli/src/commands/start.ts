@@ -1,37 +1,164 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { untilSignal, type Io } from '../io.js';
-import { initDataDir, startLogServer } from './log.js';
-import { initWitnessDir, startWitnessServer, trustLogInWitness } from './witness.js';
+import { publicKeyFromPem } from '@glasshouse/attest';
+import { CodedError } from '@glasshouse/errors';
+import {
+  RepoService,
+  buildRepoServer,
+  consistentTargetPath,
+  ensurePublishToken,
+  ensureSupervisorTufKeys,
+  formatSupervisorKeysFile,
+  initRepository,
+  parseSupervisorKeysFile,
+  repoPaths,
+  type SupervisorTufKeys,
+} from '@glasshouse/distribution';
+import {
+  ASSEMBLY_CONFIG_FILE,
+  SUPERVISOR_CONFIG_FILE,
+  initAssemblyDir,
+  initSupervisorDir,
+  openSupervisor,
+  type BuilderIdentity,
+  type Supervisor,
+  type SupervisorIdentity,
+} from '@glasshouse/release';
+import { listenOn, parseListen, untilSignal, type Io } from '../io.js';
+import {
+  DEMO_RELEASE_NAME,
+  ensureDemoRelease,
+  ensureRootPublished,
+  publishedDemoRelease,
+  releaseLogEntryOf,
+  type PublishedRelease,
+} from '../start/demo-release.js';
+import {
+  startReleaseLogMonitor,
+  type MonitorPass,
+  type RunningReleaseLogMonitor,
+} from '../start/release-log-monitor.js';
+import { startAssemblyServer, type RunningAssemblyServer } from './assembly.js';
+import { initDataDir, startLogServer, type RunningLogServer } from './log.js';
+import {
+  initWitnessDir,
+  startWitnessServer,
+  trustLogInWitness,
+  type RunningWitnessServer,
+} from './witness.js';
 
 /** The policy's name for the local witness (a tlog-policy name, not a key name). */
 const POLICY_WITNESS_NAME = 'local-witness';
-const POLICY_FILE_NAME = 'witness-policy.txt';
+/** How often the supervisor's monitor checks the release log. */
+const MONITOR_INTERVAL_MS = 10_000;
+/** How often the repository checks whether its timestamp needs renewing. */
+const TIMESTAMP_REFRESH_MS = 60_000;
 
 interface StartOptions {
   data: string;
   listen: string;
   witnessListen: string;
+  assemblyListen: string;
+  repoListen: string;
   origin: string;
   witnessName: string;
 }
 
+/** Where each role keeps its files under --data: one directory per role, never shared. */
+function startPaths(data: string) {
+  const vendor = join(data, 'vendor');
+  const supervisor = join(data, 'supervisor');
+  return {
+    data,
+    vendor,
+    log: join(vendor, 'log'),
+    assembly: join(vendor, 'assembly'),
+    repo: join(vendor, 'repo'),
+    /** The layout public key endpoints pin (PEM), handed out by the vendor. */
+    layoutKey: join(vendor, 'layout-key.pem'),
+    supervisor,
+    witness: join(supervisor, 'witness'),
+    monitor: join(supervisor, 'monitor'),
+    /** The supervisor's TUF public keys, handed to the vendor for the repository's root. */
+    supervisorTufKeys: join(supervisor, 'tuf-keys.json'),
+    /** Public: the release log's key and its witness quorum, for everyone who verifies. */
+    policy: join(data, 'witness-policy.txt'),
+    /** The demo's source repository (public source both the vendor and the supervisor build). */
+    demoSource: join(data, 'demo-source'),
+    /** The demo release's release-log entry, rebuilt from its TUF targets. */
+    demoEntry: join(data, 'demo-release-log-entry.json'),
+  };
+}
+
+type StartPaths = ReturnType<typeof startPaths>;
+
+/** Everything `start` runs, once it is up. */
+interface Running {
+  readonly log: RunningLogServer;
+  readonly witness: RunningWitnessServer;
+  readonly assembly: RunningAssemblyServer;
+  readonly repoUrl: string;
+  readonly builder: BuilderIdentity;
+  readonly supervisor: SupervisorIdentity;
+  readonly supervisorTufKeys: SupervisorTufKeys;
+  readonly monitor: RunningReleaseLogMonitor;
+  readonly monitorPass: MonitorPass;
+  readonly release: PublishedRelease;
+}
+
+/** Things to close on the way out, most recent first. */
+class Closers {
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  add(close: () => Promise<void>): void {
+    this.#closers.push(close);
+  }
+
+  async closeAll(io: Io): Promise<void> {
+    while (this.#closers.length > 0) {
+      const close = this.#closers.pop();
+      try {
+        await close?.();
+      } catch (err) {
+        // Keep closing the rest; say what failed.
+        io.stderr(
+          `start: while shutting down: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+      }
+    }
+  }
+}
+
+/** A stop was asked for (SIGINT/SIGTERM) while starting up. */
+class StartInterrupted extends Error {
+  override readonly name = 'StartInterrupted';
+}
+
 /**
- * `npm start`: runs the vendor's transparency log and the supervisor's
- * witness for it, on embedded storage under ./data (ignored by git). Each
- * role has its own directory and key; the log publishes only checkpoints the
- * witness cosigned.
+ * `npm start`: Glasshouse on one machine, with embedded storage under
+ * ./data (ignored by git). The vendor runs the release log, the assembly
+ * line and the update repository; the supervisor runs the witness of the
+ * release log and a monitor of it. Each role has its own directory and
+ * keys and they talk over loopback HTTP only. On first start the
+ * repository's root is co-signed and a demo rules release goes through the
+ * whole flow: build, review, rebuild, approval, release log, publication.
  */
 export function registerStartCommand(program: Command, io: Io): void {
   program
     .command('start')
     .description(
-      'Start Glasshouse on this machine: a transparency log and a witness for it (embedded storage under ./data)',
+      "Start Glasshouse on this machine (embedded storage under ./data): the vendor's release log, " +
+        "assembly line and update repository, the supervisor's witness and release-log monitor. " +
+        'The first start publishes a demo rules release through the whole flow. Prints what runs ' +
+        'where, commands to try, and a last line "ready <json>"',
     )
     .option('--data <dir>', 'data directory', 'data')
-    .option('--listen <host:port>', 'address of the log', '127.0.0.1:8480')
+    .option('--listen <host:port>', 'address of the release log', '127.0.0.1:8480')
     .option('--witness-listen <host:port>', 'address of the witness', '127.0.0.1:8490')
+    .option('--assembly-listen <host:port>', 'address of the assembly line', '127.0.0.1:8470')
+    .option('--repo-listen <host:port>', 'address of the update repository', '127.0.0.1:8460')
     .option('--origin <origin>', 'origin of the log (first start only)', 'localhost/glasshouse/log')
     .option(
       '--witness-name <name>',
@@ -39,77 +166,326 @@ export function registerStartCommand(program: Command, io: Io): void {
       'localhost/glasshouse/witness',
     )
     .action(async (opts: StartOptions) => {
-      const data = resolve(io.cwd, opts.data);
-      const logDir = join(data, 'log');
-      const witnessDir = join(data, 'witness');
-      const policyPath = join(data, POLICY_FILE_NAME);
-
-      // The vendor's log: its own key in data/log.
-      const { verifierKey: logVkey } = await initDataDir({ dir: logDir, origin: opts.origin });
-      // The supervisor's witness: its own key in data/witness; it trusts the log's public key only.
-      const witnessVkey = await initWitnessDir({ dir: witnessDir, name: opts.witnessName });
-      await trustLogInWitness({ dir: witnessDir, vkey: logVkey });
-
-      const witness = await startWitnessServer({
-        dir: witnessDir,
-        listen: opts.witnessListen,
-        io,
+      // Every address is checked before anything is written.
+      for (const listen of [
+        opts.listen,
+        opts.witnessListen,
+        opts.assemblyListen,
+        opts.repoListen,
+      ]) {
+        parseListen(listen);
+      }
+      const paths = startPaths(resolve(io.cwd, opts.data));
+      let up = false;
+      let stopping = false;
+      const stopRequested = untilSignal().then(() => {
+        stopping = true;
+        if (!up) io.stderr('start: stopping after the current step (again to quit at once)\n');
       });
-      let log: Awaited<ReturnType<typeof startLogServer>>;
+      const checkStop = (): void => {
+        if (stopping) throw new StartInterrupted('stopped while starting');
+      };
+      const closers = new Closers();
+      let running: Running;
       try {
-        // Rewritten on every start: the witness's URL follows --witness-listen.
-        await writeFile(
-          policyPath,
-          [
-            '# c2sp.org/tlog-policy of the local log, written by `glasshouse start` (rewritten on each start).',
-            `log ${logVkey}`,
-            `witness ${POLICY_WITNESS_NAME} ${witnessVkey} ${witness.url}`,
-            `quorum ${POLICY_WITNESS_NAME}`,
-            '',
-          ].join('\n'),
-        );
-        log = await startLogServer({
-          dir: logDir,
-          listen: opts.listen,
-          witnessPolicy: policyPath,
-          io,
-        });
+        running = await bringUp(opts, paths, closers, checkStop, io);
       } catch (err) {
-        await witness.close();
+        await closers.closeAll(io);
+        if (err instanceof StartInterrupted) return;
         throw err;
       }
-
-      const shown = (p: string): string => {
-        const r = relative(io.cwd, p);
-        return r === '' || r.startsWith('..') ? p : `./${r}`;
-      };
-      io.stdout(
-        [
-          'Glasshouse is running.',
-          '',
-          `transparency log  ${log.url}  (vendor)`,
-          `  origin          ${log.origin}`,
-          `  verifier key    ${log.verifierKey}`,
-          `  data            ${shown(logDir)}`,
-          `witness           ${witness.url}/  (supervisor)`,
-          `  verifier key    ${witness.verifierKey}`,
-          `  data            ${shown(witnessDir)}`,
-          `witness policy    ${shown(policyPath)}  (quorum: ${POLICY_WITNESS_NAME})`,
-          '',
-          'The log publishes a checkpoint only once the witness has cosigned it.',
-          '',
-          'Try it:',
-          `  echo hello > /tmp/entry && npx glasshouse log add --url ${log.url} /tmp/entry`,
-          `  npx glasshouse log receipt --url ${log.url} 0 > /tmp/entry.tlog-proof`,
-          `  npx glasshouse log verify --policy ${shown(policyPath)} --entry /tmp/entry /tmp/entry.tlog-proof`,
-          `  curl ${log.url}checkpoint`,
-          '',
-          'Ctrl-C stops it.',
-          '',
-        ].join('\n'),
-      );
-      await untilSignal();
-      await log.close();
-      await witness.close();
+      up = true;
+      io.stdout(summary(running, paths, io.cwd));
+      await stopRequested;
+      io.stderr('start: shutting down\n');
+      await closers.closeAll(io);
     });
+}
+
+async function bringUp(
+  opts: StartOptions,
+  paths: StartPaths,
+  closers: Closers,
+  checkStop: () => void,
+  io: Io,
+): Promise<Running> {
+  const say = (line: string): void => {
+    io.stderr(`${line}\n`);
+  };
+  const firstStart = !existsSync(repoPaths(paths.repo).config);
+  say(
+    firstStart
+      ? `start: first start in ${paths.data}: creating each role's keys and data directory`
+      : `start: starting from ${paths.data}`,
+  );
+
+  // Keys, each in its role's directory; only public keys cross over.
+  const { builder, supervising } = await pinEachOther(paths);
+  const supervisor = supervising.identity;
+  const supervisorTufKeys = await ensureSupervisorTufKeys(paths.supervisor);
+  await writeIfChanged(paths.supervisorTufKeys, formatSupervisorKeysFile(supervisorTufKeys));
+  const { verifierKey: logVkey } = await initDataDir({ dir: paths.log, origin: opts.origin });
+  const witnessVkey = await initWitnessDir({ dir: paths.witness, name: opts.witnessName });
+  await trustLogInWitness({ dir: paths.witness, vkey: logVkey });
+
+  // The supervisor's witness, then the vendor's release log, which publishes
+  // only checkpoints the witness cosigned.
+  const witness = await startWitnessServer({ dir: paths.witness, listen: opts.witnessListen, io });
+  closers.add(() => witness.close());
+  // Rewritten on every start: the witness's URL follows --witness-listen.
+  const policy = [
+    '# c2sp.org/tlog-policy of the release log, written by `glasshouse start` (rewritten on each start).',
+    `log ${logVkey}`,
+    `witness ${POLICY_WITNESS_NAME} ${witnessVkey} ${witness.url}`,
+    `quorum ${POLICY_WITNESS_NAME}`,
+    '',
+  ].join('\n');
+  await writeFile(paths.policy, policy);
+  const log = await startLogServer({
+    dir: paths.log,
+    listen: opts.listen,
+    witnessPolicy: paths.policy,
+    io,
+  });
+  closers.add(() => log.close());
+  say(`vendor: release log at ${log.url}, witnessed by the supervisor at ${witness.url}`);
+
+  // The vendor's assembly line.
+  const assembly = await startAssemblyServer({
+    dir: paths.assembly,
+    listen: opts.assemblyListen,
+    io,
+  });
+  closers.add(() => assembly.close());
+  await writeIfChanged(paths.layoutKey, assembly.line.layoutKey.publicKeyPem);
+  say(`vendor: assembly line at ${assembly.url}`);
+
+  // The vendor's update repository; its root names the supervisor's TUF keys.
+  if (firstStart) {
+    say('vendor: creating the TUF repository (vendor keys, root v1 draft naming the supervisor)');
+    await initRepository({
+      dir: paths.repo,
+      supervisorKeys: parseSupervisorKeysFile(await readFile(paths.supervisorTufKeys, 'utf8')),
+      now: new Date(),
+    });
+  }
+  const repo = new RepoService({
+    dir: paths.repo,
+    assemblyUrl: assembly.url,
+    releaseLogUrl: log.url,
+    layoutKeyPem: assembly.line.layoutKey.publicKeyPem,
+  });
+  const repoApp = buildRepoServer({
+    service: repo,
+    publishToken: await ensurePublishToken(paths.repo),
+  });
+  closers.add(async () => {
+    repo.stop();
+    await repoApp.close();
+  });
+  const repoUrl = await listenOn(repoApp, parseListen(opts.repoListen));
+  say(`vendor: update repository at ${repoUrl}`);
+  checkStop();
+
+  await ensureRootPublished({ repoDir: paths.repo, repoUrl, supervisorTufKeys, say });
+  repo.startTimestampRefresh(TIMESTAMP_REFRESH_MS, (err) => {
+    say(
+      `repository: timestamp refresh failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
+  checkStop();
+
+  if (supervising.sandbox.kind === 'none') {
+    say(`supervisor: no sandbox (${supervising.sandbox.reason}); rebuilds run without isolation`);
+  }
+  await ensureDemoRelease({
+    assemblyUrl: assembly.url,
+    repoUrl,
+    repoDir: paths.repo,
+    repo,
+    sourceDir: paths.demoSource,
+    supervisor: supervising,
+    supervisorDir: paths.supervisor,
+    supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
+    supervisorTufKeys,
+    say,
+    checkStop,
+  });
+  checkStop();
+  const release = await publishedDemoRelease(paths.repo);
+  if (release === undefined) {
+    throw new CodedError(
+      'START_DEMO_INCOMPLETE',
+      `the repository lists no ${DEMO_RELEASE_NAME} release`,
+    );
+  }
+  await writeIfChanged(paths.demoEntry, releaseLogEntryOf(release));
+
+  // The supervisor's monitor: its first pass covers every entry so far.
+  const monitor = await startReleaseLogMonitor({
+    url: log.url,
+    policy,
+    supervisorDir: paths.supervisor,
+    supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
+    stateDir: paths.monitor,
+    intervalMs: MONITOR_INTERVAL_MS,
+    io,
+  });
+  closers.add(() => monitor.stop());
+  const monitorPass = await monitor.firstPass;
+
+  return {
+    log,
+    witness,
+    assembly,
+    repoUrl,
+    builder,
+    supervisor,
+    supervisorTufKeys,
+    monitor,
+    monitorPass,
+    release,
+  };
+}
+
+/**
+ * The vendor's assembly line and the supervisor, each with its own key,
+ * pinned to each other's public key: the supervisor accepts provenance
+ * only from the pinned builder key, the assembly line accepts approvals
+ * only from the pinned supervisor key. A pin already in place is left
+ * untouched.
+ */
+async function pinEachOther(
+  paths: StartPaths,
+): Promise<{ builder: BuilderIdentity; supervising: Supervisor }> {
+  const builder = await initAssemblyDir({ dir: paths.assembly });
+  const builderKeyid = publicKeyFromPem(builder.publicKeyPem).keyid;
+  let supervising = existsSync(join(paths.supervisor, SUPERVISOR_CONFIG_FILE))
+    ? await openSupervisor({ dir: paths.supervisor })
+    : undefined;
+  const pinned = supervising?.config.builders.find((b) => b.builderId === builder.builderId);
+  if (
+    supervising === undefined ||
+    pinned === undefined ||
+    publicKeyFromPem(pinned.publicKeyPem).keyid !== builderKeyid
+  ) {
+    await initSupervisorDir({
+      dir: paths.supervisor,
+      builder: { builderId: builder.builderId, publicKeyPem: builder.publicKeyPem },
+    });
+    supervising = await openSupervisor({ dir: paths.supervisor });
+  }
+  if ((await pinnedSupervisorKeyid(paths.assembly)) !== supervising.identity.keyid) {
+    await initAssemblyDir({
+      dir: paths.assembly,
+      supervisorKeyPem: supervising.identity.publicKeyPem,
+    });
+  }
+  return { builder, supervising };
+}
+
+/** The keyid of the supervisor key pinned in an assembly line's configuration, if any. */
+async function pinnedSupervisorKeyid(assemblyDir: string): Promise<string | undefined> {
+  const config = JSON.parse(await readFile(join(assemblyDir, ASSEMBLY_CONFIG_FILE), 'utf8')) as {
+    supervisor?: { publicKeyPem?: unknown };
+  };
+  const pem = config.supervisor?.publicKeyPem;
+  return typeof pem === 'string' ? publicKeyFromPem(pem).keyid : undefined;
+}
+
+/** Writes `content` unless the file already holds exactly it (a second start changes nothing). */
+async function writeIfChanged(path: string, content: string | Uint8Array): Promise<void> {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content);
+  if (existsSync(path) && (await readFile(path)).equals(bytes)) return;
+  await writeFile(path, bytes);
+}
+
+function summary(r: Running, paths: StartPaths, cwd: string): string {
+  const shown = (p: string): string => {
+    const rel = relative(cwd, p);
+    return rel === '' || rel.startsWith('..') ? p : `./${rel}`;
+  };
+  const { release } = r;
+  const artifacts = release.targets.filter((t) => t.custom.kind === 'artifact');
+  const receipt = release.targets.find((t) => t.custom.kind === 'release-log-receipt');
+  const logIndex = receipt === undefined ? undefined : logIndexOf(receipt.custom);
+  const alerts =
+    r.monitorPass.alerts === 0
+      ? 'no alerts'
+      : `${r.monitorPass.alerts} ALERT(S): see ${shown(r.monitor.alertsPath)}`;
+  const lines = [
+    'Glasshouse is running. Each role has its own keys and data directory; they talk over HTTP on loopback.',
+    '',
+    'vendor',
+    `  release log       ${r.log.url}`,
+    `    origin          ${r.log.origin}`,
+    `    verifier key    ${r.log.verifierKey}`,
+    `    data            ${shown(paths.log)}`,
+    '                    publishes a checkpoint only once the witness cosigned it',
+    `  assembly line     ${r.assembly.url}`,
+    `    builder         ${r.builder.builderId} (key ${r.builder.keyid})`,
+    `    layout key      ${shown(paths.layoutKey)} (key ${r.assembly.line.layoutKey.keyid})`,
+    `    data            ${shown(paths.assembly)}`,
+    `  repository        ${r.repoUrl}  (TUF: ${r.repoUrl}/metadata/, ${r.repoUrl}/targets/)`,
+    `    trust root      ${r.repoUrl}/metadata/1.root.json (vendor and supervisor, threshold 2)`,
+    `    data            ${shown(paths.repo)}`,
+    'supervisor',
+    `  witness           ${r.witness.url}/`,
+    `    verifier key    ${r.witness.verifierKey}`,
+    `    data            ${shown(paths.witness)}`,
+    `  monitor           the release log every ${MONITOR_INTERVAL_MS / 1000} s: every entry must be a release it approved`,
+    `    verified        size ${r.monitorPass.size}, ${alerts}`,
+    `    alerts          ${shown(r.monitor.alertsPath)} and stderr`,
+    `  keys              approvals ${r.supervisor.keyid}, TUF root ${r.supervisorTufKeys.root.keyid}, TUF release ${r.supervisorTufKeys.release.keyid}`,
+    `  data              ${shown(paths.supervisor)}`,
+    `witness policy      ${shown(paths.policy)}  (quorum: ${POLICY_WITNESS_NAME})`,
+    '',
+    `demo release        ${release.name} ${release.version}, release ${release.releaseId}${
+      logIndex === undefined ? '' : `, release-log index ${logIndex}`
+    }`,
+    `  source            ${shown(paths.demoSource)}`,
+    ...artifacts.map((t) => `  artifact          ${t.name}  sha256 ${t.sha256}`),
+    `  targets           ${release.targets.length} (artifacts, attestations, release-log receipt)`,
+    '',
+    'Try it:',
+    '  # the release as an endpoint checks it: layout, builder and supervisor links, artifacts',
+    `  npx glasshouse release verify ${release.releaseId} --assembly ${r.assembly.url} --layout-key ${shown(paths.layoutKey)}`,
+    '  # the TUF metadata a tuf-js client starts from (pinning metadata/1.root.json)',
+    `  curl ${r.repoUrl}/metadata/timestamp.json`,
+    '  # the release log checkpoint, cosigned by the witness',
+    `  curl ${r.log.url}checkpoint`,
+  ];
+  if (receipt !== undefined) {
+    lines.push(
+      '  # the release-log receipt, checked offline against the witness policy, with the entry rebuilt from the TUF targets',
+      `  curl -s ${r.repoUrl}/targets/${consistentTargetPath(receipt.name, receipt.sha256)} -o /tmp/release.tlog-proof`,
+      `  npx glasshouse log verify --policy ${shown(paths.policy)} --entry ${shown(paths.demoEntry)} /tmp/release.tlog-proof`,
+    );
+  }
+  lines.push(
+    '  # an entry the supervisor never approved: its monitor alerts within seconds (the log keeps it for good)',
+    `  echo bogus > /tmp/bogus && npx glasshouse log add --url ${r.log.url} /tmp/bogus`,
+    '',
+    'Ctrl-C stops it.',
+    '',
+  );
+  const ready = {
+    logUrl: r.log.url,
+    witnessUrl: r.witness.url,
+    assemblyUrl: r.assembly.url,
+    repoUrl: r.repoUrl,
+    releaseId: release.releaseId,
+    targets: release.targets.map((t) => t.name),
+    policyPath: paths.policy,
+    layoutKeyPath: paths.layoutKey,
+    entryPath: paths.demoEntry,
+    dataDir: paths.data,
+  };
+  lines.push(`ready ${JSON.stringify(ready)}`, '');
+  return lines.join('\n');
+}
+
+function logIndexOf(custom: unknown): string | undefined {
+  const index = (custom as { releaseLog?: { index?: unknown } }).releaseLog?.index;
+  return typeof index === 'string' ? index : undefined;
 }

@@ -1,0 +1,83 @@
+/**
+ * The demo's source repository: a git repository holding the rules recipe
+ * of packages/release/testdata/rules (rules, samples that must match them,
+ * clean files that must not), committed once with a fixed author and date
+ * so the commit, and so every build of it, is the same on every machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RECIPE_FILE } from '@glasshouse/release';
+import { UsageError } from '../io.js';
+
+/** 2024-01-02T03:04:05Z: the demo commit's author and committer date. */
+const DEMO_EPOCH = 1_704_164_645;
+
+/** The rules recipe shipped with the release package's test data (a checkout of the repository has it). */
+export function demoRulesDir(): string {
+  const dir = fileURLToPath(
+    new URL('../testdata/rules/', import.meta.resolve('@glasshouse/release')),
+  );
+  if (!existsSync(join(dir, RECIPE_FILE))) {
+    throw new UsageError(
+      `the demo rules are missing (${dir}); run "glasshouse start" from a checkout of the repository`,
+    );
+  }
+  return dir;
+}
+
+export interface DemoSource {
+  /** The repository's directory (the assembly line takes an absolute path as its source). */
+  readonly dir: string;
+  /** The full commit to build. */
+  readonly commit: string;
+}
+
+/** The demo repository in `dir`, created and committed when it has no commit yet. */
+export async function ensureDemoSource(dir: string): Promise<DemoSource> {
+  if (existsSync(join(dir, '.git'))) {
+    const head = tryGit(dir, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
+    if (head !== undefined) return { dir, commit: head };
+  } else {
+    await mkdir(dir, { recursive: true });
+    git(dir, ['init', '--quiet', '--initial-branch=main']);
+  }
+  await cp(demoRulesDir(), dir, { recursive: true });
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '--quiet', '-m', 'Demo rules: four rules, their samples and clean files']);
+  return { dir, commit: git(dir, ['rev-parse', 'HEAD']) };
+}
+
+function git(dir: string, args: readonly string[]): string {
+  const date = `@${DEMO_EPOCH} +0000`;
+  // No user or system configuration: hooks, signing or templates would change the commit.
+  return execFileSync('git', ['-c', 'core.hooksPath=/dev/null', ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Glasshouse Demo',
+      GIT_AUTHOR_EMAIL: 'demo@glasshouse.example',
+      GIT_COMMITTER_NAME: 'Glasshouse Demo',
+      GIT_COMMITTER_EMAIL: 'demo@glasshouse.example',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_DATE: date,
+    },
+  }).trim();
+}
+
+/** `git …` whose failure means "no answer" (an empty repository has no HEAD). */
+function tryGit(dir: string, args: readonly string[]): string | undefined {
+  try {
+    return git(dir, args);
+  } catch {
+    // rev-parse --verify exits 1 without a commit.
+    return undefined;
+  }
+}
