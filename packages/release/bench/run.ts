@@ -358,11 +358,13 @@ async function cleanup(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-process.once('SIGINT', () => {
-  say('SIGINT: removing the temp directory');
-  if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
-  process.exit(130);
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: removing the temp directory`);
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 try {
   await main();
