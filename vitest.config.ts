@@ -16,6 +16,7 @@ export default defineConfig({
       '@glasshouse/witness': src('packages/witness'),
       '@glasshouse/release': src('packages/release'),
       '@glasshouse/distribution': src('packages/distribution'),
+      '@glasshouse/agent': src('packages/agent'),
     },
   },
   test: {
