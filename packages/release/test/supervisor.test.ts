@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,8 @@ import { FIXED_EPOCH, RULES_TESTDATA, commandRecipe } from './assembly-fixtures.
 import { BUILDER_ID, VERIFIER_ID, startSupervised, type Supervised } from './supervised-fixture.js';
 
 const ALICE = 'Alice Auditor';
+const diffoscopeInstalled =
+  spawnSync('diffoscope', ['--version'], { stdio: 'ignore' }).status === 0;
 
 let env: Supervised;
 let supervisor: Supervisor;
@@ -211,6 +214,11 @@ describe('the supervisor', () => {
     expect(predicate.differences.find((d) => d.artifact === 'app.tar')?.members).toEqual([
       expect.objectContaining({ path: 'stamp.txt', status: 'content-differs' }),
     ]);
+    // With diffoscope (CI installs it) the report carries its text for each differing artifact.
+    if (diffoscopeInstalled || process.env.CI) {
+      expect(Object.keys(predicate.diffoscope ?? {}).sort()).toEqual(['app.tar', 'stamp.txt']);
+      expect(predicate.diffoscope?.['stamp.txt']?.output).toContain('stamp.txt');
+    }
     // A rejected release gets no approval and no layout.
     expect(await codeOf(env.client.layout(clock.id))).toBe('ASSEMBLY_NOT_APPROVED');
     expect(await codeOf(lenient.rebuild(env.client, clock.id))).toBe('SUPERVISOR_ALREADY_DECIDED');
