@@ -7,11 +7,15 @@
  * Everything comes from a seeded generator, so the same N and seed always
  * give the same files, the same commit and the same bundle.
  *
- * Why a sample triggers only its own rule: every string carries the rule's
- * index (zero-padded, between delimiters) and a kind-specific prefix, and
- * every hex string starts with a non-printable byte pair followed by the
- * index in three bytes; filler text is lowercase words and punctuation, so
- * it cannot contain any rule's string.
+ * Why a sample triggers only its own rule: every string starts with a random
+ * token and carries the rule's index; every hex string holds the index in
+ * three bytes between random ones; filler text is lowercase words and
+ * punctuation, so it cannot contain any rule's string.
+ *
+ * Why every string starts with a random token: a real rule set's strings
+ * have little in common, and a shared prefix (say "ACME-" in every string)
+ * gives every rule the same atom, so each scan would verify thousands of
+ * candidates — a property of that rule set, not of the build.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -144,8 +148,8 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
   let header: Buffer = Buffer.alloc(0);
   switch (kind) {
     case 0: {
-      const a = `GHB-A-${id}-${g.token(10)}`;
-      const b = `/opt/ghb-a/${id}/${g.token(8).toLowerCase()}/payload.bin`;
+      const a = `${g.token(12)}${id}`;
+      const b = `${g.token(10).toLowerCase()}/${id}/${g.token(6).toLowerCase()}`;
       strings = [`$a = "${a}" ascii`, `$b = "${b}"`];
       condition = 'all of them';
       tags = 'bench text';
@@ -153,8 +157,8 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
       break;
     }
     case 1: {
-      const s = `ghb_b_${id}_${g.token(8).toLowerCase()}`;
-      const fixed = [0x00, 0xb7, ...idx, g.byte(), g.byte()];
+      const s = `${g.token(10).toLowerCase()}_${id}`;
+      const fixed = [g.byte(), g.byte(), ...idx, g.byte(), g.byte()];
       const tail = [g.byte(), g.byte()];
       strings = [`$s = "${s}" nocase`, `$h = { ${hexList(fixed)} ?? [2-4] ${hexList(tail)} }`];
       condition = '$s and $h';
@@ -165,8 +169,8 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
       break;
     }
     case 2: {
-      const w = `GHB-W-${id}-${g.token(10)}`;
-      const h = [0x01, 0xc3, ...idx, g.byte(), g.byte(), g.byte()];
+      const w = `${g.token(10)}-${id}`;
+      const h = [g.byte(), g.byte(), ...idx, g.byte(), g.byte(), g.byte()];
       strings = [`$w = "${w}" wide ascii`, `$h = { ${hexList(h)} }`];
       condition = 'any of them and filesize < 1MB';
       tags = 'bench';
@@ -174,8 +178,8 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
       break;
     }
     case 3: {
-      const a = `GHB-M-${id}-${g.token(8)}`;
-      const b = `ghb-m-${id}-cfg`;
+      const a = `${g.token(10)}${id}`;
+      const b = `${g.token(8).toLowerCase()}-${id}`;
       strings = [`$a = "${a}"`, `$b = "${b}" fullword`];
       condition = 'uint16(0) == 0x5A4D and $a and #b >= 2';
       tags = 'bench pe';
@@ -184,23 +188,24 @@ function generateRule(g: Gen, i: number, width: number): GeneratedRule {
       break;
     }
     default: {
-      const h = [0x02, 0xd4, ...idx];
+      const h = [g.byte(), g.byte(), ...idx];
       const alt = [
         [g.byte(), g.byte()],
         [g.byte(), g.byte()],
       ] as const;
       const last = g.byte();
+      const prefix = g.token(8);
       const token = Array.from({ length: 8 }, () => '0123456789abcdef'[g.int(16)]!).join('');
       strings = [
         `$h = { ${hexList(h)} ( ${hexList(alt[0])} | ${hexList(alt[1])} ) ${hex(last)} }`,
-        `$r = /GHB-R-${id}-[0-9a-f]{8}\\b/`,
+        `$r = /${prefix}-${id}-[0-9a-f]{8}\\b/`,
       ];
       condition = '$h and $r';
       tags = 'bench regex';
       parts.push(
         Buffer.from([...h, ...alt[g.int(2)]!, last]),
         pad(),
-        ascii(`GHB-R-${id}-${token}`),
+        ascii(`${prefix}-${id}-${token}`),
       );
       break;
     }
