@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
+import { registerAgentCommands } from './commands/agent.js';
 import { registerAssemblyCommands } from './commands/assembly.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
@@ -40,6 +41,7 @@ export function buildProgram(io: Io): Command {
   registerReleaseCommands(program, io);
   registerSupervisorCommands(program, io);
   registerRepoCommands(program, io);
+  registerAgentCommands(program, io);
   return program;
 }
 

@@ -1,0 +1,219 @@
+/**
+ * Installing a rules bundle: unpack it into a staging slot, run the
+ * manifest's self-test on the files as installed, then switch the active
+ * symlink atomically. Until the switch the previous rules stay active; a
+ * crash leaves either the old or the new link.
+ *
+ *     DIR/rules/slots/<name>-<version>-<sha256[0:12]>/
+ *         bundle.tar                the bundle as downloaded
+ *         manifest.json             and every file at its manifest path
+ *     DIR/rules/active -> slots/<slot>
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { hasCode } from '@glasshouse/errors';
+import {
+  MANIFEST_PATH,
+  parseManifest,
+  readBundle,
+  runSelfTest,
+  serializeManifest,
+  sha256Hex,
+  type BundleContents,
+  type SelfTestResult,
+} from '@glasshouse/release';
+import { agentPaths } from './config.js';
+import { AgentError } from './errors.js';
+import { syncDir } from './files.js';
+
+/** The downloaded bundle's file name inside a slot. */
+export const BUNDLE_FILE = 'bundle.tar';
+
+export interface BundleRef {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/** `<name>-<version>-<first 12 hex of the bundle's SHA-256>`. */
+export function slotName(bundle: BundleRef): string {
+  return `${bundle.name}-${bundle.version}-${bundle.sha256.slice(0, 12)}`;
+}
+
+/** The absolute path of the active slot, or undefined before the first install. */
+export async function activeRulesDir(dir: string): Promise<string | undefined> {
+  const slot = await activeSlot(dir);
+  return slot === undefined ? undefined : join(resolve(agentPaths(dir).slots), slot);
+}
+
+/** The active slot's name, or undefined before the first install. */
+export async function activeSlot(dir: string): Promise<string | undefined> {
+  let target: string;
+  try {
+    target = await readlink(agentPaths(dir).active);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the active rules link', { cause });
+  }
+  const m = /^slots\/([^/]+)$/.exec(target);
+  if (m?.[1] === undefined) {
+    throw new AgentError('AGENT_INSTALL_FAILED', 'the active rules link points outside the slots', {
+      evidence: { target },
+    });
+  }
+  return m[1];
+}
+
+/**
+ * Reads the bundle (bounded tar parsing, every file against the manifest)
+ * and unpacks it into its slot, replacing a leftover slot of the same name.
+ * The bundle's manifest must name this release.
+ */
+export async function stageBundle(
+  dir: string,
+  ref: BundleRef,
+  bytes: Uint8Array,
+): Promise<{ slot: string; path: string }> {
+  let bundle: BundleContents;
+  try {
+    bundle = readBundle(bytes);
+  } catch (cause) {
+    throw new AgentError('AGENT_BUNDLE_INVALID', 'the rules bundle does not read', { cause });
+  }
+  if (bundle.manifest.name !== ref.name || bundle.manifest.version !== ref.version) {
+    throw new AgentError('AGENT_BUNDLE_INVALID', 'the bundle is of another release', {
+      evidence: {
+        manifest: { name: bundle.manifest.name, version: bundle.manifest.version },
+        release: { name: ref.name, version: ref.version },
+      },
+    });
+  }
+  if (bundle.files.has(BUNDLE_FILE)) {
+    throw new AgentError('AGENT_BUNDLE_INVALID', `the bundle holds a file named ${BUNDLE_FILE}`);
+  }
+  const slots = agentPaths(dir).slots;
+  const slot = slotName(ref);
+  const path = join(slots, slot);
+  if ((await activeSlot(dir)) === slot) {
+    throw new AgentError('AGENT_INSTALL_FAILED', `slot ${slot} is the active one`);
+  }
+  const staging = join(slots, `.staging-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(staging, { recursive: true });
+    const dirs = new Set<string>([staging]);
+    const write = async (rel: string, data: Uint8Array): Promise<void> => {
+      const target = resolve(staging, rel);
+      // readTar refused unsafe paths already; this keeps every write inside the slot regardless.
+      if (!target.startsWith(`${resolve(staging)}${sep}`)) {
+        throw new AgentError('AGENT_BUNDLE_INVALID', `${rel} is outside the slot`);
+      }
+      await mkdir(dirname(target), { recursive: true });
+      for (let d = dirname(target); d.startsWith(resolve(staging)); d = dirname(d)) dirs.add(d);
+      const handle = await open(target, 'wx', 0o644);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    };
+    await write(BUNDLE_FILE, bytes);
+    await write(MANIFEST_PATH, serializeManifest(bundle.manifest));
+    for (const [rel, data] of bundle.files) await write(rel, data);
+    for (const d of dirs) await syncDir(d);
+    await rm(path, { recursive: true, force: true });
+    await rename(staging, path);
+    await syncDir(slots);
+  } catch (cause) {
+    await rm(staging, { recursive: true, force: true });
+    if (cause instanceof AgentError) throw cause;
+    throw new AgentError('AGENT_INSTALL_FAILED', `cannot unpack the bundle into ${slot}`, {
+      cause,
+    });
+  }
+  return { slot, path };
+}
+
+/**
+ * The manifest's self-test, run on the slot's files as installed: every
+ * file is read back and checked against the manifest's digest, then each
+ * sample must trigger exactly its rules and each clean file none.
+ */
+export async function selfTestSlot(path: string): Promise<SelfTestResult> {
+  let bundle: BundleContents;
+  try {
+    const manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
+    const files = new Map<string, Uint8Array>();
+    for (const [rel, want] of Object.entries(manifest.files)) {
+      const data = new Uint8Array(await readFile(join(path, rel)));
+      if (sha256Hex(data) !== want) {
+        throw new AgentError('AGENT_INSTALL_FAILED', `${rel} changed after it was installed`, {
+          evidence: { path: rel },
+        });
+      }
+      files.set(rel, data);
+    }
+    bundle = { manifest, files };
+  } catch (cause) {
+    if (cause instanceof AgentError) throw cause;
+    throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
+  }
+  try {
+    return runSelfTest(bundle);
+  } catch (cause) {
+    throw new AgentError(
+      hasCode(cause, 'SELFTEST_FAILED') ? 'AGENT_SELFTEST_FAILED' : 'AGENT_BUNDLE_INVALID',
+      'the self-test failed on the installed rules',
+      { cause },
+    );
+  }
+}
+
+/**
+ * Makes `slot` active: a new symlink under a temporary name, renamed over
+ * `rules/active` (rename(2) replaces it atomically), then the directory is
+ * synced so the switch survives a crash.
+ */
+export async function activateSlot(dir: string, slot: string): Promise<void> {
+  const paths = agentPaths(dir);
+  const tmp = `${paths.active}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await symlink(`slots/${slot}`, tmp);
+    await rename(tmp, paths.active);
+    await syncDir(paths.rules);
+  } catch (cause) {
+    await rm(tmp, { force: true });
+    throw new AgentError('AGENT_INSTALL_FAILED', `cannot make ${slot} active`, { cause });
+  }
+}
+
+/** Removes every slot but those named (the active one, the previous one). */
+export async function pruneSlots(dir: string, keep: readonly string[]): Promise<void> {
+  const slots = agentPaths(dir).slots;
+  let names: string[];
+  try {
+    names = await readdir(slots);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw cause;
+  }
+  for (const name of names) {
+    if (!keep.includes(name)) await rm(join(slots, name), { recursive: true, force: true });
+  }
+}
+
+/** The name and version in a slot's manifest, when it has a readable one. */
+export async function slotRelease(
+  dir: string,
+  slot: string,
+): Promise<{ name: string; version: string } | undefined> {
+  try {
+    const manifest = parseManifest(
+      await readFile(join(agentPaths(dir).slots, slot, MANIFEST_PATH)),
+    );
+    return { name: manifest.name, version: manifest.version };
+  } catch {
+    return undefined; // a damaged slot has no version to show; status says so
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What `agent status` shows: the active and staged rules, the trust roots,
+ * the last release-log checkpoint seen and the last update's result.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { agentPaths, loadAgent, type AgentConfig } from './config.js';
+import { activeRulesDir, activeSlot, slotRelease } from './install.js';
+import { readState, type SeenCheckpoint, type StagedSlot, type UpdateResult } from './state.js';
+
+export interface AgentStatus {
+  readonly active:
+    | {
+        readonly slot: string;
+        readonly path: string;
+        readonly name?: string;
+        readonly version?: string;
+      }
+    | undefined;
+  readonly staged: StagedSlot | undefined;
+  readonly trust: {
+    readonly config: AgentConfig;
+    /** The policy's log and witness lines and its quorum. */
+    readonly log: string;
+    readonly witnesses: readonly string[];
+    readonly quorum: string;
+    /** Version of the TUF root tuf-js trusts now. */
+    readonly tufRootVersion: number | undefined;
+  };
+  readonly lastCheckpoint: SeenCheckpoint | undefined;
+  readonly lastUpdate: UpdateResult | undefined;
+}
+
+export async function agentStatus(dir: string): Promise<AgentStatus> {
+  const agent = await loadAgent(dir);
+  const state = await readState(dir);
+  const slot = await activeSlot(dir);
+  const path = await activeRulesDir(dir);
+  const release = slot === undefined ? undefined : await slotRelease(dir, slot);
+  return {
+    active: slot === undefined || path === undefined ? undefined : { slot, path, ...release },
+    staged: state.staged,
+    trust: {
+      config: agent.config,
+      log: agent.policy.logs[0]?.vkey ?? '',
+      witnesses: agent.policy.witnesses.map((w) => `${w.name} ${w.vkey}`),
+      quorum: agent.policy.quorum,
+      tufRootVersion: await tufRootVersion(agentPaths(dir).tufMetadata),
+    },
+    lastCheckpoint: state.lastCheckpoint,
+    lastUpdate: state.lastUpdate,
+  };
+}
+
+async function tufRootVersion(metadataDir: string): Promise<number | undefined> {
+  try {
+    const root = JSON.parse(await readFile(join(metadataDir, 'root.json'), 'utf8')) as {
+      signed?: { version?: unknown };
+    };
+    return typeof root.signed?.version === 'number' ? root.signed.version : undefined;
+  } catch {
+    return undefined; // shown as unknown; update reports why tuf-js cannot load it
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { agentErrorFromTuf } from './tuf.js';
+
+// Stand-ins with tuf-js's class names: the classification reads constructor names.
+class RuntimeError extends Error {}
+class BadVersionError extends Error {}
+class EqualVersionError extends BadVersionError {}
+class ExpiredMetadataError extends Error {}
+class DownloadError extends Error {}
+class DownloadLengthMismatchError extends DownloadError {}
+class LengthOrHashMismatchError extends Error {}
+class UnsignedMetadataError extends Error {}
+
+const code = (err: unknown, stage: 'metadata' | 'target' = 'metadata'): string =>
+  agentErrorFromTuf(err, stage).code;
+
+describe('agentErrorFromTuf', () => {
+  it('maps tuf-js error classes', () => {
+    expect(
+      code(new BadVersionError('New timestamp version 1 is less than current version 2')),
+    ).toBe('AGENT_TUF_ROLLBACK');
+    expect(code(new EqualVersionError('x is less than current version y'))).toBe(
+      'AGENT_TUF_ROLLBACK',
+    );
+    expect(code(new BadVersionError("Snapshot version doesn't match timestamp"))).toBe(
+      'AGENT_TUF_MIX_AND_MATCH',
+    );
+    expect(code(new ExpiredMetadataError('Final timestamp.json is expired'))).toBe(
+      'AGENT_TUF_EXPIRED',
+    );
+    expect(code(new DownloadLengthMismatchError('Max length reached'))).toBe('AGENT_TUF_TOO_LARGE');
+    expect(code(new UnsignedMetadataError('root was signed by 1/2 keys'))).toBe(
+      'AGENT_TUF_SIGNATURES',
+    );
+    expect(code(new LengthOrHashMismatchError('Expected hash a but got b'), 'target')).toBe(
+      'AGENT_TUF_TARGET_MISMATCH',
+    );
+    expect(code(new LengthOrHashMismatchError('Expected hash a but got b'))).toBe(
+      'AGENT_TUF_MIX_AND_MATCH',
+    );
+    expect(code(new TypeError('fetch failed'))).toBe('AGENT_TUF_FETCH_FAILED');
+    expect(code(new Error('something else'))).toBe('AGENT_TUF_METADATA_INVALID');
+  });
+
+  it('maps failures tuf-js wraps in a RuntimeError by their message', () => {
+    const wrapped = (inner: string): RuntimeError =>
+      new RuntimeError(`Unable to load targets error Error: ${inner}`);
+    expect(code(wrapped('releases was signed by 1/2 keys'))).toBe('AGENT_TUF_SIGNATURES');
+    expect(code(wrapped('releases.json is expired'))).toBe('AGENT_TUF_EXPIRED');
+    expect(code(wrapped('Version 2 of releases does not match snapshot version 3'))).toBe(
+      'AGENT_TUF_MIX_AND_MATCH',
+    );
+    expect(code(wrapped('Max length reached'))).toBe('AGENT_TUF_TOO_LARGE');
+    expect(
+      code(
+        new RuntimeError(
+          'Unable to load snapshot metadata error Error: Expected length 9 but got 3',
+        ),
+      ),
+    ).toBe('AGENT_TUF_MIX_AND_MATCH');
+  });
+});

@@ -1,0 +1,319 @@
+/**
+ * One update, failing closed at the first failed check:
+ *
+ *  1. TUF through tuf-js: root, timestamp, snapshot, targets, and the
+ *     `releases` role that needs both the vendor's and the supervisor's
+ *     signature (TUF 5.3-5.6); the newest version of the rules name;
+ *  2. the release log: the receipt shows the entry, rebuilt from the TUF
+ *     targets, in a checkpoint meeting the witness quorum, consistent with
+ *     the last checkpoint this agent saw (which is then remembered);
+ *  3. the supervisor's VSA (PASSED, this digest, the pinned verifier) and
+ *     the vendor's provenance (the pinned builder and source);
+ *  4. install: stage the bundle in its slot, self-test it there, switch.
+ *
+ * Any failure leaves the active rules as they were and is recorded with its
+ * code in the state (`agent status` shows it).
+ */
+import { basename } from 'node:path';
+import { encodeReleaseLogEntry, RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/distribution';
+import { rulesBundleName } from '@glasshouse/release';
+import { parseTlogProof } from '@glasshouse/tlog';
+import { verifySupervision } from './attestations.js';
+import { agentPaths, loadAgent, type Agent } from './config.js';
+import { AgentError } from './errors.js';
+import {
+  activateSlot,
+  activeSlot,
+  pruneSlots,
+  selfTestSlot,
+  slotRelease,
+  stageBundle,
+} from './install.js';
+import {
+  checkConsistency,
+  httpConsistencyProofs,
+  seenCheckpoint,
+  verifyReleaseReceipt,
+} from './release-log.js';
+import { readState, updateState, type ReleaseRef, type SeenCheckpoint } from './state.js';
+import { checkSupervisorKeys, diagnoseReleasesSignatures } from './supervisor-keys.js';
+import { TufClient, type VerifiedTarget } from './tuf.js';
+import { compareVersions, newestVersion } from './versions.js';
+
+/** Most bytes of a rules bundle the agent downloads. */
+export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+/** Most bytes of an attestation (the assembly line's own cap). */
+export const MAX_ATTESTATION_BYTES = 4 * 1024 * 1024;
+/** Most bytes of a release-log receipt (c2sp.org/tlog-proof, tlog's default cap). */
+export const MAX_RECEIPT_BYTES = 64 * 1024;
+
+export interface UpdateOptions {
+  readonly dir: string;
+  /** For consistency proofs from the release log; default the global fetch. */
+  readonly fetch?: typeof fetch;
+  readonly onProgress?: (message: string) => void;
+  readonly now?: () => Date;
+}
+
+export type UpdateOutcome =
+  | {
+      readonly status: 'installed';
+      readonly release: ReleaseRef;
+      readonly slot: string;
+      readonly previousSlot: string | undefined;
+      readonly checkpoint: SeenCheckpoint;
+      readonly selfTestCases: number;
+    }
+  | { readonly status: 'up-to-date'; readonly version: string };
+
+/** Runs one update of DIR (see the module comment). Throws the first failure's AgentError. */
+export async function updateAgent(options: UpdateOptions): Promise<UpdateOutcome> {
+  const agent = await loadAgent(options.dir);
+  const now = options.now ?? (() => new Date());
+  try {
+    const outcome = await runUpdate(agent, options);
+    await updateState(agent.dir, (s) => ({
+      ...s,
+      lastUpdate:
+        outcome.status === 'installed'
+          ? {
+              result: 'installed',
+              at: now().toISOString(),
+              release: outcome.release,
+              slot: outcome.slot,
+            }
+          : { result: 'up-to-date', at: now().toISOString(), version: outcome.version },
+      ...(outcome.status === 'installed' ? { staged: undefined } : {}),
+    }));
+    return outcome;
+  } catch (err) {
+    const coded =
+      err instanceof AgentError
+        ? err
+        : new AgentError('AGENT_INSTALL_FAILED', 'the update failed', { cause: err });
+    await updateState(agent.dir, (s) => ({
+      ...s,
+      lastUpdate: {
+        result: 'refused',
+        at: now().toISOString(),
+        code: coded.code,
+        message: coded.message,
+        version: (coded.evidence?.version as string | undefined) ?? undefined,
+      },
+    }));
+    throw coded;
+  }
+}
+
+async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOutcome> {
+  const { config } = agent;
+  const paths = agentPaths(agent.dir);
+  const progress = options.onProgress ?? (() => undefined);
+  const tuf = new TufClient({
+    metadataDir: paths.tufMetadata,
+    downloadDir: paths.tufDownloads,
+    repoUrl: config.repoUrl,
+  });
+
+  // 1. TUF.
+  await tuf.refresh();
+  if (config.supervisorTufKeys !== undefined) {
+    checkSupervisorKeys(
+      await tuf.trusted('root'),
+      await tuf.trusted('targets'),
+      config.supervisorTufKeys,
+    );
+  }
+  let names: string[];
+  try {
+    names = await tuf.releaseTargetNames(config.rulesName);
+  } catch (err) {
+    if (err instanceof AgentError && err.code === 'AGENT_TUF_SIGNATURES') {
+      throw await diagnoseReleasesSignatures(err, {
+        metadataDir: paths.tufMetadata,
+        repoUrl: config.repoUrl,
+        supervisorRelease: config.supervisorTufKeys?.release,
+      });
+    }
+    throw err;
+  }
+  progress('TUF: metadata verified (releases signed by the vendor and the supervisor)');
+  const versions = new Set(
+    names
+      .map((n) => n.split('/'))
+      .flatMap((parts) => (parts.length >= 3 && parts[1] ? [parts[1]] : [])),
+  );
+  const version = newestVersion(versions);
+  if (version === undefined) {
+    throw new AgentError(
+      'AGENT_NO_RELEASE',
+      `the repository has no release of ${config.rulesName}`,
+    );
+  }
+  const current = await activeSlot(agent.dir);
+  const active = current === undefined ? undefined : await slotRelease(agent.dir, current);
+  if (active !== undefined) {
+    const order = compareVersions(version, active.version);
+    if (order === 0) return { status: 'up-to-date', version };
+    if (order < 0) {
+      // Tuf-js refuses older metadata; this also holds if its state was lost.
+      throw new AgentError(
+        'AGENT_RELEASE_ROLLBACK',
+        `the newest release ${version} is older than the active ${active.version}`,
+        { evidence: { version, active: active.version } },
+      );
+    }
+  }
+  const release = await releaseTargets(tuf, config.rulesName, version, names);
+  progress(`release ${config.rulesName} ${version} (${release.releaseId})`);
+
+  // 2. The release log.
+  const receipt = await tuf.download(release.receipt, MAX_RECEIPT_BYTES);
+  const entry = encodeReleaseLogEntry({
+    releaseId: release.releaseId,
+    name: config.rulesName,
+    version,
+    targets: release.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
+    provenance: { sha256: release.provenance.sha256 },
+    vsa: { sha256: release.vsa.sha256 },
+    approval: { sha256: release.approval.sha256 },
+  });
+  const verified = verifyReleaseReceipt(receipt, entry, agent.policy);
+  const fresh = seenCheckpoint(verified.checkpoint, parseTlogProof(receipt).checkpoint);
+  const state = await readState(agent.dir);
+  const remembered = await checkConsistency(
+    state.lastCheckpoint,
+    fresh,
+    httpConsistencyProofs(config.logUrl, options.fetch),
+  );
+  if (remembered !== state.lastCheckpoint) {
+    await updateState(agent.dir, (s) => ({ ...s, lastCheckpoint: remembered }));
+  }
+  progress(
+    `release log: entry ${verified.index} in checkpoint ${verified.checkpoint.size} cosigned by ${verified.cosigners.join(', ')}`,
+  );
+
+  // 3. The supervisor's VSA and the vendor's provenance.
+  const bundle = release.bundle;
+  verifySupervision(
+    { name: basename(bundle.name), sha256: bundle.sha256 },
+    {
+      vsa: await tuf.download(release.vsa, MAX_ATTESTATION_BYTES),
+      provenance: await tuf.download(release.provenance, MAX_ATTESTATION_BYTES),
+    },
+    {
+      supervisorKey: agent.supervisorKey,
+      verifierId: config.supervisor.verifierId,
+      builderKey: agent.builderKey,
+      builderId: config.builder.builderId,
+      source: config.source,
+    },
+  );
+  progress(
+    'supervision: VSA PASSED for this digest; provenance from the pinned builder and source',
+  );
+
+  // 4. Install.
+  const ref: ReleaseRef = {
+    name: config.rulesName,
+    version,
+    releaseId: release.releaseId,
+    sha256: bundle.sha256,
+  };
+  const bytes = await tuf.download(bundle, MAX_BUNDLE_BYTES);
+  const { slot, path } = await stageBundle(agent.dir, ref, bytes);
+  let cases: number;
+  try {
+    cases = (await selfTestSlot(path)).cases;
+  } catch (err) {
+    const reason = err instanceof AgentError ? err.code : 'AGENT_INSTALL_FAILED';
+    await updateState(agent.dir, (s) => ({ ...s, staged: { slot, release: ref, reason } }));
+    throw err;
+  }
+  await activateSlot(agent.dir, slot);
+  await pruneSlots(agent.dir, current === undefined ? [slot] : [slot, current]);
+  progress(`installed ${slot} (self-test: ${cases} cases passed)`);
+  return {
+    status: 'installed',
+    release: ref,
+    slot,
+    previousSlot: current,
+    checkpoint: remembered,
+    selfTestCases: cases,
+  };
+}
+
+interface ReleaseTargets {
+  readonly releaseId: string;
+  readonly artifacts: VerifiedTarget[];
+  readonly bundle: VerifiedTarget;
+  readonly provenance: VerifiedTarget;
+  readonly vsa: VerifiedTarget;
+  readonly approval: VerifiedTarget;
+  readonly receipt: VerifiedTarget;
+}
+
+/**
+ * The targets of one release, by the `custom` the repository service
+ * writes (distribution README): one release id throughout, exactly one
+ * provenance, VSA and approval, the receipt, and the rules bundle.
+ */
+async function releaseTargets(
+  tuf: TufClient,
+  rulesName: string,
+  version: string,
+  names: readonly string[],
+): Promise<ReleaseTargets> {
+  const prefix = `${rulesName}/${version}/`;
+  const incomplete = (message: string): AgentError =>
+    new AgentError('AGENT_RELEASE_INCOMPLETE', `${rulesName} ${version}: ${message}`, {
+      evidence: { version },
+    });
+  const targets: VerifiedTarget[] = [];
+  for (const name of names.filter((n) => n.startsWith(prefix)))
+    targets.push(await tuf.target(name));
+  const ids = new Set(targets.map((t) => t.custom.releaseId));
+  const [releaseId] = ids;
+  if (ids.size !== 1 || typeof releaseId !== 'string' || releaseId === '') {
+    throw incomplete('its targets do not name one release id');
+  }
+  const artifacts = targets.filter((t) => t.custom.kind === 'artifact');
+  const one = (attestation: string): VerifiedTarget => {
+    const found = targets.filter(
+      (t) => t.custom.kind === 'attestation' && t.custom.attestation === attestation,
+    );
+    if (found.length !== 1 || found[0] === undefined) {
+      throw incomplete(`it has ${found.length} ${attestation} attestations, not one`);
+    }
+    return found[0];
+  };
+  const receipt = targets.find(
+    (t) =>
+      t.name === `${prefix}${RELEASE_LOG_RECEIPT_NAME}` && t.custom.kind === 'release-log-receipt',
+  );
+  if (receipt === undefined) {
+    throw new AgentError(
+      'AGENT_LOG_ENTRY_MISSING',
+      `${rulesName} ${version} has no release-log receipt`,
+      {
+        evidence: { version },
+      },
+    );
+  }
+  const bundle =
+    artifacts.length === 1
+      ? artifacts[0]
+      : artifacts.find(
+          (a) => a.name === `${prefix}${rulesBundleName({ name: rulesName, version })}`,
+        );
+  if (bundle === undefined) throw incomplete('no rules bundle among its artifacts');
+  return {
+    releaseId,
+    artifacts,
+    bundle,
+    provenance: one('provenance'),
+    vsa: one('vsa'),
+    approval: one('approval'),
+    receipt,
+  };
+}
