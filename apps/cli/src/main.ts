@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
-import { registerAgentCommands } from './commands/agent.js';
+import { agentCommand, registerAgentCommands } from './commands/agent.js';
+import { registerAgentScanCommand } from './commands/agent-scan.js';
 import { registerAssemblyCommands } from './commands/assembly.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
@@ -42,6 +43,7 @@ export function buildProgram(io: Io): Command {
   registerSupervisorCommands(program, io);
   registerRepoCommands(program, io);
   registerAgentCommands(program, io);
+  registerAgentScanCommand(agentCommand(program), io);
   return program;
 }
 

@@ -10,3 +10,4 @@ export * from './attestations.js';
 export * from './install.js';
 export * from './update.js';
 export * from './status.js';
+export * from './scan.js';

@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import {
+  DEFAULT_MAX_FILE_SIZE,
+  loadActiveRules,
+  ScanError,
+  scanPaths,
+  type ScanRecord,
+  type ScanSummary,
+} from '@glasshouse/agent';
+import { UsageError, type Io } from '../io.js';
+
+/** The agent's data directory when `--dir` is not given. */
+export const DEFAULT_AGENT_DIR = 'agent';
+
+interface ScanCommandOptions {
+  dir: string;
+  json?: boolean;
+  maxFileSize?: string;
+  followSymlinks: boolean;
+}
+
+/** `--max-file-size`: bytes, or a number with a K/M/G suffix (binary units). */
+export function parseByteSize(text: string): number {
+  const m = /^([0-9]{1,15})([KMG]i?B?)?$/i.exec(text.trim());
+  const digits = m?.[1];
+  if (digits === undefined) {
+    throw new UsageError(`--max-file-size wants bytes or N[K|M|G], got ${JSON.stringify(text)}`);
+  }
+  const unit = (m?.[2] ?? '').charAt(0).toUpperCase();
+  const scale = unit === 'K' ? 2 ** 10 : unit === 'M' ? 2 ** 20 : unit === 'G' ? 2 ** 30 : 1;
+  const bytes = Number(digits) * scale;
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--max-file-size ${text} is too large`);
+  return bytes;
+}
+
+/** A path as printed in text mode: quoted as JSON when it holds control characters. */
+function shown(path: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
+}
+
+function summaryLine(s: ScanSummary): string {
+  return (
+    `scanned ${s.files} files, ${s.bytes} bytes, ${s.matches} matched, ` +
+    `${s.skipped} skipped, ${s.seconds.toFixed(2)} s`
+  );
+}
+
+/**
+ * `glasshouse agent scan PATH…`: registered on the `agent` command by the
+ * caller. Detections go to stdout (`PATH: rule, rule`, or one JSON object
+ * per line with `--json`); skipped entries, progress and the summary go to
+ * stderr (with `--json`, skipped entries and the summary are JSON lines on
+ * stdout). Exits 1 with `AGENT_SCAN_DETECTED` when something matched.
+ */
+export function registerAgentScanCommand(agent: Command, io: Io): void {
+  agent
+    .command('scan')
+    .description(
+      'Scan files and directories with the active rules; print detections; exit 1 when something matched, 0 when clean.\n' +
+        'Unreadable files, files over the size limit, symlink loops and special files are reported as skipped, never fatal.\n' +
+        'Symlinks are followed; a directory reached again below itself is a loop, one reached twice is scanned once.',
+    )
+    .argument('<path...>', 'files and directories to scan')
+    .option('--dir <dir>', "the agent's data directory", DEFAULT_AGENT_DIR)
+    .option('--json', 'print one JSON object per line: matches, skipped entries and the summary')
+    .option(
+      '--max-file-size <bytes>',
+      `skip files larger than this (bytes, or N[K|M|G]; default ${DEFAULT_MAX_FILE_SIZE / 2 ** 20}M)`,
+    )
+    .option('--no-follow-symlinks', 'do not follow symlinks found inside directories')
+    .action(async (paths: string[], opts: ScanCommandOptions) => {
+      const maxFileSize =
+        opts.maxFileSize === undefined ? DEFAULT_MAX_FILE_SIZE : parseByteSize(opts.maxFileSize);
+      const json = opts.json === true;
+      const active = await loadActiveRules(opts.dir);
+      let summary: ScanSummary;
+      try {
+        const onResult = (r: ScanRecord): void => {
+          switch (r.type) {
+            case 'match':
+              io.stdout(
+                json
+                  ? `${JSON.stringify({ type: 'match', path: r.path, rules: r.rules, bytes: r.bytes })}\n`
+                  : `${shown(r.path)}: ${r.rules.join(', ')}\n`,
+              );
+              return;
+            case 'skipped':
+              if (json) io.stdout(`${JSON.stringify(r)}\n`);
+              else io.stderr(`skipped ${shown(r.path)}: ${r.reason} (${r.detail})\n`);
+              return;
+            case 'clean':
+              return;
+          }
+        };
+        summary = await scanPaths(
+          active.rules,
+          paths,
+          {
+            maxFileSize,
+            followSymlinks: opts.followSymlinks,
+            onProgress: (s) => {
+              io.stderr(`progress: ${summaryLine(s)}\n`);
+            },
+          },
+          onResult,
+        );
+      } finally {
+        active.free();
+      }
+      const rules = `rules ${active.manifest.name} ${active.manifest.version}`;
+      if (json) {
+        io.stdout(
+          `${JSON.stringify({ type: 'summary', ...summary, rules: { name: active.manifest.name, version: active.manifest.version } })}\n`,
+        );
+      } else {
+        io.stderr(`${summaryLine(summary)} (${rules})\n`);
+      }
+      if (summary.matches > 0) {
+        throw new ScanError(
+          'AGENT_SCAN_DETECTED',
+          `${summary.matches} file${summary.matches === 1 ? '' : 's'} matched`,
+          { evidence: { matches: summary.matches } },
+        );
+      }
+    });
+}

@@ -1,0 +1,376 @@
+/**
+ * `npm run bench` in packages/agent: scan throughput of the agent (yara-x,
+ * in process, one reused scanner) over a generated tree with a generated
+ * rules bundle, beside Debian's `yara` CLI on the same files and the same
+ * rules in the same run (the baseline).
+ *
+ *   npx tsx bench/run.ts              10,000 rules, 200 MB tree
+ *   npx tsx bench/run.ts --quick      1,000 rules, 20 MB tree
+ *   npx tsx bench/run.ts --rules N --mb M --runs R
+ *
+ * Steps: generate the rules repository (packages/release/bench/generate-rules.ts),
+ * lay its rule sources out in a temporary agent directory as install does
+ * (`rules/slots/a/` with a manifest of SHA-256 digests, `rules/active`
+ * pointing at it) and load them with `loadActiveRules` (timed), generate
+ * the tree (bench/tree.ts), compile the same sources with `yarac`, then
+ * alternate timed scans: `scanPaths` and `yara -C -r` (default threads, and
+ * `-p 1` for a single-threaded comparison, since the agent scans on one
+ * thread). Every run's detections are checked: both engines must report
+ * exactly the planted samples.
+ *
+ * The slot is written directly rather than through `buildRulesBundle`: the
+ * build's self-test scans every one of the 10,000 samples, which with the
+ * yara-x WebAssembly build costs about as long as scanning 10,000 files
+ * (see the per-file cost below) and would dominate the run. The rules and
+ * the checks `loadActiveRules` makes are the same.
+ *
+ * The yara-x WebAssembly build has a fixed cost per scanned file that grows
+ * with the rule count (host calls such as `uint16(0)` or `#a` cross from the
+ * rules' module to the engine through JavaScript on every scan), so the
+ * agent's throughput depends on the number of files more than on their
+ * bytes; the table reports files/s too. When one agent scan takes longer
+ * than a minute it is timed once.
+ *
+ * Progress goes to stderr, the table to stdout. The temp directory is
+ * removed on every exit path.
+ */
+import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DEBIAN_YARA, detectDebianYara, run, yaraXVersion } from '@glasshouse/release';
+import { generateRulesRepo } from '../../release/bench/generate-rules.js';
+import { loadActiveRules, scanPaths, type ScanSummary } from '../src/scan.js';
+import { installRulesForBench } from './fixtures.js';
+import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';
+
+const DEFAULT_RULES = 10_000;
+const DEFAULT_MB = 200;
+const QUICK_RULES = 1_000;
+const QUICK_MB = 20;
+const DEFAULT_RUNS = 3;
+const TARGET_SHARE = 0.5;
+/** An agent scan slower than this is not repeated (keeps the full run within minutes). */
+const REPEAT_UNDER_MS = 60_000;
+
+const say = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+const secs = (ms: number): string => (ms / 1000).toFixed(ms < 10_000 ? 3 : 2);
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
+const rate = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function spread(xs: readonly number[]): string {
+  if (xs.length === 1) return '1 run';
+  return `median of ${xs.length} (${xs.map(secs).join(', ')} s)`;
+}
+
+interface Options {
+  rules: number;
+  megabytes: number;
+  runs: number;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rules: { type: 'string' },
+      mb: { type: 'string' },
+      runs: { type: 'string' },
+    },
+    strict: true,
+  });
+  const count = (value: string | undefined, name: string, max: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+      throw new Error(`--${name} must be an integer from 1 to ${max}, not ${value}`);
+    }
+    return n;
+  };
+  return {
+    rules: count(values.rules, 'rules', 1_000_000) ?? (values.quick ? QUICK_RULES : DEFAULT_RULES),
+    megabytes: count(values.mb, 'mb', 100_000) ?? (values.quick ? QUICK_MB : DEFAULT_MB),
+    runs: count(values.runs, 'runs', 10) ?? DEFAULT_RUNS,
+  };
+}
+
+interface Row {
+  what: string;
+  seconds: string;
+  mbps: string;
+  share: string;
+  target: string;
+  verdict: string;
+  notes: string;
+}
+
+function printTable(rows: readonly Row[]): void {
+  const head = ['what', 'seconds', 'MB/s', '× yara', 'target', 'verdict', 'notes'];
+  const body = rows.map((r) => [r.what, r.seconds, r.mbps, r.share, r.target, r.verdict, r.notes]);
+  const width = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
+  const right = new Set([1, 2, 3]);
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((x, c) => (right.has(c) ? x.padStart(width[c]!) : x.padEnd(width[c]!))).join(' | ')} |`;
+  const rule = `|${width.map((w, c) => `${'-'.repeat(w + 1)}${right.has(c) ? ':' : '-'}`).join('|')}|`;
+  process.stdout.write(`${[line(head), rule, ...body.map(line)].join('\n')}\n`);
+}
+
+/** Path → sorted rule names, from `yara` output lines (`RULE PATH`). */
+function parseYaraOutput(stdout: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const space = line.indexOf(' ');
+    if (space <= 0) throw new Error(`unexpected yara output: ${line}`);
+    const path = line.slice(space + 1);
+    out.set(path, [...(out.get(path) ?? []), line.slice(0, space)].sort());
+  }
+  return out;
+}
+
+/** Throws unless `got` is exactly the planted samples, each with its own rule. */
+function checkDetections(engine: string, got: ReadonlyMap<string, string[]>, tree: GeneratedTree) {
+  const problems: string[] = [];
+  for (const [path, rule] of tree.expected) {
+    const rules = got.get(path) ?? [];
+    if (rules.length !== 1 || rules[0] !== rule)
+      problems.push(`${path}: want [${rule}], got [${rules.join(', ')}]`);
+  }
+  for (const [path, rules] of got) {
+    if (!tree.expected.has(path)) problems.push(`${path}: unexpected [${rules.join(', ')}]`);
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `${engine} detections differ from the planted samples:\n  ${problems.slice(0, 10).join('\n  ')}`,
+    );
+  }
+}
+
+let tempDir: string | undefined;
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const started = performance.now();
+  const cpu = cpus();
+  const load = (): string =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
+  const debian = await detectDebianYara(DEFAULT_DEBIAN_YARA);
+  const header = [
+    `@glasshouse/agent scan benchmark — ${new Date().toISOString()}`,
+    `rules: ${int(options.rules)} generated rules (packages/release/bench/generate-rules.ts); tree: ${options.megabytes} MB generated (bench/tree.ts)`,
+    `machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `${process.platform} ${release()}; node ${process.version}; load average before the run: ${load()}`,
+    `engines: yara-x ${yaraXVersion()} (WebAssembly, in process, one thread); ` +
+      (debian === undefined
+        ? 'Debian yara/yarac: not installed'
+        : `Debian yara/yarac ${debian} (${DEFAULT_DEBIAN_YARA.yarac}, ${DEFAULT_DEBIAN_YARA.yara})`),
+  ];
+  process.stdout.write(`${header.join('\n')}\n`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'glasshouse-agent-bench-'));
+  tempDir = dir;
+
+  // 1. Rules: the generated repository's sources, laid out as an installed slot.
+  say(`generating ${int(options.rules)} rules in ${dir}/repo`);
+  let t0 = performance.now();
+  const repo = await generateRulesRepo(join(dir, 'repo'), { rules: options.rules });
+  const ruleFiles = new Map<string, Uint8Array>();
+  for (const file of repo.ruleFiles) ruleFiles.set(`rules/${basename(file)}`, await readFile(file));
+  const agentDir = join(dir, 'agent');
+  await installRulesForBench(agentDir, ruleFiles);
+  say(`generated and installed in ${secs(performance.now() - t0)} s`);
+  t0 = performance.now();
+  const active = await loadActiveRules(agentDir);
+  const loadMs = performance.now() - t0;
+  say(`loadActiveRules: ${secs(loadMs)} s (digests checked, ${int(options.rules)} rules compiled)`);
+
+  try {
+    // 2. The tree, with samples planted in every 50th file.
+    const samples: TreeSample[] = [];
+    for (const rule of (await readdir(join(repo.dir, 'samples'))).sort()) {
+      samples.push({ rule, data: await readFile(join(repo.dir, 'samples', rule, 'sample.bin')) });
+    }
+    t0 = performance.now();
+    const tree = await generateTree(join(dir, 'tree'), {
+      bytes: options.megabytes * 1e6,
+      samples,
+    });
+    say(
+      `tree: ${int(tree.files)} files, ${mb(tree.bytes)} MB, ${tree.expected.size} planted samples, ` +
+        `written in ${secs(performance.now() - t0)} s`,
+    );
+
+    // 3. yarac: the same rule sources (the installed slot's files), one compiled output.
+    const compiled = join(dir, 'rules.yarc');
+    if (debian !== undefined) {
+      const sources = active.manifest.rules.map((p) => join(active.slotDir, ...p.split('/')));
+      t0 = performance.now();
+      const r = await run(DEFAULT_DEBIAN_YARA.yarac, [...sources, compiled]);
+      if (r.code !== 0) throw new Error(`yarac exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+      say(`yarac: ${secs(performance.now() - t0)} s`);
+    }
+
+    // 4. Alternating timed scans.
+    const agentTimes: number[] = [];
+    const yaraTimes: number[] = [];
+    const yaraOneTimes: number[] = [];
+    let last: ScanSummary | undefined;
+    let agentRuns = options.runs;
+    for (let i = 1; i <= options.runs; i++) {
+      if (i > agentRuns) {
+        await yaraRuns(i);
+        continue;
+      }
+      const got = new Map<string, string[]>();
+      t0 = performance.now();
+      last = await scanPaths(active.rules, [tree.dir], {}, (r) => {
+        if (r.type === 'match') got.set(r.path, [...r.rules]);
+        else if (r.type === 'skipped') throw new Error(`skipped ${r.path}: ${r.detail}`);
+      });
+      agentTimes.push(performance.now() - t0);
+      checkDetections('agent scan (yara-x)', got, tree);
+      say(
+        `agent scan ${i}/${options.runs}: ${secs(agentTimes.at(-1)!)} s, ` +
+          `${rate(last.bytes, agentTimes.at(-1)!).toFixed(1)} MB/s, ${last.matches} matches`,
+      );
+      if (i === 1 && agentTimes[0]! > REPEAT_UNDER_MS) {
+        agentRuns = 1;
+        say(`one agent scan took over ${REPEAT_UNDER_MS / 1000} s: timing it once`);
+      }
+      await yaraRuns(i);
+    }
+    async function yaraRuns(i: number): Promise<void> {
+      if (debian === undefined) return;
+      for (const [label, extra, times] of [
+        ['yara -r', [], yaraTimes],
+        ['yara -r -p 1', ['-p', '1'], yaraOneTimes],
+      ] as const) {
+        t0 = performance.now();
+        const r = await run(DEFAULT_DEBIAN_YARA.yara, ['-C', '-r', ...extra, compiled, tree.dir]);
+        times.push(performance.now() - t0);
+        if (r.code !== 0) throw new Error(`yara exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+        checkDetections(label, parseYaraOutput(r.stdout), tree);
+        say(
+          `${label} ${i}/${options.runs}: ${secs(times.at(-1)!)} s, ` +
+            `${rate(tree.bytes, times.at(-1)!).toFixed(1)} MB/s`,
+        );
+      }
+    }
+    if (last === undefined) throw new Error('no scan ran');
+    if (last.bytes !== tree.bytes || last.files !== tree.files) {
+      throw new Error(`the agent scanned ${last.files} files / ${last.bytes} bytes of the tree`);
+    }
+
+    // 5. The table.
+    const agentMs = median(agentTimes);
+    const agentRate = rate(tree.bytes, agentMs);
+    const yaraRate = yaraTimes.length > 0 ? rate(tree.bytes, median(yaraTimes)) : undefined;
+    const yaraOneRate =
+      yaraOneTimes.length > 0 ? rate(tree.bytes, median(yaraOneTimes)) : undefined;
+    const share = (x: number): string =>
+      yaraRate === undefined ? '—' : `${(x / yaraRate).toFixed(2)}×`;
+    const met = yaraRate !== undefined && agentRate >= TARGET_SHARE * yaraRate;
+    const what = `${int(tree.files)} files, ${mb(tree.bytes)} MB, ${int(options.rules)} rules`;
+    const rows: Row[] = [
+      {
+        what:
+          debian === undefined
+            ? 'yara CLI (not installed)'
+            : 'yara CLI, default threads (baseline)',
+        seconds: yaraTimes.length > 0 ? secs(median(yaraTimes)) : 'n/a',
+        mbps: yaraRate?.toFixed(1) ?? 'n/a',
+        share: yaraRate === undefined ? '—' : '1.00×',
+        target: '',
+        verdict: yaraRate === undefined ? '' : 'baseline',
+        notes:
+          yaraTimes.length > 0
+            ? `\`yara -C -r rules.yarc DIR\` (process start and rule load included), ${spread(yaraTimes)}`
+            : 'cannot be measured here',
+      },
+      {
+        what: 'yara CLI, one thread',
+        seconds: yaraOneTimes.length > 0 ? secs(median(yaraOneTimes)) : 'n/a',
+        mbps: yaraOneRate?.toFixed(1) ?? 'n/a',
+        share: yaraOneRate === undefined ? '—' : share(yaraOneRate),
+        target: '',
+        verdict: '',
+        notes: yaraOneTimes.length > 0 ? `\`yara -C -r -p 1 …\`, ${spread(yaraOneTimes)}` : '',
+      },
+      {
+        what: 'agent scan (yara-x)',
+        seconds: secs(agentMs),
+        mbps: agentRate.toFixed(1),
+        share: share(agentRate),
+        target: `≥ ${TARGET_SHARE.toFixed(2)}× yara`,
+        verdict: yaraRate === undefined ? 'no baseline' : met ? 'met' : 'MISSED',
+        notes:
+          `scanPaths over ${what}, one reused scanner, ${spread(agentTimes)}; ` +
+          `${(tree.files / (agentMs / 1000)).toFixed(1)} files/s (yara: ${yaraTimes.length > 0 ? (tree.files / (median(yaraTimes) / 1000)).toFixed(1) : 'n/a'} files/s)`,
+      },
+      {
+        what: 'load active rules',
+        seconds: secs(loadMs),
+        mbps: '',
+        share: '',
+        target: '',
+        verdict: '',
+        notes: `loadActiveRules: manifest, ${active.manifest.rules.length} rule files checked against their SHA-256, yara-x compile`,
+      },
+      {
+        // Placeholder: the update pipeline's own bench measures this row.
+        what: 'update verification (excluding download)',
+        seconds: 'n/a',
+        mbps: '',
+        share: '',
+        target: '< 50 ms',
+        verdict: '',
+        notes: 'see agent update bench (not measured here)',
+      },
+    ];
+    process.stdout.write(
+      `\nall ${options.runs} runs of each engine reported exactly the ${tree.expected.size} planted samples\n\n`,
+    );
+    printTable(rows);
+    process.stdout.write(
+      `\n(total ${secs(performance.now() - started)} s; load average after: ${load()})\n`,
+    );
+  } finally {
+    active.free();
+  }
+}
+
+async function cleanup(): Promise<void> {
+  if (tempDir === undefined) return;
+  const dir = tempDir;
+  tempDir = undefined;
+  await rm(dir, { recursive: true, force: true });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: removing the temp directory`);
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+try {
+  await main();
+} catch (err) {
+  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,614 @@
+import { createHash } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { CodedError } from '@glasshouse/errors';
+import {
+  compileWithYaraX,
+  MANIFEST_PATH,
+  openYaraXScanner,
+  parseManifest,
+  type RuleSource,
+  type RulesManifest,
+} from '@glasshouse/release';
+import type { Rules } from '@virustotal/yara-x';
+
+/**
+ * Scanning files with the active rules: load the installed bundle (checking
+ * every rule file against the manifest's digests), then walk the given paths
+ * and scan each regular file with one reused yara-x scanner.
+ *
+ * Walking policy. Symbolic links are followed, like the `yara` CLI does, and
+ * loops are detected, not avoided: every directory is identified by its
+ * device and inode; a directory that is one of its own ancestors on the
+ * current walk is reported as a `symlink-loop`, a directory already walked
+ * through another path is reported as `duplicate` and not walked again, and
+ * a link the kernel refuses to resolve (ELOOP, a chain of links that points
+ * back at itself) is a `symlink-loop` too. With `followSymlinks: false`,
+ * links met inside directories are reported as `symlink` and not followed;
+ * paths given explicitly are always resolved.
+ *
+ * Nothing met during the walk is fatal: unreadable entries, files over the
+ * size limit, FIFOs, sockets and devices are reported through `onResult`
+ * as `skipped` records and the walk goes on. FIFOs and devices are never
+ * opened; regular files are opened non-blocking and checked again with
+ * `fstat`, so an entry swapped for a FIFO after the walk saw it cannot hang
+ * the scan.
+ */
+
+/** Every code this module throws; see the package README. */
+export type ScanErrorCode =
+  /** `DIR/rules/active` does not exist: nothing was installed yet. */
+  | 'AGENT_NO_ACTIVE_RULES'
+  /** The active slot is not laid out as install leaves it, its manifest does not parse, or the rules do not compile. */
+  | 'AGENT_RULES_INVALID'
+  /** A rule file is missing or its SHA-256 differs from the manifest's, or the manifest differs from the expected digest. */
+  | 'AGENT_RULES_TAMPERED'
+  /** The active rules could not be read (permissions, I/O). */
+  | 'AGENT_RULES_IO'
+  /** `scanPaths` was called with an invalid option. */
+  | 'AGENT_SCAN_BAD_OPTION'
+  /** Used by front ends: the scan finished and at least one file matched. */
+  | 'AGENT_SCAN_DETECTED';
+
+/** The coded error of the scanning module. */
+export class ScanError extends CodedError<ScanErrorCode> {}
+
+/** Where install keeps the rule slots, relative to the agent directory. */
+export const RULES_SLOTS_DIR = join('rules', 'slots');
+/** The symlink to the active slot, relative to the agent directory. */
+export const RULES_ACTIVE_LINK = join('rules', 'active');
+
+/** Bounds on what `loadActiveRules` reads. */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+export const MAX_RULE_FILE_BYTES = 8 * 1024 * 1024;
+export const MAX_RULES_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** The default for `ScanOptions.maxFileSize`: 64 MiB. */
+export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
+/** The default for `ScanOptions.progressIntervalMs`. */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 2000;
+
+/** The compiled rules of the active slot. Call `free()` when done. */
+export interface ActiveRules {
+  /** Absolute, resolved path of the active slot directory. */
+  readonly slotDir: string;
+  /** The slot's name (its directory name under `rules/slots`). */
+  readonly slot: string;
+  readonly manifest: RulesManifest;
+  /** SHA-256 of the slot's `manifest.json` bytes, lowercase hex. */
+  readonly manifestSha256: string;
+  readonly rules: Rules;
+  readonly warnings: readonly string[];
+  free(): void;
+}
+
+export interface LoadActiveRulesOptions {
+  /**
+   * When the installer recorded the SHA-256 of the manifest it installed,
+   * pass it here: a different manifest is `AGENT_RULES_TAMPERED`.
+   */
+  readonly manifestSha256?: string;
+}
+
+/** A bundle path as the rules build writes them: portable segments, no `.` or `..`. */
+const BUNDLE_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Reads a regular file (no symlink) of at most `max` bytes, or throws a ScanError. */
+async function readBounded(path: string, shown: string, max: number): Promise<Buffer> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (cause) {
+    if (errnoOf(cause) === 'ENOENT') {
+      throw new ScanError('AGENT_RULES_TAMPERED', `${shown} is missing from the active slot`, {
+        cause,
+        evidence: { path: shown },
+      });
+    }
+    throw new ScanError('AGENT_RULES_IO', `cannot read ${shown}`, { cause, evidence: { path } });
+  }
+  if (!st.isFile()) {
+    throw new ScanError('AGENT_RULES_INVALID', `${shown} is not a regular file`, {
+      evidence: { path: shown },
+    });
+  }
+  if (st.size > max) {
+    throw new ScanError('AGENT_RULES_INVALID', `${shown} is larger than ${max} bytes`, {
+      evidence: { path: shown, size: st.size, max },
+    });
+  }
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new ScanError('AGENT_RULES_IO', `cannot read ${shown}`, { cause, evidence: { path } });
+  }
+}
+
+/**
+ * Loads the active rules of the agent directory `dir`: resolve
+ * `rules/active` (a symlink into `rules/slots/`), parse its `manifest.json`,
+ * read every rule file the manifest lists and check it against the
+ * manifest's SHA-256, then compile them in manifest order with yara-x.
+ *
+ * Throws `AGENT_NO_ACTIVE_RULES` when nothing is installed,
+ * `AGENT_RULES_TAMPERED` when a rule file differs from its digest, and
+ * `AGENT_RULES_INVALID` for anything else out of shape.
+ */
+export async function loadActiveRules(
+  dir: string,
+  options: LoadActiveRulesOptions = {},
+): Promise<ActiveRules> {
+  const link = join(dir, RULES_ACTIVE_LINK);
+  let linkStat: Stats;
+  try {
+    linkStat = await lstat(link);
+  } catch (cause) {
+    if (errnoOf(cause) === 'ENOENT' || errnoOf(cause) === 'ENOTDIR') {
+      throw new ScanError(
+        'AGENT_NO_ACTIVE_RULES',
+        `no active rules in ${dir}: run \`glasshouse agent update\` first`,
+        { cause, evidence: { dir } },
+      );
+    }
+    throw new ScanError('AGENT_RULES_IO', `cannot read ${link}`, { cause, evidence: { dir } });
+  }
+  if (!linkStat.isSymbolicLink()) {
+    throw new ScanError('AGENT_RULES_INVALID', `${link} is not a symlink to a rules slot`, {
+      evidence: { path: link },
+    });
+  }
+  let slotDir: string;
+  let slotsDir: string;
+  try {
+    slotDir = await realpath(link);
+    slotsDir = await realpath(join(dir, RULES_SLOTS_DIR));
+  } catch (cause) {
+    if (errnoOf(cause) === 'ENOENT') {
+      throw new ScanError(
+        'AGENT_NO_ACTIVE_RULES',
+        `${link} points to a missing slot: run \`glasshouse agent update\` first`,
+        { cause, evidence: { path: link } },
+      );
+    }
+    throw new ScanError('AGENT_RULES_IO', `cannot resolve ${link}`, { cause, evidence: { dir } });
+  }
+  // The link must name a slot directly under rules/slots, never a path elsewhere.
+  const slot = relative(slotsDir, slotDir);
+  if (slot === '' || slot.includes(sep) || slot.startsWith('..')) {
+    throw new ScanError('AGENT_RULES_INVALID', `${link} does not point into ${RULES_SLOTS_DIR}`, {
+      evidence: { path: link, target: slotDir },
+    });
+  }
+
+  const manifestBytes = await readBounded(
+    join(slotDir, MANIFEST_PATH),
+    MANIFEST_PATH,
+    MAX_MANIFEST_BYTES,
+  );
+  const manifestSha256 = sha256Hex(manifestBytes);
+  if (options.manifestSha256 !== undefined && options.manifestSha256 !== manifestSha256) {
+    throw new ScanError(
+      'AGENT_RULES_TAMPERED',
+      `${MANIFEST_PATH} of slot ${slot} is not the one installed`,
+      { evidence: { slot, want: options.manifestSha256, got: manifestSha256 } },
+    );
+  }
+  let manifest: RulesManifest;
+  try {
+    manifest = parseManifest(manifestBytes);
+  } catch (cause) {
+    throw new ScanError('AGENT_RULES_INVALID', `${MANIFEST_PATH} of slot ${slot} is invalid`, {
+      cause,
+      evidence: { slot },
+    });
+  }
+
+  const sources: RuleSource[] = [];
+  let total = 0;
+  for (const path of manifest.rules) {
+    if (!BUNDLE_PATH.test(path)) {
+      throw new ScanError('AGENT_RULES_INVALID', `manifest lists a bad rule path ${path}`, {
+        evidence: { path },
+      });
+    }
+    const want = manifest.files[path];
+    if (want === undefined) {
+      // parseManifest already requires this; kept so the check reads whole here.
+      throw new ScanError('AGENT_RULES_INVALID', `${path} has no digest in the manifest`, {
+        evidence: { path },
+      });
+    }
+    const data = await readBounded(join(slotDir, ...path.split('/')), path, MAX_RULE_FILE_BYTES);
+    total += data.length;
+    if (total > MAX_RULES_TOTAL_BYTES) {
+      throw new ScanError(
+        'AGENT_RULES_INVALID',
+        `rule files exceed ${MAX_RULES_TOTAL_BYTES} bytes`,
+        {
+          evidence: { max: MAX_RULES_TOTAL_BYTES },
+        },
+      );
+    }
+    const got = sha256Hex(data);
+    if (got !== want) {
+      throw new ScanError('AGENT_RULES_TAMPERED', `${path} does not match its manifest digest`, {
+        evidence: { slot, path, want, got },
+      });
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+    } catch (cause) {
+      throw new ScanError('AGENT_RULES_INVALID', `${path} is not UTF-8`, {
+        cause,
+        evidence: { path },
+      });
+    }
+    sources.push({ path, text });
+  }
+  if (sources.length === 0) {
+    throw new ScanError('AGENT_RULES_INVALID', `slot ${slot} lists no rule files`, {
+      evidence: { slot },
+    });
+  }
+
+  let compiled: ReturnType<typeof compileWithYaraX>;
+  try {
+    compiled = compileWithYaraX(sources);
+  } catch (cause) {
+    throw new ScanError('AGENT_RULES_INVALID', `the rules of slot ${slot} do not compile`, {
+      cause,
+      evidence: { slot },
+    });
+  }
+  const { rules, warnings } = compiled;
+  return {
+    slotDir,
+    slot,
+    manifest,
+    manifestSha256,
+    rules,
+    warnings,
+    free: () => {
+      rules.free();
+    },
+  };
+}
+
+// --- scanning --------------------------------------------------------------
+
+/** Why an entry was not scanned. */
+export type SkipReason =
+  /** Could not be opened, read or listed (permissions, I/O error, vanished, dangling link). */
+  | 'unreadable'
+  /** Larger than `maxFileSize`. */
+  | 'too-large'
+  /** A symlink loop, or a directory reached again below itself. */
+  | 'symlink-loop'
+  /** A directory already walked through another path. */
+  | 'duplicate'
+  /** A symlink inside a directory while `followSymlinks` is false. */
+  | 'symlink'
+  /** A FIFO, socket, character or block device. */
+  | 'special-file'
+  /** The engine failed on this file (e.g. its timeout). */
+  | 'scan-failed';
+
+export type ScanRecord =
+  | {
+      readonly type: 'match';
+      readonly path: string;
+      readonly bytes: number;
+      /** Sorted public rule names. */
+      readonly rules: readonly string[];
+    }
+  | { readonly type: 'clean'; readonly path: string; readonly bytes: number }
+  | {
+      readonly type: 'skipped';
+      readonly path: string;
+      readonly reason: SkipReason;
+      /** A short human-readable explanation (errno code, file kind, size). */
+      readonly detail: string;
+    };
+
+export interface ScanSummary {
+  /** Regular files scanned. */
+  readonly files: number;
+  /** Bytes scanned. */
+  readonly bytes: number;
+  /** Files with at least one matching rule. */
+  readonly matches: number;
+  /** Entries reported as skipped. */
+  readonly skipped: number;
+  readonly seconds: number;
+}
+
+export interface ScanOptions {
+  /** Files larger than this are skipped as `too-large`. Default {@link DEFAULT_MAX_FILE_SIZE}. */
+  readonly maxFileSize?: number;
+  /** Follow symlinks met inside directories (loops are detected). Default true. */
+  readonly followSymlinks?: boolean;
+  /** Called with the running totals at most every `progressIntervalMs`. */
+  readonly onProgress?: (summary: ScanSummary) => void;
+  readonly progressIntervalMs?: number;
+  /** Files read ahead of the one being scanned (overlaps I/O with scanning). Default 2. */
+  readonly readAhead?: number;
+  /** Monotonic milliseconds; default `performance.now`. */
+  readonly now?: () => number;
+}
+
+type Outcome =
+  | { readonly type: 'data'; readonly path: string; readonly data: Uint8Array }
+  | Extract<ScanRecord, { type: 'skipped' }>;
+
+/** Walk results queued at most (skips pile up while files are being read). */
+const MAX_QUEUED = 256;
+
+type Skipped = Extract<ScanRecord, { type: 'skipped' }>;
+
+const skipped = (path: string, reason: SkipReason, detail: string): Skipped => ({
+  type: 'skipped',
+  path,
+  reason,
+  detail,
+});
+
+function describeError(err: unknown): string {
+  return errnoOf(err) ?? (err instanceof Error ? err.message : 'unknown error');
+}
+
+function specialKind(st: Stats): string | undefined {
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return undefined;
+}
+
+const inodeKey = (st: Stats): string => `${st.dev}:${st.ino}`;
+
+/** Reads a regular file whole, re-checking its type and size on the open descriptor. */
+async function readRegular(path: string, maxFileSize: number): Promise<Outcome> {
+  let handle: FileHandle;
+  try {
+    // Non-blocking so that a FIFO swapped in after the walk looked cannot block the open.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return skipped(path, 'unreadable', describeError(err));
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return skipped(path, 'special-file', specialKind(st) ?? 'not a regular file');
+    if (st.size > maxFileSize) {
+      return skipped(path, 'too-large', `${st.size} bytes, over the ${maxFileSize}-byte limit`);
+    }
+    // Read to end of file rather than trusting st.size: files grow, and some
+    // (procfs) report size 0 yet have content.
+    // One spare byte so that a file of exactly st.size bytes needs no second buffer.
+    let buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), maxFileSize + 1));
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) {
+        if (length > maxFileSize) break;
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxFileSize + 1));
+        buf.copy(bigger, 0, 0, length);
+        buf = bigger;
+      }
+      const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxFileSize) {
+      return skipped(path, 'too-large', `grew past the ${maxFileSize}-byte limit while read`);
+    }
+    return { type: 'data', path, data: buf.subarray(0, length) };
+  } catch (err) {
+    return skipped(path, 'unreadable', describeError(err));
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+type WalkItem = { readonly type: 'file'; readonly path: string } | Outcome;
+
+/** Yields every regular file under `paths` and every skipped entry, directory entries sorted by name. */
+async function* walk(paths: readonly string[], followSymlinks: boolean): AsyncGenerator<WalkItem> {
+  const walked = new Set<string>();
+
+  async function* visit(path: string, st: Stats, ancestors: Set<string>): AsyncGenerator<WalkItem> {
+    if (!st.isDirectory()) {
+      if (st.isFile()) {
+        yield { type: 'file', path };
+        return;
+      }
+      yield skipped(path, 'special-file', specialKind(st) ?? 'unknown file type');
+      return;
+    }
+    const key = inodeKey(st);
+    if (ancestors.has(key)) {
+      yield skipped(path, 'symlink-loop', 'directory contains itself through a symlink');
+      return;
+    }
+    if (walked.has(key)) {
+      yield skipped(path, 'duplicate', 'directory already scanned through another path');
+      return;
+    }
+    walked.add(key);
+    let names: string[];
+    try {
+      names = await readdir(path);
+    } catch (err) {
+      yield skipped(path, 'unreadable', describeError(err));
+      return;
+    }
+    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const below = new Set(ancestors).add(key);
+    for (const name of names) {
+      const child = join(path, name);
+      let childStat: Stats;
+      try {
+        childStat = await lstat(child);
+      } catch (err) {
+        yield skipped(child, 'unreadable', describeError(err));
+        continue;
+      }
+      if (childStat.isSymbolicLink()) {
+        if (!followSymlinks) {
+          yield skipped(child, 'symlink', 'symlinks are not followed');
+          continue;
+        }
+        const target = await statOrSkip(child);
+        if (target.type === 'skipped') {
+          yield target;
+          continue;
+        }
+        childStat = target.st;
+      }
+      yield* visit(child, childStat, below);
+    }
+  }
+
+  for (const path of paths) {
+    const target = await statOrSkip(path);
+    if (target.type === 'skipped') {
+      yield target;
+      continue;
+    }
+    yield* visit(path, target.st, new Set());
+  }
+}
+
+async function statOrSkip(
+  path: string,
+): Promise<{ readonly type: 'stat'; readonly st: Stats } | Skipped> {
+  try {
+    return { type: 'stat', st: await stat(path) };
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'ELOOP')
+      return skipped(path, 'symlink-loop', 'ELOOP (a chain of symlinks that loops)');
+    if (code === 'ENOENT')
+      return skipped(path, 'unreadable', 'ENOENT (missing, or a dangling symlink)');
+    return skipped(path, 'unreadable', describeError(err));
+  }
+}
+
+/**
+ * Walk results in walk order, with up to `readAhead` files being read while
+ * the caller scans the current one (the scan is synchronous, the reads run
+ * on libuv's thread pool meanwhile).
+ */
+async function* readInOrder(
+  paths: readonly string[],
+  followSymlinks: boolean,
+  maxFileSize: number,
+  readAhead: number,
+): AsyncGenerator<Outcome> {
+  const queue: { readonly outcome: Promise<Outcome>; readonly file: boolean }[] = [];
+  let pendingFiles = 0;
+  const take = (): Promise<Outcome> | undefined => {
+    const head = queue.shift();
+    if (head?.file === true) pendingFiles--;
+    return head?.outcome;
+  };
+  for await (const item of walk(paths, followSymlinks)) {
+    if (item.type === 'file') {
+      queue.push({ outcome: readRegular(item.path, maxFileSize), file: true });
+      pendingFiles++;
+    } else {
+      queue.push({ outcome: Promise.resolve(item), file: false });
+    }
+    while (pendingFiles > readAhead || queue.length > MAX_QUEUED) {
+      const next = take();
+      if (next === undefined) break;
+      yield await next;
+    }
+  }
+  for (let next = take(); next !== undefined; next = take()) yield await next;
+}
+
+/**
+ * Scans every regular file under `paths` with `rules`, calling `onResult`
+ * once per file scanned or entry skipped, in walk order (directory entries
+ * sorted by name). One yara-x scanner serves the whole scan. Resolves with
+ * the totals; entries that cannot be scanned are reported, never thrown.
+ */
+export async function scanPaths(
+  rules: Rules,
+  paths: readonly string[],
+  options: ScanOptions,
+  onResult: (record: ScanRecord) => void,
+): Promise<ScanSummary> {
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const readAhead = options.readAhead ?? 2;
+  const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+  const now = options.now ?? (() => performance.now());
+  if (!Number.isSafeInteger(maxFileSize) || maxFileSize < 0) {
+    throw new ScanError('AGENT_SCAN_BAD_OPTION', `maxFileSize must be a non-negative integer`, {
+      evidence: { maxFileSize },
+    });
+  }
+  if (!Number.isSafeInteger(readAhead) || readAhead < 0 || readAhead > 64) {
+    throw new ScanError('AGENT_SCAN_BAD_OPTION', `readAhead must be an integer from 0 to 64`, {
+      evidence: { readAhead },
+    });
+  }
+  const started = now();
+  let lastProgress = started;
+  const totals = { files: 0, bytes: 0, matches: 0, skipped: 0 };
+  const summary = (): ScanSummary => ({ ...totals, seconds: (now() - started) / 1000 });
+
+  const scanner = openYaraXScanner(rules);
+  try {
+    for await (const outcome of readInOrder(
+      paths,
+      options.followSymlinks ?? true,
+      maxFileSize,
+      readAhead,
+    )) {
+      if (outcome.type === 'skipped') {
+        totals.skipped++;
+        onResult(outcome);
+      } else {
+        let matched: string[];
+        try {
+          matched = scanner.scan(outcome.data);
+        } catch (err) {
+          totals.skipped++;
+          onResult(skipped(outcome.path, 'scan-failed', describeError(err)));
+          continue;
+        }
+        totals.files++;
+        totals.bytes += outcome.data.length;
+        if (matched.length > 0) {
+          totals.matches++;
+          onResult({
+            type: 'match',
+            path: outcome.path,
+            bytes: outcome.data.length,
+            rules: matched,
+          });
+        } else {
+          onResult({ type: 'clean', path: outcome.path, bytes: outcome.data.length });
+        }
+      }
+      if (options.onProgress !== undefined && now() - lastProgress >= interval) {
+        lastProgress = now();
+        options.onProgress(summary());
+      }
+    }
+  } finally {
+    scanner.free();
+  }
+  return summary();
+}
