@@ -336,7 +336,7 @@ async function main(): Promise<void> {
         share: '',
         target: '< 50 ms',
         verdict: '',
-        notes: 'see agent update bench (not measured here)',
+        notes: 'measured by bench/verify.ts (run first by npm run bench)',
       },
     ];
     process.stdout.write(
