@@ -65,7 +65,10 @@ export function eicarRuleSource(): string {
  * Builds a rules bundle from the release package's test rules plus the
  * EICAR rule and its sample, in a copy under `workDir`.
  */
-export async function buildEicarTestBundle(workDir: string): Promise<RulesBuildResult> {
+export async function buildEicarTestBundle(
+  workDir: string,
+  as: { readonly name?: string; readonly version?: string } = {},
+): Promise<RulesBuildResult> {
   const src = join(workDir, 'rules-src');
   await cp(RELEASE_TEST_RULES, src, { recursive: true });
   await writeFile(join(src, 'rules', 'eicar.yar'), eicarRuleSource());
@@ -75,7 +78,7 @@ export async function buildEicarTestBundle(workDir: string): Promise<RulesBuildR
   if (recipe.kind !== 'rules') throw new Error('the test rules recipe is a rules recipe');
   return buildRulesBundle({
     sourceDir: src,
-    recipe,
+    recipe: { ...recipe, ...as },
     sourceDateEpoch: 1_700_000_000,
     debianYara: 'off',
   });
