@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -105,7 +106,13 @@ interface Running {
   readonly supervisorTufKeys: SupervisorTufKeys;
   readonly monitor: RunningReleaseLogMonitor;
   readonly monitorPass: MonitorPass;
-  readonly release: PublishedRelease;
+  /** Undefined when the demo was skipped (no git on this machine). */
+  readonly release: PublishedRelease | undefined;
+}
+
+/** Whether `git` runs here (the demo's source is a git repository). */
+function gitInstalled(): boolean {
+  return spawnSync('git', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** Things to close on the way out, most recent first. */
@@ -298,28 +305,35 @@ async function bringUp(
   if (supervising.sandbox.kind === 'none') {
     say(`supervisor: no sandbox (${supervising.sandbox.reason}); rebuilds run without isolation`);
   }
-  await ensureDemoRelease({
-    assemblyUrl: assembly.url,
-    repoUrl,
-    repoDir: paths.repo,
-    repo,
-    sourceDir: paths.demoSource,
-    supervisor: supervising,
-    supervisorDir: paths.supervisor,
-    supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
-    supervisorTufKeys,
-    say,
-    checkStop,
-  });
-  checkStop();
-  const release = await publishedDemoRelease(paths.repo);
-  if (release === undefined) {
-    throw new CodedError(
-      'START_DEMO_INCOMPLETE',
-      `the repository lists no ${DEMO_RELEASE_NAME} release`,
-    );
+  // The demo needs git (the assembly line builds commits); without it the
+  // services still run and the summary says how to get the demo.
+  let release: PublishedRelease | undefined;
+  if (gitInstalled()) {
+    await ensureDemoRelease({
+      assemblyUrl: assembly.url,
+      repoUrl,
+      repoDir: paths.repo,
+      repo,
+      sourceDir: paths.demoSource,
+      supervisor: supervising,
+      supervisorDir: paths.supervisor,
+      supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
+      supervisorTufKeys,
+      say,
+      checkStop,
+    });
+    checkStop();
+    release = await publishedDemoRelease(paths.repo);
+    if (release === undefined) {
+      throw new CodedError(
+        'START_DEMO_INCOMPLETE',
+        `the repository lists no ${DEMO_RELEASE_NAME} release`,
+      );
+    }
+    await writeIfChanged(paths.demoEntry, releaseLogEntryOf(release));
+  } else {
+    say('git is not installed: the demo release is skipped (install git and start again)');
   }
-  await writeIfChanged(paths.demoEntry, releaseLogEntryOf(release));
 
   // The supervisor's monitor: its first pass covers every entry so far.
   const monitor = await startReleaseLogMonitor({
@@ -406,8 +420,8 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     return rel === '' || rel.startsWith('..') ? p : `./${rel}`;
   };
   const { release } = r;
-  const artifacts = release.targets.filter((t) => t.custom.kind === 'artifact');
-  const receipt = release.targets.find((t) => t.custom.kind === 'release-log-receipt');
+  const artifacts = release?.targets.filter((t) => t.custom.kind === 'artifact') ?? [];
+  const receipt = release?.targets.find((t) => t.custom.kind === 'release-log-receipt');
   const logIndex = receipt === undefined ? undefined : logIndexOf(receipt.custom);
   const alerts =
     r.monitorPass.alerts === 0
@@ -440,16 +454,24 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     `  data              ${shown(paths.supervisor)}`,
     `witness policy      ${shown(paths.policy)}  (quorum: ${POLICY_WITNESS_NAME})`,
     '',
-    `demo release        ${release.name} ${release.version}, release ${release.releaseId}${
-      logIndex === undefined ? '' : `, release-log index ${logIndex}`
-    }`,
-    `  source            ${shown(paths.demoSource)}`,
-    ...artifacts.map((t) => `  artifact          ${t.name}  sha256 ${t.sha256}`),
-    `  targets           ${release.targets.length} (artifacts, attestations, release-log receipt)`,
+    ...(release === undefined
+      ? ['demo release        skipped: git is not installed (install git and start again)']
+      : [
+          `demo release        ${release.name} ${release.version}, release ${release.releaseId}${
+            logIndex === undefined ? '' : `, release-log index ${logIndex}`
+          }`,
+          `  source            ${shown(paths.demoSource)}`,
+          ...artifacts.map((t) => `  artifact          ${t.name}  sha256 ${t.sha256}`),
+          `  targets           ${release.targets.length} (artifacts, attestations, release-log receipt)`,
+        ]),
     '',
     'Try it:',
-    '  # the release as an endpoint checks it: layout, builder and supervisor links, artifacts',
-    `  npx glasshouse release verify ${release.releaseId} --assembly ${r.assembly.url} --layout-key ${shown(paths.layoutKey)}`,
+    ...(release === undefined
+      ? []
+      : [
+          '  # the release as an endpoint checks it: layout, builder and supervisor links, artifacts',
+          `  npx glasshouse release verify ${release.releaseId} --assembly ${r.assembly.url} --layout-key ${shown(paths.layoutKey)}`,
+        ]),
     '  # the TUF metadata a tuf-js client starts from (pinning metadata/1.root.json)',
     `  curl ${r.repoUrl}/metadata/timestamp.json`,
     '  # the release log checkpoint, cosigned by the witness',
@@ -474,8 +496,8 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     witnessUrl: r.witness.url,
     assemblyUrl: r.assembly.url,
     repoUrl: r.repoUrl,
-    releaseId: release.releaseId,
-    targets: release.targets.map((t) => t.name),
+    releaseId: release?.releaseId ?? null,
+    targets: release?.targets.map((t) => t.name) ?? [],
     policyPath: paths.policy,
     layoutKeyPath: paths.layoutKey,
     entryPath: paths.demoEntry,
