@@ -2,41 +2,20 @@
  * Durable, atomic file operations for the agent's own directory: after a
  * crash a file is either wholly the old version or wholly the new one.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
+import { writeFileDurably } from '@glasshouse/release';
 import { dirname } from 'node:path';
 
-/** fsync a directory so that a rename or creation in it is durable. */
-export async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { syncDir } from '@glasshouse/release';
 
-/** Writes a temporary file, fsyncs it, renames it over `path`, fsyncs the directory. */
+/** `writeFileDurably`, creating the parent directory first. */
 export async function writeFileAtomic(
   path: string,
   bytes: Uint8Array | string,
   mode = 0o644,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  // A random suffix keeps two writers of one name from sharing a temporary file.
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(tmp);
-    throw err;
-  }
-  await handle.close();
-  await rename(tmp, path);
-  await syncDir(dirname(path));
+  await writeFileDurably(path, bytes, mode);
 }
 
 /** Reads a file of at most `maxBytes`, or undefined when it does not exist. */

@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
-import { isErrno, writeNewFileDurably } from './durable.js';
+import { isErrno, writeNewFileDurably } from '@glasshouse/release';
 import { DistributionError } from './errors.js';
 import type { RepoService } from './repo-service.js';
 import { parseTufSignature } from './tuf-keys.js';

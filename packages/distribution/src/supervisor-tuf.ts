@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseLayoutMetablock } from '@glasshouse/attest';
 import { BUILD_STEP_NAME } from '@glasshouse/release';
 import { parseTlogProof } from '@glasshouse/tlog';
-import { isErrno } from './durable.js';
+import { isErrno } from '@glasshouse/release';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
 import type { ApprovalLookup } from './release-log-checker.js';

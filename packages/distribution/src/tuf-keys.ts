@@ -38,7 +38,7 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { writeNewFileDurably } from './durable.js';
+import { writeNewFileDurably } from '@glasshouse/release';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
 

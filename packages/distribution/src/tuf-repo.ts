@@ -37,7 +37,12 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { ensureDirDurably, isErrno, removeFileDurably, writeFileDurably } from './durable.js';
+import {
+  ensureDirDurably,
+  isErrno,
+  removeFileDurably,
+  writeFileDurably,
+} from '@glasshouse/release';
 import { DistributionError } from './errors.js';
 import { isPlainObject, parseJsonBytes } from './json.js';
 import {

@@ -49,7 +49,7 @@ import {
   type ReleaseRecord,
 } from './assembly-store.js';
 import { ReleaseError } from './errors.js';
-import { writeFileDurably, writeNewFileDurably } from './files.js';
+import { writeFileDurably, writeNewFileDurably } from './durable.js';
 import { checkCommitSha, normalizeSourceUri } from './git.js';
 import {
   BUILD_STEP_NAME,

@@ -19,3 +19,4 @@ export * from './rebuild-diff.js';
 export * from './supervision.js';
 export * from './supervisor.js';
 export * from './release-kit.js';
+export * from './durable.js';

@@ -48,7 +48,7 @@ import { isReleaseId } from './assembly.js';
 import type { AttestationRef, ReleaseRecord } from './assembly-store.js';
 import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
-import { writeFileDurably, writeNewFileDurably } from './files.js';
+import { writeFileDurably, writeNewFileDurably } from './durable.js';
 import { buildStepLink, signBuildStepLink } from './provenance.js';
 import {
   compareArtifacts,
