@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
@@ -29,7 +29,7 @@ interface Ready {
   witnessUrl: string;
   assemblyUrl: string;
   repoUrl: string;
-  releaseId: string;
+  releaseId: string | null;
   targets: string[];
   policyPath: string;
 }
@@ -45,13 +45,18 @@ interface Started {
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Runs `glasshouse start` on `data` with every port chosen by the system; resolves on its `ready` line. */
-async function start(data: string, timeoutMs = 120_000): Promise<Started> {
+async function start(
+  data: string,
+  timeoutMs = 120_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Started> {
   const args = ['start', '--data', data];
   for (const flag of ['--listen', '--witness-listen', '--assembly-listen', '--repo-listen']) {
     args.push(flag, '127.0.0.1:0');
   }
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: REPO_ROOT,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -170,7 +175,7 @@ describe('glasshouse start (npm start)', () => {
       return { sha256: found.sha256 };
     };
     const entry = encodeReleaseLogEntry({
-      releaseId: ready.releaseId,
+      releaseId: ready.releaseId!,
       name: 'demo-rules',
       version: '1.0.0',
       targets: artifacts.map(([name, info]) => ({ name, sha256: info.sha256 })),
@@ -238,4 +243,18 @@ describe('glasshouse start (npm start)', () => {
     expect(timestamp.status).toBe(200);
     expect(await stop(second)).toEqual({ code: 0, signal: null });
   }, 240_000);
+
+  it('runs every service without git, skipping only the demo release', async () => {
+    // A PATH that holds node and nothing else: no git, no bubblewrap, no yara.
+    const bin = join(work, 'node-only-bin');
+    await mkdir(bin, { recursive: true });
+    await symlink(process.execPath, join(bin, 'node'));
+    const started = await start(join(work, 'no-git-data'), 60_000, { ...process.env, PATH: bin });
+    running.push(started);
+    expect(started.ready.releaseId).toBeNull();
+    expect(started.stdout()).toContain('demo release        skipped: git is not installed');
+    expect((await fetch(`${started.ready.repoUrl}/metadata/1.root.json`)).status).toBe(200);
+    expect((await fetch(`${started.ready.logUrl}checkpoint`)).status).toBe(200);
+    expect(await stop(started)).toEqual({ code: 0, signal: null });
+  }, 90_000);
 });
