@@ -2,57 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CodedError } from '@glasshouse/errors';
 import {
   buildEicarTestBundle,
   EICAR_RULE,
   eicarTestString,
   installBundleForTest,
 } from '../../../packages/agent/bench/fixtures.js';
-import { parseByteSize, registerAgentScanCommand } from '../src/commands/agent-scan.js';
-import { UsageError, type Io } from '../src/io.js';
-import { buildProgram } from '../src/main.js';
-import type { CliResult } from './cli-harness.js';
-
-/**
- * Runs `glasshouse …args` in process with `agent scan` registered: through
- * the real program when main.ts wires it, else added here. Errors map to
- * exit codes as main() maps them.
- */
-async function runScanCli(args: readonly string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readStdin: () => Promise.resolve(new Uint8Array()),
-    cwd: process.cwd(),
-  };
-  const program = buildProgram(io);
-  const agent =
-    program.commands.find((c) => c.name() === 'agent') ?? program.command('agent').exitOverride();
-  if (!agent.commands.some((c) => c.name() === 'scan')) registerAgentScanCommand(agent, io);
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'glasshouse', ...args]);
-  } catch (err) {
-    if (err instanceof CommanderError) code = err.exitCode === 0 ? 0 : 2;
-    else if (err instanceof UsageError) {
-      stderr += `error: ${err.message}\n`;
-      code = 2;
-    } else if (err instanceof CodedError) {
-      stderr += `${(err as CodedError).code}: ${err.message}\n`;
-      code = 1;
-    } else throw err;
-  }
-  return { code, stdout, stderr };
-}
+import { parseByteSize } from '../src/commands/agent-scan.js';
+import { runCli } from './cli-harness.js';
 
 let work: string;
 let agentDir: string;
@@ -79,15 +37,7 @@ afterAll(async () => {
 
 describe('glasshouse agent scan', () => {
   it('prints detections and exits 1 when something matched', async () => {
-    const res = await runScanCli([
-      'agent',
-      'scan',
-      '--dir',
-      agentDir,
-      '--max-file-size',
-      '1K',
-      tree,
-    ]);
+    const res = await runCli(['agent', 'scan', '--dir', agentDir, '--max-file-size', '1K', tree]);
     expect(res.code).toBe(1);
     expect(res.stdout).toBe(
       `${join(tree, 'sub', 'alpha.txt')}: gh_test_marker_alpha\n` +
@@ -103,7 +53,7 @@ describe('glasshouse agent scan', () => {
   });
 
   it('exits 0 on clean files, and scans a large file under the default limit', async () => {
-    const res = await runScanCli([
+    const res = await runCli([
       'agent',
       'scan',
       '--dir',
@@ -116,7 +66,7 @@ describe('glasshouse agent scan', () => {
   });
 
   it('prints JSON lines with --json', async () => {
-    const res = await runScanCli([
+    const res = await runCli([
       'agent',
       'scan',
       '--json',
@@ -155,7 +105,7 @@ describe('glasshouse agent scan', () => {
   });
 
   it('reports a missing path as skipped, not fatal', async () => {
-    const res = await runScanCli([
+    const res = await runCli([
       'agent',
       'scan',
       '--dir',
@@ -170,22 +120,14 @@ describe('glasshouse agent scan', () => {
   it('fails with AGENT_NO_ACTIVE_RULES before anything was installed', async () => {
     const empty = join(work, 'empty-agent');
     await mkdir(empty);
-    const res = await runScanCli(['agent', 'scan', '--dir', empty, tree]);
+    const res = await runCli(['agent', 'scan', '--dir', empty, tree]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^AGENT_NO_ACTIVE_RULES: .*glasshouse agent update/m);
     expect(res.stdout).toBe('');
   });
 
   it('refuses a bad --max-file-size as a usage error', async () => {
-    const res = await runScanCli([
-      'agent',
-      'scan',
-      '--dir',
-      agentDir,
-      '--max-file-size',
-      'lots',
-      tree,
-    ]);
+    const res = await runCli(['agent', 'scan', '--dir', agentDir, '--max-file-size', 'lots', tree]);
     expect(res.code).toBe(2);
     expect(parseByteSize('64M')).toBe(64 * 2 ** 20);
     expect(parseByteSize('2KiB')).toBe(2048);
@@ -197,7 +139,7 @@ describe('glasshouse agent scan', () => {
     const handle = await open(path, 'w');
     await handle.truncate(64 * 2 ** 20 + 1);
     await handle.close();
-    const res = await runScanCli(['agent', 'scan', '--dir', agentDir, path]);
+    const res = await runCli(['agent', 'scan', '--dir', agentDir, path]);
     expect(res.code).toBe(0);
     expect(res.stderr).toContain(`skipped ${path}: too-large`);
   });
