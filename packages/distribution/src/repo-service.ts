@@ -14,7 +14,6 @@
  *  4. the releases draft is signed by the vendor's release key. It is
  *     published only when the supervisor adds its signature.
  */
-import { readFile } from 'node:fs/promises';
 import { parseEnvelope, publicKeyFromPem, SLSA_VSA_V1, type PublicKey } from '@glasshouse/attest';
 import { LogClient } from '@glasshouse/log';
 import {
@@ -28,13 +27,7 @@ import { DistributionError } from './errors.js';
 import { encodeReleaseLogEntry } from './release-log.js';
 import { RELEASE_LOG_RECEIPT_NAME, type ReleaseTargetCustom } from './supervisor-tuf.js';
 import type { TufMetadataDocument } from './tuf-metadata.js';
-import {
-  publishRelease,
-  readRepositoryState,
-  refreshTimestamp,
-  repoPaths,
-  type ReleaseTarget,
-} from './tuf-repo.js';
+import { publishRelease, refreshTimestamp, type ReleaseTarget } from './tuf-repo.js';
 
 export interface RepoServiceOptions {
   readonly dir: string;
@@ -188,21 +181,6 @@ export class RepoService {
   #logOrigin(checkpoint: string | undefined): string {
     return checkpoint?.split('\n', 1)[0] ?? '';
   }
-}
-
-/** Target names and SHA-256 of the published releases metadata (for the supervisor's review of a draft). */
-export async function publishedReleaseTargets(dir: string): Promise<Map<string, string>> {
-  const state = await readRepositoryState(dir);
-  const out = new Map<string, string>();
-  if (state.releases === undefined) return out;
-  const bytes = await readFile(repoPaths(dir).versioned(state.releases.version, 'releases'));
-  const doc = JSON.parse(bytes.toString('utf8')) as TufMetadataDocument;
-  const targets = (doc.signed as { targets?: Record<string, { hashes?: { sha256?: string } }> })
-    .targets;
-  for (const [name, info] of Object.entries(targets ?? {})) {
-    if (info.hashes?.sha256 !== undefined) out.set(name, info.hashes.sha256);
-  }
-  return out;
 }
 
 function attestationFileName(ref: AttestationRef): string {
