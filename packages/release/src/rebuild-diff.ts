@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { sha256Hex } from './bundle.js';
+import { killProcessGroup } from './sandbox.js';
 import { compareBytes, DEFAULT_TAR_LIMITS, readTar, type TarFile } from './tar.js';
 
 /**
@@ -282,17 +283,9 @@ export function runDiffoscope(
     const stdout = new CappedBuffer(maxOutputBytes);
     const stderr = new CappedBuffer(STDERR_KEPT);
     let timedOut = false;
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is already gone.
-      }
-    };
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
+      killProcessGroup(child.pid);
       // A helper that left the group could keep the pipes open; stop waiting for them.
       child.stdout.destroy();
       child.stderr.destroy();
@@ -310,7 +303,7 @@ export function runDiffoscope(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      killGroup();
+      killProcessGroup(child.pid);
       if (timedOut) {
         settle({ status: 'failed', reason: `${program} did not finish within ${timeoutMs} ms` });
         return;

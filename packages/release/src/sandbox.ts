@@ -85,6 +85,20 @@ export async function detectSandbox(options: DetectSandboxOptions = {}): Promise
   return { kind: 'bubblewrap', version, path: bwrap };
 }
 
+/**
+ * SIGKILL to the whole process group of a child spawned with `detached:
+ * true`, so a command's own children die with it; a group that is already
+ * gone is not an error.
+ */
+export function killProcessGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+}
+
 /** One chunk of a command's output, passed to `onOutput` as it arrives. */
 export interface BuildOutputChunk {
   step: number;
@@ -283,17 +297,9 @@ function runStep(input: StepInput): Promise<BuildStep> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let timedOut = false;
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is already gone.
-      }
-    };
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
+      killProcessGroup(child.pid);
     }, input.timeoutMs);
     const forward = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
       tail.push(data);
@@ -312,7 +318,7 @@ function runStep(input: StepInput): Promise<BuildStep> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      killGroup();
+      killProcessGroup(child.pid);
       const durationMs = Math.round(performance.now() - started);
       const output = tail.text();
       if (timedOut) {
