@@ -89,12 +89,8 @@ const RELEASE_ID = /^[0-9a-hjkmnp-tv-z]{26}$/;
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** What anyone needs to check the builder's signatures. */
-export interface BuilderIdentity {
+export interface BuilderIdentity extends PublicKeyInfo {
   readonly builderId: string;
-  readonly keyid: string;
-  readonly publicKeyPem: string;
-  /** securesystemslib key dict (for legacy in-toto layouts). */
-  readonly keyDict: KeyDictWithId;
 }
 
 /** A public key as the API hands it out. */
@@ -677,7 +673,8 @@ function checkSupervisorKey(pem: string): PublicKey {
   }
 }
 
-function publicKeyInfo(key: PublicKey): PublicKeyInfo {
+/** The public key as the API and identities hand it out. */
+export function publicKeyInfo(key: PublicKey): PublicKeyInfo {
   return { keyid: key.keyid, publicKeyPem: publicKeyToPem(key), keyDict: keyDictWithIdFor(key) };
 }
 
@@ -736,8 +733,13 @@ export function isReleaseId(id: string): boolean {
   return RELEASE_ID.test(id);
 }
 
+/** A URI as builder and verifier ids must be: a scheme, then no whitespace, at most 1 KiB. */
+export function isIdUri(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\S+$/.test(value) && value.length <= 1024;
+}
+
 function checkBuilderId(builderId: string): void {
-  if (!/^[a-z][a-z0-9+.-]*:\S+$/.test(builderId) || builderId.length > 1024) {
+  if (!isIdUri(builderId)) {
     throw new ReleaseError('ASSEMBLY_BAD_CONFIG', 'the builder id must be a URI', {
       evidence: { builderId: builderId.slice(0, 200) },
     });
@@ -745,12 +747,7 @@ function checkBuilderId(builderId: string): void {
 }
 
 function identityOf(key: SigningKey, builderId: string): BuilderIdentity {
-  return {
-    builderId,
-    keyid: key.keyid,
-    publicKeyPem: publicKeyToPem(key.verifier),
-    keyDict: keyDictWithIdFor(key.verifier),
-  };
+  return { builderId, ...publicKeyInfo(key.verifier) };
 }
 
 async function readIdentityIfPresent(

@@ -21,7 +21,6 @@ import { join } from 'node:path';
 import {
   envelopeFromJson,
   generateSigningKey,
-  keyDictWithIdFor,
   metablockSignedBy,
   parseLinkMetablock,
   provenanceOf,
@@ -35,7 +34,6 @@ import {
   verifyStatementEnvelope,
   SLSA_PROVENANCE_V1,
   type Envelope,
-  type KeyDictWithId,
   type LinkMetadata,
   type Metablock,
   type PublicKey,
@@ -44,7 +42,7 @@ import {
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import type { AssemblyClient } from './assembly-client.js';
-import { isReleaseId } from './assembly.js';
+import { isIdUri, isReleaseId, publicKeyInfo, type PublicKeyInfo } from './assembly.js';
 import type { AttestationRef, ReleaseRecord } from './assembly-store.js';
 import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
@@ -93,11 +91,8 @@ export interface SupervisorConfig {
 }
 
 /** What anyone needs to check the supervisor's signatures. */
-export interface SupervisorIdentity {
+export interface SupervisorIdentity extends PublicKeyInfo {
   readonly verifierId: string;
-  readonly keyid: string;
-  readonly publicKeyPem: string;
-  readonly keyDict: KeyDictWithId;
 }
 
 export interface InitSupervisorOptions {
@@ -641,16 +636,11 @@ function describeReviewers(policy: ApprovalPolicy): string {
 }
 
 function identityOf(key: SigningKey, verifierId: string): SupervisorIdentity {
-  return {
-    verifierId,
-    keyid: key.keyid,
-    publicKeyPem: publicKeyToPem(key.verifier),
-    keyDict: keyDictWithIdFor(key.verifier),
-  };
+  return { verifierId, ...publicKeyInfo(key.verifier) };
 }
 
 function checkUri(value: string, what: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\S+$/.test(value) || value.length > 1024) {
+  if (!isIdUri(value)) {
     throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `the ${what} must be a URI`, {
       evidence: { value: value.slice(0, 200) },
     });
