@@ -42,6 +42,60 @@ export function ensureCliBuilt(): void {
   if (!existsSync(built)) throw new Error('apps/cli/dist/main.js is missing after the build');
 }
 
+export interface SpawnedCli<T> {
+  readonly child: ChildProcess;
+  /** What `ready` found in stdout. */
+  readonly value: T;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+}
+
+/**
+ * Starts the built `glasshouse …args` and resolves once `ready` finds what
+ * it waits for in the stdout so far; rejects when the process exits first
+ * or `timeoutMs` passes (and kills it).
+ */
+export async function spawnBuiltCliUntil<T>(
+  args: readonly string[],
+  ready: (stdout: string) => T | undefined,
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<SpawnedCli<T>> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  const value = await new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} was not ready in ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const found = ready(out);
+      if (found !== undefined) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited (${code ?? signal}) before it was ready: ${err}`));
+    });
+  });
+  return { child, value, exited, stdout: () => out, stderr: () => err };
+}
+
 export interface ServeProcess {
   readonly child: ChildProcess;
   readonly url: string;
@@ -58,38 +112,16 @@ export async function startServing(
   args: readonly string[],
   timeoutMs = 15_000,
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-  });
-  const ready = await new Promise<{ url: string; vkey: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not start in ${timeoutMs} ms: ${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
+  const started = await spawnBuiltCliUntil(
+    args,
+    (out) => {
       const url = /^url (\S+)$/m.exec(out)?.[1];
       const vkey = /^vkey (\S+)$/m.exec(out)?.[1];
-      if (url !== undefined && vkey !== undefined) {
-        clearTimeout(timer);
-        resolve({ url, vkey });
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited (${code ?? signal}) before it was ready: ${err}`));
-    });
-  });
-  return { child, ...ready, exited, stderr: () => err };
+      return url === undefined || vkey === undefined ? undefined : { url, vkey };
+    },
+    { timeoutMs },
+  );
+  return { child: started.child, ...started.value, exited: started.exited, stderr: started.stderr };
 }
 
 /** Runs the built CLI to completion; returns its stdout (throws on a non-zero exit). */

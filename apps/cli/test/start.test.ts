@@ -5,7 +5,6 @@
  * pinned to root v1, and with the release-log receipt verified against the
  * witness policy. A second start on the same directory publishes nothing.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,7 @@ import {
   tileWidthAt,
   verifyTlogProof,
 } from '@glasshouse/tlog';
-import { CLI, REPO_ROOT, ensureCliBuilt, runBuiltCli } from './built-cli.js';
+import { ensureCliBuilt, runBuiltCli, spawnBuiltCliUntil, type SpawnedCli } from './built-cli.js';
 
 /** What `start` prints on its last line, `ready <json>`. */
 interface Ready {
@@ -34,12 +33,8 @@ interface Ready {
   policyPath: string;
 }
 
-interface Started {
-  readonly child: ChildProcess;
+interface Started extends SpawnedCli<Ready> {
   readonly ready: Ready;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout(): string;
-  stderr(): string;
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -54,38 +49,15 @@ async function start(
   for (const flag of ['--listen', '--witness-listen', '--assembly-listen', '--repo-listen']) {
     args.push(flag, '127.0.0.1:0');
   }
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-  });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`start was not ready in ${timeoutMs} ms:\n${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
+  const started = await spawnBuiltCliUntil(
+    args,
+    (out) => {
       const line = /^ready (\{.*\})$/m.exec(out)?.[1];
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as Ready);
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`start exited (${code ?? signal}) before it was ready:\n${err}`));
-    });
-  });
-  return { child, ready, exited, stdout: () => out, stderr: () => err };
+      return line === undefined ? undefined : (JSON.parse(line) as Ready);
+    },
+    { timeoutMs, env },
+  );
+  return { ...started, ready: started.value };
 }
 
 async function stop(
