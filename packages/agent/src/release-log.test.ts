@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkConsistency } from './release-log.js';
 import type { SeenCheckpoint } from './state.js';
+import { rejectionCode } from '../../errors/test/codes.js';
 
 const cp = (size: number, rootHash: string): SeenCheckpoint => ({
   origin: 'example.org/log',
@@ -12,13 +13,6 @@ const ROOT_A = Buffer.alloc(32, 1).toString('base64');
 const ROOT_B = Buffer.alloc(32, 2).toString('base64');
 const noProofs = (): Promise<Uint8Array[]> => Promise.reject(new Error('unreachable'));
 
-async function codeOf(run: Promise<unknown>): Promise<string> {
-  return run.then(
-    () => 'accepted',
-    (err: unknown) => (err as { code: string }).code,
-  );
-}
-
 describe('checkConsistency', () => {
   it('accepts the first checkpoint and the same one again', async () => {
     expect(await checkConsistency(undefined, cp(3, ROOT_A), noProofs)).toEqual(cp(3, ROOT_A));
@@ -26,19 +20,19 @@ describe('checkConsistency', () => {
   });
 
   it('refuses two trees of one size, another origin, and a proof that does not verify', async () => {
-    expect(await codeOf(checkConsistency(cp(3, ROOT_A), cp(3, ROOT_B), noProofs))).toBe(
+    expect(await rejectionCode(checkConsistency(cp(3, ROOT_A), cp(3, ROOT_B), noProofs))).toBe(
       'AGENT_LOG_FORK',
     );
     expect(
-      await codeOf(
+      await rejectionCode(
         checkConsistency(cp(3, ROOT_A), { ...cp(3, ROOT_A), origin: 'other' }, noProofs),
       ),
     ).toBe('AGENT_LOG_FORK');
     const bogus = (): Promise<Uint8Array[]> => Promise.resolve([new Uint8Array(32).fill(9)]);
-    expect(await codeOf(checkConsistency(cp(1, ROOT_A), cp(2, ROOT_B), bogus))).toBe(
+    expect(await rejectionCode(checkConsistency(cp(1, ROOT_A), cp(2, ROOT_B), bogus))).toBe(
       'AGENT_LOG_FORK',
     );
-    expect(await codeOf(checkConsistency(cp(1, ROOT_A), cp(2, ROOT_B), noProofs))).toBe(
+    expect(await rejectionCode(checkConsistency(cp(1, ROOT_A), cp(2, ROOT_B), noProofs))).toBe(
       'AGENT_LOG_UNREACHABLE',
     );
   });

@@ -15,7 +15,6 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CodedError } from '@glasshouse/errors';
 import { MANIFEST_PATH, type RulesBuildResult } from '@glasshouse/release';
 import {
   buildEicarTestBundle,
@@ -32,6 +31,7 @@ import {
   type ScanRecord,
   type ScanSummary,
 } from './scan.js';
+import { rejectionCode } from '../../errors/test/codes.js';
 
 let work: string;
 let built: RulesBuildResult;
@@ -66,15 +66,6 @@ function byPath(records: readonly ScanRecord[]): Map<string, ScanRecord> {
   return new Map(records.map((r) => [r.path, r]));
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (err instanceof CodedError) return (err as CodedError).code;
-  throw new Error(`expected a coded error, got ${String(err)}`);
-}
-
 /** A fresh empty directory under the work directory. */
 async function freshDir(name: string): Promise<string> {
   const dir = join(work, name);
@@ -92,7 +83,7 @@ describe('loadActiveRules', () => {
 
   it('refuses an agent directory without active rules', async () => {
     const empty = await freshDir('no-rules');
-    expect(await codeOf(loadActiveRules(empty))).toBe('AGENT_NO_ACTIVE_RULES');
+    expect(await rejectionCode(loadActiveRules(empty))).toBe('AGENT_NO_ACTIVE_RULES');
     const err: unknown = await loadActiveRules(empty).catch((e: unknown) => e);
     expect((err as Error).message).toContain('glasshouse agent update');
   });
@@ -103,21 +94,21 @@ describe('loadActiveRules', () => {
     const rule = built.manifest.rules[0]!;
     const path = join(slotDir, ...rule.split('/'));
     await writeFile(path, `${await readFile(path, 'utf8')}\n// changed\n`);
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_RULES_TAMPERED');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_RULES_TAMPERED');
     await unlink(path);
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_RULES_TAMPERED');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_RULES_TAMPERED');
   });
 
   it('refuses a manifest other than the recorded one, and an invalid manifest', async () => {
     const dir = await freshDir('manifest');
     const slotDir = await installBundleForTest(dir, built.bundle, 'x');
-    expect(await codeOf(loadActiveRules(dir, { manifestSha256: '00'.repeat(32) }))).toBe(
+    expect(await rejectionCode(loadActiveRules(dir, { manifestSha256: '00'.repeat(32) }))).toBe(
       'AGENT_RULES_TAMPERED',
     );
     const ok = await loadActiveRules(dir, { manifestSha256: active.manifestSha256 });
     ok.free();
     await writeFile(join(slotDir, MANIFEST_PATH), '{"schema": "something else"}\n');
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
   });
 
   it('refuses an active link that points outside rules/slots or is not a link', async () => {
@@ -125,13 +116,13 @@ describe('loadActiveRules', () => {
     await installBundleForTest(dir, built.bundle, 'x');
     await rm(join(dir, 'rules', 'active'));
     await symlink(join(agentDir, 'rules', 'slots', 'a'), join(dir, 'rules', 'active'));
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
     await rm(join(dir, 'rules', 'active'));
     await mkdir(join(dir, 'rules', 'active'));
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_RULES_INVALID');
     await rm(join(dir, 'rules', 'active'), { recursive: true });
     await symlink(join('slots', 'gone'), join(dir, 'rules', 'active'));
-    expect(await codeOf(loadActiveRules(dir))).toBe('AGENT_NO_ACTIVE_RULES');
+    expect(await rejectionCode(loadActiveRules(dir))).toBe('AGENT_NO_ACTIVE_RULES');
   });
 });
 
@@ -270,6 +261,6 @@ describe('scanPaths', () => {
     expect(summary.files).toBe(5);
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.map((p) => p.files)).toEqual([...progress.map((p) => p.files)].sort());
-    expect(await codeOf(scan([dir], { maxFileSize: -1 }))).toBe('AGENT_SCAN_BAD_OPTION');
+    expect(await rejectionCode(scan([dir], { maxFileSize: -1 }))).toBe('AGENT_SCAN_BAD_OPTION');
   });
 });

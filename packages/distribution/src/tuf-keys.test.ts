@@ -3,7 +3,6 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCanonical } from '@glasshouse/attest';
-import { CodedError } from '@glasshouse/errors';
 import { MetadataKind, Metadata, Signature } from '@tufjs/models';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -20,16 +19,7 @@ import {
   verifyMetadataSignature,
 } from './tuf-keys.js';
 import { buildReleases, buildRoot, targetFileFor } from './tuf-metadata.js';
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof CodedError) return (err as CodedError).code;
-    throw err;
-  }
-  throw new Error('expected a coded error');
-}
+import { codeOf } from '../../errors/test/codes.js';
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyFromPem } from '@glasshouse/attest';
-import { CodedError } from '@glasshouse/errors';
 import { buildServer } from '@glasshouse/log';
 import type { ReleaseRecord } from '@glasshouse/release';
 import {
@@ -22,28 +21,9 @@ import {
 import { RULES_TESTDATA } from '../../release/test/assembly-fixtures.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
 import { listen, makeTestLog, tempDir } from '../../witness/test/monitor-fixtures.js';
+import { codeOf, rejectionCode } from '../../errors/test/codes.js';
 
 const hex = (c: string): string => c.repeat(64);
-
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof CodedError) return (err as CodedError).code;
-    throw err;
-  }
-  return 'accepted';
-}
-
-async function asyncCodeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof CodedError) return (err as CodedError).code;
-    throw err;
-  }
-  return 'accepted';
-}
 
 const sample: Omit<ReleaseLogEntry, 'schema'> = {
   releaseId: '01hq3zzzzzzzzzzzzzzzzzzzzz',
@@ -132,7 +112,7 @@ describe('the supervisor checks the release log against its approvals', () => {
   });
 
   const check = (e: Omit<ReleaseLogEntry, 'schema'>): Promise<string> =>
-    asyncCodeOf(async () => {
+    rejectionCode(async () => {
       await releaseLogChecker(lookup).check({ index: 0n, data: encodeReleaseLogEntry(e) });
     });
 
@@ -156,7 +136,7 @@ describe('the supervisor checks the release log against its approvals', () => {
       expect([name, await check(e)]).toEqual([name, 'RELEASE_LOG_ENTRY_UNAPPROVED']);
     }
     expect(
-      await asyncCodeOf(async () => {
+      await rejectionCode(async () => {
         await releaseLogChecker(lookup).check({ index: 3n, data: Buffer.from('hello') });
       }),
     ).toBe('RELEASE_LOG_ENTRY_INVALID');

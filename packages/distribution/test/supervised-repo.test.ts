@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyFromPem } from '@glasshouse/attest';
-import { CodedError } from '@glasshouse/errors';
 import { buildServer } from '@glasshouse/log';
 import { decodeBundle } from '@glasshouse/tlog';
 import type { ReleaseRecord } from '@glasshouse/release';
@@ -30,16 +29,7 @@ import {
 import { RULES_TESTDATA, FIXED_EPOCH } from '../../release/test/assembly-fixtures.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
 import { listen, makeTestLog, type TestLog } from '../../witness/test/monitor-fixtures.js';
-
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-  } catch (err) {
-    if (err instanceof CodedError) return (err as CodedError).code;
-    throw err;
-  }
-  return 'accepted';
-}
+import { rejectionCode } from '../../errors/test/codes.js';
 
 let env: Supervised;
 let log: TestLog;
@@ -106,8 +96,10 @@ describe('the supervised repository', () => {
   });
 
   it('refuses to publish a release the supervisor has not approved', async () => {
-    expect(await codeOf(() => client.publish(pending.id, token))).toBe('RELEASE_NOT_APPROVED');
-    expect(await codeOf(() => client.publish(approved.id, 'not-the-token'))).toBe(
+    expect(await rejectionCode(() => client.publish(pending.id, token))).toBe(
+      'RELEASE_NOT_APPROVED',
+    );
+    expect(await rejectionCode(() => client.publish(approved.id, 'not-the-token'))).toBe(
       'REPO_UNAUTHORIZED',
     );
   });
@@ -145,7 +137,7 @@ describe('the supervised repository', () => {
       ],
       now: new Date(),
     });
-    expect(await codeOf(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
+    expect(await rejectionCode(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
       'RELEASES_DRAFT_REFUSED',
     );
     await discardReleasesDraft(repoDir);
@@ -160,7 +152,7 @@ describe('the supervised repository', () => {
       ],
       now: new Date(),
     });
-    expect(await codeOf(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
+    expect(await rejectionCode(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
       'RELEASES_DRAFT_REFUSED',
     );
     await discardReleasesDraft(repoDir);
@@ -181,7 +173,7 @@ describe('the supervised repository', () => {
         ],
         now: new Date(),
       });
-      expect(await codeOf(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
+      expect(await rejectionCode(() => supervisorSignRelease(client, tufKeys, approvals()))).toBe(
         'RELEASES_DRAFT_REFUSED',
       );
       await discardReleasesDraft(repoDir);
