@@ -12,6 +12,7 @@ export default defineConfig({
       '@glasshouse/errors': src('packages/errors'),
       '@glasshouse/tlog': src('packages/tlog'),
       '@glasshouse/attest': src('packages/attest'),
+      '@glasshouse/httpsig': src('packages/httpsig'),
       '@glasshouse/log': src('packages/log'),
       '@glasshouse/witness': src('packages/witness'),
       '@glasshouse/release': src('packages/release'),
