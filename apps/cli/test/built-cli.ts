@@ -59,13 +59,23 @@ export interface SpawnedCli<T> {
 export async function spawnBuiltCliUntil<T>(
   args: readonly string[],
   ready: (stdout: string) => T | undefined,
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /** Run `start …` as `npm start -- …`, in a process group of its own. */
+    npmStart?: boolean;
+  } = {},
 ): Promise<SpawnedCli<T>> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const [file, argv] =
+    options.npmStart === true
+      ? ['npm', ['start', '--', ...args.slice(1)]]
+      : [process.execPath, [CLI, ...args]];
+  const child = spawn(file, argv, {
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.npmStart === true,
   });
   let out = '';
   let err = '';

@@ -1,12 +1,18 @@
 /**
- * `npm start` end to end: the built CLI brings every role up in a temporary
+ * `npm start` end to end: `npm start` brings every role up in a temporary
  * data directory and publishes the demo release; the test then checks that
  * release from outside, as an endpoint would: with the real tuf-js client
- * pinned to root v1, and with the release-log receipt verified against the
- * witness policy. A second start on the same directory publishes nothing.
+ * pinned to root v1, with the release-log receipt verified against the
+ * witness policy, and with `agent init --trust`, `agent update` and `agent
+ * scan` on the EICAR test file. SIGTERM to npm stops everything; a second
+ * start on the same directory publishes nothing and stops on SIGTERM to its
+ * process group.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
@@ -20,7 +26,25 @@ import {
   tileWidthAt,
   verifyTlogProof,
 } from '@glasshouse/tlog';
-import { ensureCliBuilt, runBuiltCli, spawnBuiltCliUntil, type SpawnedCli } from './built-cli.js';
+import {
+  encodeTrustBundlePayload,
+  trustBundleEnvelope,
+  trustBundleFingerprint,
+  type TrustBundle,
+} from '@glasshouse/agent';
+import {
+  generateTufKey,
+  loadTufKey,
+  repoPaths,
+  type TufSigningKey,
+} from '@glasshouse/distribution';
+import {
+  CLI,
+  ensureCliBuilt,
+  runBuiltCli,
+  spawnBuiltCliUntil,
+  type SpawnedCli,
+} from './built-cli.js';
 
 /** What `start` prints on its last line, `ready <json>`. */
 interface Ready {
@@ -31,6 +55,9 @@ interface Ready {
   releaseId: string | null;
   targets: string[];
   policyPath: string;
+  trustBundleUrl: string;
+  trustBundleFingerprint: string;
+  trustBundlePath: string;
 }
 
 interface Started extends SpawnedCli<Ready> {
@@ -42,8 +69,7 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 /** Runs `glasshouse start` on `data` with every port chosen by the system; resolves on its `ready` line. */
 async function start(
   data: string,
-  timeoutMs = 120_000,
-  env: NodeJS.ProcessEnv = process.env,
+  { timeoutMs = 120_000, env = process.env, npm = true } = {},
 ): Promise<Started> {
   const args = ['start', '--data', data];
   for (const flag of ['--listen', '--witness-listen', '--assembly-listen', '--repo-listen']) {
@@ -55,7 +81,7 @@ async function start(
       const line = /^ready (\{.*\})$/m.exec(out)?.[1];
       return line === undefined ? undefined : (JSON.parse(line) as Ready);
     },
-    { timeoutMs, env },
+    { timeoutMs, env, npmStart: npm },
   );
   return { ...started, ready: started.value };
 }
@@ -65,6 +91,71 @@ async function stop(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   started.child.kill('SIGTERM');
   return started.exited;
+}
+
+/** Whether any process is left in the process group `pgid`. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/** Whether something accepts connections on the URL's port. */
+function listening(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * Signals `npm start` (its npm process, or its whole process group) and
+ * checks the way out: within 5 s no process of the group is left and none
+ * of the ports accepts a connection.
+ */
+async function stopNpmStart(started: Started, target: 'npm' | 'group'): Promise<void> {
+  const pgid = started.child.pid!;
+  process.kill(target === 'npm' ? pgid : -pgid, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(groupAlive(pgid)).toBe(false);
+  const { logUrl, witnessUrl, assemblyUrl, repoUrl } = started.ready;
+  for (const url of [logUrl, witnessUrl, assemblyUrl, repoUrl]) {
+    expect(await listening(url)).toBe(false);
+  }
+  expect(started.stderr()).toContain('start: shutting down');
+  expect(started.stderr()).not.toContain('quitting at once');
+}
+
+/** The 68-byte EICAR test file (eicar.org), put together here so no file of the repository holds it. */
+function eicarTestFile(): string {
+  const file = [
+    'X5O!P%@AP[4\\PZX54(P^)7CC)7}$',
+    'EICAR-STANDARD-',
+    'ANTIVIRUS-TEST-FILE!$H+H*',
+  ].join('');
+  // Its published SHA-256: the sample is the real one.
+  expect(createHash('sha256').update(file).digest('hex')).toBe(
+    '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f',
+  );
+  return file;
+}
+
+/** Runs the built CLI; exit code and output, whatever the exit code. */
+function cli(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: 'pipe' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('glasshouse start (npm start)', () => {
@@ -80,6 +171,8 @@ describe('glasshouse start (npm start)', () => {
 
   afterAll(async () => {
     for (const s of running) {
+      if (s.child.pid !== undefined && groupAlive(s.child.pid))
+        process.kill(-s.child.pid, 'SIGKILL');
       if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
     }
     await rm(work, { recursive: true, force: true });
@@ -200,8 +293,11 @@ describe('glasshouse start (npm start)', () => {
     // The supervisor's monitor saw the entry and had nothing to say.
     expect(first.stdout()).toMatch(/verified +size 1, no alerts/);
 
-    // (3) SIGTERM stops everything cleanly.
-    expect(await stop(first)).toEqual({ code: 0, signal: null });
+    // (3) An endpoint: the trust bundle, then the supervised rules, then a scan.
+    await protectAnEndpoint(work, ready);
+
+    // (4) SIGTERM to npm stops everything cleanly.
+    await stopNpmStart(first, 'npm');
 
     // A second start on the same data comes up with the same release and publishes nothing.
     const second = await start(data);
@@ -213,7 +309,10 @@ describe('glasshouse start (npm start)', () => {
     );
     const timestamp = await fetch(`${second.ready.repoUrl}/metadata/timestamp.json`);
     expect(timestamp.status).toBe(200);
-    expect(await stop(second)).toEqual({ code: 0, signal: null });
+    // New ports, new URLs in the bundle: co-signed again, so a new fingerprint.
+    expect(second.ready.trustBundleFingerprint).not.toBe(ready.trustBundleFingerprint);
+    // SIGTERM to the process group (what service managers and containers send).
+    await stopNpmStart(second, 'group');
   }, 240_000);
 
   it('runs every service without git, skipping only the demo release', async () => {
@@ -221,7 +320,11 @@ describe('glasshouse start (npm start)', () => {
     const bin = join(work, 'node-only-bin');
     await mkdir(bin, { recursive: true });
     await symlink(process.execPath, join(bin, 'node'));
-    const started = await start(join(work, 'no-git-data'), 60_000, { ...process.env, PATH: bin });
+    const started = await start(join(work, 'no-git-data'), {
+      timeoutMs: 60_000,
+      env: { ...process.env, PATH: bin },
+      npm: false,
+    });
     running.push(started);
     expect(started.ready.releaseId).toBeNull();
     expect(started.stdout()).toContain('demo release        skipped: git is not installed');
@@ -230,3 +333,109 @@ describe('glasshouse start (npm start)', () => {
     expect(await stop(started)).toEqual({ code: 0, signal: null });
   }, 90_000);
 });
+
+/** `agent init --trust <url> --fingerprint <printed>`, `agent update`, `agent scan`, and the refusals of bad bundles. */
+async function protectAnEndpoint(work: string, ready: Ready): Promise<void> {
+  const bundle = await readFile(ready.trustBundlePath);
+  expect(trustBundleFingerprint(bundle)).toBe(ready.trustBundleFingerprint);
+  const served = Buffer.from(await (await fetch(ready.trustBundleUrl)).arrayBuffer());
+  expect(served.equals(bundle)).toBe(true);
+
+  // Refused with a code, nothing written to DIR.
+  const refused = async (variant: Uint8Array | string, extra: string[] = []): Promise<string> => {
+    const file = join(work, 'variant.json');
+    await writeFile(file, variant);
+    const dir = join(work, 'refused-endpoint');
+    const r = cli(['agent', 'init', '--dir', dir, '--trust', file, ...extra]);
+    expect(r.code).not.toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    return /^([A-Z_]+):/m.exec(r.stderr)?.[1] ?? r.stderr;
+  };
+  const fp = ['--fingerprint', ready.trustBundleFingerprint];
+  expect(await refused(bundle, ['--fingerprint', '0'.repeat(64)])).toBe(
+    'AGENT_TRUST_BUNDLE_FINGERPRINT_MISMATCH',
+  );
+  // Not on a terminal and no fingerprint: no trust on first use.
+  expect(await refused(bundle)).toBe('AGENT_TRUST_BUNDLE_UNCONFIRMED');
+  const envelope = JSON.parse(bundle.toString('utf8')) as {
+    payload: string;
+    signatures: { keyid: string; sig: string }[];
+  };
+  expect(envelope.signatures).toHaveLength(2);
+  for (const kept of envelope.signatures) {
+    const one = `${JSON.stringify({ ...envelope, signatures: [kept] })}\n`;
+    expect(await refused(one, ['--fingerprint', trustBundleFingerprint(Buffer.from(one))])).toBe(
+      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+    );
+  }
+  // Re-signed with the real root keys, but naming a supervisor root key the TUF root does not list.
+  const payload = JSON.parse(
+    Buffer.from(envelope.payload, 'base64').toString('utf8'),
+  ) as TrustBundle;
+  const data = join(ready.policyPath, '..');
+  const rootKeyids = (payload.tufRoot.signed.roles as { root: { keyids: string[] } }).root.keyids;
+  const supervisorRoot = await loadTufKey(join(data, 'supervisor', 'tuf-root.pem'));
+  const vendorKeyid = rootKeyids.find((k) => k !== supervisorRoot.keyid)!;
+  const vendorRoot = await loadTufKey(
+    repoPaths(join(data, 'vendor', 'repo')).vendorRootKey(vendorKeyid),
+  );
+  const stranger = generateTufKey();
+  const signed = (p: TrustBundle, keys: TufSigningKey[]): string =>
+    trustBundleEnvelope(encodeTrustBundlePayload(p), keys);
+  const otherSupervisor = signed(
+    {
+      ...payload,
+      supervisor: {
+        ...payload.supervisor,
+        tufKeys: { ...payload.supervisor.tufKeys, root: stranger.publicKey },
+      },
+    },
+    [vendorRoot, supervisorRoot],
+  );
+  expect(
+    await refused(otherSupervisor, [
+      '--fingerprint',
+      trustBundleFingerprint(Buffer.from(otherSupervisor)),
+    ]),
+  ).toBe('AGENT_TRUST_BUNDLE_KEY_MISMATCH');
+  // Signed by a key that is not a root key of the TUF root it carries.
+  const byStranger = signed(payload, [stranger, supervisorRoot]);
+  expect(
+    await refused(byStranger, ['--fingerprint', trustBundleFingerprint(Buffer.from(byStranger))]),
+  ).toBe('AGENT_TRUST_BUNDLE_KEY_MISMATCH');
+  // Malformed and oversize.
+  expect(
+    await refused('{"payload":', [
+      '--fingerprint',
+      trustBundleFingerprint(Buffer.from('{"payload":')),
+    ]),
+  ).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
+  const huge = Buffer.alloc(1024 * 1024 + 1, 0x20);
+  expect(await refused(huge, ['--fingerprint', trustBundleFingerprint(huge)])).toBe(
+    'AGENT_TRUST_BUNDLE_MALFORMED',
+  );
+
+  // The three commands of "Try it", as printed.
+  const endpoint = join(work, 'endpoint');
+  const init = cli(['agent', 'init', '--dir', endpoint, '--trust', ready.trustBundleUrl, ...fp]);
+  expect(init.stderr).toBe('');
+  expect(init.code).toBe(0);
+  expect(init.stdout).toContain(`from trust bundle ${ready.trustBundleFingerprint}`);
+  const update = cli(['agent', 'update', '--dir', endpoint]);
+  expect(update.code).toBe(0);
+  expect(update.stdout).toMatch(/^installed demo-rules 1\.0\.0 /);
+  const files = join(work, 'to-scan');
+  await mkdir(files, { recursive: true });
+  await writeFile(join(files, 'eicar.com'), eicarTestFile());
+  await writeFile(join(files, 'notes.txt'), 'a clean file: nothing to see here\n');
+  const scan = cli(['agent', 'scan', '--dir', endpoint, '--json', files]);
+  expect(scan.code).toBe(1);
+  const records = scan.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; path?: string; rules?: string[] });
+  const matches = records.filter((r) => r.type === 'match');
+  expect(matches).toEqual([
+    expect.objectContaining({ path: join(files, 'eicar.com'), rules: ['eicar_test_file'] }),
+  ]);
+}

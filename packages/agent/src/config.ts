@@ -15,7 +15,7 @@
  *     rules/slots/<slot>/         installed bundles (install.ts)
  *     rules/active -> slots/<slot>
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { publicKeyFromPem, type PublicKey } from '@glasshouse/attest';
@@ -23,6 +23,7 @@ import { tufKeyId, type TufPublicKey } from '@glasshouse/distribution';
 import { parsePolicy, type Policy } from '@glasshouse/tlog';
 import { AgentError } from './errors.js';
 import { readFileIfPresent, writeFileAtomic } from './files.js';
+import { openTrustBundle, verifyTrustBundleFingerprint } from './trust-bundle.js';
 
 export const AGENT_CONFIG_SCHEMA = 'glasshouse.agent/v1';
 /** The config is a few keys and URLs. */
@@ -109,6 +110,60 @@ export async function initAgent(options: InitAgentOptions): Promise<Agent> {
   if ((await readFileIfPresent(paths.config, MAX_CONFIG_BYTES)) !== undefined) {
     throw new AgentError('AGENT_ALREADY_INITIALIZED', `${options.dir} already has an agent.json`);
   }
+  const dirExisted = await stat(options.dir).then(
+    () => true,
+    (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  try {
+    return await pinTrust(options, paths);
+  } catch (err) {
+    // A refused init leaves DIR as it found it.
+    if (dirExisted) {
+      await rm(join(options.dir, 'tuf'), { recursive: true, force: true });
+      await rm(join(options.dir, 'trust'), { recursive: true, force: true });
+    } else {
+      await rm(options.dir, { recursive: true, force: true });
+    }
+    throw err;
+  }
+}
+
+/**
+ * `initAgent` from a trust bundle (trust-bundle.ts): the fingerprint, when
+ * given, is checked first, then both signatures; nothing is written before.
+ */
+export async function initAgentFromTrustBundle(options: {
+  readonly dir: string;
+  readonly bundle: Uint8Array;
+  readonly fingerprint?: string | undefined;
+}): Promise<Agent> {
+  if (options.fingerprint !== undefined) {
+    verifyTrustBundleFingerprint(options.bundle, options.fingerprint);
+  }
+  const bundle = openTrustBundle(options.bundle);
+  return initAgent({
+    dir: options.dir,
+    repoUrl: bundle.repoUrl,
+    root: Buffer.from(`${JSON.stringify(bundle.tufRoot, null, 2)}\n`),
+    policy: bundle.witnessPolicy,
+    rulesName: bundle.rulesName,
+    supervisorKeyPem: bundle.supervisor.publicKeyPem,
+    verifierId: bundle.supervisor.verifierId,
+    builderKeyPem: bundle.builder.publicKeyPem,
+    builderId: bundle.builder.builderId,
+    source: bundle.source,
+    logUrl: bundle.logUrl,
+    supervisorTufKeys: bundle.supervisor.tufKeys,
+  });
+}
+
+async function pinTrust(
+  options: InitAgentOptions,
+  paths: ReturnType<typeof agentPaths>,
+): Promise<Agent> {
   const config: AgentConfig = {
     schema: AGENT_CONFIG_SCHEMA,
     repoUrl: httpUrl(options.repoUrl, 'the repository URL').replace(/\/+$/, ''),

@@ -12,6 +12,8 @@
  *   GET  /drafts/releases            the releases draft
  *   POST /drafts/releases/signatures {keyid, sig}
  *   POST /publish                    {releaseId}; Authorization: Bearer <DIR/publish-token>
+ *   GET  /.well-known/glasshouse/trust-bundle.json   DIR/trust-bundle.json, the
+ *                                    endpoints' enrollment bundle (RFC 8615 well-known URI)
  *
  * Signatures need no authentication: they are checked against the keys the
  * drafts name. Publishing does: only the vendor's operator holds the token.
@@ -34,6 +36,9 @@ import {
 } from './tuf-repo.js';
 
 export const PUBLISH_TOKEN_FILE = 'publish-token';
+/** The enrollment bundle endpoints pin, written by whoever co-signs it, served as is. */
+export const TRUST_BUNDLE_FILE = 'trust-bundle.json';
+export const TRUST_BUNDLE_PATH = '/.well-known/glasshouse/trust-bundle.json';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const METADATA_FILE =
   /^(?:[1-9][0-9]{0,15}\.(?:root|snapshot|targets|releases)|timestamp|root)\.json$/;
@@ -100,6 +105,14 @@ export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ code: 'NOT_FOUND', message: 'no such resource' }),
   );
+
+  app.get(TRUST_BUNDLE_PATH, async (_req, reply) => {
+    const bytes = await readIfPresent(join(dir, TRUST_BUNDLE_FILE));
+    if (bytes === undefined)
+      return reply.code(404).send({ code: 'NOT_FOUND', message: 'no trust bundle published' });
+    // Re-signed when a URL or key changes; endpoints compare its fingerprint.
+    return reply.type('application/json').header('cache-control', 'no-cache').send(bytes);
+  });
 
   app.get<{ Params: { file: string } }>('/metadata/:file', async (req, reply) => {
     const file = req.params.file;

@@ -1,10 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import {
+  AgentError,
   agentStatus,
   initAgent,
+  initAgentFromTrustBundle,
   MAX_ROOT_BYTES,
+  MAX_TRUST_BUNDLE_BYTES,
+  trustBundleFingerprint,
   updateAgent,
   type AgentStatus,
   type UpdateResult,
@@ -18,17 +23,46 @@ const MAX_SMALL_FILE_BYTES = 64 * 1024;
 
 interface InitOptions {
   dir: string;
-  repo: string;
-  root: string;
-  policy: string;
-  rules: string;
-  supervisorKey: string;
-  verifierId: string;
-  builderKey: string;
-  builderId: string;
-  source: string;
+  trust?: string;
+  fingerprint?: string;
+  repo?: string;
+  root?: string;
+  policy?: string;
+  rules?: string;
+  supervisorKey?: string;
+  verifierId?: string;
+  builderKey?: string;
+  builderId?: string;
+  source?: string;
   logUrl?: string;
   supervisorTufKeys?: string;
+}
+
+/** The long form's options, all needed when there is no --trust. */
+const LONG_FORM = [
+  ['repo', '--repo'],
+  ['root', '--root'],
+  ['policy', '--policy'],
+  ['rules', '--rules'],
+  ['supervisorKey', '--supervisor-key'],
+  ['verifierId', '--verifier-id'],
+  ['builderKey', '--builder-key'],
+  ['builderId', '--builder-id'],
+  ['source', '--source'],
+] as const;
+
+/** Asks the person at the terminal; undefined when standard input is not a terminal. */
+export type Confirm = (question: string) => Promise<boolean | undefined>;
+
+/** A yes/no question on the terminal. */
+export async function confirmOnTerminal(question: string): Promise<boolean | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /**
@@ -48,7 +82,11 @@ export function agentCommand(program: Command): Command {
 }
 
 /** `agent init`, `agent update` and `agent status`. */
-export function registerAgentCommands(program: Command, io: Io): void {
+export function registerAgentCommands(
+  program: Command,
+  io: Io,
+  confirm: Confirm = confirmOnTerminal,
+): void {
   const agent = agentCommand(program);
 
   agent
@@ -56,22 +94,42 @@ export function registerAgentCommands(program: Command, io: Io): void {
     .description(
       'Pin the trust roots in DIR: the TUF root, the release log witness policy (its log line names the ' +
         "log's key and URL), the supervisor's VSA key and verifier id, the builder's provenance key and id, " +
-        'the source repository and the rules name to follow. Fails with AGENT_ALREADY_INITIALIZED when DIR ' +
-        'has an agent already',
+        'the source repository and the rules name to follow. Usually all from one trust bundle ' +
+        '(--trust, signed by the vendor and the supervisor); the other options are the long form. ' +
+        'Fails with AGENT_ALREADY_INITIALIZED when DIR has an agent already.\n\n' +
+        'Example (the defaults of "glasshouse start"):\n' +
+        '  glasshouse agent init --dir ./endpoint \\\n' +
+        '    --trust http://127.0.0.1:8460/.well-known/glasshouse/trust-bundle.json \\\n' +
+        '    --fingerprint <the sha256 "glasshouse start" printed>',
     )
     .requiredOption('--dir <dir>', "the agent's data directory")
-    .requiredOption('--repo <url>', 'the update repository, e.g. http://127.0.0.1:8600')
-    .requiredOption('--root <file>', "the TUF root to trust first (the repository's 1.root.json)")
-    .requiredOption(
-      '--policy <file>',
-      'the release log c2sp.org/tlog-policy (log, witnesses, quorum)',
+    .option(
+      '--trust <file-or-url>',
+      'the trust bundle (a file, or its http(s) URL: /.well-known/glasshouse/trust-bundle.json of the repository)',
     )
-    .requiredOption('--rules <name>', 'the rules release to follow, e.g. demo-rules')
-    .requiredOption('--supervisor-key <file>', "the supervisor's VSA public key (SPKI PEM)")
-    .requiredOption('--verifier-id <uri>', "the supervisor's verifier.id")
-    .requiredOption('--builder-key <file>', "the vendor builder's provenance public key (SPKI PEM)")
-    .requiredOption('--builder-id <uri>', "the vendor builder's builder.id")
-    .requiredOption('--source <uri>', 'the source repository the rules are built from')
+    .option(
+      '--fingerprint <sha256>',
+      "the trust bundle's SHA-256 as its publisher printed it; without it you are asked to compare " +
+        '(trust on first use), and refused when not on a terminal',
+    )
+    .option('--repo <url>', 'long form: the update repository, e.g. http://127.0.0.1:8460')
+    .option(
+      '--root <file>',
+      "long form: the TUF root to trust first (the repository's 1.root.json)",
+    )
+    .option(
+      '--policy <file>',
+      'long form: the release log c2sp.org/tlog-policy (log, witnesses, quorum)',
+    )
+    .option('--rules <name>', 'long form: the rules release to follow, e.g. demo-rules')
+    .option('--supervisor-key <file>', "long form: the supervisor's VSA public key (SPKI PEM)")
+    .option('--verifier-id <uri>', "long form: the supervisor's verifier.id")
+    .option(
+      '--builder-key <file>',
+      "long form: the vendor builder's provenance public key (SPKI PEM)",
+    )
+    .option('--builder-id <uri>', "long form: the vendor builder's builder.id")
+    .option('--source <uri>', 'long form: the source repository the rules are built from')
     .option('--log-url <url>', "the release log's URL (default: the policy's log line)")
     .option(
       '--supervisor-tuf-keys <file>',
@@ -79,9 +137,48 @@ export function registerAgentCommands(program: Command, io: Io): void {
         'role must need them, and a missing signature is named by organisation',
     )
     .action(async (opts: InitOptions) => {
+      const dir = resolve(io.cwd, opts.dir);
+      if (opts.trust !== undefined) {
+        const given = LONG_FORM.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
+        if (given.length > 0 || opts.logUrl !== undefined || opts.supervisorTufKeys !== undefined) {
+          throw new UsageError(
+            `--trust replaces the long form; drop ${given.join(' ') || 'the other options'}`,
+          );
+        }
+        const bundle = await readTrustBundle(opts.trust, io.cwd);
+        let fingerprint = opts.fingerprint;
+        if (fingerprint === undefined) {
+          fingerprint = trustBundleFingerprint(bundle);
+          io.stderr(
+            `The trust bundle's SHA-256 fingerprint is\n\n  ${fingerprint}\n\n` +
+              'Nothing vouches for this bundle yet: if you accept it, this endpoint trusts whoever made it ' +
+              '(trust on first use). Compare the fingerprint with the one its publisher gave you ' +
+              '(printed by "glasshouse start"), or pass it with --fingerprint.\n',
+          );
+          const accepted = await confirm('Does it match? [y/N] ');
+          if (accepted !== true) {
+            throw new AgentError(
+              'AGENT_TRUST_BUNDLE_UNCONFIRMED',
+              accepted === undefined
+                ? 'not on a terminal: give the fingerprint with --fingerprint'
+                : 'the fingerprint was not confirmed',
+            );
+          }
+        }
+        const initialised = await initAgentFromTrustBundle({ dir, bundle, fingerprint });
+        io.stdout(
+          `agent initialised in ${dir} from trust bundle ${fingerprint}\n${formatTrust(await agentStatus(initialised.dir))}`,
+        );
+        return;
+      }
+      const missing = LONG_FORM.filter(([key]) => opts[key] === undefined).map(([, flag]) => flag);
+      if (missing.length > 0) {
+        throw new UsageError(`give --trust, or the long form (missing ${missing.join(' ')})`);
+      }
+      const long = opts as Required<Pick<InitOptions, (typeof LONG_FORM)[number][0]>> & InitOptions;
       const file = (path: string): Promise<string> =>
         readSmallFile(resolve(io.cwd, path), MAX_SMALL_FILE_BYTES);
-      const rootPath = resolve(io.cwd, opts.root);
+      const rootPath = resolve(io.cwd, long.root);
       const root = await readFile(rootPath).catch((cause: unknown) => {
         throw new UsageError(`cannot read ${rootPath}: ${(cause as Error).message}`, { cause });
       });
@@ -92,18 +189,17 @@ export function registerAgentCommands(program: Command, io: Io): void {
         opts.supervisorTufKeys === undefined
           ? undefined
           : parseSupervisorKeysFile(await file(opts.supervisorTufKeys));
-      const dir = resolve(io.cwd, opts.dir);
       const initialised = await initAgent({
         dir,
-        repoUrl: opts.repo,
+        repoUrl: long.repo,
         root,
-        policy: await file(opts.policy),
-        rulesName: opts.rules,
-        supervisorKeyPem: await file(opts.supervisorKey),
-        verifierId: opts.verifierId,
-        builderKeyPem: await file(opts.builderKey),
-        builderId: opts.builderId,
-        source: opts.source,
+        policy: await file(long.policy),
+        rulesName: long.rules,
+        supervisorKeyPem: await file(long.supervisorKey),
+        verifierId: long.verifierId,
+        builderKeyPem: await file(long.builderKey),
+        builderId: long.builderId,
+        source: long.source,
         logUrl: opts.logUrl,
         ...(tufKeys === undefined ? {} : { supervisorTufKeys: tufKeys }),
       });
@@ -155,6 +251,51 @@ export function registerAgentCommands(program: Command, io: Io): void {
       }
       io.stdout(formatStatus(status));
     });
+}
+
+/** The bundle's bytes from a file or an http(s) URL, at most MAX_TRUST_BUNDLE_BYTES. */
+async function readTrustBundle(source: string, cwd: string): Promise<Uint8Array> {
+  if (!/^https?:\/\//i.test(source)) {
+    const path = resolve(cwd, source);
+    const bytes = await readFile(path).catch((cause: unknown) => {
+      throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+    });
+    return tooLarge(bytes.length) ? refuseSize(bytes.length) : bytes;
+  }
+  let res: Response;
+  try {
+    res = await fetch(source, { signal: AbortSignal.timeout(30_000), redirect: 'error' });
+  } catch (cause) {
+    throw new UsageError(`cannot fetch ${source}: ${(cause as Error).message}`, { cause });
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new UsageError(`cannot fetch ${source}: HTTP ${res.status}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body !== null) {
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (tooLarge(total)) {
+        await reader.cancel();
+        return refuseSize(total);
+      }
+      chunks.push(value);
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+const tooLarge = (size: number): boolean => size > MAX_TRUST_BUNDLE_BYTES;
+
+function refuseSize(size: number): never {
+  throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'the trust bundle is over the size limit', {
+    evidence: { size, max: MAX_TRUST_BUNDLE_BYTES },
+  });
 }
 
 /** `agent status` output, one fact a line. */

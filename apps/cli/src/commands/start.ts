@@ -7,6 +7,7 @@ import { publicKeyFromPem } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import {
   RepoService,
+  TRUST_BUNDLE_PATH,
   buildRepoServer,
   consistentTargetPath,
   ensurePublishToken,
@@ -22,6 +23,7 @@ import {
   SUPERVISOR_CONFIG_FILE,
   initAssemblyDir,
   initSupervisorDir,
+  normalizeSourceUri,
   openSupervisor,
   type BuilderIdentity,
   type Supervisor,
@@ -41,6 +43,7 @@ import {
   type MonitorPass,
   type RunningReleaseLogMonitor,
 } from '../start/release-log-monitor.js';
+import { publishTrustBundle } from '../start/trust-bundle.js';
 import { startAssemblyServer, type RunningAssemblyServer } from './assembly.js';
 import { initDataDir, startLogServer, type RunningLogServer } from './log.js';
 import {
@@ -90,6 +93,10 @@ function startPaths(data: string) {
     demoSource: join(data, 'demo-source'),
     /** The demo release's release-log entry, rebuilt from its TUF targets. */
     demoEntry: join(data, 'demo-release-log-entry.json'),
+    /** Public: what an endpoint pins (`agent init --trust`), also served by the repository. */
+    trustBundle: join(data, 'trust-bundle.json'),
+    /** Where the summary's walk-through puts an endpoint. */
+    endpoint: join(data, 'endpoint'),
   };
 }
 
@@ -108,11 +115,55 @@ interface Running {
   readonly monitorPass: MonitorPass;
   /** Undefined when the demo was skipped (no git on this machine). */
   readonly release: PublishedRelease | undefined;
+  readonly trustBundle: { readonly url: string; readonly fingerprint: string };
 }
 
 /** Whether `git` runs here (the demo's source is a git repository). */
 function gitInstalled(): boolean {
   return spawnSync('git', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** How often `start` under npm checks that npm is still there. */
+const PARENT_CHECK_MS = 1000;
+
+/**
+ * Under `npm start` (the script execs node, so npm is the parent and
+ * forwards SIGTERM/SIGINT), resolves when npm itself is gone without a
+ * signal reaching node (npm killed with SIGKILL): the services stop rather
+ * than keep the ports. Never resolves outside npm, where a parent exiting
+ * (a shell that started `glasshouse start &`) is no reason to stop.
+ */
+function untilNpmGone(): Promise<void> {
+  if (process.env.npm_lifecycle_event !== 'start') return new Promise(() => undefined);
+  const parent = process.ppid;
+  return new Promise((resolvePromise) => {
+    const timer = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(timer);
+        resolvePromise();
+      }
+    }, PARENT_CHECK_MS);
+    timer.unref();
+  });
+}
+
+/** A second signal within this time is the same stop request. */
+const REPEAT_SIGNAL_MS = 1000;
+
+/**
+ * After the first stop signal: one Ctrl-C reaches both npm and node, and npm
+ * forwards it to node again, so a repeat within a second is the same request
+ * and is ignored; a later one quits at once without finishing the shutdown.
+ */
+function quitOnSignalAgain(io: Io): void {
+  const first = Date.now();
+  const again = (signal: NodeJS.Signals): void => {
+    if (Date.now() - first < REPEAT_SIGNAL_MS) return;
+    io.stderr(`start: ${signal} again, quitting at once\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', again);
+  process.on('SIGTERM', again);
 }
 
 /** Things to close on the way out, most recent first. */
@@ -185,8 +236,9 @@ export function registerStartCommand(program: Command, io: Io): void {
       const paths = startPaths(resolve(io.cwd, opts.data));
       let up = false;
       let stopping = false;
-      const stopRequested = untilSignal().then(() => {
+      const stopRequested = Promise.race([untilSignal(), untilNpmGone()]).then(() => {
         stopping = true;
+        quitOnSignalAgain(io);
         if (!up) io.stderr('start: stopping after the current step (again to quit at once)\n');
       });
       const checkStop = (): void => {
@@ -239,15 +291,17 @@ async function bringUp(
   // only checkpoints the witness cosigned.
   const witness = await startWitnessServer({ dir: paths.witness, listen: opts.witnessListen, io });
   closers.add(() => witness.close());
-  // Rewritten on every start: the witness's URL follows --witness-listen.
-  const policy = [
-    '# c2sp.org/tlog-policy of the release log, written by `glasshouse start` (rewritten on each start).',
-    `log ${logVkey}`,
-    `witness ${POLICY_WITNESS_NAME} ${witnessVkey} ${witness.url}`,
-    `quorum ${POLICY_WITNESS_NAME}`,
-    '',
-  ].join('\n');
-  await writeFile(paths.policy, policy);
+  // Rewritten on every start: the URLs follow the --*-listen options. The
+  // log's own URL is known once it listens, so its line gets it then.
+  const policyOf = (logUrl?: string): string =>
+    [
+      '# c2sp.org/tlog-policy of the release log, written by `glasshouse start` (rewritten on each start).',
+      logUrl === undefined ? `log ${logVkey}` : `log ${logVkey} ${logUrl}`,
+      `witness ${POLICY_WITNESS_NAME} ${witnessVkey} ${witness.url}`,
+      `quorum ${POLICY_WITNESS_NAME}`,
+      '',
+    ].join('\n');
+  await writeFile(paths.policy, policyOf());
   const log = await startLogServer({
     dir: paths.log,
     listen: opts.listen,
@@ -255,6 +309,9 @@ async function bringUp(
     io,
   });
   closers.add(() => log.close());
+  // c2sp.org/tlog-policy: "log <vkey> [<url>]", the URL endpoints fetch proofs from.
+  const policy = policyOf(log.url);
+  await writeFile(paths.policy, policy);
   say(`vendor: release log at ${log.url}, witnessed by the supervisor at ${witness.url}`);
 
   // The vendor's assembly line.
@@ -335,6 +392,23 @@ async function bringUp(
     say('git is not installed: the demo release is skipped (install git and start again)');
   }
 
+  // The endpoints' enrollment bundle, co-signed by both organisations' root keys.
+  const trustBundle = await publishTrustBundle(
+    {
+      repoDir: paths.repo,
+      repoUrl,
+      logUrl: log.url,
+      witnessPolicy: policy,
+      rulesName: DEMO_RELEASE_NAME,
+      source: normalizeSourceUri(paths.demoSource),
+      builder,
+      supervisor: supervising,
+      supervisorTufKeys,
+    },
+    paths.trustBundle,
+  );
+  say(`vendor and supervisor: trust bundle at ${repoUrl}${TRUST_BUNDLE_PATH}`);
+
   // The supervisor's monitor: its first pass covers every entry so far.
   const monitor = await startReleaseLogMonitor({
     url: log.url,
@@ -359,6 +433,7 @@ async function bringUp(
     monitor,
     monitorPass,
     release,
+    trustBundle: { url: `${repoUrl}${TRUST_BUNDLE_PATH}`, fingerprint: trustBundle.fingerprint },
   };
 }
 
@@ -453,6 +528,10 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     `  keys              approvals ${r.supervisor.keyid}, TUF root ${r.supervisorTufKeys.root.keyid}, TUF release ${r.supervisorTufKeys.release.keyid}`,
     `  data              ${shown(paths.supervisor)}`,
     `witness policy      ${shown(paths.policy)}  (quorum: ${POLICY_WITNESS_NAME})`,
+    `trust bundle        ${r.trustBundle.url}`,
+    `  file              ${shown(paths.trustBundle)}`,
+    `  sha256            ${r.trustBundle.fingerprint}`,
+    '                    what an endpoint pins: TUF root, witness policy, supervisor and builder keys',
     '',
     ...(release === undefined
       ? ['demo release        skipped: git is not installed (install git and start again)']
@@ -487,10 +566,18 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
   lines.push(
     '  # an entry the supervisor never approved: its monitor alerts within seconds (the log keeps it for good)',
     `  echo bogus > /tmp/bogus && npx glasshouse log add --url ${r.log.url} /tmp/bogus`,
-    '',
-    'Ctrl-C stops it.',
-    '',
   );
+  if (release !== undefined) {
+    const endpoint = shown(paths.endpoint);
+    lines.push(
+      '  # protect an endpoint: pin the trust bundle (signed by the vendor and the supervisor), install the',
+      '  # supervised rules, scan (the demo samples include the EICAR test file: exit 1, detections listed)',
+      `  npx glasshouse agent init --dir ${endpoint} --trust ${r.trustBundle.url} --fingerprint ${r.trustBundle.fingerprint}`,
+      `  npx glasshouse agent update --dir ${endpoint}`,
+      `  npx glasshouse agent scan --dir ${endpoint} ${shown(join(paths.demoSource, 'samples'))}`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops it.', '');
   const ready = {
     logUrl: r.log.url,
     witnessUrl: r.witness.url,
@@ -501,6 +588,9 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     policyPath: paths.policy,
     layoutKeyPath: paths.layoutKey,
     entryPath: paths.demoEntry,
+    trustBundleUrl: r.trustBundle.url,
+    trustBundleFingerprint: r.trustBundle.fingerprint,
+    trustBundlePath: paths.trustBundle,
     dataDir: paths.data,
   };
   lines.push(`ready ${JSON.stringify(ready)}`, '');

@@ -1,16 +1,46 @@
 /**
  * The demo's source repository: a git repository holding the rules recipe
  * of packages/release/testdata/rules (rules, samples that must match them,
- * clean files that must not), committed once with a fixed author and date
- * so the commit, and so every build of it, is the same on every machine.
+ * clean files that must not) plus a rule for the EICAR anti-malware test
+ * file with its sample, committed once with a fixed author and date so the
+ * commit, and so every build of it, is the same on every machine.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECIPE_FILE } from '@glasshouse/release';
 import { UsageError } from '../io.js';
+
+/** The rule for the EICAR test file, as the demo rules release carries it. */
+export const EICAR_RULE = 'eicar_test_file';
+
+/**
+ * The 68-byte EICAR test file (eicar.org), put together when it is written:
+ * stored whole, this source file would itself be quarantined by scanners.
+ */
+export function eicarTestFile(): string {
+  return ['X5O!P%@AP[4\\PZX54(P^)7CC)7}$', 'EICAR-STANDARD-ANTIVIRUS-', 'TEST-FILE!$H+H*'].join('');
+}
+
+/**
+ * Matches the EICAR test file as eicar.org defines it: the string at the
+ * start of the file, optionally followed by whitespace, 128 bytes at most.
+ * The `\\` escape keeps this text from holding the file's bytes.
+ */
+const EICAR_YARA = `// The EICAR anti-malware test file (https://www.eicar.org): harmless by design.
+
+rule ${EICAR_RULE}
+{
+    meta:
+        description = "the EICAR anti-malware test file"
+    strings:
+        $eicar = "X5O!P%@AP[4\\\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    condition:
+        $eicar at 0 and filesize <= 128
+}
+`;
 
 /** 2024-01-02T03:04:05Z: the demo commit's author and committer date. */
 const DEMO_EPOCH = 1_704_164_645;
@@ -45,8 +75,16 @@ export async function ensureDemoSource(dir: string): Promise<DemoSource> {
     git(dir, ['init', '--quiet', '--initial-branch=main']);
   }
   await cp(demoRulesDir(), dir, { recursive: true });
+  await writeFile(join(dir, 'rules', 'eicar.yar'), EICAR_YARA);
+  await mkdir(join(dir, 'samples', EICAR_RULE), { recursive: true });
+  await writeFile(join(dir, 'samples', EICAR_RULE, 'eicar.com'), eicarTestFile());
   git(dir, ['add', '-A']);
-  git(dir, ['commit', '--quiet', '-m', 'Demo rules: four rules, their samples and clean files']);
+  git(dir, [
+    'commit',
+    '--quiet',
+    '-m',
+    'Demo rules: four test rules and the EICAR test file rule, their samples and clean files',
+  ]);
   return { dir, commit: git(dir, ['rev-parse', 'HEAD']) };
 }
 

@@ -1,0 +1,277 @@
+/**
+ * The trust bundle: everything an endpoint pins at enrollment, in one DSSE
+ * envelope (secure-systems-lab/dsse envelope.md) signed by the vendor and
+ * by the supervisor. Pure: bytes in, values out.
+ *
+ * Payload (JSON, payload type TRUST_BUNDLE_PAYLOAD_TYPE):
+ *
+ *     schema          glasshouse.trust-bundle/v1
+ *     tufRoot         the TUF root metadata to pin ({signed, signatures})
+ *     witnessPolicy   the release log's c2sp.org/tlog-policy, its log line with the URL
+ *     repoUrl, logUrl, rulesName, source
+ *     supervisor      {publicKeyPem, verifierId, tufKeys: {root, release}}
+ *     builder         {publicKeyPem, builderId}
+ *
+ * The signatures are checked against the keys of the ROOT role of the TUF
+ * root the bundle carries (TUF 4.3 "root.json": `roles.root.keyids`,
+ * `keys`): those are the keys both organisations hold for the one decision
+ * the bundle also makes, what an endpoint trusts first, and the root needs
+ * both of them (threshold 2). The supervisor's signature is the one by its
+ * root key (`supervisor.tufKeys.root`); the vendor's is one by any other key
+ * of the root role. The fingerprint, SHA-256 of the envelope's bytes, is what
+ * a person compares out of band: it fixes the root, hence the keys.
+ */
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import {
+  decodeBase64,
+  pae,
+  parseEnvelope,
+  serializeEnvelope,
+  signEnvelope,
+  type EnvelopeSigner,
+} from '@glasshouse/attest';
+import { tufKeyId, type TufPublicKey } from '@glasshouse/distribution';
+import { AgentError } from './errors.js';
+
+export const TRUST_BUNDLE_PAYLOAD_TYPE = 'application/vnd.glasshouse.trust-bundle+json';
+export const TRUST_BUNDLE_SCHEMA = 'glasshouse.trust-bundle/v1';
+/** A root (capped at 512,000 bytes like tuf-js caps it), base64, and a few keys and URLs. */
+export const MAX_TRUST_BUNDLE_BYTES = 1024 * 1024;
+/** Vendor and supervisor; a few more root keys at most. */
+const MAX_SIGNATURES = 8;
+const HEX_64 = /^[0-9a-f]{64}$/;
+/** SPKI DER prefix of an Ed25519 public key (RFC 8410). */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+export interface TrustBundle {
+  readonly schema: typeof TRUST_BUNDLE_SCHEMA;
+  readonly tufRoot: { readonly signed: Record<string, unknown>; readonly signatures: unknown[] };
+  readonly witnessPolicy: string;
+  readonly repoUrl: string;
+  readonly logUrl: string;
+  readonly rulesName: string;
+  readonly source: string;
+  readonly supervisor: {
+    readonly publicKeyPem: string;
+    readonly verifierId: string;
+    readonly tufKeys: { readonly root: TufPublicKey; readonly release: TufPublicKey };
+  };
+  readonly builder: { readonly publicKeyPem: string; readonly builderId: string };
+}
+
+/** The bytes the vendor and the supervisor sign. */
+export function encodeTrustBundlePayload(bundle: TrustBundle): Uint8Array {
+  return Buffer.from(`${JSON.stringify(bundle, null, 2)}\n`);
+}
+
+/**
+ * The envelope from signatures made elsewhere (each organisation signs
+ * `trustBundleSigningMessage(payload)` with its TUF root key).
+ */
+export function trustBundleEnvelope(
+  payload: Uint8Array,
+  signers: readonly EnvelopeSigner[],
+): string {
+  return `${serializeEnvelope(signEnvelope(TRUST_BUNDLE_PAYLOAD_TYPE, payload, signers))}\n`;
+}
+
+/** What each signer signs: DSSE PAE of the payload (DSSE protocol.md "Signature"). */
+export function trustBundleSigningMessage(payload: Uint8Array): Uint8Array {
+  return pae(TRUST_BUNDLE_PAYLOAD_TYPE, payload);
+}
+
+/** SHA-256 of the bundle's bytes, lowercase hex: what a person compares. */
+export function trustBundleFingerprint(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Throws TRUST_BUNDLE_FINGERPRINT_MISMATCH unless `expected` (hex, `sha256:` and colons allowed) is the bundle's. */
+export function verifyTrustBundleFingerprint(bytes: Uint8Array, expected: string): void {
+  const wanted = expected
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '')
+    .replace(/:/g, '');
+  if (!HEX_64.test(wanted)) {
+    throw new AgentError('AGENT_OPTION_INVALID', 'the fingerprint is not 64 hex digits (SHA-256)');
+  }
+  const actual = trustBundleFingerprint(bytes);
+  if (actual !== wanted) {
+    throw new AgentError(
+      'AGENT_TRUST_BUNDLE_FINGERPRINT_MISMATCH',
+      'the trust bundle is not the one whose fingerprint was given',
+      { evidence: { expected: wanted, actual } },
+    );
+  }
+}
+
+/**
+ * Parses the envelope and its payload, then checks the two signatures
+ * against the root role of the root it carries (see the module comment).
+ * Returns the bundle only when both verified.
+ */
+export function openTrustBundle(bytes: Uint8Array): TrustBundle {
+  if (bytes.length > MAX_TRUST_BUNDLE_BYTES) {
+    throw new AgentError(
+      'AGENT_TRUST_BUNDLE_MALFORMED',
+      'the trust bundle is over the size limit',
+      {
+        evidence: { size: bytes.length, max: MAX_TRUST_BUNDLE_BYTES },
+      },
+    );
+  }
+  let payload: Uint8Array;
+  let signatures: { keyid?: string; sig: string }[];
+  try {
+    const envelope = parseEnvelope(bytes, {
+      maxSize: MAX_TRUST_BUNDLE_BYTES,
+      maxSignatures: MAX_SIGNATURES,
+    });
+    // DSSE protocol.md: "Reject if PAYLOAD_TYPE is not a supported type."
+    if (envelope.payloadType !== TRUST_BUNDLE_PAYLOAD_TYPE) {
+      throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'not a trust bundle (payload type)', {
+        evidence: { payloadType: envelope.payloadType },
+      });
+    }
+    payload = decodeBase64(envelope.payload, 'payload', true);
+    signatures = envelope.signatures;
+  } catch (cause) {
+    if (cause instanceof AgentError) throw cause;
+    throw new AgentError(
+      'AGENT_TRUST_BUNDLE_MALFORMED',
+      'the trust bundle is not a DSSE envelope',
+      {
+        cause,
+      },
+    );
+  }
+  const bundle = parsePayload(payload);
+  verifyBundleSignatures(bundle, payload, signatures);
+  return bundle;
+}
+
+function verifyBundleSignatures(
+  bundle: TrustBundle,
+  payload: Uint8Array,
+  signatures: readonly { keyid?: string; sig: string }[],
+): void {
+  const root = bundle.tufRoot.signed;
+  const rootRole = (root.roles as Record<string, { keyids?: unknown }> | undefined)?.root;
+  const rootKeyids = Array.isArray(rootRole?.keyids)
+    ? rootRole.keyids.filter((k): k is string => typeof k === 'string')
+    : [];
+  const keys = (root.keys ?? {}) as Record<string, { keyval?: { public?: unknown } }>;
+  const supervisorRoot = tufKeyId(bundle.supervisor.tufKeys.root);
+  // TUF 4.3: the root role's keyids name the keys that may sign for it.
+  if (!rootKeyids.includes(supervisorRoot)) {
+    throw new AgentError(
+      'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+      "the TUF root does not list the supervisor's root key in its root role",
+      { evidence: { supervisorRootKey: supervisorRoot, rootKeyids } },
+    );
+  }
+  const message = trustBundleSigningMessage(payload);
+  /** keyid → public key hex of each signature that verified. */
+  const verifiedBy = new Map<string, string>();
+  signatures.forEach((signature, index) => {
+    const keyid = signature.keyid ?? '';
+    const hex = keys[keyid]?.keyval?.public;
+    if (!rootKeyids.includes(keyid) || typeof hex !== 'string' || !HEX_64.test(hex)) {
+      throw new AgentError(
+        'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+        "a signature's key is not a root key of the bundle's TUF root",
+        { evidence: { index, keyid, rootKeyids } },
+      );
+    }
+    const key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]),
+      format: 'der',
+      type: 'spki',
+    });
+    let sig: Uint8Array;
+    try {
+      sig = decodeBase64(signature.sig, `signatures[${index}].sig`, true);
+    } catch (cause) {
+      throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'a signature is not base64', { cause });
+    }
+    // DSSE protocol.md "Verification": the signature is over PAE(type, payload).
+    if (!verify(null, message, key, sig)) {
+      throw new AgentError(
+        'AGENT_TRUST_BUNDLE_SIGNATURE_INVALID',
+        'a trust bundle signature fails',
+        {
+          evidence: { index, keyid },
+        },
+      );
+    }
+    verifiedBy.set(keyid, hex);
+  });
+  const supervisorHex = bundle.supervisor.tufKeys.root.keyval.public;
+  const bySupervisor = verifiedBy.has(supervisorRoot);
+  // Another key, not the same key listed under a second keyid.
+  const byVendor = [...verifiedBy].some(
+    ([k, hex]) => k !== supervisorRoot && hex !== supervisorHex,
+  );
+  if (!bySupervisor || !byVendor) {
+    throw new AgentError(
+      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+      `the trust bundle lacks the ${bySupervisor ? "vendor's" : "supervisor's"} signature`,
+      { evidence: { verifiedBy: [...verifiedBy.keys()], supervisorRootKey: supervisorRoot } },
+    );
+  }
+}
+
+function parsePayload(payload: Uint8Array): TrustBundle {
+  const malformed = (what: string, cause?: unknown): never => {
+    throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', `trust bundle: ${what}`, { cause });
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (cause) {
+    return malformed('the payload is not UTF-8 JSON', cause);
+  }
+  const v = value as Record<string, unknown> | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return malformed('not an object');
+  if (v.schema !== TRUST_BUNDLE_SCHEMA) malformed(`schema is not ${TRUST_BUNDLE_SCHEMA}`);
+  for (const key of ['witnessPolicy', 'repoUrl', 'logUrl', 'rulesName', 'source'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') malformed(`${key} is not a string`);
+  }
+  const root = v.tufRoot as { signed?: unknown; signatures?: unknown } | undefined;
+  if (typeof root?.signed !== 'object' || root.signed === null || !Array.isArray(root.signatures)) {
+    malformed('tufRoot is not TUF metadata {signed, signatures}');
+  }
+  const sup = v.supervisor as
+    | {
+        publicKeyPem?: unknown;
+        verifierId?: unknown;
+        tufKeys?: { root?: unknown; release?: unknown };
+      }
+    | undefined;
+  if (
+    typeof sup?.publicKeyPem !== 'string' ||
+    typeof sup.verifierId !== 'string' ||
+    !isTufKey(sup.tufKeys?.root) ||
+    !isTufKey(sup.tufKeys.release)
+  ) {
+    malformed('supervisor is not {publicKeyPem, verifierId, tufKeys: {root, release}}');
+  }
+  const bld = v.builder as { publicKeyPem?: unknown; builderId?: unknown } | undefined;
+  if (typeof bld?.publicKeyPem !== 'string' || typeof bld.builderId !== 'string') {
+    malformed('builder is not {publicKeyPem, builderId}');
+  }
+  return v as unknown as TrustBundle;
+}
+
+/** TUF 4.2 "ed25519" key: exactly these fields, 32 bytes of hex. */
+function isTufKey(value: unknown): value is TufPublicKey {
+  const k = value as { keytype?: unknown; scheme?: unknown; keyval?: { public?: unknown } } | null;
+  return (
+    typeof k === 'object' &&
+    k !== null &&
+    k.keytype === 'ed25519' &&
+    k.scheme === 'ed25519' &&
+    typeof k.keyval?.public === 'string' &&
+    HEX_64.test(k.keyval.public)
+  );
+}
