@@ -67,9 +67,19 @@ describe('glasshouse log', () => {
     const files = ['a', 'b', 'c'].map((n) => join(work, `${n}.txt`));
     for (const f of files) await writeFile(f, `entry ${f}\n`);
     const one = await runCli(['log', 'add', '--url', server.url, files[0] ?? '']);
-    expect(one).toMatchObject({ code: 0, stdout: '0\n' });
-    const many = await runCli(['log', 'add', '--url', server.url, ...files.slice(1)]);
-    expect(many.stdout).toBe('1\n2\n');
+    expect(one).toMatchObject({
+      code: 0,
+      stdout: `${files[0]}: index 0, receipt ${server.url}receipt/0\n`,
+    });
+    const many = await runCli(['log', 'add', '--url', server.url, '--json', ...files.slice(1)]);
+    expect(
+      many.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual(
+      [1, 2].map((i) => ({ file: files[i], index: `${i}`, receipt: `${server.url}receipt/${i}` })),
+    );
 
     let receipt = await runCli(['log', 'receipt', '--url', server.url, '2']);
     for (let i = 0; receipt.code !== 0 && i < 100; i++) {

@@ -71,7 +71,7 @@ describe('glasshouse log with witnesses', () => {
     const entry = join(work, 'entry');
     await writeFile(entry, 'a witnessed entry\n');
     const add = await runCli(['log', 'add', '--url', server.url, entry]);
-    expect(add.stdout).toBe('0\n');
+    expect(add.stdout).toBe(`${entry}: index 0, receipt ${server.url}receipt/0\n`);
     // Published only once both witnesses cosigned.
     for (let i = 0; i < 400; i++) {
       const cp = await (await fetch(`${server.url}checkpoint`)).text();

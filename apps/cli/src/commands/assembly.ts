@@ -66,7 +66,7 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
       'Serve the assembly line over HTTP; prints "url <URL>" when ready. SIGTERM/SIGINT stop it gracefully (a running build finishes first)',
     )
     .requiredOption('--dir <dir>', 'data directory (created by assembly init)')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8070')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8470')
     .action(async (opts: { dir: string; listen: string }) => {
       const server = await startAssemblyServer({
         dir: resolve(io.cwd, opts.dir),

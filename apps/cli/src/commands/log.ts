@@ -73,7 +73,7 @@ export function registerLogCommands(program: Command, io: Io): void {
       'Serve an initialised log over HTTP; prints "url <URL>" and "vkey <VKEY>" when ready. SIGTERM/SIGINT stop it gracefully',
     )
     .requiredOption('--dir <dir>', 'data directory (created by log init)')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8480')
     .option('--postgres <url>', 'keep entries and tiles in this PostgreSQL database')
     .option(
       '--witness-policy <file>',
@@ -109,23 +109,37 @@ export function registerLogCommands(program: Command, io: Io): void {
 
   log
     .command('add')
-    .description('Add each FILE as one entry; prints one index per file, in order')
+    .description(
+      'Add each FILE as one entry; prints, one line per file in order, "FILE: index N, receipt URL" ' +
+        '(the receipt can be fetched once a published checkpoint covers the entry, also with ' +
+        '"glasshouse log receipt"). Example: glasshouse log add --url http://127.0.0.1:8480/ entry.bin',
+    )
     .requiredOption('--url <url>', "the log's URL")
     .option('--dedup', 'an entry already in the log gets its original index back')
+    .option('--json', 'print one JSON object per file: {"file", "index", "receipt"}')
     .argument('<file...>', 'entries, 1 to 65,535 bytes each')
-    .action(async (files: string[], opts: { url: string; dedup?: boolean }) => {
+    .action(async (files: string[], opts: { url: string; dedup?: boolean; json?: boolean }) => {
       const entries: Uint8Array[] = [];
       for (const file of files) entries.push(await readEntry(resolve(io.cwd, file)));
       const client = new LogClient(opts.url);
       const dedup = opts.dedup === true;
+      const added = (file: string, index: bigint): string => {
+        const receipt = new URL(
+          `receipt/${index}`,
+          opts.url.endsWith('/') ? opts.url : `${opts.url}/`,
+        ).href;
+        return opts.json === true
+          ? `${JSON.stringify({ file, index: index.toString(), receipt })}\n`
+          : `${file}: index ${index}, receipt ${receipt}\n`;
+      };
       if (entries.length === 1) {
         const r = await client.add(entries[0] as Uint8Array, { dedup });
-        io.stdout(`${r.index}\n`);
+        io.stdout(added(files[0] ?? '', r.index));
         return;
       }
       for (let i = 0; i < entries.length; i += BATCH_CHUNK) {
         const r = await client.addBatch(entries.slice(i, i + BATCH_CHUNK), { dedup });
-        io.stdout(r.indices.map((n) => `${n}\n`).join(''));
+        io.stdout(r.indices.map((n, j) => added(files[i + j] ?? '', n)).join(''));
       }
     });
 

@@ -48,8 +48,8 @@ export function registerMonitorCommands(program: Command, io: Io): void {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  glasshouse monitor --url http://127.0.0.1:8080/ --vkey "$VKEY" --state ./monitor --once\n' +
-        '  glasshouse monitor serve-mirror --state ./monitor --listen 127.0.0.1:8081\n',
+        '  glasshouse monitor --url http://127.0.0.1:8480/ --vkey "$VKEY" --state ./monitor --once\n' +
+        '  glasshouse monitor serve-mirror --state ./monitor --listen 127.0.0.1:8481\n',
     )
     .option('--url <url>', "the log's tlog-tiles prefix")
     .option('--vkey <vkey>', "the log's verifier key (name+hexid+base64)")
@@ -70,7 +70,7 @@ export function registerMonitorCommands(program: Command, io: Io): void {
         'and its tiles and bundles. Prints "url <URL>" when ready; SIGTERM/SIGINT stop it.',
     )
     .option('--state <dir>', "the monitor's state directory")
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8081')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8481')
     .action(async (_opts: unknown, cmd: Command) => {
       // `--state` may be given before or after `serve-mirror`.
       const opts = cmd.optsWithGlobals<{ state?: string; listen: string }>();

@@ -32,7 +32,7 @@ export function registerReleaseCommands(program: Command, io: Io): void {
     .description(
       'Build COMMIT of GIT_URL on the assembly line (progress on stderr); prints the release id and the artifact digests',
     )
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .requiredOption('--source <git-url>', 'the source repository (URL or absolute path)')
     .requiredOption('--commit <sha>', 'the full 40-hex commit to build')
     .action(async (opts: { assembly: string; source: string; commit: string }) => {
@@ -63,7 +63,7 @@ export function registerReleaseCommands(program: Command, io: Io): void {
         "prints 'kit <dir>' and 'run <command>'; --in-toto-verify runs it too",
     )
     .argument('<id>', 'the release id')
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .requiredOption(
       '--layout-key <file>',
       'the layout public key, pinned out of band: PEM, or a securesystemslib ed25519 .pub JSON file',
@@ -115,7 +115,7 @@ export function registerReleaseCommands(program: Command, io: Io): void {
         'only: an endpoint must pin the layout key out of band (from the vendor, checked by the supervisor), ' +
         'never trust what the service it checks hands out',
     )
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .action(async (opts: { assembly: string }) => {
       const info = await new AssemblyClient(opts.assembly).layoutKey();
       const key = publicKeyFromPem(info.publicKeyPem);

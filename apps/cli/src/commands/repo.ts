@@ -120,13 +120,13 @@ export function registerRepoCommands(program: Command, io: Io): void {
         'SIGTERM/SIGINT stop it gracefully',
     )
     .requiredOption('--dir <dir>', 'the data directory (created by repo init)')
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
-    .requiredOption('--release-log <url>', 'the release log, e.g. http://127.0.0.1:8080/')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
+    .requiredOption('--release-log <url>', 'the release log, e.g. http://127.0.0.1:8480/')
     .requiredOption(
       '--layout-key <file>',
       'the layout public key endpoints pin: PEM, or a securesystemslib ed25519 .pub JSON file',
     )
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8600')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8460')
     .action(async (opts: ServeOptions) => {
       const layoutKey = await readLayoutKey(resolve(io.cwd, opts.layoutKey));
       const server = await startRepoServer({
@@ -152,7 +152,7 @@ export function registerRepoCommands(program: Command, io: Io): void {
         'once the supervisor runs "glasshouse supervisor sign-release"',
     )
     .argument('<release>', 'the release id')
-    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .requiredOption('--dir <dir>', "the repository's data directory (holds the publish token)")
     .action(async (releaseId: string, opts: { repo: string; dir: string }) => {
       const dir = resolve(io.cwd, opts.dir);

@@ -105,7 +105,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         "and 'status <status>'. The policy may restrict who can review",
     )
     .argument('<release>', 'the release id')
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .requiredOption('--reviewer <name>', 'who reviewed the release')
     .requiredOption('--note <text>', 'what the reviewer checked and found')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
@@ -131,7 +131,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         "report, prints 'differs <file>' per differing file on stderr and fails with SUPERVISOR_REBUILD_MISMATCH",
     )
     .argument('<release>', 'the release id')
-    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8070')
+    .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (releaseId: string, opts: { assembly: string; dir: string }) => {
       const client = new AssemblyClient(opts.assembly);
@@ -200,7 +200,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         'it lists that key and needs both organisations (threshold at least 2); prints ' +
         "'root v<N> signed; published: yes|no'",
     )
-    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (opts: { repo: string; dir: string }) => {
       const client = new RepoClient(opts.repo);
@@ -216,7 +216,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         "'releases v<N> signed (<signed>/<threshold>); published: yes|no'. Fails with DRAFT_MISSING when " +
         'nothing is pending and RELEASES_DRAFT_REFUSED naming the first target it did not approve',
     )
-    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (opts: { repo: string; dir: string }) => {
       const dir = resolve(io.cwd, opts.dir);

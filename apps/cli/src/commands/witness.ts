@@ -62,7 +62,7 @@ export function registerWitnessCommands(program: Command, io: Io): void {
       'Serve the witness over HTTP (POST /add-checkpoint); prints "url <URL>" and "vkey <VKEY>" when ready. SIGTERM/SIGINT stop it gracefully',
     )
     .requiredOption('--dir <dir>', 'data directory (created by witness init)')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8090')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8490')
     .option('--postgres <url>', 'the state is in this PostgreSQL database')
     .action(async (opts: { dir: string; listen: string; postgres?: string }) => {
       const server = await startWitnessServer({
