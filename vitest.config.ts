@@ -11,6 +11,8 @@ export default defineConfig({
     alias: {
       '@glasshouse/errors': src('packages/errors'),
       '@glasshouse/tlog': src('packages/tlog'),
+      '@glasshouse/http': src('packages/http'),
+      '@glasshouse/db': src('packages/db'),
       '@glasshouse/attest': src('packages/attest'),
       '@glasshouse/httpsig': src('packages/httpsig'),
       '@glasshouse/log': src('packages/log'),

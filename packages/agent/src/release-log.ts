@@ -6,6 +6,7 @@
  * pure; proofs come from a {@link ConsistencyProofSource}.
  */
 import { hasCode } from '@glasshouse/errors';
+import { readBoundedText } from '@glasshouse/http';
 import {
   decodeBase64Strict,
   encodeBase64,
@@ -144,7 +145,7 @@ export function httpConsistencyProofs(
   return async (oldSize, newSize) => {
     const url = new URL(`proof/consistency?old=${oldSize}&new=${newSize}`, logUrl);
     const res = await fetchFn(url, { signal: AbortSignal.timeout(30_000) });
-    const text = await readBounded(res, MAX_PROOF_ANSWER_BYTES);
+    const text = await readBoundedText(res, MAX_PROOF_ANSWER_BYTES);
     if (!res.ok) throw new Error(`${url.pathname}: HTTP ${res.status} ${text.slice(0, 200)}`);
     const body = JSON.parse(text) as { proof?: unknown };
     if (!Array.isArray(body.proof)) throw new Error('the answer has no proof');
@@ -154,23 +155,4 @@ export function httpConsistencyProofs(
       return bytes;
     });
   };
-}
-
-async function readBounded(res: Response, maxBytes: number): Promise<string> {
-  const body = res.body as ReadableStream<Uint8Array> | null;
-  if (body === null) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new Error(`the answer is over ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

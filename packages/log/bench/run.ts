@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatTable } from '@glasshouse/bench-kit';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { TILE_WIDTH, formatTileIndex } from '@glasshouse/tlog';
@@ -525,29 +526,15 @@ async function runPostgres(): Promise<void> {
 // output
 
 function printTable(): void {
-  type Cells = Record<keyof Row, string>;
-  const head: Cells = {
-    what: 'what',
-    value: 'value',
-    unit: 'unit',
-    target: 'target',
-    verdict: 'ratio / verdict',
-    notes: 'notes',
-  };
-  const body: Cells[] = rows.map((r) => ({
-    ...r,
-    verdict: typeof r.verdict === 'string' ? r.verdict : r.verdict(),
-  }));
-  const cols = Object.keys(head) as (keyof Row)[];
-  const width = (c: keyof Row): number => Math.max(...[head, ...body].map((r) => r[c].length));
-  const line = (r: Cells): string =>
-    `| ${cols.map((c) => (c === 'value' ? r[c].padStart(width(c)) : r[c].padEnd(width(c)))).join(' | ')} |`;
-  const out = [
-    line(head),
-    `|${cols.map((c) => `${'-'.repeat(width(c) + 1)}${c === 'value' ? ':' : '-'}`).join('|')}|`,
-    ...body.map(line),
-  ];
-  process.stdout.write(`${out.join('\n')}\n`);
+  const cols: (keyof Row)[] = ['what', 'value', 'unit', 'target', 'verdict', 'notes'];
+  const head = ['what', 'value', 'unit', 'target', 'ratio / verdict', 'notes'];
+  const body = rows.map((r) =>
+    cols.map((c) => {
+      const cell = r[c];
+      return typeof cell === 'string' ? cell : cell();
+    }),
+  );
+  process.stdout.write(`${formatTable(head, body, [1])}\n`);
 }
 
 async function main(): Promise<void> {

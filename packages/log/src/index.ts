@@ -2,7 +2,6 @@ export * from './errors.js';
 export type * from './storage.js';
 export * from './sqlite.js';
 export * from './postgres.js';
-export { canonicalTilePath } from './tilepath.js';
 export * from './postgres.js';
 export * from './sequencer.js';
 export * from './integrator.js';

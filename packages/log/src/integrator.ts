@@ -6,6 +6,7 @@ import {
   TILE_HEIGHT,
   TILE_WIDTH,
   type TileRef,
+  bytesEqual,
   consistencyProof,
   encodeBase64,
   encodeBundle,
@@ -511,8 +512,4 @@ export class Integrator {
 
 function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }

@@ -7,7 +7,7 @@ import {
   describePostgres,
   queryDb,
   type TestDatabase,
-} from '../test/postgres-fixture.js';
+} from '../../db/test/postgres-fixture.js';
 import { openPostgresStorage } from './postgres.js';
 import { storageContract } from './storage.contract.js';
 import type { LogStorage, PendingEntry } from './storage.js';

@@ -20,9 +20,16 @@
  * `openPostgresStorage` refuses a server whose sessions run with
  * `synchronous_commit = off` (a commit that may still be lost on a crash).
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
+import {
+  advisoryLockKey,
+  checkDurableCommits,
+  checkSchemaName,
+  createPostgresPool,
+  inTransaction,
+} from '@glasshouse/db';
+import { hasCode } from '@glasshouse/errors';
 import { HASH_SIZE } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
 import { checkTilePath } from './tilepath.js';
@@ -56,7 +63,6 @@ const MAX_STATEMENT_ROWS = 10_000;
 const LEASE_HEARTBEAT_MS = 1_000;
 const LEASE_HEARTBEAT_TIMEOUT_MS = 3_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Opens (creating on first use) a log's storage in the PostgreSQL database at
@@ -68,21 +74,16 @@ export async function openPostgresStorage(
   opts: PostgresStorageOptions = {},
 ): Promise<LogStorage> {
   const schema = opts.schema ?? 'public';
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new LogError('BAD_REQUEST', `schema name must match ${SCHEMA_NAME.source}`, {
-      evidence: { schema },
-    });
+  try {
+    checkSchemaName(schema);
+  } catch (cause) {
+    throw new LogError('BAD_REQUEST', (cause as Error).message, { cause, evidence: { schema } });
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    keepAlive: true,
-    application_name: 'glasshouse-log',
+  const pool = createPostgresPool(url, {
+    applicationName: 'glasshouse-log',
+    poolSize: opts.poolSize,
+    onIdleError: opts.onIdleError,
   });
-  const onIdleError = opts.onIdleError ?? noIdleErrorHandler;
-  // Without a listener, an idle connection dropped by the server would crash the process.
-  pool.on('error', onIdleError);
   try {
     const storage = new PostgresStorage(pool, url, schema);
     await storage.createSchema();
@@ -92,10 +93,6 @@ export async function openPostgresStorage(
     await pool.end();
     throw err instanceof LogError ? err : storageFailed('cannot open PostgreSQL storage', err);
   }
-}
-
-function noIdleErrorHandler(): void {
-  // The pool has already removed the broken connection; the next query reconnects.
 }
 
 class PostgresStorage implements LogStorage {
@@ -113,7 +110,7 @@ class PostgresStorage implements LogStorage {
     this.#schema = schema;
     const q = (name: string): string => `${pg.escapeIdentifier(schema)}.${name}`;
     this.#t = { meta: q('log_meta'), entries: q('entries'), state: q('state'), tiles: q('tiles') };
-    this.#leaseKey = advisoryKey(`glasshouse/log integrator lease\n${schema}`);
+    this.#leaseKey = advisoryLockKey(`glasshouse/log integrator lease\n${schema}`);
   }
 
   async createSchema(): Promise<void> {
@@ -122,7 +119,7 @@ class PostgresStorage implements LogStorage {
       // Two frontends starting at once would otherwise race on CREATE ... IF NOT EXISTS,
       // which is not atomic against a concurrent creator.
       await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [
-        advisoryKey(`glasshouse/log schema\n${this.#schema}`),
+        advisoryLockKey(`glasshouse/log schema\n${this.#schema}`),
       ]);
       if (this.#schema !== 'public') {
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
@@ -161,14 +158,14 @@ class PostgresStorage implements LogStorage {
 
   /** Refuses sessions whose commits could be lost on a crash: the port promises durability on resolve. */
   async checkDurability(): Promise<void> {
-    const res = await this.#pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
-    const setting = res.rows[0]?.synchronous_commit;
-    if (setting === undefined || setting === 'off') {
-      throw new LogError(
-        'STORAGE_FAILED',
-        'PostgreSQL runs with synchronous_commit = off: a committed write could be lost on a crash',
-        { evidence: { synchronous_commit: setting ?? null } },
-      );
+    try {
+      await checkDurableCommits(this.#pool);
+    } catch (cause) {
+      if (!hasCode(cause, 'DB_COMMIT_NOT_DURABLE')) throw cause;
+      throw new LogError('STORAGE_FAILED', cause.message, {
+        cause,
+        evidence: cause.evidence ?? {},
+      });
     }
   }
 
@@ -451,25 +448,8 @@ class PostgresStorage implements LogStorage {
   }
 
   /** Runs `fn` on one pooled connection inside BEGIN ... COMMIT; rolls back on any error. */
-  async #transaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    let broken: Error | undefined;
-    try {
-      await c.query('BEGIN');
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      try {
-        await c.query('ROLLBACK');
-      } catch (rollbackErr) {
-        // The connection is unusable; tell the pool to discard it rather than reuse it.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      }
-      throw err;
-    } finally {
-      c.release(broken);
-    }
+  #transaction<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.#pool, fn);
   }
 
   /** Maps driver errors to coded ones; our own coded errors pass through. */
@@ -613,10 +593,6 @@ class PostgresLease implements IntegratorLease {
 }
 
 /** A signed 64-bit advisory lock key derived from a label, as a decimal string. */
-function advisoryKey(label: string): string {
-  return createHash('sha256').update(label).digest().readBigInt64BE(0).toString();
-}
-
 /** int8 columns arrive as decimal strings (they do not fit a JS number); parse them strictly. */
 function parseBigint(value: string | undefined, what: string): bigint {
   if (value === undefined || !/^-?[0-9]+$/.test(value)) {

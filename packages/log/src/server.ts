@@ -12,7 +12,7 @@ import {
 import { LogError, type LogErrorCode } from './errors.js';
 import type { Log, SignedCheckpoint, WitnessingMode } from './log.js';
 import type { SequencedResult } from './sequencer.js';
-import { acceptsGzip } from '@glasshouse/witness';
+import { acceptsGzip } from '@glasshouse/http';
 
 export interface ServerOptions {
   readonly log: Log;

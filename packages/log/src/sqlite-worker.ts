@@ -11,8 +11,8 @@
  * - `files`: writes tiles and bundles with synchronous fs calls, so a
  *   round's writes do not wait for an event-loop turn between steps.
  *
- * This module imports nothing but Node and better-sqlite3: it must load the
- * same way from the compiled output and from the sources.
+ * It loads the same way from the compiled output and from the sources
+ * (`sqlite.ts` bundles it with the workspace packages it imports).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -28,9 +28,11 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '@glasshouse/db';
+import { hasCode } from '@glasshouse/errors';
+import { bytesEqual } from '@glasshouse/tlog';
 
-const SCHEMA_VERSION = 2;
 const HASH_SIZE = 32;
 
 const MIGRATIONS: readonly string[] = [
@@ -168,18 +170,12 @@ class Db {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    const db = new Database(join(dir, 'log.sqlite'), { timeout: 0 });
+    let db: Database.Database;
     try {
-      db.defaultSafeIntegers(true);
-      // Held until the process exits: one process per data directory.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      // WAL + FULL: every commit is fsync'd before it returns.
-      db.pragma('synchronous = FULL');
-      migrate(db);
+      db = openSqlite(join(dir, 'log.sqlite'), { migrations: MIGRATIONS, safeIntegers: true });
     } catch (err) {
-      db.close();
-      throw err;
+      if (!hasCode(err, 'DB_SCHEMA_NEWER')) throw err;
+      throw new Fault('STORAGE_CORRUPT', err.message, err.evidence ?? {});
     }
     this.#db = db;
     this.#stmt = {
@@ -326,21 +322,6 @@ class Db {
   }
 }
 
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > SCHEMA_VERSION) {
-    throw new Fault('STORAGE_CORRUPT', `database schema ${version} is newer than this program`, {
-      version,
-      supported: SCHEMA_VERSION,
-    });
-  }
-  // BEGIN IMMEDIATE also takes the exclusive lock now, so a second process fails here.
-  db.transaction(() => {
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
-}
-
 /**
  * Tile and bundle files under `<dir>/tiles`, written through `<dir>/tmp`.
  * Callers pass canonical tlog-tiles paths only (checked by `sqlite.ts`).
@@ -425,10 +406,6 @@ function fsyncDir(dir: string): void {
 
 function leafPrefix(leafHash: Uint8Array): bigint {
   return Buffer.from(leafHash.buffer, leafHash.byteOffset, 8).readBigInt64BE(0);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function wireError(err: unknown): WireError {

@@ -20,7 +20,7 @@
  * batch keeps growing) while a batch commits. Every call still resolves
  * only once the thread answered, i.e. after the commit or fsync.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -163,9 +163,10 @@ class Channel {
 /**
  * From the compiled output the thread runs `sqlite-worker.js` next to this
  * file. From the sources (tests, `tsx`) there is only `sqlite-worker.ts`,
- * which plain Node cannot load: it is then transpiled once per process
- * (types stripped, nothing else; the module imports only Node built-ins and
- * better-sqlite3) and run as CommonJS whose `require` resolves from its file.
+ * which plain Node cannot load: it is then bundled once per process with
+ * the workspace packages it imports (types stripped, nothing else; the
+ * database drivers stay external) and run as CommonJS whose `require`
+ * resolves from its file.
  */
 function spawnWorker(init: WorkerInit): Worker {
   const here = import.meta.url;
@@ -185,14 +186,19 @@ function sourceWorkerCode(file: string): string {
   if (sourceCode === undefined) {
     const require = createRequire(file);
     const esbuild = require('esbuild') as {
-      transformSync(src: string, opts: object): { code: string };
+      buildSync(opts: object): { outputFiles: { text: string }[] };
     };
-    const { code } = esbuild.transformSync(readFileSync(file, 'utf8'), {
-      loader: 'ts',
+    const [out] = esbuild.buildSync({
+      entryPoints: [file],
+      bundle: true,
+      platform: 'node',
       format: 'cjs',
       target: 'node20',
-      sourcefile: file,
-    });
+      external: ['better-sqlite3', 'pg'],
+      write: false,
+    }).outputFiles;
+    if (out === undefined) throw new Error(`esbuild produced nothing for ${file}`);
+    const code = out.text;
     sourceCode =
       `(function (require, module, exports) {\n${code}\n})` +
       `(require('node:module').createRequire(${JSON.stringify(file)}), { exports: {} }, {});`;

@@ -1,14 +1,5 @@
-import { parseTilePath, tilePath } from '@glasshouse/tlog';
+import { isCanonicalTilePath } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
-
-/**
- * The canonical tlog-tiles path of `path`, or throws (TILE_PATH_INVALID):
- * storage adapters map only paths that round-trip to files or rows, so no
- * request can name anything outside the tile namespace.
- */
-export function canonicalTilePath(path: string): string {
-  return tilePath(parseTilePath(path));
-}
 
 /**
  * Throws TILE_PATH_UNSAFE unless `path` is already a canonical tlog-tiles
@@ -16,16 +7,7 @@ export function canonicalTilePath(path: string): string {
  * tile has one key and bad input fails alike everywhere.
  */
 export function checkTilePath(path: string): void {
-  let canonical: string;
-  try {
-    canonical = canonicalTilePath(path);
-  } catch (cause) {
-    throw new LogError('TILE_PATH_UNSAFE', 'not a tlog-tiles path', {
-      cause,
-      evidence: { path: path.slice(0, 80) },
-    });
-  }
-  if (canonical !== path) {
+  if (!isCanonicalTilePath(path)) {
     throw new LogError('TILE_PATH_UNSAFE', 'not a canonical tlog-tiles path', {
       evidence: { path: path.slice(0, 80) },
     });

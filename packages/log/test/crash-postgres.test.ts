@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureBuilt, runCli, runCrashRounds } from './crash-harness.js';
-import { createTestDatabase, describePostgres, type TestDatabase } from './postgres-fixture.js';
+import {
+  createTestDatabase,
+  describePostgres,
+  type TestDatabase,
+} from '../../db/test/postgres-fixture.js';
 
 describePostgres('kill -9 under concurrent writes (PostgreSQL)', () => {
   let dir: string | undefined;

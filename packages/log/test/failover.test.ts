@@ -25,7 +25,11 @@ import {
   verifyConsistency,
 } from '@glasshouse/tlog';
 import { type ServeProcess, ensureBuilt, runCli, startServe } from './crash-harness.js';
-import { createTestDatabase, describePostgres, type TestDatabase } from './postgres-fixture.js';
+import {
+  createTestDatabase,
+  describePostgres,
+  type TestDatabase,
+} from '../../db/test/postgres-fixture.js';
 
 const ORIGIN = 'example.org/failover-test';
 const WRITERS_PER_SERVER = 6;

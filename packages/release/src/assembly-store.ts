@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '@glasshouse/db';
 import { ReleaseError } from './errors.js';
 
 /** Kinds of attestation a release record lists. */
@@ -76,7 +77,6 @@ export interface ReleaseRecord {
 /** A record as it is first stored: everything but the attestations and the status. */
 export type NewRelease = Omit<ReleaseRecord, 'attestations' | 'status'>;
 
-const SCHEMA_VERSION = 1;
 const HEX_64 = /^[0-9a-f]{64}$/;
 
 export class AssemblyStore {
@@ -97,16 +97,14 @@ export class AssemblyStore {
     try {
       mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true, mode: 0o700 });
       mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
-      db = new Database(join(dir, 'assembly.sqlite'), { timeout: 0 });
+      db = openSqlite(join(dir, 'assembly.sqlite'), {
+        migrations: MIGRATIONS,
+        foreignKeys: true,
+      });
     } catch (cause) {
       throw new ReleaseError('ASSEMBLY_IO', `cannot open the assembly store in ${dir}`, { cause });
     }
     try {
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      migrate(db);
       for (const name of readdirSync(join(dir, 'tmp'))) {
         rmSync(join(dir, 'tmp', name), { force: true, recursive: true });
       }
@@ -259,15 +257,9 @@ export class AssemblyStore {
   }
 }
 
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version === SCHEMA_VERSION) return;
-  if (version !== 0) {
-    throw new Error(
-      `assembly store schema ${version} is newer than this program (${SCHEMA_VERSION})`,
-    );
-  }
-  db.exec(`
+const MIGRATIONS: readonly string[] = [
+  // v1
+  `
     CREATE TABLE releases (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL UNIQUE,
@@ -286,6 +278,5 @@ function migrate(db: Database.Database): void {
       added_at TEXT NOT NULL,
       UNIQUE (release_id, sha256)
     );
-  `);
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
-}
+  `,
+];

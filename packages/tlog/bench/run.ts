@@ -4,6 +4,7 @@
  * means something on a noisy machine.
  */
 import * as crypto from 'node:crypto';
+import { type RateRow, measure, printRateTable, rawSha256Rate } from '@glasshouse/bench-kit';
 import {
   CompactRange,
   generateSignerKey,
@@ -17,44 +18,16 @@ import {
   type HashReader,
 } from '../src/index.js';
 
-interface Row {
-  what: string;
-  rate: number;
-  unit: string;
-  note: string;
-}
-
-/** Runs `fn(n)` with growing n until it takes ≥ `minMs`; returns operations per second. */
-function measure(fn: (n: number) => void, minMs = 1000): number {
-  let n = 1000;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    fn(n);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (ms >= minMs) return (n / ms) * 1000;
-    n = Math.min(n * 4, Math.ceil((n * minMs * 1.2) / Math.max(ms, 1)));
-  }
-}
-
-const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
-
 async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const input = crypto.randomBytes(65); // the size of an RFC 6962 interior-node preimage
+  const rows: RateRow[] = [];
 
   // Baseline: the fastest SHA-256 this Node offers for one small input.
-  const oneShot = (
-    crypto as unknown as { hash?: (alg: string, d: Uint8Array, enc: 'buffer') => Buffer }
-  ).hash;
-  const rawRate = measure((n) => {
-    if (oneShot) for (let i = 0; i < n; i++) oneShot('sha256', input, 'buffer');
-    else for (let i = 0; i < n; i++) crypto.createHash('sha256').update(input).digest();
-  });
+  const { rate: rawRate, how } = rawSha256Rate();
   rows.push({
     what: 'raw SHA-256, 65-byte input (baseline)',
     rate: rawRate,
     unit: 'hashes/s',
-    note: oneShot ? 'crypto.hash one-shot' : 'createHash',
+    note: how,
   });
 
   // Leaf appends into the incremental tree: 1,000,000 precomputed leaf hashes.
@@ -135,18 +108,9 @@ async function main(): Promise<void> {
   }
 }
 
-function printTable(rows: Row[]): void {
-  const head = ['measurement', 'rate', 'unit', 'note'];
-  const body = rows.map((r) => [r.what, fmt(r.rate), r.unit, r.note]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string =>
-    `| ${cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+function printTable(rows: RateRow[]): void {
   console.log(`node ${process.version}, ${process.arch}`);
-  console.log(line(head));
-  console.log(
-    `|${widths.map((w, i) => (i === 1 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|')}|`,
-  );
-  for (const b of body) console.log(line(b));
+  printRateTable(rows);
 }
 
 await main();

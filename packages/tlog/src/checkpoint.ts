@@ -17,12 +17,6 @@ import {
   type OpenedNote,
 } from './note.js';
 
-export type CheckpointErrorCode =
-  | 'CHECKPOINT_MALFORMED'
-  | 'CHECKPOINT_SIZE_INVALID'
-  | 'CHECKPOINT_ROOT_INVALID'
-  | 'CHECKPOINT_ORIGIN_MISMATCH';
-
 export interface Checkpoint {
   origin: string;
   size: bigint;

@@ -38,12 +38,6 @@ import {
   type OpenedNote,
 } from './note.js';
 
-export type CosignatureErrorCode =
-  | 'COSIGNATURE_MALFORMED'
-  | 'COSIGNATURE_INVALID'
-  | 'COSIGNATURE_TIMESTAMP_INVALID'
-  | 'COSIGNATURE_FROM_FUTURE';
-
 /** Signature type identifier of timestamped Ed25519 cosignatures. */
 export const COSIGNATURE_KEY_TYPE = 0x04;
 

@@ -8,3 +8,5 @@ export * from './checkpoint.js';
 export * from './cosignature.js';
 export * from './tlogproof.js';
 export * from './policy.js';
+export * from './bytes.js';
+export * from './frontier.js';

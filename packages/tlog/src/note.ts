@@ -20,20 +20,6 @@ import {
 } from 'node:crypto';
 import { TlogError } from './errors.js';
 
-export type NoteErrorCode =
-  | 'NOTE_MALFORMED'
-  | 'NOTE_TOO_LARGE'
-  | 'NOTE_TOO_MANY_SIGNATURES'
-  | 'NOTE_SIGNATURE_INVALID'
-  | 'NOTE_NO_VERIFIED_SIGNATURE'
-  | 'NOTE_VERIFIER_AMBIGUOUS'
-  | 'NOTE_SIGNER_INVALID'
-  | 'NOTE_LIMIT_INVALID'
-  | 'KEY_MALFORMED'
-  | 'KEY_NAME_INVALID'
-  | 'KEY_ID_MISMATCH'
-  | 'KEY_UNSUPPORTED_TYPE';
-
 /** Signature type identifier of plain Ed25519 note signatures. */
 export const ED25519_KEY_TYPE = 0x01;
 

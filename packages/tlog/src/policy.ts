@@ -27,24 +27,6 @@ import {
   parseVerifierKey,
 } from './note.js';
 
-export type PolicyErrorCode =
-  | 'POLICY_TOO_LARGE'
-  | 'POLICY_BAD_CHARACTER'
-  | 'POLICY_UNKNOWN_KEYWORD'
-  | 'POLICY_MALFORMED_LINE'
-  | 'POLICY_BAD_KEY'
-  | 'POLICY_DUPLICATE_KEY'
-  | 'POLICY_DUPLICATE_NAME'
-  | 'POLICY_RESERVED_NAME'
-  | 'POLICY_UNDEFINED_NAME'
-  | 'POLICY_DUPLICATE_MEMBER'
-  | 'POLICY_BAD_THRESHOLD'
-  | 'POLICY_QUORUM_MISSING'
-  | 'POLICY_QUORUM_DUPLICATE'
-  | 'POLICY_NO_LOG_SIGNATURE'
-  | 'POLICY_ORIGIN_MISMATCH'
-  | 'POLICY_QUORUM_NOT_MET';
-
 /** Default cap on the policy's size in bytes; real policies are a few KiB. */
 export const DEFAULT_MAX_POLICY_SIZE = 64 * 1024;
 /** Default cap on the number of lines, comments included. */

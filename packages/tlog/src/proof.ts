@@ -1,16 +1,6 @@
+import { bytesEqual } from './bytes.js';
 import { TlogError } from './errors.js';
 import { HASH_SIZE, type NodeId, emptyRoot, hashChildren } from './hash.js';
-
-/** Codes thrown by the Merkle proof and compact-range code (see the package README). */
-export type MerkleErrorCode =
-  | 'INDEX_OUT_OF_RANGE'
-  | 'SIZE_OUT_OF_RANGE'
-  | 'HASH_WRONG_LENGTH'
-  | 'PROOF_WRONG_LENGTH'
-  | 'INCLUSION_PROOF_INVALID'
-  | 'CONSISTENCY_PROOF_INVALID'
-  | 'HASH_READER_MISMATCH'
-  | 'COMPACT_STATE_INVALID';
 
 /** Exclusive upper bound of indices and sizes: RFC 9162 §2.1 trees are indexed by uint64. */
 export const MAX_TREE_SIZE = 1n << 64n;
@@ -85,13 +75,6 @@ function checkProofHashes(proof: readonly Uint8Array[]): void {
   proof.forEach((p, i) => {
     checkHash(`proof[${i}]`, p);
   });
-}
-
-/** Byte-wise equality; roots and proofs are public, so no constant-time need. */
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function b64(bytes: Uint8Array): string {

@@ -8,17 +8,6 @@ import {
   treeRootPlan,
 } from './proof.js';
 
-/** Codes thrown by the tile and entry-bundle code (see the package README). */
-export type TileErrorCode =
-  | 'TILE_PATH_INVALID'
-  | 'TILE_REF_INVALID'
-  | 'TILE_NODE_OUT_OF_RANGE'
-  | 'TILE_MISSING'
-  | 'TILE_WRONG_SIZE'
-  | 'BUNDLE_ENTRY_TOO_LARGE'
-  | 'BUNDLE_TOO_MANY_ENTRIES'
-  | 'BUNDLE_TRUNCATED';
-
 /** c2sp.org/tlog-tiles: every tile spans 8 tree levels… */
 export const TILE_HEIGHT = 8;
 /** …so a full tile holds 256 hashes (8,192 bytes) or a full bundle 256 entries. */
@@ -133,6 +122,23 @@ export function parseTilePath(path: string): TileRef {
   // c2sp.org/tlog-tiles: `<L>` is between 0 and 63.
   if (level > MAX_TILE_LEVEL) throw invalid('level must be at most 63');
   return { kind: 'hash', level, index, width };
+}
+
+/**
+ * True when `path` is a tile or entry-bundle path in its one canonical
+ * c2sp.org/tlog-tiles form (it parses and prints back unchanged): storage
+ * maps only such paths to files or rows, so no request names anything
+ * outside the tile namespace and every tile has one key.
+ */
+export function isCanonicalTilePath(path: string): boolean {
+  let canonical: string;
+  try {
+    canonical = tilePath(parseTilePath(path));
+  } catch (err) {
+    if (err instanceof TlogError) return false;
+    throw err;
+  }
+  return canonical === path;
 }
 
 // ---------------------------------------------------------------------------

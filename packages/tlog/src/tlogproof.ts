@@ -17,18 +17,6 @@ import { decodeBase64Strict, encodeBase64 } from './note.js';
 import { type Policy, type VerifyWithPolicyOptions, verifyCheckpointWithPolicy } from './policy.js';
 import { verifyInclusion } from './proof.js';
 
-export type TlogProofErrorCode =
-  | 'TLOGPROOF_TOO_LARGE'
-  | 'TLOGPROOF_NOT_UTF8'
-  | 'TLOGPROOF_BAD_HEADER'
-  | 'TLOGPROOF_BAD_EXTRA'
-  | 'TLOGPROOF_BAD_INDEX'
-  | 'TLOGPROOF_BAD_HASH'
-  | 'TLOGPROOF_PROOF_TOO_LONG'
-  | 'TLOGPROOF_MISSING_CHECKPOINT'
-  | 'TLOGPROOF_INDEX_OUT_OF_RANGE'
-  | 'TLOGPROOF_INCLUSION_INVALID';
-
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 
 /**

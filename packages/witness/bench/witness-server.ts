@@ -6,10 +6,10 @@
  *
  *   node --import tsx bench/witness-server.ts DIR VKEY...
  */
+import { onStop, reportFailure, reportReady } from '@glasshouse/bench-kit';
 import Fastify from 'fastify';
 import { generateCosignerKey } from '@glasshouse/tlog';
 import { buildWitnessServer, createWitness, openSqliteState } from '../src/index.js';
-import { onStop, reportFailure, reportReady } from './children.js';
 
 export interface WitnessServerReady {
   readonly witnessUrl: string;

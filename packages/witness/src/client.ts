@@ -1,3 +1,5 @@
+import { hasCode } from '@glasshouse/errors';
+import { readBoundedText } from '@glasshouse/http';
 import { encodeBase64 } from '@glasshouse/tlog';
 import { WitnessError } from './errors.js';
 
@@ -104,7 +106,9 @@ export async function addCheckpoint(
       redirect: 'manual',
       signal,
     });
-    text = await readBounded(res, url);
+    text = await readBoundedText(res, MAX_WITNESS_RESPONSE_SIZE).catch((cause: unknown) => {
+      throw hasCode(cause, 'BODY_TOO_LARGE') ? tooLarge(url, cause) : cause;
+    });
   } catch (cause) {
     if (cause instanceof WitnessError) throw cause;
     throw new WitnessError('WITNESS_UNREACHABLE', `cannot reach the witness at ${url}`, {
@@ -123,29 +127,11 @@ export async function addCheckpoint(
   }
 }
 
-async function readBounded(res: Response, url: string): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > MAX_WITNESS_RESPONSE_SIZE) {
-    await res.body?.cancel();
-    throw tooLarge(url);
-  }
-  if (res.body === null) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  // Leaving the loop early cancels the stream.
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > MAX_WITNESS_RESPONSE_SIZE) throw tooLarge(url);
-    chunks.push(chunk);
-  }
-  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
-}
-
-function tooLarge(url: string): WitnessError {
+function tooLarge(url: string, cause: unknown): WitnessError {
   return new WitnessError(
     'RESPONSE_TOO_LARGE',
     `the witness's answer is over ${MAX_WITNESS_RESPONSE_SIZE} bytes`,
-    { evidence: { url } },
+    { cause, evidence: { url } },
   );
 }
 

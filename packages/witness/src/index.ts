@@ -11,4 +11,3 @@ export * from './alerts.js';
 export * from './monitor-state.js';
 export * from './mirror.js';
 export * from './monitor.js';
-export * from './http.js';

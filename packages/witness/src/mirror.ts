@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { TlogError, parseTilePath, sha256, encodeBase64, tilePath } from '@glasshouse/tlog';
+import { encodeBase64, isCanonicalTilePath, parseTilePath, sha256 } from '@glasshouse/tlog';
 import { WitnessError } from './errors.js';
-import { acceptsGzip } from './http.js';
+import { acceptsGzip } from '@glasshouse/http';
 
 const gzipAsync = promisify(gzip);
 
@@ -213,17 +213,7 @@ export class FileMirrorStore implements MirrorStore {
 
 /** Only canonical tlog-tiles paths map to files, so nothing escapes the mirror directory. */
 function tileFile(dir: string, path: string): string {
-  let canonical: string;
-  try {
-    canonical = tilePath(parseTilePath(path));
-  } catch (cause) {
-    if (!(cause instanceof TlogError)) throw cause;
-    throw new WitnessError('MIRROR_PATH_UNSAFE', 'not a tlog-tiles path', {
-      cause,
-      evidence: { path: path.slice(0, 80) },
-    });
-  }
-  if (canonical !== path) {
+  if (!isCanonicalTilePath(path)) {
     throw new WitnessError('MIRROR_PATH_UNSAFE', 'not a canonical tlog-tiles path', {
       evidence: { path: path.slice(0, 80) },
     });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '@glasshouse/db';
 import { HASH_SIZE, decodeBase64Strict, encodeBase64 } from '@glasshouse/tlog';
 import { WitnessError } from './errors.js';
 
@@ -37,6 +38,11 @@ export interface MonitorStateStore {
   close(): Promise<void>;
 }
 
+const MONITOR_MIGRATIONS: readonly string[] = [
+  // v1 (IF NOT EXISTS: stores made before the schema had a version)
+  'CREATE TABLE IF NOT EXISTS monitor_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)',
+];
+
 /** File name of the state database inside the monitor's directory. */
 export const MONITOR_DB_FILE = 'monitor.db';
 
@@ -56,20 +62,11 @@ export class SqliteMonitorStateStore implements MonitorStateStore {
 
   static open(dir: string): SqliteMonitorStateStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(dir, MONITOR_DB_FILE));
+    let db: Database.Database;
     try {
       // Held until close: one monitor per directory.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      // WAL + FULL: every commit is fsync'd before it returns.
-      db.pragma('synchronous = FULL');
-      db.exec(
-        'CREATE TABLE IF NOT EXISTS monitor_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)',
-      );
-      // Take the write lock now; exclusive mode keeps it until close.
-      db.exec('BEGIN IMMEDIATE; COMMIT');
+      db = openSqlite(join(dir, MONITOR_DB_FILE), { migrations: MONITOR_MIGRATIONS });
     } catch (cause) {
-      db.close();
       if ((cause as { code?: unknown }).code === 'SQLITE_BUSY') {
         throw new WitnessError(
           'MONITOR_STATE_LOCKED',

@@ -3,7 +3,7 @@ import {
   createTestDatabase,
   describePostgres,
   type TestDatabase,
-} from '../../log/test/postgres-fixture.js';
+} from '../../db/test/postgres-fixture.js';
 import { openPostgresState } from './postgres-state.js';
 import { stateContract } from './state.contract.js';
 import type { WitnessStateStore } from './state.js';

@@ -15,9 +15,16 @@
  * Durability: every write resolves only after its transaction committed, and
  * opening refuses a server whose sessions run with `synchronous_commit = off`.
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
+import {
+  advisoryLockKey,
+  checkDurableCommits,
+  checkSchemaName,
+  createPostgresPool,
+  inTransaction,
+} from '@glasshouse/db';
+import { hasCode } from '@glasshouse/errors';
 import { WitnessError } from './errors.js';
 import type { KnownLog, WitnessStateStore, WitnessedCheckpoint } from './state.js';
 
@@ -30,8 +37,6 @@ export interface PostgresStateOptions {
   readonly onIdleError?: (err: Error) => void;
 }
 
-const CONNECT_TIMEOUT_MS = 10_000;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const HASH_SIZE = 32;
 const DECIMAL_UINT64 = /^(?:0|[1-9][0-9]{0,19})$/;
 
@@ -41,20 +46,19 @@ export async function openPostgresState(
   opts: PostgresStateOptions = {},
 ): Promise<WitnessStateStore> {
   const schema = opts.schema ?? 'public';
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new WitnessError('STORAGE_FAILED', `schema name must match ${SCHEMA_NAME.source}`, {
+  try {
+    checkSchemaName(schema);
+  } catch (cause) {
+    throw new WitnessError('STORAGE_FAILED', (cause as Error).message, {
+      cause,
       evidence: { schema },
     });
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    keepAlive: true,
-    application_name: 'glasshouse-witness',
+  const pool = createPostgresPool(url, {
+    applicationName: 'glasshouse-witness',
+    poolSize: opts.poolSize,
+    onIdleError: opts.onIdleError,
   });
-  // Without a listener, an idle connection dropped by the server would crash the process.
-  pool.on('error', opts.onIdleError ?? noIdleErrorHandler);
   try {
     const state = new PostgresState(pool, schema);
     await state.createSchema();
@@ -66,10 +70,6 @@ export async function openPostgresState(
       ? err
       : failed('cannot open the PostgreSQL witness state', err);
   }
-}
-
-function noIdleErrorHandler(): void {
-  // The pool has already removed the broken connection; the next query reconnects.
 }
 
 class PostgresState implements WitnessStateStore {
@@ -90,7 +90,7 @@ class PostgresState implements WitnessStateStore {
     await this.#transaction(async (c) => {
       // CREATE ... IF NOT EXISTS is not atomic against a concurrent creator.
       await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [
-        advisoryKey(`glasshouse/witness schema\n${this.#schema}`),
+        advisoryLockKey(`glasshouse/witness schema\n${this.#schema}`),
       ]);
       if (this.#schema !== 'public') {
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.#schema)}`);
@@ -115,14 +115,14 @@ class PostgresState implements WitnessStateStore {
   }
 
   async checkDurability(): Promise<void> {
-    const res = await this.#pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
-    const setting = res.rows[0]?.synchronous_commit;
-    if (setting === undefined || setting === 'off') {
-      throw new WitnessError(
-        'STORAGE_FAILED',
-        'PostgreSQL runs with synchronous_commit = off: a committed write could be lost on a crash',
-        { evidence: { synchronous_commit: setting ?? null } },
-      );
+    try {
+      await checkDurableCommits(this.#pool);
+    } catch (cause) {
+      if (!hasCode(cause, 'DB_COMMIT_NOT_DURABLE')) throw cause;
+      throw new WitnessError('STORAGE_FAILED', cause.message, {
+        cause,
+        evidence: cause.evidence ?? {},
+      });
     }
   }
 
@@ -237,32 +237,13 @@ class PostgresState implements WitnessStateStore {
 
   async #transaction(fn: (c: PoolClient) => Promise<void>): Promise<void> {
     if (this.#closed) throw new WitnessError('STORAGE_FAILED', 'the witness state is closed');
-    let client: PoolClient;
     try {
-      client = await this.#pool.connect();
+      await inTransaction(this.#pool, fn);
     } catch (cause) {
-      throw failed('cannot connect to PostgreSQL', cause);
-    }
-    try {
-      await client.query('BEGIN');
-      await fn(client);
-      await client.query('COMMIT');
-    } catch (cause) {
-      let rollbackError: unknown;
-      await client.query('ROLLBACK').catch((err: unknown) => {
-        rollbackError = err;
-      });
-      // A failed rollback means a broken connection: discard it rather than reuse it.
-      client.release(rollbackError === undefined ? undefined : true);
       if (cause instanceof WitnessError) throw cause;
       throw failed('a witness state transaction failed', cause);
     }
-    client.release();
   }
-}
-
-function advisoryKey(label: string): string {
-  return createHash('sha256').update(label).digest().readBigInt64BE(0).toString();
 }
 
 function failed(message: string, cause: unknown): WitnessError {

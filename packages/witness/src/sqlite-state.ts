@@ -18,14 +18,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '@glasshouse/db';
+import { hasCode } from '@glasshouse/errors';
 import { WitnessError } from './errors.js';
 import type { KnownLog, WitnessStateStore, WitnessedCheckpoint } from './state.js';
 
 /** The database file inside a witness data directory. */
 export const SQLITE_STATE_FILE = 'witness.sqlite';
 
-const SCHEMA_VERSION = 1;
 const HASH_SIZE = 32;
 
 const MIGRATIONS: readonly string[] = [
@@ -90,17 +91,16 @@ export class SqliteState implements WitnessStateStore {
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(dir, SQLITE_STATE_FILE), { timeout: 0 });
+    let db: Database.Database;
     try {
-      // Held until the process exits: one process per data directory.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      // WAL + FULL: every commit is fsync'd before it returns.
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      migrate(db);
+      db = openSqlite(join(dir, SQLITE_STATE_FILE), { migrations: MIGRATIONS, foreignKeys: true });
     } catch (cause) {
-      db.close();
+      if (hasCode(cause, 'DB_SCHEMA_NEWER')) {
+        throw new WitnessError('STORAGE_CORRUPT', cause.message, {
+          cause,
+          evidence: cause.evidence ?? {},
+        });
+      }
       if ((cause as { code?: unknown }).code === 'SQLITE_BUSY') {
         throw new WitnessError(
           'DATA_DIR_LOCKED',
@@ -229,20 +229,4 @@ function unknownLog(origin: string): WitnessError {
   return new WitnessError('LOG_UNKNOWN', `no log is registered as ${origin}`, {
     evidence: { origin },
   });
-}
-
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > SCHEMA_VERSION) {
-    throw new WitnessError(
-      'STORAGE_CORRUPT',
-      `database schema ${version} is newer than this program`,
-      { evidence: { version, supported: SCHEMA_VERSION } },
-    );
-  }
-  // BEGIN IMMEDIATE also takes the exclusive lock now, so a second process fails here.
-  db.transaction(() => {
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
 }

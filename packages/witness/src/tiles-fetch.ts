@@ -25,6 +25,8 @@ import {
   type TileRef,
   tilePath,
 } from '@glasshouse/tlog';
+import { hasCode } from '@glasshouse/errors';
+import { readBoundedBody, readCapped } from '@glasshouse/http';
 import { WitnessError, type WitnessErrorCode } from './errors.js';
 
 export interface TilesFetcherOptions {
@@ -342,10 +344,11 @@ export class TilesFetcher {
       return statusOutcome(res.status, res.headers.get('retry-after'));
     }
     try {
-      return { ok: true, data: await readLimited(res, maxBytes) };
+      return { ok: true, data: await readBoundedBody(res, maxBytes) };
     } catch (cause) {
-      if (cause instanceof WitnessError) {
-        return { ok: false, retry: false, code: cause.code, reason: cause.message, cause };
+      if (hasCode(cause, 'BODY_TOO_LARGE')) {
+        const err = tooLarge(res.url, maxBytes);
+        return { ok: false, retry: false, code: err.code, reason: err.message, cause };
       }
       if (outer?.aborted === true) throw outer.reason;
       return transient(cause, timeout.aborted ? 'timed out reading the body' : 'body failed', {});
@@ -404,14 +407,9 @@ async function readBody(res: IncomingMessage, url: string, maxBytes: number): Pr
   const declared = Number(headerOf(res, 'content-length') ?? NaN);
   const rawLimit = gzip ? maxBytes + (maxBytes >> 6) + 1024 : maxBytes;
   if (declared > rawLimit) throw tooLarge(url, maxBytes);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > rawLimit) throw tooLarge(url, maxBytes);
-    chunks.push(chunk);
-  }
-  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+  const raw = await readCapped(res, rawLimit).catch((cause: unknown) => {
+    throw hasCode(cause, 'BODY_TOO_LARGE') ? tooLarge(url, maxBytes) : cause;
+  });
   if (!gzip) return raw;
   try {
     return gunzipSync(raw, { maxOutputLength: maxBytes });
@@ -428,37 +426,6 @@ function transient(
   evidence: Record<string, unknown>,
 ): AttemptFailure {
   return { ok: false, retry: true, code: 'FETCH_FAILED', reason, cause, evidence };
-}
-
-/** Reads the (already decoded) body, refusing more than `maxBytes`. */
-async function readLimited(res: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  // Content-Length counts encoded bytes; only an identity body can be refused early.
-  if (res.headers.get('content-encoding') === null && declared > maxBytes) {
-    await res.body?.cancel();
-    throw tooLarge(res.url, maxBytes);
-  }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(res.url, maxBytes);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function retryAfter(header: string | null): number | undefined {

@@ -6,6 +6,7 @@
  */
 import {
   TlogError,
+  bytesEqual,
   decodeBase64Strict,
   emptyRoot,
   formatSignatureLine,
@@ -392,8 +393,4 @@ function parseCosignerKeyOrThrow(key: string): Cosigner {
   } catch (cause) {
     throw new WitnessError('KEY_INVALID', 'not a witness signer key (PRIVATE+KEY+…)', { cause });
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

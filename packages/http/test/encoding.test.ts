@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptsGzip } from './http.js';
+import { acceptsGzip } from '../src/encoding.js';
 
 describe('acceptsGzip', () => {
   it.each<[string | undefined, boolean]>([

@@ -5,9 +5,11 @@
  * on any exit path of the parent.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
 const live = new Set<ChildProcess>();
 
 /** A child that reported `ready` with its details over IPC. */
@@ -19,20 +21,21 @@ export interface Child<T> {
 }
 
 /**
- * Starts `node --import tsx FILE ARGS` from this package, pipes its stderr
- * through (progress lines), and waits up to `timeoutMs` for its first IPC
- * message, which must be `{ ready: T }` (or `{ error: string }`).
+ * Starts `node --import tsx FILE ARGS` (`file` a `file:` URL, e.g.
+ * `new URL('server.ts', import.meta.url)`) from the package that holds it,
+ * pipes its stderr through (progress lines), and waits up to `timeoutMs`
+ * for its first IPC message, which must be `{ ready: T }` (or `{ error: string }`).
  */
 export async function startChild<T>(
-  file: string,
+  file: URL,
   args: readonly string[],
   timeoutMs: number,
 ): Promise<Child<T>> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url)), ...args],
-    { cwd: PACKAGE_DIR, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
-  );
+  const path = fileURLToPath(file);
+  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+    cwd: dirname(dirname(path)),
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   live.add(child);
   const gone = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -51,16 +54,16 @@ export async function startChild<T>(
   try {
     const ready = await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`${file} was not ready within ${timeoutMs} ms`));
+        reject(new Error(`${path} was not ready within ${timeoutMs} ms`));
       }, timeoutMs);
       child.once('message', (msg: { ready?: T; error?: string }) => {
         clearTimeout(timer);
         if (msg.ready !== undefined) resolve(msg.ready);
-        else reject(new Error(`${file}: ${msg.error ?? 'no ready message'}`));
+        else reject(new Error(`${path}: ${msg.error ?? 'no ready message'}`));
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`${file} exited (${signal ?? code}) before it was ready`));
+        reject(new Error(`${path} exited (${signal ?? code}) before it was ready`));
       });
     });
     return { ready, pid: child.pid ?? -1, stop };
@@ -101,4 +104,28 @@ export function onStop(close: () => Promise<void>): void {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+}
+
+/**
+ * Runs `body` with a fresh temp dir (`prefix` + random) that is removed,
+ * with every child, on any exit path: return, throw, SIGINT or SIGTERM.
+ */
+export async function withBenchDir(
+  prefix: string,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  process.once('exit', killChildren);
+  const interrupted = (): void => {
+    killChildren();
+    void rm(dir, { recursive: true, force: true }).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    await body(dir);
+  } finally {
+    killChildren();
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,8 +1,8 @@
 /**
- * Benchmark child: builds a log of SIZE entries in DIR with the real log
- * package and serves it with the log's own `buildServer` on loopback.
+ * Child of the monitor benchmark (`monitor.ts`): builds a log of SIZE
+ * entries in DIR and serves it with the log's own `buildServer` on loopback.
  *
- *   node --import tsx bench/log-server.ts DIR SIZE
+ *   node --import tsx bench/monitored-log.ts DIR SIZE
  *
  * Sequencing a million entries one SQLite batch at a time and integrating
  * them round by round takes over a minute here, most of it in the log's own
@@ -14,7 +14,7 @@
  * (`casState`, `casPublished`), and the real log serves them. The entries
  * table stays empty; nothing on the read path uses it.
  */
-import { type TileWrite, buildServer, initLog, openLog, openSqliteStorage } from '@glasshouse/log';
+import { onStop, reportFailure, reportReady } from '@glasshouse/bench-kit';
 import {
   CompactRange,
   HASH_SIZE,
@@ -30,13 +30,13 @@ import {
   tileWidthAt,
   tilesToWrite,
 } from '@glasshouse/tlog';
-import { onStop, reportFailure, reportReady } from './children.js';
+import { type TileWrite, buildServer, initLog, openLog, openSqliteStorage } from '../src/index.js';
 
 export const BENCH_ORIGIN = 'bench.example/monitored-log';
 /** Every entry is this long: its leaf hash input is 65 bytes, like the baseline's. */
 export const ENTRY_BYTES = 64;
 
-export interface LogServerReady {
+export interface MonitoredLogReady {
   readonly url: string;
   readonly verifierKey: string;
   readonly size: string;
@@ -53,7 +53,7 @@ function entry(i: number): Uint8Array {
 
 async function main(): Promise<void> {
   const [dir, sizeArg] = process.argv.slice(2);
-  if (dir === undefined || sizeArg === undefined) throw new Error('usage: log-server DIR SIZE');
+  if (dir === undefined || sizeArg === undefined) throw new Error('usage: monitored-log DIR SIZE');
   const size = Number(sizeArg);
   const began = performance.now();
   const storage = await openSqliteStorage({ dir });
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     await log.close();
     await storage.close();
   });
-  const ready: LogServerReady = {
+  const ready: MonitoredLogReady = {
     url: `${address}/`,
     verifierKey,
     size: range.size.toString(),

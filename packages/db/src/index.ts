@@ -1,0 +1,10 @@
+export { DbError, type DbErrorCode } from './errors.js';
+export { type OpenSqliteOptions, openSqlite } from './sqlite.js';
+export {
+  type PostgresPoolOptions,
+  advisoryLockKey,
+  checkDurableCommits,
+  checkSchemaName,
+  createPostgresPool,
+  inTransaction,
+} from './postgres.js';

@@ -1,0 +1,3 @@
+export { HttpError, type HttpErrorCode } from './errors.js';
+export { readBoundedBody, readBoundedText, readCapped } from './body.js';
+export { acceptsGzip } from './encoding.js';
