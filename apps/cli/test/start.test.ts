@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeReleaseLogEntry, parseReleaseLogEntry } from '@glasshouse/distribution';
+import { encodeReleaseLogEntry, parseReleaseLogEntry } from '@glasshouse/release-format';
 import {
   decodeBundle,
   parsePolicy,

@@ -12,18 +12,16 @@
 import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '@glasshouse/attest';
 import {
-  buildRulesBundle,
   MANIFEST_PATH,
   MANIFEST_SCHEMA,
-  parseRecipe,
   readBundle,
   serializeManifest,
-  sha256Hex,
-  yaraXVersion,
-  type RulesBuildResult,
+  wasmYaraEngine,
   type RulesManifest,
-} from '@glasshouse/release';
+} from '@glasshouse/bundle';
+import { buildRulesBundle, parseRecipe, type RulesBuildResult } from '@glasshouse/release';
 
 /** The release package's test rules (four public rules with samples, clean files). */
 export const RELEASE_TEST_RULES = fileURLToPath(
@@ -116,7 +114,7 @@ export async function installRulesForBench(
     name: 'bench-rules',
     version: '1.0.0',
     sourceDateEpoch: 1_704_164_645,
-    engines: { 'yara-x': yaraXVersion() },
+    engines: { 'yara-x': wasmYaraEngine().version },
     rules: [...rules.keys()],
     ruleNames: [],
     files,

@@ -39,7 +39,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DEBIAN_YARA, detectDebianYara, run, yaraXVersion } from '@glasshouse/release';
+import { wasmYaraEngine } from '@glasshouse/bundle';
+import { DEFAULT_DEBIAN_YARA, detectDebianYara, run } from '@glasshouse/release';
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
 import { loadActiveRules, scanPaths, type ScanSummary } from '../src/scan.js';
 import { installRulesForBench } from './fixtures.js';
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
     `rules: ${int(options.rules)} generated rules (packages/release/bench/generate-rules.ts); tree: ${options.megabytes} MB generated (bench/tree.ts)`,
     `machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
       `${process.platform} ${release()}; node ${process.version}; load average before the run: ${load()}`,
-    `engines: yara-x ${yaraXVersion()} (WebAssembly, in process, one thread); ` +
+    `engines: yara-x ${wasmYaraEngine().version} (WebAssembly, in process, one thread); ` +
       (debian === undefined
         ? 'Debian yara/yarac: not installed'
         : `Debian yara/yarac ${debian} (${DEFAULT_DEBIAN_YARA.yarac}, ${DEFAULT_DEBIAN_YARA.yara})`),

@@ -17,7 +17,7 @@ import {
   type Statement,
 } from '@glasshouse/attest';
 import { hasCode } from '@glasshouse/errors';
-import { releaseResourceUri } from '@glasshouse/release';
+import { releaseResourceUri } from '@glasshouse/release-format';
 import { AgentError, type AgentErrorCode } from './errors.js';
 
 export interface SupervisionTrust {

@@ -19,7 +19,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { publicKeyFromPem, type PublicKey } from '@glasshouse/attest';
-import { tufKeyId, type TufPublicKey } from '@glasshouse/distribution';
+import { tufKeyId, type TufPublicKey } from '@glasshouse/release-format';
 import { parsePolicy, type Policy } from '@glasshouse/tlog';
 import { AgentError } from './errors.js';
 import { readFileIfPresent, writeFileAtomic } from './files.js';

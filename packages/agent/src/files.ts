@@ -3,10 +3,8 @@
  * crash a file is either wholly the old version or wholly the new one.
  */
 import { mkdir, open } from 'node:fs/promises';
-import { writeFileDurably } from '@glasshouse/release';
 import { dirname } from 'node:path';
-
-export { syncDir } from '@glasshouse/release';
+import { writeFileDurably } from '@glasshouse/durable';
 
 /** `writeFileDurably`, creating the parent directory first. */
 export async function writeFileAtomic(

@@ -13,19 +13,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { hasCode } from '@glasshouse/errors';
+import { sha256Hex } from '@glasshouse/attest';
 import {
   MANIFEST_PATH,
   parseManifest,
   readBundle,
   runSelfTest,
   serializeManifest,
-  sha256Hex,
+  wasmYaraEngine,
   type BundleContents,
   type SelfTestResult,
-} from '@glasshouse/release';
+} from '@glasshouse/bundle';
+import { syncDir } from '@glasshouse/durable';
 import { agentPaths } from './config.js';
 import { AgentError } from './errors.js';
-import { syncDir } from './files.js';
 
 /** The downloaded bundle's file name inside a slot. */
 export const BUNDLE_FILE = 'bundle.tar';
@@ -160,7 +161,7 @@ export async function selfTestSlot(path: string): Promise<SelfTestResult> {
     throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
   }
   try {
-    return runSelfTest(bundle);
+    return runSelfTest(bundle, wasmYaraEngine());
   } catch (cause) {
     throw new AgentError(
       hasCode(cause, 'SELFTEST_FAILED') ? 'AGENT_SELFTEST_FAILED' : 'AGENT_BUNDLE_INVALID',

@@ -15,7 +15,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_PATH, type RulesBuildResult } from '@glasshouse/release';
+import { MANIFEST_PATH } from '@glasshouse/bundle';
+import type { RulesBuildResult } from '@glasshouse/release';
 import {
   buildEicarTestBundle,
   EICAR_RULE,

@@ -1,22 +1,22 @@
-import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { CodedError } from '@glasshouse/errors';
+import { sha256Hex } from '@glasshouse/attest';
 import {
-  compileWithYaraX,
   MANIFEST_PATH,
-  openYaraXScanner,
   parseManifest,
+  wasmYaraEngine,
+  type CompiledRules,
   type RuleSource,
   type RulesManifest,
-} from '@glasshouse/release';
-import type { Rules } from '@virustotal/yara-x';
+  type YaraEngine,
+} from '@glasshouse/bundle';
+import { CodedError } from '@glasshouse/errors';
 
 /**
  * Scanning files with the active rules: load the installed bundle (checking
  * every rule file against the manifest's digests), then walk the given paths
- * and scan each regular file with one reused yara-x scanner.
+ * and scan each regular file with the compiled set's one reused scanner.
  *
  * Walking policy. Symbolic links are followed, like the `yara` CLI does, and
  * loops are detected, not avoided: every directory is identified by its
@@ -78,7 +78,7 @@ export interface ActiveRules {
   readonly manifest: RulesManifest;
   /** SHA-256 of the slot's `manifest.json` bytes, lowercase hex. */
   readonly manifestSha256: string;
-  readonly rules: Rules;
+  readonly rules: CompiledRules;
   readonly warnings: readonly string[];
   free(): void;
 }
@@ -89,6 +89,8 @@ export interface LoadActiveRulesOptions {
    * pass it here: a different manifest is `AGENT_RULES_TAMPERED`.
    */
   readonly manifestSha256?: string;
+  /** The engine that compiles the rules (default: WebAssembly YARA-X). */
+  readonly engine?: YaraEngine;
 }
 
 /** A bundle path as the rules build writes them: portable segments, no `.` or `..`. */
@@ -97,10 +99,6 @@ const BUNDLE_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_][A-Za-z0-9._-]
 function errnoOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Reads a regular file (no symlink) of at most `max` bytes, or throws a ScanError. */
@@ -262,25 +260,24 @@ export async function loadActiveRules(
     });
   }
 
-  let compiled: ReturnType<typeof compileWithYaraX>;
+  let compiled: CompiledRules;
   try {
-    compiled = compileWithYaraX(sources);
+    compiled = (options.engine ?? wasmYaraEngine()).compile(sources);
   } catch (cause) {
     throw new ScanError('AGENT_RULES_INVALID', `the rules of slot ${slot} do not compile`, {
       cause,
       evidence: { slot },
     });
   }
-  const { rules, warnings } = compiled;
   return {
     slotDir,
     slot,
     manifest,
     manifestSha256,
-    rules,
-    warnings,
+    rules: compiled,
+    warnings: compiled.warnings,
     free: () => {
-      rules.free();
+      compiled.free();
     },
   };
 }
@@ -540,11 +537,11 @@ async function* readInOrder(
 /**
  * Scans every regular file under `paths` with `rules`, calling `onResult`
  * once per file scanned or entry skipped, in walk order (directory entries
- * sorted by name). One yara-x scanner serves the whole scan. Resolves with
+ * sorted by name). One scanner of the compiled set serves the whole scan. Resolves with
  * the totals; entries that cannot be scanned are reported, never thrown.
  */
 export async function scanPaths(
-  rules: Rules,
+  rules: CompiledRules,
   paths: readonly string[],
   options: ScanOptions,
   onResult: (record: ScanRecord) => void,
@@ -568,47 +565,42 @@ export async function scanPaths(
   const totals = { files: 0, bytes: 0, matches: 0, skipped: 0 };
   const summary = (): ScanSummary => ({ ...totals, seconds: (now() - started) / 1000 });
 
-  const scanner = openYaraXScanner(rules);
-  try {
-    for await (const outcome of readInOrder(
-      paths,
-      options.followSymlinks ?? true,
-      maxFileSize,
-      readAhead,
-    )) {
-      if (outcome.type === 'skipped') {
+  for await (const outcome of readInOrder(
+    paths,
+    options.followSymlinks ?? true,
+    maxFileSize,
+    readAhead,
+  )) {
+    if (outcome.type === 'skipped') {
+      totals.skipped++;
+      onResult(outcome);
+    } else {
+      let matched: string[];
+      try {
+        matched = rules.scan(outcome.data);
+      } catch (err) {
         totals.skipped++;
-        onResult(outcome);
-      } else {
-        let matched: string[];
-        try {
-          matched = scanner.scan(outcome.data);
-        } catch (err) {
-          totals.skipped++;
-          onResult(skipped(outcome.path, 'scan-failed', describeError(err)));
-          continue;
-        }
-        totals.files++;
-        totals.bytes += outcome.data.length;
-        if (matched.length > 0) {
-          totals.matches++;
-          onResult({
-            type: 'match',
-            path: outcome.path,
-            bytes: outcome.data.length,
-            rules: matched,
-          });
-        } else {
-          onResult({ type: 'clean', path: outcome.path, bytes: outcome.data.length });
-        }
+        onResult(skipped(outcome.path, 'scan-failed', describeError(err)));
+        continue;
       }
-      if (options.onProgress !== undefined && now() - lastProgress >= interval) {
-        lastProgress = now();
-        options.onProgress(summary());
+      totals.files++;
+      totals.bytes += outcome.data.length;
+      if (matched.length > 0) {
+        totals.matches++;
+        onResult({
+          type: 'match',
+          path: outcome.path,
+          bytes: outcome.data.length,
+          rules: matched,
+        });
+      } else {
+        onResult({ type: 'clean', path: outcome.path, bytes: outcome.data.length });
       }
     }
-  } finally {
-    scanner.free();
+    if (options.onProgress !== undefined && now() - lastProgress >= interval) {
+      lastProgress = now();
+      options.onProgress(summary());
+    }
   }
   return summary();
 }

@@ -15,8 +15,11 @@
  * code in the state (`agent status` shows it).
  */
 import { basename } from 'node:path';
-import { encodeReleaseLogEntry, RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/distribution';
-import { rulesBundleName } from '@glasshouse/release';
+import {
+  encodeReleaseLogEntry,
+  RELEASE_LOG_RECEIPT_NAME,
+  rulesBundleName,
+} from '@glasshouse/release-format';
 import { parseTlogProof } from '@glasshouse/tlog';
 import { verifySupervision } from './attestations.js';
 import { agentPaths, loadAgent, type Agent } from './config.js';

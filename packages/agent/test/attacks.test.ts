@@ -15,7 +15,7 @@ import {
   repoPaths,
   signDraft,
 } from '@glasshouse/distribution';
-import { readBundle, serializeManifest, writeTar } from '@glasshouse/release';
+import { readBundle, serializeManifest, writeTar } from '@glasshouse/bundle';
 import {
   AgentError,
   agentStatus,

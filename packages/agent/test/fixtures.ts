@@ -33,7 +33,6 @@ import {
   addRootSignature,
   buildSnapshot,
   buildTimestamp,
-  encodeReleaseLogEntry,
   expiresAfter,
   generateTufKey,
   initRepository,
@@ -49,6 +48,7 @@ import {
   signMetadata,
   type TufSigningKey,
 } from '@glasshouse/distribution';
+import { encodeReleaseLogEntry } from '@glasshouse/release-format';
 import { buildServer, initLog, openLog, openSqliteStorage, type Log } from '@glasshouse/log';
 import {
   approvalStatement,

@@ -6,3 +6,4 @@ export * from './statement.js';
 export * from './slsa.js';
 export * from './legacy.js';
 export { formatTimestamp, isTimestamp } from './fields.js';
+export { sha256Hex } from './digest.js';

@@ -18,7 +18,6 @@
  * one pinned key ID stand for a functionary in both worlds.
  */
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   randomBytes,
@@ -27,6 +26,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { encodeCanonical } from './canonical.js';
+import { sha256Hex } from './digest.js';
 import { AttestError } from './errors.js';
 
 export type KeyErrorCode = 'KEY_MALFORMED' | 'KEY_ID_MISMATCH' | 'KEY_UNSUPPORTED_TYPE';
@@ -216,9 +216,7 @@ export function keyDictWithIdFor(key: PublicKey): KeyDictWithId {
  * The private part, the `keyid` field and any other field are not hashed.
  */
 export function computeKeyId(publicKey: Uint8Array): string {
-  return createHash('sha256')
-    .update(encodeCanonical(keyDictFor(publicKey)))
-    .digest('hex');
+  return sha256Hex(encodeCanonical(keyDictFor(publicKey)));
 }
 
 /**

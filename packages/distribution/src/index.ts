@@ -1,6 +1,5 @@
 // Distribution's public API; each module adds its exports here.
 export * from './errors.js';
-export * from './release-log.js';
 export * from './release-log-checker.js';
 export * from './tuf-keys.js';
 export * from './tuf-metadata.js';

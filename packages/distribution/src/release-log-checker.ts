@@ -16,7 +16,7 @@ import {
 import { APPROVAL_PREDICATE_TYPE, readSupervisorRecords } from '@glasshouse/release';
 import type { EntryChecker, MonitorEntry } from '@glasshouse/witness';
 import { DistributionError } from './errors.js';
-import { parseReleaseLogEntry, type ReleaseLogEntry } from './release-log.js';
+import { parseReleaseLogEntry, type ReleaseLogEntry } from '@glasshouse/release-format';
 
 /** What the supervisor approved about one release, from its own signed approval. */
 export interface ApprovedRelease {

@@ -23,7 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
-import { isErrno, writeNewFileDurably } from '@glasshouse/release';
+import { isErrno, writeNewFileDurably } from '@glasshouse/durable';
 import { DistributionError } from './errors.js';
 import type { RepoService } from './repo-service.js';
 import { parseTufSignature } from './tuf-keys.js';

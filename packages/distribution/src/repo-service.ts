@@ -16,16 +16,12 @@
  */
 import { parseEnvelope, publicKeyFromPem, SLSA_VSA_V1, type PublicKey } from '@glasshouse/attest';
 import { LogClient } from '@glasshouse/log';
-import {
-  AssemblyClient,
-  fetchReleaseKit,
-  verifyReleaseKit,
-  type AttestationRef,
-} from '@glasshouse/release';
+import { AssemblyClient, fetchReleaseKit, verifyReleaseKit } from '@glasshouse/release';
+import type { AttestationRef } from '@glasshouse/release-format';
 import { CodedError } from '@glasshouse/errors';
 import { DistributionError } from './errors.js';
-import { encodeReleaseLogEntry } from './release-log.js';
-import { RELEASE_LOG_RECEIPT_NAME, type ReleaseTargetCustom } from './supervisor-tuf.js';
+import { encodeReleaseLogEntry, RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/release-format';
+import type { ReleaseTargetCustom } from './supervisor-tuf.js';
 import type { TufMetadataDocument } from './tuf-metadata.js';
 import { publishRelease, refreshTimestamp, type ReleaseTarget } from './tuf-repo.js';
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { parseLayoutMetablock } from '@glasshouse/attest';
 import { BUILD_STEP_NAME } from '@glasshouse/release';
 import { parseTlogProof } from '@glasshouse/tlog';
-import { isErrno } from '@glasshouse/release';
+import { isErrno } from '@glasshouse/durable';
+import { RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/release-format';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
 import type { ApprovalLookup } from './release-log-checker.js';
@@ -218,9 +219,6 @@ export async function signReleasesDraftAsSupervisor(options: {
   }
   return signDraft(options.draft, options.keys.release);
 }
-
-/** The receipt's file name under `<name>/<version>/`. */
-export const RELEASE_LOG_RECEIPT_NAME = 'release-log.tlog-proof';
 
 /** in-toto-spec §4.3: a layout whose `build` step needs this supervisor and creates exactly `artifacts`. */
 function layoutNamesApproval(

@@ -20,7 +20,6 @@
  * signed are exactly the bytes tuf-js verifies.
  */
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -28,7 +27,6 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { encodeCanonical } from '@glasshouse/attest';
 import {
   Key,
   Metadata,
@@ -38,16 +36,13 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { writeNewFileDurably } from '@glasshouse/release';
+import { writeNewFileDurably } from '@glasshouse/durable';
+import { tufKeyId, type TufPublicKey } from '@glasshouse/release-format';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
 
-/** A TUF public key object (TUF 4.2). */
-export interface TufPublicKey {
-  keytype: 'ed25519';
-  scheme: 'ed25519';
-  keyval: { public: string };
-}
+// The key id is the endpoint's vocabulary too; it is part of this module's API.
+export { tufKeyId, type TufPublicKey };
 
 /** One entry of a metadata file's `signatures` (TUF 4.2). */
 export interface TufSignature {
@@ -117,16 +112,6 @@ export async function saveTufKey(path: string, key: TufSigningKey): Promise<void
 /** Reads a key written by `saveTufKey`. */
 export async function loadTufKey(path: string): Promise<TufSigningKey> {
   return tufKeyFromPem(await readFile(path, 'utf8'));
-}
-
-/** TUF 4.2 KEYID: hex SHA-256 of the canonical JSON of {keytype, scheme, keyval}. */
-export function tufKeyId(key: TufPublicKey): string {
-  const object = {
-    keytype: key.keytype,
-    scheme: key.scheme,
-    keyval: { public: key.keyval.public },
-  };
-  return createHash('sha256').update(encodeCanonical(object)).digest('hex');
 }
 
 /**

@@ -3,8 +3,7 @@
  * `@tufjs/models` so that what we write is what tuf-js reads. No I/O, no
  * clock: time comes in as an argument.
  */
-import { createHash } from 'node:crypto';
-import { encodeCanonical } from '@glasshouse/attest';
+import { encodeCanonical, sha256Hex } from '@glasshouse/attest';
 import {
   MetadataKind,
   MetaFile,
@@ -365,11 +364,6 @@ export function consistentTargetPath(name: string, sha256: string): string {
   return slash < 0
     ? `${sha256}.${name}`
     : `${name.slice(0, slash)}/${sha256}.${name.slice(slash + 1)}`;
-}
-
-/** Lowercase hex SHA-256. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function keyJson(key: TufPublicKey): JsonObject {

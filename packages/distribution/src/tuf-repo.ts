@@ -25,7 +25,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { encodeCanonical } from '@glasshouse/attest';
+import { encodeCanonical, sha256Hex } from '@glasshouse/attest';
 import {
   MetadataKind,
   Signature,
@@ -42,7 +42,7 @@ import {
   isErrno,
   removeFileDurably,
   writeFileDurably,
-} from '@glasshouse/release';
+} from '@glasshouse/durable';
 import { DistributionError } from './errors.js';
 import { isPlainObject, parseJsonBytes } from './json.js';
 import {
@@ -74,7 +74,6 @@ import {
   parseMetadataBytes,
   parseMetadataJson,
   serializeMetadata,
-  sha256Hex,
   targetFileFor,
   tufDateTime,
   validateTargetCustom,

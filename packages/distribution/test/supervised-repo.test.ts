@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyFromPem } from '@glasshouse/attest';
 import { buildServer } from '@glasshouse/log';
 import { decodeBundle } from '@glasshouse/tlog';
+import { parseReleaseLogEntry } from '@glasshouse/release-format';
 import type { ReleaseRecord } from '@glasshouse/release';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -18,7 +19,6 @@ import {
   ensurePublishToken,
   ensureSupervisorTufKeys,
   initRepository,
-  parseReleaseLogEntry,
   publishRelease,
   readRepositoryState,
   supervisorDirApprovals,

@@ -27,19 +27,16 @@ import { parseArgs } from 'node:util';
 import {
   AssemblyClient,
   buildAssemblyServer,
-  compileWithYaraX,
   DEFAULT_DEBIAN_YARA,
   detectDebianYara,
   initAssemblyDir,
   initSupervisorDir,
-  initYaraX,
   normalizeSourceUri,
   openAssemblyLine,
   openSupervisor,
   run,
-  yaraXVersion,
-  type RuleSource,
 } from '../src/index.js';
+import { wasmYaraEngine, type RuleSource } from '@glasshouse/bundle';
 import { startHeartbeat } from './heartbeat.js';
 import { generateRulesRepo, RULES_PER_FILE, type GeneratedRepo } from './generate-rules.js';
 import { measureSupervisorRebuild } from './supervisor-rebuild.js';
@@ -179,7 +176,7 @@ async function main(): Promise<void> {
     `rules: ${int(options.rules)} generated rules, ${RULES_PER_FILE} per .yar file, one sample each, plus clean files`,
     `machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
       `${process.platform} ${release()}; node ${process.version}; load average before the run: ${load()}`,
-    `engines: yara-x ${yaraXVersion()} (WebAssembly, in process); ` +
+    `engines: yara-x ${wasmYaraEngine().version} (WebAssembly, in process); ` +
       (debian === undefined
         ? 'Debian yara/yarac: not installed'
         : `Debian yara/yarac ${debian} (${DEFAULT_DEBIAN_YARA.yarac}, ${DEFAULT_DEBIAN_YARA.yara})`),
@@ -221,10 +218,12 @@ async function main(): Promise<void> {
   const sources: RuleSource[] = [];
   for (const file of repo.ruleFiles)
     sources.push({ path: file, text: await readFile(file, 'utf8') });
-  initYaraX();
-  say(`yara-x: compileWithYaraX of ${sources.length} sources, ${COMPILE_RUNS} runs`);
+  const engine = wasmYaraEngine();
+  // Instantiate the WebAssembly module before timing.
+  engine.compile([{ path: 'warm-up', text: 'rule warm_up { condition: false }' }]).free();
+  say(`yara-x: compile of ${sources.length} sources, ${COMPILE_RUNS} runs`);
   const yaraXTimes = await compileRuns('yara-x', () => {
-    compileWithYaraX(sources).rules.free();
+    engine.compile(sources).free();
     return Promise.resolve();
   });
 
@@ -344,7 +343,7 @@ async function main(): Promise<void> {
       ms: median(yaraXTimes),
       target: '',
       verdict: debian === undefined ? 'baseline' : '',
-      notes: `compileWithYaraX in process, ${spread(yaraXTimes)}`,
+      notes: `engine.compile in process, ${spread(yaraXTimes)}`,
     },
     {
       what: 'vendor build',

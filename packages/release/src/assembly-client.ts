@@ -4,8 +4,7 @@
  * sent one, ASSEMBLY_UNREACHABLE or ASSEMBLY_BAD_RESPONSE otherwise.
  */
 import { CodedError } from '@glasshouse/errors';
-import type { ReleaseRecord } from './assembly-store.js';
-import type { PublicKeyInfo } from './assembly.js';
+import type { PublicKeyInfo, ReleaseRecord } from '@glasshouse/release-format';
 import { ReleaseError } from './errors.js';
 
 export interface BuilderKeyInfo {

@@ -6,12 +6,8 @@
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
-import {
-  MAX_ATTESTATION_BYTES,
-  isReleaseId,
-  parseBuildRequest,
-  type AssemblyLine,
-} from './assembly.js';
+import { isReleaseId } from '@glasshouse/release-format';
+import { MAX_ATTESTATION_BYTES, parseBuildRequest, type AssemblyLine } from './assembly.js';
 import { ReleaseError, type ReleaseErrorCode } from './errors.js';
 
 export interface AssemblyServerOptions {

@@ -11,68 +11,19 @@
  * One process per directory: the database is opened in exclusive locking
  * mode.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite } from '@glasshouse/db';
+import { sha256Hex } from '@glasshouse/attest';
+import type {
+  AttestationKind,
+  AttestationRef,
+  ReleaseRecord,
+  ReleaseStatus,
+} from '@glasshouse/release-format';
 import { ReleaseError } from './errors.js';
-
-/** Kinds of attestation a release record lists. */
-export const ATTESTATION_KINDS = [
-  'provenance',
-  'link',
-  'vsa',
-  'approval',
-  'review',
-  'mismatch-report',
-  'layout',
-] as const;
-export type AttestationKind = (typeof ATTESTATION_KINDS)[number];
-
-export type ReleaseStatus = 'built' | 'approved' | 'rejected';
-
-export interface ArtifactRef {
-  readonly name: string;
-  readonly sha256: string;
-  readonly size: number;
-}
-
-export interface AttestationRef {
-  readonly kind: AttestationKind;
-  readonly sha256: string;
-  readonly size: number;
-  /** `builder` for what the assembly line signed itself, `supervisor` for uploads. */
-  readonly by: 'builder' | 'supervisor';
-  /** The key ids the signatures claim (not verified for uploads). */
-  readonly keyids: readonly string[];
-  /** For links, the file name in-toto-verify expects (`build.<keyid8>.link`). */
-  readonly fileName?: string;
-  /** RFC 3339 UTC. */
-  readonly addedAt: string;
-}
-
-/** What the assembly line records about one release request. */
-export interface ReleaseRecord {
-  readonly id: string;
-  readonly name: string;
-  readonly version: string;
-  readonly kind: 'rules' | 'command';
-  /** The source repository URI (file URLs for local repositories). */
-  readonly source: string;
-  readonly commit: string;
-  readonly sourceDateEpoch: number;
-  readonly recipe: { readonly path: string; readonly sha256: string };
-  readonly builderId: string;
-  readonly isolated: boolean;
-  readonly artifacts: readonly ArtifactRef[];
-  readonly attestations: readonly AttestationRef[];
-  readonly status: ReleaseStatus;
-  /** RFC 3339 UTC. */
-  readonly startedOn: string;
-  readonly finishedOn: string;
-}
 
 /** A record as it is first stored: everything but the attestations and the status. */
 export type NewRelease = Omit<ReleaseRecord, 'attestations' | 'status'>;
@@ -121,7 +72,7 @@ export class AssemblyStore {
 
   /** Writes `bytes` as a blob (durable on return); returns its SHA-256. Idempotent. */
   async putBlob(bytes: Uint8Array): Promise<string> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const sha256 = sha256Hex(bytes);
     const target = join(this.#blobDir, sha256);
     try {
       await stat(target);

@@ -25,7 +25,6 @@ import {
   type LinkMetadata,
   type Metablock,
   type PublicKey,
-  keyDictWithIdFor,
   parseLinkMetablock,
   publicKeyToPem,
   serializeEnvelope,
@@ -36,20 +35,23 @@ import {
   parseStatement,
   IN_TOTO_PAYLOAD_TYPE,
   linkFileName,
-  type KeyDictWithId,
   type SigningKey,
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
+import { writeFileDurably, writeNewFileDurably } from '@glasshouse/durable';
 import {
-  AssemblyStore,
   ATTESTATION_KINDS,
+  isIdUri,
+  isReleaseId,
+  publicKeyInfo,
   type ArtifactRef,
   type AttestationKind,
   type AttestationRef,
+  type PublicKeyInfo,
   type ReleaseRecord,
-} from './assembly-store.js';
+} from '@glasshouse/release-format';
+import { AssemblyStore } from './assembly-store.js';
 import { ReleaseError } from './errors.js';
-import { writeFileDurably, writeNewFileDurably } from './durable.js';
 import { checkCommitSha, normalizeSourceUri } from './git.js';
 import {
   BUILD_STEP_NAME,
@@ -85,20 +87,11 @@ export const MAX_ATTESTATION_BYTES = 4 * 1024 * 1024;
 const MAX_PROGRESS_LINES = 10_000;
 const MAX_PROGRESS_LINE = 2000;
 
-const RELEASE_ID = /^[0-9a-hjkmnp-tv-z]{26}$/;
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** What anyone needs to check the builder's signatures. */
 export interface BuilderIdentity extends PublicKeyInfo {
   readonly builderId: string;
-}
-
-/** A public key as the API hands it out. */
-export interface PublicKeyInfo {
-  readonly keyid: string;
-  readonly publicKeyPem: string;
-  /** securesystemslib key dict (for legacy in-toto layouts). */
-  readonly keyDict: KeyDictWithId;
 }
 
 export interface InitAssemblyOptions {
@@ -378,7 +371,7 @@ export class AssemblyLine {
 
   /** The record; ASSEMBLY_NOT_FOUND when there is none (or the id is malformed). */
   getRelease(id: string): ReleaseRecord {
-    const record = RELEASE_ID.test(id) ? this.#store.getRelease(id) : undefined;
+    const record = isReleaseId(id) ? this.#store.getRelease(id) : undefined;
     if (record === undefined) throw new ReleaseError('ASSEMBLY_NOT_FOUND', `no release ${id}`);
     return record;
   }
@@ -673,11 +666,6 @@ function checkSupervisorKey(pem: string): PublicKey {
   }
 }
 
-/** The public key as the API and identities hand it out. */
-export function publicKeyInfo(key: PublicKey): PublicKeyInfo {
-  return { keyid: key.keyid, publicKeyPem: publicKeyToPem(key), keyDict: keyDictWithIdFor(key) };
-}
-
 async function writeConfig(
   dir: string,
   builderId: string,
@@ -727,15 +715,6 @@ export function newReleaseId(now: Date): string {
   let tail = '';
   for (const byte of randomBytes(16)) tail += CROCKFORD.charAt(byte & 31);
   return head + tail;
-}
-
-export function isReleaseId(id: string): boolean {
-  return RELEASE_ID.test(id);
-}
-
-/** A URI as builder and verifier ids must be: a scheme, then no whitespace, at most 1 KiB. */
-export function isIdUri(value: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\S+$/.test(value) && value.length <= 1024;
 }
 
 function checkBuilderId(builderId: string): void {

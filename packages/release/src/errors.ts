@@ -1,10 +1,13 @@
+import type { BundleErrorCode } from '@glasshouse/bundle';
 import { CodedError } from '@glasshouse/errors';
 
 /**
  * Every code `@glasshouse/release` throws. Callers branch on these, never on
- * messages; the README lists what each one means.
+ * messages; the README lists what each one means. The rules build reports
+ * the bundle format's and the engine's failures under their own codes.
  */
 export type ReleaseErrorCode =
+  | BundleErrorCode
   // recipe
   | 'RECIPE_TOO_LARGE'
   | 'RECIPE_NOT_JSON'
@@ -18,7 +21,6 @@ export type ReleaseErrorCode =
   | 'RULES_BAD_FILE'
   | 'RULES_EMPTY'
   | 'RULES_TOO_LARGE'
-  | 'RULES_SYNTAX'
   | 'RULES_ENGINE_DISAGREE'
   | 'RULES_UNSUPPORTED'
   | 'RULES_SAMPLE_MISSING'
@@ -27,21 +29,6 @@ export type ReleaseErrorCode =
   | 'RULES_SAMPLE_EXTRA_MATCH'
   | 'RULES_CLEAN_MATCHED'
   | 'RULES_ENGINE_MISSING'
-  | 'RULES_ENGINE_FAILED'
-  | 'RULES_BAD_EPOCH'
-  // bundle, tar and manifest
-  | 'TAR_BAD_HEADER'
-  | 'TAR_BAD_CHECKSUM'
-  | 'TAR_TRUNCATED'
-  | 'TAR_UNSUPPORTED_TYPE'
-  | 'TAR_BAD_PATH'
-  | 'TAR_DUPLICATE'
-  | 'TAR_TOO_LARGE'
-  | 'TAR_NAME_TOO_LONG'
-  | 'BUNDLE_BAD_GZIP'
-  | 'MANIFEST_INVALID'
-  | 'MANIFEST_DIGEST_MISMATCH'
-  | 'SELFTEST_FAILED'
   // sandbox
   | 'SANDBOX_UNAVAILABLE'
   | 'SANDBOX_INVALID_REQUEST'

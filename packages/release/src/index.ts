@@ -1,11 +1,16 @@
 // The assembly line's public API; each module adds its exports here.
 export * from './errors.js';
+// The record types the assembly line's API hands out.
+export type {
+  ArtifactRef,
+  AttestationKind,
+  AttestationRef,
+  PublicKeyInfo,
+  ReleaseRecord,
+  ReleaseStatus,
+} from '@glasshouse/release-format';
 export * from './recipe.js';
-export * from './tar.js';
-export * from './manifest.js';
-export * from './bundle.js';
-export * from './yara.js';
-export * from './rulenames.js';
+export * from './debian-yara.js';
 export * from './rules.js';
 export * from './sandbox.js';
 export * from './git.js';
@@ -19,4 +24,3 @@ export * from './rebuild-diff.js';
 export * from './supervision.js';
 export * from './supervisor.js';
 export * from './release-kit.js';
-export * from './durable.js';

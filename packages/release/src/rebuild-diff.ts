@@ -2,9 +2,9 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { sha256Hex } from './bundle.js';
+import { sha256Hex } from '@glasshouse/attest';
+import { compareBytes, DEFAULT_TAR_LIMITS, readTar, type TarFile } from '@glasshouse/bundle';
 import { killProcessGroup } from './sandbox.js';
-import { compareBytes, DEFAULT_TAR_LIMITS, readTar, type TarFile } from './tar.js';
 
 /**
  * What the supervisor reports when its rebuild of a release does not match

@@ -8,7 +8,8 @@
  */
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from './bundle.js';
+import { sha256Hex } from '@glasshouse/attest';
+import { rulesBundleName } from '@glasshouse/release-format';
 import { ReleaseError } from './errors.js';
 import { checkoutCommit } from './git.js';
 import type { BuildFacts } from './provenance.js';
@@ -57,11 +58,6 @@ export interface RecipeBuildResult {
   readonly isolated: boolean;
   readonly sandbox: BuildFacts['sandbox'];
   readonly engines: Readonly<Record<string, string>>;
-}
-
-/** The file name of a rules bundle: `<name>-<version>.tar`. */
-export function rulesBundleName(recipe: { name: string; version: string }): string {
-  return `${recipe.name}-${recipe.version}.tar`;
 }
 
 /**

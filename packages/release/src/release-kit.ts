@@ -26,14 +26,14 @@ import {
   type LinkMetadata,
   type Metablock,
   type PublicKey,
+  sha256Hex,
 } from '@glasshouse/attest';
+import { assertSafeRelativePath } from '@glasshouse/bundle';
+import type { ReleaseRecord } from '@glasshouse/release-format';
 import type { AssemblyClient } from './assembly-client.js';
-import type { ReleaseRecord } from './assembly-store.js';
 import { LAYOUT_FILE_NAME } from './assembly.js';
-import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
 import { BUILD_STEP_NAME } from './provenance.js';
-import { assertSafeRelativePath } from './tar.js';
 
 export const LAYOUT_KEY_FILE_NAME = 'layout-key.pub';
 

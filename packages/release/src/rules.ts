@@ -1,28 +1,27 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { gzipDeterministic, sha256Hex } from './bundle.js';
-import { ReleaseError } from './errors.js';
+import { sha256Hex } from '@glasshouse/attest';
 import {
+  BundleError,
+  compareBytes,
+  declaredRules,
+  gzipDeterministic,
   MANIFEST_PATH,
   MANIFEST_SCHEMA,
   serializeManifest,
+  wasmYaraEngine,
+  writeTar,
+  type DeclaredRule,
+  type RuleSource,
   type RulesManifest,
   type SelfTestCase,
-} from './manifest.js';
+  type TarEntry,
+  type YaraEngine,
+} from '@glasshouse/bundle';
+import { DEFAULT_DEBIAN_YARA, detectDebianYara, run, type DebianYaraPaths } from './debian-yara.js';
+import { ReleaseError } from './errors.js';
 import type { RulesRecipe } from './recipe.js';
-import { declaredRules, type DeclaredRule } from './rulenames.js';
-import { compareBytes, writeTar, type TarEntry } from './tar.js';
-import {
-  compileWithYaraX,
-  DEFAULT_DEBIAN_YARA,
-  detectDebianYara,
-  run,
-  openYaraXScanner,
-  yaraXVersion,
-  type DebianYaraPaths,
-  type RuleSource,
-} from './yara.js';
 
 /** Input bounds of a rules build. */
 export interface RulesLimits {
@@ -62,6 +61,8 @@ export interface RulesBuildOptions {
   /** Scratch space for the Debian cross-check (default: the OS temp dir). */
   readonly tmpDir?: string;
   readonly limits?: RulesLimits;
+  /** The YARA engine the bundle is compiled and tested with (default: WebAssembly YARA-X). */
+  readonly engine?: YaraEngine;
 }
 
 export type CrossCheck =
@@ -208,6 +209,22 @@ function checkCase(c: ScanCase, got: readonly string[], engine: string): void {
  * and/or file.
  */
 export async function buildRulesBundle(options: RulesBuildOptions): Promise<RulesBuildResult> {
+  try {
+    return await buildRules(options, options.engine ?? wasmYaraEngine());
+  } catch (err) {
+    // The build reports the format's and the engine's failures as its own, code unchanged.
+    if (!(err instanceof BundleError)) throw err;
+    throw new ReleaseError(err.code, err.message, {
+      cause: err,
+      ...(err.evidence === undefined ? {} : { evidence: { ...err.evidence } }),
+    });
+  }
+}
+
+async function buildRules(
+  options: RulesBuildOptions,
+  engine: YaraEngine,
+): Promise<RulesBuildResult> {
   const { recipe, sourceDir, sourceDateEpoch } = options;
   const limits = options.limits ?? DEFAULT_RULES_LIMITS;
   const log: string[] = [];
@@ -271,12 +288,12 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   });
 
   // 2. Compile with yara-x; collect declared names.
-  const compiled = compileWithYaraX(sources);
-  for (const w of compiled.warnings) progress(`yara-x warning: ${w.split('\n')[0] ?? ''}`);
+  const compiled = engine.compile(sources);
+  for (const w of compiled.warnings) progress(`${engine.name} warning: ${w.split('\n')[0] ?? ''}`);
   const declared: DeclaredRule[] = sources.flatMap((s) => declaredRules(s.text, s.path));
   const global = declared.find((r) => r.isGlobal);
   if (global !== undefined) {
-    compiled.rules.free();
+    compiled.free();
     throw new ReleaseError(
       'RULES_UNSUPPORTED',
       `rule ${global.name}: global rules are not supported`,
@@ -290,7 +307,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
     .map((r) => r.name)
     .sort(compareBytes);
   progress(
-    `yara-x ${yaraXVersion()} compiled ${declared.length} rules (${publicNames.length} public)`,
+    `${engine.name} ${engine.version} compiled ${declared.length} rules (${publicNames.length} public)`,
   );
 
   // 3. Map samples to rules: samples/<rule>/<file>.
@@ -300,7 +317,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   for (const f of sampleTree) {
     const [rule, ...rest] = f.rel.split('/');
     if (rule === undefined || rest.length === 0) {
-      compiled.rules.free();
+      compiled.free();
       throw new ReleaseError(
         'RULES_SAMPLE_UNKNOWN',
         `${inputs.samples}/${f.rel}: samples live in <rule name>/ directories`,
@@ -310,7 +327,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
       );
     }
     if (!publicRules.has(rule)) {
-      compiled.rules.free();
+      compiled.free();
       throw new ReleaseError(
         'RULES_SAMPLE_UNKNOWN',
         `${inputs.samples}/${f.rel}: no public rule named ${rule}`,
@@ -324,7 +341,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   }
   const unsampled = publicNames.find((n) => !sampled.has(n));
   if (unsampled !== undefined) {
-    compiled.rules.free();
+    compiled.free();
     throw new ReleaseError(
       'RULES_SAMPLE_MISSING',
       `rule ${unsampled} has no sample under ${inputs.samples}/${unsampled}/`,
@@ -337,10 +354,9 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
 
   // 4. Sample tests with yara-x.
   const publicSet = new Set(publicNames);
-  const scanner = openYaraXScanner(compiled.rules);
   try {
     for (const c of cases) {
-      const got = scanner.scan(c.data);
+      const got = compiled.scan(c.data);
       const stray = got.find((r) => !publicSet.has(r));
       if (stray !== undefined) {
         throw new ReleaseError(
@@ -354,8 +370,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
       checkCase(c, got, 'yara-x');
     }
   } finally {
-    scanner.free();
-    compiled.rules.free();
+    compiled.free();
   }
   progress(`yara-x: ${cases.length} sample and clean-file tests passed`);
 
@@ -377,7 +392,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
     name: recipe.name,
     version: recipe.version,
     sourceDateEpoch,
-    engines: { 'yara-x': yaraXVersion() },
+    engines: { [engine.name]: engine.version },
     rules: sources.map((s) => s.path),
     ruleNames: publicNames,
     files,

@@ -29,12 +29,13 @@ import {
   type SigningKey,
   type Statement,
   type VerificationSummaryV1,
+  sha256Hex,
 } from '@glasshouse/attest';
+import { canonicalJson } from '@glasshouse/bundle';
+import { releaseResourceUri } from '@glasshouse/release-format';
 import { ReleaseError } from './errors.js';
 import type { ArtifactDifference } from './rebuild-diff.js';
 import { BUILD_STEP_NAME, buildSubjects, type BuiltArtifact } from './provenance.js';
-import { canonicalJson } from './manifest.js';
-import { sha256Hex } from './bundle.js';
 
 export const REVIEW_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/review/v1';
 export const APPROVAL_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/approval/v1';
@@ -141,12 +142,6 @@ export function reviewStatement(input: {
       reviewedAt: input.reviewedAt.toISOString(),
     },
   });
-}
-
-/** `git+<uri>@<commit>`: the VSA's `resourceUri`, the source the artifacts were rebuilt from. */
-export function releaseResourceUri(release: Pick<ReleaseFacts, 'source' | 'commit'>): string {
-  const uri = release.source.startsWith('git+') ? release.source : `git+${release.source}`;
-  return `${uri}@${release.commit}`;
 }
 
 /** SHA-256 of the policy's canonical JSON: the VSA's `policy.digest`. */

@@ -39,14 +39,20 @@ import {
   type PublicKey,
   type ResourceDescriptor,
   type SigningKey,
+  sha256Hex,
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
+import { writeFileDurably, writeNewFileDurably } from '@glasshouse/durable';
+import {
+  isIdUri,
+  isReleaseId,
+  publicKeyInfo,
+  type AttestationRef,
+  type PublicKeyInfo,
+  type ReleaseRecord,
+} from '@glasshouse/release-format';
 import type { AssemblyClient } from './assembly-client.js';
-import { isIdUri, isReleaseId, publicKeyInfo, type PublicKeyInfo } from './assembly.js';
-import type { AttestationRef, ReleaseRecord } from './assembly-store.js';
-import { sha256Hex } from './bundle.js';
 import { ReleaseError } from './errors.js';
-import { writeFileDurably, writeNewFileDurably } from './durable.js';
 import { buildStepLink, signBuildStepLink } from './provenance.js';
 import {
   compareArtifacts,

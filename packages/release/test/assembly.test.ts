@@ -30,13 +30,13 @@ import {
   buildAssemblyServer,
   initAssemblyDir,
   openAssemblyLine,
-  readBundle,
   detectSandbox,
   RULES_BUILD_TYPE,
   COMMAND_BUILD_TYPE,
   type AssemblyLine,
   type ReleaseRecord,
 } from '../src/index.js';
+import { readBundle } from '@glasshouse/bundle';
 import { codeOf } from './codes.js';
 import { FIXED_EPOCH, RULES_TESTDATA, TestRepo, commandRecipe } from './assembly-fixtures.js';
 

@@ -9,13 +9,12 @@ import {
   DEFAULT_DEBIAN_YARA,
   detectDebianYara,
   parseRecipe,
-  readBundle,
   ReleaseError,
-  runSelfTest,
   type DebianYaraMode,
   type RulesBuildResult,
   type RulesRecipe,
 } from '@glasshouse/release';
+import { BundleError, readBundle, runSelfTest, wasmYaraEngine } from '@glasshouse/bundle';
 
 const fixture = fileURLToPath(new URL('../testdata/rules', import.meta.url));
 const EPOCH = 1_700_000_000;
@@ -118,19 +117,19 @@ describe('rules build', () => {
   it('the bundle passes its own self-test, and a swapped sample fails it', async () => {
     const result = await build(await copyFixture());
     const contents = readBundle(result.bundle);
-    expect(runSelfTest(contents).cases).toBe(8);
+    expect(runSelfTest(contents, wasmYaraEngine()).cases).toBe(8);
     const files = new Map(contents.files);
     files.set('samples/gh_test_hex_beta/bytes.bin', new TextEncoder().encode('clean now'));
     const err = (() => {
       try {
-        runSelfTest({ manifest: contents.manifest, files });
+        runSelfTest({ manifest: contents.manifest, files }, wasmYaraEngine());
         return undefined;
       } catch (e) {
         return e;
       }
     })();
-    expect(err).toBeInstanceOf(ReleaseError);
-    expect((err as ReleaseError).code).toBe('SELFTEST_FAILED');
+    expect(err).toBeInstanceOf(BundleError);
+    expect((err as BundleError).code).toBe('SELFTEST_FAILED');
   });
 
   it('the system tar lists fixed owners, modes and mtimes', async () => {

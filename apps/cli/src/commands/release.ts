@@ -5,6 +5,7 @@ import {
   publicKeyFromKeyDict,
   publicKeyFromPem,
   publicKeyToPem,
+  sha256Hex,
   type PublicKey,
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
@@ -12,7 +13,6 @@ import {
   AssemblyClient,
   fetchReleaseKit,
   inTotoVerifyArgs,
-  sha256Hex,
   verifyReleaseKit,
   writeReleaseKit,
   type ReleaseRecord,

@@ -18,7 +18,6 @@ import {
   type RepoService,
   RepoClient,
   type SupervisorTufKeys,
-  encodeReleaseLogEntry,
   readRepositoryState,
   repoPaths,
   supervisorDirApprovals,
@@ -27,6 +26,7 @@ import {
 } from '@glasshouse/distribution';
 import { CodedError } from '@glasshouse/errors';
 import { AssemblyClient, type ReleaseRecord, type Supervisor } from '@glasshouse/release';
+import { encodeReleaseLogEntry } from '@glasshouse/release-format';
 import { ensureDemoSource } from './demo-source.js';
 
 /** The demo recipe's name (packages/release/testdata/rules/glasshouse-recipe.json). */

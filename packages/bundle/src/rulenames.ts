@@ -1,4 +1,4 @@
-import { ReleaseError } from './errors.js';
+import { BundleError } from './errors.js';
 
 /**
  * The yara-x JavaScript API cannot list the rules it compiled, so the build
@@ -19,8 +19,8 @@ const IDENT = /[A-Za-z0-9_]/;
 
 export function declaredRules(text: string, file: string): DeclaredRule[] {
   const out: DeclaredRule[] = [];
-  const syntax = (message: string): ReleaseError =>
-    new ReleaseError('RULES_SYNTAX', `${file}: ${message}`, { evidence: { file } });
+  const syntax = (message: string): BundleError =>
+    new BundleError('RULES_SYNTAX', `${file}: ${message}`, { evidence: { file } });
   let i = 0;
   let depth = 0;
   let previous = ''; // last significant token, to tell a regex from a division
@@ -74,7 +74,7 @@ export function declaredRules(text: string, file: string): DeclaredRule[] {
         } else if (word === 'private' || word === 'global') {
           modifiers.push(word);
         } else if (word === 'include') {
-          throw new ReleaseError(
+          throw new BundleError(
             'RULES_SYNTAX',
             `${file}: include is not allowed; a bundle is self-contained`,
             {

@@ -3,14 +3,14 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gzipDeterministic, sha256Hex } from './bundle.js';
+import { sha256Hex } from '@glasshouse/attest';
+import { gzipDeterministic, writeTar, type TarEntry } from '@glasshouse/bundle';
 import {
   compareArtifacts,
   differingFiles,
   runDiffoscope,
   type ArtifactBytes,
-} from './rebuild-diff.js';
-import { writeTar, type TarEntry } from './tar.js';
+} from '../src/rebuild-diff.js';
 
 const enc = new TextEncoder();
 const EPOCH = 1_700_000_000;

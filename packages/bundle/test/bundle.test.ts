@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { readBundle, sha256Hex } from './bundle.js';
-import { ReleaseError } from './errors.js';
+import { sha256Hex } from '@glasshouse/attest';
+import { readBundle } from '../src/bundle.js';
+import { codeOf } from '../../errors/test/codes.js';
 import {
   canonicalJson,
   MANIFEST_SCHEMA,
   parseManifest,
   serializeManifest,
   type RulesManifest,
-} from './manifest.js';
-import { writeTar, type TarEntry } from './tar.js';
+} from '../src/manifest.js';
+import { writeTar, type TarEntry } from '../src/tar.js';
 
 const enc = new TextEncoder();
 const rule = enc.encode('rule r { strings: $a = "R-MARK" condition: $a }\n');
@@ -32,16 +33,6 @@ function bundle(files: Record<string, Uint8Array>, manifest = manifestFor(files)
   const entries: TarEntry[] = Object.entries(files).map(([path, data]) => ({ path, data }));
   entries.push({ path: 'manifest.json', data: serializeManifest(manifest) });
   return writeTar(entries, 0);
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    if (e instanceof ReleaseError) return e.code;
-    throw e;
-  }
 }
 
 const good = { 'rules/r.yar': rule, 'samples/r/s': sample };

@@ -1,4 +1,4 @@
-import { ReleaseError } from './errors.js';
+import { BundleError } from './errors.js';
 
 /**
  * A deliberately small ustar (POSIX.1-1988) encoder and reader.
@@ -11,7 +11,7 @@ import { ReleaseError } from './errors.js';
  *
  * The reader is meant for bytes from outside: it accepts only what the writer
  * produces (regular files with safe relative paths), bounds every size and
- * count, and throws a coded `ReleaseError` for anything else.
+ * count, and throws a coded `BundleError` for anything else.
  */
 
 export const BLOCK = 512;
@@ -52,8 +52,8 @@ const strictDecoder = new TextDecoder('utf-8', { fatal: true });
  * writer emits can escape an extraction directory.
  */
 export function assertSafeRelativePath(path: string): void {
-  const bad = (why: string): ReleaseError =>
-    new ReleaseError('TAR_BAD_PATH', `unsafe path ${JSON.stringify(path)}: ${why}`, {
+  const bad = (why: string): BundleError =>
+    new BundleError('TAR_BAD_PATH', `unsafe path ${JSON.stringify(path)}: ${why}`, {
       evidence: { path },
     });
   if (path.length === 0) throw bad('empty');
@@ -69,7 +69,7 @@ export function assertSafeRelativePath(path: string): void {
 function writeString(header: Uint8Array, offset: number, length: number, value: string): void {
   const bytes = encoder.encode(value);
   if (bytes.length > length) {
-    throw new ReleaseError('TAR_NAME_TOO_LONG', `field value too long: ${value}`);
+    throw new BundleError('TAR_NAME_TOO_LONG', `field value too long: ${value}`);
   }
   header.set(bytes, offset);
 }
@@ -78,7 +78,7 @@ function writeString(header: Uint8Array, offset: number, length: number, value: 
 function writeOctal(header: Uint8Array, offset: number, length: number, value: number): void {
   const digits = value.toString(8).padStart(length - 1, '0');
   if (digits.length > length - 1) {
-    throw new ReleaseError('TAR_TOO_LARGE', `value ${value} does not fit a ${length}-byte field`);
+    throw new BundleError('TAR_TOO_LARGE', `value ${value} does not fit a ${length}-byte field`);
   }
   writeString(header, offset, length - 1, digits);
 }
@@ -95,7 +95,7 @@ function splitName(path: string): { name: string; prefix: string } {
       return { name, prefix };
     }
   }
-  throw new ReleaseError('TAR_NAME_TOO_LONG', `path does not fit a ustar header: ${path}`, {
+  throw new BundleError('TAR_NAME_TOO_LONG', `path does not fit a ustar header: ${path}`, {
     evidence: { path },
   });
 }
@@ -152,7 +152,7 @@ export function compareBytes(a: string, b: string): number {
  */
 export function writeTar(entries: readonly TarEntry[], mtime: number): Uint8Array {
   if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > MAX_OCTAL_11) {
-    throw new ReleaseError('RULES_BAD_EPOCH', `mtime out of range: ${mtime}`);
+    throw new BundleError('RULES_BAD_EPOCH', `mtime out of range: ${mtime}`);
   }
   const sorted = [...entries].sort((a, b) => compareBytes(a.path, b.path));
   let total = 2 * BLOCK;
@@ -160,7 +160,7 @@ export function writeTar(entries: readonly TarEntry[], mtime: number): Uint8Arra
   for (const entry of sorted) {
     assertSafeRelativePath(entry.path);
     if (seen.has(entry.path)) {
-      throw new ReleaseError('TAR_DUPLICATE', `duplicate entry ${entry.path}`, {
+      throw new BundleError('TAR_DUPLICATE', `duplicate entry ${entry.path}`, {
         evidence: { path: entry.path },
       });
     }
@@ -197,7 +197,7 @@ function readField(header: Uint8Array, offset: number, length: number, what: str
   try {
     return strictDecoder.decode(end === -1 ? raw : raw.subarray(0, end));
   } catch (cause) {
-    throw new ReleaseError('TAR_BAD_HEADER', `${what} is not valid UTF-8`, { cause });
+    throw new BundleError('TAR_BAD_HEADER', `${what} is not valid UTF-8`, { cause });
   }
 }
 
@@ -217,13 +217,13 @@ function readOctal(header: Uint8Array, offset: number, length: number, what: str
   for (; i < raw.length; i++) {
     const c = raw[i];
     if (c !== 0 && c !== 0x20) {
-      throw new ReleaseError('TAR_BAD_HEADER', `${what} is not an octal number`, {
+      throw new BundleError('TAR_BAD_HEADER', `${what} is not an octal number`, {
         evidence: { field: what },
       });
     }
   }
   if (digits === 0) {
-    throw new ReleaseError('TAR_BAD_HEADER', `${what} is empty`, { evidence: { field: what } });
+    throw new BundleError('TAR_BAD_HEADER', `${what} is empty`, { evidence: { field: what } });
   }
   return value;
 }
@@ -235,26 +235,26 @@ function readOctal(header: Uint8Array, offset: number, length: number, what: str
  */
 export function readTar(bytes: Uint8Array, limits: TarLimits = DEFAULT_TAR_LIMITS): TarFile[] {
   if (bytes.length > limits.maxTotalBytes) {
-    throw new ReleaseError('TAR_TOO_LARGE', `archive of ${bytes.length} bytes exceeds the limit`);
+    throw new BundleError('TAR_TOO_LARGE', `archive of ${bytes.length} bytes exceeds the limit`);
   }
   if (bytes.length % BLOCK !== 0) {
-    throw new ReleaseError('TAR_TRUNCATED', 'archive length is not a multiple of 512 bytes');
+    throw new BundleError('TAR_TRUNCATED', 'archive length is not a multiple of 512 bytes');
   }
   const files: TarFile[] = [];
   const seen = new Set<string>();
   let offset = 0;
   for (;;) {
     if (offset + BLOCK > bytes.length) {
-      throw new ReleaseError('TAR_TRUNCATED', 'archive ends without its end-of-archive blocks');
+      throw new BundleError('TAR_TRUNCATED', 'archive ends without its end-of-archive blocks');
     }
     if (isZeroBlock(bytes, offset)) {
       // POSIX: the archive ends with two zero blocks; anything after must be padding.
       if (offset + 2 * BLOCK > bytes.length || !isZeroBlock(bytes, offset + BLOCK)) {
-        throw new ReleaseError('TAR_TRUNCATED', 'archive ends after a single zero block');
+        throw new BundleError('TAR_TRUNCATED', 'archive ends after a single zero block');
       }
       for (let i = offset + 2 * BLOCK; i < bytes.length; i++) {
         if (bytes[i] !== 0) {
-          throw new ReleaseError('TAR_BAD_HEADER', 'data after the end-of-archive blocks');
+          throw new BundleError('TAR_BAD_HEADER', 'data after the end-of-archive blocks');
         }
       }
       return files;
@@ -262,7 +262,7 @@ export function readTar(bytes: Uint8Array, limits: TarLimits = DEFAULT_TAR_LIMIT
     const header = bytes.subarray(offset, offset + BLOCK);
     const stored = readOctal(header, 148, 8, 'checksum');
     if (stored !== checksum(header)) {
-      throw new ReleaseError('TAR_BAD_CHECKSUM', `bad header checksum at offset ${offset}`, {
+      throw new BundleError('TAR_BAD_CHECKSUM', `bad header checksum at offset ${offset}`, {
         evidence: { offset },
       });
     }
@@ -271,14 +271,14 @@ export function readTar(bytes: Uint8Array, limits: TarLimits = DEFAULT_TAR_LIMIT
       header[263] !== 0x30 ||
       header[264] !== 0x30
     ) {
-      throw new ReleaseError('TAR_BAD_HEADER', `not a POSIX ustar header at offset ${offset}`);
+      throw new BundleError('TAR_BAD_HEADER', `not a POSIX ustar header at offset ${offset}`);
     }
     const name = readField(header, 0, 100, 'name');
     const prefix = readField(header, 345, 155, 'prefix');
     const path = prefix === '' ? name : `${prefix}/${name}`;
     const type = header[156];
     if (type !== 0x30 && type !== 0) {
-      throw new ReleaseError(
+      throw new BundleError(
         'TAR_UNSUPPORTED_TYPE',
         `entry ${JSON.stringify(path)} is not a regular file (type ${JSON.stringify(String.fromCharCode(type ?? 0))})`,
         { evidence: { path, type } },
@@ -286,22 +286,22 @@ export function readTar(bytes: Uint8Array, limits: TarLimits = DEFAULT_TAR_LIMIT
     }
     assertSafeRelativePath(path);
     if (seen.has(path)) {
-      throw new ReleaseError('TAR_DUPLICATE', `duplicate entry ${path}`, { evidence: { path } });
+      throw new BundleError('TAR_DUPLICATE', `duplicate entry ${path}`, { evidence: { path } });
     }
     seen.add(path);
     if (files.length >= limits.maxEntries) {
-      throw new ReleaseError('TAR_TOO_LARGE', `more than ${limits.maxEntries} entries`);
+      throw new BundleError('TAR_TOO_LARGE', `more than ${limits.maxEntries} entries`);
     }
     const size = readOctal(header, 124, 12, 'size');
     if (size > limits.maxFileBytes) {
-      throw new ReleaseError('TAR_TOO_LARGE', `entry ${path} is ${size} bytes, over the limit`, {
+      throw new BundleError('TAR_TOO_LARGE', `entry ${path} is ${size} bytes, over the limit`, {
         evidence: { path, size },
       });
     }
     const mode = readOctal(header, 100, 8, 'mode');
     if ((mode & ~0o777) !== 0) {
       // setuid, setgid and sticky bits have no place in a bundle.
-      throw new ReleaseError('TAR_BAD_HEADER', `entry ${path} has mode ${mode.toString(8)}`, {
+      throw new BundleError('TAR_BAD_HEADER', `entry ${path} has mode ${mode.toString(8)}`, {
         evidence: { path, mode },
       });
     }
@@ -309,7 +309,7 @@ export function readTar(bytes: Uint8Array, limits: TarLimits = DEFAULT_TAR_LIMIT
     const start = offset + BLOCK;
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (start + padded > bytes.length) {
-      throw new ReleaseError('TAR_TRUNCATED', `entry ${path} runs past the end of the archive`, {
+      throw new BundleError('TAR_TRUNCATED', `entry ${path} runs past the end of the archive`, {
         evidence: { path },
       });
     }

@@ -1,20 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReleaseError, type ReleaseErrorCode } from './errors.js';
-import { gzipDeterministic, readBundle } from './bundle.js';
-import { BLOCK, readTar, writeTar } from './tar.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { BundleError } from '../src/errors.js';
+import { gzipDeterministic, readBundle } from '../src/bundle.js';
+import { BLOCK, readTar, writeTar } from '../src/tar.js';
 
 const enc = new TextEncoder();
-
-function codeOf(f: () => unknown): ReleaseErrorCode | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    if (e instanceof ReleaseError) return e.code;
-    throw e;
-  }
-}
 
 /** Rewrites a header field and recomputes the checksum, as a hostile writer would. */
 function patch(
@@ -142,7 +133,7 @@ describe('tar', () => {
     ).toBe('TAR_TOO_LARGE');
   });
 
-  it('random bytes make readBundle throw only ReleaseError', () => {
+  it('random bytes make readBundle throw only BundleError', () => {
     const seeds = [one, readyGzip()];
     fc.assert(
       fc.property(
@@ -165,7 +156,7 @@ describe('tar', () => {
           try {
             readBundle(bytes);
           } catch (e) {
-            expect(e).toBeInstanceOf(ReleaseError);
+            expect(e).toBeInstanceOf(BundleError);
             return;
           }
           // Only a well-formed bundle could be accepted, and these are not.

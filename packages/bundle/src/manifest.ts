@@ -1,4 +1,4 @@
-import { ReleaseError } from './errors.js';
+import { BundleError } from './errors.js';
 
 /**
  * The `manifest.json` at the root of every rules bundle: what the bundle
@@ -46,7 +46,7 @@ function encode(value: unknown, indent: string): string {
     return JSON.stringify(value);
   }
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new ReleaseError('MANIFEST_INVALID', 'non-finite number');
+    if (!Number.isFinite(value)) throw new BundleError('MANIFEST_INVALID', 'non-finite number');
     return JSON.stringify(value);
   }
   const inner = `${indent}  `;
@@ -62,7 +62,7 @@ function encode(value: unknown, indent: string): string {
     const items = keys.map((k) => `${inner}${JSON.stringify(k)}: ${encode(record[k], inner)}`);
     return `{\n${items.join(',\n')}\n${indent}}`;
   }
-  throw new ReleaseError('MANIFEST_INVALID', `cannot encode a ${typeof value}`);
+  throw new BundleError('MANIFEST_INVALID', `cannot encode a ${typeof value}`);
 }
 
 export function serializeManifest(manifest: RulesManifest): Uint8Array {
@@ -72,8 +72,8 @@ export function serializeManifest(manifest: RulesManifest): Uint8Array {
 const HEX64 = /^[0-9a-f]{64}$/;
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-function invalid(message: string): ReleaseError {
-  return new ReleaseError('MANIFEST_INVALID', `manifest.json: ${message}`);
+function invalid(message: string): BundleError {
+  return new BundleError('MANIFEST_INVALID', `manifest.json: ${message}`);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -100,7 +100,7 @@ export function parseManifest(bytes: Uint8Array): RulesManifest {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new ReleaseError('MANIFEST_INVALID', 'manifest.json is not UTF-8 JSON', { cause });
+    throw new BundleError('MANIFEST_INVALID', 'manifest.json is not UTF-8 JSON', { cause });
   }
   if (!isRecord(raw)) throw invalid('not an object');
   const known = [

@@ -11,16 +11,19 @@
  *    "targets": [{"name", "sha256"}], "provenance": {"sha256"},
  *    "vsa": {"sha256"}, "approval": {"sha256"}}
  *
- * The supervisor's monitor checks every entry with `releaseLogChecker`: it
- * must name a release the supervisor approved, with exactly the artifacts
- * and attestations it approved, else the monitor raises an alert.
+ * The supervisor's monitor checks every entry (distribution's
+ * `releaseLogChecker`): it must name a release the supervisor approved, with
+ * exactly the artifacts and attestations it approved, else the monitor raises
+ * an alert.
  */
 import { canonicalString } from '@glasshouse/attest';
-import { DistributionError } from './errors.js';
+import { ReleaseFormatError } from './errors.js';
 
 export const RELEASE_LOG_SCHEMA = 'glasshouse.release-log/v1';
 /** c2sp.org/tlog-tiles: an entry bundle holds entries of at most 65,535 bytes. */
 export const MAX_RELEASE_LOG_ENTRY_BYTES = 65_535;
+/** The file name of a release's inclusion receipt (c2sp.org/tlog-proof) under `<name>/<version>/`. */
+export const RELEASE_LOG_RECEIPT_NAME = 'release-log.tlog-proof';
 
 const HEX_64 = /^[0-9a-f]{64}$/;
 const FIELDS = [
@@ -63,7 +66,7 @@ export function encodeReleaseLogEntry(entry: Omit<ReleaseLogEntry, 'schema'>): U
   checkEntry(full);
   const bytes = new TextEncoder().encode(canonicalString(full));
   if (bytes.length > MAX_RELEASE_LOG_ENTRY_BYTES) {
-    throw new DistributionError('RELEASE_LOG_ENTRY_INVALID', 'the entry is over 65,535 bytes');
+    throw new ReleaseFormatError('RELEASE_LOG_ENTRY_INVALID', 'the entry is over 65,535 bytes');
   }
   return bytes;
 }
@@ -75,7 +78,7 @@ export function encodeReleaseLogEntry(entry: Omit<ReleaseLogEntry, 'schema'>): U
  */
 export function parseReleaseLogEntry(bytes: Uint8Array): ReleaseLogEntry {
   const invalid = (message: string, cause?: unknown): never => {
-    throw new DistributionError(
+    throw new ReleaseFormatError(
       'RELEASE_LOG_ENTRY_INVALID',
       message,
       cause === undefined ? {} : { cause },
@@ -97,7 +100,7 @@ export function parseReleaseLogEntry(bytes: Uint8Array): ReleaseLogEntry {
 
 function checkEntry(value: unknown): asserts value is ReleaseLogEntry {
   const invalid = (message: string): never => {
-    throw new DistributionError('RELEASE_LOG_ENTRY_INVALID', message);
+    throw new ReleaseFormatError('RELEASE_LOG_ENTRY_INVALID', message);
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return invalid('the entry is not an object');

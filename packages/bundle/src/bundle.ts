@@ -1,14 +1,9 @@
-import { createHash } from 'node:crypto';
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
-import { ReleaseError } from './errors.js';
+import { sha256Hex } from '@glasshouse/attest';
+import type { YaraEngine } from './engine.js';
+import { BundleError } from './errors.js';
 import { MANIFEST_PATH, parseManifest, type RulesManifest } from './manifest.js';
 import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
-import { compileWithYaraX, openYaraXScanner } from './yara.js';
-
-/** Lowercase hex SHA-256. */
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /**
  * Gzip (RFC 1952) with a fixed header: no name, MTIME 0, XFL 0, OS 255
@@ -39,7 +34,7 @@ export interface BundleContents {
  * Reads a rules bundle (a ustar archive, optionally gzip-compressed): bounded
  * tar parsing, then the manifest, then every file against its digest. Any
  * file missing from the manifest, listed but absent, or with another digest
- * is refused. Pure: bytes in, value out or a `ReleaseError`.
+ * is refused. Pure: bytes in, value out or a `BundleError`.
  */
 export function readBundle(
   bytes: Uint8Array,
@@ -52,40 +47,36 @@ export function readBundle(
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       if (code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new ReleaseError('TAR_TOO_LARGE', 'bundle inflates past the size limit', { cause });
+        throw new BundleError('TAR_TOO_LARGE', 'bundle inflates past the size limit', { cause });
       }
-      throw new ReleaseError('BUNDLE_BAD_GZIP', 'bundle is not valid gzip', { cause });
+      throw new BundleError('BUNDLE_BAD_GZIP', 'bundle is not valid gzip', { cause });
     }
   }
   const entries = readTar(tar, limits);
   const manifestEntry = entries.find((e) => e.path === MANIFEST_PATH);
   if (manifestEntry === undefined)
-    throw new ReleaseError('MANIFEST_INVALID', 'bundle has no manifest.json');
+    throw new BundleError('MANIFEST_INVALID', 'bundle has no manifest.json');
   const manifest = parseManifest(manifestEntry.data);
   const files = new Map<string, Uint8Array>();
   for (const entry of entries) {
     if (entry.path === MANIFEST_PATH) continue;
     const want = manifest.files[entry.path];
     if (want === undefined) {
-      throw new ReleaseError('MANIFEST_DIGEST_MISMATCH', `${entry.path} is not in the manifest`, {
+      throw new BundleError('MANIFEST_DIGEST_MISMATCH', `${entry.path} is not in the manifest`, {
         evidence: { path: entry.path },
       });
     }
     const got = sha256Hex(entry.data);
     if (got !== want) {
-      throw new ReleaseError(
-        'MANIFEST_DIGEST_MISMATCH',
-        `${entry.path} does not match its digest`,
-        {
-          evidence: { path: entry.path, want, got },
-        },
-      );
+      throw new BundleError('MANIFEST_DIGEST_MISMATCH', `${entry.path} does not match its digest`, {
+        evidence: { path: entry.path, want, got },
+      });
     }
     files.set(entry.path, entry.data);
   }
   for (const path of Object.keys(manifest.files)) {
     if (!files.has(path)) {
-      throw new ReleaseError('MANIFEST_DIGEST_MISMATCH', `${path} is listed but missing`, {
+      throw new BundleError('MANIFEST_DIGEST_MISMATCH', `${path} is listed but missing`, {
         evidence: { path },
       });
     }
@@ -100,31 +91,30 @@ export interface SelfTestResult {
 
 /**
  * The self-test an endpoint runs after installing a bundle: compile the
- * manifest's rules with yara-x, scan each case, and require exactly the
+ * manifest's rules with `engine`, scan each case, and require exactly the
  * expected rule names. Throws `SELFTEST_FAILED` naming the file and the rules.
  */
-export function runSelfTest(bundle: BundleContents): SelfTestResult {
+export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTestResult {
   const sources = bundle.manifest.rules.map((path) => {
     const data = bundle.files.get(path);
     if (data === undefined)
-      throw new ReleaseError('MANIFEST_INVALID', `rule source ${path} missing`);
+      throw new BundleError('MANIFEST_INVALID', `rule source ${path} missing`);
     try {
       return { path, text: new TextDecoder('utf-8', { fatal: true }).decode(data) };
     } catch (cause) {
-      throw new ReleaseError('SELFTEST_FAILED', `rule source ${path} is not UTF-8`, { cause });
+      throw new BundleError('SELFTEST_FAILED', `rule source ${path} is not UTF-8`, { cause });
     }
   });
-  const { rules, warnings } = compileWithYaraX(sources);
-  const scanner = openYaraXScanner(rules);
+  const rules = engine.compile(sources);
   try {
     for (const c of bundle.manifest.selfTest) {
       const data = bundle.files.get(c.sample);
       if (data === undefined)
-        throw new ReleaseError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
-      const got = scanner.scan(data);
+        throw new BundleError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
+      const got = rules.scan(data);
       const want = [...c.expect].sort();
       if (got.join('\n') !== want.join('\n')) {
-        throw new ReleaseError(
+        throw new BundleError(
           'SELFTEST_FAILED',
           `self-test: ${c.sample} matched [${got.join(', ')}], expected [${want.join(', ')}]`,
           { evidence: { sample: c.sample, expect: want, got } },
@@ -132,8 +122,7 @@ export function runSelfTest(bundle: BundleContents): SelfTestResult {
       }
     }
   } finally {
-    scanner.free();
     rules.free();
   }
-  return { cases: bundle.manifest.selfTest.length, warnings };
+  return { cases: bundle.manifest.selfTest.length, warnings: [...rules.warnings] };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { declaredRules } from './rulenames.js';
+import { declaredRules } from '../src/rulenames.js';
 
 describe('declared rule names', () => {
   it('skips comments, strings, hex strings and regular expressions', () => {

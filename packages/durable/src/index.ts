@@ -1,0 +1,9 @@
+// Durable, atomic file operations.
+export {
+  ensureDirDurably,
+  isErrno,
+  removeFileDurably,
+  syncDir,
+  writeFileDurably,
+  writeNewFileDurably,
+} from './durable.js';

@@ -1,0 +1,10 @@
+import { CodedError } from '@glasshouse/errors';
+
+/**
+ * Every code `@glasshouse/release-format` throws. Callers branch on these,
+ * never on messages; the README lists what each one means.
+ */
+export type ReleaseFormatErrorCode = 'RELEASE_LOG_ENTRY_INVALID';
+
+/** The one error class of `@glasshouse/release-format`. Branch on `code`, never on the message. */
+export class ReleaseFormatError extends CodedError<ReleaseFormatErrorCode> {}

@@ -1,0 +1,23 @@
+// Vocabulary shared by the vendor, the supervisor and the endpoint.
+export { ReleaseFormatError, type ReleaseFormatErrorCode } from './errors.js';
+export {
+  encodeReleaseLogEntry,
+  MAX_RELEASE_LOG_ENTRY_BYTES,
+  parseReleaseLogEntry,
+  RELEASE_LOG_RECEIPT_NAME,
+  RELEASE_LOG_SCHEMA,
+  type ReleaseLogEntry,
+} from './release-log.js';
+export {
+  ATTESTATION_KINDS,
+  isIdUri,
+  isReleaseId,
+  releaseResourceUri,
+  rulesBundleName,
+  type ArtifactRef,
+  type AttestationKind,
+  type AttestationRef,
+  type ReleaseRecord,
+  type ReleaseStatus,
+} from './records.js';
+export { publicKeyInfo, tufKeyId, type PublicKeyInfo, type TufPublicKey } from './keys.js';
