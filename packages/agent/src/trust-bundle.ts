@@ -30,7 +30,7 @@ import {
   signEnvelope,
   type EnvelopeSigner,
 } from '@glasshouse/attest';
-import { tufKeyId, type TufPublicKey } from '@glasshouse/distribution';
+import { tufKeyId, type TufPublicKey } from '@glasshouse/release-format';
 import { AgentError } from './errors.js';
 
 export const TRUST_BUNDLE_PAYLOAD_TYPE = 'application/vnd.glasshouse.trust-bundle+json';
