@@ -13,8 +13,6 @@
  */
 import { AttestError } from './errors.js';
 
-export type CanonicalErrorCode = 'CANONICAL_JSON_UNSUPPORTED';
-
 const encoder = new TextEncoder();
 // With the u flag this matches only unpaired surrogates, which have no UTF-8.
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -22,17 +22,7 @@
  *   in a string that has no other of these; `strictBase64` closes it for
  *   envelopes this project wrote itself.
  */
-import { AttestError } from './errors.js';
-
-export type EnvelopeErrorCode =
-  | 'ENVELOPE_TOO_LARGE'
-  | 'ENVELOPE_MALFORMED'
-  | 'ENVELOPE_BASE64_INVALID'
-  | 'ENVELOPE_TOO_MANY_SIGNATURES'
-  | 'ENVELOPE_PAYLOAD_TYPE_UNSUPPORTED'
-  | 'ENVELOPE_THRESHOLD_NOT_MET'
-  | 'ENVELOPE_SIGNER_INVALID'
-  | 'ENVELOPE_VERIFY_OPTIONS_INVALID';
+import { AttestError, type AttestErrorCode } from './errors.js';
 
 /** The JSON envelope (DSSE envelope.md), base64 fields as found. */
 export interface Envelope {
@@ -337,7 +327,7 @@ function invalidBase64(field: string): never {
   });
 }
 
-function assertPayloadType(payloadType: string, code: EnvelopeErrorCode): void {
+function assertPayloadType(payloadType: string, code: AttestErrorCode): void {
   // DSSE protocol.md: PAYLOAD_TYPE is required; a lone surrogate has no UTF8().
   if (payloadType.length === 0 || /\p{Cs}/u.test(payloadType)) {
     throw new AttestError(code, 'payloadType must be a non-empty Unicode string', {

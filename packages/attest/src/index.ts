@@ -1,9 +1,131 @@
-export * from './errors.js';
-export * from './canonical.js';
-export * from './keys.js';
-export * from './dsse.js';
-export * from './statement.js';
-export * from './slsa.js';
-export * from './legacy.js';
-export { formatTimestamp, isTimestamp } from './fields.js';
+// The attestation formats' public API, by name; internal helpers stay in their modules.
+// the error class
+export { AttestError, type AttestErrorCode } from './errors.js';
+// securesystemslib canonical JSON
+export { canonicalString, encodeCanonical } from './canonical.js';
 export { sha256Hex } from './digest.js';
+// Ed25519 keys: PEM, raw, securesystemslib key dicts and ids
+export {
+  computeKeyId,
+  ED25519_KEY_SIZE,
+  ED25519_SIGNATURE_SIZE,
+  formatPublicKeyFile,
+  generateSigningKey,
+  keyDictFor,
+  keyDictWithIdFor,
+  KEYID_HASH_ALGORITHMS,
+  publicKeyFromKeyDict,
+  publicKeyFromPem,
+  publicKeyFromRaw,
+  publicKeyToPem,
+  signingKeyFromPem,
+  signingKeyFromSeed,
+  signingKeyToPem,
+  type KeyDict,
+  type KeyDictWithId,
+  type PublicKey,
+  type SigningKey,
+} from './keys.js';
+// DSSE envelopes (envelope.md, protocol.md)
+export {
+  decodeBase64,
+  DEFAULT_MAX_ENVELOPE_SIZE,
+  DEFAULT_MAX_SIGNATURES,
+  envelopeFromJson,
+  pae,
+  parseEnvelope,
+  serializeEnvelope,
+  signEnvelope,
+  toBase64,
+  verifyEnvelope,
+  type Envelope,
+  type EnvelopeSignature,
+  type EnvelopeSigner,
+  type EnvelopeVerifier,
+  type ParseEnvelopeOptions,
+  type VerifiedEnvelope,
+  type VerifyEnvelopeOptions,
+} from './dsse.js';
+// in-toto Statement v1
+export {
+  ACCEPTED_DIGEST_ALGORITHMS,
+  buildStatement,
+  DEFAULT_MAX_STATEMENT_SIZE,
+  digestSetsMatch,
+  IN_TOTO_PAYLOAD_TYPE,
+  parseStatement,
+  serializeStatement,
+  signStatement,
+  STATEMENT_TYPE_V1,
+  subjectMatches,
+  validateStatement,
+  verifyStatementEnvelope,
+  verifySubject,
+  type DigestSet,
+  type ResourceDescriptor,
+  type Statement,
+  type StatementInput,
+  type Subject,
+  type VerifiedStatement,
+  type VerifyStatementOptions,
+} from './statement.js';
+// SLSA Provenance v1 and Verification Summary v1
+export {
+  buildProvenance,
+  buildVerificationSummary,
+  provenanceOf,
+  provenanceStatement,
+  SLSA_PROVENANCE_V1,
+  SLSA_VSA_V1,
+  validateProvenance,
+  validateVerificationSummary,
+  verificationSummaryOf,
+  verificationSummaryStatement,
+  verifyProvenance,
+  verifyVerificationSummary,
+  type BuildDefinition,
+  type Builder,
+  type BuildMetadata,
+  type ProvenanceExpectations,
+  type ProvenanceInput,
+  type ProvenanceV1,
+  type RunDetails,
+  type VerificationResult,
+  type VerificationSummaryExpectations,
+  type VerificationSummaryInput,
+  type VerificationSummaryV1,
+} from './slsa.js';
+// legacy in-toto layout and link metadata (in-toto 1.3.1)
+export {
+  buildLayout,
+  buildLink,
+  DEFAULT_MAX_METADATA_SIZE,
+  formatExpires,
+  linkFileName,
+  metablockSignedBy,
+  parseLayoutMetablock,
+  parseLinkMetablock,
+  parseMetablock,
+  serializeMetablock,
+  signableBytes,
+  signMetadata,
+  verifyLayout,
+  verifyMetablockSignature,
+  verifyProduct,
+  verifyStepLinks,
+  type ArtifactRule,
+  type InspectionInput,
+  type InspectionMetadata,
+  type LayoutInput,
+  type LayoutMetadata,
+  type LinkInput,
+  type LinkMetadata,
+  type Metablock,
+  type MetadataSignature,
+  type SignedMetadata,
+  type StepInput,
+  type StepMetadata,
+  type VerifiedStep,
+  type VerifyLayoutOptions,
+} from './legacy.js';
+export { formatTimestamp, isTimestamp } from './fields.js';

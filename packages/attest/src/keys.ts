@@ -29,8 +29,6 @@ import { encodeCanonical } from './canonical.js';
 import { sha256Hex } from './digest.js';
 import { AttestError } from './errors.js';
 
-export type KeyErrorCode = 'KEY_MALFORMED' | 'KEY_ID_MISMATCH' | 'KEY_UNSUPPORTED_TYPE';
-
 /** A public key that can check signatures; `keyid` as described above. */
 export interface PublicKey {
   readonly keyid: string;

@@ -28,20 +28,6 @@ import {
 } from './keys.js';
 import { type DigestSet, ACCEPTED_DIGEST_ALGORITHMS, digestSetsMatch } from './statement.js';
 
-export type LegacyErrorCode =
-  | 'METADATA_TOO_LARGE'
-  | 'METADATA_MALFORMED'
-  | 'METADATA_FIELD_INVALID'
-  | 'METADATA_TYPE_MISMATCH'
-  | 'METADATA_SIGNER_INVALID'
-  | 'METADATA_SIGNATURE_INVALID'
-  | 'LAYOUT_VERIFY_OPTIONS_INVALID'
-  | 'LAYOUT_EXPIRED'
-  | 'LAYOUT_STEP_NOT_FOUND'
-  | 'STEP_THRESHOLD_NOT_MET'
-  | 'STEP_LINKS_DISAGREE'
-  | 'LINK_PRODUCT_MISMATCH';
-
 /** An artifact rule, e.g. ["CREATE", "app.tgz"] or ["MATCH", "*", "WITH", "PRODUCTS", "FROM", "build"]. */
 export type ArtifactRule = string[];
 

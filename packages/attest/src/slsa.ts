@@ -33,16 +33,6 @@ import {
   predicateObject,
 } from './statement.js';
 
-export type PredicateErrorCode =
-  | 'PREDICATE_FIELD_MISSING'
-  | 'PREDICATE_FIELD_INVALID'
-  | 'PROVENANCE_BUILDER_MISMATCH'
-  | 'PROVENANCE_BUILD_TYPE_MISMATCH'
-  | 'VSA_VERIFIER_MISMATCH'
-  | 'VSA_NOT_PASSED'
-  | 'VSA_LEVEL_NOT_MET'
-  | 'VSA_RESOURCE_MISMATCH';
-
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const SLSA_VSA_V1 = 'https://slsa.dev/verification_summary/v1';
 

@@ -27,15 +27,6 @@ import {
   stableStringify,
 } from './fields.js';
 
-export type StatementErrorCode =
-  | 'STATEMENT_MALFORMED'
-  | 'STATEMENT_TOO_LARGE'
-  | 'STATEMENT_TYPE_UNSUPPORTED'
-  | 'STATEMENT_FIELD_MISSING'
-  | 'STATEMENT_FIELD_INVALID'
-  | 'STATEMENT_PREDICATE_TYPE_MISMATCH'
-  | 'STATEMENT_SUBJECT_NOT_FOUND';
-
 /** statement.md: "Always `https://in-toto.io/Statement/v1` for this version". */
 export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
 /** envelope.md: the payloadType of a DSSE envelope holding a Statement. */

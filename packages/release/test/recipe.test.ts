@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ReleaseError } from './errors.js';
-import { MAX_RECIPE_BYTES, parseRecipe } from './recipe.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { MAX_RECIPE_BYTES, parseRecipe } from '../src/recipe.js';
 
 const enc = new TextEncoder();
 const rules = {
@@ -22,15 +22,8 @@ const command = {
   outputs: ['glasshouse-agent-2.1.0.tgz'],
 };
 
-function codeOf(value: unknown): string | undefined {
-  try {
-    parseRecipe(typeof value === 'string' ? enc.encode(value) : enc.encode(JSON.stringify(value)));
-    return undefined;
-  } catch (e) {
-    if (e instanceof ReleaseError) return e.code;
-    throw e;
-  }
-}
+const recipeCode = (value: unknown): string =>
+  codeOf(() => parseRecipe(enc.encode(typeof value === 'string' ? value : JSON.stringify(value))));
 
 describe('recipe', () => {
   it('parses both kinds', () => {
@@ -72,6 +65,6 @@ describe('recipe', () => {
     ['duplicate outputs', { ...command, outputs: ['a', 'a'] }, 'RECIPE_INVALID'],
     ['rules field on command', { ...command, inputs: rules.inputs }, 'RECIPE_UNKNOWN_FIELD'],
   ])('refuses %s', (_name, value, code) => {
-    expect(codeOf(value)).toBe(code);
+    expect(recipeCode(value)).toBe(code);
   });
 });

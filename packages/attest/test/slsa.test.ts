@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEnvelope, serializeEnvelope } from './dsse.js';
-import { signingKeyFromSeed } from './keys.js';
+import { parseEnvelope, serializeEnvelope } from '../src/dsse.js';
+import { signingKeyFromSeed } from '../src/keys.js';
 import {
   SLSA_PROVENANCE_V1,
   SLSA_VSA_V1,
@@ -14,9 +14,9 @@ import {
   verificationSummaryStatement,
   verifyProvenance,
   verifyVerificationSummary,
-} from './slsa.js';
-import { signStatement, verifyStatementEnvelope, verifySubject } from './statement.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/slsa.js';
+import { signStatement, verifyStatementEnvelope, verifySubject } from '../src/statement.js';
+import { codeOf } from '../../errors/test/codes.js';
 
 const ARTIFACT = 'a'.repeat(64);
 const builderKey = signingKeyFromSeed(new Uint8Array(32).fill(1));

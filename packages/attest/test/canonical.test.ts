@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalString, encodeCanonical } from './canonical.js';
-import { codeOf, listVectors, readVector } from '../test/codes.js';
+import { canonicalString, encodeCanonical } from '../src/canonical.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { listVectors, readVector } from './vectors.js';
 
 interface CanonicalVector {
   description: string;

@@ -1,21 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { AttestError, type AttestErrorCode } from '../src/errors.js';
 
-/**
- * Runs `run` and returns the code of the AttestError it threw, or 'accepted'
- * when it returned. Any other exception is a bug and propagates, so a test
- * asserting a code fails on crashes as well as on wrong codes.
- */
-export function codeOf(run: () => unknown): AttestErrorCode | 'accepted' {
-  try {
-    run();
-    return 'accepted';
-  } catch (err) {
-    if (err instanceof AttestError) return err.code;
-    throw err;
-  }
-}
-
+/** Test vectors under testdata/. */
 export function readText(relative: string): string {
   return readFileSync(new URL(`../testdata/${relative}`, import.meta.url), 'utf8');
 }

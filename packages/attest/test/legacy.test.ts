@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalString } from './canonical.js';
-import { signingKeyFromSeed } from './keys.js';
+import { canonicalString } from '../src/canonical.js';
+import { signingKeyFromSeed } from '../src/keys.js';
 import {
   type LayoutMetadata,
   type LinkMetadata,
@@ -18,8 +18,9 @@ import {
   verifyMetablockSignature,
   verifyProduct,
   verifyStepLinks,
-} from './legacy.js';
-import { codeOf, readVector } from '../test/codes.js';
+} from '../src/legacy.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { readVector } from './vectors.js';
 
 interface MetablockVector {
   metablock: Metablock;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkConsistency } from './release-log.js';
-import type { SeenCheckpoint } from './state.js';
+import { checkConsistency } from '../src/release-log.js';
+import type { SeenCheckpoint } from '../src/state.js';
 import { rejectionCode } from '../../errors/test/codes.js';
 
 const cp = (size: number, rootHash: string): SeenCheckpoint => ({

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hasCode } from '@glasshouse/errors';
-import { checkCommitSha, normalizeSourceUri } from './git.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    for (const code of ['GIT_BAD_SOURCE', 'GIT_BAD_COMMIT'] as const) {
-      if (hasCode(err, code)) return code;
-    }
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../../errors/test/codes.js';
+import { checkCommitSha, normalizeSourceUri } from '../src/git.js';
 
 describe('source and commit checks', () => {
   it('accepts full lowercase SHA-1 commit names only', () => {

@@ -11,8 +11,9 @@ import {
   signingKeyFromPem,
   signingKeyFromSeed,
   signingKeyToPem,
-} from './keys.js';
-import { codeOf, readVector } from '../test/codes.js';
+} from '../src/keys.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { readVector } from './vectors.js';
 
 interface KeyVector {
   seedByte: number;

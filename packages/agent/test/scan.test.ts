@@ -31,7 +31,7 @@ import {
   type ScanOptions,
   type ScanRecord,
   type ScanSummary,
-} from './scan.js';
+} from '../src/scan.js';
 import { rejectionCode } from '../../errors/test/codes.js';
 
 let work: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentErrorFromTuf } from './tuf.js';
+import { agentErrorFromTuf } from '../src/tuf.js';
 
 // Stand-ins with tuf-js's class names: the classification reads constructor names.
 class RuntimeError extends Error {}

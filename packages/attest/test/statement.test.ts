@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEnvelope, serializeEnvelope, signEnvelope } from './dsse.js';
-import { signingKeyFromSeed } from './keys.js';
+import { parseEnvelope, serializeEnvelope, signEnvelope } from '../src/dsse.js';
+import { signingKeyFromSeed } from '../src/keys.js';
 import {
   IN_TOTO_PAYLOAD_TYPE,
   STATEMENT_TYPE_V1,
@@ -13,8 +13,8 @@ import {
   validateStatement,
   verifyStatementEnvelope,
   verifySubject,
-} from './statement.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/statement.js';
+import { codeOf } from '../../errors/test/codes.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, newestVersion } from './versions.js';
+import { compareVersions, newestVersion } from '../src/versions.js';
 
 describe('compareVersions', () => {
   it('orders dot-separated parts numerically, a prefix first', () => {

@@ -12,8 +12,8 @@ import {
   signBuildStepLink,
   signProvenance,
   type BuildFacts,
-} from './provenance.js';
-import { parseRecipe, type Recipe } from './recipe.js';
+} from '../src/provenance.js';
+import { parseRecipe, type Recipe } from '../src/recipe.js';
 
 const recipe: Recipe = parseRecipe(
   Buffer.from(

@@ -10,10 +10,11 @@ import {
   serializeEnvelope,
   signEnvelope,
   verifyEnvelope,
-} from './dsse.js';
-import { AttestError } from './errors.js';
-import { signingKeyFromSeed } from './keys.js';
-import { codeOf, readVector } from '../test/codes.js';
+} from '../src/dsse.js';
+import { AttestError } from '../src/errors.js';
+import { signingKeyFromSeed } from '../src/keys.js';
+import { codeOf } from '../../errors/test/codes.js';
+import { readVector } from './vectors.js';
 
 interface SpecVector {
   payloadType: string;
