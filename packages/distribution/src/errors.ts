@@ -30,6 +30,17 @@ export type DistributionErrorCode =
   | 'RELEASE_LOG_ENTRY_UNAPPROVED'
   // supervisor signing and the repository service
   | 'RELEASES_DRAFT_REFUSED'
+  // the supervisor's checks of a targets draft (targets-checks.ts), one code per change
+  | 'TARGETS_TOP_LEVEL_TARGET'
+  | 'TARGETS_THRESHOLD_LOWERED'
+  | 'TARGETS_KEY_SWAPPED'
+  | 'TARGETS_DELEGATION_CHANGED'
+  | 'TARGETS_ROLE_NOT_TWO_PARTY'
+  // the supervisor's repository monitor (repo-monitor.ts), one code per finding
+  | 'REPO_ROOT_UNSUPERVISED'
+  | 'REPO_TARGETS_UNSUPERVISED'
+  | 'REPO_DELEGATION_UNSUPERVISED'
+  | 'REPO_TARGET_UNAPPROVED'
   | 'RELEASE_NOT_APPROVED'
   | 'REPO_UPSTREAM_FAILED';
 

@@ -1,6 +1,7 @@
 /**
  * A client of the repository service (repo-server.ts) with bounded reads,
- * and the supervisor's two signing ceremonies on top of it.
+ * and the supervisor's signing ceremonies (root, targets, releases) on top
+ * of it.
  */
 import { createHash } from 'node:crypto';
 import { CodedError } from '@glasshouse/errors';
@@ -9,15 +10,30 @@ import type { ApprovalLookup } from './release-log-checker.js';
 import {
   signReleasesDraftAsSupervisor,
   signRootDraftAsSupervisor,
+  signTargetsDraftAsSupervisor,
   type SupervisorTufKeys,
 } from './supervisor-tuf.js';
-import { verifyMetadataSignature, type TufSignature } from './tuf-keys.js';
+import {
+  parseTufPublicKey,
+  verifyMetadataSignature,
+  type TufPublicKey,
+  type TufSignature,
+} from './tuf-keys.js';
+import type { TargetsSignatureResult } from './tuf-repo.js';
 import {
   MAX_METADATA_BYTES,
+  RELEASES_ROLE,
   parseMetadataBytes,
+  sha256Hex,
   type TufMetadataDocument,
 } from './tuf-metadata.js';
-import { MetadataKind } from '@tufjs/models';
+import {
+  MetadataKind,
+  type Metadata,
+  type Snapshot,
+  type Targets,
+  type Timestamp,
+} from '@tufjs/models';
 
 /** The largest target the supervisor fetches to check (layouts and receipts are small). */
 const MAX_TARGET_BYTES = 4 * 1024 * 1024;
@@ -39,8 +55,18 @@ export class RepoClient {
     return this.#json<TufMetadataDocument>('GET', '/drafts/root');
   }
 
-  addRootSignature(signature: TufSignature): Promise<{ version: number; published: boolean }> {
+  addRootSignature(
+    signature: TufSignature,
+  ): Promise<{ version: number; published: boolean; awaitingTargets: boolean }> {
     return this.#json('POST', '/drafts/root/signatures', signature);
+  }
+
+  targetsDraft(): Promise<TufMetadataDocument> {
+    return this.#json<TufMetadataDocument>('GET', '/drafts/targets');
+  }
+
+  addTargetsSignature(signature: TufSignature): Promise<TargetsSignatureResult> {
+    return this.#json('POST', '/drafts/targets/signatures', signature);
   }
 
   releasesDraft(): Promise<TufMetadataDocument> {
@@ -124,9 +150,129 @@ export class RepoClient {
 export async function supervisorSignRoot(
   client: RepoClient,
   keys: SupervisorTufKeys,
-): Promise<{ version: number; published: boolean }> {
+): Promise<{ version: number; published: boolean; awaitingTargets: boolean }> {
   const draft = await client.rootDraft();
   return client.addRootSignature(signRootDraftAsSupervisor(draft, keys));
+}
+
+/**
+ * Signs the pending targets draft with the supervisor's targets key after
+ * its checks (targets-checks.ts) against the published targets: the
+ * vendor's release key it names stays, the version is the next one.
+ */
+export async function supervisorSignTargets(
+  client: RepoClient,
+  keys: SupervisorTufKeys,
+): Promise<TargetsSignatureResult> {
+  const draft = await client.targetsDraft();
+  const chain = await readPublishedChain(client);
+  const targets = chain?.roles.get('targets')?.metadata;
+  let published: { version: number; vendorRelease: TufPublicKey } | undefined;
+  if (targets !== undefined) {
+    const role = targets.signed.delegations?.roles?.[RELEASES_ROLE];
+    const vendorId = role?.keyIDs.find((id) => id !== keys.release.keyid);
+    const vendorKey =
+      vendorId === undefined ? undefined : targets.signed.delegations?.keys[vendorId];
+    if (role?.keyIDs.includes(keys.release.keyid) !== true || vendorKey === undefined) {
+      throw new DistributionError(
+        'TARGETS_KEY_SWAPPED',
+        "the published releases delegation does not name the supervisor's release key and one vendor key",
+        { evidence: { keyids: role?.keyIDs ?? [] } },
+      );
+    }
+    published = {
+      version: targets.signed.version,
+      vendorRelease: parseTufPublicKey(vendorKey.toJSON()),
+    };
+  }
+  return client.addTargetsSignature(signTargetsDraftAsSupervisor({ draft, published, keys }));
+}
+
+/** One metadata file of the published chain: its bytes and what they parse to. */
+export interface PublishedFile<T> {
+  readonly version: number;
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+  readonly metadata: T;
+}
+
+/** What the repository publishes now: timestamp → snapshot → each targets metadata it lists. */
+export interface PublishedChain {
+  readonly timestamp: PublishedFile<Metadata<Timestamp>>;
+  readonly snapshot: PublishedFile<Metadata<Snapshot>>;
+  /** By role name (`targets`, `releases`, any other role the snapshot lists). */
+  readonly roles: ReadonlyMap<string, PublishedFile<Metadata<Targets>>>;
+}
+
+const ROLE_FILE = /^([a-z0-9][a-z0-9_-]{0,63})\.json$/;
+
+/**
+ * Reads the published chain the way a client walks it: the timestamp, the
+ * snapshot it names (TUF 5.5: its hash and length), then every targets
+ * metadata file the snapshot lists, by version (TUF 5.6). Undefined before
+ * root v1 is published. REPO_CORRUPT when a file is missing, does not parse
+ * or is not what the metadata above it says.
+ */
+export async function readPublishedChain(client: RepoClient): Promise<PublishedChain | undefined> {
+  const timestampBytes = await client.metadata('timestamp.json');
+  if (timestampBytes === undefined) return undefined;
+  const timestamp = parseMetadataBytes(
+    timestampBytes,
+    MetadataKind.Timestamp,
+    'REPO_CORRUPT',
+    'timestamp',
+  );
+  const snapshotMeta = timestamp.signed.snapshotMeta;
+  const snapshotFile = await fetchListed(client, 'snapshot', snapshotMeta);
+  const snapshot = parseMetadataBytes(
+    snapshotFile.bytes,
+    MetadataKind.Snapshot,
+    'REPO_CORRUPT',
+    'snapshot',
+  );
+  const roles = new Map<string, PublishedFile<Metadata<Targets>>>();
+  for (const [file, meta] of Object.entries(snapshot.signed.meta)) {
+    const role = ROLE_FILE.exec(file)?.[1];
+    if (role === undefined) throw corrupt(`the snapshot lists ${file}`);
+    const listed = await fetchListed(client, role, meta);
+    roles.set(role, {
+      ...listed,
+      metadata: parseMetadataBytes(listed.bytes, MetadataKind.Targets, 'REPO_CORRUPT', file),
+    });
+  }
+  return {
+    timestamp: {
+      version: timestamp.signed.version,
+      bytes: timestampBytes,
+      sha256: sha256Hex(timestampBytes),
+      metadata: timestamp,
+    },
+    snapshot: { ...snapshotFile, metadata: snapshot },
+    roles,
+  };
+}
+
+/** `<version>.<role>.json`, checked against the length and hashes listed for it (TUF 5.5.2, 5.6.2). */
+async function fetchListed(
+  client: RepoClient,
+  role: string,
+  meta: {
+    version: number;
+    length?: number | undefined;
+    hashes?: Record<string, string> | undefined;
+  },
+): Promise<{ version: number; bytes: Uint8Array; sha256: string }> {
+  const bytes = await client.metadata(`${meta.version}.${role}.json`);
+  if (bytes === undefined) throw corrupt(`${meta.version}.${role}.json is missing`);
+  const sha256 = sha256Hex(bytes);
+  const listedHash = meta.hashes?.sha256;
+  if (
+    (meta.length !== undefined && meta.length !== bytes.length) ||
+    (listedHash !== undefined && listedHash !== sha256)
+  ) {
+    throw corrupt(`${meta.version}.${role}.json is not the file its listing describes`);
+  }
+  return { version: meta.version, bytes, sha256 };
 }
 
 /**
@@ -159,41 +305,14 @@ export async function supervisorSignRelease(
   return client.addReleasesSignature(signature);
 }
 
-/** timestamp → snapshot → releases; the releases metadata must verify with the supervisor's release key. */
+/** The published releases metadata's targets; it must verify with the supervisor's release key. */
 async function publishedTargetsSignedBy(
   client: RepoClient,
   keys: SupervisorTufKeys,
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const timestampBytes = await client.metadata('timestamp.json');
-  if (timestampBytes === undefined) return out;
-  const timestamp = parseMetadataBytes(
-    timestampBytes,
-    MetadataKind.Timestamp,
-    'REPO_CORRUPT',
-    'timestamp',
-  );
-  const snapshotBytes = await client.metadata(
-    `${timestamp.signed.snapshotMeta.version}.snapshot.json`,
-  );
-  if (snapshotBytes === undefined) throw corrupt('the snapshot the timestamp names is missing');
-  const snapshot = parseMetadataBytes(
-    snapshotBytes,
-    MetadataKind.Snapshot,
-    'REPO_CORRUPT',
-    'snapshot',
-  );
-  const releasesMeta = snapshot.signed.meta['releases.json'];
-  if (releasesMeta === undefined) return out;
-  const releasesBytes = await client.metadata(`${releasesMeta.version}.releases.json`);
-  if (releasesBytes === undefined)
-    throw corrupt('the releases metadata the snapshot names is missing');
-  const releases = parseMetadataBytes(
-    releasesBytes,
-    MetadataKind.Targets,
-    'REPO_CORRUPT',
-    'releases',
-  );
+  const releases = (await readPublishedChain(client))?.roles.get(RELEASES_ROLE)?.metadata;
+  if (releases === undefined) return out;
   const ours = releases.signatures[keys.release.keyid];
   if (
     ours === undefined ||

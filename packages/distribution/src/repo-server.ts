@@ -9,6 +9,8 @@
  *   GET  /targets/<dirs>/<sha256>.<name>  immutable
  *   GET  /drafts/root                the root draft (404 DRAFT_MISSING)
  *   POST /drafts/root/signatures     {keyid, sig} → {version, published, …}
+ *   GET  /drafts/targets             the targets draft
+ *   POST /drafts/targets/signatures  {keyid, sig}
  *   GET  /drafts/releases            the releases draft
  *   POST /drafts/releases/signatures {keyid, sig}
  *   POST /publish                    {releaseId}; Authorization: Bearer <DIR/publish-token>
@@ -30,9 +32,11 @@ import { parseTufSignature } from './tuf-keys.js';
 import {
   addReleasesSignature,
   addRootSignature,
+  addTargetsSignature,
   releasesDraft,
   repoPaths,
   rootDraft,
+  targetsDraft,
 } from './tuf-repo.js';
 
 export const PUBLISH_TOKEN_FILE = 'publish-token';
@@ -144,6 +148,13 @@ export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
   );
   app.post('/drafts/root/signatures', async (req, reply) => {
     const result = await addRootSignature(dir, parseTufSignature(req.body), now());
+    return reply.code(201).send(result);
+  });
+  app.get('/drafts/targets', async (_req, reply) =>
+    reply.header('cache-control', 'no-store').send(await targetsDraft(dir)),
+  );
+  app.post('/drafts/targets/signatures', async (req, reply) => {
+    const result = await addTargetsSignature(dir, parseTufSignature(req.body), now());
     return reply.code(201).send(result);
   });
   app.get('/drafts/releases', async (_req, reply) =>

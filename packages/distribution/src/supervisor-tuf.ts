@@ -1,10 +1,12 @@
 /**
- * The supervisor's part of the update repository: its two TUF keys (a root
- * key, so the vendor cannot rotate keys alone, and a release key, so no
- * release is valid without it), the file that hands their public halves to
- * the vendor, and the checks it makes before it signs a draft.
+ * The supervisor's part of the update repository: its three TUF keys (a
+ * root key, so the vendor cannot rotate keys alone; a targets key, so the
+ * vendor cannot re-delegate releases alone; a release key, so no release is
+ * valid without it), the file that hands their public halves to the vendor,
+ * and the checks it makes before it signs a draft.
  *
  *     <supervisor dir>/tuf-root.pem      mode 0600
+ *     <supervisor dir>/tuf-targets.pem   mode 0600
  *     <supervisor dir>/tuf-release.pem   mode 0600
  */
 import { join } from 'node:path';
@@ -15,7 +17,8 @@ import { isErrno } from '@glasshouse/durable';
 import { RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/release-format';
 import { DistributionError } from './errors.js';
 import { isPlainObject } from './json.js';
-import type { ApprovalLookup } from './release-log-checker.js';
+import type { ApprovalLookup, ApprovedRelease } from './release-log-checker.js';
+import { checkRootTargetsRole, checkTargetsDraft } from './targets-checks.js';
 import {
   generateTufKey,
   loadTufKey,
@@ -29,8 +32,11 @@ import {
 import { RELEASES_ROLE, type TufMetadataDocument } from './tuf-metadata.js';
 import { signDraft, type SupervisorKeys } from './tuf-repo.js';
 
-export const SUPERVISOR_TUF_KEYS_SCHEMA = 'glasshouse.supervisor-tuf-keys/v1';
+/** v2 adds the targets key; v1 files (root and release only) still parse. */
+export const SUPERVISOR_TUF_KEYS_SCHEMA = 'glasshouse.supervisor-tuf-keys/v2';
+const SUPERVISOR_TUF_KEYS_SCHEMA_V1 = 'glasshouse.supervisor-tuf-keys/v1';
 const ROOT_KEY_FILE = 'tuf-root.pem';
+const TARGETS_KEY_FILE = 'tuf-targets.pem';
 const RELEASE_KEY_FILE = 'tuf-release.pem';
 
 /** What a target of a release is, in its TUF `custom` (set by the vendor's publish). */
@@ -45,6 +51,7 @@ export interface ReleaseTargetCustom {
 
 export interface SupervisorTufKeys {
   readonly root: TufSigningKey;
+  readonly targets: TufSigningKey;
   readonly release: TufSigningKey;
 }
 
@@ -63,23 +70,40 @@ export async function ensureSupervisorTufKeys(dir: string): Promise<SupervisorTu
     await saveTufKey(path, key);
     return key;
   };
-  return { root: await load(ROOT_KEY_FILE), release: await load(RELEASE_KEY_FILE) };
+  return {
+    root: await load(ROOT_KEY_FILE),
+    targets: await load(TARGETS_KEY_FILE),
+    release: await load(RELEASE_KEY_FILE),
+  };
 }
 
-/** The JSON file the supervisor hands to the vendor for `repo init --supervisor-keys`. */
-export function formatSupervisorKeysFile(keys: SupervisorTufKeys): string {
+/**
+ * The JSON file the supervisor hands to the vendor for `repo init
+ * --supervisor-keys` (v2). Without a targets key it is a v1 file, which an
+ * agent can pin but `repo init` refuses.
+ */
+export function formatSupervisorKeysFile(
+  keys: Pick<SupervisorTufKeys, 'root' | 'release'> & { readonly targets?: TufSigningKey },
+): string {
+  const entry = (key: TufSigningKey) => ({ keyid: key.keyid, key: key.publicKey });
   return `${JSON.stringify(
     {
-      schema: SUPERVISOR_TUF_KEYS_SCHEMA,
-      root: { keyid: keys.root.keyid, key: keys.root.publicKey },
-      release: { keyid: keys.release.keyid, key: keys.release.publicKey },
+      schema:
+        keys.targets === undefined ? SUPERVISOR_TUF_KEYS_SCHEMA_V1 : SUPERVISOR_TUF_KEYS_SCHEMA,
+      root: entry(keys.root),
+      ...(keys.targets === undefined ? {} : { targets: entry(keys.targets) }),
+      release: entry(keys.release),
     },
     null,
     2,
   )}\n`;
 }
 
-/** Parses that file; REPO_OPTION_INVALID when it is not one. */
+/**
+ * Parses that file; REPO_OPTION_INVALID when it is not one. A v1 file has
+ * no targets key: `repo init` refuses it (the old scheme), an agent needs
+ * only the root and release keys.
+ */
 export function parseSupervisorKeysFile(text: string): SupervisorKeys {
   let value: unknown;
   try {
@@ -89,13 +113,16 @@ export function parseSupervisorKeysFile(text: string): SupervisorKeys {
       cause,
     });
   }
-  if (!isPlainObject(value) || value.schema !== SUPERVISOR_TUF_KEYS_SCHEMA) {
+  if (
+    !isPlainObject(value) ||
+    (value.schema !== SUPERVISOR_TUF_KEYS_SCHEMA && value.schema !== SUPERVISOR_TUF_KEYS_SCHEMA_V1)
+  ) {
     throw new DistributionError(
       'REPO_OPTION_INVALID',
       `the supervisor keys file is not ${SUPERVISOR_TUF_KEYS_SCHEMA}`,
     );
   }
-  const key = (field: 'root' | 'release'): TufPublicKey => {
+  const key = (field: 'root' | 'targets' | 'release'): TufPublicKey => {
     const entry = value[field];
     if (!isPlainObject(entry)) {
       throw new DistributionError(
@@ -109,7 +136,11 @@ export function parseSupervisorKeysFile(text: string): SupervisorKeys {
     }
     return parsed;
   };
-  return { root: key('root'), release: key('release') };
+  return {
+    root: key('root'),
+    ...(value.schema === SUPERVISOR_TUF_KEYS_SCHEMA ? { targets: key('targets') } : {}),
+    release: key('release'),
+  };
 }
 
 /**
@@ -143,7 +174,36 @@ export function signRootDraftAsSupervisor(
       { evidence: { threshold: root?.threshold } },
     );
   }
+  // TUF 4.2 KEYID: clients look keys up by ID, so the ID must be our key's, not another key's.
+  const listed = (signed as { keys?: Record<string, unknown> }).keys?.[keys.root.keyid];
+  if (!isKey(listed, keys.root.keyid)) {
+    throw new DistributionError(
+      'DRAFT_MALFORMED',
+      "the root draft lists another key under the supervisor's root key ID",
+    );
+  }
+  checkRootTargetsRole(draft.signed, keys.targets.publicKey);
   return signDraft(draft, keys.root);
+}
+
+/**
+ * Signs a targets draft with the supervisor's targets key after
+ * `checkTargetsDraft` (targets-checks.ts): the releases delegation still
+ * names the vendor's release key of `published` and the supervisor's, with
+ * threshold 2, no target is listed at top level, and nothing else changed.
+ */
+export function signTargetsDraftAsSupervisor(options: {
+  draft: TufMetadataDocument;
+  /** The published targets' version and its vendor release key; undefined before v1. */
+  published: { version: number; vendorRelease: TufPublicKey } | undefined;
+  keys: SupervisorTufKeys;
+}): TufSignature {
+  checkTargetsDraft(options.draft, {
+    supervisorRelease: options.keys.release.publicKey,
+    vendorRelease: options.published?.vendorRelease,
+    version: (options.published?.version ?? 0) + 1,
+  });
+  return signDraft(options.draft, options.keys.targets);
 }
 
 /**
@@ -181,43 +241,60 @@ export async function signReleasesDraftAsSupervisor(options: {
     if (typeof sha256 !== 'string') refuse(name, 'has no sha256');
     if (options.published.get(name) === sha256) continue;
     if (options.published.has(name)) refuse(name, 'changes a published target');
-    const custom = target.custom as Partial<ReleaseTargetCustom> | undefined;
-    if (typeof custom?.releaseId !== 'string') refuse(name, 'names no release');
-    const approvals = await options.approvals.approvals(custom.releaseId);
-    let accepted = false;
-    for (const a of approvals) {
-      const prefix = `${a.name}/${a.version}/`;
-      if (!name.startsWith(prefix)) continue;
-      const rest = name.slice(prefix.length);
-      switch (custom.kind) {
-        case 'artifact':
-          accepted = a.subjects.some((s) => s.name === rest && s.sha256 === sha256);
-          break;
-        case 'attestation':
-          accepted =
-            a.approvalSha256 === sha256 ||
-            a.evidence.includes(sha256) ||
-            (custom.attestation === 'layout' &&
-              layoutNamesApproval(
-                await options.fetchTarget(name, sha256),
-                a.subjects.map((s) => s.name),
-                options.approvals.supervisorKeyid,
-              ));
-          break;
-        case 'release-log-receipt':
-          accepted =
-            rest === RELEASE_LOG_RECEIPT_NAME &&
-            isTlogProof(await options.fetchTarget(name, sha256));
-          break;
-        case undefined:
-          accepted = false;
-          break;
-      }
-      if (accepted) break;
-    }
-    if (!accepted) refuse(name, `is not part of an approval of release ${custom.releaseId}`);
+    const why = await targetNotApproved(name, sha256, target.custom, options);
+    if (why !== undefined) refuse(name, why);
   }
   return signDraft(options.draft, options.keys.release);
+}
+
+/**
+ * Why the target `name` (SHA-256 `sha256`, TUF `custom`) is not part of a
+ * release the supervisor approved, or undefined when it is (the rules of
+ * `signReleasesDraftAsSupervisor`).
+ */
+export async function targetNotApproved(
+  name: string,
+  sha256: string,
+  customJson: unknown,
+  options: {
+    approvals: ApprovalLookup;
+    fetchTarget: (name: string, sha256: string) => Promise<Uint8Array>;
+  },
+): Promise<string | undefined> {
+  const custom = customJson as Partial<ReleaseTargetCustom> | undefined;
+  if (typeof custom?.releaseId !== 'string') return 'names no release';
+  const approvals: readonly ApprovedRelease[] = await options.approvals.approvals(custom.releaseId);
+  for (const a of approvals) {
+    const prefix = `${a.name}/${a.version}/`;
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    let accepted = false;
+    switch (custom.kind) {
+      case 'artifact':
+        accepted = a.subjects.some((s) => s.name === rest && s.sha256 === sha256);
+        break;
+      case 'attestation':
+        accepted =
+          a.approvalSha256 === sha256 ||
+          a.evidence.includes(sha256) ||
+          (custom.attestation === 'layout' &&
+            layoutNamesApproval(
+              await options.fetchTarget(name, sha256),
+              a.subjects.map((s) => s.name),
+              options.approvals.supervisorKeyid,
+            ));
+        break;
+      case 'release-log-receipt':
+        accepted =
+          rest === RELEASE_LOG_RECEIPT_NAME && isTlogProof(await options.fetchTarget(name, sha256));
+        break;
+      case undefined:
+        accepted = false;
+        break;
+    }
+    if (accepted) return undefined;
+  }
+  return `is not part of an approval of release ${custom.releaseId}`;
 }
 
 /** in-toto-spec §4.3: a layout whose `build` step needs this supervisor and creates exactly `artifacts`. */
@@ -251,6 +328,15 @@ function isTlogProof(bytes: Uint8Array): boolean {
     return true;
   } catch {
     // Not a receipt.
+    return false;
+  }
+}
+
+function isKey(value: unknown, keyid: string): boolean {
+  try {
+    return tufKeyId(parseTufPublicKey(value)) === keyid;
+  } catch {
+    // Not a key we use: not that key.
     return false;
   }
 }

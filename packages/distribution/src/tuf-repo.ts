@@ -3,19 +3,23 @@
  * the supervisor's signatures.
  *
  * Roles (TUF 2.1): `root` (the vendor's and the supervisor's root keys,
- * threshold 2 by default), `targets` (the vendor's targets key) delegating
- * every path, terminating, to `releases` (the vendor's and the supervisor's
- * release keys, threshold 2), and `snapshot` and `timestamp` (vendor online
- * keys). Consistent snapshots are on (TUF 6.2).
+ * threshold 2 by default), `targets` (the vendor's and the supervisor's
+ * targets keys, threshold 2) delegating every path, terminating, to
+ * `releases` (the vendor's and the supervisor's release keys, threshold 2),
+ * and `snapshot` and `timestamp` (vendor online keys). Consistent snapshots
+ * are on (TUF 6.2).
  *
- * The two organisations sign on different machines, so the root and the
- * releases role go through drafts: the vendor drafts and signs, the
- * supervisor inspects the draft and sends back a signature, and the draft is
- * published once a threshold has signed. Layout of DIR:
+ * The two organisations sign on different machines, so root, targets and
+ * releases go through drafts: the vendor drafts and signs, the supervisor
+ * inspects the draft and sends back a signature, and the draft is published
+ * once a threshold has signed. A root draft and a targets draft pending
+ * together (root v1, or a rotation that changes the targets role) are
+ * published together. Layout of DIR:
  *
  *   config.json            expiries (written last by initRepository)
  *   keys/                  vendor private keys, PEM PKCS#8, mode 0600
  *   drafts/root.json       pending root, with the signatures so far
+ *   drafts/targets.json    pending targets, with the signatures so far
  *   drafts/releases.json   pending releases, with the signatures so far
  *   metadata/              served as the metadata base URL
  *   targets/               served as the targets base URL
@@ -27,14 +31,14 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { encodeCanonical, sha256Hex } from '@glasshouse/attest';
 import {
+  Metadata,
   MetadataKind,
   Signature,
-  type Metadata,
+  Targets,
   type MetaFile,
   type Root,
   type Snapshot,
   type TargetFile,
-  type Targets,
   type Timestamp,
 } from '@tufjs/models';
 import {
@@ -105,11 +109,21 @@ export const DEFAULT_EXPIRIES: Readonly<RepoExpiries> = Object.freeze({
 /** The vendor's keys, one per role; `release` signs the delegated releases role. */
 export type VendorKeyRole = 'root' | 'targets' | 'release' | 'snapshot' | 'timestamp';
 
-/** The supervisor's public keys, pinned at initialisation. */
+/**
+ * The supervisor's public keys, pinned at initialisation. Without `targets`
+ * the repository is created in the old scheme, where `targets` is the
+ * vendor's alone: `readRepositoryState` reports it as `vendor-only`, the
+ * supervisor refuses to sign its root, and a rotation with
+ * `supervisorTargetsKey` migrates it.
+ */
 export interface SupervisorKeys {
   root: TufPublicKey;
+  targets?: TufPublicKey | undefined;
   release: TufPublicKey;
 }
+
+/** Who signs `targets`: both organisations (threshold 2) or, in the old scheme, the vendor alone. */
+export type TargetsScheme = 'two-party' | 'vendor-only';
 
 export interface InitRepositoryOptions {
   dir: string;
@@ -129,6 +143,8 @@ export interface InitRepositoryResult {
   vendorKeys: Record<VendorKeyRole, PublicKeyInfo>;
   /** Root v1, signed by the vendor's root key, for the supervisor to inspect and sign. */
   rootDraft: TufMetadataDocument;
+  /** Targets v1, signed by the vendor's targets key (absent in the old scheme). */
+  targetsDraft?: TufMetadataDocument;
 }
 
 /** How far a draft is from its thresholds. */
@@ -146,6 +162,16 @@ export interface RootSignatureResult {
   newRoot: ThresholdCount;
   /** TUF 5.3.4 (1): the previous root's root role; absent for version 1. */
   previousRoot?: ThresholdCount;
+  /** Signed by both roots' thresholds, but waiting for the targets draft to be complete. */
+  awaitingTargets: boolean;
+}
+
+export interface TargetsSignatureResult extends ThresholdCount {
+  version: number;
+  /** True when `N.targets.json` is published (with a new snapshot and timestamp). */
+  published: boolean;
+  /** Complete, but waiting for the pending root draft it goes out with. */
+  awaitingRoot: boolean;
 }
 
 export interface DraftRootRotationOptions {
@@ -157,6 +183,12 @@ export interface DraftRootRotationOptions {
   supervisorRootKey?: TufPublicKey;
   /** The new root threshold; default: the current one. */
   threshold?: number;
+  /**
+   * The supervisor's targets key: the new root's targets role becomes the
+   * vendor's and this key, threshold 2, and targets vN+1 is drafted with it
+   * (the migration from the old scheme, or a new supervisor targets key).
+   */
+  supervisorTargetsKey?: TufPublicKey;
 }
 
 export interface ReleaseTarget {
@@ -197,10 +229,13 @@ export interface RepositoryState {
   rootVersion: number;
   timestamp?: { version: number; expires: string };
   snapshot?: { version: number; expires: string };
+  /** Published targets version; 0 until root v1 is published. */
   targetsVersion: number;
+  /** Who signs `targets` under the latest root (or the root v1 draft). */
+  targetsScheme: TargetsScheme;
   releases?: { version: number; expires: string; targets: string[] };
   /** Versions of the pending drafts, if any. */
-  pending: { root?: number; releases?: number };
+  pending: { root?: number; targets?: number; releases?: number };
 }
 
 /** The files of a repository directory. */
@@ -212,6 +247,7 @@ export function repoPaths(dir: string) {
     keys: join(root, 'keys'),
     drafts: join(root, 'drafts'),
     rootDraft: join(root, 'drafts', 'root.json'),
+    targetsDraft: join(root, 'drafts', 'targets.json'),
     releasesDraft: join(root, 'drafts', 'releases.json'),
     metadata: join(root, 'metadata'),
     targets: join(root, 'targets'),
@@ -248,6 +284,10 @@ export async function initRepository(
   return withLock(paths.dir, async () => {
     const supervisorRoot = parseTufPublicKey(options.supervisorKeys.root);
     const supervisorRelease = parseTufPublicKey(options.supervisorKeys.release);
+    const supervisorTargets =
+      options.supervisorKeys.targets === undefined
+        ? undefined
+        : parseTufPublicKey(options.supervisorKeys.targets);
     const expiries = checkExpiries({ ...DEFAULT_EXPIRIES, ...options.expiries });
     const rootThreshold = options.rootThreshold ?? 2;
     checkThreshold(rootThreshold, 2);
@@ -272,22 +312,32 @@ export async function initRepository(
       await saveTufKey(paths.vendorKey(role), vendor[role]);
     }
 
-    // Targets v1 is signed by the vendor's targets key alone (threshold 1);
-    // it only becomes reachable once root v1 and the first snapshot exist.
     const targets = buildTopLevelTargets({
       version: 1,
       expires: expiresAfter(options.now, expiries.targets),
       releases: { keys: [vendor.release.publicKey, supervisorRelease], threshold: 2 },
     });
     signMetadata(targets, vendor.targets);
-    await writeFileDurably(paths.versioned(1, 'targets'), serializeMetadata(targets));
+    if (supervisorTargets === undefined) {
+      // The old scheme: targets v1 is the vendor's alone, published as is
+      // (reachable only once root v1 and the first snapshot exist).
+      await writeFileDurably(paths.versioned(1, 'targets'), serializeMetadata(targets));
+    } else {
+      // Published with root v1, once the supervisor has signed both.
+      await writeFileDurably(paths.targetsDraft, serializeMetadata(targets), 0o600);
+    }
 
     const root = buildRoot({
       version: 1,
       expires: expiresAfter(options.now, expiries.root),
       roles: {
         root: { keys: [vendor.root.publicKey, supervisorRoot], threshold: rootThreshold },
-        targets: { keys: [vendor.targets.publicKey], threshold: 1 },
+        // TUF 5.6.3: targets metadata is trusted at the targets role's threshold,
+        // so with both keys at 2 neither organisation can re-delegate releases alone.
+        targets:
+          supervisorTargets === undefined
+            ? { keys: [vendor.targets.publicKey], threshold: 1 }
+            : { keys: [vendor.targets.publicKey, supervisorTargets], threshold: 2 },
         snapshot: { keys: [vendor.snapshot.publicKey], threshold: 1 },
         timestamp: { keys: [vendor.timestamp.publicKey], threshold: 1 },
       },
@@ -314,6 +364,7 @@ export async function initRepository(
         timestamp: info(vendor.timestamp),
       },
       rootDraft: metadataDocument(root),
+      ...(supervisorTargets === undefined ? {} : { targetsDraft: metadataDocument(targets) }),
     };
   });
 }
@@ -373,38 +424,20 @@ export async function addRootSignature(
     }
     assertNotExpired(draft, now, 'root draft');
     draft.signatures[parsed.keyid] = new Signature({ keyID: parsed.keyid, sig: parsed.sig });
+    await writeFileDurably(paths.rootDraft, serializeMetadata(draft), 0o600);
 
     const newRoot = countRoleSignatures(draft, draft.signed, 'root');
     const previousRoot = previous ? countRoleSignatures(draft, previous.signed, 'root') : undefined;
+    const outcome = await publishReady(paths, config, now);
     const complete =
       newRoot.signed >= newRoot.threshold &&
       (previousRoot === undefined || previousRoot.signed >= previousRoot.threshold);
-
-    if (!complete) {
-      await writeFileDurably(paths.rootDraft, serializeMetadata(draft), 0o600);
-    } else {
-      if (draft.signed.version === 1) {
-        // Written before 1.root.json, the commit point: a client can reach
-        // them only through a published root, so a crash here leaves nothing visible.
-        await publishSnapshotAndTimestamp(paths, config, now, {
-          snapshotVersion: 1,
-          timestampVersion: 1,
-          meta: {
-            'targets.json': metaFileFor(1, await readRequired(paths.versioned(1, 'targets'))),
-          },
-        });
-      }
-      const bytes = serializeMetadata(draft);
-      // TUF 6.2.1: every root version stays available for clients that are behind.
-      await writeFileDurably(paths.versioned(draft.signed.version, 'root'), bytes);
-      await writeFileDurably(paths.latestRoot, bytes);
-      await removeFileDurably(paths.rootDraft);
-    }
     return {
       version: draft.signed.version,
-      published: complete,
+      published: outcome.root,
       newRoot,
       ...(previousRoot ? { previousRoot } : {}),
+      awaitingTargets: complete && !outcome.root,
     };
   });
 }
@@ -443,6 +476,21 @@ export async function draftRootRotation(
       options.supervisorRootKey === undefined
         ? undefined
         : parseTufPublicKey(options.supervisorRootKey);
+    const supervisorTargets =
+      options.supervisorTargetsKey === undefined
+        ? undefined
+        : parseTufPublicKey(options.supervisorTargetsKey);
+    const state = await readPublished(paths);
+    if (supervisorTargets !== undefined) {
+      const pendingTargets = await pendingTargetsDraft(paths, state);
+      if (pendingTargets !== undefined) {
+        throw new DistributionError(
+          'DRAFT_PENDING',
+          'a targets draft is pending; complete or discard it',
+          { evidence: { version: pendingTargets.signed.version } },
+        );
+      }
+    }
     const threshold = options.threshold ?? previous.signed.roles.root?.threshold ?? 2;
     checkThreshold(threshold, 2);
 
@@ -471,13 +519,15 @@ export async function draftRootRotation(
       );
     }
 
+    const vendorTargets = await loadTufKey(paths.vendorKey('targets'));
     if (
-      supervisorNew !== undefined &&
-      vendorRootKeys.some((k) => k.keyid === tufKeyId(supervisorNew))
+      (supervisorNew !== undefined &&
+        vendorRootKeys.some((k) => k.keyid === tufKeyId(supervisorNew))) ||
+      (supervisorTargets !== undefined && tufKeyId(supervisorTargets) === vendorTargets.keyid)
     ) {
       throw new DistributionError(
         'REPO_OPTION_INVALID',
-        'the new supervisor root key is a vendor key',
+        "the supervisor's new key is a vendor key",
       );
     }
     let vendorNext = currentVendorKey;
@@ -500,7 +550,10 @@ export async function draftRootRotation(
       expires: expiresAfter(options.now, config.expiries.root),
       roles: {
         root: { keys: [vendorNext.publicKey, supervisorNext], threshold },
-        targets: role('targets'),
+        targets:
+          supervisorTargets === undefined
+            ? role('targets')
+            : { keys: [vendorTargets.publicKey, supervisorTargets], threshold: 2 },
         snapshot: role('snapshot'),
         timestamp: role('timestamp'),
       },
@@ -508,6 +561,12 @@ export async function draftRootRotation(
     // TUF 6.1: "sign the new root.json file with both the new and old root keys".
     signMetadata(draft, currentVendorKey);
     if (vendorNext !== currentVendorKey) signMetadata(draft, vendorNext);
+    if (supervisorTargets !== undefined) {
+      // TUF 5.6.3: clients check targets against the new root's targets role,
+      // so the published targets (signed by the old role) is re-issued for
+      // both to sign; it goes out with the new root.
+      await writeTargetsDraft(paths, config, state, vendorTargets, options.now);
+    }
     await writeFileDurably(paths.rootDraft, serializeMetadata(draft), 0o600);
     return metadataDocument(draft);
   });
@@ -519,6 +578,115 @@ export async function discardRootDraft(dir: string): Promise<void> {
   await withLock(paths.dir, async () => {
     await readConfig(paths);
     await removeFileDurably(paths.rootDraft);
+  });
+}
+
+/**
+ * Drafts targets vN+1: the published delegation unchanged, a new version and
+ * expiry (a renewal), signed by the vendor's targets key. The supervisor's
+ * signature completes it (`addTargetsSignature`).
+ */
+export async function draftTargets(options: {
+  dir: string;
+  now: Date;
+}): Promise<TufMetadataDocument> {
+  const paths = repoPaths(options.dir);
+  return withLock(paths.dir, async () => {
+    const config = await readConfig(paths);
+    const state = await readPublished(paths);
+    const pending = await pendingTargetsDraft(paths, state);
+    if (pending !== undefined) {
+      throw new DistributionError(
+        'DRAFT_PENDING',
+        'a targets draft is pending; complete or discard it',
+        { evidence: { version: pending.signed.version } },
+      );
+    }
+    tufDateTime(options.now);
+    const draft = await writeTargetsDraft(
+      paths,
+      config,
+      state,
+      await loadTufKey(paths.vendorKey('targets')),
+      options.now,
+    );
+    return metadataDocument(draft);
+  });
+}
+
+/** The pending targets draft (`Metadata<Targets>` JSON with the signatures so far). */
+export async function targetsDraft(dir: string): Promise<TufMetadataDocument> {
+  const paths = repoPaths(dir);
+  return withLock(paths.dir, async () => {
+    await readConfig(paths);
+    const state = await readPublishedIfAny(paths);
+    return metadataDocument(await readTargetsDraft(paths, state));
+  });
+}
+
+/**
+ * Adds a targets key's signature to the targets draft. The key must be in
+ * the targets role of the latest root or of the pending root draft. The
+ * draft is published once it is signed by a threshold of each of those
+ * targets roles (TUF 5.6.3) — together with the root draft when one is
+ * pending.
+ */
+export async function addTargetsSignature(
+  dir: string,
+  signature: TufSignature,
+  now: Date,
+): Promise<TargetsSignatureResult> {
+  const paths = repoPaths(dir);
+  return withLock(paths.dir, async () => {
+    const config = await readConfig(paths);
+    const latest = await readLatestRoot(paths);
+    const state = await readPublishedIfAny(paths);
+    const draft = await readTargetsDraft(paths, state);
+    const pendingRoot = await pendingRootDraft(paths, latest);
+    const parsed = parseTufSignature(signature);
+    const roots = [latest?.signed, pendingRoot?.signed].filter((r): r is Root => r !== undefined);
+    // TUF 5.6.3: only keys of the targets role count.
+    let key: TufPublicKey | undefined;
+    for (const root of roots) {
+      key ??= roleKey(root, root.roles.targets?.keyIDs, parsed.keyid);
+    }
+    if (key === undefined) {
+      throw new DistributionError(
+        'SIGNATURE_UNKNOWN_KEY',
+        'the key is not a targets key of the root or the root draft',
+        { evidence: { keyid: parsed.keyid, version: draft.signed.version } },
+      );
+    }
+    if (!verifyMetadataSignature(draft, parsed, key)) {
+      throw new DistributionError(
+        'SIGNATURE_INVALID',
+        'the signature does not verify over the targets draft',
+        { evidence: { keyid: parsed.keyid, version: draft.signed.version } },
+      );
+    }
+    assertNotExpired(draft, now, 'targets draft');
+    draft.signatures[parsed.keyid] = new Signature({ keyID: parsed.keyid, sig: parsed.sig });
+    await writeFileDurably(paths.targetsDraft, serializeMetadata(draft), 0o600);
+
+    const effective = pendingRoot?.signed ?? latest?.signed;
+    if (effective === undefined) throw new DistributionError('REPO_CORRUPT', 'no root to check');
+    const count = countRoleSignatures(draft, effective, 'targets');
+    const outcome = await publishReady(paths, config, now);
+    return {
+      version: draft.signed.version,
+      published: outcome.targets,
+      awaitingRoot: !outcome.targets && targetsAccepted(draft, roots),
+      ...count,
+    };
+  });
+}
+
+/** Drops the pending targets draft. */
+export async function discardTargetsDraft(dir: string): Promise<void> {
+  const paths = repoPaths(dir);
+  await withLock(paths.dir, async () => {
+    await readConfig(paths);
+    await removeFileDurably(paths.targetsDraft);
   });
 }
 
@@ -766,18 +934,26 @@ export async function readRepositoryState(dir: string): Promise<RepositoryState>
   return withLock(paths.dir, async () => {
     await readConfig(paths);
     const root = await readLatestRoot(paths);
-    const pendingRootVersion = (await pendingRootDraft(paths, root))?.signed.version;
+    const pendingRoot = await pendingRootDraft(paths, root);
+    const pendingRootVersion = pendingRoot?.signed.version;
     if (root === undefined) {
+      const pendingTargets = await pendingTargetsDraft(paths, undefined);
       return {
         rootVersion: 0,
-        targetsVersion: 1,
-        pending: pendingRootVersion === undefined ? {} : { root: pendingRootVersion },
+        targetsVersion: 0,
+        targetsScheme: targetsSchemeOf(pendingRoot?.signed),
+        pending: {
+          ...(pendingRootVersion === undefined ? {} : { root: pendingRootVersion }),
+          ...(pendingTargets === undefined ? {} : { targets: pendingTargets.signed.version }),
+        },
       };
     }
     const state = await readPublished(paths);
     const pendingReleases = await pendingReleasesDraft(paths, state);
+    const pendingTargets = await pendingTargetsDraft(paths, state);
     return {
       rootVersion: root.signed.version,
+      targetsScheme: targetsSchemeOf(root.signed),
       timestamp: {
         version: state.timestamp.signed.version,
         expires: state.timestamp.signed.expires,
@@ -795,6 +971,7 @@ export async function readRepositoryState(dir: string): Promise<RepositoryState>
         : {}),
       pending: {
         ...(pendingRootVersion === undefined ? {} : { root: pendingRootVersion }),
+        ...(pendingTargets === undefined ? {} : { targets: pendingTargets.signed.version }),
         ...(pendingReleases === undefined ? {} : { releases: pendingReleases.signed.version }),
       },
     };
@@ -974,6 +1151,171 @@ async function readReleasesDraft(paths: Paths, state: Published): Promise<Metada
     throw new DistributionError('DRAFT_MISSING', 'no releases draft is pending');
   }
   return draft;
+}
+
+/** The published state, or undefined before root v1 is published. */
+async function readPublishedIfAny(paths: Paths): Promise<Published | undefined> {
+  return (await readLatestRoot(paths)) === undefined ? undefined : readPublished(paths);
+}
+
+/**
+ * The pending targets draft, if any; a draft whose version is already
+ * published (left behind by a crash after publication) is removed.
+ */
+async function pendingTargetsDraft(
+  paths: Paths,
+  state: Published | undefined,
+): Promise<Metadata<Targets> | undefined> {
+  const bytes = await readOptional(paths.targetsDraft);
+  if (bytes === undefined) return undefined;
+  const draft = parseMetadataBytes(bytes, MetadataKind.Targets, 'DRAFT_MALFORMED', 'targets draft');
+  const expected = (state?.targets.signed.version ?? 0) + 1;
+  if (draft.signed.version < expected) {
+    await removeFileDurably(paths.targetsDraft);
+    return undefined;
+  }
+  // TUF 6.3.1: the updated targets metadata has the next version.
+  if (draft.signed.version !== expected) {
+    throw new DistributionError(
+      'DRAFT_MALFORMED',
+      `the targets draft is version ${draft.signed.version}, not ${expected}`,
+    );
+  }
+  return draft;
+}
+
+async function readTargetsDraft(
+  paths: Paths,
+  state: Published | undefined,
+): Promise<Metadata<Targets>> {
+  const draft = await pendingTargetsDraft(paths, state);
+  if (draft === undefined) {
+    throw new DistributionError('DRAFT_MISSING', 'no targets draft is pending');
+  }
+  return draft;
+}
+
+/** Targets vN+1 with the published delegation, signed by the vendor's targets key. */
+async function writeTargetsDraft(
+  paths: Paths,
+  config: Config,
+  state: Published,
+  vendorTargets: TufSigningKey,
+  now: Date,
+): Promise<Metadata<Targets>> {
+  const draft = new Metadata(
+    Targets.fromJSON({
+      ...state.targets.signed.toJSON(),
+      version: state.targets.signed.version + 1,
+      expires: expiresAfter(now, config.expiries.targets),
+    }),
+  );
+  signMetadata(draft, vendorTargets);
+  await writeFileDurably(paths.targetsDraft, serializeMetadata(draft), 0o600);
+  return draft;
+}
+
+/** Who signs targets under `root`: both organisations when the role needs two keys. */
+function targetsSchemeOf(root: Root | undefined): TargetsScheme {
+  const role = root?.roles.targets;
+  return role !== undefined && role.threshold >= 2 && new Set(role.keyIDs).size >= 2
+    ? 'two-party'
+    : 'vendor-only';
+}
+
+/** TUF 5.6.3: `targets` is signed by a threshold of the targets role of every root in `roots`. */
+function targetsAccepted(targets: Metadata<Targets>, roots: readonly Root[]): boolean {
+  return roots.every((root) => {
+    const count = countRoleSignatures(targets, root, 'targets');
+    return count.signed >= count.threshold;
+  });
+}
+
+/**
+ * Publishes whichever pending drafts are complete. A root draft waits for
+ * the targets it will be trusted with: the targets draft when one is
+ * pending, else the published targets, which must meet the new root's
+ * targets role (TUF 5.6.3), or clients would refuse the repository. A
+ * targets draft pending with a root draft goes out with it: targets,
+ * snapshot and timestamp first (valid under the old root too), then the
+ * root, the commit point.
+ */
+async function publishReady(
+  paths: Paths,
+  config: Config,
+  now: Date,
+): Promise<{ root: boolean; targets: boolean }> {
+  const latest = await readLatestRoot(paths);
+  const state = latest === undefined ? undefined : await readPublished(paths);
+  const rootDraftNow = await pendingRootDraft(paths, latest);
+  const targetsDraftNow = await pendingTargetsDraft(paths, state);
+  const none = { root: false, targets: false };
+
+  if (rootDraftNow === undefined) {
+    if (targetsDraftNow === undefined || latest === undefined || state === undefined) return none;
+    if (!targetsAccepted(targetsDraftNow, [latest.signed])) return none;
+    await publishTargets(paths, config, now, state, targetsDraftNow);
+    await removeFileDurably(paths.targetsDraft);
+    return { root: false, targets: true };
+  }
+
+  // TUF 5.3.4: a threshold of the new root's root role and of the trusted one's.
+  const newRoot = countRoleSignatures(rootDraftNow, rootDraftNow.signed, 'root');
+  const previousRoot = latest
+    ? countRoleSignatures(rootDraftNow, latest.signed, 'root')
+    : undefined;
+  if (
+    newRoot.signed < newRoot.threshold ||
+    (previousRoot !== undefined && previousRoot.signed < previousRoot.threshold)
+  ) {
+    return none;
+  }
+  const roots = [rootDraftNow.signed, ...(latest ? [latest.signed] : [])];
+  if (targetsDraftNow !== undefined) {
+    if (!targetsAccepted(targetsDraftNow, roots)) return none;
+    // Valid under both roots, so a client between these writes sees a consistent repository.
+    await publishTargets(paths, config, now, state, targetsDraftNow);
+  } else if (state !== undefined) {
+    if (!targetsAccepted(state.targets, [rootDraftNow.signed])) return none;
+  } else {
+    // The old scheme's root v1: targets v1 was written, vendor-signed, at initialisation.
+    const legacy = await readMetadataFile(paths.versioned(1, 'targets'), MetadataKind.Targets);
+    if (!targetsAccepted(legacy, [rootDraftNow.signed])) return none;
+    // Written before 1.root.json, the commit point: a client can reach
+    // them only through a published root, so a crash here leaves nothing visible.
+    await publishSnapshotAndTimestamp(paths, config, now, {
+      snapshotVersion: 1,
+      timestampVersion: 1,
+      meta: { 'targets.json': metaFileFor(1, await readRequired(paths.versioned(1, 'targets'))) },
+    });
+  }
+  const bytes = serializeMetadata(rootDraftNow);
+  // TUF 6.2.1: every root version stays available for clients that are behind.
+  await writeFileDurably(paths.versioned(rootDraftNow.signed.version, 'root'), bytes);
+  await writeFileDurably(paths.latestRoot, bytes);
+  await removeFileDurably(paths.rootDraft);
+  await removeFileDurably(paths.targetsDraft);
+  return { root: true, targets: targetsDraftNow !== undefined };
+}
+
+/** TUF 6.3.1–6.3.3: `N.targets.json`, then a new snapshot listing it, then a new timestamp. */
+async function publishTargets(
+  paths: Paths,
+  config: Config,
+  now: Date,
+  state: Published | undefined,
+  draft: Metadata<Targets>,
+): Promise<void> {
+  const bytes = serializeMetadata(draft);
+  await writeFileDurably(paths.versioned(draft.signed.version, 'targets'), bytes);
+  await publishSnapshotAndTimestamp(paths, config, now, {
+    snapshotVersion: (state?.snapshot.signed.version ?? 0) + 1,
+    timestampVersion: (state?.timestamp.signed.version ?? 0) + 1,
+    meta: {
+      ...(state?.snapshot.signed.meta ?? {}),
+      'targets.json': metaFileFor(draft.signed.version, bytes),
+    },
+  });
 }
 
 async function readVendorRootKeys(paths: Paths): Promise<TufSigningKey[]> {

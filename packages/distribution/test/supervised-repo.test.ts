@@ -24,8 +24,13 @@ import {
   supervisorDirApprovals,
   supervisorSignRelease,
   supervisorSignRoot,
+  supervisorSignTargets,
+  RepoMonitor,
   type SupervisorTufKeys,
 } from '../src/index.js';
+import { JsonLinesAlertSink } from '@glasshouse/witness';
+import { readFile } from 'node:fs/promises';
+import { forgeRedelegation } from './forge.js';
 import { RULES_TESTDATA, FIXED_EPOCH } from '../../release/test/assembly-fixtures.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
 import { listen, makeTestLog, type TestLog } from '../../witness/test/monitor-fixtures.js';
@@ -66,7 +71,11 @@ beforeAll(async () => {
   tufKeys = await ensureSupervisorTufKeys(env.supervisorDir);
   await initRepository({
     dir: repoDir,
-    supervisorKeys: { root: tufKeys.root.publicKey, release: tufKeys.release.publicKey },
+    supervisorKeys: {
+      root: tufKeys.root.publicKey,
+      targets: tufKeys.targets.publicKey,
+      release: tufKeys.release.publicKey,
+    },
     now: new Date(),
   });
   const service = new RepoService({
@@ -88,11 +97,15 @@ afterAll(async () => {
 });
 
 describe('the supervised repository', () => {
-  it('publishes root v1 only once the supervisor signed it', async () => {
+  it('publishes root v1 only once the supervisor signed it and targets v1', async () => {
     expect((await readRepositoryState(repoDir)).rootVersion).toBe(0);
     const result = await supervisorSignRoot(client, tufKeys);
-    expect(result).toMatchObject({ version: 1, published: true });
-    expect((await readRepositoryState(repoDir)).rootVersion).toBe(1);
+    expect(result).toMatchObject({ version: 1, published: false, awaitingTargets: true });
+    expect((await readRepositoryState(repoDir)).rootVersion).toBe(0);
+    const targets = await supervisorSignTargets(client, tufKeys);
+    expect(targets).toMatchObject({ version: 1, published: true, signed: 2, threshold: 2 });
+    const state = await readRepositoryState(repoDir);
+    expect(state).toMatchObject({ rootVersion: 1, targetsVersion: 1, targetsScheme: 'two-party' });
   });
 
   it('refuses to publish a release the supervisor has not approved', async () => {
@@ -178,5 +191,55 @@ describe('the supervised repository', () => {
       );
       await discardReleasesDraft(repoDir);
     }
+  });
+
+  // Last: the forgery leaves the repository in the attacker's hands.
+  it("the supervisor's repository monitor alerts once, with the metadata, on a re-delegation it did not sign", async () => {
+    const stateDir = join(env.work, 'repo-monitor');
+    const alertsPath = join(stateDir, 'alerts.jsonl');
+    const open = () =>
+      RepoMonitor.open({
+        url: client.baseUrl,
+        keys: { targets: tufKeys.targets.publicKey, release: tufKeys.release.publicKey },
+        approvals: approvals(),
+        alerts: new JsonLinesAlertSink(alertsPath),
+        stateDir,
+      });
+    const monitor = await open();
+    // What both organisations signed, every target part of an approval: nothing to say.
+    const clean = await monitor.check();
+    expect(clean.findings).toEqual([]);
+    expect(clean.alert).toBeUndefined();
+
+    const forged = await forgeRedelegation(repoDir, {
+      name: `${approved.name}/6.6.6/payload.tar`,
+      bytes: new TextEncoder().encode('unsupervised payload'),
+    });
+    const pass = await monitor.check();
+    expect(pass.findings.map((f) => f.code)).toEqual([
+      'REPO_TARGETS_UNSUPERVISED',
+      'REPO_DELEGATION_UNSUPERVISED',
+      'REPO_TARGET_UNAPPROVED',
+    ]);
+    expect(pass.alert).toMatchObject({
+      kind: 'repository-unsupervised',
+      code: 'REPO_TARGETS_UNSUPERVISED',
+      log: client.baseUrl,
+    });
+    const files = pass.alert?.evidence.files as { role: string; metadata: unknown }[];
+    const targetsFile = `${forged.targetsVersion}.targets.json`;
+    expect(files.find((f) => f.role === 'targets')?.metadata).toEqual(
+      JSON.parse(Buffer.from(forged.files.get(targetsFile)!).toString('utf8')),
+    );
+
+    // Once per piece of evidence: not again, nor after a restart.
+    expect((await monitor.check()).alert).toBeUndefined();
+    const restarted = await open();
+    const again = await restarted.check();
+    expect(again.findings).toHaveLength(3);
+    expect(again.alert).toBeUndefined();
+    const lines = (await readFile(alertsPath, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ code: 'REPO_TARGETS_UNSUPERVISED' });
   });
 });

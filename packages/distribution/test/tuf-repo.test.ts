@@ -1,15 +1,13 @@
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetadataKind, type Metadata, type Targets } from '@tufjs/models';
-import { Updater } from 'tuf-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CodedError } from '@glasshouse/errors';
 import {
   addReleasesSignature,
   addRootSignature,
+  addTargetsSignature,
   buildSnapshot,
   buildTimestamp,
   discardReleasesDraft,
@@ -30,9 +28,17 @@ import {
   serializeMetadata,
   signDraft,
   signMetadata,
+  targetsDraft,
   type InitRepositoryResult,
   type TufSigningKey,
 } from '../src/index.js';
+import {
+  clientRootVersion,
+  download as downloadTarget,
+  pinnedClient as pinnedClientOf,
+  serveRepository,
+  type PinnedClient as Client,
+} from './tuf-client.js';
 
 const DAY = 86_400;
 const NAME = 'demo-rules/1.0.0/demo-rules-1.0.0.tar';
@@ -65,6 +71,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 
 interface Supervisor {
   root: TufSigningKey;
+  targets: TufSigningKey;
   release: TufSigningKey;
 }
 
@@ -74,9 +81,14 @@ interface Repo {
   supervisor: Supervisor;
 }
 
-/** A repository whose root v1 the supervisor has signed (so it is published). */
+/** A repository whose root v1 and targets v1 the supervisor has signed (so it is published). */
 async function publishedRepo(): Promise<Repo> {
   const repo = await draftRepo();
+  await addTargetsSignature(
+    repo.dir,
+    signDraft(await targetsDraft(repo.dir), repo.supervisor.targets),
+    new Date(),
+  );
   const result = await addRootSignature(
     repo.dir,
     signDraft(await rootDraft(repo.dir), repo.supervisor.root),
@@ -88,10 +100,18 @@ async function publishedRepo(): Promise<Repo> {
 
 async function draftRepo(): Promise<Repo> {
   const dir = join(await tempDir(), 'repo');
-  const supervisor = { root: generateTufKey(), release: generateTufKey() };
+  const supervisor = {
+    root: generateTufKey(),
+    targets: generateTufKey(),
+    release: generateTufKey(),
+  };
   const init = await initRepository({
     dir,
-    supervisorKeys: { root: supervisor.root.publicKey, release: supervisor.release.publicKey },
+    supervisorKeys: {
+      root: supervisor.root.publicKey,
+      targets: supervisor.targets.publicKey,
+      release: supervisor.release.publicKey,
+    },
     now: new Date(),
   });
   return { dir, init, supervisor };
@@ -170,69 +190,13 @@ async function writeTimestamped(
   await writeFile(paths.timestamp, serializeMetadata(timestamp));
 }
 
-/** A static server over DIR/metadata and DIR/targets on loopback. */
-async function serve(dir: string): Promise<string> {
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const match = /^\/(metadata|targets)\/(.+)$/.exec(path);
-    const parts = match?.[2]?.split('/') ?? [];
-    if (match === null || parts.some((p) => p === '' || p === '.' || p === '..')) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(join(dir, match[1]!, ...parts)).then(
-      (bytes) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes),
-      (err: unknown) =>
-        res.writeHead((err as NodeJS.ErrnoException).code === 'ENOENT' ? 404 : 500).end(),
-    );
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const serve = (dir: string): Promise<string> =>
+  serveRepository(dir, (close) => cleanups.push(close));
 
-interface Client {
-  metadataDir: string;
-  targetDir: string;
-  updater(): Updater;
-}
+const pinnedClient = (repo: Repo, base: string): Promise<Client> =>
+  pinnedClientOf(repo.dir, base, tempDir);
 
-/** A tuf-js client pinned to the repository's 1.root.json. */
-async function pinnedClient(repo: Repo, base: string): Promise<Client> {
-  const metadataDir = await tempDir('tuf-client-');
-  const targetDir = await tempDir('tuf-download-');
-  await copyFile(join(repo.dir, 'metadata', '1.root.json'), join(metadataDir, 'root.json'));
-  return {
-    metadataDir,
-    targetDir,
-    updater: () =>
-      new Updater({
-        metadataDir,
-        metadataBaseUrl: `${base}/metadata`,
-        targetDir,
-        targetBaseUrl: `${base}/targets`,
-        config: { fetchRetry: false },
-      }),
-  };
-}
-
-/** Fetches `name` through tuf-js and returns its bytes. */
-async function download(client: Client, name = NAME): Promise<Buffer> {
-  const updater = client.updater();
-  const info = await updater.getTargetInfo(name);
-  if (info === undefined) throw new Error(`tuf-js found no target ${name}`);
-  return readFile(await updater.downloadTarget(info));
-}
-
-async function clientRootVersion(client: Client): Promise<number> {
-  const root = JSON.parse(await readFile(join(client.metadataDir, 'root.json'), 'utf8')) as {
-    signed: { version: number };
-  };
-  return root.signed.version;
-}
+const download = (client: Client, name = NAME): Promise<Buffer> => downloadTarget(client, name);
 
 async function expectNothingDownloaded(client: Client): Promise<void> {
   expect(await readdir(client.targetDir)).toEqual([]);
@@ -431,11 +395,12 @@ describe('initRepository', () => {
   it('keeps everything unpublished until the supervisor signs root v1', async () => {
     const repo = await draftRepo();
     const paths = repoPaths(repo.dir);
-    expect(await readdir(paths.metadata)).toEqual(['1.targets.json']);
+    expect(await readdir(paths.metadata)).toEqual([]);
     expect(await readRepositoryState(repo.dir)).toEqual({
       rootVersion: 0,
-      targetsVersion: 1,
-      pending: { root: 1 },
+      targetsVersion: 0,
+      targetsScheme: 'two-party',
+      pending: { root: 1, targets: 1 },
     });
     for (const name of await readdir(paths.keys)) {
       expect((await stat(join(paths.keys, name))).mode & 0o777).toBe(0o600);
@@ -509,6 +474,11 @@ describe('addRootSignature', () => {
     // None of these changed the draft.
     expect(await rootDraft(repo.dir)).toEqual(draft);
 
+    await addTargetsSignature(
+      repo.dir,
+      signDraft(await targetsDraft(repo.dir), repo.supervisor.targets),
+      now,
+    );
     expect(await addRootSignature(repo.dir, good, now)).toMatchObject({
       version: 1,
       published: true,
@@ -673,6 +643,11 @@ describe('crash recovery', () => {
     const repo = await draftRepo();
     const paths = repoPaths(repo.dir);
     const root = await readFile(paths.rootDraft);
+    await addTargetsSignature(
+      repo.dir,
+      signDraft(await targetsDraft(repo.dir), repo.supervisor.targets),
+      new Date(),
+    );
     await addRootSignature(
       repo.dir,
       signDraft(await rootDraft(repo.dir), repo.supervisor.root),

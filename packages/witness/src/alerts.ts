@@ -23,7 +23,9 @@ export type AlertKind =
   /** The log could not be read (after retries; see the README for when this alerts). */
   | 'fetch-failed'
   /** Verified data differs from what the mirror already holds. */
-  | 'mirror-conflict';
+  | 'mirror-conflict'
+  /** An update repository serves metadata or a target its supervisor did not sign or approve (raised by `@glasshouse/distribution`'s repository monitor; `log` is the repository's URL). */
+  | 'repository-unsupervised';
 
 /**
  * One alert, JSON-safe: sizes and indices are decimal strings, hashes and

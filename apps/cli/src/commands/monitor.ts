@@ -101,26 +101,13 @@ async function runMonitorCommand(opts: MonitorOpts, io: Io): Promise<void> {
   const state = SqliteMonitorStateStore.open(stateDir);
   try {
     const mirror = await FileMirrorStore.open(join(stateDir, MIRROR_DIR));
-    const sinks: AlertSink[] = [
-      new JsonLinesAlertSink(join(stateDir, ALERTS_FILE)),
-      {
-        send: (alert: Alert) => {
-          io.stderr(formatAlertLine(alert));
-          return Promise.resolve();
-        },
-      },
-    ];
-    if (opts.webhook !== undefined) {
-      sinks.push(
-        new WebhookAlertSink({
-          url: opts.webhook,
-          onError: (err) => {
-            io.stderr(`monitor: ${err.code}: ${err.message}\n`);
-          },
-        }),
-      );
-    }
-    const alerts = fanOutAlertSink(sinks);
+    const alerts = cliAlertSink({
+      path: join(stateDir, ALERTS_FILE),
+      io,
+      alertPrefix: '',
+      errorPrefix: 'monitor: ',
+      ...(opts.webhook === undefined ? {} : { webhook: opts.webhook }),
+    });
     const monitor = createMonitor({
       url: opts.url,
       ...(opts.vkey === undefined ? {} : { logVerifier: opts.vkey }),
@@ -161,6 +148,41 @@ async function runMonitorCommand(opts: MonitorOpts, io: Io): Promise<void> {
   } finally {
     await state.close();
   }
+}
+
+/**
+ * Where the CLI's monitors send alerts: `path` as JSON lines (the record),
+ * stderr (each line after `alertPrefix`) and, if given, a webhook whose
+ * failures go to stderr after `errorPrefix`.
+ */
+export function cliAlertSink(opts: {
+  readonly path: string;
+  readonly io: Io;
+  readonly alertPrefix: string;
+  readonly errorPrefix: string;
+  readonly webhook?: string;
+}): AlertSink {
+  const { io } = opts;
+  const sinks: AlertSink[] = [
+    new JsonLinesAlertSink(opts.path),
+    {
+      send: (alert: Alert) => {
+        io.stderr(`${opts.alertPrefix}${formatAlertLine(alert)}`);
+        return Promise.resolve();
+      },
+    },
+  ];
+  if (opts.webhook !== undefined) {
+    sinks.push(
+      new WebhookAlertSink({
+        url: opts.webhook,
+        onError: (err) => {
+          io.stderr(`${opts.errorPrefix}${err.code}: ${err.message}\n`);
+        },
+      }),
+    );
+  }
+  return fanOutAlertSink(sinks);
 }
 
 function describeProgress(e: MonitorProgress): string {

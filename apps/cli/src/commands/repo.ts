@@ -3,15 +3,22 @@ import type { Command } from 'commander';
 import { publicKeyToPem } from '@glasshouse/attest';
 import {
   buildRepoServer,
+  DistributionError,
+  draftRootRotation,
   ensurePublishToken,
   initRepository,
   parseSupervisorKeysFile,
   readRepositoryState,
   RepoClient,
   RepoService,
+  supervisorSignRoot,
+  supervisorSignTargets,
   tufKeyId,
   type RepoExpiries,
   type RepositoryState,
+  type SupervisorKeys,
+  type SupervisorTufKeys,
+  type TufPublicKey,
   type VendorKeyRole,
 } from '@glasshouse/distribution';
 import { listenOn, parseListen, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
@@ -59,10 +66,11 @@ export function registerRepoCommands(program: Command, io: Io): void {
   repo
     .command('init')
     .description(
-      "Create the repository in DIR (empty or missing): the vendor's five TUF keys (mode 0600), " +
-        "targets v1 and root v1 as a draft signed by the vendor's root key; nothing is published until the " +
-        "supervisor signs root v1. Prints 'vendor <role> <keyid>' per role, 'supervisor <role> <keyid>' for " +
-        'the pinned supervisor keys and the next step. Fails with REPO_ALREADY_INITIALIZED on a directory that is not empty',
+      "Create the repository in DIR (empty or missing): the vendor's five TUF keys (mode 0600), and root v1 " +
+        "and targets v1 as drafts signed by the vendor; root lists the vendor's and the supervisor's keys for root " +
+        '(threshold 2 by default) and for targets (threshold 2). Nothing is published until the supervisor signs both. ' +
+        "Prints 'vendor <role> <keyid>' per role, 'supervisor <role> <keyid>' for the pinned supervisor keys and " +
+        'the next step. Fails with REPO_ALREADY_INITIALIZED on a directory that is not empty',
     )
     .requiredOption('--dir <dir>', "the repository's data directory")
     .requiredOption(
@@ -92,9 +100,7 @@ export function registerRepoCommands(program: Command, io: Io): void {
       set('snapshot', opts.snapshotExpiry);
       set('timestamp', opts.timestampExpiry);
       const rootThreshold = seconds(opts.rootThreshold, '--root-threshold');
-      const supervisorKeys = parseSupervisorKeysFile(
-        await readSmallFile(resolve(io.cwd, opts.supervisorKeys), MAX_SUPERVISOR_KEYS_BYTES),
-      );
+      const supervisorKeys = await readSupervisorKeys(io, opts.supervisorKeys);
       const result = await initRepository({
         dir: resolve(io.cwd, opts.dir),
         supervisorKeys,
@@ -105,8 +111,10 @@ export function registerRepoCommands(program: Command, io: Io): void {
       const lines = [
         ...VENDOR_ROLES.map((role) => `vendor ${role} ${result.vendorKeys[role].keyid}`),
         `supervisor root ${tufKeyId(supervisorKeys.root)}`,
+        `supervisor targets ${tufKeyId(supervisorKeys.targets)}`,
         `supervisor release ${tufKeyId(supervisorKeys.release)}`,
-        'root draft v1: signed by the vendor; run "glasshouse supervisor sign-root --repo URL" once the repository is served',
+        'root and targets drafts v1: signed by the vendor; once the repository is served, run ' +
+          '"glasshouse supervisor sign-targets --repo URL" and "glasshouse supervisor sign-root --repo URL"',
       ];
       io.stdout(`${lines.join('\n')}\n`);
     });
@@ -173,12 +181,41 @@ export function registerRepoCommands(program: Command, io: Io): void {
     });
 
   repo
+    .command('migrate')
+    .description(
+      'Move a repository of the old scheme (targets signed by the vendor alone) to two-party targets: drafts ' +
+        "root v<N+1>, whose targets role is the vendor's and the supervisor's targets keys with threshold 2, " +
+        'signed by the current root key, and targets v<M+1>, the same delegation signed by the vendor. Both are ' +
+        'published together once the supervisor ran "glasshouse supervisor sign-targets" and "sign-root". ' +
+        "Prints 'root draft v<N>', 'targets draft v<M>' and the next step. Run it while the repository's server " +
+        'is idle (it writes the drafts in DIR)',
+    )
+    .requiredOption('--dir <dir>', "the repository's data directory")
+    .requiredOption(
+      '--supervisor-keys <file>',
+      'the supervisor\'s TUF public keys, as "glasshouse supervisor tuf-keys" writes them',
+    )
+    .action(async (opts: { dir: string; supervisorKeys: string }) => {
+      const dir = resolve(io.cwd, opts.dir);
+      const keys = await readSupervisorKeys(io, opts.supervisorKeys);
+      const result = await migrateRepository(dir, keys.targets);
+      io.stdout(
+        `root draft v${result.rootVersion}
+targets draft v${result.targetsVersion}
+` +
+          'signed by the vendor; the supervisor completes the migration with ' +
+          '"glasshouse supervisor sign-targets --repo URL" and "glasshouse supervisor sign-root --repo URL"\n',
+      );
+    });
+
+  repo
     .command('status')
     .description(
       "Print what the repository in DIR publishes and which drafts are pending: 'root v<N>' (v0 until root " +
-        "v1 is signed), 'targets v<N>', 'snapshot v<N> expires <time>', 'timestamp v<N> expires <time>', " +
+        "v1 is signed), 'targets v<N>', who signs targets ('targets signed by vendor and supervisor' or, for the " +
+        "old scheme, a line beginning 'OLD SCHEME'), 'snapshot v<N> expires <time>', 'timestamp v<N> expires <time>', " +
         "'releases v<N> expires <time>' and 'target <name>' per released target, 'pending root v<N>', " +
-        "'pending releases v<N>'",
+        "'pending targets v<N>', 'pending releases v<N>'",
     )
     .requiredOption('--dir <dir>', "the repository's data directory")
     .action(async (opts: { dir: string }) => {
@@ -189,7 +226,14 @@ export function registerRepoCommands(program: Command, io: Io): void {
 
 /** `repo status` output, one fact a line. */
 export function formatRepositoryState(state: RepositoryState): string {
-  const lines = [`root v${state.rootVersion}`, `targets v${state.targetsVersion}`];
+  const lines = [
+    `root v${state.rootVersion}`,
+    `targets v${state.targetsVersion}`,
+    state.targetsScheme === 'two-party'
+      ? 'targets signed by vendor and supervisor (threshold 2)'
+      : 'OLD SCHEME: targets signed by the vendor alone, who could re-delegate releases; ' +
+        'migrate with "glasshouse repo migrate"',
+  ];
   if (state.snapshot !== undefined) {
     lines.push(`snapshot v${state.snapshot.version} expires ${state.snapshot.expires}`);
   }
@@ -201,10 +245,86 @@ export function formatRepositoryState(state: RepositoryState): string {
     for (const name of state.releases.targets) lines.push(`target ${name}`);
   }
   if (state.pending.root !== undefined) lines.push(`pending root v${state.pending.root}`);
+  if (state.pending.targets !== undefined) lines.push(`pending targets v${state.pending.targets}`);
   if (state.pending.releases !== undefined) {
     lines.push(`pending releases v${state.pending.releases}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The supervisor's keys file; it must name a targets key (files of the old scheme do not). */
+async function readSupervisorKeys(
+  io: Io,
+  file: string,
+): Promise<SupervisorKeys & { targets: TufPublicKey }> {
+  const keys = parseSupervisorKeysFile(
+    await readSmallFile(resolve(io.cwd, file), MAX_SUPERVISOR_KEYS_BYTES),
+  );
+  if (keys.targets === undefined) {
+    throw new DistributionError(
+      'REPO_OPTION_INVALID',
+      'the supervisor keys file names no targets key; the supervisor writes a new one with "glasshouse supervisor tuf-keys"',
+    );
+  }
+  return { ...keys, targets: keys.targets };
+}
+
+/**
+ * Drafts the migration of an old-scheme repository (see `repo migrate`);
+ * REPO_OPTION_INVALID when targets already needs both organisations.
+ */
+export async function migrateRepository(
+  dir: string,
+  supervisorTargetsKey: TufPublicKey,
+): Promise<{ rootVersion: number; targetsVersion: number }> {
+  const state = await readRepositoryState(dir);
+  if (state.targetsScheme === 'two-party') {
+    throw new DistributionError(
+      'REPO_OPTION_INVALID',
+      'targets already needs the vendor and the supervisor; nothing to migrate',
+    );
+  }
+  const draft = await draftRootRotation({ dir, now: new Date(), supervisorTargetsKey });
+  return {
+    rootVersion: Number((draft.signed as { version?: unknown }).version),
+    targetsVersion: state.targetsVersion + 1,
+  };
+}
+
+/**
+ * Both organisations' part of the targets ceremony on one machine (`npm
+ * start`): the supervisor signs a pending targets draft and then a pending
+ * root draft, over HTTP, each after its own checks. A repository of the
+ * old scheme is first migrated. Returns what it did, one line each.
+ */
+export async function ensureTwoPartyTargets(opts: {
+  readonly repoDir: string;
+  readonly repoUrl: string;
+  readonly supervisorTufKeys: SupervisorTufKeys;
+}): Promise<string[]> {
+  const done: string[] = [];
+  let state = await readRepositoryState(opts.repoDir);
+  if (state.rootVersion > 0 && state.targetsScheme === 'vendor-only') {
+    const drafted = await migrateRepository(opts.repoDir, opts.supervisorTufKeys.targets.publicKey);
+    done.push(
+      `vendor: the repository ran the old scheme (targets signed by the vendor alone); drafted root v${drafted.rootVersion} and targets v${drafted.targetsVersion} naming the supervisor's targets key`,
+    );
+    state = await readRepositoryState(opts.repoDir);
+  }
+  const client = new RepoClient(opts.repoUrl);
+  if (state.pending.targets !== undefined) {
+    const signed = await supervisorSignTargets(client, opts.supervisorTufKeys);
+    done.push(
+      `supervisor: checked and co-signed targets v${signed.version} (the releases delegation needs both release keys)`,
+    );
+  }
+  if (state.rootVersion > 0 && state.pending.root !== undefined) {
+    const signed = await supervisorSignRoot(client, opts.supervisorTufKeys);
+    done.push(
+      `supervisor: co-signed root v${signed.version}; published: ${signed.published ? 'yes' : 'no'}`,
+    );
+  }
+  return done;
 }
 
 /** A whole number, at least 1, of at most 10 digits; a usage error otherwise. */

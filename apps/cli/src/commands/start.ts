@@ -45,6 +45,8 @@ import {
 } from '../start/release-log-monitor.js';
 import { publishTrustBundle } from '../start/trust-bundle.js';
 import { startAssemblyServer, type RunningAssemblyServer } from './assembly.js';
+import { ensureTwoPartyTargets } from './repo.js';
+import { startRepoMonitor, type RunningRepoMonitor } from './supervisor.js';
 import { initDataDir, startLogServer, type RunningLogServer } from './log.js';
 import {
   initWitnessDir,
@@ -113,6 +115,9 @@ interface Running {
   readonly supervisorTufKeys: SupervisorTufKeys;
   readonly monitor: RunningReleaseLogMonitor;
   readonly monitorPass: MonitorPass;
+  readonly repoMonitor: RunningRepoMonitor;
+  /** Findings of the repository monitor's first pass (0 when all is signed and approved). */
+  readonly repoFindings: number;
   /** Undefined when the demo was skipped (no git on this machine). */
   readonly release: PublishedRelease | undefined;
   readonly trustBundle: { readonly url: string; readonly fingerprint: string };
@@ -208,7 +213,7 @@ export function registerStartCommand(program: Command, io: Io): void {
     .command('start')
     .description(
       "Start Glasshouse on this machine (embedded storage under ./data): the vendor's release log, " +
-        "assembly line and update repository, the supervisor's witness and release-log monitor. " +
+        "assembly line and update repository, the supervisor's witness and its monitors of the release log and the repository. " +
         'The first start publishes a demo rules release through the whole flow. Prints what runs ' +
         'where, commands to try, and a last line "ready <json>"',
     )
@@ -351,6 +356,15 @@ async function bringUp(
   say(`vendor: update repository at ${repoUrl}`);
   checkStop();
 
+  // Targets needs both organisations: the supervisor checks and co-signs a
+  // pending targets draft (and migrates a repository of the old scheme).
+  for (const line of await ensureTwoPartyTargets({
+    repoDir: paths.repo,
+    repoUrl,
+    supervisorTufKeys,
+  })) {
+    say(line);
+  }
   await ensureRootPublished({ repoDir: paths.repo, repoUrl, supervisorTufKeys, say });
   repo.startTimestampRefresh(TIMESTAMP_REFRESH_MS, (err) => {
     say(
@@ -421,6 +435,16 @@ async function bringUp(
   });
   closers.add(() => monitor.stop());
   const monitorPass = await monitor.firstPass;
+  // And of the repository: every targets metadata co-signed, every target approved.
+  const repoMonitor = await startRepoMonitor({
+    repoUrl,
+    supervisorDir: paths.supervisor,
+    supervisorTufKeys,
+    intervalMs: MONITOR_INTERVAL_MS,
+    io,
+  });
+  closers.add(() => repoMonitor.stop());
+  const repoFindings = (await repoMonitor.firstPass).findings.length;
 
   return {
     log,
@@ -432,6 +456,8 @@ async function bringUp(
     supervisorTufKeys,
     monitor,
     monitorPass,
+    repoMonitor,
+    repoFindings,
     release,
     trustBundle: { url: `${repoUrl}${TRUST_BUNDLE_PATH}`, fingerprint: trustBundle.fingerprint },
   };
@@ -517,6 +543,7 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     `    data            ${shown(paths.assembly)}`,
     `  repository        ${r.repoUrl}  (TUF: ${r.repoUrl}/metadata/, ${r.repoUrl}/targets/)`,
     `    trust root      ${r.repoUrl}/metadata/1.root.json (vendor and supervisor, threshold 2)`,
+    '    targets         signed by the vendor and the supervisor (threshold 2)',
     `    data            ${shown(paths.repo)}`,
     'supervisor',
     `  witness           ${r.witness.url}/`,
@@ -525,6 +552,8 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
     `  monitor           the release log every ${MONITOR_INTERVAL_MS / 1000} s: every entry must be a release it approved`,
     `    verified        size ${r.monitorPass.size}, ${alerts}`,
     `    alerts          ${shown(r.monitor.alertsPath)} and stderr`,
+    `  repo monitor      the repository every ${MONITOR_INTERVAL_MS / 1000} s: targets and releases co-signed, every target approved`,
+    `    verified        ${r.repoFindings === 0 ? 'no findings' : `${r.repoFindings} FINDING(S): see ${shown(r.repoMonitor.alertsPath)}`}`,
     `  keys              approvals ${r.supervisor.keyid}, TUF root ${r.supervisorTufKeys.root.keyid}, TUF release ${r.supervisorTufKeys.release.keyid}`,
     `  data              ${shown(paths.supervisor)}`,
     `witness policy      ${shown(paths.policy)}  (quorum: ${POLICY_WITNESS_NAME})`,

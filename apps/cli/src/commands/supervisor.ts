@@ -6,12 +6,16 @@ import {
   ensureSupervisorTufKeys,
   formatSupervisorKeysFile,
   RepoClient,
+  RepoMonitor,
   supervisorDirApprovals,
   supervisorSignRelease,
   supervisorSignRoot,
+  supervisorSignTargets,
+  type RepoMonitorPass,
   type SupervisorTufKeys,
 } from '@glasshouse/distribution';
 import { hasCode } from '@glasshouse/errors';
+import { WitnessError } from '@glasshouse/witness';
 import {
   AssemblyClient,
   initSupervisorDir,
@@ -21,9 +25,12 @@ import {
   type PinnedBuilder,
   type Supervisor,
 } from '@glasshouse/release';
-import { MAX_KEY_FILE_BYTES, readSmallFile, UsageError, type Io } from '../io.js';
+import { MAX_KEY_FILE_BYTES, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
+import { ALERTS_FILE, cliAlertSink } from './monitor.js';
 
 const DEFAULT_DIR = 'supervisor';
+/** The repository monitor's state under the supervisor's directory. */
+const REPO_MONITOR_DIR = 'repo-monitor';
 
 interface InitOptions {
   dir: string;
@@ -168,17 +175,20 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
   supervisor
     .command('tuf-keys')
     .description(
-      "Create the supervisor's two TUF keys in DIR (mode 0600) if missing: a root key, so the vendor cannot " +
-        "rotate the repository's keys alone, and a release key, so no release is published without it. " +
-        'Writes their public halves to FILE (or stdout) for "glasshouse repo init --supervisor-keys" and prints ' +
-        "'tuf-root <keyid>' and 'tuf-release <keyid>' (on stderr when the file goes to stdout)",
+      "Create the supervisor's three TUF keys in DIR (mode 0600) if missing: a root key, so the vendor cannot " +
+        "rotate the repository's keys alone, a targets key, so the vendor cannot re-delegate releases alone, " +
+        'and a release key, so no release is published without it. Writes their public halves to FILE (or ' +
+        'stdout) for "glasshouse repo init --supervisor-keys" and prints ' +
+        "'tuf-root <keyid>', 'tuf-targets <keyid>' and 'tuf-release <keyid>' (on stderr when the file goes to stdout)",
     )
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .option('--out <file>', 'write the public keys file here instead of to stdout')
     .action(async (opts: { dir: string; out?: string }) => {
       const keys = await tufKeys(opts.dir);
       const file = formatSupervisorKeysFile(keys);
-      const ids = `tuf-root ${keys.root.keyid}\ntuf-release ${keys.release.keyid}\n`;
+      const ids =
+        `tuf-root ${keys.root.keyid}\ntuf-targets ${keys.targets.keyid}\n` +
+        `tuf-release ${keys.release.keyid}\n`;
       if (opts.out === undefined) {
         io.stdout(file);
         io.stderr(ids);
@@ -197,16 +207,99 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
     .command('sign-root')
     .description(
       "Sign the repository's pending root draft with the supervisor's TUF root key, after checking that " +
-        'it lists that key and needs both organisations (threshold at least 2); prints ' +
-        "'root v<N> signed; published: yes|no'",
+        "it needs both organisations for root (threshold at least 2) and for targets (the supervisor's targets " +
+        "key, threshold at least 2; else TARGETS_ROLE_NOT_TWO_PARTY); prints 'root v<N> signed; published: yes|no', " +
+        "with ' (waiting for the targets draft)' when the root goes out with a targets draft not yet signed",
     )
     .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (opts: { repo: string; dir: string }) => {
       const client = new RepoClient(opts.repo);
       const result = await supervisorSignRoot(client, await tufKeys(opts.dir));
-      io.stdout(`root v${result.version} signed; published: ${yesNo(result.published)}\n`);
+      io.stdout(
+        `root v${result.version} signed; published: ${yesNo(result.published)}` +
+          `${result.awaitingTargets ? ' (waiting for the targets draft)' : ''}\n`,
+      );
     });
+
+  supervisor
+    .command('sign-targets')
+    .description(
+      "Sign the repository's pending targets draft with the supervisor's TUF targets key, only when it still " +
+        "delegates every path to 'releases' alone, terminating, with the vendor's published release key and the " +
+        "supervisor's at threshold 2, and lists no target itself. Refusals name the change: " +
+        'TARGETS_THRESHOLD_LOWERED, TARGETS_KEY_SWAPPED, TARGETS_TOP_LEVEL_TARGET, TARGETS_DELEGATION_CHANGED. ' +
+        "Prints 'targets v<N> signed (<signed>/<threshold>); published: yes|no', with ' (goes out with the " +
+        "root draft)' when it waits for a pending root",
+    )
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .action(async (opts: { repo: string; dir: string }) => {
+      const result = await supervisorSignTargets(
+        new RepoClient(opts.repo),
+        await tufKeys(opts.dir),
+      );
+      io.stdout(
+        `targets v${result.version} signed (${result.signed}/${result.threshold}); ` +
+          `published: ${yesNo(result.published)}` +
+          `${result.awaitingRoot ? ' (goes out with the root draft)' : ''}\n`,
+      );
+    });
+
+  supervisor
+    .command('watch-repo')
+    .description(
+      "Watch the vendor's update repository: poll its timestamp and snapshot and the metadata they name, and " +
+        "raise an alert, with the metadata as evidence, when targets or a delegated role lacks the supervisor's " +
+        'signature or a target is not part of a release it approved. Alerts go to <dir>/alerts.jsonl, stderr ' +
+        'and the webhook, once per metadata file (remembered in <dir>/repo-monitor/). With --once, exits 1 ' +
+        '(ALERTS_RAISED) when this check raised one',
+    )
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
+    .option('--once', 'check once and exit')
+    .option('--webhook <url>', 'also POST each alert as JSON to this URL')
+    .option('--interval <seconds>', 'seconds between checks (without --once)', '30')
+    .action(
+      async (opts: {
+        repo: string;
+        dir: string;
+        once?: boolean;
+        webhook?: string;
+        interval: string;
+      }) => {
+        if (!/^[0-9]{1,7}$/.test(opts.interval) || Number(opts.interval) < 1) {
+          throw new UsageError('--interval wants a whole number of seconds, at least 1');
+        }
+        const dir = resolve(io.cwd, opts.dir);
+        const running = await startRepoMonitor({
+          repoUrl: opts.repo,
+          supervisorDir: dir,
+          supervisorTufKeys: await tufKeys(opts.dir),
+          intervalMs: Number(opts.interval) * 1000,
+          once: opts.once === true,
+          io,
+          ...(opts.webhook === undefined ? {} : { webhook: opts.webhook }),
+        });
+        if (opts.once === true) {
+          const pass = await running.firstPass;
+          await running.stop();
+          if (pass.alert !== undefined) {
+            throw new WitnessError(
+              'ALERTS_RAISED',
+              `the repository serves what the supervisor did not sign; see ${running.alertsPath}`,
+              { evidence: { codes: pass.findings.map((f) => f.code) } },
+            );
+          }
+          io.stdout(
+            `repository checked at timestamp v${pass.timestampVersion}: ${pass.findings.length} finding(s), no new alert\n`,
+          );
+          return;
+        }
+        await untilSignal();
+        await running.stop();
+      },
+    );
 
   supervisor
     .command('sign-release')
@@ -252,6 +345,92 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
     }
     return ensureSupervisorTufKeys(path);
   }
+}
+
+export interface RepoMonitorStartOptions {
+  readonly repoUrl: string;
+  /** The supervisor's directory: its approvals, its approval key, alerts.jsonl. */
+  readonly supervisorDir: string;
+  readonly supervisorTufKeys: SupervisorTufKeys;
+  readonly intervalMs: number;
+  readonly io: Io;
+  readonly webhook?: string;
+  /** Only the first pass, no loop. */
+  readonly once?: boolean;
+}
+
+export interface RunningRepoMonitor {
+  readonly alertsPath: string;
+  /** The first check (its failure rejects it). */
+  readonly firstPass: Promise<RepoMonitorPass>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The supervisor's repository monitor (distribution's RepoMonitor) with the
+ * release-log monitor's sinks: `<supervisor>/alerts.jsonl`, stderr and an
+ * optional webhook. Failed passes are said on stderr once per message.
+ */
+export async function startRepoMonitor(opts: RepoMonitorStartOptions): Promise<RunningRepoMonitor> {
+  const { io } = opts;
+  const alertsPath = join(opts.supervisorDir, ALERTS_FILE);
+  const approvalKey = signingKeyFromPem(
+    await readSmallFile(join(opts.supervisorDir, SUPERVISOR_KEY_FILE), MAX_KEY_FILE_BYTES),
+  );
+  const alerts = cliAlertSink({
+    path: alertsPath,
+    io,
+    alertPrefix: 'supervisor repository monitor: ALERT ',
+    errorPrefix: 'supervisor repository monitor: ',
+    ...(opts.webhook === undefined ? {} : { webhook: opts.webhook }),
+  });
+  const monitor = await RepoMonitor.open({
+    url: opts.repoUrl,
+    keys: {
+      targets: opts.supervisorTufKeys.targets.publicKey,
+      release: opts.supervisorTufKeys.release.publicKey,
+    },
+    approvals: supervisorDirApprovals(opts.supervisorDir, approvalKey.verifier),
+    alerts,
+    stateDir: join(opts.supervisorDir, REPO_MONITOR_DIR),
+  });
+  const firstPass = monitor.check();
+  if (opts.once === true) {
+    return { alertsPath, firstPass, stop: async () => alerts.close?.() };
+  }
+  const stop = new AbortController();
+  let lastError: string | undefined;
+  const running = firstPass
+    .catch(() => undefined)
+    .then(() =>
+      monitor.run(stop.signal, opts.intervalMs, {
+        waitFirst: true,
+        onPass: () => {
+          lastError = undefined;
+        },
+        onError: (err) => {
+          const line = describeError(err);
+          // An outage is said once, not every interval.
+          if (line !== lastError) io.stderr(`supervisor repository monitor: ${line}\n`);
+          lastError = line;
+        },
+      }),
+    );
+  return {
+    alertsPath,
+    firstPass,
+    stop: async () => {
+      stop.abort();
+      await running;
+      await alerts.close?.();
+    },
+  };
+}
+
+function describeError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' ? `${code}: ${message}` : message;
 }
 
 function yesNo(value: boolean): string {
