@@ -232,7 +232,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         "Prints 'targets v<N> signed (<signed>/<threshold>); published: yes|no', with ' (goes out with the " +
         "root draft)' when it waits for a pending root",
     )
-    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (opts: { repo: string; dir: string }) => {
       const result = await supervisorSignTargets(
@@ -255,7 +255,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         'and the webhook, once per metadata file (remembered in <dir>/repo-monitor/). With --once, exits 1 ' +
         '(ALERTS_RAISED) when this check raised one',
     )
-    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8600')
+    .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .option('--once', 'check once and exit')
     .option('--webhook <url>', 'also POST each alert as JSON to this URL')
