@@ -3,7 +3,7 @@
  * and the supervisor's signing ceremonies (root, targets, releases) on top
  * of it.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import { DistributionError } from './errors.js';
 import type { ApprovalLookup } from './release-log-checker.js';
@@ -24,7 +24,6 @@ import {
   MAX_METADATA_BYTES,
   RELEASES_ROLE,
   parseMetadataBytes,
-  sha256Hex,
   type TufMetadataDocument,
 } from './tuf-metadata.js';
 import {
@@ -296,7 +295,7 @@ export async function supervisorSignRelease(
     keys,
     fetchTarget: async (name, sha256) => {
       const bytes = await client.target(name, sha256);
-      if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+      if (sha256Hex(bytes) !== sha256) {
         throw new DistributionError('RELEASES_DRAFT_REFUSED', `target ${name} is not its hash`);
       }
       return bytes;

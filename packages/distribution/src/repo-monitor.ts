@@ -34,7 +34,8 @@ import {
 } from './repo-client.js';
 import { targetNotApproved } from './supervisor-tuf.js';
 import { verifyMetadataSignature, tufKeyId, type TufPublicKey } from './tuf-keys.js';
-import { RELEASES_ROLE, sha256Hex } from './tuf-metadata.js';
+import { sha256Hex } from '@glasshouse/attest';
+import { RELEASES_ROLE } from './tuf-metadata.js';
 
 export const REPO_MONITOR_STATE_FILE = 'repo-monitor.json';
 const STATE_SCHEMA = 'glasshouse.repo-monitor/v1';

@@ -9,6 +9,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MetadataKind, TargetFile } from '@tufjs/models';
+import { sha256Hex } from '@glasshouse/attest';
 import {
   buildReleases,
   buildSnapshot,
@@ -21,7 +22,6 @@ import {
   parseMetadataBytes,
   repoPaths,
   serializeMetadata,
-  sha256Hex,
   signMetadata,
 } from '../src/index.js';
 
