@@ -11,7 +11,7 @@ import {
   listen,
   makeTestLog,
   tempDir,
-} from '../../../packages/witness/test/monitor-fixtures.js';
+} from '../../../packages/log/test/monitor/monitor-fixtures.js';
 import { runCli } from './cli-harness.js';
 import { CLI, REPO_ROOT, ensureCliBuilt } from './built-cli.js';
 

@@ -34,7 +34,7 @@ import {
 } from '../src/index.js';
 import { FIXED_EPOCH } from '../../release/test/assembly-fixtures.js';
 import { startSupervised } from '../../release/test/supervised-fixture.js';
-import { listen, makeTestLog } from '../../witness/test/monitor-fixtures.js';
+import { listen, makeTestLog } from '../../log/test/monitor/monitor-fixtures.js';
 
 const TARGET_P50_MS = 2000;
 

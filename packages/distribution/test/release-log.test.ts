@@ -14,7 +14,7 @@ import { encodeReleaseLogEntry, type ReleaseLogEntry } from '@glasshouse/release
 import { releaseLogChecker, supervisorDirApprovals, type ApprovalLookup } from '../src/index.js';
 import { RULES_TESTDATA } from '../../release/test/assembly-fixtures.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
-import { listen, makeTestLog, tempDir } from '../../witness/test/monitor-fixtures.js';
+import { listen, makeTestLog, tempDir } from '../../log/test/monitor/monitor-fixtures.js';
 import { rejectionCode } from '../../errors/test/codes.js';
 
 const hex = (c: string): string => c.repeat(64);

@@ -33,7 +33,7 @@ import { readFile } from 'node:fs/promises';
 import { forgeRedelegation } from './forge.js';
 import { RULES_TESTDATA, FIXED_EPOCH } from '../../release/test/assembly-fixtures.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
-import { listen, makeTestLog, type TestLog } from '../../witness/test/monitor-fixtures.js';
+import { listen, makeTestLog, type TestLog } from '../../log/test/monitor/monitor-fixtures.js';
 import { rejectionCode } from '../../errors/test/codes.js';
 
 let env: Supervised;

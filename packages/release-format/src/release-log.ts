@@ -89,9 +89,13 @@ export function parseReleaseLogEntry(bytes: Uint8Array): ReleaseLogEntry {
   let text = '';
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (cause) {
+    return invalid('the entry is not UTF-8', cause);
+  }
+  try {
     value = JSON.parse(text);
   } catch (cause) {
-    return invalid('the entry is not UTF-8 JSON', cause);
+    return invalid('the entry is UTF-8 text but not JSON', cause);
   }
   checkEntry(value);
   if (canonicalString(value) !== text) invalid('the entry is not in canonical form');

@@ -1,12 +1,112 @@
-export * from './errors.js';
-export * from './hash.js';
-export * from './proof.js';
-export * from './compact.js';
-export * from './tiles.js';
-export * from './note.js';
-export * from './checkpoint.js';
-export * from './cosignature.js';
-export * from './tlogproof.js';
-export * from './policy.js';
-export * from './bytes.js';
-export * from './frontier.js';
+export { TlogError, type TlogErrorCode } from './errors.js';
+export { HASH_SIZE, type NodeId, emptyRoot, hashChildren, hashLeaf, sha256 } from './hash.js';
+export { bytesEqual } from './bytes.js';
+export {
+  type HashReader,
+  type ProofPlan,
+  consistencyProof,
+  consistencyProofPlan,
+  inclusionProof,
+  inclusionProofPlan,
+  rootFromConsistencyProof,
+  rootFromInclusionProof,
+  treeRoot,
+  treeRootPlan,
+  verifyConsistency,
+  verifyInclusion,
+} from './proof.js';
+export { CompactRange, type CompactRangeState, type CompletedNode } from './compact.js';
+export { type BundleBounds, Frontier, hashEntries, subtreeRoot } from './frontier.js';
+export {
+  MAX_ENTRY_SIZE,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  type TileRef,
+  decodeBundle,
+  encodeBundle,
+  formatTileIndex,
+  isCanonicalTilePath,
+  parseTilePath,
+  tileHashReader,
+  tileNodeIds,
+  tilePath,
+  tileWidthAt,
+  tilesForConsistency,
+  tilesForInclusion,
+  tilesForNodes,
+  tilesForTreeRoot,
+  tilesToWrite,
+} from './tiles.js';
+export {
+  DEFAULT_MAX_NOTE_SIZE,
+  DEFAULT_MAX_SIGNATURES,
+  ED25519_KEY_TYPE,
+  type NoteSignature,
+  type NoteSigner,
+  type NoteSignerKey,
+  type NoteVerifier,
+  type NoteVerifierKey,
+  type OpenNoteOptions,
+  type OpenedNote,
+  decodeBase64Strict,
+  encodeBase64,
+  formatSignatureLine,
+  formatVerifierKey,
+  generateSignerKey,
+  keyIdFor,
+  openNote,
+  parseSignerKey,
+  parseVerifierKey,
+  signNote,
+} from './note.js';
+export {
+  type Checkpoint,
+  formatCheckpoint,
+  openCheckpoint,
+  parseCheckpoint,
+} from './checkpoint.js';
+export {
+  COSIGNATURE_KEY_TYPE,
+  COSIGNATURE_SIZE,
+  type Cosignature,
+  type CosignatureTimeOptions,
+  type CosignatureVerifier,
+  type Cosigner,
+  MAX_COSIGNATURE_TIMESTAMP,
+  collectCosignatures,
+  cosignCheckpoint,
+  cosignatureMessage,
+  cosignatureSigner,
+  cosignatureTimestamp,
+  generateCosignerKey,
+  parseCosignatureVerifierKey,
+  parseCosignerKey,
+  verifyCosignature,
+} from './cosignature.js';
+export {
+  DEFAULT_MAX_TLOG_PROOF_SIZE,
+  MAX_PROOF_HASHES,
+  type ParseTlogProofOptions,
+  TLOG_PROOF_HEADER,
+  type TlogProof,
+  type VerifiedTlogProof,
+  type VerifyTlogProofOptions,
+  formatTlogProof,
+  parseTlogProof,
+  verifyTlogProof,
+} from './tlogproof.js';
+export {
+  DEFAULT_MAX_POLICY_LINES,
+  DEFAULT_MAX_POLICY_SIZE,
+  type ParsePolicyOptions,
+  type Policy,
+  type PolicyGroup,
+  type PolicyLog,
+  type PolicyWitness,
+  QUORUM_NONE,
+  type VerifiedCheckpoint,
+  type VerifiedCosignature,
+  type VerifyWithPolicyOptions,
+  parsePolicy,
+  verifyCheckpointWithPolicy,
+} from './policy.js';

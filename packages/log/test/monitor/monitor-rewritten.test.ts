@@ -11,7 +11,7 @@ import {
   SqliteMonitorStateStore,
   createMonitor,
   listMirroredTiles,
-} from '../src/index.js';
+} from '@glasshouse/witness';
 import { type TestLog, entries, listen, makeTestLog, tempDir } from './monitor-fixtures.js';
 
 /** History rewritten on the log's disk after checkpoints were signed. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openSqliteStorage, type SqliteStorage } from './sqlite.js';
+import { openSqliteStorage, type SqliteStorage } from '../src/sqlite.js';
 import { storageContract } from './storage.contract.js';
 
 async function tempDir(): Promise<string> {

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WitnessError } from './errors.js';
+import type { WitnessError } from '../src/errors.js';
 import {
   type Alert,
   JsonLinesAlertSink,
   MemoryAlertSink,
   WebhookAlertSink,
   fanOutAlertSink,
-} from './alerts.js';
+} from '../src/alerts.js';
 
 const alert = (n: number): Alert => ({
   kind: 'split-view',

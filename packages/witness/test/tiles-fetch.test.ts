@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBundle } from '@glasshouse/tlog';
-import { TilesFetcher } from './tiles-fetch.js';
+import { TilesFetcher } from '../src/tiles-fetch.js';
 
 const fullTile = Buffer.alloc(8192);
 for (let i = 0; i < fullTile.length; i++) fullTile[i] = i % 251;

@@ -2,22 +2,22 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatCheckpoint } from './checkpoint.js';
-import { CompactRange } from './compact.js';
-import { cosignCheckpoint, generateCosignerKey } from './cosignature.js';
-import { TlogError } from './errors.js';
-import { type NodeId, hashLeaf } from './hash.js';
-import { encodeBase64, generateSignerKey, parseSignerKey, signNote } from './note.js';
-import { parsePolicy } from './policy.js';
-import { treeRoot, inclusionProof } from './proof.js';
+import { formatCheckpoint } from '../src/checkpoint.js';
+import { CompactRange } from '../src/compact.js';
+import { cosignCheckpoint, generateCosignerKey } from '../src/cosignature.js';
+import { TlogError } from '../src/errors.js';
+import { type NodeId, hashLeaf } from '../src/hash.js';
+import { encodeBase64, generateSignerKey, parseSignerKey, signNote } from '../src/note.js';
+import { parsePolicy } from '../src/policy.js';
+import { treeRoot, inclusionProof } from '../src/proof.js';
 import {
   MAX_PROOF_HASHES,
   type TlogProof,
   formatTlogProof,
   parseTlogProof,
   verifyTlogProof,
-} from './tlogproof.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/tlogproof.js';
+import { codeOf } from './codes.js';
 
 const dir = (sub: string): string =>
   fileURLToPath(new URL(`../testdata/tlogproof/${sub}/`, import.meta.url));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HASH_SIZE, emptyRoot, hashChildren, hashLeaf, sha256 } from './hash.js';
+import { HASH_SIZE, emptyRoot, hashChildren, hashLeaf, sha256 } from '../src/hash.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const ref = (...parts: Uint8Array[]): string => {

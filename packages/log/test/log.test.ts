@@ -10,8 +10,8 @@ import {
   decodeBundle,
   generateSignerKey,
 } from '@glasshouse/tlog';
-import { initLog, openLog } from './log.js';
-import { ORIGIN, makeTestLog, utf8, type TestLog } from '../test/fixtures.js';
+import { initLog, openLog } from '../src/log.js';
+import { ORIGIN, makeTestLog, utf8, type TestLog } from './fixtures.js';
 
 let t: TestLog | undefined;
 afterEach(async () => {

@@ -10,10 +10,10 @@ import {
   parseSignerKey,
   parseVerifierKey,
 } from '@glasshouse/tlog';
-import { Integrator, type PublishCheckpoint } from './integrator.js';
-import { initLog } from './log.js';
-import { openSqliteStorage, type SqliteStorage } from './sqlite.js';
-import type { IntegratedState, IntegratorLease, LogStorage } from './storage.js';
+import { Integrator, type PublishCheckpoint } from '../src/integrator.js';
+import { initLog } from '../src/log.js';
+import { openSqliteStorage, type SqliteStorage } from '../src/sqlite.js';
+import type { IntegratedState, IntegratorLease, LogStorage } from '../src/storage.js';
 
 const ORIGIN = 'example.org/integrator-test';
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CompactRange } from './compact.js';
-import { hashLeaf } from './hash.js';
+import { CompactRange } from '../src/compact.js';
+import { hashLeaf } from '../src/hash.js';
 import {
   type HashReader,
   consistencyProof,
@@ -9,7 +9,7 @@ import {
   treeRoot,
   verifyConsistency,
   verifyInclusion,
-} from './proof.js';
+} from '../src/proof.js';
 import {
   MAX_ENTRY_SIZE,
   type TileRef,
@@ -25,8 +25,8 @@ import {
   tilesForInclusion,
   tilesForTreeRoot,
   tilesToWrite,
-} from './tiles.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/tiles.js';
+import { codeOf } from './codes.js';
 
 describe('tile paths', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TlogError } from './errors.js';
-import type { NodeId } from './hash.js';
+import { TlogError } from '../src/errors.js';
+import type { NodeId } from '../src/hash.js';
 import {
   type HashReader,
   consistencyProof,
@@ -14,8 +14,8 @@ import {
   treeRoot,
   verifyConsistency,
   verifyInclusion,
-} from './proof.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/proof.js';
+import { codeOf } from './codes.js';
 
 // ---------------------------------------------------------------------------
 // A literal RFC 6962 §2.1 reference, on its own SHA-256 calls, over the

@@ -5,7 +5,7 @@ import {
   formatCheckpoint,
   openCheckpoint,
   parseCheckpoint,
-} from './checkpoint.js';
+} from '../src/checkpoint.js';
 import {
   type NoteVerifier,
   generateSignerKey,
@@ -13,8 +13,8 @@ import {
   parseSignerKey,
   parseVerifierKey,
   signNote,
-} from './note.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/note.js';
+import { codeOf } from './codes.js';
 
 // c2sp.org/tlog-checkpoint, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `example.com/behind-the-sofa

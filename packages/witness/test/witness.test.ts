@@ -11,14 +11,14 @@ import {
   parseCosignatureVerifierKey,
   parseVerifierKey,
 } from '@glasshouse/tlog';
-import { TestLog, rawBody } from '../test/witness-fixture.js';
-import { openSqliteState, type SqliteState } from './sqlite-state.js';
+import { TestLog, rawBody } from './witness-fixture.js';
+import { openSqliteState, type SqliteState } from '../src/sqlite-state.js';
 import {
   createWitness,
   MAX_REQUEST_SIZE,
   type AddCheckpointResult,
   type Witness,
-} from './witness.js';
+} from '../src/witness.js';
 
 const NOW = 1_750_000_000n;
 const ORIGIN = 'example.com/witnessed-log';

@@ -24,13 +24,13 @@ import {
   parseCosignatureVerifierKey,
   parseVerifierKey,
 } from '@glasshouse/tlog';
-import { addCheckpoint, type AddCheckpointResponse } from '../src/client.js';
+import { addCheckpoint, type AddCheckpointResponse } from '@glasshouse/witness';
 import {
   type ServeProcess,
   ensureCliBuilt,
   runBuiltCli as runCli,
   startServing,
-} from '../../../apps/cli/test/built-cli.js';
+} from '../../../../apps/cli/test/built-cli.js';
 
 const ORIGIN = 'example.org/witnessed-by-a-restarting-witness';
 

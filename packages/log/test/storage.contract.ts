@@ -6,7 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashLeaf } from '@glasshouse/tlog';
-import type { IntegratedState, LogStorage, PendingEntry } from './storage.js';
+import type { IntegratedState, LogStorage, PendingEntry } from '../src/storage.js';
+import { rejectionCode } from '../../errors/test/codes.js';
 
 export interface ContractFixture {
   /** A fresh, empty storage. */
@@ -46,15 +47,6 @@ function state(size: bigint, tag: string, hashes: number): IntegratedState {
     checkpoint: `example.org/log\n${size}\n${tag}\n\n— example.org/log AAAA\n`,
     compactHashes: Array.from({ length: hashes }, (_, i) => hash(i + 1)),
   };
-}
-
-async function rejectionCode(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code?: unknown }).code;
-  }
-  return 'resolved';
 }
 
 export function storageContract(name: string, make: () => Promise<ContractFixture>): void {

@@ -4,9 +4,9 @@ import {
   describePostgres,
   type TestDatabase,
 } from '../../db/test/postgres-fixture.js';
-import { openPostgresState } from './postgres-state.js';
+import { openPostgresState } from '../src/postgres-state.js';
 import { stateContract } from './state.contract.js';
-import type { WitnessStateStore } from './state.js';
+import type { WitnessStateStore } from '../src/state.js';
 
 describePostgres('PostgreSQL witness state', () => {
   // One database for the file; each contract test gets its own schema in it.

@@ -12,7 +12,7 @@ import {
   SqliteMonitorStateStore,
   basicEntryChecker,
   createMonitor,
-} from '../src/index.js';
+} from '@glasshouse/witness';
 import {
   type Switchboard,
   type TestLog,

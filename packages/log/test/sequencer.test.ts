@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LogMetrics } from './metrics.js';
-import { Sequencer } from './sequencer.js';
-import { openSqliteStorage, type SqliteStorage } from './sqlite.js';
-import type { LogStorage, PendingEntry } from './storage.js';
+import { LogMetrics } from '../src/metrics.js';
+import { Sequencer } from '../src/sequencer.js';
+import { openSqliteStorage, type SqliteStorage } from '../src/sqlite.js';
+import type { LogStorage, PendingEntry } from '../src/storage.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 

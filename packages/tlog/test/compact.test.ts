@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type CompletedNode, CompactRange } from './compact.js';
-import { codeOf } from '../test/codes.js';
+import { type CompletedNode, CompactRange } from '../src/compact.js';
+import { codeOf } from './codes.js';
 
 // A plain RFC 6962 §2.1 MTH on its own SHA-256 calls.
 function sha(...parts: Uint8Array[]): Uint8Array {

@@ -2,13 +2,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatCheckpoint } from './checkpoint.js';
-import { cosignCheckpoint, generateCosignerKey } from './cosignature.js';
-import { TlogError } from './errors.js';
-import { sha256 } from './hash.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey, signNote } from './note.js';
-import { type Policy, parsePolicy, verifyCheckpointWithPolicy } from './policy.js';
-import { codeOf } from '../test/codes.js';
+import { formatCheckpoint } from '../src/checkpoint.js';
+import { cosignCheckpoint, generateCosignerKey } from '../src/cosignature.js';
+import { TlogError } from '../src/errors.js';
+import { sha256 } from '../src/hash.js';
+import { generateSignerKey, parseSignerKey, parseVerifierKey, signNote } from '../src/note.js';
+import { type Policy, parsePolicy, verifyCheckpointWithPolicy } from '../src/policy.js';
+import { codeOf } from './codes.js';
 
 const dir = (sub: string): string =>
   fileURLToPath(new URL(`../testdata/policy/${sub}/`, import.meta.url));

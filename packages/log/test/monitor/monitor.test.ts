@@ -13,8 +13,8 @@ import {
   buildMirrorServer,
   createMonitor,
   listMirroredTiles,
-} from '../src/index.js';
-import { SpecClient } from '../../log/test/tiles-client.js';
+} from '@glasshouse/witness';
+import { SpecClient } from '../tiles-client.js';
 import { type TestLog, entries, listen, makeTestLog, tempDir } from './monitor-fixtures.js';
 
 describe('monitor: catching up with a growing log', () => {

@@ -8,8 +8,8 @@ import {
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCheckpoint } from './checkpoint.js';
-import { TlogError } from './errors.js';
+import { parseCheckpoint } from '../src/checkpoint.js';
+import { TlogError } from '../src/errors.js';
 import {
   type NoteSigner,
   type NoteVerifier,
@@ -21,8 +21,8 @@ import {
   parseSignerKey,
   parseVerifierKey,
   signNote,
-} from './note.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/note.js';
+import { codeOf } from './codes.js';
 
 // c2sp.org/signed-note, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `Ognuno sta solo sul cuor della terra

@@ -10,8 +10,8 @@ import {
   verifyTlogProof,
   decodeBase64Strict,
 } from '@glasshouse/tlog';
-import { buildServer } from './server.js';
-import { makeTestLog, utf8, type TestLog } from '../test/fixtures.js';
+import { buildServer } from '../src/server.js';
+import { makeTestLog, utf8, type TestLog } from './fixtures.js';
 
 let t: TestLog;
 let app: FastifyInstance;

@@ -7,9 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateCosignerKey } from '@glasshouse/tlog';
-import { TestLog } from '../test/witness-fixture.js';
-import type { WitnessStateStore, WitnessedCheckpoint } from './state.js';
-import { createWitness } from './witness.js';
+import { TestLog } from './witness-fixture.js';
+import type { WitnessStateStore, WitnessedCheckpoint } from '../src/state.js';
+import { createWitness } from '../src/witness.js';
+import { rejectionCode } from '../../errors/test/codes.js';
 
 export interface StateFixture {
   /** A fresh, empty state. */
@@ -28,15 +29,6 @@ function checkpoint(size: bigint, byte: number): WitnessedCheckpoint {
     rootHash: new Uint8Array(32).fill(byte),
     note: `${ORIGIN}\n${size}\nroot-${byte}\n\n— witness AAAA\n`,
   };
-}
-
-async function rejectionCode(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code?: unknown }).code;
-  }
-  return 'resolved';
 }
 
 export function stateContract(name: string, make: () => Promise<StateFixture>): void {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openSqliteState, type SqliteState } from './sqlite-state.js';
+import { openSqliteState, type SqliteState } from '../src/sqlite-state.js';
 import { stateContract } from './state.contract.js';
 
 async function tempDir(): Promise<string> {

@@ -12,11 +12,15 @@ import {
   parseCosignatureVerifierKey,
   parseVerifierKey,
 } from '@glasshouse/tlog';
-import { TestLog } from '../test/witness-fixture.js';
-import { addCheckpoint, formatAddCheckpointRequest, MAX_WITNESS_RESPONSE_SIZE } from './client.js';
-import { buildWitnessServer } from './server.js';
-import { openSqliteState, type SqliteState } from './sqlite-state.js';
-import { createWitness, MAX_REQUEST_SIZE } from './witness.js';
+import { TestLog } from './witness-fixture.js';
+import {
+  addCheckpoint,
+  formatAddCheckpointRequest,
+  MAX_WITNESS_RESPONSE_SIZE,
+} from '../src/client.js';
+import { buildWitnessServer } from '../src/server.js';
+import { openSqliteState, type SqliteState } from '../src/sqlite-state.js';
+import { createWitness, MAX_REQUEST_SIZE } from '../src/witness.js';
 
 const NOW = 1_760_000_000n;
 const ORIGIN = 'example.com/served-log';

@@ -7,7 +7,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatCheckpoint } from './checkpoint.js';
+import { formatCheckpoint } from '../src/checkpoint.js';
 import {
   collectCosignatures,
   cosignCheckpoint,
@@ -18,7 +18,7 @@ import {
   parseCosignatureVerifierKey,
   parseCosignerKey,
   verifyCosignature,
-} from './cosignature.js';
+} from '../src/cosignature.js';
 import {
   type NoteVerifier,
   formatVerifierKey,
@@ -27,8 +27,8 @@ import {
   parseSignerKey,
   parseVerifierKey,
   signNote,
-} from './note.js';
-import { codeOf } from '../test/codes.js';
+} from '../src/note.js';
+import { codeOf } from './codes.js';
 
 // c2sp.org/tlog-cosignature, the example at the top of the specification, verbatim.
 const SPEC_NOTE = `example.com/behind-the-sofa

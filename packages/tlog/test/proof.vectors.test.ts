@@ -2,9 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { TlogError } from './errors.js';
-import type { MerkleErrorCode } from './errors.js';
-import { verifyConsistency, verifyInclusion } from './proof.js';
+import { TlogError } from '../src/errors.js';
+import type { MerkleErrorCode } from '../src/errors.js';
+import { verifyConsistency, verifyInclusion } from '../src/proof.js';
 
 // RFC 6962 vectors from transparency-dev/merkle (see testdata/rfc6962/NOTICE).
 const root = fileURLToPath(new URL('../testdata/rfc6962/', import.meta.url));

@@ -8,9 +8,9 @@ import {
   queryDb,
   type TestDatabase,
 } from '../../db/test/postgres-fixture.js';
-import { openPostgresStorage } from './postgres.js';
+import { openPostgresStorage } from '../src/postgres.js';
 import { storageContract } from './storage.contract.js';
-import type { LogStorage, PendingEntry } from './storage.js';
+import type { LogStorage, PendingEntry } from '../src/storage.js';
 
 const enc = new TextEncoder();
 
@@ -221,7 +221,7 @@ describePostgres('PostgreSQL storage', () => {
   });
 
   it('frees the lease within a few seconds when its holder process is killed', async () => {
-    const holderScript = fileURLToPath(new URL('../test/lease-holder.ts', import.meta.url));
+    const holderScript = fileURLToPath(new URL('./lease-holder.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', holderScript, url(), 'killed'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
