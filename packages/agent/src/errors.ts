@@ -52,6 +52,7 @@ export type AgentErrorCode =
   // installing
   | 'AGENT_BUNDLE_INVALID'
   | 'AGENT_SELFTEST_FAILED'
+  | 'AGENT_ENGINE_REFUSED'
   | 'AGENT_INSTALL_FAILED';
 
 /** The one error class of `@glasshouse/agent`. */

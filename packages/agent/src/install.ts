@@ -20,9 +20,10 @@ import {
   readBundle,
   runSelfTest,
   serializeManifest,
-  wasmYaraEngine,
+  selectYaraEngine,
   type BundleContents,
   type SelfTestResult,
+  type YaraEngine,
 } from '@glasshouse/bundle';
 import { syncDir } from '@glasshouse/durable';
 import { agentPaths } from './config.js';
@@ -138,10 +139,15 @@ export async function stageBundle(
 
 /**
  * The manifest's self-test, run on the slot's files as installed: every
- * file is read back and checked against the manifest's digest, then each
- * sample must trigger exactly its rules and each clean file none.
+ * file is read back and checked against the manifest's digest, then the
+ * rules are compiled once and each sample must trigger exactly its rules
+ * and each clean file none. The result says whether `engine` is the YARA-X
+ * version the build tested with.
  */
-export async function selfTestSlot(path: string): Promise<SelfTestResult> {
+export async function selfTestSlot(
+  path: string,
+  engine: YaraEngine = selectYaraEngine('auto').engine,
+): Promise<SelfTestResult> {
   let bundle: BundleContents;
   try {
     const manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
@@ -161,7 +167,7 @@ export async function selfTestSlot(path: string): Promise<SelfTestResult> {
     throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
   }
   try {
-    return runSelfTest(bundle, wasmYaraEngine());
+    return runSelfTest(bundle, engine);
   } catch (cause) {
     throw new AgentError(
       hasCode(cause, 'SELFTEST_FAILED') ? 'AGENT_SELFTEST_FAILED' : 'AGENT_BUNDLE_INVALID',

@@ -5,8 +5,11 @@ import { sha256Hex } from '@glasshouse/attest';
 import {
   MANIFEST_PATH,
   parseManifest,
-  wasmYaraEngine,
+  matchedRuleNames,
+  requireScanTimeout,
+  selectYaraEngine,
   type CompiledRules,
+  type ScanResult,
   type RuleSource,
   type RulesManifest,
   type YaraEngine,
@@ -48,6 +51,8 @@ export type ScanErrorCode =
   | 'AGENT_RULES_IO'
   /** `scanPaths` was called with an invalid option. */
   | 'AGENT_SCAN_BAD_OPTION'
+  /** No YARA engine loads, or only one that cannot time out a scan and that was not allowed. */
+  | 'AGENT_ENGINE_REFUSED'
   /** Used by front ends: the scan finished and at least one file matched. */
   | 'AGENT_SCAN_DETECTED';
 
@@ -80,6 +85,10 @@ export interface ActiveRules {
   readonly manifestSha256: string;
   readonly rules: CompiledRules;
   readonly warnings: readonly string[];
+  /** The engine that compiled `rules`. */
+  readonly engine: YaraEngine;
+  /** Set when the engine is the WebAssembly fallback: print it once. */
+  readonly notice: string | undefined;
   free(): void;
 }
 
@@ -89,8 +98,15 @@ export interface LoadActiveRulesOptions {
    * pass it here: a different manifest is `AGENT_RULES_TAMPERED`.
    */
   readonly manifestSha256?: string;
-  /** The engine that compiles the rules (default: WebAssembly YARA-X). */
+  /** The engine that compiles the rules (default: `selectYaraEngine('auto')`, native where it loads). */
   readonly engine?: YaraEngine;
+  /**
+   * Scan with an engine that cannot time out a scan (the WebAssembly
+   * fallback). Default false: loading fails with `AGENT_ENGINE_REFUSED`.
+   */
+  readonly allowEngineWithoutTimeout?: boolean;
+  /** Per-file scan limit; a file that hits it is reported as `timeout`. Default 10 s. */
+  readonly scanTimeoutMs?: number;
 }
 
 /** A bundle path as the rules build writes them: portable segments, no `.` or `..`. */
@@ -260,9 +276,23 @@ export async function loadActiveRules(
     });
   }
 
+  let engine: YaraEngine;
+  let notice: string | undefined;
+  try {
+    ({ engine, notice } =
+      options.engine === undefined
+        ? selectYaraEngine('auto')
+        : { engine: options.engine, notice: undefined });
+    requireScanTimeout(engine, options.allowEngineWithoutTimeout === true);
+  } catch (cause) {
+    throw new ScanError('AGENT_ENGINE_REFUSED', 'no usable YARA engine', { cause });
+  }
   let compiled: CompiledRules;
   try {
-    compiled = (options.engine ?? wasmYaraEngine()).compile(sources);
+    compiled = engine.compile(
+      sources,
+      options.scanTimeoutMs === undefined ? {} : { timeoutMs: options.scanTimeoutMs },
+    );
   } catch (cause) {
     throw new ScanError('AGENT_RULES_INVALID', `the rules of slot ${slot} do not compile`, {
       cause,
@@ -276,6 +306,8 @@ export async function loadActiveRules(
     manifestSha256,
     rules: compiled,
     warnings: compiled.warnings,
+    engine,
+    notice,
     free: () => {
       compiled.free();
     },
@@ -298,8 +330,10 @@ export type SkipReason =
   | 'symlink'
   /** A FIFO, socket, character or block device. */
   | 'special-file'
-  /** The engine failed on this file (e.g. its timeout). */
-  | 'scan-failed';
+  /** The engine failed on this file. */
+  | 'scan-failed'
+  /** The scan of this file ran past the per-file time limit (the scan goes on with the next file). */
+  | 'timeout';
 
 export type ScanRecord =
   | {
@@ -575,14 +609,20 @@ export async function scanPaths(
       totals.skipped++;
       onResult(outcome);
     } else {
-      let matched: string[];
+      let result: ScanResult;
       try {
-        matched = rules.scan(outcome.data);
+        result = rules.scan(outcome.data);
       } catch (err) {
         totals.skipped++;
         onResult(skipped(outcome.path, 'scan-failed', describeError(err)));
         continue;
       }
+      if (result.status === 'timeout') {
+        totals.skipped++;
+        onResult(skipped(outcome.path, 'timeout', `scan took longer than ${result.timeoutMs} ms`));
+        continue;
+      }
+      const matched = matchedRuleNames(result);
       totals.files++;
       totals.bytes += outcome.data.length;
       if (matched.length > 0) {

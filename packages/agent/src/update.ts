@@ -20,6 +20,13 @@ import {
   RELEASE_LOG_RECEIPT_NAME,
   rulesBundleName,
 } from '@glasshouse/release-format';
+import {
+  requireScanTimeout,
+  selectYaraEngine,
+  type EngineChoice,
+  type SelfTestResult,
+  type YaraEngine,
+} from '@glasshouse/bundle';
 import { parseTlogProof } from '@glasshouse/tlog';
 import { verifySupervision } from './attestations.js';
 import { agentPaths, loadAgent, type Agent } from './config.js';
@@ -55,6 +62,13 @@ export interface UpdateOptions {
   /** For consistency proofs from the release log; default the global fetch. */
   readonly fetch?: typeof fetch;
   readonly onProgress?: (message: string) => void;
+  /** The YARA-X build of the self-test; default `auto` (native where it loads). */
+  readonly engine?: EngineChoice;
+  /**
+   * Self-test with an engine that cannot time out a scan (the WebAssembly
+   * fallback). Default false: the update fails with `AGENT_ENGINE_REFUSED`.
+   */
+  readonly allowEngineWithoutTimeout?: boolean;
   readonly now?: () => Date;
 }
 
@@ -66,6 +80,10 @@ export type UpdateOutcome =
       readonly previousSlot: string | undefined;
       readonly checkpoint: SeenCheckpoint;
       readonly selfTestCases: number;
+      /** The engine that ran the self-test, and whether it is the version the build tested with. */
+      readonly selfTestEngine: SelfTestResult['engine'];
+      readonly sameEngineVersion: boolean;
+      readonly builtWith: string | undefined;
     }
   | { readonly status: 'up-to-date'; readonly version: string };
 
@@ -223,11 +241,12 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
     releaseId: release.releaseId,
     sha256: bundle.sha256,
   };
+  const engine = selfTestEngine(options, progress);
   const bytes = await tuf.download(bundle, MAX_BUNDLE_BYTES);
   const { slot, path } = await stageBundle(agent.dir, ref, bytes);
-  let cases: number;
+  let selfTest: SelfTestResult;
   try {
-    cases = (await selfTestSlot(path)).cases;
+    selfTest = await selfTestSlot(path, engine);
   } catch (err) {
     const reason = err instanceof AgentError ? err.code : 'AGENT_INSTALL_FAILED';
     await updateState(agent.dir, (s) => ({ ...s, staged: { slot, release: ref, reason } }));
@@ -235,6 +254,13 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
   }
   await activateSlot(agent.dir, slot);
   await pruneSlots(agent.dir, current === undefined ? [slot] : [slot, current]);
+  const { cases } = selfTest;
+  const tested = `${selfTest.engine.name} ${selfTest.engine.version}`;
+  progress(
+    selfTest.sameEngineVersion
+      ? `self-test: ${cases} cases passed with ${tested} (${selfTest.engine.package}), the version the build tested with`
+      : `self-test: ${cases} cases passed with ${tested} (${selfTest.engine.package}); the build tested with ${selfTest.builtWith ?? 'an unrecorded version'}: NOT the same engine version`,
+  );
   progress(`installed ${slot} (self-test: ${cases} cases passed)`);
   return {
     status: 'installed',
@@ -243,7 +269,24 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
     previousSlot: current,
     checkpoint: remembered,
     selfTestCases: cases,
+    selfTestEngine: selfTest.engine,
+    sameEngineVersion: selfTest.sameEngineVersion,
+    builtWith: selfTest.builtWith,
   };
+}
+
+/** The engine of the self-test: said once when it is the fallback, refused without a timeout unless allowed. */
+function selfTestEngine(options: UpdateOptions, progress: (message: string) => void): YaraEngine {
+  try {
+    const { engine, notice } = selectYaraEngine(options.engine ?? 'auto');
+    if (notice !== undefined) progress(notice);
+    requireScanTimeout(engine, options.allowEngineWithoutTimeout === true);
+    return engine;
+  } catch (cause) {
+    throw new AgentError('AGENT_ENGINE_REFUSED', 'no usable YARA engine for the self-test', {
+      cause,
+    });
+  }
 }
 
 interface ReleaseTargets {

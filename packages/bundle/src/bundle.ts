@@ -1,6 +1,6 @@
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { sha256Hex } from '@glasshouse/attest';
-import type { YaraEngine } from './engine.js';
+import { matchedRuleNames, type YaraEngine } from './engine.js';
 import { BundleError } from './errors.js';
 import { MANIFEST_PATH, parseManifest, type RulesManifest } from './manifest.js';
 import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
@@ -87,12 +87,19 @@ export function readBundle(
 export interface SelfTestResult {
   readonly cases: number;
   readonly warnings: readonly string[];
+  /** The engine that ran the self-test. */
+  readonly engine: { readonly name: string; readonly version: string; readonly package: string };
+  /** The version of the same engine the build tested with (the manifest's `engines`), if recorded. */
+  readonly builtWith: string | undefined;
+  /** True when this endpoint runs the engine version the build tested with. */
+  readonly sameEngineVersion: boolean;
 }
 
 /**
  * The self-test an endpoint runs after installing a bundle: compile the
- * manifest's rules with `engine`, scan each case, and require exactly the
- * expected rule names. Throws `SELFTEST_FAILED` naming the file and the rules.
+ * manifest's rules with `engine` once, scan every case, and require exactly
+ * the expected rule names. Throws `SELFTEST_FAILED` naming the file and the
+ * rules (a scan that times out fails too).
  */
 export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTestResult {
   const sources = bundle.manifest.rules.map((path) => {
@@ -111,7 +118,15 @@ export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTes
       const data = bundle.files.get(c.sample);
       if (data === undefined)
         throw new BundleError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
-      const got = rules.scan(data);
+      const result = rules.scan(data);
+      if (result.status === 'timeout') {
+        throw new BundleError(
+          'SELFTEST_FAILED',
+          `self-test: scanning ${c.sample} timed out after ${result.timeoutMs} ms`,
+          { evidence: { sample: c.sample, timeoutMs: result.timeoutMs } },
+        );
+      }
+      const got = matchedRuleNames(result);
       const want = [...c.expect].sort();
       if (got.join('\n') !== want.join('\n')) {
         throw new BundleError(
@@ -124,5 +139,12 @@ export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTes
   } finally {
     rules.free();
   }
-  return { cases: bundle.manifest.selfTest.length, warnings: [...rules.warnings] };
+  const builtWith = bundle.manifest.engines[engine.name];
+  return {
+    cases: bundle.manifest.selfTest.length,
+    warnings: [...rules.warnings],
+    engine: { name: engine.name, version: engine.version, package: engine.package },
+    builtWith,
+    sameEngineVersion: builtWith === engine.version,
+  };
 }

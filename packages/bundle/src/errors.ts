@@ -22,7 +22,11 @@ export type BundleErrorCode =
   | 'SELFTEST_FAILED'
   // engine
   | 'RULES_SYNTAX'
-  | 'RULES_ENGINE_FAILED';
+  | 'RULES_ENGINE_FAILED'
+  | 'RULES_ENGINE_UNAVAILABLE'
+  | 'RULES_ENGINE_NO_TIMEOUT'
+  | 'RULES_ENGINE_BAD_LIMIT'
+  | 'RULES_CANCELLED';
 
 /** The one error class of `@glasshouse/bundle`. Branch on `code`, never on the message. */
 export class BundleError extends CodedError<BundleErrorCode> {}

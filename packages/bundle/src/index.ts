@@ -27,5 +27,34 @@ export {
   type SelfTestResult,
 } from './bundle.js';
 export { declaredRules, type DeclaredRule } from './rulenames.js';
-export type { CompiledRules, RuleSource, YaraEngine } from './engine.js';
+export {
+  DEFAULT_SCAN_LIMITS,
+  matchedRuleNames,
+  resolveScanLimits,
+  type CompiledRules,
+  type EngineBinding,
+  type RuleMatch,
+  type RuleSource,
+  type ScanLimits,
+  type ScanResult,
+  type YaraEngine,
+} from './engine.js';
+export {
+  NATIVE_PACKAGE,
+  NATIVE_PACKAGE_VERSION,
+  NATIVE_YARA_X_VERSION,
+  nativeYaraEngine,
+} from './yara-native.js';
 export { wasmYaraEngine } from './yara-wasm.js';
+export {
+  requireScanTimeout,
+  selectYaraEngine,
+  type EngineChoice,
+  type EngineSelection,
+} from './yara-engine.js';
+export {
+  EngineProcess,
+  type EngineDescription,
+  type EngineProcessOptions,
+  type EngineProcessRequest,
+} from './engine-process.js';

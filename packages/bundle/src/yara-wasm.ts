@@ -1,20 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Compiler, initSync, type Rules } from '@virustotal/yara-x';
-import type { CompiledRules, RuleSource, YaraEngine } from './engine.js';
+import { Compiler, initSync, type Rules, type Scanner } from '@virustotal/yara-x';
+import {
+  resolveScanLimits,
+  type CompiledRules,
+  type RuleMatch,
+  type RuleSource,
+  type ScanResult,
+  type YaraEngine,
+} from './engine.js';
 import { BundleError } from './errors.js';
+import { firstDiagnosticLocation, oneLine, relocateDiagnostic } from './rule-lines.js';
 
 /**
  * The YARA engine adapter over `@virustotal/yara-x`, the WebAssembly build of
- * YARA-X: portable, in process, one thread.
+ * YARA-X: portable, in process, one thread. Kept as the fallback where the
+ * native binding does not load. Its limits, measured with YARA-X 1.20: every
+ * `scan()` instantiates a new engine module (~100 ms with 10,000 rules,
+ * whatever the input size), and the scan timeout is ignored, so
+ * `enforcesTimeout` is false.
  */
 
 const require = createRequire(import.meta.url);
 let initialised = false;
-const SCAN_TIMEOUT_MS = 10_000;
+let engine: YaraEngine | undefined;
 
-/** The installed `@virustotal/yara-x` package version (recorded in manifests). */
+/** The installed `@virustotal/yara-x` package version, which is its YARA-X version. */
 function yaraXVersion(): string {
   const pkg: unknown = require('@virustotal/yara-x/package.json');
   const version = (pkg as { version?: unknown }).version;
@@ -32,71 +44,99 @@ function initYaraX(): void {
   initialised = true;
 }
 
-let engine: YaraEngine | undefined;
-
 /** The WebAssembly YARA-X engine; the module is instantiated on first use. */
 export function wasmYaraEngine(): YaraEngine {
-  engine ??= {
+  if (engine !== undefined) return engine;
+  const version = yaraXVersion();
+  engine = {
     name: 'yara-x',
-    version: yaraXVersion(),
-    compile(sources) {
+    version,
+    binding: 'wasm',
+    package: `@virustotal/yara-x@${version}`,
+    enforcesTimeout: false,
+    compile(sources, limits) {
       initYaraX();
-      return compile(sources);
+      return compile(sources, limits);
     },
   };
   return engine;
 }
 
-function compile(sources: readonly RuleSource[]): CompiledRules {
+function compile(
+  sources: readonly RuleSource[],
+  requested: Parameters<YaraEngine['compile']>[1],
+): CompiledRules {
+  const limits = resolveScanLimits(requested);
   const compiler = new Compiler();
   let rules: Rules;
-  let warnings: string[];
+  const warnings: string[] = [];
   try {
     for (const source of sources) {
+      const before = compiler.warnings.length;
       try {
         compiler.addSource(source.text);
       } catch (cause) {
-        const detail = cause instanceof Error ? cause.message : 'unknown error';
-        throw new BundleError('RULES_SYNTAX', `${source.path}: yara-x refuses it: ${detail}`, {
-          cause,
-          evidence: { file: source.path, engine: 'yara-x', diagnostic: detail },
-        });
+        throw syntaxError(source, cause);
+      }
+      // Each source's warnings count lines from its own start.
+      for (const w of compiler.warnings.slice(before)) {
+        warnings.push(
+          oneLine(relocateDiagnostic(w, (line, column) => ({ file: source.path, line, column }))),
+        );
       }
     }
-    warnings = [...compiler.warnings];
     try {
       rules = compiler.build();
     } catch (cause) {
-      throw new BundleError('RULES_SYNTAX', 'yara-x could not build the rule set', { cause });
+      throw new BundleError('RULES_SYNTAX', 'yara-x could not build the rule set', {
+        cause,
+        evidence: { engine: 'yara-x', binding: 'wasm' },
+      });
     }
   } finally {
     compiler.free();
   }
-  // Creating a yara-x scanner costs time in proportion to the rule count, so
-  // one scanner serves every scan of this set.
-  let scanner: ReturnType<Rules['scanner']> | undefined;
+  // Creating a scanner costs time in proportion to the rule count: one
+  // serves every scan of this set.
+  let scanner: Scanner | undefined;
+  const open = (): Scanner => {
+    if (scanner === undefined) {
+      scanner = rules.scanner();
+      scanner.setTimeoutMs(limits.timeoutMs);
+      scanner.setMaxMatchesPerPattern(limits.maxMatchesPerPattern);
+    }
+    return scanner;
+  };
+  const scan = (data: Uint8Array, path: string | undefined): ScanResult => {
+    let result: unknown;
+    try {
+      result = open().scan(data);
+    } catch (cause) {
+      throw new BundleError(
+        'RULES_ENGINE_FAILED',
+        `yara-x (wasm) failed to scan${path === undefined ? '' : ` ${path}`}`,
+        {
+          cause,
+          evidence: { engine: 'yara-x', binding: 'wasm', path },
+        },
+      );
+    }
+    return { status: 'ok', matches: publicMatches(result) };
+  };
   return {
     warnings,
-    scan(data) {
-      if (scanner === undefined) {
-        scanner = rules.scanner();
-        scanner.setTimeoutMs(SCAN_TIMEOUT_MS);
+    scan: (data) => scan(data, undefined),
+    scanFile(path) {
+      let data: Uint8Array;
+      try {
+        data = readFileSync(path);
+      } catch (cause) {
+        throw new BundleError('RULES_ENGINE_FAILED', `cannot read ${path}`, {
+          cause,
+          evidence: { path },
+        });
       }
-      const result: unknown = scanner.scan(data);
-      const matches = (result as { matches?: unknown }).matches;
-      if (!Array.isArray(matches)) {
-        throw new BundleError('RULES_ENGINE_FAILED', 'yara-x returned no match list');
-      }
-      return matches
-        .filter((m: unknown) => (m as { isPrivate?: unknown }).isPrivate !== true)
-        .map((m: unknown) => {
-          const id = (m as { identifier?: unknown }).identifier;
-          if (typeof id !== 'string') {
-            throw new BundleError('RULES_ENGINE_FAILED', 'yara-x match without identifier');
-          }
-          return id;
-        })
-        .sort();
+      return scan(data, path);
     },
     free() {
       scanner?.free();
@@ -104,4 +144,54 @@ function compile(sources: readonly RuleSource[]): CompiledRules {
       rules.free();
     },
   };
+}
+
+function syntaxError(source: RuleSource, cause: unknown): BundleError {
+  const diagnostic = cause instanceof Error ? cause.message : 'unknown error';
+  const at = firstDiagnosticLocation(diagnostic);
+  const shown = relocateDiagnostic(diagnostic, (line, column) => ({
+    file: source.path,
+    line,
+    column,
+  }));
+  return new BundleError(
+    'RULES_SYNTAX',
+    `${at === undefined ? source.path : `${source.path}:${at.line}`}: yara-x refuses it: ${oneLine(shown)}`,
+    {
+      cause,
+      evidence: {
+        file: source.path,
+        line: at?.line,
+        column: at?.column,
+        engine: 'yara-x',
+        binding: 'wasm',
+        diagnostic: shown,
+      },
+    },
+  );
+}
+
+/** Public rules of a yara-x scan result, sorted by name, with their tags. */
+function publicMatches(result: unknown): RuleMatch[] {
+  const matches = (result as { matches?: unknown } | null)?.matches;
+  if (!Array.isArray(matches)) {
+    throw new BundleError('RULES_ENGINE_FAILED', 'yara-x returned no match list');
+  }
+  const out: RuleMatch[] = [];
+  for (const m of matches as unknown[]) {
+    const { identifier, isPrivate, tags } = m as {
+      identifier?: unknown;
+      isPrivate?: unknown;
+      tags?: unknown;
+    };
+    if (typeof identifier !== 'string' || !Array.isArray(tags)) {
+      throw new BundleError(
+        'RULES_ENGINE_FAILED',
+        'yara-x returned a match without identifier or tags',
+      );
+    }
+    if (isPrivate === true) continue;
+    out.push({ rule: identifier, tags: tags.map(String) });
+  }
+  return out.sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
 }

@@ -55,7 +55,7 @@ export interface BuildFacts {
   readonly isolated: boolean;
   readonly sandbox:
     { readonly kind: 'bubblewrap'; readonly version: string } | { readonly kind: 'none' };
-  /** Engine versions by name, e.g. `{ 'yara-x': '1.20.0' }` (rules builds). */
+  /** Engine versions by name, e.g. `{ 'yara-x': '1.20.0', '@litko/yara-x-linux-x64-gnu': '0.7.2' }` (rules builds). */
   readonly engines: Readonly<Record<string, string>>;
   /** `process.version` of the builder, e.g. `v20.20.0`. */
   readonly nodeVersion: string;
@@ -162,6 +162,9 @@ function sourceDependencyUri(uri: string): string {
 }
 
 function engineUri(name: string, version: string): string {
-  if (name === 'yara-x') return `pkg:npm/%40virustotal/yara-x@${version}`;
+  if (name === 'yara-x') return `pkg:github/virustotal/yara-x@v${version}`;
+  // The npm package that provided the engine (`@litko/yara-x-linux-x64-gnu`, `@virustotal/yara-x`).
+  if (name.startsWith('@'))
+    return `pkg:npm/${encodeURIComponent(name)}@${encodeURIComponent(version)}`;
   return `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version)}`;
 }

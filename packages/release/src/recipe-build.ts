@@ -37,6 +37,8 @@ export interface RecipeBuildOptions {
   /** Scratch space for the checkout and outputs; default the OS temp dir. */
   readonly scratchDir?: string;
   readonly onProgress?: (message: string) => void;
+  /** Aborting stops a running rules build at once (`RULES_CANCELLED`). */
+  readonly signal?: AbortSignal;
 }
 
 export interface BuiltOutput {
@@ -112,15 +114,19 @@ async function runRecipe(
       onProgress: progress,
       debianYara: options.debianYara ?? 'auto',
       tmpDir: scratchRoot,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
+    // YARA-X's version (as in the manifest) and the package that provided it (native or wasm).
     const engines: Record<string, string> = { ...result.manifest.engines };
+    const at = result.engine.package.lastIndexOf('@');
+    engines[result.engine.package.slice(0, at)] = result.engine.package.slice(at + 1);
     if (result.crossCheck.status === 'passed') engines.yara = result.crossCheck.version;
     return {
       artifacts: [
         { name: rulesBundleName(recipe), bytes: result.bundle, sha256: result.digest.sha256 },
       ],
-      // The rules are compiled by the WebAssembly engine inside this
-      // process: nothing from the source runs, but nothing is sandboxed.
+      // The rules are compiled by YARA-X in a child process: nothing from
+      // the source runs, but nothing is sandboxed.
       isolated: false,
       sandbox: { kind: 'none' },
       engines,

@@ -5,19 +5,24 @@ import { sha256Hex } from '@glasshouse/attest';
 import {
   BundleError,
   compareBytes,
+  DEFAULT_SCAN_LIMITS,
+  EngineProcess,
   declaredRules,
   gzipDeterministic,
   MANIFEST_PATH,
   MANIFEST_SCHEMA,
   serializeManifest,
-  wasmYaraEngine,
+  matchedRuleNames,
+  requireScanTimeout,
+  selectYaraEngine,
   writeTar,
   type DeclaredRule,
   type RuleSource,
   type RulesManifest,
   type SelfTestCase,
   type TarEntry,
-  type YaraEngine,
+  type EngineChoice,
+  type EngineDescription,
 } from '@glasshouse/bundle';
 import { DEFAULT_DEBIAN_YARA, detectDebianYara, run, type DebianYaraPaths } from './debian-yara.js';
 import { ReleaseError } from './errors.js';
@@ -61,8 +66,20 @@ export interface RulesBuildOptions {
   /** Scratch space for the Debian cross-check (default: the OS temp dir). */
   readonly tmpDir?: string;
   readonly limits?: RulesLimits;
-  /** The YARA engine the bundle is compiled and tested with (default: WebAssembly YARA-X). */
-  readonly engine?: YaraEngine;
+  /**
+   * The YARA-X build the bundle is compiled and tested with: `auto` (the
+   * default) is the native binding where it loads, else the WebAssembly build.
+   */
+  readonly engine?: EngineChoice;
+  /**
+   * Go on with an engine that cannot time out a scan (the WebAssembly
+   * build). Default false: such a build fails with `RULES_ENGINE_NO_TIMEOUT`.
+   */
+  readonly allowEngineWithoutTimeout?: boolean;
+  /** Per-scan limit of the sample tests; a sample that hits it fails the build. Default 10 s. */
+  readonly scanTimeoutMs?: number;
+  /** Aborting stops the engine process at once; the build fails with `RULES_CANCELLED`. */
+  readonly signal?: AbortSignal;
 }
 
 export type CrossCheck =
@@ -77,6 +94,8 @@ export interface RulesBuildResult {
   readonly manifest: RulesManifest;
   /** Whether Debian's engine confirmed the build (not part of the bundle). */
   readonly crossCheck: CrossCheck;
+  /** The YARA-X build that compiled and tested the rules (for the provenance). */
+  readonly engine: EngineDescription;
   /** Everything reported through `onProgress`, in order. */
   readonly log: string[];
 }
@@ -210,7 +229,7 @@ function checkCase(c: ScanCase, got: readonly string[], engine: string): void {
  */
 export async function buildRulesBundle(options: RulesBuildOptions): Promise<RulesBuildResult> {
   try {
-    return await buildRules(options, options.engine ?? wasmYaraEngine());
+    return await buildRules(options);
   } catch (err) {
     // The build reports the format's and the engine's failures as its own, code unchanged.
     if (!(err instanceof BundleError)) throw err;
@@ -221,10 +240,7 @@ export async function buildRulesBundle(options: RulesBuildOptions): Promise<Rule
   }
 }
 
-async function buildRules(
-  options: RulesBuildOptions,
-  engine: YaraEngine,
-): Promise<RulesBuildResult> {
+async function buildRules(options: RulesBuildOptions): Promise<RulesBuildResult> {
   const { recipe, sourceDir, sourceDateEpoch } = options;
   const limits = options.limits ?? DEFAULT_RULES_LIMITS;
   const log: string[] = [];
@@ -287,53 +303,126 @@ async function buildRules(
     }
   });
 
-  // 2. Compile with yara-x; collect declared names.
-  const compiled = engine.compile(sources);
-  for (const w of compiled.warnings) progress(`${engine.name} warning: ${w.split('\n')[0] ?? ''}`);
-  const declared: DeclaredRule[] = sources.flatMap((s) => declaredRules(s.text, s.path));
-  const global = declared.find((r) => r.isGlobal);
-  if (global !== undefined) {
-    compiled.free();
-    throw new ReleaseError(
-      'RULES_UNSUPPORTED',
-      `rule ${global.name}: global rules are not supported`,
-      {
-        evidence: { rule: global.name },
-      },
-    );
-  }
-  const publicNames = declared
-    .filter((r) => !r.isPrivate)
-    .map((r) => r.name)
-    .sort(compareBytes);
-  progress(
-    `${engine.name} ${engine.version} compiled ${declared.length} rules (${publicNames.length} public)`,
-  );
+  const tested = await compileAndTest(options, sources, sampleTree, cleanTree, progress);
+  return packageRules(options, sources, ruleFiles, tested, progress, log);
+}
 
-  // 3. Map samples to rules: samples/<rule>/<file>.
+interface TestedRules {
+  readonly engine: EngineDescription;
+  readonly publicNames: readonly string[];
+  readonly cases: readonly ScanCase[];
+}
+
+/**
+ * Steps 2 to 4: compile in the engine process (off this event loop),
+ * collect declared names, map samples to rules, run every sample and clean
+ * file through the one compiled set.
+ */
+async function compileAndTest(
+  options: RulesBuildOptions,
+  sources: readonly RuleSource[],
+  sampleTree: readonly InputFile[],
+  cleanTree: readonly InputFile[],
+  progress: (message: string) => void,
+): Promise<TestedRules> {
+  const { inputs } = options.recipe;
+  const selected = selectYaraEngine(options.engine ?? 'auto');
+  if (selected.notice !== undefined) progress(selected.notice);
+  requireScanTimeout(selected.engine, options.allowEngineWithoutTimeout === true);
+  const compiled = await EngineProcess.start(
+    {
+      engine: selected.engine.binding,
+      sources,
+      limits: { timeoutMs: options.scanTimeoutMs ?? DEFAULT_SCAN_LIMITS.timeoutMs },
+    },
+    {
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onProgress: (done, total) => {
+        progress(`${engineName}: tested ${done} of ${total} files`);
+      },
+    },
+  );
+  const { engine } = compiled;
+  const engineName = `${engine.name} ${engine.version} (${engine.binding})`;
+  try {
+    for (const w of compiled.warnings) progress(`${engine.name} warning: ${w}`);
+    const declared: DeclaredRule[] = sources.flatMap((s) => declaredRules(s.text, s.path));
+    const global = declared.find((r) => r.isGlobal);
+    if (global !== undefined) {
+      throw new ReleaseError(
+        'RULES_UNSUPPORTED',
+        `rule ${global.name}: global rules are not supported`,
+        { evidence: { rule: global.name } },
+      );
+    }
+    const publicNames = declared
+      .filter((r) => !r.isPrivate)
+      .map((r) => r.name)
+      .sort(compareBytes);
+    progress(
+      `${engineName} compiled ${declared.length} rules (${publicNames.length} public) in ${(compiled.compileMs / 1000).toFixed(2)} s`,
+    );
+
+    // 3. Map samples to rules: samples/<rule>/<file>.
+    const cases = scanCases(inputs.samples, sampleTree, cleanTree, publicNames);
+
+    // 4. Sample and clean-file tests: one compiled set, every file.
+    const results = await compiled.scan(cases.map((c) => c.data));
+    const publicSet = new Set(publicNames);
+    for (const [i, c] of cases.entries()) {
+      const result = results[i];
+      if (result?.status !== 'ok') {
+        throw new ReleaseError(
+          'RULES_SAMPLE_TIMEOUT',
+          `scanning ${c.path} took longer than ${options.scanTimeoutMs ?? DEFAULT_SCAN_LIMITS.timeoutMs} ms (${engineName})`,
+          { evidence: { file: c.path, engine: engineName } },
+        );
+      }
+      const got = matchedRuleNames(result);
+      const stray = got.find((r) => !publicSet.has(r));
+      if (stray !== undefined) {
+        throw new ReleaseError(
+          'RULES_ENGINE_DISAGREE',
+          `yara-x reports rule ${stray}, which the sources do not declare`,
+          { evidence: { rule: stray } },
+        );
+      }
+      checkCase(c, got, 'yara-x');
+    }
+    progress(`${engineName}: ${cases.length} sample and clean-file tests passed`);
+    return { engine, publicNames, cases };
+  } finally {
+    compiled.close();
+  }
+}
+
+/**
+ * The sample and clean-file cases: `samples/<rule>/<file>` must name a
+ * public rule, and every public rule needs a sample.
+ */
+function scanCases(
+  samplesDir: string,
+  sampleTree: readonly InputFile[],
+  cleanTree: readonly InputFile[],
+  publicNames: readonly string[],
+): ScanCase[] {
   const publicRules = new Set(publicNames);
   const cases: ScanCase[] = [];
   const sampled = new Set<string>();
   for (const f of sampleTree) {
     const [rule, ...rest] = f.rel.split('/');
     if (rule === undefined || rest.length === 0) {
-      compiled.free();
       throw new ReleaseError(
         'RULES_SAMPLE_UNKNOWN',
-        `${inputs.samples}/${f.rel}: samples live in <rule name>/ directories`,
-        {
-          evidence: { file: f.rel },
-        },
+        `${samplesDir}/${f.rel}: samples live in <rule name>/ directories`,
+        { evidence: { file: f.rel } },
       );
     }
     if (!publicRules.has(rule)) {
-      compiled.free();
       throw new ReleaseError(
         'RULES_SAMPLE_UNKNOWN',
-        `${inputs.samples}/${f.rel}: no public rule named ${rule}`,
-        {
-          evidence: { rule, file: f.rel },
-        },
+        `${samplesDir}/${f.rel}: no public rule named ${rule}`,
+        { evidence: { rule, file: f.rel } },
       );
     }
     sampled.add(rule);
@@ -341,39 +430,27 @@ async function buildRules(
   }
   const unsampled = publicNames.find((n) => !sampled.has(n));
   if (unsampled !== undefined) {
-    compiled.free();
     throw new ReleaseError(
       'RULES_SAMPLE_MISSING',
-      `rule ${unsampled} has no sample under ${inputs.samples}/${unsampled}/`,
-      {
-        evidence: { rule: unsampled },
-      },
+      `rule ${unsampled} has no sample under ${samplesDir}/${unsampled}/`,
+      { evidence: { rule: unsampled } },
     );
   }
   for (const f of cleanTree) cases.push({ path: `clean/${f.rel}`, data: f.data, rule: undefined });
+  return cases;
+}
 
-  // 4. Sample tests with yara-x.
-  const publicSet = new Set(publicNames);
-  try {
-    for (const c of cases) {
-      const got = compiled.scan(c.data);
-      const stray = got.find((r) => !publicSet.has(r));
-      if (stray !== undefined) {
-        throw new ReleaseError(
-          'RULES_ENGINE_DISAGREE',
-          `yara-x reports rule ${stray}, which the sources do not declare`,
-          {
-            evidence: { rule: stray },
-          },
-        );
-      }
-      checkCase(c, got, 'yara-x');
-    }
-  } finally {
-    compiled.free();
-  }
-  progress(`yara-x: ${cases.length} sample and clean-file tests passed`);
-
+/** Steps 5 and 6: the Debian cross-check, then the deterministic tar and its manifest. */
+async function packageRules(
+  options: RulesBuildOptions,
+  sources: readonly RuleSource[],
+  ruleFiles: readonly InputFile[],
+  tested: TestedRules,
+  progress: (message: string) => void,
+  log: string[],
+): Promise<RulesBuildResult> {
+  const { recipe, sourceDateEpoch } = options;
+  const { engine, publicNames, cases } = tested;
   // 5. Debian cross-check.
   const crossCheck = await debianCrossCheck(options, sources, publicNames, cases, progress);
 
@@ -405,7 +482,7 @@ async function buildRules(
   progress(
     `bundle ${recipe.name}-${recipe.version}: ${entries.length} files, ${bundle.length} bytes, sha256:${digest.sha256}`,
   );
-  return { bundle, digest, manifest, crossCheck, log };
+  return { bundle, digest, manifest, crossCheck, engine, log };
 }
 
 /** Splits `yara` output lines (`RULE PATH`) into a map path → rule names. */

@@ -17,6 +17,8 @@ interface ScanCommandOptions {
   json?: boolean;
   maxFileSize?: string;
   followSymlinks: boolean;
+  scanTimeout?: string;
+  allowEngineWithoutTimeout?: boolean;
 }
 
 /** `--max-file-size`: bytes, or a number with a K/M/G suffix (binary units). */
@@ -31,6 +33,17 @@ export function parseByteSize(text: string): number {
   const bytes = Number(digits) * scale;
   if (!Number.isSafeInteger(bytes)) throw new UsageError(`--max-file-size ${text} is too large`);
   return bytes;
+}
+
+/** `--scan-timeout`: whole milliseconds from 1 to 2^31 − 1. */
+function parseMs(text: string): number {
+  const ms = /^[0-9]{1,10}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 2 ** 31 - 1) {
+    throw new UsageError(
+      `--scan-timeout wants milliseconds from 1 to ${2 ** 31 - 1}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return ms;
 }
 
 /** A path as printed in text mode: quoted as JSON when it holds control characters. */
@@ -69,11 +82,23 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
       `skip files larger than this (bytes, or N[K|M|G]; default ${DEFAULT_MAX_FILE_SIZE / 2 ** 20}M)`,
     )
     .option('--no-follow-symlinks', 'do not follow symlinks found inside directories')
+    .option(
+      '--scan-timeout <ms>',
+      'per-file scan limit in milliseconds; a file over it is reported as skipped (timeout) and the scan goes on (default 10000)',
+    )
+    .option(
+      '--allow-engine-without-timeout',
+      'scan even with the WebAssembly YARA-X fallback, which cannot stop a runaway rule',
+    )
     .action(async (paths: string[], opts: ScanCommandOptions) => {
       const maxFileSize =
         opts.maxFileSize === undefined ? DEFAULT_MAX_FILE_SIZE : parseByteSize(opts.maxFileSize);
       const json = opts.json === true;
-      const active = await loadActiveRules(opts.dir);
+      const active = await loadActiveRules(opts.dir, {
+        allowEngineWithoutTimeout: opts.allowEngineWithoutTimeout === true,
+        ...(opts.scanTimeout === undefined ? {} : { scanTimeoutMs: parseMs(opts.scanTimeout) }),
+      });
+      if (active.notice !== undefined) io.stderr(`agent: ${active.notice}\n`);
       let summary: ScanSummary;
       try {
         const onResult = (r: ScanRecord): void => {

@@ -216,9 +216,14 @@ export function registerAgentCommands(
         'the previous rules',
     )
     .requiredOption('--dir <dir>', "the agent's data directory")
-    .action(async (opts: { dir: string }) => {
+    .option(
+      '--allow-engine-without-timeout',
+      'self-test even with the WebAssembly YARA-X fallback, which cannot stop a runaway rule',
+    )
+    .action(async (opts: { dir: string; allowEngineWithoutTimeout?: boolean }) => {
       const outcome = await updateAgent({
         dir: resolve(io.cwd, opts.dir),
+        allowEngineWithoutTimeout: opts.allowEngineWithoutTimeout === true,
         onProgress: (message) => {
           io.stderr(`agent: ${message}\n`);
         },
