@@ -222,6 +222,8 @@ export class AssemblyLine {
   readonly #now: () => Date;
   #building = false;
   #closed = false;
+  /** Aborts the running build's engine process (see `cancelBuild`). */
+  #abort: AbortController | undefined;
   /** Uploads run one at a time, so an approval sees the uploads before it. */
   #uploads: Promise<unknown> = Promise.resolve();
 
@@ -264,6 +266,8 @@ export class AssemblyLine {
       throw new ReleaseError('ASSEMBLY_BUSY', 'another build is running; try again later');
     }
     this.#building = true;
+    this.#abort = new AbortController();
+    const { signal } = this.#abort;
     let lines = 0;
     const progress = (message: string): void => {
       lines += 1;
@@ -271,16 +275,27 @@ export class AssemblyLine {
       else if (lines === MAX_PROGRESS_LINES) onProgress('(further progress is not shown)');
     };
     try {
-      return await this.#build(source, commit, progress);
+      return await this.#build(source, commit, progress, signal);
     } finally {
       this.#building = false;
+      this.#abort = undefined;
     }
+  }
+
+  /**
+   * Stops the running build, if any, at once: its engine process is killed
+   * and `build` rejects with `RULES_CANCELLED`, recording nothing. For a
+   * prompt stop on SIGTERM.
+   */
+  cancelBuild(): void {
+    this.#abort?.abort();
   }
 
   async #build(
     source: string,
     commit: string,
     progress: (message: string) => void,
+    signal: AbortSignal,
   ): Promise<ReleaseRecord> {
     const startedOn = this.#now();
     const id = newReleaseId(startedOn);
@@ -294,7 +309,9 @@ export class AssemblyLine {
       commandTimeoutMs: this.#options.commandTimeoutMs,
       gitTimeoutMs: this.#options.gitTimeoutMs,
       scratchDir: this.#options.scratchDir,
+      signal,
     });
+    if (signal.aborted) throw new ReleaseError('RULES_CANCELLED', 'the build was cancelled');
     const { recipe } = built;
     const artifacts: ArtifactRef[] = [];
     for (const a of built.artifacts) {
@@ -520,10 +537,11 @@ export class AssemblyLine {
     return this.attestation(id, ref.sha256);
   }
 
-  /** Refuses new builds and closes the store; call after the server stopped. */
+  /** Refuses new builds, cancels a running one and closes the store; call after the server stopped. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.cancelBuild();
     this.#store.close();
   }
 }

@@ -23,12 +23,14 @@ export interface ExecResult {
 
 /**
  * Runs a program without a shell, in the C locale; resolves with its exit
- * code, rejects with `RULES_ENGINE_FAILED` when it cannot start or is killed.
+ * code, rejects with `RULES_ENGINE_FAILED` when it cannot start or is killed,
+ * `RULES_CANCELLED` when `signal` aborts it.
  */
 export function run(
   file: string,
   args: readonly string[],
   timeoutMs = 300_000,
+  signal?: AbortSignal,
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -38,8 +40,16 @@ export function run(
         timeout: timeoutMs,
         maxBuffer: 256 * 1024 * 1024,
         env: { LC_ALL: 'C', PATH: process.env.PATH ?? '' },
+        killSignal: 'SIGKILL',
+        ...(signal === undefined ? {} : { signal }),
       },
       (error, stdout, stderr) => {
+        if (signal?.aborted === true) {
+          reject(
+            new ReleaseError('RULES_CANCELLED', `${file} was stopped: the build was cancelled`),
+          );
+          return;
+        }
         if (error === null) {
           resolve({ code: 0, stdout, stderr });
           return;

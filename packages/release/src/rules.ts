@@ -536,6 +536,8 @@ async function debianCrossCheck(
     const yarac = await run(
       paths.yarac,
       [...sources.map((s) => s.path), 'compiled.yarc'].map((p) => join(work, p)),
+      undefined,
+      options.signal,
     );
     if (yarac.code !== 0) {
       const firstError =
@@ -557,8 +559,13 @@ async function debianCrossCheck(
     // Public rule names: those matching an empty file plus those not matching it.
     const empty = join(work, 'empty');
     await writeFile(empty, new Uint8Array());
-    const hit = await run(paths.yara, ['-C', compiledPath, empty]);
-    const miss = await run(paths.yara, ['-C', '-n', compiledPath, empty]);
+    const hit = await run(paths.yara, ['-C', compiledPath, empty], undefined, options.signal);
+    const miss = await run(
+      paths.yara,
+      ['-C', '-n', compiledPath, empty],
+      undefined,
+      options.signal,
+    );
     if (hit.code !== 0 || miss.code !== 0) {
       throw new ReleaseError('RULES_ENGINE_FAILED', `yara failed: ${hit.stderr}${miss.stderr}`);
     }
@@ -585,7 +592,12 @@ async function debianCrossCheck(
       await writeFile(p, c.data);
       byPath.set(p, c);
     }
-    const scan = await run(paths.yara, ['-C', '-r', compiledPath, scanDir]);
+    const scan = await run(
+      paths.yara,
+      ['-C', '-r', compiledPath, scanDir],
+      undefined,
+      options.signal,
+    );
     if (scan.code !== 0)
       throw new ReleaseError('RULES_ENGINE_FAILED', `yara failed: ${scan.stderr}`);
     const matches = parseYaraOutput(scan.stdout);

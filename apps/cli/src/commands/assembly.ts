@@ -63,7 +63,7 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
   assembly
     .command('serve')
     .description(
-      'Serve the assembly line over HTTP; prints "url <URL>" when ready. SIGTERM/SIGINT stop it gracefully (a running build finishes first)',
+      'Serve the assembly line over HTTP; prints "url <URL>" when ready. SIGTERM/SIGINT stop it gracefully (a running build is cancelled)',
     )
     .requiredOption('--dir <dir>', 'data directory (created by assembly init)')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8470')
@@ -92,7 +92,7 @@ async function pinnedSupervisorKeyid(dir: string): Promise<string | undefined> {
 export interface RunningAssemblyServer {
   readonly url: string;
   readonly line: AssemblyLine;
-  /** Stops accepting requests, lets a running build finish, closes the store. */
+  /** Cancels a running build, stops accepting requests, closes the store. */
   close(): Promise<void>;
 }
 
@@ -121,6 +121,8 @@ export async function startAssemblyServer(opts: {
     url,
     line,
     close: async () => {
+      // A build can run for minutes: cancel it so its request ends and the close does not wait.
+      line.cancelBuild();
       await app.close();
       line.close();
     },
