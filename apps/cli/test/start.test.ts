@@ -8,12 +8,14 @@
  * start on the same directory publishes nothing and stops on SIGTERM to its
  * process group.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +65,8 @@ interface Ready {
 interface Started extends SpawnedCli<Ready> {
   readonly ready: Ready;
 }
+
+const execFileAsync = promisify(execFile);
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -414,6 +418,30 @@ async function protectAnEndpoint(work: string, ready: Ready): Promise<void> {
   expect(await refused(huge, ['--fingerprint', trustBundleFingerprint(huge)])).toBe(
     'AGENT_TRUST_BUNDLE_MALFORMED',
   );
+  // Over the limit from a URL too: refused while reading, never read to the end.
+  const server = createServer((_req, res) => {
+    res.end(huge);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  // Asynchronously: this process serves the bundle meanwhile.
+  const fromUrl = await execFileAsync(process.execPath, [
+    CLI,
+    'agent',
+    'init',
+    '--dir',
+    join(work, 'refused-endpoint'),
+    '--trust',
+    `http://127.0.0.1:${port}/trust-bundle.json`,
+    '--fingerprint',
+    trustBundleFingerprint(huge),
+  ]).then(
+    () => ({ stderr: '' }),
+    (err: unknown) => ({ stderr: (err as { stderr: string }).stderr }),
+  );
+  server.close();
+  expect(/^([A-Z_]+):/m.exec(fromUrl.stderr)?.[1]).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
+  expect(existsSync(join(work, 'refused-endpoint'))).toBe(false);
 
   // The three commands of "Try it", as printed.
   const endpoint = join(work, 'endpoint');

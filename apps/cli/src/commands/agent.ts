@@ -15,6 +15,7 @@ import {
   type UpdateResult,
 } from '@glasshouse/agent';
 import { publicKeyFromPem } from '@glasshouse/attest';
+import { HttpError, readBoundedBody } from '@glasshouse/http';
 import { parseSupervisorKeysFile } from '@glasshouse/distribution';
 import { readSmallFile, UsageError, type Io } from '../io.js';
 
@@ -265,7 +266,7 @@ async function readTrustBundle(source: string, cwd: string): Promise<Uint8Array>
     const bytes = await readFile(path).catch((cause: unknown) => {
       throw new UsageError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
     });
-    return tooLarge(bytes.length) ? refuseSize(bytes.length) : bytes;
+    return bytes.length > MAX_TRUST_BUNDLE_BYTES ? refuseSize() : bytes;
   }
   let res: Response;
   try {
@@ -277,29 +278,19 @@ async function readTrustBundle(source: string, cwd: string): Promise<Uint8Array>
     await res.body?.cancel();
     throw new UsageError(`cannot fetch ${source}: HTTP ${res.status}`);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (res.body !== null) {
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (tooLarge(total)) {
-        await reader.cancel();
-        return refuseSize(total);
-      }
-      chunks.push(value);
-    }
+  try {
+    return await readBoundedBody(res, MAX_TRUST_BUNDLE_BYTES);
+  } catch (err) {
+    // HttpError's one code is BODY_TOO_LARGE.
+    if (err instanceof HttpError) return refuseSize(err);
+    throw err;
   }
-  return Buffer.concat(chunks);
 }
 
-const tooLarge = (size: number): boolean => size > MAX_TRUST_BUNDLE_BYTES;
-
-function refuseSize(size: number): never {
+function refuseSize(cause?: unknown): never {
   throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'the trust bundle is over the size limit', {
-    evidence: { size, max: MAX_TRUST_BUNDLE_BYTES },
+    cause,
+    evidence: { max: MAX_TRUST_BUNDLE_BYTES },
   });
 }
 
