@@ -33,7 +33,7 @@ import {
   trustBundleEnvelope,
   trustBundleFingerprint,
   type TrustBundle,
-} from '@glasshouse/agent';
+} from '@glasshouse/release-format';
 import {
   generateTufKey,
   loadTufKey,

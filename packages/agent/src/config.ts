@@ -19,11 +19,18 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { publicKeyFromPem, type PublicKey } from '@glasshouse/attest';
-import { tufKeyId, type TufPublicKey } from '@glasshouse/release-format';
+import {
+  tufKeyId,
+  type TufPublicKey,
+  openTrustBundle,
+  ReleaseFormatError,
+  verifyTrustBundleFingerprint,
+  type ReleaseFormatErrorCode,
+  type TrustBundle,
+} from '@glasshouse/release-format';
 import { parsePolicy, type Policy } from '@glasshouse/tlog';
-import { AgentError } from './errors.js';
+import { AgentError, type AgentErrorCode } from './errors.js';
 import { readFileIfPresent, writeFileAtomic } from './files.js';
-import { openTrustBundle, verifyTrustBundleFingerprint } from './trust-bundle.js';
 
 export const AGENT_CONFIG_SCHEMA = 'glasshouse.agent/v1';
 /** The config is a few keys and URLs. */
@@ -131,8 +138,20 @@ export async function initAgent(options: InitAgentOptions): Promise<Agent> {
   }
 }
 
+/** The trust bundle's refusals (release-format) as the agent's codes. */
+const TRUST_BUNDLE_CODES: Readonly<Record<ReleaseFormatErrorCode, AgentErrorCode>> = {
+  TRUST_BUNDLE_MALFORMED: 'AGENT_TRUST_BUNDLE_MALFORMED',
+  TRUST_BUNDLE_FINGERPRINT_INVALID: 'AGENT_OPTION_INVALID',
+  TRUST_BUNDLE_FINGERPRINT_MISMATCH: 'AGENT_TRUST_BUNDLE_FINGERPRINT_MISMATCH',
+  TRUST_BUNDLE_KEY_MISMATCH: 'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+  TRUST_BUNDLE_SIGNATURE_INVALID: 'AGENT_TRUST_BUNDLE_SIGNATURE_INVALID',
+  TRUST_BUNDLE_SIGNATURE_MISSING: 'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+  // Not a trust bundle code; listed so the table is total.
+  RELEASE_LOG_ENTRY_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
+};
+
 /**
- * `initAgent` from a trust bundle (trust-bundle.ts): the fingerprint, when
+ * `initAgent` from a trust bundle (release-format trust-bundle.ts): the fingerprint, when
  * given, is checked first, then both signatures; nothing is written before.
  */
 export async function initAgentFromTrustBundle(options: {
@@ -140,10 +159,19 @@ export async function initAgentFromTrustBundle(options: {
   readonly bundle: Uint8Array;
   readonly fingerprint?: string | undefined;
 }): Promise<Agent> {
-  if (options.fingerprint !== undefined) {
-    verifyTrustBundleFingerprint(options.bundle, options.fingerprint);
+  let bundle: TrustBundle;
+  try {
+    if (options.fingerprint !== undefined) {
+      verifyTrustBundleFingerprint(options.bundle, options.fingerprint);
+    }
+    bundle = openTrustBundle(options.bundle);
+  } catch (err) {
+    if (!(err instanceof ReleaseFormatError)) throw err;
+    throw new AgentError(TRUST_BUNDLE_CODES[err.code], err.message, {
+      cause: err,
+      ...(err.evidence === undefined ? {} : { evidence: { ...err.evidence } }),
+    });
   }
-  const bundle = openTrustBundle(options.bundle);
   return initAgent({
     dir: options.dir,
     repoUrl: bundle.repoUrl,

@@ -11,15 +11,3 @@ export * from './install.js';
 export * from './update.js';
 export * from './status.js';
 export * from './scan.js';
-export {
-  MAX_TRUST_BUNDLE_BYTES,
-  TRUST_BUNDLE_PAYLOAD_TYPE,
-  TRUST_BUNDLE_SCHEMA,
-  encodeTrustBundlePayload,
-  openTrustBundle,
-  trustBundleEnvelope,
-  trustBundleFingerprint,
-  trustBundleSigningMessage,
-  verifyTrustBundleFingerprint,
-  type TrustBundle,
-} from './trust-bundle.js';

@@ -4,7 +4,15 @@ import { CodedError } from '@glasshouse/errors';
  * Every code `@glasshouse/release-format` throws. Callers branch on these,
  * never on messages; the README lists what each one means.
  */
-export type ReleaseFormatErrorCode = 'RELEASE_LOG_ENTRY_INVALID';
+export type ReleaseFormatErrorCode =
+  | 'RELEASE_LOG_ENTRY_INVALID'
+  // the endpoints' trust bundle (trust-bundle.ts)
+  | 'TRUST_BUNDLE_MALFORMED'
+  | 'TRUST_BUNDLE_FINGERPRINT_INVALID'
+  | 'TRUST_BUNDLE_FINGERPRINT_MISMATCH'
+  | 'TRUST_BUNDLE_KEY_MISMATCH'
+  | 'TRUST_BUNDLE_SIGNATURE_INVALID'
+  | 'TRUST_BUNDLE_SIGNATURE_MISSING';
 
 /** The one error class of `@glasshouse/release-format`. Branch on `code`, never on the message. */
 export class ReleaseFormatError extends CodedError<ReleaseFormatErrorCode> {}

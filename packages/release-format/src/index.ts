@@ -21,3 +21,15 @@ export {
   type ReleaseStatus,
 } from './records.js';
 export { publicKeyInfo, tufKeyId, type PublicKeyInfo, type TufPublicKey } from './keys.js';
+export {
+  MAX_TRUST_BUNDLE_BYTES,
+  TRUST_BUNDLE_PAYLOAD_TYPE,
+  TRUST_BUNDLE_SCHEMA,
+  encodeTrustBundlePayload,
+  openTrustBundle,
+  trustBundleEnvelope,
+  trustBundleFingerprint,
+  trustBundleSigningMessage,
+  verifyTrustBundleFingerprint,
+  type TrustBundle,
+} from './trust-bundle.js';

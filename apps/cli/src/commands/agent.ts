@@ -8,14 +8,13 @@ import {
   initAgent,
   initAgentFromTrustBundle,
   MAX_ROOT_BYTES,
-  MAX_TRUST_BUNDLE_BYTES,
-  trustBundleFingerprint,
   updateAgent,
   type AgentStatus,
   type UpdateResult,
 } from '@glasshouse/agent';
 import { publicKeyFromPem } from '@glasshouse/attest';
 import { HttpError, readBoundedBody } from '@glasshouse/http';
+import { MAX_TRUST_BUNDLE_BYTES, trustBundleFingerprint } from '@glasshouse/release-format';
 import { parseSupervisorKeysFile } from '@glasshouse/distribution';
 import { readSmallFile, UsageError, type Io } from '../io.js';
 

@@ -1,7 +1,7 @@
 /**
  * The enrollment bundle of `start`: what an endpoint pins, signed by the
  * vendor's and the supervisor's TUF root keys (format and checks in
- * @glasshouse/agent trust-bundle). The vendor drafts it from its published
+ * @glasshouse/release-format trust-bundle). The vendor drafts it from its published
  * root and its services' URLs; the supervisor checks that it names its own
  * keys and the builder it pinned before adding its signature. Written to the
  * repository directory (served at TRUST_BUNDLE_PATH) and to the data
@@ -16,7 +16,7 @@ import {
   trustBundleFingerprint,
   TRUST_BUNDLE_SCHEMA,
   type TrustBundle,
-} from '@glasshouse/agent';
+} from '@glasshouse/release-format';
 import {
   TRUST_BUNDLE_FILE,
   loadTufKey,

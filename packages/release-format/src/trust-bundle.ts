@@ -30,8 +30,8 @@ import {
   signEnvelope,
   type EnvelopeSigner,
 } from '@glasshouse/attest';
-import { tufKeyId, type TufPublicKey } from '@glasshouse/release-format';
-import { AgentError } from './errors.js';
+import { ReleaseFormatError } from './errors.js';
+import { tufKeyId, type TufPublicKey } from './keys.js';
 
 export const TRUST_BUNDLE_PAYLOAD_TYPE = 'application/vnd.glasshouse.trust-bundle+json';
 export const TRUST_BUNDLE_SCHEMA = 'glasshouse.trust-bundle/v1';
@@ -93,12 +93,15 @@ export function verifyTrustBundleFingerprint(bytes: Uint8Array, expected: string
     .replace(/^sha256:/, '')
     .replace(/:/g, '');
   if (!HEX_64.test(wanted)) {
-    throw new AgentError('AGENT_OPTION_INVALID', 'the fingerprint is not 64 hex digits (SHA-256)');
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_FINGERPRINT_INVALID',
+      'the fingerprint is not 64 hex digits (SHA-256)',
+    );
   }
   const actual = trustBundleFingerprint(bytes);
   if (actual !== wanted) {
-    throw new AgentError(
-      'AGENT_TRUST_BUNDLE_FINGERPRINT_MISMATCH',
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_FINGERPRINT_MISMATCH',
       'the trust bundle is not the one whose fingerprint was given',
       { evidence: { expected: wanted, actual } },
     );
@@ -112,8 +115,8 @@ export function verifyTrustBundleFingerprint(bytes: Uint8Array, expected: string
  */
 export function openTrustBundle(bytes: Uint8Array): TrustBundle {
   if (bytes.length > MAX_TRUST_BUNDLE_BYTES) {
-    throw new AgentError(
-      'AGENT_TRUST_BUNDLE_MALFORMED',
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_MALFORMED',
       'the trust bundle is over the size limit',
       {
         evidence: { size: bytes.length, max: MAX_TRUST_BUNDLE_BYTES },
@@ -129,16 +132,16 @@ export function openTrustBundle(bytes: Uint8Array): TrustBundle {
     });
     // DSSE protocol.md: "Reject if PAYLOAD_TYPE is not a supported type."
     if (envelope.payloadType !== TRUST_BUNDLE_PAYLOAD_TYPE) {
-      throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'not a trust bundle (payload type)', {
+      throw new ReleaseFormatError('TRUST_BUNDLE_MALFORMED', 'not a trust bundle (payload type)', {
         evidence: { payloadType: envelope.payloadType },
       });
     }
     payload = decodeBase64(envelope.payload, 'payload', true);
     signatures = envelope.signatures;
   } catch (cause) {
-    if (cause instanceof AgentError) throw cause;
-    throw new AgentError(
-      'AGENT_TRUST_BUNDLE_MALFORMED',
+    if (cause instanceof ReleaseFormatError) throw cause;
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_MALFORMED',
       'the trust bundle is not a DSSE envelope',
       {
         cause,
@@ -164,8 +167,8 @@ function verifyBundleSignatures(
   const supervisorRoot = tufKeyId(bundle.supervisor.tufKeys.root);
   // TUF 4.3: the root role's keyids name the keys that may sign for it.
   if (!rootKeyids.includes(supervisorRoot)) {
-    throw new AgentError(
-      'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_KEY_MISMATCH',
       "the TUF root does not list the supervisor's root key in its root role",
       { evidence: { supervisorRootKey: supervisorRoot, rootKeyids } },
     );
@@ -177,8 +180,8 @@ function verifyBundleSignatures(
     const keyid = signature.keyid ?? '';
     const hex = keys[keyid]?.keyval?.public;
     if (!rootKeyids.includes(keyid) || typeof hex !== 'string' || !HEX_64.test(hex)) {
-      throw new AgentError(
-        'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+      throw new ReleaseFormatError(
+        'TRUST_BUNDLE_KEY_MISMATCH',
         "a signature's key is not a root key of the bundle's TUF root",
         { evidence: { index, keyid, rootKeyids } },
       );
@@ -192,12 +195,14 @@ function verifyBundleSignatures(
     try {
       sig = decodeBase64(signature.sig, `signatures[${index}].sig`, true);
     } catch (cause) {
-      throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', 'a signature is not base64', { cause });
+      throw new ReleaseFormatError('TRUST_BUNDLE_MALFORMED', 'a signature is not base64', {
+        cause,
+      });
     }
     // DSSE protocol.md "Verification": the signature is over PAE(type, payload).
     if (!verify(null, message, key, sig)) {
-      throw new AgentError(
-        'AGENT_TRUST_BUNDLE_SIGNATURE_INVALID',
+      throw new ReleaseFormatError(
+        'TRUST_BUNDLE_SIGNATURE_INVALID',
         'a trust bundle signature fails',
         {
           evidence: { index, keyid },
@@ -213,8 +218,8 @@ function verifyBundleSignatures(
     ([k, hex]) => k !== supervisorRoot && hex !== supervisorHex,
   );
   if (!bySupervisor || !byVendor) {
-    throw new AgentError(
-      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+    throw new ReleaseFormatError(
+      'TRUST_BUNDLE_SIGNATURE_MISSING',
       `the trust bundle lacks the ${bySupervisor ? "vendor's" : "supervisor's"} signature`,
       { evidence: { verifiedBy: [...verifiedBy.keys()], supervisorRootKey: supervisorRoot } },
     );
@@ -223,7 +228,7 @@ function verifyBundleSignatures(
 
 function parsePayload(payload: Uint8Array): TrustBundle {
   const malformed = (what: string, cause?: unknown): never => {
-    throw new AgentError('AGENT_TRUST_BUNDLE_MALFORMED', `trust bundle: ${what}`, { cause });
+    throw new ReleaseFormatError('TRUST_BUNDLE_MALFORMED', `trust bundle: ${what}`, { cause });
   };
   let value: unknown;
   try {

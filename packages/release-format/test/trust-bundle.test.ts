@@ -4,9 +4,9 @@
  * time. (The whole path, from `start` to `agent init --trust`, is in the
  * CLI's start test.)
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { EnvelopeSigner } from '@glasshouse/attest';
-import { generateTufKey, tufKeyId, type TufSigningKey } from '@glasshouse/distribution';
 import { codeOf } from '../../errors/test/codes.js';
 import {
   encodeTrustBundlePayload,
@@ -16,7 +16,26 @@ import {
   verifyTrustBundleFingerprint,
   TRUST_BUNDLE_SCHEMA,
   type TrustBundle,
+  tufKeyId,
+  type TufPublicKey,
 } from '../src/index.js';
+
+interface TufSigningKey extends EnvelopeSigner {
+  readonly keyid: string;
+  readonly publicKey: TufPublicKey;
+}
+
+/** A TUF Ed25519 key (TUF 4.2) that signs DSSE PAE. */
+function generateTufKey(): TufSigningKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const x = publicKey.export({ format: 'jwk' }).x ?? '';
+  const key: TufPublicKey = {
+    keytype: 'ed25519',
+    scheme: 'ed25519',
+    keyval: { public: Buffer.from(x, 'base64url').toString('hex') },
+  };
+  return { keyid: tufKeyId(key), publicKey: key, sign: (m) => sign(null, m, privateKey) };
+}
 
 const vendorRoot = generateTufKey();
 const supervisorRoot = generateTufKey();
@@ -61,10 +80,10 @@ describe('trust bundle', () => {
 
   it('refuses one signature only, whichever it is', () => {
     expect(codeOf(() => openTrustBundle(bytes(good, [vendorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+      'TRUST_BUNDLE_SIGNATURE_MISSING',
     );
     expect(codeOf(() => openTrustBundle(bytes(good, [supervisorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+      'TRUST_BUNDLE_SIGNATURE_MISSING',
     );
   });
 
@@ -86,7 +105,7 @@ describe('trust bundle', () => {
     };
     const alias = { keyid: '0'.repeat(64), sign: (m: Uint8Array) => supervisorRoot.sign(m) };
     expect(codeOf(() => openTrustBundle(bytes(twice, [alias, supervisorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_SIGNATURE_MISSING',
+      'TRUST_BUNDLE_SIGNATURE_MISSING',
     );
   });
 
@@ -94,39 +113,39 @@ describe('trust bundle', () => {
     const stranger = generateTufKey();
     // Signed by a key that is not in the root role.
     expect(codeOf(() => openTrustBundle(bytes(good, [stranger, supervisorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+      'TRUST_BUNDLE_KEY_MISMATCH',
     );
     // Names a supervisor root key the root does not list.
     const other = bundleFor([vendorRoot, supervisorRoot], stranger);
     expect(codeOf(() => openTrustBundle(bytes(other, [vendorRoot, supervisorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_KEY_MISMATCH',
+      'TRUST_BUNDLE_KEY_MISMATCH',
     );
   });
 
   it('refuses a signature that does not verify', () => {
     const forged = { keyid: vendorRoot.keyid, sign: (m: Uint8Array) => stranger64(m) };
     expect(codeOf(() => openTrustBundle(bytes(good, [forged, supervisorRoot])))).toBe(
-      'AGENT_TRUST_BUNDLE_SIGNATURE_INVALID',
+      'TRUST_BUNDLE_SIGNATURE_INVALID',
     );
   });
 
   it('refuses malformed and oversized bundles', () => {
     const malformed = (b: Uint8Array | string): string =>
       codeOf(() => openTrustBundle(typeof b === 'string' ? Buffer.from(b) : b));
-    expect(malformed('')).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
-    expect(malformed('{"payload":')).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
-    expect(malformed(Buffer.alloc(1024 * 1024 + 1, 0x20))).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
+    expect(malformed('')).toBe('TRUST_BUNDLE_MALFORMED');
+    expect(malformed('{"payload":')).toBe('TRUST_BUNDLE_MALFORMED');
+    expect(malformed(Buffer.alloc(1024 * 1024 + 1, 0x20))).toBe('TRUST_BUNDLE_MALFORMED');
     const envelope = JSON.parse(
       Buffer.from(bytes(good, [vendorRoot, supervisorRoot])).toString(),
     ) as {
       payloadType: string;
     };
     expect(malformed(JSON.stringify({ ...envelope, payloadType: 'application/json' }))).toBe(
-      'AGENT_TRUST_BUNDLE_MALFORMED',
+      'TRUST_BUNDLE_MALFORMED',
     );
     const noBuilder = { ...good, builder: undefined } as unknown as TrustBundle;
     expect(malformed(bytes(noBuilder, [vendorRoot, supervisorRoot]))).toBe(
-      'AGENT_TRUST_BUNDLE_MALFORMED',
+      'TRUST_BUNDLE_MALFORMED',
     );
   });
 
@@ -152,12 +171,12 @@ describe('trust bundle', () => {
       codeOf(() => {
         verifyTrustBundleFingerprint(b, '0'.repeat(64));
       }),
-    ).toBe('AGENT_TRUST_BUNDLE_FINGERPRINT_MISMATCH');
+    ).toBe('TRUST_BUNDLE_FINGERPRINT_MISMATCH');
     expect(
       codeOf(() => {
         verifyTrustBundleFingerprint(b, 'abc');
       }),
-    ).toBe('AGENT_OPTION_INVALID');
+    ).toBe('TRUST_BUNDLE_FINGERPRINT_INVALID');
   });
 });
 
