@@ -29,15 +29,10 @@ import { isErrno, writeNewFileDurably } from '@glasshouse/durable';
 import { DistributionError } from './errors.js';
 import type { RepoService } from './repo-service.js';
 import { parseTufSignature } from './tuf-keys.js';
-import {
-  addReleasesSignature,
-  addRootSignature,
-  addTargetsSignature,
-  releasesDraft,
-  repoPaths,
-  rootDraft,
-  targetsDraft,
-} from './tuf-repo.js';
+import { addReleasesSignature, releasesDraft } from './releases-ceremony.js';
+import { repoPaths } from './repo-store.js';
+import { addRootSignature, rootDraft } from './root-ceremony.js';
+import { addTargetsSignature, targetsDraft } from './targets-ceremony.js';
 
 export const PUBLISH_TOKEN_FILE = 'publish-token';
 /** The enrollment bundle endpoints pin, written by whoever co-signs it, served as is. */

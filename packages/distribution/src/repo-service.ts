@@ -23,7 +23,8 @@ import { DistributionError } from './errors.js';
 import { encodeReleaseLogEntry, RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/release-format';
 import type { ReleaseTargetCustom } from './supervisor-tuf.js';
 import type { TufMetadataDocument } from './tuf-metadata.js';
-import { publishRelease, refreshTimestamp, type ReleaseTarget } from './tuf-repo.js';
+import { publishRelease, refreshTimestamp } from './releases-ceremony.js';
+import type { ReleaseTarget } from './tuf-repo.js';
 
 export interface RepoServiceOptions {
   readonly dir: string;

@@ -30,7 +30,8 @@ import {
   type TufSigningKey,
 } from './tuf-keys.js';
 import { RELEASES_ROLE, type TufMetadataDocument } from './tuf-metadata.js';
-import { signDraft, type SupervisorKeys } from './tuf-repo.js';
+import { signDraft } from './repo-rules.js';
+import type { SupervisorKeys } from './tuf-repo.js';
 
 /** v2 adds the targets key; v1 files (root and release only) still parse. */
 export const SUPERVISOR_TUF_KEYS_SCHEMA = 'glasshouse.supervisor-tuf-keys/v2';

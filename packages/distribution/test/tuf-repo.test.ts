@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetadataKind, type Metadata, type Targets } from '@tufjs/models';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CodedError } from '@glasshouse/errors';
 import {
   addReleasesSignature,
   addRootSignature,
@@ -39,6 +38,7 @@ import {
   serveRepository,
   type PinnedClient as Client,
 } from './tuf-client.js';
+import { rejectionCode } from '../../errors/test/codes.js';
 
 const DAY = 86_400;
 const NAME = 'demo-rules/1.0.0/demo-rules-1.0.0.tar';
@@ -57,16 +57,6 @@ async function tempDir(prefix = 'tuf-repo-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CodedError) return (err as CodedError).code;
-    throw err;
-  }
-  throw new Error('expected a coded error');
 }
 
 interface Supervisor {
@@ -410,9 +400,9 @@ describe('initRepository', () => {
     expect(draft.signed).toMatchObject({ _type: 'root', version: 1, consistent_snapshot: true });
 
     // Releases cannot be drafted before there is a snapshot to publish them in.
-    expect(await codeOf(publishRelease({ dir: repo.dir, targets: [], now: new Date() }))).toBe(
-      'ROOT_NOT_PUBLISHED',
-    );
+    expect(
+      await rejectionCode(publishRelease({ dir: repo.dir, targets: [], now: new Date() })),
+    ).toBe('ROOT_NOT_PUBLISHED');
   });
 
   it('refuses a non-empty directory, a bad threshold and a bad supervisor key', async () => {
@@ -421,23 +411,23 @@ describe('initRepository', () => {
       root: repo.supervisor.root.publicKey,
       release: repo.supervisor.release.publicKey,
     };
-    expect(await codeOf(initRepository({ dir: repo.dir, supervisorKeys, now: new Date() }))).toBe(
-      'REPO_ALREADY_INITIALIZED',
-    );
+    expect(
+      await rejectionCode(initRepository({ dir: repo.dir, supervisorKeys, now: new Date() })),
+    ).toBe('REPO_ALREADY_INITIALIZED');
     const fresh = join(await tempDir(), 'r');
     expect(
-      await codeOf(
+      await rejectionCode(
         initRepository({ dir: fresh, supervisorKeys, rootThreshold: 3, now: new Date() }),
       ),
     ).toBe('REPO_OPTION_INVALID');
     expect(
-      await codeOf(
+      await rejectionCode(
         initRepository({ dir: fresh, supervisorKeys, expiries: { timestamp: 0 }, now: new Date() }),
       ),
     ).toBe('REPO_OPTION_INVALID');
     const badKey = { ...supervisorKeys.root, keyval: { public: 'zz' } };
     expect(
-      await codeOf(
+      await rejectionCode(
         initRepository({
           dir: fresh,
           supervisorKeys: { ...supervisorKeys, root: badKey },
@@ -445,7 +435,7 @@ describe('initRepository', () => {
         }),
       ),
     ).toBe('KEY_MALFORMED');
-    expect(await codeOf(rootDraft(await tempDir()))).toBe('REPO_NOT_INITIALIZED');
+    expect(await rejectionCode(rootDraft(await tempDir()))).toBe('REPO_NOT_INITIALIZED');
   });
 });
 
@@ -456,20 +446,24 @@ describe('addRootSignature', () => {
     const now = new Date();
     // The supervisor's release key is not a root key.
     expect(
-      await codeOf(addRootSignature(repo.dir, signDraft(draft, repo.supervisor.release), now)),
+      await rejectionCode(
+        addRootSignature(repo.dir, signDraft(draft, repo.supervisor.release), now),
+      ),
     ).toBe('SIGNATURE_UNKNOWN_KEY');
     // The right key over other bytes.
     const wrong = signDraft(
       { ...draft, signed: { ...draft.signed, version: 2 } },
       repo.supervisor.root,
     );
-    expect(await codeOf(addRootSignature(repo.dir, wrong, now))).toBe('SIGNATURE_INVALID');
-    expect(await codeOf(addRootSignature(repo.dir, { keyid: 'abc', sig: '00' }, now))).toBe(
+    expect(await rejectionCode(addRootSignature(repo.dir, wrong, now))).toBe('SIGNATURE_INVALID');
+    expect(await rejectionCode(addRootSignature(repo.dir, { keyid: 'abc', sig: '00' }, now))).toBe(
       'SIGNATURE_MALFORMED',
     );
     const good = signDraft(draft, repo.supervisor.root);
     expect(
-      await codeOf(addRootSignature(repo.dir, good, new Date(now.getTime() + 400 * DAY * 1000))),
+      await rejectionCode(
+        addRootSignature(repo.dir, good, new Date(now.getTime() + 400 * DAY * 1000)),
+      ),
     ).toBe('DRAFT_EXPIRED');
     // None of these changed the draft.
     expect(await rootDraft(repo.dir)).toEqual(draft);
@@ -483,8 +477,8 @@ describe('addRootSignature', () => {
       version: 1,
       published: true,
     });
-    expect(await codeOf(addRootSignature(repo.dir, good, now))).toBe('DRAFT_MISSING');
-    expect(await codeOf(rootDraft(repo.dir))).toBe('DRAFT_MISSING');
+    expect(await rejectionCode(addRootSignature(repo.dir, good, now))).toBe('DRAFT_MISSING');
+    expect(await rejectionCode(rootDraft(repo.dir))).toBe('DRAFT_MISSING');
   });
 
   it('refuses a draft that is not root metadata', async () => {
@@ -493,7 +487,7 @@ describe('addRootSignature', () => {
       repoPaths(repo.dir).rootDraft,
       '{"signed": {"_type": "targets"}, "signatures": []}',
     );
-    expect(await codeOf(rootDraft(repo.dir))).toBe('DRAFT_MALFORMED');
+    expect(await rejectionCode(rootDraft(repo.dir))).toBe('DRAFT_MALFORMED');
     expect(() =>
       signDraft({ signed: { _type: 'snapshot' }, signatures: [] }, repo.supervisor.root),
     ).toThrow(expect.objectContaining({ code: 'DRAFT_MALFORMED' }));
@@ -507,7 +501,7 @@ describe('addRootSignature', () => {
       now: new Date(),
       supervisorRootKey: newSupervisorRoot.publicKey,
     });
-    expect(await codeOf(draftRootRotation({ dir: repo.dir, now: new Date() }))).toBe(
+    expect(await rejectionCode(draftRootRotation({ dir: repo.dir, now: new Date() }))).toBe(
       'DRAFT_PENDING',
     );
 
@@ -537,7 +531,9 @@ describe('addRootSignature', () => {
     // From now on the old supervisor root key is nobody.
     const third = await draftRootRotation({ dir: repo.dir, now: new Date(), threshold: 1 });
     expect(
-      await codeOf(addRootSignature(repo.dir, signDraft(third, repo.supervisor.root), new Date())),
+      await rejectionCode(
+        addRootSignature(repo.dir, signDraft(third, repo.supervisor.root), new Date()),
+      ),
     ).toBe('SIGNATURE_UNKNOWN_KEY');
   });
 });
@@ -546,9 +542,9 @@ describe('publishRelease and addReleasesSignature', () => {
   it('refuse unknown keys, invalid signatures, a second draft, bad names and duplicates', async () => {
     const repo = await publishedRepo();
     const now = new Date();
-    expect(await codeOf(releasesDraft(repo.dir))).toBe('DRAFT_MISSING');
+    expect(await rejectionCode(releasesDraft(repo.dir))).toBe('DRAFT_MISSING');
     expect(
-      await codeOf(
+      await rejectionCode(
         addReleasesSignature(
           repo.dir,
           signDraft(await rootDraftOf(repo), repo.supervisor.release),
@@ -563,21 +559,23 @@ describe('publishRelease and addReleasesSignature', () => {
       now,
     });
     expect(
-      await codeOf(
+      await rejectionCode(
         publishRelease({ dir: repo.dir, targets: [{ name: 'other.tar', bytes: BYTES }], now }),
       ),
     ).toBe('DRAFT_PENDING');
     // The supervisor's root key is not a release key.
     expect(
-      await codeOf(addReleasesSignature(repo.dir, signDraft(draft, repo.supervisor.root), now)),
+      await rejectionCode(
+        addReleasesSignature(repo.dir, signDraft(draft, repo.supervisor.root), now),
+      ),
     ).toBe('SIGNATURE_UNKNOWN_KEY');
     const changed = { ...draft, signed: { ...draft.signed, version: 9 } };
     expect(
-      await codeOf(
+      await rejectionCode(
         addReleasesSignature(repo.dir, signDraft(changed, repo.supervisor.release), now),
       ),
     ).toBe('SIGNATURE_INVALID');
-    expect(await codeOf(addReleasesSignature(repo.dir, { keyid: 'x', sig: 'y' }, now))).toBe(
+    expect(await rejectionCode(addReleasesSignature(repo.dir, { keyid: 'x', sig: 'y' }, now))).toBe(
       'SIGNATURE_MALFORMED',
     );
 
@@ -599,15 +597,19 @@ describe('publishRelease and addReleasesSignature', () => {
     });
 
     expect(
-      await codeOf(publishRelease({ dir: repo.dir, targets: [{ name: NAME, bytes: BYTES }], now })),
+      await rejectionCode(
+        publishRelease({ dir: repo.dir, targets: [{ name: NAME, bytes: BYTES }], now }),
+      ),
     ).toBe('TARGET_EXISTS');
     for (const name of ['../etc/passwd', '.hidden', 'a//b', '/abs', 'a b', 'x/'.repeat(9) + 'y']) {
       expect(
-        await codeOf(publishRelease({ dir: repo.dir, targets: [{ name, bytes: BYTES }], now })),
+        await rejectionCode(
+          publishRelease({ dir: repo.dir, targets: [{ name, bytes: BYTES }], now }),
+        ),
       ).toBe('TARGET_NAME_INVALID');
     }
     expect(
-      await codeOf(
+      await rejectionCode(
         publishRelease({
           dir: repo.dir,
           targets: [{ name: 'f.tar', bytes: BYTES, custom: { x: 0.5 } }],

@@ -17,8 +17,8 @@ import {
   tufKeyToPem,
   tufModelKey,
   verifyMetadataSignature,
-} from './tuf-keys.js';
-import { buildReleases, buildRoot, targetFileFor } from './tuf-metadata.js';
+} from '../src/tuf-keys.js';
+import { buildReleases, buildRoot, targetFileFor } from '../src/tuf-metadata.js';
 import { codeOf } from '../../errors/test/codes.js';
 
 const dirs: string[] = [];
