@@ -35,12 +35,18 @@ export interface MonitorState {
 export interface MonitorStateStore {
   load(): Promise<MonitorState | null>;
   save(state: MonitorState): Promise<void>;
+  /** Keys of the alerts already sent (one per piece of evidence), kept across restarts. */
+  alertedKeys(): Promise<ReadonlySet<string>>;
+  /** Adds sent alerts' keys; MUST be durable when the promise resolves. */
+  addAlertedKeys(keys: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
 const MONITOR_MIGRATIONS: readonly string[] = [
   // v1 (IF NOT EXISTS: stores made before the schema had a version)
   'CREATE TABLE IF NOT EXISTS monitor_state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)',
+  // v2: keys of the alerts already sent
+  'CREATE TABLE monitor_alerted (key TEXT PRIMARY KEY)',
 ];
 
 /** File name of the state database inside the monitor's directory. */
@@ -93,6 +99,21 @@ export class SqliteMonitorStateStore implements MonitorStateStore {
         'INSERT INTO monitor_state (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data',
       )
       .run(encodeMonitorState(state));
+    return Promise.resolve();
+  }
+
+  alertedKeys(): Promise<ReadonlySet<string>> {
+    this.#checkOpen();
+    const rows = this.#db.prepare('SELECT key FROM monitor_alerted').all() as { key: string }[];
+    return Promise.resolve(new Set(rows.map((r) => r.key)));
+  }
+
+  addAlertedKeys(keys: readonly string[]): Promise<void> {
+    this.#checkOpen();
+    const insert = this.#db.prepare('INSERT OR IGNORE INTO monitor_alerted (key) VALUES (?)');
+    this.#db.transaction(() => {
+      for (const key of keys) insert.run(key);
+    })();
     return Promise.resolve();
   }
 
