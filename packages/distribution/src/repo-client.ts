@@ -4,7 +4,8 @@
  * of it.
  */
 import { sha256Hex } from '@glasshouse/attest';
-import { CodedError } from '@glasshouse/errors';
+import { CodedError, hasCode } from '@glasshouse/errors';
+import { readBoundedBody } from '@glasshouse/http';
 import { DistributionError } from './errors.js';
 import type { ApprovalLookup } from './release-log-checker.js';
 import {
@@ -349,14 +350,10 @@ async function errorOf(res: Response): Promise<CodedError> {
 }
 
 async function readBounded(res: Response, max: number): Promise<Uint8Array> {
-  if (res.body === null) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    total += (chunk as Uint8Array).length;
-    if (total > max)
-      throw new DistributionError('REPO_UPSTREAM_FAILED', `the answer is over ${max} bytes`);
-    chunks.push(chunk as Uint8Array);
+  try {
+    return await readBoundedBody(res, max);
+  } catch (cause) {
+    if (!hasCode(cause, 'BODY_TOO_LARGE')) throw cause;
+    throw new DistributionError('REPO_UPSTREAM_FAILED', `the answer is over ${max} bytes`);
   }
-  return Buffer.concat(chunks);
 }

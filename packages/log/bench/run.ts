@@ -1,3 +1,4 @@
+// Over 500 lines: one benchmark script whose phases share the same children, rows and clean-up.
 /**
  * `npm run bench` in packages/log: one table, every number measured in this
  * run on this machine, next to a baseline measured the same way (a bare

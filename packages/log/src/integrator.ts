@@ -1,3 +1,4 @@
+// Over 500 lines: one integration round (read, hash, write tiles, sign, publish) kept in one place for the crash reasoning.
 import {
   type Checkpoint,
   CompactRange,

@@ -1,3 +1,4 @@
+// Over 500 lines: one adapter of one port (storage.ts); its SQL, transactions and the integrator lease belong together.
 /**
  * The PostgreSQL adapter of the storage port (`storage.ts`).
  *

@@ -1,3 +1,4 @@
+// Over 500 lines: everything that runs on the SQLite worker thread must live in this one loadable module.
 /**
  * The thread side of the embedded storage (`sqlite.ts` is the other side).
  *

@@ -3,7 +3,8 @@
  * supervisor. Every failure is a CodedError: the server's own code when it
  * sent one, ASSEMBLY_UNREACHABLE or ASSEMBLY_BAD_RESPONSE otherwise.
  */
-import { CodedError } from '@glasshouse/errors';
+import { CodedError, hasCode } from '@glasshouse/errors';
+import { readBoundedBody } from '@glasshouse/http';
 import type { PublicKeyInfo, ReleaseRecord } from '@glasshouse/release-format';
 import { ReleaseError } from './errors.js';
 
@@ -190,15 +191,10 @@ function badResponse(message: string): ReleaseError {
 }
 
 async function readBounded(res: Response, max: number): Promise<Uint8Array> {
-  const length = Number(res.headers.get('content-length') ?? '0');
-  if (length > max) throw badResponse(`the response is larger than ${max} bytes`);
-  if (res.body === null) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    total += (chunk as Uint8Array).length;
-    if (total > max) throw badResponse(`the response is larger than ${max} bytes`);
-    chunks.push(chunk as Uint8Array);
+  try {
+    return await readBoundedBody(res, max);
+  } catch (cause) {
+    if (!hasCode(cause, 'BODY_TOO_LARGE')) throw cause;
+    throw badResponse(`the response is larger than ${max} bytes`);
   }
-  return Buffer.concat(chunks);
 }

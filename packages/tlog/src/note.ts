@@ -1,3 +1,4 @@
+// Over 500 lines: the whole of c2sp.org/signed-note (format, Ed25519 keys, verification) reads best as one checklist.
 /**
  * Signed notes, c2sp.org/signed-note v1.0.0, with Ed25519 signatures (type 0x01).
  *

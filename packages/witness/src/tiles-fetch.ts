@@ -1,3 +1,4 @@
+// Over 500 lines: one client of c2sp.org/tlog-tiles, with its two transports, retries and bundle parsing side by side.
 /**
  * A production client of the c2sp.org/tlog-tiles read API: the checkpoint,
  * hash tiles and entry bundles, with bounded response sizes, per-attempt
