@@ -26,16 +26,14 @@ import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands
 import { initDataDir, startLogServer, type RunningLogServer } from '../src/commands/log.js';
 import { startRepoServer, type RunningRepoServer } from '../src/commands/repo.js';
 import { quietIo, runCli } from './cli-harness.js';
+import { buildAndApprove, initVendorAndSupervisor } from './vendor-supervisor.js';
 
-const BUILDER_ID = 'https://b.example/1';
 const LOG_ORIGIN = 'example.org/release-log';
-const PEM = /-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----\n/g;
 const ARTIFACT = 'update.bin';
 const TARGET = `demo-command/1.0.0/${ARTIFACT}`;
 const KEYID = '[0-9a-f]{64}';
 
 let work = '';
-let assemblyDir = '';
 let supervisorDir = '';
 let repoDir = '';
 let keysFile = '';
@@ -50,7 +48,6 @@ let artifactSha256 = '';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'glasshouse-cli-repo-'));
-  assemblyDir = join(work, 'assembly');
   supervisorDir = join(work, 'supervisor');
   repoDir = join(work, 'repo');
   keysFile = join(work, 'supervisor-tuf-keys.json');
@@ -95,91 +92,19 @@ function expectOk(res: { code: number; stderr: string }): void {
 
 describe('glasshouse repo and the supervisor signing releases', () => {
   it('sets up the vendor, the supervisor and an approved release', async () => {
-    const init = await runCli([
-      'assembly',
-      'init',
-      '--dir',
-      assemblyDir,
-      '--builder-id',
-      BUILDER_ID,
-    ]);
-    expectOk(init);
-    const [builderPem, layoutPem] = init.stdout.match(PEM) ?? [];
-    await writeFile(join(work, 'builder.pem'), builderPem!);
-    await writeFile(layoutKeyFile, layoutPem!);
-    const sup = await runCli([
-      'supervisor',
-      'init',
-      '--dir',
-      supervisorDir,
-      '--builder-key',
-      join(work, 'builder.pem'),
-      '--builder-id',
-      BUILDER_ID,
-      '--reviewer',
-      'Alice Auditor',
-    ]);
-    expectOk(sup);
-    await writeFile(join(work, 'supervisor.pem'), (sup.stdout.match(PEM) ?? [])[0]!);
-    expectOk(
-      await runCli([
-        'assembly',
-        'init',
-        '--dir',
-        assemblyDir,
-        '--supervisor-key',
-        join(work, 'supervisor.pem'),
-      ]),
-    );
-
+    const env = await initVendorAndSupervisor(work);
     assembly = await startAssemblyServer({
-      dir: assemblyDir,
+      dir: env.assemblyDir,
       listen: '127.0.0.1:0',
       io: quietIo,
     });
-    const url = assembly.url;
-    const built = await runCli([
-      'release',
-      'build',
-      '--assembly',
-      url,
-      '--source',
-      source.dir,
-      '--commit',
-      commit,
-    ]);
-    expectOk(built);
-    releaseId = /^release (\S+)$/m.exec(built.stdout)?.[1] ?? '';
+    const approved = await buildAndApprove(env, assembly.url, source.dir, commit);
+    releaseId = approved.releaseId;
     artifactSha256 = new RegExp(`^artifact ([0-9a-f]{64}) ${ARTIFACT}$`, 'm').exec(
-      built.stdout,
+      approved.built.stdout,
     )?.[1] as string;
     expect(artifactSha256).toMatch(/^[0-9a-f]{64}$/);
-    expectOk(
-      await runCli([
-        'supervisor',
-        'review',
-        releaseId,
-        '--assembly',
-        url,
-        '--dir',
-        supervisorDir,
-        '--reviewer',
-        'Alice Auditor',
-        '--note',
-        'read the recipe',
-      ]),
-    );
-    const rebuilt = await runCli([
-      'supervisor',
-      'rebuild',
-      releaseId,
-      '--assembly',
-      url,
-      '--dir',
-      supervisorDir,
-    ]);
-    expectOk(rebuilt);
-    expect(rebuilt.stdout).toContain(`approved ${releaseId}\n`);
+    expect(approved.rebuilt.stdout).toContain(`approved ${releaseId}\n`);
 
     // The vendor's release log, without a witness: checkpoints are published at once.
     const logDir = join(work, 'release-log');

@@ -17,9 +17,7 @@ import {
 import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands/assembly.js';
 import { inTotoVerifyInstalled } from '../../../packages/attest/test/in-toto-tool.js';
 import { quietIo, runCli } from './cli-harness.js';
-
-const BUILDER_ID = 'https://b.example/1';
-const PEM = /-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----\n/g;
+import { BUILDER_ID, initVendorAndSupervisor, pems, reviewRelease } from './vendor-supervisor.js';
 
 let work = '';
 let assemblyDir = '';
@@ -52,45 +50,21 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function pems(text: string): string[] {
-  return text.match(PEM) ?? [];
-}
-
 describe('glasshouse supervisor and release verify', () => {
   it('pins the builder in the supervisor and the supervisor in the assembly line', async () => {
-    const assembly = await runCli([
-      'assembly',
-      'init',
-      '--dir',
-      assemblyDir,
-      '--builder-id',
-      BUILDER_ID,
-    ]);
+    const env = await initVendorAndSupervisor(work);
+    const { assemblyInit: assembly, supervisorInit: sup, assemblyPin: pinned } = env.results;
     expect(assembly.code).toBe(0);
     const [builderPem, layoutPem] = pems(assembly.stdout);
     const layoutKey = publicKeyFromPem(layoutPem!);
     expect(assembly.stdout).toContain(`layout-keyid ${layoutKey.keyid}\n`);
     expect(assembly.stdout).not.toMatch(/^supervisor /m);
     expect((await stat(join(assemblyDir, 'layout.key'))).mode & 0o777).toBe(0o600);
-    await writeFile(join(work, 'builder.pem'), builderPem!);
-    await writeFile(layoutKeyFile, layoutPem!);
 
     const half = await runCli(['supervisor', 'init', '--dir', supervisorDir, '--builder-key', 'x']);
     expect(half.code).toBe(2);
     expect(half.stderr).toContain('--builder-key and --builder-id go together');
 
-    const sup = await runCli([
-      'supervisor',
-      'init',
-      '--dir',
-      supervisorDir,
-      '--builder-key',
-      join(work, 'builder.pem'),
-      '--builder-id',
-      BUILDER_ID,
-      '--reviewer',
-      'Alice Auditor',
-    ]);
     expect(sup.code, sup.stderr).toBe(0);
     const [supervisorPem] = pems(sup.stdout);
     const supervisorKey = publicKeyFromPem(supervisorPem!);
@@ -100,7 +74,6 @@ describe('glasshouse supervisor and release verify', () => {
     expect(sup.stdout).toContain('policy review-required=true reviewers=Alice Auditor\n');
     expect(sup.stdout).toContain(`builder ${BUILDER_ID} ${builderKey.keyid}\n`);
     expect((await stat(join(supervisorDir, 'supervisor.key'))).mode & 0o777).toBe(0o600);
-    await writeFile(join(work, 'supervisor.pem'), supervisorPem!);
     const kept = await runCli(['supervisor', 'init', '--dir', supervisorDir]);
     expect(kept.stdout).toBe(sup.stdout);
 
@@ -112,14 +85,6 @@ describe('glasshouse supervisor and release verify', () => {
     const strict = await runCli(['supervisor', 'init', '--dir', other, '--require-review']);
     expect(strict.stdout).toContain('policy review-required=true reviewers=*\n');
 
-    const pinned = await runCli([
-      'assembly',
-      'init',
-      '--dir',
-      assemblyDir,
-      '--supervisor-key',
-      join(work, 'supervisor.pem'),
-    ]);
     expect(pinned.code, pinned.stderr).toBe(0);
     expect(pinned.stdout).toBe(`${assembly.stdout}supervisor ${supervisorKey.keyid}\n`);
   });
@@ -153,19 +118,7 @@ describe('glasshouse supervisor and release verify', () => {
     expect(early.stderr).toMatch(/^SUPERVISOR_REVIEW_REQUIRED: /m);
 
     const review = (reviewer: string): ReturnType<typeof runCli> =>
-      runCli([
-        'supervisor',
-        'review',
-        releaseId,
-        '--assembly',
-        url,
-        '--dir',
-        supervisorDir,
-        '--reviewer',
-        reviewer,
-        '--note',
-        'read every rule of the diff',
-      ]);
+      reviewRelease(url, supervisorDir, releaseId, reviewer, 'read every rule of the diff');
     const mallory = await review('Mallory');
     expect(mallory.code).toBe(1);
     expect(mallory.stderr).toMatch(/^SUPERVISOR_REVIEWER_NOT_ALLOWED: /m);
