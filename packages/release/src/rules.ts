@@ -329,6 +329,7 @@ async function compileAndTest(
   const selected = selectYaraEngine(options.engine ?? 'auto');
   if (selected.notice !== undefined) progress(selected.notice);
   requireScanTimeout(selected.engine, options.allowEngineWithoutTimeout === true);
+  let reported = 0;
   const compiled = await EngineProcess.start(
     {
       engine: selected.engine.binding,
@@ -338,6 +339,10 @@ async function compileAndTest(
     {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       onProgress: (done, total) => {
+        // A line per tenth, so a large set does not flood the build's log.
+        const tenth = Math.floor((10 * done) / total);
+        if (tenth <= reported) return;
+        reported = tenth;
         progress(`${engineName}: tested ${done} of ${total} files`);
       },
     },
