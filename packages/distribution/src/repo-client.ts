@@ -40,8 +40,11 @@ const MAX_TARGET_BYTES = 4 * 1024 * 1024;
 
 export class RepoClient {
   readonly baseUrl: string;
+  readonly #fetchImpl: typeof fetch;
 
-  constructor(url: string) {
+  /** Writes go through `options.fetch`: a signing fetch (`signedFetch` of @glasshouse/httpsig). */
+  constructor(url: string, options: { readonly fetch?: typeof fetch } = {}) {
+    this.#fetchImpl = options.fetch ?? fetch;
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -79,17 +82,22 @@ export class RepoClient {
     return this.#json('POST', '/drafts/releases/signatures', signature);
   }
 
-  /** POST /publish with the vendor's token. */
+  /** POST /publish, signed by this client's fetch, or with the vendor's token. */
   publish(
     releaseId: string,
-    token: string,
+    token?: string,
   ): Promise<{
     releaseId: string;
     draftVersion: number;
     releaseLog: { index: string };
     targets: string[];
   }> {
-    return this.#json('POST', '/publish', { releaseId }, { authorization: `Bearer ${token}` });
+    return this.#json(
+      'POST',
+      '/publish',
+      { releaseId },
+      token === undefined ? {} : { authorization: `Bearer ${token}` },
+    );
   }
 
   /** A target's bytes by its consistent-snapshot path (`<dirs>/<sha256>.<file>`, TUF 5.7.3). */
@@ -117,7 +125,7 @@ export class RepoClient {
     headers: Record<string, string> = {},
   ): Promise<Response> {
     try {
-      return await fetch(this.baseUrl + path, {
+      return await this.#fetchImpl(this.baseUrl + path, {
         method,
         headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

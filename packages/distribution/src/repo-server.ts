@@ -13,12 +13,13 @@
  *   POST /drafts/targets/signatures  {keyid, sig}
  *   GET  /drafts/releases            the releases draft
  *   POST /drafts/releases/signatures {keyid, sig}
- *   POST /publish                    {releaseId}; Authorization: Bearer <DIR/publish-token>
+ *   POST /publish                    {releaseId}; signed (RFC 9421) by a key allowed to publish
  *   GET  /.well-known/glasshouse/trust-bundle.json   DIR/trust-bundle.json, the
  *                                    endpoints' enrollment bundle (RFC 8615 well-known URI)
  *
  * Signatures need no authentication: they are checked against the keys the
- * drafts name. Publishing does: only the vendor's operator holds the token.
+ * drafts name (and rate-limited per client). Publishing does: only callers
+ * on the `writers` allow-list (or, without one, holders of the token).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import { isErrno, writeNewFileDurably } from '@glasshouse/durable';
+import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import { DistributionError } from './errors.js';
 import type { RepoService } from './repo-service.js';
 import { parseTufSignature } from './tuf-keys.js';
@@ -43,6 +45,14 @@ const METADATA_FILE =
   /^(?:[1-9][0-9]{0,15}\.(?:root|snapshot|targets|releases)|timestamp|root)\.json$/;
 const TARGET_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const MAX_BODY = 64 * 1024;
+/** Writes authenticated by their content: TUF signatures checked against the drafts' keys. */
+const SIGNATURE_ROUTES = [
+  'POST /drafts/root/signatures',
+  'POST /drafts/targets/signatures',
+  'POST /drafts/releases/signatures',
+];
+/** Per client: a signing ceremony uploads a handful of signatures. */
+const SIGNATURE_RATE_LIMIT = { burst: 30, perSecond: 1 };
 
 const STATUS: Readonly<Record<string, number>> = {
   DRAFT_MISSING: 404,
@@ -75,7 +85,16 @@ export async function ensurePublishToken(dir: string): Promise<string> {
 
 export interface RepoServerOptions {
   readonly service: RepoService;
-  readonly publishToken: string;
+  /** The bearer token `/publish` asks for when `writers` is not set. */
+  readonly publishToken?: string;
+  /**
+   * Who may call `/publish` (RFC 9421 signatures, see @glasshouse/httpsig);
+   * it replaces the token. The draft signature uploads stay open: they are
+   * checked against the keys the drafts name, and rate-limited.
+   */
+  readonly writers?: WriterPolicy;
+  /** A per-client limit on every request; default none. */
+  readonly rateLimit?: RateLimitOptions;
   readonly now?: () => Date;
   readonly logger?: boolean;
 }
@@ -86,6 +105,12 @@ export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
   const paths = repoPaths(dir);
   const now = options.now ?? (() => new Date());
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY });
+  guardServer(app, {
+    writers: options.writers,
+    rateLimit: options.rateLimit,
+    publicRoutes: SIGNATURE_ROUTES,
+    publicRateLimit: SIGNATURE_RATE_LIMIT,
+  });
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof CodedError) {
@@ -160,10 +185,16 @@ export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
     return reply.code(201).send(result);
   });
 
-  const expected = Buffer.from(`Bearer ${options.publishToken}`);
+  const expected =
+    options.writers === undefined ? Buffer.from(`Bearer ${options.publishToken ?? ''}`) : undefined;
   app.post('/publish', async (req, reply) => {
     const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (
+      expected !== undefined &&
+      (options.publishToken === undefined ||
+        given.length !== expected.length ||
+        !timingSafeEqual(given, expected))
+    ) {
       return reply
         .code(401)
         .send({ code: 'REPO_UNAUTHORIZED', message: 'a publish token is required' });

@@ -35,6 +35,8 @@ export interface RepoServiceOptions {
   /** The layout key endpoints pin (PEM); the service checks releases with it before publishing. */
   readonly layoutKeyPem: string;
   readonly now?: () => Date;
+  /** How the service calls the release log: a signing fetch when the log authenticates its writers. */
+  readonly releaseLogFetch?: typeof fetch;
 }
 
 export interface PublishedDraft {
@@ -55,7 +57,10 @@ export class RepoService {
   constructor(options: RepoServiceOptions) {
     this.dir = options.dir;
     this.#assembly = new AssemblyClient(options.assemblyUrl);
-    this.#log = new LogClient(options.releaseLogUrl);
+    this.#log = new LogClient(
+      options.releaseLogUrl,
+      options.releaseLogFetch === undefined ? {} : { fetch: options.releaseLogFetch },
+    );
     this.#layoutKey = publicKeyFromPem(options.layoutKeyPem);
     this.#now = options.now ?? (() => new Date());
   }

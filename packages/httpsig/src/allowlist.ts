@@ -4,7 +4,7 @@
  * routes it may call, written `METHOD /route/:pattern` as the server
  * registers them. Pure: built from values, queried by value.
  */
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { HttpSigError } from './errors.js';
 import { ed25519PublicKey, jwkThumbprint, rawPublicKey } from './keys.js';
 
@@ -66,4 +66,66 @@ export class AllowList {
   list(): { name: string; keyid: string; allow: readonly string[] }[] {
     return [...this.#byKeyid.values()].map(({ name, keyid, allow }) => ({ name, keyid, allow }));
   }
+}
+
+/** The largest callers file accepted. */
+export const MAX_CALLERS_FILE_BYTES = 256 * 1024;
+
+/**
+ * A callers file: `{"callers": [{"name", "publicKeyPem", "keyid"?, "allow": ["POST /add"]}]}`,
+ * the on-disk form of an allow-list (public keys only).
+ */
+export function parseCallersFile(text: string): AllowList {
+  if (text.length > MAX_CALLERS_FILE_BYTES) {
+    throw new HttpSigError(
+      'AUTH_OPTION_INVALID',
+      `a callers file is at most ${MAX_CALLERS_FILE_BYTES} bytes`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new HttpSigError('AUTH_OPTION_INVALID', 'the callers file is not JSON', { cause });
+  }
+  const callers = (doc as { callers?: unknown } | null)?.callers;
+  if (!Array.isArray(callers)) {
+    throw new HttpSigError('AUTH_OPTION_INVALID', 'the callers file has no "callers" list');
+  }
+  return new AllowList(
+    callers.map((c: unknown, i): CallerSpec => {
+      const { name, publicKeyPem, keyid, allow } = (c ?? {}) as Record<string, unknown>;
+      if (
+        typeof name !== 'string' ||
+        typeof publicKeyPem !== 'string' ||
+        (keyid !== undefined && typeof keyid !== 'string') ||
+        !Array.isArray(allow) ||
+        !allow.every((r): r is string => typeof r === 'string')
+      ) {
+        throw new HttpSigError(
+          'AUTH_OPTION_INVALID',
+          `callers[${i}] needs a name, a publicKeyPem and an allow list of routes`,
+        );
+      }
+      let publicKey: KeyObject;
+      try {
+        publicKey = createPublicKey(publicKeyPem);
+      } catch (cause) {
+        throw new HttpSigError('AUTH_KEY_INVALID', `callers[${i}] has no PEM public key`, {
+          cause,
+        });
+      }
+      return { name, publicKey, allow, ...(keyid === undefined ? {} : { keyid }) };
+    }),
+  );
+}
+
+/** The callers file of `list` (see `parseCallersFile`). */
+export function formatCallersFile(list: AllowList): string {
+  const callers = list.list().map(({ name, keyid, allow }) => {
+    const key = list.caller(keyid)?.publicKey;
+    const publicKeyPem = key?.export({ type: 'spki', format: 'pem' }).toString() ?? '';
+    return { name, keyid, publicKeyPem, allow };
+  });
+  return `${JSON.stringify({ callers }, null, 2)}\n`;
 }

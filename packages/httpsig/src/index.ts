@@ -36,7 +36,14 @@ export {
   type VerifyOptions,
 } from './signature.js';
 export { ReplayCache, type ReplayCacheOptions } from './replay.js';
-export { AllowList, type Caller, type CallerSpec } from './allowlist.js';
+export {
+  AllowList,
+  MAX_CALLERS_FILE_BYTES,
+  formatCallersFile,
+  parseCallersFile,
+  type Caller,
+  type CallerSpec,
+} from './allowlist.js';
 export { RateLimiter, type RateDecision, type RateLimitOptions } from './ratelimit.js';
 export {
   DEFAULT_TAG,
@@ -48,14 +55,17 @@ export {
 } from './client.js';
 export {
   REFUSAL_STATUS,
+  guardServer,
   rateLimit,
   requestMessage,
   requireSignedWrites,
   routeOf,
   writeCaller,
+  type GuardOptions,
   type RateLimitHookOptions,
   type RefusalFormat,
   type SignedWrites,
   type SignedWritesOptions,
   type WriteCaller,
+  type WriterPolicy,
 } from './server.js';

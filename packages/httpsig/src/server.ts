@@ -10,15 +10,15 @@
  *   counted by reason and logged with the claimed key id.
  * - `rateLimit(app, …)`: per-client token buckets; 429 with Retry-After.
  */
-import { Transform } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry } from 'prom-client';
 import type { AllowList } from './allowlist.js';
 import type { HttpRequestMessage } from './base.js';
 import { DEFAULT_TAG, SIGNED_COMPONENTS } from './client.js';
 import { BodyDigester, verifyContentDigest } from './digest.js';
 import { HttpSigError, type HttpSigErrorCode } from './errors.js';
-import type { RateLimiter } from './ratelimit.js';
+import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
 import { ReplayCache } from './replay.js';
 import { verifyRequest } from './signature.js';
 
@@ -115,17 +115,15 @@ export function requireSignedWrites(
   const now = options.now ?? Date.now;
   const format = options.format ?? 'json';
   const registry = options.registry ?? new Registry();
-  const refused = new Counter({
+  const refused = counter(registry, {
     name: 'glasshouse_http_writes_refused_total',
     help: 'Write requests refused by the signature check, by reason (the error code) and route',
     labelNames: ['reason', 'route'],
-    registers: [registry],
   });
-  const accepted = new Counter({
+  const accepted = counter(registry, {
     name: 'glasshouse_http_writes_accepted_total',
     help: 'Signed write requests let through, by caller name and route',
     labelNames: ['caller', 'route'],
-    registers: [registry],
   });
 
   const refuse = (
@@ -178,30 +176,20 @@ export function requireSignedWrites(
     }
   });
 
-  app.addHook('preParsing', async (req, _reply, payload) => {
+  // The body is read and checked against its signed digest before anything
+  // parses it (RFC 9530 §2: the digest is of the content as received), so a
+  // changed body is an authentication failure, never a parse error.
+  app.addHook('preParsing', async (req, reply, payload) => {
     const pending = pendingOf.get(req);
     if (pending === undefined) return payload;
-    // Hash the body as fastify reads it (its body limit still applies).
-    const tee = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        pending.digester.update(chunk);
-        done(null, chunk);
-      },
-    });
-    payload.on('error', (err) => tee.destroy(err));
-    return payload.pipe(tee);
-  });
-
-  app.addHook('preHandler', async (req, reply) => {
-    const pending = pendingOf.get(req);
-    if (pending === undefined) return;
     pendingOf.delete(req);
+    const body = await readBounded(payload, req.routeOptions.bodyLimit);
     try {
       const field = req.headers['content-digest'];
       if (typeof field !== 'string') {
         throw new HttpSigError('AUTH_DIGEST_MALFORMED', 'Content-Digest is missing');
       }
-      // RFC 9530 §2: the digest is of the content as received.
+      pending.digester.update(body);
       verifyContentDigest(field, pending.digester.digests());
     } catch (err) {
       return refuse(req, reply, pending.route, err, pending.keyid);
@@ -212,9 +200,23 @@ export function requireSignedWrites(
       { keyid: pending.keyid, caller: pending.name, route: pending.route },
       'signed write',
     );
+    return Readable.from(body.length === 0 ? [] : [body]);
   });
 
   return { registry, refused, accepted };
+}
+
+/** The whole body, or fastify's own 413 past the route's body limit. */
+async function readBounded(payload: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > limit) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function hasBody(req: FastifyRequest): boolean {
@@ -254,11 +256,10 @@ export function rateLimit(app: FastifyInstance, options: RateLimitHookOptions): 
   const now = options.now ?? Date.now;
   const clientOf = options.clientOf ?? ((req: FastifyRequest) => req.ip);
   const format = options.format ?? 'json';
-  const limited = new Counter({
+  const limited = counter(options.registry ?? new Registry(), {
     name: 'glasshouse_http_rate_limited_total',
     help: 'Requests answered 429 by the per-client rate limit, by route',
     labelNames: ['route'],
-    registers: [options.registry ?? new Registry()],
   });
   app.addHook('onRequest', async (req, reply) => {
     if (options.appliesTo !== undefined && !options.appliesTo(req)) return;
@@ -269,4 +270,67 @@ export function rateLimit(app: FastifyInstance, options: RateLimitHookOptions): 
     return send(reply, 429, 'RATE_LIMITED', 'too many requests; retry later', format);
   });
   return limited;
+}
+
+/** A counter in `registry`, or the one already registered there under that name. */
+function counter<L extends string>(
+  registry: Registry,
+  config: { name: string; help: string; labelNames: readonly L[] },
+): Counter<L> {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing instanceof Counter) return existing;
+  return new Counter({ ...config, registers: [registry] });
+}
+
+/** Who may write to a service, as its server options carry it. */
+export interface WriterPolicy {
+  readonly allowList: AllowList;
+  /** Default 60 s. */
+  readonly windowSeconds?: number;
+  readonly replayCache?: ReplayCache;
+  /** Milliseconds since the epoch; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+export interface GuardOptions {
+  /** Signed writes; undefined leaves the write API open (tests, or a gate in front). */
+  readonly writers: WriterPolicy | undefined;
+  /** A per-client limit on every request, reads included; undefined for none. */
+  readonly rateLimit: RateLimitOptions | undefined;
+  /** Writes that stay open (authenticated by their content); they are rate-limited. */
+  readonly publicRoutes?: readonly string[];
+  /** Per-client limit on the public writes only; default `rateLimit`. */
+  readonly publicRateLimit?: RateLimitOptions;
+  readonly registry?: Registry;
+  readonly format?: RefusalFormat;
+}
+
+/**
+ * A service's whole gate in one call, registered before its routes: the
+ * rate limits, then the signature check on every write but the public ones.
+ */
+export function guardServer(app: FastifyInstance, options: GuardOptions): void {
+  const { registry, format } = options;
+  const publicRoutes = new Set(options.publicRoutes ?? []);
+  const common = {
+    ...(registry === undefined ? {} : { registry }),
+    ...(format === undefined ? {} : { format }),
+  };
+  if (options.rateLimit !== undefined) {
+    rateLimit(app, { ...common, limiter: new RateLimiter(options.rateLimit) });
+  }
+  if (options.publicRateLimit !== undefined && publicRoutes.size > 0) {
+    rateLimit(app, {
+      ...common,
+      limiter: new RateLimiter(options.publicRateLimit),
+      appliesTo: (req) => publicRoutes.has(routeOf(req) ?? ''),
+    });
+  }
+  if (options.writers !== undefined) {
+    requireSignedWrites(app, {
+      ...options.writers,
+      ...common,
+      publicRoutes: [...publicRoutes],
+    });
+  }
 }

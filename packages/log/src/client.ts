@@ -24,10 +24,16 @@ export interface AddOptions {
 /** A small HTTP client of the log's write API and receipts. */
 export class LogClient {
   readonly #base: string;
+  readonly #fetchImpl: typeof fetch;
 
-  /** `url` is the log's prefix, e.g. `http://127.0.0.1:8080/`. */
-  constructor(url: string) {
+  /**
+   * `url` is the log's prefix, e.g. `http://127.0.0.1:8080/`. Writes go
+   * through `options.fetch`: a signing fetch (`signedFetch` of
+   * @glasshouse/httpsig) for a log that authenticates its writers.
+   */
+  constructor(url: string, options: { readonly fetch?: typeof fetch } = {}) {
     this.#base = url.endsWith('/') ? url : `${url}/`;
+    this.#fetchImpl = options.fetch ?? fetch;
   }
 
   async add(entry: Uint8Array, opts: AddOptions = {}): Promise<AddResult> {
@@ -90,7 +96,7 @@ export class LogClient {
     const url = new URL(path, this.#base);
     let res: Response;
     try {
-      res = await fetch(url, init);
+      res = await this.#fetchImpl(url, init);
     } catch (cause) {
       throw new LogError('HTTP_ERROR', `cannot reach ${url.origin}`, {
         cause,

@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
+import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import {
   MAX_ENTRY_SIZE,
   TlogError,
@@ -28,6 +29,14 @@ export interface ServerOptions {
   readonly retryAfterSeconds?: number;
   /** Passed to fastify (pino); default off. */
   readonly logger?: boolean;
+  /**
+   * Who may call `/add` and `/add-batch` (RFC 9421 signatures, see
+   * @glasshouse/httpsig). Undefined leaves the write API open: only for
+   * tests, or behind a gate of its own.
+   */
+  readonly writers?: WriterPolicy;
+  /** A per-client limit on every request; default none. */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 // c2sp.org/tlog-tiles: tiles and bundles are immutable, so cache them for long.
@@ -124,6 +133,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const retryAfter = String(opts.retryAfterSeconds ?? 1);
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_ENTRY_SIZE });
   const gzipCache = new GzipCache(GZIP_CACHE_BYTES);
+  guardServer(app, {
+    writers: opts.writers,
+    rateLimit: opts.rateLimit,
+    registry: log.metrics.registry,
+  });
 
   // Entries are opaque bytes whatever the client calls them.
   app.removeAllContentTypeParsers();

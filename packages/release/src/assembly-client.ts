@@ -23,8 +23,11 @@ const MAX_NDJSON_LINE = 1024 * 1024;
 
 export class AssemblyClient {
   readonly baseUrl: string;
+  readonly #fetchImpl: typeof fetch;
 
-  constructor(baseUrl: string) {
+  /** Writes go through `options.fetch`: a signing fetch (`signedFetch` of @glasshouse/httpsig). */
+  constructor(baseUrl: string, options: { readonly fetch?: typeof fetch } = {}) {
+    this.#fetchImpl = options.fetch ?? fetch;
     let url: URL;
     try {
       url = new URL(baseUrl);
@@ -135,7 +138,7 @@ export class AssemblyClient {
 
   async #fetch(method: string, path: string, body?: unknown): Promise<Response> {
     try {
-      return await fetch(this.baseUrl + path, {
+      return await this.#fetchImpl(this.baseUrl + path, {
         method,
         ...(body === undefined
           ? {}

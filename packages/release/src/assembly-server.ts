@@ -6,6 +6,7 @@
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
+import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import { isReleaseId } from '@glasshouse/release-format';
 import { MAX_ATTESTATION_BYTES, parseBuildRequest, type AssemblyLine } from './assembly.js';
 import { ReleaseError, type ReleaseErrorCode } from './errors.js';
@@ -16,6 +17,14 @@ export interface AssemblyServerOptions {
   readonly retryAfterSeconds?: number;
   /** Passed to fastify (pino); default off. */
   readonly logger?: boolean;
+  /**
+   * Who may request builds and upload attestations (RFC 9421 signatures,
+   * see @glasshouse/httpsig). Undefined leaves the write API open: only for
+   * tests, or behind a gate of its own.
+   */
+  readonly writers?: WriterPolicy;
+  /** A per-client limit on every request; default none. */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 /** The largest POST /releases body. */
@@ -53,6 +62,7 @@ export function buildAssemblyServer(opts: AssemblyServerOptions): FastifyInstanc
   const { line } = opts;
   const retryAfter = String(opts.retryAfterSeconds ?? 10);
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BUILD_REQUEST_BYTES });
+  guardServer(app, { writers: opts.writers, rateLimit: opts.rateLimit });
 
   app.setErrorHandler((err, _req, reply) => {
     const { status, code, message } = describe(err);

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { guardServer, type RateLimitOptions } from '@glasshouse/httpsig';
 import { TLOG_SIZE_CONTENT_TYPE } from './client.js';
 import { WitnessError } from './errors.js';
 import type { WitnessStateStore } from './state.js';
@@ -29,6 +30,11 @@ export interface WitnessServerOptions {
    * c2sp.org/tlog-witness lets a witness keep these.
    */
   readonly onSuspicious?: (result: Exclude<AddCheckpointResult, { status: 200 }>) => void;
+  /**
+   * A per-client limit on add-checkpoint, which stays open by design: the
+   * checkpoint's own signature says which log sent it. Default none.
+   */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -75,6 +81,14 @@ export function buildWitnessServer(opts: WitnessServerOptions): FastifyInstance 
   const { witness, state } = opts;
   const metrics = new WitnessMetrics();
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_REQUEST_SIZE });
+  guardServer(app, {
+    writers: undefined,
+    rateLimit: undefined,
+    publicRoutes: ['POST /add-checkpoint'],
+    ...(opts.rateLimit === undefined ? {} : { publicRateLimit: opts.rateLimit }),
+    registry: metrics.registry,
+    format: 'text',
+  });
 
   // The spec names no request media type: the body is read as bytes whatever the client calls it.
   app.removeAllContentTypeParsers();
