@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope, publicKeyFromPem, verifyStatementEnvelope } from '@glasshouse/attest';
 import { AssemblyClient, type ReleaseRecord } from '@glasshouse/release';
 import { RULES_TESTDATA, TestRepo } from '../../../packages/release/test/assembly-fixtures.js';
+import { ROUTES, caller, ensureCallerKey } from '../src/callers.js';
 import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands/assembly.js';
 import { quietIo, runCli } from './cli-harness.js';
 
@@ -13,6 +14,7 @@ let dir = '';
 let repo: TestRepo;
 let commit = '';
 let server: RunningAssemblyServer | undefined;
+let engineerKey = '';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'glasshouse-cli-assembly-'));
@@ -58,10 +60,20 @@ describe('glasshouse assembly and release', () => {
   });
 
   it('release build prints the id and digests, progress on stderr; release show prints the record', async () => {
-    server = await startAssemblyServer({ dir, listen: '127.0.0.1:0', io: quietIo });
+    engineerKey = join(work, 'engineer.key');
+    server = await startAssemblyServer({
+      dir,
+      listen: '127.0.0.1:0',
+      callers: [
+        caller('release engineer', await ensureCallerKey(engineerKey), ROUTES.assemblyBuild),
+      ],
+      io: quietIo,
+    });
     const built = await runCli([
       'release',
       'build',
+      '--key',
+      engineerKey,
       '--assembly',
       server.url,
       '--source',
@@ -88,6 +100,8 @@ describe('glasshouse assembly and release', () => {
     const unknown = await runCli([
       'release',
       'build',
+      '--key',
+      engineerKey,
       '--assembly',
       url,
       '--source',
@@ -100,6 +114,8 @@ describe('glasshouse assembly and release', () => {
     const bad = await runCli([
       'release',
       'build',
+      '--key',
+      engineerKey,
       '--assembly',
       url,
       '--source',

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { main } from '../src/main.js';
 import type { Io } from '../src/io.js';
 
@@ -30,6 +31,11 @@ export async function runCli(
   };
   const code = await main(['node', 'glasshouse', ...args], io);
   return { code, stdout, stderr };
+}
+
+/** `glasshouse log add` of FILES to the log at URL, signed by the log operator's key in LOGDIR. */
+export function logAdd(url: string, logDir: string, ...files: string[]): Promise<CliResult> {
+  return runCli(['log', 'add', '--url', url, '--key', join(logDir, 'log.key'), ...files]);
 }
 
 /** An Io that discards output and has empty stdin: for servers started in-process by tests. */

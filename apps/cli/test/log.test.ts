@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey } from '@glasshouse/tlog';
 import { type RunningLogServer, startLogServer } from '../src/commands/log.js';
-import { quietIo, runCli } from './cli-harness.js';
+import { logAdd, quietIo, runCli } from './cli-harness.js';
 
 const ORIGIN = 'example.org/cli-log';
 let dir: string;
@@ -66,12 +66,12 @@ describe('glasshouse log', () => {
     server = await startLogServer({ dir, listen: '127.0.0.1:0', io: quietIo });
     const files = ['a', 'b', 'c'].map((n) => join(work, `${n}.txt`));
     for (const f of files) await writeFile(f, `entry ${f}\n`);
-    const one = await runCli(['log', 'add', '--url', server.url, files[0] ?? '']);
+    const one = await logAdd(server.url, dir, files[0] ?? '');
     expect(one).toMatchObject({
       code: 0,
       stdout: `${files[0]}: index 0, receipt ${server.url}receipt/0\n`,
     });
-    const many = await runCli(['log', 'add', '--url', server.url, '--json', ...files.slice(1)]);
+    const many = await logAdd(server.url, dir, '--json', ...files.slice(1));
     expect(
       many.stdout
         .trim()
@@ -115,7 +115,7 @@ describe('glasshouse log', () => {
 
     const empty = join(work, 'empty');
     await writeFile(empty, '');
-    expect((await runCli(['log', 'add', '--url', server.url, empty])).code).toBe(2);
+    expect((await logAdd(server.url, dir, empty)).code).toBe(2);
     const notIndex = await runCli(['log', 'receipt', '--url', server.url, 'x']);
     expect(notIndex.code).toBe(2);
     const tooFar = await runCli(['log', 'receipt', '--url', server.url, '99']);

@@ -24,9 +24,14 @@ import {
 } from '../../../packages/release/test/assembly-fixtures.js';
 import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands/assembly.js';
 import { initDataDir, startLogServer, type RunningLogServer } from '../src/commands/log.js';
-import { startRepoServer, type RunningRepoServer } from '../src/commands/repo.js';
+import {
+  repositoryCallerKeyPath,
+  startRepoServer,
+  type RunningRepoServer,
+} from '../src/commands/repo.js';
+import { ROUTES, caller, readCallerKey } from '../src/callers.js';
 import { quietIo, runCli } from './cli-harness.js';
-import { buildAndApprove, initVendorAndSupervisor } from './vendor-supervisor.js';
+import { buildAndApprove, engineerCallers, initVendorAndSupervisor } from './vendor-supervisor.js';
 
 const LOG_ORIGIN = 'example.org/release-log';
 const ARTIFACT = 'update.bin';
@@ -96,6 +101,7 @@ describe('glasshouse repo and the supervisor signing releases', () => {
     assembly = await startAssemblyServer({
       dir: env.assemblyDir,
       listen: '127.0.0.1:0',
+      callers: await engineerCallers(env),
       io: quietIo,
     });
     const approved = await buildAndApprove(env, assembly.url, source.dir, commit);
@@ -105,11 +111,6 @@ describe('glasshouse repo and the supervisor signing releases', () => {
     )?.[1] as string;
     expect(artifactSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(approved.rebuilt.stdout).toContain(`approved ${releaseId}\n`);
-
-    // The vendor's release log, without a witness: checkpoints are published at once.
-    const logDir = join(work, 'release-log');
-    await initDataDir({ dir: logDir, origin: LOG_ORIGIN });
-    log = await startLogServer({ dir: logDir, listen: '127.0.0.1:0', io: quietIo });
   });
 
   it('supervisor tuf-keys creates the TUF keys once and writes their public keys file', async () => {
@@ -221,7 +222,7 @@ describe('glasshouse repo and the supervisor signing releases', () => {
       '--assembly',
       assembly!.url,
       '--release-log',
-      log!.url,
+      'http://127.0.0.1:1/',
       '--layout-key',
       layoutKeyFile,
       '--listen',
@@ -232,10 +233,21 @@ describe('glasshouse repo and the supervisor signing releases', () => {
   });
 
   it('supervisor sign-targets and sign-root publish targets v1 and root v1', async () => {
+    // The vendor's release log, without a witness: checkpoints are published at once.
+    // It accepts adds from the repository's key.
+    const logDir = join(work, 'release-log');
+    await initDataDir({ dir: logDir, origin: LOG_ORIGIN });
+    const repoKey = await readCallerKey(repositoryCallerKeyPath(repoDir));
+    log = await startLogServer({
+      dir: logDir,
+      listen: '127.0.0.1:0',
+      callers: [caller('repository', repoKey, ROUTES.logAdd)],
+      io: quietIo,
+    });
     repo = await startRepoServer({
       dir: repoDir,
       assemblyUrl: assembly!.url,
-      releaseLogUrl: log!.url,
+      releaseLogUrl: log.url,
       layoutKeyPem: await readFile(layoutKeyFile, 'utf8'),
       listen: '127.0.0.1:0',
       io: quietIo,
@@ -251,12 +263,12 @@ describe('glasshouse repo and the supervisor signing releases', () => {
     expect(nothing.stderr).toMatch(/^DRAFT_MISSING: /m);
   });
 
-  it('repo publish needs the publish token of the repository it calls', async () => {
+  it('repo publish signs with the key of the repository it calls; another one is refused', async () => {
     const other = join(work, 'other-repo');
     expectOk(await runCli(['repo', 'init', '--dir', other, '--supervisor-keys', keysFile]));
     const res = await runCli(['repo', 'publish', releaseId, '--repo', repo!.url, '--dir', other]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/^REPO_UNAUTHORIZED: /m);
+    expect(res.stderr).toMatch(/^AUTH_KEY_UNKNOWN: /m);
     expect(res.stdout).toBe('');
   });
 

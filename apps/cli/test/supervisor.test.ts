@@ -14,6 +14,7 @@ import {
   TestRepo,
   commandRecipe,
 } from '../../../packages/release/test/assembly-fixtures.js';
+import { ROUTES, caller, ensureCallerKey } from '../src/callers.js';
 import { startAssemblyServer, type RunningAssemblyServer } from '../src/commands/assembly.js';
 import { inTotoVerifyInstalled } from '../../../packages/attest/test/in-toto-tool.js';
 import { quietIo, runCli } from './cli-harness.js';
@@ -27,6 +28,7 @@ let repo: TestRepo;
 let rulesCommit = '';
 let randomCommit = '';
 let server: RunningAssemblyServer | undefined;
+let engineerKey = '';
 let releaseId = '';
 
 beforeAll(async () => {
@@ -90,11 +92,21 @@ describe('glasshouse supervisor and release verify', () => {
   });
 
   it('rebuilds and approves a release only after an allowed reviewer reviewed it', async () => {
-    server = await startAssemblyServer({ dir: assemblyDir, listen: '127.0.0.1:0', io: quietIo });
+    engineerKey = join(work, 'engineer.key');
+    server = await startAssemblyServer({
+      dir: assemblyDir,
+      listen: '127.0.0.1:0',
+      callers: [
+        caller('release engineer', await ensureCallerKey(engineerKey), ROUTES.assemblyBuild),
+      ],
+      io: quietIo,
+    });
     const url = server.url;
     const built = await runCli([
       'release',
       'build',
+      '--key',
+      engineerKey,
       '--assembly',
       url,
       '--source',
@@ -288,6 +300,8 @@ describe('glasshouse supervisor and release verify', () => {
     const built = await runCli([
       'release',
       'build',
+      '--key',
+      engineerKey,
       '--assembly',
       url,
       '--source',

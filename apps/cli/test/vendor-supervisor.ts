@@ -6,6 +6,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CallerSpec } from '@glasshouse/httpsig';
+import { ROUTES, caller, ensureCallerKey, readCallerKey } from '../src/callers.js';
 import { runCli, type CliResult } from './cli-harness.js';
 
 export const BUILDER_ID = 'https://b.example/1';
@@ -27,6 +29,8 @@ export interface VendorAndSupervisor {
   readonly builderPem: string;
   readonly layoutPem: string;
   readonly supervisorPem: string;
+  /** `<work>/engineer.key`: the release engineer's caller key, which signs build requests. */
+  readonly engineerKeyFile: string;
   /** What each of the three commands answered. */
   readonly results: {
     readonly assemblyInit: CliResult;
@@ -42,6 +46,8 @@ export async function initVendorAndSupervisor(work: string): Promise<VendorAndSu
   const builderKeyFile = join(work, 'builder.pem');
   const layoutKeyFile = join(work, 'layout.pem');
   const supervisorKeyFile = join(work, 'supervisor.pem');
+  const engineerKeyFile = join(work, 'engineer.key');
+  await ensureCallerKey(engineerKeyFile);
   const assemblyInit = await ok(
     runCli(['assembly', 'init', '--dir', assemblyDir, '--builder-id', BUILDER_ID]),
   );
@@ -76,8 +82,16 @@ export async function initVendorAndSupervisor(work: string): Promise<VendorAndSu
     builderPem,
     layoutPem,
     supervisorPem,
+    engineerKeyFile,
     results: { assemblyInit, supervisorInit, assemblyPin },
   };
+}
+
+/** The callers an assembly line of `env` accepts besides the pinned supervisor: its release engineer. */
+export async function engineerCallers(env: VendorAndSupervisor): Promise<CallerSpec[]> {
+  return [
+    caller('release engineer', await readCallerKey(env.engineerKeyFile), ROUTES.assemblyBuild),
+  ];
 }
 
 /**
@@ -92,7 +106,18 @@ export async function buildAndApprove(
   commit: string,
 ): Promise<{ releaseId: string; built: CliResult; rebuilt: CliResult }> {
   const built = await ok(
-    runCli(['release', 'build', '--assembly', url, '--source', source, '--commit', commit]),
+    runCli([
+      'release',
+      'build',
+      '--key',
+      env.engineerKeyFile,
+      '--assembly',
+      url,
+      '--source',
+      source,
+      '--commit',
+      commit,
+    ]),
   );
   const releaseId = /^release (\S+)$/m.exec(built.stdout)?.[1] ?? '';
   await ok(reviewRelease(url, env.supervisorDir, releaseId, REVIEWER, 'read the recipe'));

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCosignerKey, generateSignerKey } from '@glasshouse/tlog';
 import { buildWitnessServer, createWitness, openSqliteState } from '@glasshouse/witness';
 import { type RunningLogServer, startLogServer } from '../src/commands/log.js';
-import { quietIo, runCli } from './cli-harness.js';
+import { logAdd, quietIo, runCli } from './cli-harness.js';
 
 const ORIGIN = 'example.org/cli-witnessed-log';
 const EM_DASH = '\u2014';
@@ -70,7 +70,7 @@ describe('glasshouse log with witnesses', () => {
   it('verifies a receipt with 2 of 2 cosignatures and refuses one with 1 of 2', async () => {
     const entry = join(work, 'entry');
     await writeFile(entry, 'a witnessed entry\n');
-    const add = await runCli(['log', 'add', '--url', server.url, entry]);
+    const add = await logAdd(server.url, dir, entry);
     expect(add.stdout).toBe(`${entry}: index 0, receipt ${server.url}receipt/0\n`);
     // Published only once both witnesses cosigned.
     for (let i = 0; i < 400; i++) {

@@ -62,6 +62,16 @@ export class AllowList {
     return this.#byKeyid.get(keyid)?.allow.includes(route) ?? false;
   }
 
+  /** The callers as specs (public keys), e.g. to merge allow-lists. */
+  callers(): CallerSpec[] {
+    return [...this.#byKeyid.values()].map(({ name, keyid, publicKey, allow }) => ({
+      name,
+      keyid,
+      publicKey,
+      allow,
+    }));
+  }
+
   /** Every caller, for `keys` listings and READMEs (no key material beyond the id). */
   list(): { name: string; keyid: string; allow: readonly string[] }[] {
     return [...this.#byKeyid.values()].map(({ name, keyid, allow }) => ({ name, keyid, allow }));

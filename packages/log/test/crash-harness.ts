@@ -7,10 +7,12 @@
  * Storage-agnostic: the caller initialises the log and passes the extra
  * `serve` arguments (e.g. `--postgres URL`).
  */
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { type Checkpoint, encodeBundle } from '@glasshouse/tlog';
 import { SpecClient } from './tiles-client.js';
 
+import { readCallerKey, signingFetch } from '../../../apps/cli/src/callers.js';
 import { type ServeProcess, startServing } from '../../../apps/cli/test/built-cli.js';
 
 export {
@@ -18,6 +20,11 @@ export {
   ensureCliBuilt as ensureBuilt,
   runBuiltCli as runCli,
 } from '../../../apps/cli/test/built-cli.js';
+
+/** A fetch that signs writes (RFC 9421) with the log operator's key in `dir`. */
+export async function logOperatorFetch(dir: string): Promise<typeof fetch> {
+  return signingFetch(await readCallerKey(join(dir, 'log.key')));
+}
 
 /** Starts `glasshouse log serve` and resolves once it printed its URL and key. */
 export function startServe(args: readonly string[], timeoutMs = 15_000): Promise<ServeProcess> {
@@ -66,13 +73,14 @@ async function writeUntil(
   w: number,
   ledger: Ledger,
   stop: () => boolean,
+  post: typeof fetch,
 ): Promise<void> {
   for (let i = 0; !stop(); i++) {
     try {
       if (i % 4 === 3) {
         const texts = Array.from({ length: 16 }, (_, k) => `w${w}-${i}-${k}-${Math.random()}`);
         const body = encodeBundle(texts.map((s) => new TextEncoder().encode(s)));
-        const res = await fetch(new URL('add-batch', url), { method: 'POST', body });
+        const res = await post(new URL('add-batch', url), { method: 'POST', body });
         if (res.status !== 200) continue;
         const { indices } = (await res.json()) as { indices: number[] };
         indices.forEach((index, k) => {
@@ -80,7 +88,7 @@ async function writeUntil(
         });
       } else {
         const text = `w${w}-${i}-${Math.random()}`;
-        const res = await fetch(new URL('add', url), { method: 'POST', body: text });
+        const res = await post(new URL('add', url), { method: 'POST', body: text });
         if (res.status !== 200) continue;
         const { index } = (await res.json()) as { index: number };
         ledger.ack(BigInt(index), text);
@@ -144,6 +152,8 @@ export async function runCrashRounds(dir: string, opts: CrashRunOptions): Promis
   const ledger = new Ledger();
   const catchUpMs = opts.catchUpMs ?? 15_000;
   const args = ['--dir', dir, ...opts.serveArgs];
+  // The writers are the log operator: they sign with the log's own key.
+  const post = await logOperatorFetch(dir);
   for (let round = 0; round < opts.rounds; round++) {
     const serve = await startServe(args);
     const client = new SpecClient(serve.url, serve.vkey);
@@ -151,7 +161,9 @@ export async function runCrashRounds(dir: string, opts: CrashRunOptions): Promis
     let killed = false;
     const stop = (): boolean => killed;
     const work = Promise.all([
-      ...Array.from({ length: opts.writers }, (_, w) => writeUntil(serve.url, w, ledger, stop)),
+      ...Array.from({ length: opts.writers }, (_, w) =>
+        writeUntil(serve.url, w, ledger, stop, post),
+      ),
       observeUntil(client, ledger, stop),
     ]);
     const [min, max] = opts.killAfterMs;

@@ -24,7 +24,13 @@ import {
   tilePath,
   verifyConsistency,
 } from '@glasshouse/tlog';
-import { type ServeProcess, ensureBuilt, runCli, startServe } from './crash-harness.js';
+import {
+  type ServeProcess,
+  ensureBuilt,
+  logOperatorFetch,
+  runCli,
+  startServe,
+} from './crash-harness.js';
 import {
   createTestDatabase,
   describePostgres,
@@ -87,6 +93,7 @@ describePostgres('failover between two log servers on one PostgreSQL database', 
       ['a', 'b'].map((name) => serve(name, ['--dir', dir as string, '--postgres', url])),
     );
     servers.push(...started);
+    const post = await logOperatorFetch(dir);
 
     // Everything either server acknowledged, and every checkpoint either served.
     const acked = new Map<bigint, Uint8Array>();
@@ -100,7 +107,7 @@ describePostgres('failover between two log servers on one PostgreSQL database', 
         const data = new TextEncoder().encode(`${s.name}/${w}/${n} ${'x'.repeat(n % 50)}`);
         let body: { index?: unknown };
         try {
-          const res = await fetch(new URL('add', s.url), { method: 'POST', body: data });
+          const res = await post(new URL('add', s.url), { method: 'POST', body: data });
           if (res.status !== 200) {
             await sleep(20);
             continue;

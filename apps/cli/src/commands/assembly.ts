@@ -1,6 +1,16 @@
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { CallerSpec } from '@glasshouse/httpsig';
+import {
+  ROUTES,
+  allowListOf,
+  caller,
+  collect,
+  formatCallers,
+  readCallersFiles,
+} from '../callers.js';
 import { publicKeyFromPem, publicKeyToPem, signingKeyFromPem } from '@glasshouse/attest';
 import {
   ASSEMBLY_CONFIG_FILE,
@@ -67,10 +77,17 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
     )
     .requiredOption('--dir <dir>', 'data directory (created by assembly init)')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8470')
-    .action(async (opts: { dir: string; listen: string }) => {
+    .option(
+      '--callers <file>',
+      'who may request builds (release engineers) or upload: a callers file, repeatable; the pinned ' +
+        'supervisor key always may upload attestations',
+      collect,
+    )
+    .action(async (opts: { dir: string; listen: string; callers?: string[] }) => {
       const server = await startAssemblyServer({
         dir: resolve(io.cwd, opts.dir),
         listen: opts.listen,
+        callers: await readCallersFiles((opts.callers ?? []).map((f) => resolve(io.cwd, f))),
         io,
       });
       io.stdout(`url ${server.url}\n`);
@@ -82,11 +99,17 @@ export function registerAssemblyCommands(program: Command, io: Io): void {
 
 /** The keyid of the supervisor key pinned in DIR's configuration, if any (init has just checked it). */
 async function pinnedSupervisorKeyid(dir: string): Promise<string | undefined> {
+  const pem = await pinnedSupervisorPem(dir);
+  return pem === undefined ? undefined : publicKeyFromPem(pem).keyid;
+}
+
+/** The supervisor key (PEM) pinned in DIR's configuration, if any. */
+async function pinnedSupervisorPem(dir: string): Promise<string | undefined> {
   const config = JSON.parse(await readFile(join(dir, ASSEMBLY_CONFIG_FILE), 'utf8')) as {
     supervisor?: { publicKeyPem?: unknown };
   };
   const pem = config.supervisor?.publicKeyPem;
-  return typeof pem === 'string' ? publicKeyFromPem(pem).keyid : undefined;
+  return typeof pem === 'string' ? pem : undefined;
 }
 
 export interface RunningAssemblyServer {
@@ -100,6 +123,8 @@ export interface RunningAssemblyServer {
 export async function startAssemblyServer(opts: {
   dir: string;
   listen: string;
+  /** Release engineers (and anyone else) allowed to write, besides the pinned supervisor. */
+  callers?: readonly CallerSpec[];
   io: Io;
 }): Promise<RunningAssemblyServer> {
   const address = parseListen(opts.listen);
@@ -109,7 +134,16 @@ export async function startAssemblyServer(opts: {
       `assembly: no sandbox (${line.sandbox.reason}); command builds will be recorded as not isolated\n`,
     );
   }
-  const app = buildAssemblyServer({ line });
+  // The pinned supervisor uploads its attestations; the listed callers do what they are allowed.
+  const supervisorPem = await pinnedSupervisorPem(opts.dir);
+  const allowList = allowListOf([
+    ...(supervisorPem === undefined
+      ? []
+      : [caller('supervisor', createPublicKey(supervisorPem), ROUTES.assemblyUpload)]),
+    ...(opts.callers ?? []),
+  ]);
+  opts.io.stderr(formatCallers('assembly', allowList));
+  const app = buildAssemblyServer({ line, writers: { allowList } });
   let url: string;
   try {
     url = await listenOn(app, address);

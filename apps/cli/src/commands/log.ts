@@ -29,6 +29,17 @@ import {
   MAX_KEY_FILE_BYTES,
   type Io,
 } from '../io.js';
+import type { CallerSpec } from '@glasshouse/httpsig';
+import {
+  ROUTES,
+  allowListOf,
+  caller,
+  callerKeyFromText,
+  clientOptions,
+  collect,
+  formatCallers,
+  readCallersFiles,
+} from '../callers.js';
 import { writeSecretFile } from './keys.js';
 
 /** Where a data directory keeps the log's signer key (mode 0600). */
@@ -83,6 +94,11 @@ export function registerLogCommands(program: Command, io: Io): void {
       '--publish-unwitnessed',
       'DEVELOPMENT ONLY: publish checkpoints even when the witness quorum is not met (/healthz says so)',
     )
+    .option(
+      '--callers <file>',
+      'who else may add entries (a callers file, repeatable); the log operator (the key in DIR) always may',
+      collect,
+    )
     .action(
       async (opts: {
         dir: string;
@@ -90,8 +106,10 @@ export function registerLogCommands(program: Command, io: Io): void {
         postgres?: string;
         witnessPolicy?: string;
         publishUnwitnessed?: boolean;
+        callers?: string[];
       }) => {
         const server = await startLogServer({
+          callers: await readCallersFiles((opts.callers ?? []).map((f) => resolve(io.cwd, f))),
           dir: resolve(io.cwd, opts.dir),
           listen: opts.listen,
           postgres: opts.postgres,
@@ -110,38 +128,47 @@ export function registerLogCommands(program: Command, io: Io): void {
   log
     .command('add')
     .description(
-      'Add each FILE as one entry; prints, one line per file in order, "FILE: index N, receipt URL" ' +
+      'Add each FILE as one entry, signed with KEY (RFC 9421); prints, one line per file in order, "FILE: index N, receipt URL" ' +
         '(the receipt can be fetched once a published checkpoint covers the entry, also with ' +
-        '"glasshouse log receipt"). Example: glasshouse log add --url http://127.0.0.1:8480/ entry.bin',
+        '"glasshouse log receipt"). Example: glasshouse log add --url http://127.0.0.1:8480/ --key data/vendor/log/log.key entry.bin',
     )
     .requiredOption('--url <url>', "the log's URL")
+    .requiredOption(
+      '--key <file>',
+      "a caller key the log accepts: the log operator's log.key, or a PEM key on its callers list",
+    )
     .option('--dedup', 'an entry already in the log gets its original index back')
     .option('--json', 'print one JSON object per file: {"file", "index", "receipt"}')
     .argument('<file...>', 'entries, 1 to 65,535 bytes each')
-    .action(async (files: string[], opts: { url: string; dedup?: boolean; json?: boolean }) => {
-      const entries: Uint8Array[] = [];
-      for (const file of files) entries.push(await readEntry(resolve(io.cwd, file)));
-      const client = new LogClient(opts.url);
-      const dedup = opts.dedup === true;
-      const added = (file: string, index: bigint): string => {
-        const receipt = new URL(
-          `receipt/${index}`,
-          opts.url.endsWith('/') ? opts.url : `${opts.url}/`,
-        ).href;
-        return opts.json === true
-          ? `${JSON.stringify({ file, index: index.toString(), receipt })}\n`
-          : `${file}: index ${index}, receipt ${receipt}\n`;
-      };
-      if (entries.length === 1) {
-        const r = await client.add(entries[0] as Uint8Array, { dedup });
-        io.stdout(added(files[0] ?? '', r.index));
-        return;
-      }
-      for (let i = 0; i < entries.length; i += BATCH_CHUNK) {
-        const r = await client.addBatch(entries.slice(i, i + BATCH_CHUNK), { dedup });
-        io.stdout(r.indices.map((n, j) => added(files[i + j] ?? '', n)).join(''));
-      }
-    });
+    .action(
+      async (
+        files: string[],
+        opts: { url: string; key: string; dedup?: boolean; json?: boolean },
+      ) => {
+        const entries: Uint8Array[] = [];
+        for (const file of files) entries.push(await readEntry(resolve(io.cwd, file)));
+        const client = new LogClient(opts.url, await clientOptions(resolve(io.cwd, opts.key)));
+        const dedup = opts.dedup === true;
+        const added = (file: string, index: bigint): string => {
+          const receipt = new URL(
+            `receipt/${index}`,
+            opts.url.endsWith('/') ? opts.url : `${opts.url}/`,
+          ).href;
+          return opts.json === true
+            ? `${JSON.stringify({ file, index: index.toString(), receipt })}\n`
+            : `${file}: index ${index}, receipt ${receipt}\n`;
+        };
+        if (entries.length === 1) {
+          const r = await client.add(entries[0] as Uint8Array, { dedup });
+          io.stdout(added(files[0] ?? '', r.index));
+          return;
+        }
+        for (let i = 0; i < entries.length; i += BATCH_CHUNK) {
+          const r = await client.addBatch(entries.slice(i, i + BATCH_CHUNK), { dedup });
+          io.stdout(r.indices.map((n, j) => added(files[i + j] ?? '', n)).join(''));
+        }
+      },
+    );
 
   log
     .command('receipt')
@@ -239,6 +266,8 @@ export interface StartLogServerOptions {
   readonly witnessPolicy?: string | undefined;
   /** Development only: publish without the quorum (needs `witnessPolicy`). */
   readonly publishUnwitnessed?: boolean | undefined;
+  /** Who may add besides the log operator (the key in `dir`). */
+  readonly callers?: readonly CallerSpec[];
   readonly io: Io;
 }
 
@@ -307,7 +336,14 @@ export async function startLogServer(opts: StartLogServerOptions): Promise<Runni
         'log: WARNING: --publish-unwitnessed: checkpoints are published without a witness quorum\n',
       );
     }
-    const app = buildServer({ log });
+    // The log operator (its own key) and the listed callers may add; nobody else.
+    const operator = callerKeyFromText(signerKey, join(opts.dir, KEY_FILE_NAME));
+    const allowList = allowListOf([
+      caller('log operator', operator, ROUTES.logAdd),
+      ...(opts.callers ?? []),
+    ]);
+    opts.io.stderr(formatCallers('log', allowList));
+    const app = buildServer({ log, writers: { allowList } });
     let url: string;
     try {
       url = await listenOn(app, address);

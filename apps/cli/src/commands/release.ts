@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { clientOptions } from '../callers.js';
 import {
   publicKeyFromKeyDict,
   publicKeyFromPem,
@@ -35,8 +36,15 @@ export function registerReleaseCommands(program: Command, io: Io): void {
     .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .requiredOption('--source <git-url>', 'the source repository (URL or absolute path)')
     .requiredOption('--commit <sha>', 'the full 40-hex commit to build')
-    .action(async (opts: { assembly: string; source: string; commit: string }) => {
-      const client = new AssemblyClient(opts.assembly);
+    .requiredOption(
+      '--key <file>',
+      "a release engineer's key (PKCS#8 PEM) the assembly line accepts build requests from",
+    )
+    .action(async (opts: { assembly: string; source: string; commit: string; key: string }) => {
+      const client = new AssemblyClient(
+        opts.assembly,
+        await clientOptions(resolve(io.cwd, opts.key)),
+      );
       const record = await client.build(opts.source, opts.commit, (line) => {
         io.stderr(`${line}\n`);
       });

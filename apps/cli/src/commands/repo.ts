@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { publicKeyToPem } from '@glasshouse/attest';
+import type { CallerSpec } from '@glasshouse/httpsig';
 import {
   buildRepoServer,
   DistributionError,
   draftRootRotation,
-  ensurePublishToken,
   initRepository,
   parseSupervisorKeysFile,
   readRepositoryState,
+  repoPaths,
   RepoClient,
   RepoService,
   supervisorSignRoot,
@@ -22,6 +23,16 @@ import {
   type VendorKeyRole,
 } from '@glasshouse/distribution';
 import { listenOn, parseListen, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
+import {
+  ROUTES,
+  allowListOf,
+  caller,
+  collect,
+  formatCallers,
+  readCallerKey,
+  readCallersFiles,
+  signingFetch,
+} from '../callers.js';
 import { readLayoutKey } from './release.js';
 
 /** The supervisor keys file is a small JSON document (two public keys). */
@@ -53,6 +64,7 @@ interface ServeOptions {
   releaseLog: string;
   layoutKey: string;
   listen: string;
+  callers?: string[];
 }
 
 export function registerRepoCommands(program: Command, io: Io): void {
@@ -135,9 +147,15 @@ export function registerRepoCommands(program: Command, io: Io): void {
       'the layout public key endpoints pin: PEM, or a securesystemslib ed25519 .pub JSON file',
     )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8460')
+    .option(
+      '--callers <file>',
+      'who else may publish (a callers file, repeatable); the vendor release key in DIR always may',
+      collect,
+    )
     .action(async (opts: ServeOptions) => {
       const layoutKey = await readLayoutKey(resolve(io.cwd, opts.layoutKey));
       const server = await startRepoServer({
+        callers: await readCallersFiles((opts.callers ?? []).map((f) => resolve(io.cwd, f))),
         dir: resolve(io.cwd, opts.dir),
         assemblyUrl: opts.assembly,
         releaseLogUrl: opts.releaseLog,
@@ -161,13 +179,17 @@ export function registerRepoCommands(program: Command, io: Io): void {
     )
     .argument('<release>', 'the release id')
     .requiredOption('--repo <url>', 'the repository, e.g. http://127.0.0.1:8460')
-    .requiredOption('--dir <dir>', "the repository's data directory (holds the publish token)")
+    .requiredOption(
+      '--dir <dir>',
+      "the repository's data directory (its vendor release key signs the request)",
+    )
     .action(async (releaseId: string, opts: { repo: string; dir: string }) => {
       const dir = resolve(io.cwd, opts.dir);
-      // Only an initialised repository directory gets a token file.
       await readRepositoryState(dir);
-      const token = await ensurePublishToken(dir);
-      const published = await new RepoClient(opts.repo).publish(releaseId, token);
+      const key = await readCallerKey(repositoryCallerKeyPath(dir));
+      const published = await new RepoClient(opts.repo, { fetch: signingFetch(key) }).publish(
+        releaseId,
+      );
       const lines = [
         `draft v${published.draftVersion}`,
         `release-log ${published.releaseLog.index}`,
@@ -345,6 +367,8 @@ export interface StartRepoServerOptions {
   readonly io: Io;
   /** How often to check whether the timestamp needs renewing; default one minute. */
   readonly refreshIntervalMs?: number;
+  /** Who may publish besides the repository's own vendor release key. */
+  readonly callers?: readonly CallerSpec[];
 }
 
 export interface RunningRepoServer {
@@ -361,16 +385,23 @@ export interface RunningRepoServer {
  */
 export async function startRepoServer(opts: StartRepoServerOptions): Promise<RunningRepoServer> {
   const address = parseListen(opts.listen);
-  // REPO_NOT_INITIALIZED before anything (the publish token) is written into DIR.
   await readRepositoryState(opts.dir);
+  // The repository signs its release-log adds with its vendor release key,
+  // and the same key (its operator) may publish.
+  const key = await readCallerKey(repositoryCallerKeyPath(opts.dir));
   const service = new RepoService({
     dir: opts.dir,
     assemblyUrl: opts.assemblyUrl,
     releaseLogUrl: opts.releaseLogUrl,
     layoutKeyPem: opts.layoutKeyPem,
+    releaseLogFetch: signingFetch(key),
   });
-  const publishToken = await ensurePublishToken(opts.dir);
-  const app = buildRepoServer({ service, publishToken });
+  const allowList = allowListOf([
+    caller('repository operator', key, ROUTES.repoPublish),
+    ...(opts.callers ?? []),
+  ]);
+  opts.io.stderr(formatCallers('repo', allowList));
+  const app = buildRepoServer({ service, writers: { allowList } });
   let url: string;
   try {
     url = await listenOn(app, address);
@@ -389,6 +420,14 @@ export async function startRepoServer(opts: StartRepoServerOptions): Promise<Run
       await app.close();
     },
   };
+}
+
+/**
+ * The repository's caller key: its vendor release key, which signs releases
+ * drafts. It signs the repository's adds to the release log and `repo publish`.
+ */
+export function repositoryCallerKeyPath(dir: string): string {
+  return repoPaths(dir).vendorKey('release');
 }
 
 function describe(err: unknown): string {

@@ -10,7 +10,6 @@ import {
   TRUST_BUNDLE_PATH,
   buildRepoServer,
   consistentTargetPath,
-  ensurePublishToken,
   ensureSupervisorTufKeys,
   formatSupervisorKeysFile,
   initRepository,
@@ -21,6 +20,7 @@ import {
 import {
   ASSEMBLY_CONFIG_FILE,
   SUPERVISOR_CONFIG_FILE,
+  SUPERVISOR_KEY_FILE,
   initAssemblyDir,
   initSupervisorDir,
   normalizeSourceUri,
@@ -29,6 +29,15 @@ import {
   type Supervisor,
   type SupervisorIdentity,
 } from '@glasshouse/release';
+import {
+  ROUTES,
+  allowListOf,
+  caller,
+  ensureCallerKey,
+  formatCallers,
+  readCallerKey,
+  signingFetch,
+} from '../callers.js';
 import { listenOn, parseListen, untilSignal, type Io } from '../io.js';
 import {
   DEMO_RELEASE_NAME,
@@ -45,7 +54,7 @@ import {
 } from '../start/release-log-monitor.js';
 import { publishTrustBundle } from '../start/trust-bundle.js';
 import { startAssemblyServer, type RunningAssemblyServer } from './assembly.js';
-import { ensureTwoPartyTargets } from './repo.js';
+import { ensureTwoPartyTargets, repositoryCallerKeyPath } from './repo.js';
 import { startRepoMonitor, type RunningRepoMonitor } from './supervisor.js';
 import { initDataDir, startLogServer, type RunningLogServer } from './log.js';
 import {
@@ -82,6 +91,8 @@ function startPaths(data: string) {
     log: join(vendor, 'log'),
     assembly: join(vendor, 'assembly'),
     repo: join(vendor, 'repo'),
+    /** The vendor's release engineer's caller key (PKCS#8 PEM): it requests builds. */
+    engineerKey: join(vendor, 'release-engineer.key'),
     /** The layout public key endpoints pin (PEM), handed out by the vendor. */
     layoutKey: join(vendor, 'layout-key.pem'),
     supervisor,
@@ -292,6 +303,21 @@ async function bringUp(
   const witnessVkey = await initWitnessDir({ dir: paths.witness, name: opts.witnessName });
   await trustLogInWitness({ dir: paths.witness, vkey: logVkey });
 
+  // The vendor's update repository; its root names the supervisor's TUF keys.
+  // Created before the log starts: the log accepts adds from its key.
+  if (firstStart) {
+    say('vendor: creating the TUF repository (vendor keys, root v1 draft naming the supervisor)');
+    await initRepository({
+      dir: paths.repo,
+      supervisorKeys: parseSupervisorKeysFile(await readFile(paths.supervisorTufKeys, 'utf8')),
+      now: new Date(),
+    });
+  }
+  // Caller keys (RFC 9421): who may write to which service.
+  const repoKey = await readCallerKey(repositoryCallerKeyPath(paths.repo));
+  const engineerKey = await ensureCallerKey(paths.engineerKey);
+  const supervisorKey = await readCallerKey(join(paths.supervisor, SUPERVISOR_KEY_FILE));
+
   // The supervisor's witness, then the vendor's release log, which publishes
   // only checkpoints the witness cosigned.
   const witness = await startWitnessServer({ dir: paths.witness, listen: opts.witnessListen, io });
@@ -311,6 +337,7 @@ async function bringUp(
     dir: paths.log,
     listen: opts.listen,
     witnessPolicy: paths.policy,
+    callers: [caller('repository', repoKey, ROUTES.logAdd)],
     io,
   });
   closers.add(() => log.close());
@@ -323,31 +350,24 @@ async function bringUp(
   const assembly = await startAssemblyServer({
     dir: paths.assembly,
     listen: opts.assemblyListen,
+    callers: [caller('release engineer', engineerKey, ROUTES.assemblyBuild)],
     io,
   });
   closers.add(() => assembly.close());
   await writeIfChanged(paths.layoutKey, assembly.line.layoutKey.publicKeyPem);
   say(`vendor: assembly line at ${assembly.url}`);
 
-  // The vendor's update repository; its root names the supervisor's TUF keys.
-  if (firstStart) {
-    say('vendor: creating the TUF repository (vendor keys, root v1 draft naming the supervisor)');
-    await initRepository({
-      dir: paths.repo,
-      supervisorKeys: parseSupervisorKeysFile(await readFile(paths.supervisorTufKeys, 'utf8')),
-      now: new Date(),
-    });
-  }
+  // The vendor's update repository (served below).
   const repo = new RepoService({
     dir: paths.repo,
     assemblyUrl: assembly.url,
     releaseLogUrl: log.url,
     layoutKeyPem: assembly.line.layoutKey.publicKeyPem,
+    releaseLogFetch: signingFetch(repoKey),
   });
-  const repoApp = buildRepoServer({
-    service: repo,
-    publishToken: await ensurePublishToken(paths.repo),
-  });
+  const repoCallers = allowListOf([caller('repository operator', repoKey, ROUTES.repoPublish)]);
+  io.stderr(formatCallers('repo', repoCallers));
+  const repoApp = buildRepoServer({ service: repo, writers: { allowList: repoCallers } });
   closers.add(async () => {
     repo.stop();
     await repoApp.close();
@@ -390,6 +410,8 @@ async function bringUp(
       supervisorDir: paths.supervisor,
       supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
       supervisorTufKeys,
+      engineerFetch: signingFetch(engineerKey),
+      supervisorFetch: signingFetch(supervisorKey),
       say,
       checkStop,
     });
@@ -594,7 +616,7 @@ function summary(r: Running, paths: StartPaths, cwd: string): string {
   }
   lines.push(
     '  # an entry the supervisor never approved: its monitor alerts within seconds (the log keeps it for good)',
-    `  echo bogus > /tmp/bogus && npx glasshouse log add --url ${r.log.url} /tmp/bogus`,
+    `  echo bogus > /tmp/bogus && npx glasshouse log add --url ${r.log.url} --key ${shown(join(paths.log, 'log.key'))} /tmp/bogus`,
   );
   if (release !== undefined) {
     const endpoint = shown(paths.endpoint);

@@ -25,6 +25,7 @@ import {
   type PinnedBuilder,
   type Supervisor,
 } from '@glasshouse/release';
+import { readCallerKey, signingFetch } from '../callers.js';
 import { MAX_KEY_FILE_BYTES, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
 import { ALERTS_FILE, cliAlertSink } from './monitor.js';
 
@@ -121,7 +122,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         releaseId: string,
         opts: { assembly: string; reviewer: string; note: string; dir: string },
       ) => {
-        const client = new AssemblyClient(opts.assembly);
+        const client = new AssemblyClient(opts.assembly, await supervisorFetch(opts.dir));
         const sup = await open(opts.dir);
         const result = await sup.review(client, releaseId, opts.reviewer, opts.note);
         io.stdout(`review ${result.sha256}\nstatus ${result.record.status}\n`);
@@ -141,7 +142,7 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
     .requiredOption('--assembly <url>', 'the assembly line, e.g. http://127.0.0.1:8470')
     .option('--dir <dir>', "the supervisor's data directory", DEFAULT_DIR)
     .action(async (releaseId: string, opts: { assembly: string; dir: string }) => {
-      const client = new AssemblyClient(opts.assembly);
+      const client = new AssemblyClient(opts.assembly, await supervisorFetch(opts.dir));
       const sup = await open(opts.dir);
       if (sup.sandbox.kind === 'none') {
         io.stderr(
@@ -327,6 +328,13 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
           `published: ${yesNo(result.published)}\n`,
       );
     });
+
+  /** The supervisor signs its uploads to the assembly line with its own key (RFC 9421). */
+  async function supervisorFetch(dir: string): Promise<{ fetch: typeof fetch }> {
+    return {
+      fetch: signingFetch(await readCallerKey(join(resolve(io.cwd, dir), SUPERVISOR_KEY_FILE))),
+    };
+  }
 
   function open(dir: string): Promise<Supervisor> {
     return openSupervisor({ dir: resolve(io.cwd, dir) });

@@ -145,6 +145,13 @@ export interface RunningWitnessServer {
   close(): Promise<void>;
 }
 
+/**
+ * Per client on add-checkpoint, which stays open (the checkpoint's signature
+ * says which log sent it): ample for a log that integrates every few
+ * milliseconds, a wall for a flood.
+ */
+const ADD_CHECKPOINT_RATE_LIMIT = { burst: 200, perSecond: 50 };
+
 /** Opens the witness in `dir` and serves it; resolves once it is listening. */
 export async function startWitnessServer(
   opts: StartWitnessServerOptions,
@@ -157,6 +164,7 @@ export async function startWitnessServer(
     const app = buildWitnessServer({
       witness,
       state,
+      rateLimit: ADD_CHECKPOINT_RATE_LIMIT,
       onSuspicious: (r) => {
         opts.io.stderr(
           `witness: refused ${r.code}: ${r.reason} ${JSON.stringify(r.evidence ?? {})}\n`,

@@ -69,6 +69,10 @@ export interface DemoReleaseOptions {
   readonly supervisorDir: string;
   readonly supervisorKey: PublicKey;
   readonly supervisorTufKeys: SupervisorTufKeys;
+  /** Signs the vendor release engineer's build request (RFC 9421). */
+  readonly engineerFetch: typeof fetch;
+  /** Signs the supervisor's uploads to the assembly line (RFC 9421). */
+  readonly supervisorFetch: typeof fetch;
   readonly say: Say;
   /** Throws when a stop was asked for; called between steps. */
   readonly checkStop: () => void;
@@ -111,7 +115,9 @@ export async function ensureDemoRelease(opts: DemoReleaseOptions): Promise<void>
 /** The demo release on the assembly line, built, reviewed and rebuilt as far as needed. */
 async function approvedDemoRelease(opts: DemoReleaseOptions): Promise<string> {
   const { say, supervisor } = opts;
-  const client = new AssemblyClient(opts.assemblyUrl);
+  // Each role signs its own writes: the engineer the build, the supervisor its uploads.
+  const client = new AssemblyClient(opts.assemblyUrl, { fetch: opts.engineerFetch });
+  const supervising = new AssemblyClient(opts.assemblyUrl, { fetch: opts.supervisorFetch });
   let release: ReleaseRecord | undefined = (await client.listReleases()).find(
     (r) => r.name === DEMO_RELEASE_NAME && r.status !== 'rejected',
   );
@@ -130,11 +136,11 @@ async function approvedDemoRelease(opts: DemoReleaseOptions): Promise<string> {
 
   if (!release.attestations.some((a) => a.kind === 'review')) {
     say(`supervisor: "${DEMO_REVIEWER}" reviews release ${release.id}`);
-    await supervisor.review(client, release.id, DEMO_REVIEWER, DEMO_REVIEW_NOTE);
+    await supervisor.review(supervising, release.id, DEMO_REVIEWER, DEMO_REVIEW_NOTE);
     opts.checkStop();
   }
   say(`supervisor: rebuilding release ${release.id} from source in its own sandbox`);
-  const approved = await supervisor.rebuild(client, release.id, (m) => {
+  const approved = await supervisor.rebuild(supervising, release.id, (m) => {
     say(`supervisor rebuild: ${m}`);
   });
   say(
