@@ -38,7 +38,7 @@ import {
   run,
 } from '@glasshouse/release';
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
-import { loadActiveRules, scanPaths, type ScanSummary } from '../src/scan.js';
+import { loadActiveRules, scanPaths, type ScanSummary } from '../src/index.js';
 import { activateSlot, selfTestSlot, stageBundle } from '../src/install.js';
 import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';
 

@@ -57,3 +57,23 @@ export type AgentErrorCode =
 
 /** The one error class of `@glasshouse/agent`. */
 export class AgentError extends CodedError<AgentErrorCode> {}
+
+/** The codes of loading the active rules and scanning; see the package README. */
+export type ScanErrorCode =
+  /** `DIR/rules/active` does not exist: nothing was installed yet. */
+  | 'AGENT_NO_ACTIVE_RULES'
+  /** The active slot is not laid out as install leaves it, its manifest does not parse, or the rules do not compile. */
+  | 'AGENT_RULES_INVALID'
+  /** A rule file is missing or its SHA-256 differs from the manifest's, or the manifest differs from the expected digest. */
+  | 'AGENT_RULES_TAMPERED'
+  /** The active rules could not be read (permissions, I/O). */
+  | 'AGENT_RULES_IO'
+  /** `scanPaths` was called with an invalid option. */
+  | 'AGENT_SCAN_BAD_OPTION'
+  /** No YARA engine loads, or only one that cannot time out a scan and that was not allowed. */
+  | 'AGENT_ENGINE_REFUSED'
+  /** Used by front ends: the scan finished and at least one file matched. */
+  | 'AGENT_SCAN_DETECTED';
+
+/** The coded error of loading the active rules and scanning. */
+export class ScanError extends CodedError<ScanErrorCode> {}

@@ -38,3 +38,9 @@ export async function readFileIfPresent(
     await handle.close();
   }
 }
+
+/** The `code` of a Node.js system error, if `err` has one. */
+export function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,13 +1,41 @@
-// The endpoint agent's public API; each module adds its exports here.
-export * from './errors.js';
-export * from './config.js';
-export * from './state.js';
-export * from './versions.js';
-export * from './tuf.js';
-export * from './supervisor-keys.js';
-export * from './release-log.js';
-export * from './attestations.js';
-export * from './install.js';
-export * from './update.js';
-export * from './status.js';
-export * from './scan.js';
+// The endpoint agent's public API, by name.
+export { AgentError, ScanError, type AgentErrorCode, type ScanErrorCode } from './errors.js';
+export {
+  initAgent,
+  initAgentFromTrustBundle,
+  loadAgent,
+  MAX_ROOT_BYTES,
+  type Agent,
+  type AgentConfig,
+  type InitAgentOptions,
+} from './config.js';
+export type { SeenCheckpoint, UpdateResult } from './state.js';
+export { compareVersions, newestVersion } from './versions.js';
+export { agentErrorFromTuf } from './tuf.js';
+export {
+  checkConsistency,
+  httpConsistencyProofs,
+  verifyReleaseReceipt,
+  type ConsistencyProofSource,
+} from './release-log.js';
+export { verifySupervision, type SupervisionTrust } from './attestations.js';
+export { activateSlot, activeRulesDir, selfTestSlot, stageBundle } from './install.js';
+export { updateAgent, type UpdateOptions, type UpdateOutcome } from './update.js';
+export { agentStatus, type AgentStatus } from './status.js';
+export {
+  loadActiveRules,
+  MAX_MANIFEST_BYTES,
+  MAX_RULE_FILE_BYTES,
+  MAX_RULES_TOTAL_BYTES,
+  type ActiveRules,
+  type LoadActiveRulesOptions,
+} from './active-rules.js';
+export {
+  DEFAULT_MAX_FILE_SIZE,
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  scanPaths,
+  type ScanOptions,
+  type ScanRecord,
+  type ScanSummary,
+  type SkipReason,
+} from './scan.js';

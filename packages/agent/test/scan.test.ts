@@ -31,7 +31,7 @@ import {
   type ScanOptions,
   type ScanRecord,
   type ScanSummary,
-} from '../src/scan.js';
+} from '../src/index.js';
 import { rejectionCode } from '../../errors/test/codes.js';
 
 let work: string;

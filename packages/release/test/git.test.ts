@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../../errors/test/codes.js';
-import { checkCommitSha, normalizeSourceUri } from '../src/git.js';
+import { checkCommitSha, normalizeSourceUri } from '../src/build/git.js';
 
 describe('source and commit checks', () => {
   it('accepts full lowercase SHA-1 commit names only', () => {

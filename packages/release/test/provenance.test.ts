@@ -12,8 +12,8 @@ import {
   signBuildStepLink,
   signProvenance,
   type BuildFacts,
-} from '../src/provenance.js';
-import { parseRecipe, type Recipe } from '../src/recipe.js';
+} from '../src/build/provenance.js';
+import { parseRecipe, type Recipe } from '../src/build/recipe.js';
 
 const recipe: Recipe = parseRecipe(
   Buffer.from(

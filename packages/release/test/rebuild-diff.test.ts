@@ -10,7 +10,7 @@ import {
   differingFiles,
   runDiffoscope,
   type ArtifactBytes,
-} from '../src/rebuild-diff.js';
+} from '../src/supervisor/rebuild-diff.js';
 
 const enc = new TextEncoder();
 const EPOCH = 1_700_000_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../../errors/test/codes.js';
-import { MAX_RECIPE_BYTES, parseRecipe } from '../src/recipe.js';
+import { MAX_RECIPE_BYTES, parseRecipe } from '../src/build/recipe.js';
 
 const enc = new TextEncoder();
 const rules = {

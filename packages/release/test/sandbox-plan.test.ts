@@ -12,7 +12,7 @@ import {
   TailBuffer,
   withUmask,
   type HostLayout,
-} from '../src/sandbox-plan.js';
+} from '../src/build/sandbox-plan.js';
 
 const MERGED_USR: HostLayout = {
   rootEntries: [

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '@glasshouse/errors';
-import { detectSandbox, runBuild, type BuildRequest, type SandboxInfo } from '../src/sandbox.js';
+import {
+  detectSandbox,
+  runBuild,
+  type BuildRequest,
+  type SandboxInfo,
+} from '../src/build/sandbox.js';
 
 const detected = await detectSandbox();
 const NO_SANDBOX: SandboxInfo = { kind: 'none', reason: 'forced off by the test' };

@@ -33,9 +33,9 @@ import {
 } from '@glasshouse/attest';
 import { canonicalJson } from '@glasshouse/bundle';
 import { releaseResourceUri } from '@glasshouse/release-format';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 import type { ArtifactDifference } from './rebuild-diff.js';
-import { BUILD_STEP_NAME, buildSubjects, type BuiltArtifact } from './provenance.js';
+import { BUILD_STEP_NAME, buildSubjects, type BuiltArtifact } from '../build/provenance.js';
 
 export const REVIEW_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/review/v1';
 export const APPROVAL_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/approval/v1';

@@ -5,43 +5,20 @@
  * in-toto link with the builder key, and records the release with its
  * artifacts. The HTTP API in `assembly-server.ts` is a thin layer over this.
  *
- *     <dir>/builder.key       the builder's Ed25519 key, PKCS#8 PEM, mode 0600
- *     <dir>/layout.key        the key that signs release layouts (endpoints pin it), mode 0600
- *     <dir>/assembly.json     { schema, builderId, supervisor? { publicKeyPem } }
+ *     <dir>/…                 keys and configuration (see directory.ts)
  *     <dir>/assembly.sqlite   records (see assembly-store.ts)
  *     <dir>/blobs/sha256/…    artifacts and attestations
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
-  envelopeFromJson,
-  generateSigningKey,
-  metablockSignedBy,
-  publicKeyFromPem,
-  signMetadata,
-  SLSA_VSA_V1,
-  type Envelope,
-  type LinkMetadata,
-  type Metablock,
-  type PublicKey,
   parseLinkMetablock,
-  publicKeyToPem,
   serializeEnvelope,
   serializeMetablock,
-  signingKeyFromPem,
-  signingKeyToPem,
-  decodeBase64,
-  parseStatement,
-  IN_TOTO_PAYLOAD_TYPE,
-  linkFileName,
+  signMetadata,
+  type PublicKey,
   type SigningKey,
 } from '@glasshouse/attest';
-import { CodedError } from '@glasshouse/errors';
-import { writeFileDurably, writeNewFileDurably } from '@glasshouse/durable';
 import {
-  ATTESTATION_KINDS,
-  isIdUri,
   isReleaseId,
   publicKeyInfo,
   type ArtifactRef,
@@ -50,96 +27,33 @@ import {
   type PublicKeyInfo,
   type ReleaseRecord,
 } from '@glasshouse/release-format';
-import { AssemblyStore } from './assembly-store.js';
-import { ReleaseError } from './errors.js';
-import { checkCommitSha, normalizeSourceUri } from './git.js';
+import { checkCommitSha, normalizeSourceUri } from '../build/git.js';
 import {
-  BUILD_STEP_NAME,
   buildStepLink,
-  DEFAULT_BUILDER_ID,
   signBuildStepLink,
   signProvenance,
   type BuildFacts,
-} from './provenance.js';
-import { RECIPE_FILE } from './recipe.js';
-import { buildRecipeAtCommit } from './recipe-build.js';
-import type { DebianYaraMode } from './rules.js';
-import { detectSandbox, type SandboxInfo } from './sandbox.js';
+} from '../build/provenance.js';
+import { RECIPE_FILE } from '../build/recipe.js';
+import { buildRecipeAtCommit } from '../build/recipe-build.js';
+import type { DebianYaraMode } from '../build/rules.js';
+import { detectSandbox, type SandboxInfo } from '../build/sandbox.js';
+import { ReleaseError } from '../errors.js';
+import { DEFAULT_LAYOUT_VALIDITY_DAYS, releaseLayout } from '../supervisor/supervision.js';
+import { AssemblyStore } from './assembly-store.js';
 import {
-  APPROVAL_PREDICATE_TYPE,
-  DEFAULT_LAYOUT_VALIDITY_DAYS,
-  MISMATCH_PREDICATE_TYPE,
-  REVIEW_PREDICATE_TYPE,
-  releaseLayout,
-  verifySupervisorStatement,
-} from './supervision.js';
+  ensureLayoutKey,
+  LAYOUT_FILE_NAME,
+  readIdentityIfPresent,
+  type BuilderIdentity,
+} from './directory.js';
+import { checkUpload, parseUploadedAttestation } from './uploads.js';
 
-export const BUILDER_KEY_FILE = 'builder.key';
-export const LAYOUT_KEY_FILE = 'layout.key';
-/** The file name in-toto-verify is given the layout under. */
-export const LAYOUT_FILE_NAME = 'root.layout';
-export const ASSEMBLY_CONFIG_FILE = 'assembly.json';
-const CONFIG_SCHEMA = 'glasshouse.assembly/v1';
-
-/** The largest attestation the API stores (envelope or metablock JSON). */
-export const MAX_ATTESTATION_BYTES = 4 * 1024 * 1024;
 /** Progress lines one build may emit; the rest are dropped with a note. */
 const MAX_PROGRESS_LINES = 10_000;
 const MAX_PROGRESS_LINE = 2000;
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
-
-/** What anyone needs to check the builder's signatures. */
-export interface BuilderIdentity extends PublicKeyInfo {
-  readonly builderId: string;
-}
-
-export interface InitAssemblyOptions {
-  readonly dir: string;
-  /** Default DEFAULT_BUILDER_ID. */
-  readonly builderId?: string | undefined;
-  /**
-   * The supervisor's public key (PEM): only what it signs is accepted as an
-   * upload, and it is the second functionary of every release layout. Pins
-   * (or re-pins) on an initialised directory too.
-   */
-  readonly supervisorKeyPem?: string | undefined;
-}
-
-/**
- * Creates the builder key (mode 0600) and the configuration in `dir`.
- * Running it again on an initialised directory returns the same identity
- * when the builder id agrees (or is not given), and ASSEMBLY_ALREADY_INITIALIZED
- * when another one is asked for.
- */
-export async function initAssemblyDir(options: InitAssemblyOptions): Promise<BuilderIdentity> {
-  if (options.builderId !== undefined) checkBuilderId(options.builderId);
-  const supervisor =
-    options.supervisorKeyPem === undefined
-      ? undefined
-      : checkSupervisorKey(options.supervisorKeyPem);
-  await mkdir(options.dir, { recursive: true, mode: 0o700 });
-  const existing = await readIdentityIfPresent(options.dir);
-  if (existing !== undefined) {
-    if (options.builderId !== undefined && options.builderId !== existing.identity.builderId) {
-      throw new ReleaseError(
-        'ASSEMBLY_ALREADY_INITIALIZED',
-        `${options.dir} already belongs to builder ${existing.identity.builderId}`,
-      );
-    }
-    await ensureLayoutKey(options.dir);
-    if (supervisor !== undefined) {
-      await writeConfig(options.dir, existing.identity.builderId, supervisor);
-    }
-    return existing.identity;
-  }
-  const builderId = options.builderId ?? DEFAULT_BUILDER_ID;
-  const key = generateSigningKey();
-  await writeNewFile(join(options.dir, BUILDER_KEY_FILE), signingKeyToPem(key), 0o600);
-  await ensureLayoutKey(options.dir);
-  await writeConfig(options.dir, builderId, supervisor);
-  return identityOf(key, builderId);
-}
 
 export interface OpenAssemblyOptions {
   readonly dir: string;
@@ -546,182 +460,6 @@ export class AssemblyLine {
   }
 }
 
-type UploadKind = Exclude<AttestationKind, 'provenance' | 'layout'>;
-
-type ParsedAttestation = {
-  bytes: Uint8Array;
-  keyids: string[];
-  fileName?: string;
-} & (
-  | { kind: 'link'; metablock: Metablock<LinkMetadata> }
-  | { kind: Exclude<UploadKind, 'link'>; envelope: Envelope }
-);
-
-/**
- * `{kind: 'link', metablock}` (a legacy in-toto link) or
- * `{kind: 'vsa'|'approval'|'review'|'mismatch-report', envelope}` (a DSSE
- * envelope carrying an in-toto Statement). Stored re-serialised, so the
- * stored bytes are exactly what was parsed.
- */
-export function parseUploadedAttestation(body: unknown): ParsedAttestation {
-  const bad = (message: string, cause?: unknown): never => {
-    throw new ReleaseError(
-      'ASSEMBLY_BAD_ATTESTATION',
-      message,
-      cause === undefined ? {} : { cause },
-    );
-  };
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return bad('the body must be a JSON object');
-  }
-  const fields = Object.keys(body);
-  const { kind } = body as Record<string, unknown>;
-  const uploadable = ATTESTATION_KINDS.filter(
-    (k) => k !== 'provenance' && k !== 'layout',
-  ) as string[];
-  if (typeof kind !== 'string' || !uploadable.includes(kind)) {
-    return bad(`kind must be one of ${uploadable.join(', ')}`);
-  }
-  const payloadField = kind === 'link' ? 'metablock' : 'envelope';
-  for (const f of fields) {
-    if (f !== 'kind' && f !== payloadField)
-      return bad(`unknown field ${JSON.stringify(f)} for kind ${kind}`);
-  }
-  const payload = (body as Record<string, unknown>)[payloadField];
-  if (payload === undefined) return bad(`${payloadField} is required for kind ${kind}`);
-  try {
-    if (kind === 'link') {
-      const text = JSON.stringify(payload);
-      const metablock = parseLinkMetablock(text, { maxSize: MAX_ATTESTATION_BYTES });
-      const serialized = Buffer.from(serializeMetablock(metablock));
-      const keyids = metablock.signatures.map((s) => s.keyid);
-      const first = keyids[0];
-      return {
-        kind,
-        metablock,
-        bytes: serialized,
-        keyids,
-        ...(first === undefined ? {} : { fileName: linkFileName(metablock.signed.name, first) }),
-      };
-    }
-    const envelope = envelopeFromJson(payload);
-    if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-      return bad(`the envelope's payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`);
-    }
-    parseStatement(decodeBase64(envelope.payload, 'payload'));
-    const serialized = Buffer.from(serializeEnvelope(envelope));
-    if (serialized.length > MAX_ATTESTATION_BYTES) return bad('the envelope is too large');
-    return {
-      kind: kind as Exclude<UploadKind, 'link'>,
-      envelope,
-      bytes: serialized,
-      keyids: envelope.signatures.flatMap((s) => (s.keyid === undefined ? [] : [s.keyid])),
-    };
-  } catch (cause) {
-    if (cause instanceof ReleaseError) throw cause;
-    const code = cause instanceof CodedError ? `${cause.code}: ` : '';
-    return bad(`${code}${(cause as Error).message}`, cause);
-  }
-}
-
-const PREDICATE_OF: Record<Exclude<UploadKind, 'link'>, string> = {
-  vsa: SLSA_VSA_V1,
-  approval: APPROVAL_PREDICATE_TYPE,
-  review: REVIEW_PREDICATE_TYPE,
-  'mismatch-report': MISMATCH_PREDICATE_TYPE,
-};
-
-/**
- * An upload must be the supervisor's and about this release: a link for
- * the `build` step whose products are the artifacts (in-toto-spec §4.3.1:
- * both functionaries must report the same products), or a Statement of the
- * kind's predicate type whose subjects are the artifacts.
- */
-function checkUpload(parsed: ParsedAttestation, record: ReleaseRecord, key: PublicKey): void {
-  const bad = (message: string, cause?: unknown): never => {
-    throw new ReleaseError(
-      'ASSEMBLY_BAD_ATTESTATION',
-      message,
-      cause === undefined ? {} : { cause },
-    );
-  };
-  if (parsed.kind === 'link') {
-    const { metablock } = parsed;
-    if (!metablockSignedBy(metablock, key)) bad('the link is not signed by the supervisor key');
-    if (metablock.signed.name !== BUILD_STEP_NAME)
-      bad(`the link is not for step ${BUILD_STEP_NAME}`);
-    const products = Object.entries(metablock.signed.products)
-      .map(([name, digest]) => `${name} ${digest.sha256 ?? ''}`)
-      .sort();
-    const artifacts = record.artifacts.map((a) => `${a.name} ${a.sha256}`).sort();
-    if (products.join('\n') !== artifacts.join('\n')) {
-      bad("the link's products are not the release's artifacts");
-    }
-    return;
-  }
-  try {
-    verifySupervisorStatement(parsed.envelope, {
-      key,
-      predicateType: PREDICATE_OF[parsed.kind],
-      release: record,
-    });
-  } catch (cause) {
-    bad(`the ${parsed.kind} does not verify: ${(cause as Error).message}`, cause);
-  }
-}
-
-function checkSupervisorKey(pem: string): PublicKey {
-  try {
-    return publicKeyFromPem(pem);
-  } catch (cause) {
-    throw new ReleaseError(
-      'ASSEMBLY_BAD_CONFIG',
-      "the supervisor's key is not an Ed25519 public key PEM",
-      {
-        cause,
-      },
-    );
-  }
-}
-
-async function writeConfig(
-  dir: string,
-  builderId: string,
-  supervisor: PublicKey | undefined,
-): Promise<void> {
-  const config = {
-    schema: CONFIG_SCHEMA,
-    builderId,
-    ...(supervisor === undefined
-      ? {}
-      : { supervisor: { publicKeyPem: publicKeyToPem(supervisor) } }),
-  };
-  try {
-    await writeFileDurably(
-      join(dir, ASSEMBLY_CONFIG_FILE),
-      Buffer.from(`${JSON.stringify(config, null, 2)}\n`),
-      0o644,
-    );
-  } catch (cause) {
-    throw new ReleaseError('ASSEMBLY_IO', `cannot write ${ASSEMBLY_CONFIG_FILE}`, { cause });
-  }
-}
-
-/** The layout key, created (mode 0600) when the directory has none yet. */
-async function ensureLayoutKey(dir: string): Promise<SigningKey> {
-  const path = join(dir, LAYOUT_KEY_FILE);
-  try {
-    return signingKeyFromPem(await readFile(path, 'utf8'));
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ReleaseError('ASSEMBLY_BAD_CONFIG', `cannot read ${LAYOUT_KEY_FILE}`, { cause });
-    }
-  }
-  const key = generateSigningKey();
-  await writeNewFile(path, signingKeyToPem(key), 0o600);
-  return key;
-}
-
 /** A sortable id: 10 Crockford base32 digits of milliseconds, then 16 random ones (lowercase). */
 export function newReleaseId(now: Date): string {
   let time = BigInt(Math.max(0, now.getTime()));
@@ -733,70 +471,4 @@ export function newReleaseId(now: Date): string {
   let tail = '';
   for (const byte of randomBytes(16)) tail += CROCKFORD.charAt(byte & 31);
   return head + tail;
-}
-
-function checkBuilderId(builderId: string): void {
-  if (!isIdUri(builderId)) {
-    throw new ReleaseError('ASSEMBLY_BAD_CONFIG', 'the builder id must be a URI', {
-      evidence: { builderId: builderId.slice(0, 200) },
-    });
-  }
-}
-
-function identityOf(key: SigningKey, builderId: string): BuilderIdentity {
-  return { builderId, ...publicKeyInfo(key.verifier) };
-}
-
-async function readIdentityIfPresent(
-  dir: string,
-): Promise<
-  { key: SigningKey; identity: BuilderIdentity; supervisor: PublicKey | undefined } | undefined
-> {
-  let pem: string;
-  try {
-    pem = await readFile(join(dir, BUILDER_KEY_FILE), 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ReleaseError('ASSEMBLY_IO', `cannot read ${BUILDER_KEY_FILE}`, { cause });
-  }
-  let config: unknown;
-  try {
-    config = JSON.parse(await readFile(join(dir, ASSEMBLY_CONFIG_FILE), 'utf8'));
-  } catch (cause) {
-    throw new ReleaseError('ASSEMBLY_BAD_CONFIG', `cannot read ${ASSEMBLY_CONFIG_FILE}`, { cause });
-  }
-  const builderId = (config as { builderId?: unknown } | null)?.builderId;
-  if (
-    (config as { schema?: unknown } | null)?.schema !== CONFIG_SCHEMA ||
-    typeof builderId !== 'string'
-  ) {
-    throw new ReleaseError(
-      'ASSEMBLY_BAD_CONFIG',
-      `${ASSEMBLY_CONFIG_FILE} is not an assembly configuration`,
-    );
-  }
-  checkBuilderId(builderId);
-  const pinned = (config as { supervisor?: { publicKeyPem?: unknown } }).supervisor;
-  let supervisor: PublicKey | undefined;
-  if (pinned !== undefined) {
-    if (typeof pinned.publicKeyPem !== 'string') {
-      throw new ReleaseError('ASSEMBLY_BAD_CONFIG', `${ASSEMBLY_CONFIG_FILE}: bad supervisor key`);
-    }
-    supervisor = checkSupervisorKey(pinned.publicKeyPem);
-  }
-  const key = signingKeyFromPem(pem);
-  return { key, identity: identityOf(key, builderId), supervisor };
-}
-
-async function writeNewFile(path: string, content: string, mode: number): Promise<void> {
-  try {
-    await writeNewFileDurably(path, content, mode);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new ReleaseError(
-      code === 'EEXIST' ? 'ASSEMBLY_ALREADY_INITIALIZED' : 'ASSEMBLY_IO',
-      `cannot create ${path}`,
-      { cause },
-    );
-  }
 }

@@ -25,7 +25,7 @@ import {
   type EngineDescription,
 } from '@glasshouse/bundle';
 import { DEFAULT_DEBIAN_YARA, detectDebianYara, run, type DebianYaraPaths } from './debian-yara.js';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 import type { RulesRecipe } from './recipe.js';
 
 /** Input bounds of a rules build. */

@@ -1,11 +1,7 @@
 /**
- * The supervisor: its own keys and working directory, reaching the vendor
- * only over HTTP (the assembly line's API) and git (the source).
- *
- *     <dir>/supervisor.key     the supervisor's Ed25519 key, PKCS#8 PEM, mode 0600
- *     <dir>/supervisor.json    { schema, verifierId, policy, builders }
- *     <dir>/records/<release>/ everything it signed about a release, kept
- *                              even when the upload fails
+ * The supervisor: its own keys and working directory (directory.ts),
+ * reaching the vendor only over HTTP (the assembly line's API, AssemblyApi)
+ * and git (the source).
  *
  * `review` signs a reviewer's note about a release. `rebuild` checks the
  * vendor's provenance and link against the pinned builder key, checks the
@@ -15,21 +11,13 @@
  * them; on a mismatch it uploads a signed report naming every differing file
  * and throws SUPERVISOR_REBUILD_MISMATCH.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   envelopeFromJson,
-  generateSigningKey,
   metablockSignedBy,
   parseLinkMetablock,
   provenanceOf,
-  publicKeyFromPem,
-  publicKeyToPem,
   serializeEnvelope,
-  serializeMetablock,
-  signingKeyFromPem,
-  signingKeyToPem,
   verifyProvenance,
   verifyStatementEnvelope,
   SLSA_PROVENANCE_V1,
@@ -37,121 +25,42 @@ import {
   type LinkMetadata,
   type Metablock,
   type PublicKey,
-  type ResourceDescriptor,
   type SigningKey,
+  publicKeyFromPem,
   sha256Hex,
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
-import { writeFileDurably, writeNewFileDurably } from '@glasshouse/durable';
+import type { AttestationRef, ReleaseRecord } from '@glasshouse/release-format';
+import { buildRecipeAtCommit } from '../build/recipe-build.js';
+import type { DebianYaraMode } from '../build/rules.js';
+import { detectSandbox, type SandboxInfo } from '../build/sandbox.js';
+import { ReleaseError } from '../errors.js';
+import { planApproval, type AttestationInput } from './approval-plan.js';
+import type { AssemblyApi } from './assembly-api.js';
 import {
-  isIdUri,
-  isReleaseId,
-  publicKeyInfo,
-  type AttestationRef,
-  type PublicKeyInfo,
-  type ReleaseRecord,
-} from '@glasshouse/release-format';
-import type { AssemblyClient } from './assembly-client.js';
-import { ReleaseError } from './errors.js';
-import { buildStepLink, signBuildStepLink } from './provenance.js';
+  identityOf,
+  keepRecord,
+  readSupervisorIfPresent,
+  type SupervisorConfig,
+  type SupervisorIdentity,
+} from './directory.js';
 import {
   compareArtifacts,
+  diffoscopeReports,
   differingFiles,
-  runDiffoscope,
   type ArtifactDifference,
   type DiffoscopeOptions,
 } from './rebuild-diff.js';
-import { buildRecipeAtCommit } from './recipe-build.js';
-import type { DebianYaraMode } from './rules.js';
-import { detectSandbox, type SandboxInfo } from './sandbox.js';
 import {
-  approvalStatement,
   checkReviewer,
   mismatchStatement,
-  rebuildVsaStatement,
   reviewStatement,
   signSupervisorStatement,
   verifySupervisorStatement,
-  DEFAULT_VERIFIER_ID,
   REVIEW_PREDICATE_TYPE,
   type ApprovalPolicy,
   type ReviewPredicate,
 } from './supervision.js';
-
-export const SUPERVISOR_KEY_FILE = 'supervisor.key';
-export const SUPERVISOR_CONFIG_FILE = 'supervisor.json';
-const CONFIG_SCHEMA = 'glasshouse.supervisor/v1';
-const MAX_CONFIG_BYTES = 1024 * 1024;
-const MAX_BUILDERS = 32;
-
-/** A vendor builder whose provenance the supervisor accepts. */
-export interface PinnedBuilder {
-  readonly builderId: string;
-  readonly publicKeyPem: string;
-}
-
-export interface SupervisorConfig {
-  readonly verifierId: string;
-  readonly policy: ApprovalPolicy;
-  readonly builders: readonly PinnedBuilder[];
-}
-
-/** What anyone needs to check the supervisor's signatures. */
-export interface SupervisorIdentity extends PublicKeyInfo {
-  readonly verifierId: string;
-}
-
-export interface InitSupervisorOptions {
-  readonly dir: string;
-  /** Only on first init; default DEFAULT_VERIFIER_ID. */
-  readonly verifierId?: string | undefined;
-  /** Replaces the policy when given; the first init defaults to review required by anyone. */
-  readonly policy?: ApprovalPolicy | undefined;
-  /** Pins (or re-pins) a builder: its id and public key PEM. */
-  readonly builder?: PinnedBuilder | undefined;
-}
-
-/**
- * Creates the supervisor key (mode 0600) and configuration in `dir`, or
- * updates an existing configuration: a given policy replaces the old one, a
- * given builder is pinned (replacing a pin with the same builder id).
- */
-export async function initSupervisorDir(
-  options: InitSupervisorOptions,
-): Promise<{ identity: SupervisorIdentity; config: SupervisorConfig }> {
-  await mkdir(options.dir, { recursive: true, mode: 0o700 });
-  let key: SigningKey;
-  let config: SupervisorConfig;
-  const existing = await readSupervisorIfPresent(options.dir);
-  if (existing === undefined) {
-    key = generateSigningKey();
-    config = {
-      verifierId: checkUri(options.verifierId ?? DEFAULT_VERIFIER_ID, 'verifier id'),
-      policy: { requireReview: true, reviewers: [] },
-      builders: [],
-    };
-    await writeNewFile(join(options.dir, SUPERVISOR_KEY_FILE), signingKeyToPem(key), 0o600);
-  } else {
-    key = existing.key;
-    config = existing.config;
-    if (options.verifierId !== undefined && options.verifierId !== config.verifierId) {
-      throw new ReleaseError(
-        'SUPERVISOR_BAD_CONFIG',
-        `${options.dir} already belongs to verifier ${config.verifierId}`,
-      );
-    }
-  }
-  if (options.policy !== undefined) config = { ...config, policy: checkPolicy(options.policy) };
-  if (options.builder !== undefined) {
-    const pin = checkBuilder(options.builder);
-    config = {
-      ...config,
-      builders: [...config.builders.filter((b) => b.builderId !== pin.builderId), pin],
-    };
-  }
-  await writeConfig(options.dir, config);
-  return { identity: identityOf(key, config.verifierId), config };
-}
 
 export interface OpenSupervisorOptions {
   readonly dir: string;
@@ -220,7 +129,7 @@ export class Supervisor {
    * reviewers the policy does not allow (SUPERVISOR_REVIEWER_NOT_ALLOWED).
    */
   async review(
-    client: AssemblyClient,
+    client: AssemblyApi,
     releaseId: string,
     reviewer: string,
     note: string,
@@ -241,7 +150,7 @@ export class Supervisor {
    * the module comment. Progress lines go to `onProgress`.
    */
   async rebuild(
-    client: AssemblyClient,
+    client: AssemblyApi,
     releaseId: string,
     onProgress: (message: string) => void = () => undefined,
   ): Promise<RebuildApproval> {
@@ -332,64 +241,33 @@ export class Supervisor {
       `rebuild matches: ${release.artifacts.map((a) => `${a.name} ${a.sha256}`).join(', ')}`,
     );
 
-    // 6. Sign and upload: link, VSA, approval (the assembly line accepts the
-    //    approval only once the other two are there).
-    const link = signBuildStepLink(
-      buildStepLink(rebuilt.recipe, rebuilt.materials, release.artifacts),
-      this.#key,
-    );
-    const linkBytes = Buffer.from(serializeMetablock(link.metablock));
-    await this.#keep(release.id, 'link', linkBytes);
-    await client.addAttestation(release.id, { kind: 'link', metablock: link.metablock });
-    const linkSha256 = sha256Hex(linkBytes);
-
-    const inputs = [
-      descriptor(client, release.id, 'provenance', provenance.ref),
-      descriptor(client, release.id, 'builder-link', builderLink.ref),
-      ...reviews.map((r) => descriptor(client, release.id, 'review', r.ref)),
-    ];
-    const now = this.#now();
-    const vsaEnvelope = signSupervisorStatement(
-      rebuildVsaStatement({
-        release,
-        verifierId: this.config.verifierId,
-        timeVerified: now,
-        policy: this.config.policy,
-        inputAttestations: inputs,
-      }),
-      this.#key,
-    );
-    const vsaBytes = Buffer.from(serializeEnvelope(vsaEnvelope));
-    await this.#keep(release.id, 'vsa', vsaBytes);
-    await client.addAttestation(release.id, { kind: 'vsa', envelope: vsaEnvelope });
-    const vsaSha256 = sha256Hex(vsaBytes);
-
-    const approvalEnvelope = signSupervisorStatement(
-      approvalStatement({
-        release,
-        verifierId: this.config.verifierId,
-        approvedAt: now,
-        policy: this.config.policy,
-        evidence: [
-          ...inputs,
-          { name: 'rebuilder-link', digest: { sha256: linkSha256 } },
-          { name: 'vsa', digest: { sha256: vsaSha256 } },
-        ],
-      }),
-      this.#key,
-    );
-    const approvalBytes = Buffer.from(serializeEnvelope(approvalEnvelope));
-    await this.#keep(release.id, 'approval', approvalBytes);
-    const record = await client.addAttestation(release.id, {
-      kind: 'approval',
-      envelope: approvalEnvelope,
+    // 6. Sign link, VSA and approval, then keep and upload each in order.
+    const plan = planApproval({
+      release,
+      recipe: rebuilt.recipe,
+      materials: rebuilt.materials,
+      verifierId: this.config.verifierId,
+      policy: this.config.policy,
+      inputAttestations: [
+        descriptor(client, release.id, 'provenance', provenance.ref),
+        descriptor(client, release.id, 'builder-link', builderLink.ref),
+        ...reviews.map((r) => descriptor(client, release.id, 'review', r.ref)),
+      ],
+      now: this.#now(),
+      key: this.#key,
     });
+    let record = release;
+    for (const document of plan.documents) {
+      await this.#keep(release.id, document.kind, document.bytes);
+      record = await client.addAttestation(release.id, document.upload);
+    }
+    const [link, vsa, approval] = plan.documents;
     progress(`release ${release.id}: approved (${record.status})`);
     return {
       record,
-      link: { sha256: linkSha256, fileName: link.fileName },
-      vsa: { sha256: vsaSha256 },
-      approval: { sha256: sha256Hex(approvalBytes) },
+      link: { sha256: link.sha256, fileName: plan.linkFileName },
+      vsa: { sha256: vsa.sha256 },
+      approval: { sha256: approval.sha256 },
     };
   }
 
@@ -415,7 +293,7 @@ export class Supervisor {
   }
 
   async #vendorAttestation(
-    client: AssemblyClient,
+    client: AssemblyApi,
     release: ReleaseRecord,
     kind: 'provenance' | 'link',
   ): Promise<{ ref: AttestationRef; bytes: Uint8Array }> {
@@ -504,7 +382,7 @@ export class Supervisor {
 
   /** Reviews on the release signed by this supervisor's key, by allowed reviewers. */
   async #acceptedReviews(
-    client: AssemblyClient,
+    client: AssemblyApi,
     release: ReleaseRecord,
   ): Promise<{ ref: AttestationRef; review: ReviewPredicate }[]> {
     const out: { ref: AttestationRef; review: ReviewPredicate }[] = [];
@@ -530,7 +408,7 @@ export class Supervisor {
   }
 
   async #reportMismatch(
-    client: AssemblyClient,
+    client: AssemblyApi,
     release: ReleaseRecord,
     differences: readonly ArtifactDifference[],
     materialDifferences: readonly string[],
@@ -540,7 +418,14 @@ export class Supervisor {
   ): Promise<string> {
     const files = differingFiles(differences);
     progress(`rebuild MISMATCH: ${[...files, ...materialDifferences].join(', ')}`);
-    const diffoscope = await this.#diffoscope(differences, vendor, rebuilt, progress);
+    const diffoscope =
+      this.#options.diffoscope === false
+        ? undefined
+        : await diffoscopeReports(differences, vendor, rebuilt, {
+            diffoscope: this.#options.diffoscope ?? {},
+            scratchDir: this.#options.scratchDir ?? tmpdir(),
+            progress,
+          });
     const envelope = signSupervisorStatement(
       mismatchStatement({
         release,
@@ -558,60 +443,9 @@ export class Supervisor {
     return sha256Hex(bytes);
   }
 
-  async #diffoscope(
-    differences: readonly ArtifactDifference[],
-    vendor: readonly { name: string; bytes: Uint8Array }[],
-    rebuilt: readonly { name: string; bytes: Uint8Array }[],
-    progress: (message: string) => void,
-  ): Promise<Record<string, { output: string; truncated: boolean }> | undefined> {
-    if (this.#options.diffoscope === false) return undefined;
-    const out: Record<string, { output: string; truncated: boolean }> = {};
-    const scratch = await mkdtemp(join(this.#options.scratchDir ?? tmpdir(), 'glasshouse-diff-'));
-    try {
-      for (const d of differences) {
-        const a = vendor.find((v) => v.name === d.artifact);
-        const b = rebuilt.find((r) => r.name === d.artifact);
-        if (a === undefined || b === undefined) continue;
-        // Same base name on both sides, so diffoscope's report reads naturally.
-        const base = d.artifact.replaceAll('/', '_');
-        await mkdir(join(scratch, 'vendor'), { recursive: true });
-        await mkdir(join(scratch, 'rebuild'), { recursive: true });
-        await writeFile(join(scratch, 'vendor', base), a.bytes);
-        await writeFile(join(scratch, 'rebuild', base), b.bytes);
-        const result = await runDiffoscope(
-          join(scratch, 'vendor', base),
-          join(scratch, 'rebuild', base),
-          this.#options.diffoscope ?? {},
-        );
-        if (result.status === 'not-installed') {
-          progress('diffoscope is not installed: the report lists differing files without it');
-          return undefined;
-        }
-        if (result.status === 'failed') {
-          progress(`diffoscope failed on ${d.artifact}: ${result.reason}`);
-          continue;
-        }
-        out[d.artifact] = {
-          output: result.output.replaceAll(scratch, ''),
-          truncated: result.truncated,
-        };
-      }
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-    return out;
-  }
-
   /** Keeps a copy of what was signed under records/<release>/ (durable). */
   async #keep(releaseId: string, kind: string, bytes: Uint8Array): Promise<void> {
-    const dir = join(this.#options.dir, 'records', releaseId);
-    const path = join(dir, `${kind}.${sha256Hex(bytes).slice(0, 16)}.json`);
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileDurably(path, bytes, 0o644);
-    } catch (cause) {
-      throw new ReleaseError('SUPERVISOR_IO', `cannot write ${path}`, { cause });
-    }
+    await keepRecord(this.#options.dir, releaseId, kind, bytes);
   }
 }
 
@@ -625,11 +459,11 @@ function differingMaterials(
 }
 
 function descriptor(
-  client: AssemblyClient,
+  client: AssemblyApi,
   releaseId: string,
   name: string,
   ref: AttestationRef,
-): ResourceDescriptor & { digest: Record<string, string> } {
+): AttestationInput {
   return {
     name,
     uri: `${client.baseUrl}/releases/${releaseId}/attestations/${ref.sha256}`,
@@ -639,164 +473,4 @@ function descriptor(
 
 function describeReviewers(policy: ApprovalPolicy): string {
   return policy.reviewers.length === 0 ? 'any reviewer' : policy.reviewers.join(' or ');
-}
-
-function identityOf(key: SigningKey, verifierId: string): SupervisorIdentity {
-  return { verifierId, ...publicKeyInfo(key.verifier) };
-}
-
-function checkUri(value: string, what: string): string {
-  if (!isIdUri(value)) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `the ${what} must be a URI`, {
-      evidence: { value: value.slice(0, 200) },
-    });
-  }
-  return value;
-}
-
-function checkPolicy(value: unknown): ApprovalPolicy {
-  const p = value as { requireReview?: unknown; reviewers?: unknown } | null;
-  if (
-    typeof p !== 'object' ||
-    p === null ||
-    typeof p.requireReview !== 'boolean' ||
-    !Array.isArray(p.reviewers) ||
-    p.reviewers.length > 1000
-  ) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', 'policy must be {requireReview, reviewers}');
-  }
-  const reviewers = (p.reviewers as unknown[]).map((r) => {
-    if (typeof r !== 'string')
-      throw new ReleaseError('SUPERVISOR_BAD_CONFIG', 'a reviewer is not a string');
-    try {
-      return checkReviewer(r);
-    } catch (cause) {
-      throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `bad reviewer name ${JSON.stringify(r)}`, {
-        cause,
-      });
-    }
-  });
-  return { requireReview: p.requireReview, reviewers: [...new Set(reviewers)].sort() };
-}
-
-function checkBuilder(value: unknown): PinnedBuilder {
-  const b = value as { builderId?: unknown; publicKeyPem?: unknown } | null;
-  if (typeof b?.builderId !== 'string' || typeof b.publicKeyPem !== 'string') {
-    throw new ReleaseError(
-      'SUPERVISOR_BAD_CONFIG',
-      'a builder pin needs builderId and publicKeyPem',
-    );
-  }
-  let key: PublicKey;
-  try {
-    key = publicKeyFromPem(b.publicKeyPem);
-  } catch (cause) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', "the builder's key is not an Ed25519 PEM", {
-      cause,
-    });
-  }
-  return { builderId: checkUri(b.builderId, 'builder id'), publicKeyPem: publicKeyToPem(key) };
-}
-
-async function readSupervisorIfPresent(
-  dir: string,
-): Promise<{ key: SigningKey; config: SupervisorConfig } | undefined> {
-  let pem: string;
-  try {
-    pem = await readFile(join(dir, SUPERVISOR_KEY_FILE), 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ReleaseError('SUPERVISOR_IO', `cannot read ${SUPERVISOR_KEY_FILE}`, { cause });
-  }
-  let raw: unknown;
-  try {
-    const text = await readFile(join(dir, SUPERVISOR_CONFIG_FILE));
-    if (text.length > MAX_CONFIG_BYTES) throw new Error('too large');
-    raw = JSON.parse(text.toString('utf8'));
-  } catch (cause) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `cannot read ${SUPERVISOR_CONFIG_FILE}`, {
-      cause,
-    });
-  }
-  const c = raw as { schema?: unknown; verifierId?: unknown; policy?: unknown; builders?: unknown };
-  if (
-    c.schema !== CONFIG_SCHEMA ||
-    typeof c.verifierId !== 'string' ||
-    !Array.isArray(c.builders) ||
-    c.builders.length > MAX_BUILDERS
-  ) {
-    throw new ReleaseError(
-      'SUPERVISOR_BAD_CONFIG',
-      `${SUPERVISOR_CONFIG_FILE} is not a supervisor configuration`,
-    );
-  }
-  let key: SigningKey;
-  try {
-    key = signingKeyFromPem(pem);
-  } catch (cause) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `${SUPERVISOR_KEY_FILE} is not a key`, {
-      cause,
-    });
-  }
-  return {
-    key,
-    config: {
-      verifierId: checkUri(c.verifierId, 'verifier id'),
-      policy: checkPolicy(c.policy),
-      builders: (c.builders as unknown[]).map(checkBuilder),
-    },
-  };
-}
-
-async function writeConfig(dir: string, config: SupervisorConfig): Promise<void> {
-  if (config.builders.length > MAX_BUILDERS) {
-    throw new ReleaseError('SUPERVISOR_BAD_CONFIG', `at most ${MAX_BUILDERS} builders`);
-  }
-  const text = `${JSON.stringify({ schema: CONFIG_SCHEMA, ...config }, null, 2)}\n`;
-  try {
-    await writeFileDurably(join(dir, SUPERVISOR_CONFIG_FILE), Buffer.from(text), 0o644);
-  } catch (cause) {
-    throw new ReleaseError('SUPERVISOR_IO', `cannot write ${SUPERVISOR_CONFIG_FILE}`, { cause });
-  }
-}
-
-async function writeNewFile(path: string, content: string, mode: number): Promise<void> {
-  try {
-    await writeNewFileDurably(path, content, mode);
-  } catch (cause) {
-    throw new ReleaseError('SUPERVISOR_IO', `cannot create ${path}`, { cause });
-  }
-}
-
-/** One file the supervisor kept about a release: what it signed, as uploaded. */
-export interface SupervisorRecord {
-  readonly kind: string;
-  readonly bytes: Uint8Array;
-}
-
-/**
- * What the supervisor in `dir` signed about a release (its `records/`
- * copies), oldest name first; empty when it signed nothing. Readers verify
- * the signatures themselves: these are files, not trusted state.
- */
-export async function readSupervisorRecords(
-  dir: string,
-  releaseId: string,
-): Promise<SupervisorRecord[]> {
-  if (!isReleaseId(releaseId)) return [];
-  const recordDir = join(dir, 'records', releaseId);
-  let names: string[];
-  try {
-    names = await readdir(recordDir);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new ReleaseError('SUPERVISOR_IO', `cannot read ${recordDir}`, { cause });
-  }
-  const out: SupervisorRecord[] = [];
-  for (const name of names.sort()) {
-    const match = /^([a-z-]+)\.[0-9a-f]{16}\.json$/.exec(name);
-    if (match?.[1] === undefined) continue;
-    out.push({ kind: match[1], bytes: await readFile(join(recordDir, name)) });
-  }
-  return out;
 }

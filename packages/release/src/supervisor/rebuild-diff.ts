@@ -1,10 +1,11 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { resolve as resolvePath } from 'node:path';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { sha256Hex } from '@glasshouse/attest';
 import { compareBytes, DEFAULT_TAR_LIMITS, readTar, type TarFile } from '@glasshouse/bundle';
-import { killProcessGroup } from './sandbox.js';
+import { killProcessGroup } from '../build/sandbox.js';
 
 /**
  * What the supervisor reports when its rebuild of a release does not match
@@ -320,4 +321,58 @@ export function runDiffoscope(
       });
     });
   });
+}
+
+/**
+ * diffoscope's report for each differing artifact, written side by side
+ * under a scratch directory (same base name on both sides, so the report
+ * reads naturally; the scratch path is removed from the output). Undefined
+ * when diffoscope is not installed.
+ */
+export async function diffoscopeReports(
+  differences: readonly ArtifactDifference[],
+  vendor: readonly { name: string; bytes: Uint8Array }[],
+  rebuilt: readonly { name: string; bytes: Uint8Array }[],
+  options: {
+    readonly diffoscope: DiffoscopeOptions;
+    readonly scratchDir: string;
+    readonly progress: (message: string) => void;
+  },
+): Promise<Record<string, { output: string; truncated: boolean }> | undefined> {
+  const out: Record<string, { output: string; truncated: boolean }> = {};
+  const scratch = await mkdtemp(join(options.scratchDir, 'glasshouse-diff-'));
+  try {
+    for (const d of differences) {
+      const a = vendor.find((v) => v.name === d.artifact);
+      const b = rebuilt.find((r) => r.name === d.artifact);
+      if (a === undefined || b === undefined) continue;
+      const base = d.artifact.replaceAll('/', '_');
+      await mkdir(join(scratch, 'vendor'), { recursive: true });
+      await mkdir(join(scratch, 'rebuild'), { recursive: true });
+      await writeFile(join(scratch, 'vendor', base), a.bytes);
+      await writeFile(join(scratch, 'rebuild', base), b.bytes);
+      const result = await runDiffoscope(
+        join(scratch, 'vendor', base),
+        join(scratch, 'rebuild', base),
+        options.diffoscope,
+      );
+      if (result.status === 'not-installed') {
+        options.progress(
+          'diffoscope is not installed: the report lists differing files without it',
+        );
+        return undefined;
+      }
+      if (result.status === 'failed') {
+        options.progress(`diffoscope failed on ${d.artifact}: ${result.reason}`);
+        continue;
+      }
+      out[d.artifact] = {
+        output: result.output.replaceAll(scratch, ''),
+        truncated: result.truncated,
+      };
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return out;
 }

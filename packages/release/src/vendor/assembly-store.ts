@@ -23,7 +23,7 @@ import type {
   ReleaseRecord,
   ReleaseStatus,
 } from '@glasshouse/release-format';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 
 /** A record as it is first stored: everything but the attestations and the status. */
 export type NewRelease = Omit<ReleaseRecord, 'attestations' | 'status'>;

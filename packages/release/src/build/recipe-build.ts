@@ -10,7 +10,7 @@ import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '@glasshouse/attest';
 import { rulesBundleName } from '@glasshouse/release-format';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 import { checkoutCommit } from './git.js';
 import type { BuildFacts } from './provenance.js';
 import { MAX_RECIPE_BYTES, parseRecipe, RECIPE_FILE, type Recipe } from './recipe.js';

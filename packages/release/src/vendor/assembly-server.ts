@@ -8,8 +8,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import { isReleaseId } from '@glasshouse/release-format';
-import { MAX_ATTESTATION_BYTES, parseBuildRequest, type AssemblyLine } from './assembly.js';
-import { ReleaseError, type ReleaseErrorCode } from './errors.js';
+import { parseBuildRequest, type AssemblyLine } from './assembly.js';
+import { MAX_ATTESTATION_BYTES } from './uploads.js';
+import { ReleaseError, type ReleaseErrorCode } from '../errors.js';
 
 export interface AssemblyServerOptions {
   readonly line: AssemblyLine;

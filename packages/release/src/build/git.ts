@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 
 /** A full SHA-1 commit name: 40 lowercase hex digits. */
 const FULL_SHA = /^[0-9a-f]{40}$/;

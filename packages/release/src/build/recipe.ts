@@ -1,4 +1,4 @@
-import { ReleaseError, type ReleaseErrorCode } from './errors.js';
+import { ReleaseError, type ReleaseErrorCode } from '../errors.js';
 
 /**
  * Release recipes: the small JSON file (conventionally `glasshouse-recipe.json`

@@ -1,4 +1,4 @@
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 
 /**
  * The pure half of the build sandbox: the fixed paths, the environment and the

@@ -4,7 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 import {
   buildEnvironment,
   bubblewrapArgs,
@@ -22,8 +22,6 @@ import {
   type HostLayout,
   type RootEntry,
 } from './sandbox-plan.js';
-
-export * from './sandbox-plan.js';
 
 /**
  * The build sandbox adapter: it finds `bwrap`, copies the source, spawns the

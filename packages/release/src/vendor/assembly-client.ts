@@ -6,7 +6,7 @@
 import { CodedError, hasCode } from '@glasshouse/errors';
 import { readBoundedBody } from '@glasshouse/http';
 import type { PublicKeyInfo, ReleaseRecord } from '@glasshouse/release-format';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 
 export interface BuilderKeyInfo {
   builderId: string;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { ReleaseError } from './errors.js';
+import { ReleaseError } from '../errors.js';
 
 /**
  * Debian's `yara`/`yarac` 4.2.x: the optional cross-check of the rules
