@@ -78,16 +78,33 @@ export function parseListen(listen: string): ListenAddress {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port, text: listen };
 }
 
-/** Resolves on the first SIGTERM or SIGINT: how a serving command learns to stop gracefully. */
-export function untilSignal(): Promise<void> {
+/** A second stop signal within this time is the same stop request. */
+const REPEAT_SIGNAL_MS = 1000;
+
+/**
+ * Resolves on the first SIGTERM or SIGINT: how a serving command learns to
+ * stop gracefully. The listeners stay installed for the life of the process:
+ * were they removed, Node would restore the default action and a second
+ * signal (npm forwards the one its process group already got; Ctrl-C reaches
+ * npm and node) would kill the process in the middle of its shutdown. A
+ * repeat within a second is the same request; a later one quits at once,
+ * after `onQuit` has said so.
+ */
+export function untilSignal(onQuit?: (signal: NodeJS.Signals) => void): Promise<void> {
   return new Promise((resolvePromise) => {
-    const done = (): void => {
-      process.off('SIGTERM', done);
-      process.off('SIGINT', done);
-      resolvePromise();
+    let firstAt: number | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (firstAt === undefined) {
+        firstAt = Date.now();
+        resolvePromise();
+        return;
+      }
+      if (Date.now() - firstAt < REPEAT_SIGNAL_MS) return;
+      onQuit?.(signal);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     };
-    process.on('SIGTERM', done);
-    process.on('SIGINT', done);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
 

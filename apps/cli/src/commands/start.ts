@@ -163,25 +163,6 @@ function untilNpmGone(): Promise<void> {
   });
 }
 
-/** A second signal within this time is the same stop request. */
-const REPEAT_SIGNAL_MS = 1000;
-
-/**
- * After the first stop signal: one Ctrl-C reaches both npm and node, and npm
- * forwards it to node again, so a repeat within a second is the same request
- * and is ignored; a later one quits at once without finishing the shutdown.
- */
-function quitOnSignalAgain(io: Io): void {
-  const first = Date.now();
-  const again = (signal: NodeJS.Signals): void => {
-    if (Date.now() - first < REPEAT_SIGNAL_MS) return;
-    io.stderr(`start: ${signal} again, quitting at once\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.on('SIGINT', again);
-  process.on('SIGTERM', again);
-}
-
 /** Things to close on the way out, most recent first. */
 class Closers {
   readonly #closers: (() => Promise<void>)[] = [];
@@ -252,9 +233,11 @@ export function registerStartCommand(program: Command, io: Io): void {
       const paths = startPaths(resolve(io.cwd, opts.data));
       let up = false;
       let stopping = false;
-      const stopRequested = Promise.race([untilSignal(), untilNpmGone()]).then(() => {
+      const quitting = (signal: NodeJS.Signals): void => {
+        io.stderr(`start: ${signal} again, quitting at once\n`);
+      };
+      const stopRequested = Promise.race([untilSignal(quitting), untilNpmGone()]).then(() => {
         stopping = true;
-        quitOnSignalAgain(io);
         if (!up) io.stderr('start: stopping after the current step (again to quit at once)\n');
       });
       const checkStop = (): void => {
