@@ -22,8 +22,7 @@ import {
   type CallerSpec,
 } from '@glasshouse/httpsig';
 import { parseSignerKey } from '@glasshouse/tlog';
-import { UsageError, readKeyIfPresent, readSmallFile } from './io.js';
-import { writeSecretFile } from './commands/keys.js';
+import { UsageError, readKeyIfPresent, readSmallFile, writeSecretFile } from './io.js';
 
 /** The write routes of each service, as the servers register them. */
 export const ROUTES = {

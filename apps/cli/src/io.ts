@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 
 /** What a command may touch of the outside world; tests pass an in-memory one. */
 export interface Io {
@@ -122,5 +122,23 @@ export async function listenOn(
     throw new UsageError(`cannot listen on ${address.text}: ${(cause as Error).message}`, {
       cause,
     });
+  }
+}
+
+/** Creates `path` with mode 0600, refusing to overwrite an existing key. */
+export async function writeSecretFile(path: string, content: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new UsageError(`${path} already exists; not overwriting a key`);
+    throw new UsageError(`cannot create ${path}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatCallersFile, jwkThumbprint } from '@glasshouse/httpsig';
@@ -11,7 +10,7 @@ import {
   readCallerPublicKey,
   readCallersFiles,
 } from '../callers.js';
-import { UsageError, type Io } from '../io.js';
+import { writeSecretFile, type Io } from '../io.js';
 
 export function registerKeyCommands(program: Command, io: Io): void {
   const keys = program
@@ -87,24 +86,6 @@ export function registerKeyCommands(program: Command, io: Io): void {
       await writeSecretFile(opts.out, `${signerKey}\n`);
       io.stdout(`${verifierKey}\n`);
     });
-}
-
-/** Creates `path` with mode 0600, refusing to overwrite an existing key. */
-export async function writeSecretFile(path: string, content: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'wx', 0o600);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new UsageError(`${path} already exists; not overwriting a key`);
-    throw new UsageError(`cannot create ${path}: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function describeKey(key: KeyObject): string {

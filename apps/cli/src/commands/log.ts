@@ -27,6 +27,7 @@ import {
   readSmallFile,
   untilSignal,
   MAX_KEY_FILE_BYTES,
+  writeSecretFile,
   type Io,
 } from '../io.js';
 import type { CallerSpec } from '@glasshouse/httpsig';
@@ -40,7 +41,6 @@ import {
   formatCallers,
   readCallersFiles,
 } from '../callers.js';
-import { writeSecretFile } from './keys.js';
 
 /** Where a data directory keeps the log's signer key (mode 0600). */
 export const KEY_FILE_NAME = 'log.key';

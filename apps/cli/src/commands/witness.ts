@@ -15,9 +15,9 @@ import {
   parseListen,
   readKeyIfPresent,
   untilSignal,
+  writeSecretFile,
   type Io,
 } from '../io.js';
-import { writeSecretFile } from './keys.js';
 
 /** Where a witness data directory keeps the witness's cosigner key (mode 0600). */
 export const WITNESS_KEY_FILE_NAME = 'witness.key';
