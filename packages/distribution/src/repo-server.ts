@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import { isErrno, writeNewFileDurably } from '@glasshouse/durable';
+import { Registry } from 'prom-client';
 import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import { DistributionError } from './errors.js';
 import type { RepoService } from './repo-service.js';
@@ -105,12 +106,18 @@ export function buildRepoServer(options: RepoServerOptions): FastifyInstance {
   const paths = repoPaths(dir);
   const now = options.now ?? (() => new Date());
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY });
+  // Refused writes are counted here and served on /metrics (who tried, never a secret).
+  const registry = new Registry();
   guardServer(app, {
     writers: options.writers,
     rateLimit: options.rateLimit,
     publicRoutes: SIGNATURE_ROUTES,
     publicRateLimit: SIGNATURE_RATE_LIMIT,
+    registry,
   });
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics()),
+  );
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof CodedError) {

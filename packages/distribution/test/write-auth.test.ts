@@ -56,6 +56,11 @@ describe('POST /publish', () => {
       };
       expect(await refusalOf(await c.send(endpoint))).toEqual([c.status, c.code]);
       expect(await readdir(dir)).toEqual([]);
+      // Counted by reason and route on the public /metrics.
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain(
+        `glasshouse_http_writes_refused_total{reason="${c.code}",route="POST /publish"}`,
+      );
     },
   );
 

@@ -65,7 +65,7 @@ describe.each([
     allowed: supervisor.privateKey,
     other: engineer.privateKey,
   },
-])('$route', ({ path, body, allowed, other }) => {
+])('$route', ({ route, path, body, allowed, other }) => {
   it.each(refusalCases({ allowed, otherCaller: other }))(
     'refuses $name with a code and records nothing',
     async (c) => {
@@ -77,6 +77,11 @@ describe.each([
       };
       expect(await refusalOf(await c.send(endpoint))).toEqual([c.status, c.code]);
       expect(line.listReleases()).toEqual([]);
+      // Counted by reason and route on the public /metrics.
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain(
+        `glasshouse_http_writes_refused_total{reason="${c.code}",route="${route}"}`,
+      );
     },
   );
 });

@@ -6,6 +6,7 @@
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
+import { Registry } from 'prom-client';
 import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
 import { isReleaseId } from '@glasshouse/release-format';
 import { parseBuildRequest, type AssemblyLine } from './assembly.js';
@@ -63,7 +64,12 @@ export function buildAssemblyServer(opts: AssemblyServerOptions): FastifyInstanc
   const { line } = opts;
   const retryAfter = String(opts.retryAfterSeconds ?? 10);
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_BUILD_REQUEST_BYTES });
-  guardServer(app, { writers: opts.writers, rateLimit: opts.rateLimit });
+  // Refused writes are counted here and served on /metrics (who tried, never a secret).
+  const registry = new Registry();
+  guardServer(app, { writers: opts.writers, rateLimit: opts.rateLimit, registry });
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics()),
+  );
 
   app.setErrorHandler((err, _req, reply) => {
     const { status, code, message } = describe(err);
