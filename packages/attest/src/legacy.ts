@@ -1,3 +1,4 @@
+// Over 500 lines: the legacy layout and link formats are one format read by one peer tool (in-toto-verify 1.3.1); its key dicts, canonical JSON and signature checks must agree and read best side by side.
 /**
  * Legacy in-toto metadata (in-toto specification v0.9, in-toto/docs
  * in-toto-spec.md §4), as the Debian `in-toto` 1.3.1 CLI reads it (§4.2):

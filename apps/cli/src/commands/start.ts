@@ -1,3 +1,4 @@
+// Over 500 lines: the bring-up of every role on one machine is one ordered sequence (each step needs the keys and URLs of the ones before); the demo source and the trust bundle are in ../start/.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';

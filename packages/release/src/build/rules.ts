@@ -1,3 +1,4 @@
+// Over 500 lines: the rules build as one pipeline (load, compile, sample and clean tests, Debian yara cross-check, bundle); each stage is a function here, the engine work runs in its own process.
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

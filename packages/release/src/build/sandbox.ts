@@ -1,3 +1,4 @@
+// Over 500 lines: the bubblewrap runner (mounts, limits, process group, output caps) and its availability probe belong together; the pure argument plan is in sandbox-plan.ts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
