@@ -51,14 +51,20 @@ export function checkSchemaName(schema: string): void {
  * `synchronous_commit = off`: a commit it acknowledged could still be lost
  * on a crash, and the services acknowledge writes only once durable.
  */
-export async function checkDurableCommits(pool: pg.Pool): Promise<void> {
+export async function checkDurableCommits(
+  pool: pg.Pool,
+  /** The caller's own error for the refusal, with the DbError as its cause. */
+  refuse: (cause: DbError) => Error = (cause) => cause,
+): Promise<void> {
   const res = await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
   const setting = res.rows[0]?.synchronous_commit;
   if (setting === undefined || setting === 'off') {
-    throw new DbError(
-      'DB_COMMIT_NOT_DURABLE',
-      'PostgreSQL runs with synchronous_commit = off: a committed write could be lost on a crash',
-      { evidence: { synchronous_commit: setting ?? null } },
+    throw refuse(
+      new DbError(
+        'DB_COMMIT_NOT_DURABLE',
+        'PostgreSQL runs with synchronous_commit = off: a committed write could be lost on a crash',
+        { evidence: { synchronous_commit: setting ?? null } },
+      ),
     );
   }
 }

@@ -30,7 +30,6 @@ import {
   createPostgresPool,
   inTransaction,
 } from '@glasshouse/db';
-import { hasCode } from '@glasshouse/errors';
 import { HASH_SIZE } from '@glasshouse/tlog';
 import { LogError } from './errors.js';
 import { checkTilePath } from './tilepath.js';
@@ -159,15 +158,11 @@ class PostgresStorage implements LogStorage {
 
   /** Refuses sessions whose commits could be lost on a crash: the port promises durability on resolve. */
   async checkDurability(): Promise<void> {
-    try {
-      await checkDurableCommits(this.#pool);
-    } catch (cause) {
-      if (!hasCode(cause, 'DB_COMMIT_NOT_DURABLE')) throw cause;
-      throw new LogError('STORAGE_FAILED', cause.message, {
-        cause,
-        evidence: cause.evidence ?? {},
-      });
-    }
+    await checkDurableCommits(
+      this.#pool,
+      (cause) =>
+        new LogError('STORAGE_FAILED', cause.message, { cause, evidence: cause.evidence ?? {} }),
+    );
   }
 
   async sequence(entries: readonly PendingEntry[], opts: { dedup: boolean }): Promise<bigint[]> {

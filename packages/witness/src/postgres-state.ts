@@ -24,7 +24,6 @@ import {
   createPostgresPool,
   inTransaction,
 } from '@glasshouse/db';
-import { hasCode } from '@glasshouse/errors';
 import { WitnessError } from './errors.js';
 import type { KnownLog, WitnessStateStore, WitnessedCheckpoint } from './state.js';
 
@@ -115,15 +114,14 @@ class PostgresState implements WitnessStateStore {
   }
 
   async checkDurability(): Promise<void> {
-    try {
-      await checkDurableCommits(this.#pool);
-    } catch (cause) {
-      if (!hasCode(cause, 'DB_COMMIT_NOT_DURABLE')) throw cause;
-      throw new WitnessError('STORAGE_FAILED', cause.message, {
-        cause,
-        evidence: cause.evidence ?? {},
-      });
-    }
+    await checkDurableCommits(
+      this.#pool,
+      (cause) =>
+        new WitnessError('STORAGE_FAILED', cause.message, {
+          cause,
+          evidence: cause.evidence ?? {},
+        }),
+    );
   }
 
   async addLogKey(origin: string, verifierKey: string): Promise<void> {
