@@ -23,6 +23,7 @@ export default defineConfig({
       '@glasshouse/release': src('packages/release'),
       '@glasshouse/distribution': src('packages/distribution'),
       '@glasshouse/agent': src('packages/agent'),
+      '@glasshouse/telemetry': src('packages/telemetry'),
     },
   },
   test: {

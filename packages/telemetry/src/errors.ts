@@ -1,0 +1,32 @@
+import { CodedError } from '@glasshouse/errors';
+
+/**
+ * Every code `@glasshouse/telemetry` throws (documented in the package README).
+ * Each part of the package keeps its codes in its own group; add new codes to
+ * the group of the part that throws them.
+ */
+export type TelemetryErrorCode =
+  // batches (site and router)
+  | 'BATCH_TOO_LARGE'
+  | 'BATCH_INVALID'
+  | 'BAD_REQUEST'
+  // data site: residency re-check (defence in depth)
+  | 'REGION_NOT_DESIGNATED_HERE'
+  | 'POLICY_UNKNOWN'
+  | 'ENROLLMENT_MISMATCH'
+  | 'CUSTOMER_NOT_ENROLLED'
+  | 'POLICY_HEADER_INVALID'
+  // data site: storage and ingest log
+  | 'STORAGE_FAILED'
+  | 'STORAGE_CORRUPT'
+  | 'INGEST_LOG_FAILED'
+  | 'RECEIPT_TIMEOUT'
+  | 'CONFIG_INVALID'
+  | 'CLOSED'
+  // reputation
+  | 'HASH_INVALID'
+  | 'TOO_MANY_HASHES'
+  | 'VERDICT_LIST_INVALID';
+
+/** The one error class of `@glasshouse/telemetry`. Branch on `code`, never on the message. */
+export class TelemetryError extends CodedError<TelemetryErrorCode> {}

@@ -1,0 +1,1 @@
+export { TelemetryError, type TelemetryErrorCode } from './errors.js';
