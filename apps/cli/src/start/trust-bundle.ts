@@ -8,7 +8,7 @@
  * directory; re-signed only when its content changes.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   encodeTrustBundlePayload,
@@ -25,6 +25,7 @@ import {
   type SupervisorTufKeys,
   type TufSigningKey,
 } from '@glasshouse/distribution';
+import { writeFileDurably } from '@glasshouse/durable';
 import { CodedError } from '@glasshouse/errors';
 import type { BuilderIdentity, Supervisor } from '@glasshouse/release';
 
@@ -60,9 +61,9 @@ export async function publishTrustBundle(
     current !== undefined && samePayload(current, encoded)
       ? current
       : Buffer.from(trustBundleEnvelope(encoded, [vendorKey, inputs.supervisorTufKeys.root]));
-  if (current === undefined || !current.equals(bytes)) await writeFile(servedPath, bytes);
+  if (current === undefined || !current.equals(bytes)) await writeFileDurably(servedPath, bytes);
   if (!existsSync(copyTo) || !(await readFile(copyTo)).equals(bytes)) {
-    await writeFile(copyTo, bytes);
+    await writeFileDurably(copyTo, bytes);
   }
   return { bytes, fingerprint: trustBundleFingerprint(bytes) };
 }
