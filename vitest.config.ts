@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@glasshouse/errors': src('packages/errors'),
+      '@glasshouse/residency': src('packages/residency'),
       '@glasshouse/tlog': src('packages/tlog'),
       '@glasshouse/http': src('packages/http'),
       '@glasshouse/db': src('packages/db'),

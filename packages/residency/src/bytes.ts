@@ -1,0 +1,169 @@
+/**
+ * Byte helpers without `node:` imports (this package also runs in a
+ * browser): UTF-8, strict base64, hex, SHA-256, canonical JSON, randomness.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function utf8(text: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(text);
+}
+
+/** Strict UTF-8 decoding: throws a TypeError on invalid sequences (callers map it to their code). */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return bytesToHex(bytes);
+}
+
+/** Lowercase hex SHA-256. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return bytesToHex(sha256(bytes));
+}
+
+export function sha256Bytes(bytes: Uint8Array): Uint8Array {
+  return sha256(bytes);
+}
+
+/** `sha256:<hex>` of the exact bytes. */
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${sha256Hex(bytes)}`;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Cryptographically random bytes (WebCrypto). */
+export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
+  return globalThis.crypto.getRandomValues(new Uint8Array(length));
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/** Standard, padded base64 (RFC 4648 §4). */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out +=
+      ALPHABET.charAt(n >> 18) +
+      ALPHABET.charAt((n >> 12) & 63) +
+      ALPHABET.charAt((n >> 6) & 63) +
+      ALPHABET.charAt(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = (bytes[i] ?? 0) << 16;
+    out += `${ALPHABET.charAt(n >> 18)}${ALPHABET.charAt((n >> 12) & 63)}==`;
+  } else if (rest === 2) {
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8);
+    out += `${ALPHABET.charAt(n >> 18)}${ALPHABET.charAt((n >> 12) & 63)}${ALPHABET.charAt((n >> 6) & 63)}=`;
+  }
+  return out;
+}
+
+/**
+ * Strict standard base64 (RFC 4648 §4): padded, no whitespace, zero unused
+ * bits (RFC 4648 §3.5), so one byte string has exactly one encoding. Returns
+ * undefined when `text` is not that.
+ */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (text.length % 4 !== 0) return undefined;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const last = i + 4 === text.length;
+    let n = 0;
+    for (let j = 0; j < 4; j++) {
+      const c = text.charCodeAt(i + j);
+      const isPad = c === 61 && last && j >= 4 - pad;
+      const v = isPad ? 0 : c < 128 ? (DECODE[c] ?? -1) : -1;
+      if (v < 0) return undefined;
+      n = (n << 6) | v;
+    }
+    if (last && pad === 2) {
+      if ((n & 0xffff) !== 0) return undefined; // RFC 4648 §3.5: unused bits are zero
+      out[o++] = n >> 16;
+    } else if (last && pad === 1) {
+      if ((n & 0xff) !== 0) return undefined;
+      out[o++] = n >> 16;
+      out[o++] = (n >> 8) & 0xff;
+    } else {
+      out[o++] = n >> 16;
+      out[o++] = (n >> 8) & 0xff;
+      out[o++] = n & 0xff;
+    }
+  }
+  return out;
+}
+
+/** A JSON value this package writes: no floats, no undefined inside arrays. */
+export type Json =
+  string | number | boolean | null | readonly Json[] | { readonly [k: string]: Json | undefined };
+
+/**
+ * Canonical JSON of this package: `JSON.stringify` of values whose objects
+ * were built with a fixed key order (each format's builder fixes it), no
+ * whitespace. Properties whose value is undefined are left out (optional
+ * fields). Numbers must be safe integers, so every writer agrees on their
+ * digits. Parsers re-encode what they read and compare the bytes, so each
+ * value has exactly one encoding and digests of equal values are equal.
+ */
+export function canonicalJson(value: Json): string {
+  assertCanonicalValue(value, 0);
+  return JSON.stringify(value);
+}
+
+function assertCanonicalValue(value: Json | undefined, depth: number): void {
+  if (depth > 16) throw new TypeError('canonicalJson: nested too deep');
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value))
+      throw new TypeError('canonicalJson: numbers are safe integers');
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value as readonly (Json | undefined)[]) {
+      if (item === undefined) throw new TypeError('canonicalJson: undefined in an array');
+      assertCanonicalValue(item, depth + 1);
+    }
+    return;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) assertCanonicalValue(item, depth + 1);
+  }
+}
+
+/**
+ * Parses strict UTF-8 JSON. The caller checks the size first and passes
+ * `invalid`, which builds its own coded error around the cause.
+ */
+export function parseJsonBytes(bytes: Uint8Array, invalid: (cause: unknown) => Error): unknown {
+  try {
+    return JSON.parse(fromUtf8(bytes)) as unknown;
+  } catch (cause) {
+    throw invalid(cause);
+  }
+}
