@@ -10,6 +10,7 @@ export type TelemetryErrorCode =
   | 'BATCH_TOO_LARGE'
   | 'BATCH_INVALID'
   | 'BAD_REQUEST'
+  | 'NOT_FOUND'
   // data site: residency re-check (defence in depth)
   | 'REGION_NOT_DESIGNATED_HERE'
   | 'POLICY_UNKNOWN'

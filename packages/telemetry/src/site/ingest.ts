@@ -1,0 +1,297 @@
+/**
+ * The data site's write path: check a batch, store it with its ingest-log
+ * entry, append the entry to the site's own log, answer with a receipt once
+ * a witnessed checkpoint covers it. Retention deletes old batches the same
+ * way (deletion and its entry in one transaction, then the log).
+ *
+ * Order, so that kill -9 at any point loses no acknowledged batch and
+ * stores none twice (see storage.ts):
+ *   1. storeBatch(batch + entry bytes)    — atomic, idempotent by digest
+ *   2. log.add(entry bytes, dedup)        — same bytes, same index
+ *   3. markLogged(entry id, index)
+ *   4. wait for a witnessed checkpoint, answer with the receipt
+ * A crash after 1 leaves the entry in `unlogged()`; `recover()` (at start
+ * and on a timer) does 2–3 for it. A re-sent batch finds step 1 done and
+ * continues from there.
+ */
+import { hasCode } from '@glasshouse/errors';
+import type { Log } from '@glasshouse/log';
+import {
+  DIGEST,
+  MAX_DELETED_PER_ENTRY,
+  INGEST_LOG_SCHEMA,
+  ResidencyError,
+  type ResidencyState,
+  type StoredEntry,
+  type TelemetryBatch,
+  batchDigest,
+  checkStoredEntry,
+  encodeIngestLogEntry,
+  parseBatch,
+} from '@glasshouse/residency';
+import { TelemetryError } from '../errors.js';
+import type { SiteMetrics } from './metrics.js';
+import type { BatchToStore, SiteStorage, StoredEvent } from './storage.js';
+
+/**
+ * The site's verified view of the residency log (policies and enrollments),
+ * as of the latest witnessed checkpoint it has verified. The telemetry
+ * package's residency view (`src/view/`) provides it; tests may fold the
+ * entries themselves.
+ */
+export interface ResidencyLookup {
+  current(): ResidencyState;
+}
+
+export interface IngestResult {
+  /** `sha256:<hex>` of the batch bytes. */
+  readonly batch: string;
+  /** Index of the batch's `stored` entry in the site's ingest log. */
+  readonly index: bigint;
+  /** c2sp.org/tlog-proof@v1 receipt of that entry against a witnessed checkpoint. */
+  readonly receipt: string;
+}
+
+export interface IngestOptions {
+  readonly siteId: string;
+  readonly storage: SiteStorage;
+  readonly log: Log;
+  readonly residency: ResidencyLookup;
+  /** Milliseconds since the epoch; default `Date.now`. */
+  readonly now?: () => number;
+  /** How long a request waits for a witnessed checkpoint. Default 30 s. */
+  readonly receiptTimeoutMs?: number;
+  readonly metrics?: SiteMetrics;
+}
+
+/** Entries `recover()` appends per round. */
+const RECOVER_CHUNK = 1_000;
+
+export class SiteIngest {
+  readonly siteId: string;
+  readonly #storage: SiteStorage;
+  readonly #log: Log;
+  readonly #residency: ResidencyLookup;
+  readonly #now: () => number;
+  readonly #receiptTimeoutMs: number;
+  readonly #metrics: SiteMetrics | undefined;
+
+  constructor(opts: IngestOptions) {
+    this.siteId = opts.siteId;
+    this.#storage = opts.storage;
+    this.#log = opts.log;
+    this.#residency = opts.residency;
+    this.#now = opts.now ?? Date.now;
+    this.#receiptTimeoutMs = opts.receiptTimeoutMs ?? 30_000;
+    this.#metrics = opts.metrics;
+  }
+
+  /**
+   * Ingests the exact batch bytes the router forwarded under the policy
+   * `policyDigest` (the `Glasshouse-Policy` header). Idempotent by the
+   * bytes' digest: a second call answers the first result.
+   */
+  async ingest(bytes: Uint8Array, policyDigest: string | undefined): Promise<IngestResult> {
+    const digest = batchDigest(bytes);
+    let stored = await this.#storage.batch(digest);
+    if (stored === null) {
+      const policy = checkPolicyHeader(policyDigest);
+      const batch = parseBatchBytes(bytes);
+      const storedAtMs = this.#now();
+      const entry: StoredEntry = {
+        schema: INGEST_LOG_SCHEMA,
+        kind: 'stored',
+        site: this.siteId,
+        policy,
+        customer: batch.customer,
+        region: batch.region,
+        events: batch.events.length,
+        batch: digest,
+        storedAt: new Date(storedAtMs).toISOString(),
+      };
+      this.#checkResidency(entry);
+      stored = await this.#storage.storeBatch(toStore(batch, digest, entry, storedAtMs));
+      if (stored.created) this.#metrics?.stored(batch.region, batch.events.length);
+    }
+    const index = stored.logIndex ?? (await this.#append(stored.entryId, stored.entry));
+    const receipt = await this.#receipt(index);
+    return { batch: digest, index, receipt };
+  }
+
+  /** Defence in depth: the site re-checks what the router decided (issue 16 §5). */
+  #checkResidency(entry: StoredEntry): void {
+    const state = this.#residency.current();
+    try {
+      checkStoredEntry(state, this.siteId, entry);
+    } catch (cause) {
+      if (!(cause instanceof ResidencyError)) throw cause;
+      const evidence = cause.evidence === undefined ? {} : { ...cause.evidence };
+      const code = cause.code;
+      if (code === 'REGION_NOT_DESIGNATED_HERE' || code === 'POLICY_UNKNOWN') {
+        throw new TelemetryError(code, cause.message, { cause, evidence });
+      }
+      if (code === 'ENROLLMENT_MISMATCH') {
+        if (state.enrollment(entry.customer) === undefined) {
+          throw new TelemetryError(
+            'CUSTOMER_NOT_ENROLLED',
+            'the customer has no logged enrollment',
+            {
+              cause,
+              evidence,
+            },
+          );
+        }
+        throw new TelemetryError(code, cause.message, { cause, evidence });
+      }
+      throw new TelemetryError('BATCH_INVALID', cause.message, { cause, evidence });
+    }
+  }
+
+  async #append(entryId: bigint, entry: Uint8Array): Promise<bigint> {
+    let index: bigint;
+    try {
+      // Same bytes, same index: the log deduplicates (LogStorage.sequence).
+      index = (await this.#log.add(entry, { dedup: true })).index;
+    } catch (cause) {
+      throw new TelemetryError('INGEST_LOG_FAILED', 'the ingest log did not take the entry', {
+        cause,
+      });
+    }
+    await this.#storage.markLogged([{ id: entryId, index }]);
+    return index;
+  }
+
+  async #receipt(index: bigint): Promise<string> {
+    try {
+      const cp = await this.#log.waitForCheckpoint(index, this.#receiptTimeoutMs);
+      return await this.#log.receipt(index, cp);
+    } catch (cause) {
+      if (hasCode(cause, 'WAIT_TIMEOUT')) {
+        throw new TelemetryError(
+          'RECEIPT_TIMEOUT',
+          'no witnessed checkpoint covered the entry in time; the batch is stored, re-send it for the receipt',
+          { cause, evidence: { index: index.toString() } },
+        );
+      }
+      if (hasCode(cause, 'CLOSED'))
+        throw new TelemetryError('CLOSED', 'the site is closing', { cause });
+      throw new TelemetryError('INGEST_LOG_FAILED', 'cannot make the receipt', { cause });
+    }
+  }
+
+  /**
+   * Appends every stored entry whose log index is not recorded (a crash
+   * between storing and logging, or a failed append) and records the
+   * indices. Returns how many it appended.
+   */
+  async recover(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const pending = await this.#storage.unlogged(RECOVER_CHUNK);
+      if (pending.length === 0) return total;
+      let results;
+      try {
+        results = await this.#log.addBatch(
+          pending.map((p) => p.entry),
+          { dedup: true },
+        );
+      } catch (cause) {
+        throw new TelemetryError('INGEST_LOG_FAILED', 'recovery could not append', { cause });
+      }
+      await this.#storage.markLogged(
+        pending.map((p, i) => ({ id: p.id, index: (results[i] as { index: bigint }).index })),
+      );
+      total += pending.length;
+      if (pending.length < RECOVER_CHUNK) return total;
+    }
+  }
+
+  /**
+   * Deletes batches stored more than `periodMs` ago, in chunks of at most
+   * 500 (one `deleted` ingest-log entry each), and appends those entries.
+   * Returns the deleted digests.
+   */
+  async retain(periodMs: number): Promise<string[]> {
+    const nowMs = this.#now();
+    const olderThanMs = nowMs - periodMs;
+    const olderThan = new Date(olderThanMs).toISOString();
+    const deletedAt = new Date(nowMs).toISOString();
+    const deleted: string[] = [];
+    for (;;) {
+      const result = await this.#storage.deleteOlderThan(
+        olderThanMs,
+        MAX_DELETED_PER_ENTRY,
+        (batches) =>
+          encodeIngestLogEntry({
+            schema: INGEST_LOG_SCHEMA,
+            kind: 'deleted',
+            site: this.siteId,
+            batches,
+            olderThan,
+            deletedAt,
+          }),
+      );
+      if (result.entry === null) break;
+      deleted.push(...result.digests);
+      this.#metrics?.deleted(result.digests.length);
+      await this.#append(result.entry.id, result.entry.entry);
+      if (result.digests.length < MAX_DELETED_PER_ENTRY) break;
+    }
+    return deleted;
+  }
+}
+
+/** The policy version the router routed under: `Glasshouse-Policy: sha256:<hex>`. */
+function checkPolicyHeader(value: string | undefined): string {
+  if (value === undefined || !DIGEST.test(value)) {
+    throw new TelemetryError('POLICY_HEADER_INVALID', 'Glasshouse-Policy must be sha256:<64 hex>', {
+      evidence: { value: value?.slice(0, 80) ?? null },
+    });
+  }
+  return value;
+}
+
+function parseBatchBytes(bytes: Uint8Array): TelemetryBatch {
+  try {
+    return parseBatch(bytes);
+  } catch (cause) {
+    if (cause instanceof ResidencyError) {
+      const code = cause.code === 'BATCH_TOO_LARGE' ? 'BATCH_TOO_LARGE' : 'BATCH_INVALID';
+      throw new TelemetryError(code, cause.message, {
+        cause,
+        ...(cause.evidence === undefined ? {} : { evidence: { ...cause.evidence } }),
+      });
+    }
+    throw cause;
+  }
+}
+
+function toStore(
+  batch: TelemetryBatch,
+  digest: string,
+  entry: StoredEntry,
+  storedAtMs: number,
+): BatchToStore {
+  const events: StoredEvent[] = batch.events.map((e) => ({
+    sha256: e.sha256,
+    rule: e.rule,
+    verdict: e.verdict,
+    timeBucket: e.timeBucket,
+    // parseBatch checked strict base64 and its length (batch.ts).
+    personal: Buffer.from(e.personal, 'base64'),
+  }));
+  return {
+    digest,
+    batchId: batch.batchId,
+    customer: batch.customer,
+    region: batch.region,
+    policy: entry.policy,
+    productVersion: batch.productVersion,
+    createdAt: batch.createdAt,
+    sealedKey: Buffer.from(batch.sealedKey, 'base64'),
+    keyRelease: batch.keyRelease,
+    storedAtMs,
+    events,
+    entry: encodeIngestLogEntry(entry),
+  };
+}

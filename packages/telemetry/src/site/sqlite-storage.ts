@@ -1,0 +1,370 @@
+/**
+ * The embedded site storage: one SQLite database (`site.sqlite`) in the
+ * site's data directory, opened the way every service opens SQLite
+ * (@glasshouse/db: exclusive lock, WAL, synchronous FULL — a commit is
+ * fsync'd before it returns). Statements run synchronously on the caller's
+ * thread; each port call is one transaction.
+ *
+ * Events live in a rowid table whose rowid is `batch * 1024 + index`, so a
+ * batch's events are one contiguous key range: inserting appends, retention
+ * deletes a range, and no second index is needed.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { hasCode } from '@glasshouse/errors';
+import { openSqlite } from '@glasshouse/db';
+import { TelemetryError } from '../errors.js';
+import {
+  EVENTS_PER_BATCH_KEY,
+  VERDICT_CODE,
+  LIST_VERDICT_CODE,
+  aggregateFacts,
+  factsFromRow,
+  type FactsRow,
+  hashBytes,
+} from './storage-rows.js';
+import type {
+  BatchToStore,
+  DeleteResult,
+  HashFacts,
+  SiteStorage,
+  SiteSummary,
+  StoredBatch,
+  UnloggedEntry,
+  VerdictToImport,
+} from './storage.js';
+
+const MIGRATIONS = [
+  `
+  CREATE TABLE log_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry BLOB NOT NULL,
+    log_index INTEGER
+  );
+  CREATE INDEX log_entries_unlogged ON log_entries (id) WHERE log_index IS NULL;
+  CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    batch_id TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    region TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    product_version TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sealed_key BLOB NOT NULL,
+    key_release TEXT NOT NULL,
+    stored_at_ms INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES log_entries (id),
+    deleted_entry_id INTEGER REFERENCES log_entries (id)
+  );
+  CREATE INDEX batches_retention ON batches (stored_at_ms, id) WHERE deleted_entry_id IS NULL;
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    sha256 BLOB NOT NULL,
+    rule TEXT,
+    verdict INTEGER NOT NULL,
+    time_bucket TEXT NOT NULL,
+    personal BLOB NOT NULL
+  );
+  CREATE TABLE facts (
+    sha256 BLOB PRIMARY KEY,
+    first_seen TEXT,
+    malicious INTEGER NOT NULL,
+    suspicious INTEGER NOT NULL,
+    reports INTEGER NOT NULL,
+    list_verdict INTEGER
+  ) WITHOUT ROWID;
+  `,
+];
+
+export interface SqliteSiteStorageOptions {
+  /** The data directory; created when missing. */
+  readonly dir: string;
+}
+
+interface BatchRow {
+  entry_id: bigint;
+  entry: Buffer;
+  log_index: bigint | null;
+  events: bigint;
+  deleted: bigint;
+}
+
+/** Opens (creating or migrating) the site storage in `dir`. */
+export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<SiteStorage> {
+  try {
+    mkdirSync(opts.dir, { recursive: true });
+    const db = openSqlite(join(opts.dir, 'site.sqlite'), {
+      migrations: MIGRATIONS,
+      safeIntegers: true,
+      foreignKeys: true,
+    });
+    return Promise.resolve(new SqliteSiteStorage(db));
+  } catch (cause) {
+    if (hasCode(cause, 'DB_SCHEMA_NEWER')) {
+      return Promise.reject(
+        new TelemetryError('STORAGE_CORRUPT', cause.message, {
+          cause,
+          evidence: cause.evidence ?? {},
+        }),
+      );
+    }
+    return Promise.reject(
+      new TelemetryError('STORAGE_FAILED', 'cannot open the site database', { cause }),
+    );
+  }
+}
+
+class SqliteSiteStorage implements SiteStorage {
+  readonly #db: Database.Database;
+  readonly #s;
+  readonly #store: Database.Transaction<(b: BatchToStore) => StoredBatch>;
+  readonly #mark: Database.Transaction<(marks: readonly { id: bigint; index: bigint }[]) => void>;
+  readonly #delete: Database.Transaction<
+    (
+      olderThanMs: number,
+      limit: number,
+      entryFor: (d: readonly string[]) => Uint8Array,
+    ) => DeleteResult
+  >;
+  readonly #import: Database.Transaction<(v: readonly VerdictToImport[]) => void>;
+  #closed = false;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const s = {
+      batchByDigest: db.prepare<[string], BatchRow>(
+        `SELECT b.entry_id, l.entry, l.log_index, b.events, (b.deleted_entry_id IS NOT NULL) AS deleted
+         FROM batches b JOIN log_entries l ON l.id = b.entry_id WHERE b.digest = ?`,
+      ),
+      insertEntry: db.prepare<[Uint8Array]>('INSERT INTO log_entries (entry) VALUES (?)'),
+      insertBatch: db.prepare(
+        `INSERT INTO batches (digest, batch_id, customer, region, policy, product_version,
+           created_at, sealed_key, key_release, stored_at_ms, events, entry_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertEvent: db.prepare(
+        'INSERT INTO events (id, sha256, rule, verdict, time_bucket, personal) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      upsertFacts: db.prepare(
+        `INSERT INTO facts (sha256, first_seen, malicious, suspicious, reports, list_verdict)
+         VALUES (?, ?, ?, ?, ?, NULL)
+         ON CONFLICT (sha256) DO UPDATE SET
+           first_seen = CASE WHEN facts.first_seen IS NULL OR excluded.first_seen < facts.first_seen
+                        THEN excluded.first_seen ELSE facts.first_seen END,
+           malicious = facts.malicious + excluded.malicious,
+           suspicious = facts.suspicious + excluded.suspicious,
+           reports = facts.reports + excluded.reports`,
+      ),
+      importVerdict: db.prepare(
+        `INSERT INTO facts (sha256, first_seen, malicious, suspicious, reports, list_verdict)
+         VALUES (?, NULL, 0, 0, 0, ?)
+         ON CONFLICT (sha256) DO UPDATE SET list_verdict = excluded.list_verdict`,
+      ),
+      unlogged: db.prepare<[number], { id: bigint; entry: Buffer }>(
+        'SELECT id, entry FROM log_entries WHERE log_index IS NULL ORDER BY id LIMIT ?',
+      ),
+      entryIndex: db.prepare<[bigint], { log_index: bigint | null }>(
+        'SELECT log_index FROM log_entries WHERE id = ?',
+      ),
+      setIndex: db.prepare('UPDATE log_entries SET log_index = ? WHERE id = ?'),
+      expired: db.prepare<[number, number], { id: bigint; digest: string }>(
+        `SELECT id, digest FROM batches WHERE deleted_entry_id IS NULL AND stored_at_ms < ?
+         ORDER BY stored_at_ms, id LIMIT ?`,
+      ),
+      deleteEvents: db.prepare('DELETE FROM events WHERE id >= ? AND id < ?'),
+      markDeleted: db.prepare('UPDATE batches SET deleted_entry_id = ? WHERE id = ?'),
+      facts: db.prepare<[Uint8Array], FactsRow>(
+        `SELECT first_seen, malicious, suspicious, reports, list_verdict FROM facts WHERE sha256 = ?`,
+      ),
+      regions: db.prepare<[], { region: string }>(
+        'SELECT DISTINCT region FROM batches ORDER BY region',
+      ),
+      counts: db.prepare<[], { batches: bigint; events: bigint | null; deleted: bigint }>(
+        `SELECT COUNT(*) FILTER (WHERE deleted_entry_id IS NULL) AS batches,
+                SUM(events) FILTER (WHERE deleted_entry_id IS NULL) AS events,
+                COUNT(*) FILTER (WHERE deleted_entry_id IS NOT NULL) AS deleted
+         FROM batches`,
+      ),
+    };
+    this.#s = s;
+
+    this.#store = db.transaction((b: BatchToStore): StoredBatch => {
+      const existing = s.batchByDigest.get(b.digest);
+      if (existing !== undefined) return storedOf(existing, false);
+      const entryId = s.insertEntry.run(b.entry).lastInsertRowid as bigint;
+      const batchRow = s.insertBatch.run(
+        b.digest,
+        b.batchId,
+        b.customer,
+        b.region,
+        b.policy,
+        b.productVersion,
+        b.createdAt,
+        b.sealedKey,
+        b.keyRelease,
+        b.storedAtMs,
+        b.events.length,
+        entryId,
+      ).lastInsertRowid as bigint;
+      const base = batchRow * EVENTS_PER_BATCH_KEY;
+      b.events.forEach((e, i) => {
+        s.insertEvent.run(
+          base + BigInt(i),
+          hashBytes(e.sha256),
+          e.rule,
+          VERDICT_CODE[e.verdict],
+          e.timeBucket,
+          e.personal,
+        );
+      });
+      for (const f of aggregateFacts(b.events)) {
+        s.upsertFacts.run(f.hash, f.firstSeen, f.malicious, f.suspicious, f.reports);
+      }
+      return {
+        created: true,
+        entryId,
+        entry: b.entry,
+        logIndex: null,
+        events: b.events.length,
+      };
+    });
+
+    this.#mark = db.transaction((marks: readonly { id: bigint; index: bigint }[]) => {
+      for (const m of marks) {
+        const row = s.entryIndex.get(m.id);
+        if (row === undefined) {
+          throw new TelemetryError('STORAGE_CORRUPT', 'no stored entry with this id', {
+            evidence: { id: m.id.toString() },
+          });
+        }
+        if (row.log_index !== null) {
+          if (row.log_index !== m.index) throw indexConflict(m, row.log_index);
+          continue;
+        }
+        s.setIndex.run(m.index, m.id);
+      }
+    });
+
+    this.#delete = db.transaction(
+      (olderThanMs: number, limit: number, entryFor: (d: readonly string[]) => Uint8Array) => {
+        const rows = s.expired.all(olderThanMs, limit);
+        if (rows.length === 0) return { digests: [], entry: null };
+        const digests = rows.map((r) => r.digest);
+        const entry = entryFor(digests);
+        const id = s.insertEntry.run(entry).lastInsertRowid as bigint;
+        for (const r of rows) {
+          const base = r.id * EVENTS_PER_BATCH_KEY;
+          s.deleteEvents.run(base, base + EVENTS_PER_BATCH_KEY);
+          s.markDeleted.run(id, r.id);
+        }
+        return { digests, entry: { id, entry } };
+      },
+    );
+
+    this.#import = db.transaction((verdicts: readonly VerdictToImport[]) => {
+      for (const v of verdicts) {
+        s.importVerdict.run(hashBytes(v.sha256), LIST_VERDICT_CODE[v.verdict]);
+      }
+    });
+  }
+
+  storeBatch(batch: BatchToStore): Promise<StoredBatch> {
+    return this.#run(() => this.#store.immediate(batch));
+  }
+
+  batch(digest: string): Promise<StoredBatch | null> {
+    return this.#run(() => {
+      const row = this.#s.batchByDigest.get(digest);
+      return row === undefined ? null : storedOf(row, false);
+    });
+  }
+
+  unlogged(limit: number): Promise<UnloggedEntry[]> {
+    return this.#run(() =>
+      this.#s.unlogged.all(limit).map((r) => ({ id: r.id, entry: toBytes(r.entry) })),
+    );
+  }
+
+  markLogged(marks: readonly { id: bigint; index: bigint }[]): Promise<void> {
+    return this.#run(() => {
+      this.#mark.immediate(marks);
+    });
+  }
+
+  deleteOlderThan(
+    olderThanMs: number,
+    limit: number,
+    entryFor: (digests: readonly string[]) => Uint8Array,
+  ): Promise<DeleteResult> {
+    return this.#run(() => this.#delete.immediate(olderThanMs, limit, entryFor));
+  }
+
+  reputation(hashes: readonly string[]): Promise<HashFacts[]> {
+    return this.#run(() => this.reputationSync(hashes));
+  }
+
+  /** The same lookups without a promise per call (the site's hot read path). */
+  reputationSync(hashes: readonly string[]): HashFacts[] {
+    const stmt = this.#s.facts;
+    return hashes.map((h) => factsFromRow(h, stmt.get(hashBytes(h))));
+  }
+
+  importVerdicts(verdicts: readonly VerdictToImport[]): Promise<void> {
+    return this.#run(() => {
+      this.#import.immediate(verdicts);
+    });
+  }
+
+  summary(): Promise<SiteSummary> {
+    return this.#run(() => {
+      const c = this.#s.counts.get();
+      return {
+        regions: this.#s.regions.all().map((r) => r.region),
+        batches: Number(c?.batches ?? 0n),
+        events: Number(c?.events ?? 0n),
+        deletedBatches: Number(c?.deleted ?? 0n),
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  #run<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new TelemetryError('CLOSED', 'the storage is closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (cause) {
+      if (cause instanceof TelemetryError) return Promise.reject(cause);
+      return Promise.reject(new TelemetryError('STORAGE_FAILED', 'site storage failed', { cause }));
+    }
+  }
+}
+
+function storedOf(row: BatchRow, created: boolean): StoredBatch {
+  return {
+    created,
+    entryId: row.entry_id,
+    entry: toBytes(row.entry),
+    logIndex: row.log_index,
+    events: row.deleted !== 0n ? 0 : Number(row.events),
+  };
+}
+
+function toBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function indexConflict(m: { id: bigint; index: bigint }, stored: bigint): TelemetryError {
+  return new TelemetryError('STORAGE_CORRUPT', 'the entry already has another log index', {
+    evidence: { id: m.id.toString(), stored: stored.toString(), index: m.index.toString() },
+  });
+}
