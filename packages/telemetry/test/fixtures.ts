@@ -175,6 +175,8 @@ export function newLogKey(siteId: string): { signerKey: string; verifierKey: str
 /** A real witness (own key, own SQLite state) on loopback that trusts `logVerifierKeys`. */
 export interface TestWitness {
   readonly url: string;
+  /** c2sp.org/tlog-policy text: the log, this witness, a quorum of it. */
+  policyText(logVerifierKey: string): string;
   /** Witnessing options for a log with this key: quorum = this witness. */
   witnessing(logVerifierKey: string): LogWitnessingOptions;
   close(): Promise<void>;
@@ -196,14 +198,13 @@ export async function startTestWitness(logVerifierKeys: readonly string[]): Prom
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   const url = `http://127.0.0.1:${address.port}`;
+  // c2sp.org/tlog-policy: the log, the witness, a quorum of that one witness.
+  const policyText = (logVerifierKey: string): string =>
+    `log ${logVerifierKey}\nwitness w ${keys.verifierKey} ${url}\nquorum w\n`;
   return {
     url,
-    witnessing: (logVerifierKey) => ({
-      // c2sp.org/tlog-policy: the log, the witness, a quorum of that one witness.
-      policy: parsePolicy(
-        `log ${logVerifierKey}\nwitness w ${keys.verifierKey} ${url}\nquorum w\n`,
-      ),
-    }),
+    policyText,
+    witnessing: (logVerifierKey) => ({ policy: parsePolicy(policyText(logVerifierKey)) }),
     close: async () => {
       await app.close();
       await state.close();

@@ -19,6 +19,7 @@ import { parseSignerKey } from '@glasshouse/tlog';
 import { TelemetryError } from '../errors.js';
 import { type ResidencyLookup, SiteIngest } from './ingest.js';
 import { SiteMetrics } from './metrics.js';
+import { parseVerdictList } from './reputation.js';
 import { openPostgresSiteStorage } from './postgres-storage.js';
 import { openSqliteSiteStorage } from './sqlite-storage.js';
 import type { SiteStorage } from './storage.js';
@@ -81,6 +82,17 @@ export class DataSite {
     this.logStorage = parts.logStorage;
     this.ingest = parts.ingest;
     this.metrics = parts.metrics;
+  }
+
+  /**
+   * Imports a vendor verdict list (`glasshouse.verdict-list/v1`) into the
+   * reputation facts. The caller has verified where the list came from (the
+   * supervised release channel); returns how many verdicts were imported.
+   */
+  async importVerdictList(bytes: Uint8Array): Promise<number> {
+    const verdicts = parseVerdictList(bytes);
+    await this.storage.importVerdicts(verdicts);
+    return verdicts.length;
   }
 
   /** Runs `job` every `intervalMs` until close; a failure is reported, never fatal. */
