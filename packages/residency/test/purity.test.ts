@@ -1,0 +1,32 @@
+// DESIGN.md §10: pure packages run in the browser too, so no `node:` imports, no Buffer, no process.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const src = join(import.meta.dirname, '..', 'src');
+
+describe('purity of @glasshouse/residency', () => {
+  it('has no node: imports, Buffer, process, clock or console in src', () => {
+    for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
+      const text = readFileSync(join(src, file), 'utf8');
+      expect(text, file).not.toMatch(
+        /from ['"]node:|require\(|\bBuffer\b|\bprocess\.|Date\.now|new Date\(\)|console\./,
+      );
+    }
+  });
+
+  it('depends only on errors and the pinned browser-safe crypto libraries', () => {
+    const pkg = JSON.parse(readFileSync(join(src, '..', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    expect(Object.keys(pkg.dependencies).sort()).toEqual([
+      '@glasshouse/errors',
+      '@hpke/core',
+      '@hpke/dhkem-x25519',
+      '@noble/curves',
+      '@noble/hashes',
+    ]);
+    for (const version of Object.values(pkg.dependencies))
+      expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
