@@ -2,6 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
 import { agentCommand, registerAgentCommands } from './commands/agent.js';
 import { registerAgentScanCommand } from './commands/agent-scan.js';
+import { registerAgentTelemetryCommands } from './commands/agent-telemetry.js';
+import { registerCustomerCommands } from './commands/customer.js';
+import { registerResidencyCommands } from './commands/residency.js';
+import { registerSupervisorResidencyCommands } from './commands/supervisor-residency.js';
 import { registerAssemblyCommands } from './commands/assembly.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
@@ -44,6 +48,10 @@ export function buildProgram(io: Io): Command {
   registerRepoCommands(program, io);
   registerAgentCommands(program, io);
   registerAgentScanCommand(agentCommand(program), io);
+  registerAgentTelemetryCommands(agentCommand(program), io);
+  registerSupervisorResidencyCommands(program, io);
+  registerCustomerCommands(program, io);
+  registerResidencyCommands(program, io);
   return program;
 }
 

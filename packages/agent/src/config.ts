@@ -10,6 +10,8 @@
  *     agent.json                  the pinned identities; written last by initAgent
  *     trust/root.json             the TUF root given at init (kept as pinned)
  *     trust/witness-policy.txt    the c2sp.org/tlog-policy of the release log
+ *     trust/residency.json        optional: the data path's trust (telemetry/trust.ts)
+ *     device.key                  the device key, made with the residency trust (0600)
  *     tuf/metadata/               tuf-js's metadata directory (its trusted state)
  *     state.json                  last checkpoint seen, last update result, staged slot
  *     rules/slots/<slot>/         installed bundles (install.ts)
@@ -26,11 +28,13 @@ import {
   ReleaseFormatError,
   verifyTrustBundleFingerprint,
   type ReleaseFormatErrorCode,
+  type ResidencyTrust,
   type TrustBundle,
 } from '@glasshouse/release-format';
 import { parsePolicy, type Policy } from '@glasshouse/tlog';
 import { AgentError, type AgentErrorCode } from './errors.js';
 import { readFileIfPresent, writeFileAtomic } from './files.js';
+import { checkPinnedResidency, pinResidency } from './telemetry/trust.js';
 
 export const AGENT_CONFIG_SCHEMA = 'glasshouse.agent/v1';
 /** The config is a few keys and URLs. */
@@ -104,6 +108,8 @@ export interface InitAgentOptions {
   /** Overrides the URL of the policy's `log` line. */
   readonly logUrl?: string | undefined;
   readonly supervisorTufKeys?: { readonly root: TufPublicKey; readonly release: TufPublicKey };
+  /** The data path's trust (router, residency log, key-release key); pins telemetry too. */
+  readonly residency?: ResidencyTrust | undefined;
 }
 
 /**
@@ -131,6 +137,7 @@ export async function initAgent(options: InitAgentOptions): Promise<Agent> {
     if (dirExisted) {
       await rm(join(options.dir, 'tuf'), { recursive: true, force: true });
       await rm(join(options.dir, 'trust'), { recursive: true, force: true });
+      await rm(join(options.dir, 'device.key'), { force: true });
     } else {
       await rm(options.dir, { recursive: true, force: true });
     }
@@ -185,6 +192,7 @@ export async function initAgentFromTrustBundle(options: {
     source: bundle.source,
     logUrl: bundle.logUrl,
     supervisorTufKeys: bundle.supervisor.tufKeys,
+    residency: bundle.residency,
   });
 }
 
@@ -225,6 +233,7 @@ async function pinTrust(
   }
   const full: AgentConfig = { ...config, logUrl: withSlash(httpUrl(logUrl, 'the log URL')) };
   checkKeys(full);
+  if (options.residency !== undefined) checkPinnedResidency(options.residency);
   if (options.root.length > MAX_ROOT_BYTES) {
     throw new AgentError('AGENT_OPTION_INVALID', `the TUF root is over ${MAX_ROOT_BYTES} bytes`);
   }
@@ -246,6 +255,7 @@ async function pinTrust(
   }
   await writeFileAtomic(paths.pinnedRoot, options.root);
   await writeFileAtomic(paths.policy, options.policy);
+  if (options.residency !== undefined) await pinResidency(options.dir, options.residency);
   await writeFileAtomic(paths.config, `${JSON.stringify(full, null, 2)}\n`);
   return loadAgent(options.dir);
 }

@@ -39,3 +39,25 @@ export {
   type ScanSummary,
   type SkipReason,
 } from './scan.js';
+export {
+  checkPinnedResidency,
+  deviceIdentity,
+  loadEnrollment,
+  loadResidency,
+  type DeviceEnrollment,
+  type PinnedResidency,
+} from './telemetry/trust.js';
+export { queueDetections, type Detection, type OutboxRecord, type SentRecord } from './telemetry/queue.js';
+export {
+  enrollDevice,
+  sendTelemetry,
+  telemetryReport,
+  verifyReceipts,
+  type EnrollOptions,
+  type SendOptions,
+  type SendReport,
+  type TelemetryReport,
+} from './telemetry/telemetry.js';
+export { lookupReputation, MAX_LOOKUP_HASHES, type CloudLookup } from './telemetry/cloud.js';
+export { readResidencyView, currentSite, type ResidencyView } from './telemetry/residency-view.js';
+export { sitePolicy, verifyBatchReceipt, type VerifiedReceipt } from './telemetry/receipts.js';

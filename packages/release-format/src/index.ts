@@ -25,11 +25,13 @@ export {
   MAX_TRUST_BUNDLE_BYTES,
   TRUST_BUNDLE_PAYLOAD_TYPE,
   TRUST_BUNDLE_SCHEMA,
+  checkResidencyTrust,
   encodeTrustBundlePayload,
   openTrustBundle,
   trustBundleEnvelope,
   trustBundleFingerprint,
   trustBundleSigningMessage,
   verifyTrustBundleFingerprint,
+  type ResidencyTrust,
   type TrustBundle,
 } from './trust-bundle.js';

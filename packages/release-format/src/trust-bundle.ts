@@ -11,6 +11,13 @@
  *     repoUrl, logUrl, rulesName, source
  *     supervisor      {publicKeyPem, verifierId, tufKeys: {root, release}}
  *     builder         {publicKeyPem, builderId}
+ *     residency       OPTIONAL (bundles without it stay valid): what an endpoint
+ *                     pins for telemetry — {routerUrl, logPolicy (the residency
+ *                     log's c2sp.org/tlog-policy, its log line with the URL),
+ *                     vendorKey and supervisorKey (base64 raw Ed25519 residency
+ *                     signing keys), keyRelease (base64 raw X25519 key-release
+ *                     public key, RFC 9180 §7.1)}. Both organisations sign it
+ *                     with the rest, so neither can swap the key-release key alone.
  *
  * The signatures are checked against the keys of the ROOT role of the TUF
  * root the bundle carries (TUF 4.3 "root.json": `roles.root.keyids`,
@@ -57,6 +64,21 @@ export interface TrustBundle {
     readonly tufKeys: { readonly root: TufPublicKey; readonly release: TufPublicKey };
   };
   readonly builder: { readonly publicKeyPem: string; readonly builderId: string };
+  readonly residency?: ResidencyTrust | undefined;
+}
+
+/** The data path's trust roots an endpoint pins (see the module comment). */
+export interface ResidencyTrust {
+  /** The ingest router's base URL (http or https). */
+  readonly routerUrl: string;
+  /** The residency log's c2sp.org/tlog-policy: its log line (key and URL), witnesses, quorum. */
+  readonly logPolicy: string;
+  /** The vendor's residency signing key, base64 of the raw 32-byte Ed25519 key. */
+  readonly vendorKey: string;
+  /** The supervisor's residency signing key, base64 of the raw 32-byte Ed25519 key. */
+  readonly supervisorKey: string;
+  /** The supervisor's key-release public key, base64 of the raw 32-byte X25519 key. */
+  readonly keyRelease: string;
 }
 
 /** The bytes the vendor and the supervisor sign. */
@@ -265,7 +287,41 @@ function parsePayload(payload: Uint8Array): TrustBundle {
   if (typeof bld?.publicKeyPem !== 'string' || typeof bld.builderId !== 'string') {
     malformed('builder is not {publicKeyPem, builderId}');
   }
+  if (v.residency !== undefined) checkResidencyTrust(v.residency, malformed);
   return v as unknown as TrustBundle;
+}
+
+const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
+const MAX_RESIDENCY_TEXT = 64 * 1024;
+
+/** Throws through `malformed` unless `value` is a ResidencyTrust (exactly its fields). */
+export function checkResidencyTrust(
+  value: unknown,
+  malformed: (what: string) => never = (what) => {
+    throw new ReleaseFormatError('TRUST_BUNDLE_MALFORMED', `residency trust: ${what}`);
+  },
+): asserts value is ResidencyTrust {
+  const r = value as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r))
+    malformed('residency is not an object');
+  const fields = ['routerUrl', 'logPolicy', 'vendorKey', 'supervisorKey', 'keyRelease'];
+  for (const key of Object.keys(r)) {
+    if (!fields.includes(key)) malformed(`residency has an unknown field ${key}`);
+  }
+  for (const key of fields) {
+    const field = r[key];
+    if (typeof field !== 'string' || field === '' || field.length > MAX_RESIDENCY_TEXT) {
+      malformed(`residency.${key} is not a string`);
+    }
+  }
+  if (!/^https?:\/\/[^\s]+$/.test(r.routerUrl as string))
+    malformed('residency.routerUrl is not an http(s) URL');
+  for (const key of ['vendorKey', 'supervisorKey', 'keyRelease']) {
+    // RFC 8032 §5.1.5 and RFC 7748 §5: both key kinds are 32 raw bytes.
+    if (!BASE64_32.test(r[key] as string)) malformed(`residency.${key} is not base64 of 32 bytes`);
+  }
+  if (r.vendorKey === r.supervisorKey)
+    malformed('residency: the vendor and supervisor keys are the same');
 }
 
 /** TUF 4.2 "ed25519" key: exactly these fields, 32 bytes of hex. */

@@ -1,13 +1,23 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   DEFAULT_MAX_FILE_SIZE,
+  loadEnrollment,
+  lookupReputation,
+  queueDetections,
+  sendTelemetry,
   loadActiveRules,
+  type Detection,
   ScanError,
   scanPaths,
   type ScanRecord,
   type ScanSummary,
 } from '@glasshouse/agent';
 import { UsageError, type Io } from '../io.js';
+import { formatSend, PRODUCT_VERSION } from './agent-telemetry.js';
 
 /** The agent's data directory when `--dir` is not given. */
 export const DEFAULT_AGENT_DIR = 'agent';
@@ -19,6 +29,18 @@ interface ScanCommandOptions {
   followSymlinks: boolean;
   scanTimeout?: string;
   allowEngineWithoutTimeout?: boolean;
+  cloud?: boolean;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The personal fields of a detection on this machine: sealed before they leave it. */
+function detectionAt(path: string, sha256: string, rule: string | null, verdict: Detection['verdict']): Detection {
+  return { sha256, rule, verdict, seenAt: new Date(), host: hostname(), user: userInfo().username, path: resolve(path) };
 }
 
 /** `--max-file-size`: bytes, or a number with a K/M/G suffix (binary units). */
@@ -90,7 +112,18 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
       '--allow-engine-without-timeout',
       'scan even with the WebAssembly YARA-X fallback, which cannot stop a runaway rule',
     )
+    .option(
+      '--cloud',
+      'look up the files the local rules did not flag at the reputation API of the site the logged residency ' +
+        "policy designates for this device's region (only SHA-256 values are sent); known-bad files count as " +
+        'detections, and every detection is sent as sealed telemetry through the ingest router (needs agent enroll)',
+    )
     .action(async (paths: string[], opts: ScanCommandOptions) => {
+      const cloud = opts.cloud === true;
+      // Checked before scanning: a device that cannot report should not scan for the cloud.
+      if (cloud) await loadEnrollment(opts.dir);
+      const matched: { path: string; rules: readonly string[] }[] = [];
+      const clean: string[] = [];
       const maxFileSize =
         opts.maxFileSize === undefined ? DEFAULT_MAX_FILE_SIZE : parseByteSize(opts.maxFileSize);
       const json = opts.json === true;
@@ -104,6 +137,7 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
         const onResult = (r: ScanRecord): void => {
           switch (r.type) {
             case 'match':
+              matched.push({ path: r.path, rules: r.rules });
               io.stdout(
                 json
                   ? `${JSON.stringify({ type: 'match', path: r.path, rules: r.rules, bytes: r.bytes })}\n`
@@ -115,6 +149,7 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
               else io.stderr(`skipped ${shown(r.path)}: ${r.reason} (${r.detail})\n`);
               return;
             case 'clean':
+              if (cloud) clean.push(r.path);
               return;
           }
         };
@@ -141,12 +176,56 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
       } else {
         io.stderr(`${summaryLine(summary)} (${rules})\n`);
       }
-      if (summary.matches > 0) {
+      let detected = summary.matches;
+      if (cloud) detected += await cloudStep(opts.dir, matched, clean, json, io);
+      if (detected > 0) {
         throw new ScanError(
           'AGENT_SCAN_DETECTED',
-          `${summary.matches} file${summary.matches === 1 ? '' : 's'} matched`,
-          { evidence: { matches: summary.matches } },
+          `${detected} file${detected === 1 ? '' : 's'} matched`,
+          { evidence: { matches: detected } },
         );
       }
     });
+}
+
+/**
+ * `--cloud`: looks up the clean files at the designated site, prints the
+ * known-bad ones, queues every detection (local and cloud) and sends them.
+ * Returns the number of files the cloud flagged.
+ */
+async function cloudStep(
+  dir: string,
+  matched: readonly { path: string; rules: readonly string[] }[],
+  clean: readonly string[],
+  json: boolean,
+  io: Io,
+): Promise<number> {
+  const hashes = new Map<string, string>();
+  for (const path of clean) hashes.set(path, await sha256OfFile(path));
+  const lookup = await lookupReputation({ dir, hashes: [...hashes.values()] });
+  const bad = new Map(lookup.results.filter((r) => r.verdict === 'known-bad').map((r) => [r.sha256, r]));
+  const detections: Detection[] = [];
+  let flagged = 0;
+  for (const [path, sha256] of hashes) {
+    const r = bad.get(sha256);
+    if (r === undefined) continue;
+    flagged++;
+    io.stdout(
+      json
+        ? `${JSON.stringify({ type: 'cloud', path, sha256, verdict: r.verdict, detections: r.detections, firstSeen: r.firstSeen, site: lookup.site })}\n`
+        : `${shown(path)}: cloud known-bad (site ${lookup.site}, ${r.detections} detections, first seen ${r.firstSeen ?? '?'})\n`,
+    );
+    detections.push(detectionAt(path, sha256, null, 'malicious'));
+  }
+  for (const m of matched) {
+    const sha256 = await sha256OfFile(m.path);
+    for (const rule of m.rules) detections.push(detectionAt(m.path, sha256, rule, 'malicious'));
+  }
+  io.stderr(`cloud: ${hashes.size} files looked up at ${lookup.site} (policy ${lookup.policy}), ${flagged} known-bad\n`);
+  if (detections.length > 0) {
+    await queueDetections(dir, await loadEnrollment(dir), detections);
+    const sent = await sendTelemetry({ dir, productVersion: PRODUCT_VERSION, now: () => new Date() });
+    io.stderr(`telemetry ${formatSend(sent)}`);
+  }
+  return flagged;
 }

@@ -14,7 +14,12 @@ import {
 } from '@glasshouse/agent';
 import { publicKeyFromPem } from '@glasshouse/attest';
 import { HttpError, readBoundedBody } from '@glasshouse/http';
-import { MAX_TRUST_BUNDLE_BYTES, trustBundleFingerprint } from '@glasshouse/release-format';
+import {
+  checkResidencyTrust,
+  MAX_TRUST_BUNDLE_BYTES,
+  trustBundleFingerprint,
+  type ResidencyTrust,
+} from '@glasshouse/release-format';
 import { parseSupervisorKeysFile } from '@glasshouse/distribution';
 import { readSmallFile, UsageError, type Io } from '../io.js';
 
@@ -36,6 +41,7 @@ interface InitOptions {
   source?: string;
   logUrl?: string;
   supervisorTufKeys?: string;
+  residency?: string;
 }
 
 /** The long form's options, all needed when there is no --trust. */
@@ -136,11 +142,21 @@ export function registerAgentCommands(
       'the supervisor\'s TUF public keys ("glasshouse supervisor tuf-keys"): the root and the releases ' +
         'role must need them, and a missing signature is named by organisation',
     )
+    .option(
+      '--residency <file>',
+      'long form: the residency trust for telemetry (JSON: routerUrl, logPolicy, vendorKey, supervisorKey, ' +
+        'keyRelease); a trust bundle carries it in its residency field',
+    )
     .action(async (opts: InitOptions) => {
       const dir = resolve(io.cwd, opts.dir);
       if (opts.trust !== undefined) {
         const given = LONG_FORM.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
-        if (given.length > 0 || opts.logUrl !== undefined || opts.supervisorTufKeys !== undefined) {
+        if (
+          given.length > 0 ||
+          opts.logUrl !== undefined ||
+          opts.supervisorTufKeys !== undefined ||
+          opts.residency !== undefined
+        ) {
           throw new UsageError(
             `--trust replaces the long form; drop ${given.join(' ') || 'the other options'}`,
           );
@@ -202,6 +218,9 @@ export function registerAgentCommands(
         source: long.source,
         logUrl: opts.logUrl,
         ...(tufKeys === undefined ? {} : { supervisorTufKeys: tufKeys }),
+        ...(opts.residency === undefined
+          ? {}
+          : { residency: parseResidencyFile(await file(opts.residency), opts.residency) }),
       });
       io.stdout(`agent initialised in ${dir}\n${formatTrust(await agentStatus(initialised.dir))}`);
     });
@@ -256,6 +275,16 @@ export function registerAgentCommands(
       }
       io.stdout(formatStatus(status));
     });
+}
+
+function parseResidencyFile(text: string, path: string): ResidencyTrust {
+  try {
+    const value: unknown = JSON.parse(text);
+    checkResidencyTrust(value);
+    return value;
+  } catch (cause) {
+    throw new UsageError(`${path} is not a residency trust: ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** The bundle's bytes from a file or an http(s) URL, at most MAX_TRUST_BUNDLE_BYTES. */
