@@ -47,7 +47,12 @@ export {
   type DeviceEnrollment,
   type PinnedResidency,
 } from './telemetry/trust.js';
-export { queueDetections, type Detection, type OutboxRecord, type SentRecord } from './telemetry/queue.js';
+export {
+  queueDetections,
+  type Detection,
+  type OutboxRecord,
+  type SentRecord,
+} from './telemetry/queue.js';
 export {
   enrollDevice,
   sendTelemetry,

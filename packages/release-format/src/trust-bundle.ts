@@ -12,7 +12,7 @@
  *     supervisor      {publicKeyPem, verifierId, tufKeys: {root, release}}
  *     builder         {publicKeyPem, builderId}
  *     residency       OPTIONAL (bundles without it stay valid): what an endpoint
- *                     pins for telemetry — {routerUrl, logPolicy (the residency
+ *                     pins for telemetry — {routerUrl?, logPolicy (the residency
  *                     log's c2sp.org/tlog-policy, its log line with the URL),
  *                     vendorKey and supervisorKey (base64 raw Ed25519 residency
  *                     signing keys), keyRelease (base64 raw X25519 key-release
@@ -69,8 +69,8 @@ export interface TrustBundle {
 
 /** The data path's trust roots an endpoint pins (see the module comment). */
 export interface ResidencyTrust {
-  /** The ingest router's base URL (http or https). */
-  readonly routerUrl: string;
+  /** The ingest router's base URL (http or https), when known at enrollment; `agent enroll --router` gives it otherwise. */
+  readonly routerUrl?: string | undefined;
   /** The residency log's c2sp.org/tlog-policy: its log line (key and URL), witnesses, quorum. */
   readonly logPolicy: string;
   /** The vendor's residency signing key, base64 of the raw 32-byte Ed25519 key. */
@@ -310,11 +310,12 @@ export function checkResidencyTrust(
   }
   for (const key of fields) {
     const field = r[key];
+    if (key === 'routerUrl' && field === undefined) continue;
     if (typeof field !== 'string' || field === '' || field.length > MAX_RESIDENCY_TEXT) {
       malformed(`residency.${key} is not a string`);
     }
   }
-  if (!/^https?:\/\/[^\s]+$/.test(r.routerUrl as string))
+  if (r.routerUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(r.routerUrl as string))
     malformed('residency.routerUrl is not an http(s) URL');
   for (const key of ['vendorKey', 'supervisorKey', 'keyRelease']) {
     // RFC 8032 §5.1.5 and RFC 7748 §5: both key kinds are 32 raw bytes.

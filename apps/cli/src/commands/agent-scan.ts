@@ -39,8 +39,21 @@ async function sha256OfFile(path: string): Promise<string> {
 }
 
 /** The personal fields of a detection on this machine: sealed before they leave it. */
-function detectionAt(path: string, sha256: string, rule: string | null, verdict: Detection['verdict']): Detection {
-  return { sha256, rule, verdict, seenAt: new Date(), host: hostname(), user: userInfo().username, path: resolve(path) };
+function detectionAt(
+  path: string,
+  sha256: string,
+  rule: string | null,
+  verdict: Detection['verdict'],
+): Detection {
+  return {
+    sha256,
+    rule,
+    verdict,
+    seenAt: new Date(),
+    host: hostname(),
+    user: userInfo().username,
+    path: resolve(path),
+  };
 }
 
 /** `--max-file-size`: bytes, or a number with a K/M/G suffix (binary units). */
@@ -203,7 +216,9 @@ async function cloudStep(
   const hashes = new Map<string, string>();
   for (const path of clean) hashes.set(path, await sha256OfFile(path));
   const lookup = await lookupReputation({ dir, hashes: [...hashes.values()] });
-  const bad = new Map(lookup.results.filter((r) => r.verdict === 'known-bad').map((r) => [r.sha256, r]));
+  const bad = new Map(
+    lookup.results.filter((r) => r.verdict === 'known-bad').map((r) => [r.sha256, r]),
+  );
   const detections: Detection[] = [];
   let flagged = 0;
   for (const [path, sha256] of hashes) {
@@ -221,10 +236,16 @@ async function cloudStep(
     const sha256 = await sha256OfFile(m.path);
     for (const rule of m.rules) detections.push(detectionAt(m.path, sha256, rule, 'malicious'));
   }
-  io.stderr(`cloud: ${hashes.size} files looked up at ${lookup.site} (policy ${lookup.policy}), ${flagged} known-bad\n`);
+  io.stderr(
+    `cloud: ${hashes.size} files looked up at ${lookup.site} (policy ${lookup.policy}), ${flagged} known-bad\n`,
+  );
   if (detections.length > 0) {
     await queueDetections(dir, await loadEnrollment(dir), detections);
-    const sent = await sendTelemetry({ dir, productVersion: PRODUCT_VERSION, now: () => new Date() });
+    const sent = await sendTelemetry({
+      dir,
+      productVersion: PRODUCT_VERSION,
+      now: () => new Date(),
+    });
     io.stderr(`telemetry ${formatSend(sent)}`);
   }
   return flagged;

@@ -18,7 +18,7 @@ import { readCallerKey } from '../callers.js';
 import type { Io } from '../io.js';
 
 /** The product version telemetry carries. */
-export const PRODUCT_VERSION = 'glasshouse-agent/0.1.0';
+export const PRODUCT_VERSION = 'glasshouse-agent-0.1.0';
 
 export function registerAgentTelemetryCommands(agent: Command, io: Io): void {
   agent
@@ -68,7 +68,9 @@ export function registerAgentTelemetryCommands(agent: Command, io: Io): void {
       if (opts.verify === true) await verifyReceipts({ dir, now: () => new Date() });
       const report = await telemetryReport(dir);
       if (opts.json === true) {
-        io.stdout(`${JSON.stringify({ send: sent, ...report, outbox: report.outbox.map(({ bytes: _b, ...r }) => r) }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify({ send: sent, ...report, outbox: report.outbox.map((r) => ({ ...r, bytes: `${r.bytes.length} base64 characters` })) }, null, 2)}\n`,
+        );
         return;
       }
       if (sent !== undefined) io.stdout(formatSend(sent));
@@ -94,7 +96,11 @@ function receiptLine(r: SentRecord): string {
 export function formatReport(report: TelemetryReport): string {
   const lines: string[] = [];
   const e = report.enrollment;
-  lines.push(e === undefined ? 'device not enrolled' : `device enrolled for ${e.customer} region ${e.region}`);
+  lines.push(
+    e === undefined
+      ? 'device not enrolled'
+      : `device enrolled for ${e.customer} region ${e.region}`,
+  );
   lines.push(`router ${report.router}`);
   lines.push(`queued ${report.queued} events`);
   for (const o of report.outbox) {

@@ -283,7 +283,9 @@ function parseResidencyFile(text: string, path: string): ResidencyTrust {
     checkResidencyTrust(value);
     return value;
   } catch (cause) {
-    throw new UsageError(`${path} is not a residency trust: ${(cause as Error).message}`, { cause });
+    throw new UsageError(`${path} is not a residency trust: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 

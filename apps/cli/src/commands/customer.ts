@@ -35,9 +35,13 @@ export async function customerKeyIn(dir: string, create: boolean) {
   return { key, path, customer: customerPseudonym(rawPublicKey(key)) };
 }
 
-export async function readCustomerEnrollment(dir: string): Promise<CustomerEnrollmentRecord | undefined> {
+export async function readCustomerEnrollment(
+  dir: string,
+): Promise<CustomerEnrollmentRecord | undefined> {
   try {
-    return JSON.parse(await readFile(join(dir, CUSTOMER_ENROLLMENT_FILE), 'utf8')) as CustomerEnrollmentRecord;
+    return JSON.parse(
+      await readFile(join(dir, CUSTOMER_ENROLLMENT_FILE), 'utf8'),
+    ) as CustomerEnrollmentRecord;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UsageError(`${join(dir, CUSTOMER_ENROLLMENT_FILE)} cannot be read`, { cause: err });
@@ -59,7 +63,14 @@ export async function enrollCustomer(opts: {
   const sequence = (previous?.sequence ?? 0) + 1;
   const { envelope, customer } = customerEnrollment(key, opts.region, sequence, opts.now);
   const { index, receipt } = await postEnrollment(opts.routerUrl, envelope);
-  const record: CustomerEnrollmentRecord = { customer, region: opts.region, sequence, index, receipt, envelope };
+  const record: CustomerEnrollmentRecord = {
+    customer,
+    region: opts.region,
+    sequence,
+    index,
+    receipt,
+    envelope,
+  };
   await writeFile(join(opts.dir, CUSTOMER_ENROLLMENT_FILE), `${JSON.stringify(record, null, 2)}\n`);
   return record;
 }
@@ -68,7 +79,7 @@ export function registerCustomerCommands(program: Command, io: Io): void {
   const customer = program
     .command('customer')
     .description(
-      "A customer of the vendor: its key (Ed25519), its pseudonym c-<32 hex> (the only name of the customer in any log) " +
+      'A customer of the vendor: its key (Ed25519), its pseudonym c-<32 hex> (the only name of the customer in any log) ' +
         'and its enrollment in a region, logged in the witnessed residency log',
     );
 
@@ -91,7 +102,7 @@ export function registerCustomerCommands(program: Command, io: Io): void {
         "vendor's residency key and logs it; prints the log index once a witnessed checkpoint covers it, and keeps " +
         `the receipt in DIR/${CUSTOMER_ENROLLMENT_FILE}. Enrolling again (another region) needs the same customer key ` +
         'and is logged too: the vendor cannot re-home a customer alone. Refusals: RESIDENCY_ROUTER_REFUSED ' +
-        '(with the router\'s code), RESIDENCY_ROUTER_UNREACHABLE.\n\n' +
+        "(with the router's code), RESIDENCY_ROUTER_UNREACHABLE.\n\n" +
         'Example: glasshouse customer enroll --dir data/customers/acme --region EU --router http://127.0.0.1:8450/',
     )
     .requiredOption('--dir <dir>', "the customer's directory")

@@ -34,11 +34,22 @@ export function residencyCommand(program: Command): Command {
 /** `--site ID,COUNTRY,URL,VERIFIER-KEY` (the key inline, or @FILE). */
 async function parseSite(spec: string, cwd: string): Promise<Site> {
   const [id, country, url, key, ...rest] = spec.split(',');
-  if (id === undefined || country === undefined || url === undefined || key === undefined || rest.length > 0) {
-    throw new UsageError(`--site wants ID,COUNTRY,URL,VERIFIER-KEY (or @FILE), got ${JSON.stringify(spec)}`);
+  if (
+    id === undefined ||
+    country === undefined ||
+    url === undefined ||
+    key === undefined ||
+    rest.length > 0
+  ) {
+    throw new UsageError(
+      `--site wants ID,COUNTRY,URL,VERIFIER-KEY (or @FILE), got ${JSON.stringify(spec)}`,
+    );
   }
-  if (!SITE_ID.test(id)) throw new UsageError(`site id ${JSON.stringify(id)} is not [a-z0-9-]{2,32}`);
-  const verifierKey = key.startsWith('@') ? (await readSmallFile(resolve(cwd, key.slice(1)), 4096)).trim() : key;
+  if (!SITE_ID.test(id))
+    throw new UsageError(`site id ${JSON.stringify(id)} is not [a-z0-9-]{2,32}`);
+  const verifierKey = key.startsWith('@')
+    ? (await readSmallFile(resolve(cwd, key.slice(1)), 4096)).trim()
+    : key;
   return { id, country, ingestUrl: url.endsWith('/') ? url : `${url}/`, verifierKey };
 }
 
@@ -46,7 +57,8 @@ function parseRegions(specs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const spec of specs) {
     const m = /^([A-Z][A-Z-]{1,15})=([a-z0-9-]{2,32})$/.exec(spec);
-    if (m?.[1] === undefined || m[2] === undefined) throw new UsageError(`--region wants REGION=SITE, got ${JSON.stringify(spec)}`);
+    if (m?.[1] === undefined || m[2] === undefined)
+      throw new UsageError(`--region wants REGION=SITE, got ${JSON.stringify(spec)}`);
     out[m[1]] = m[2];
   }
   return out;
@@ -69,41 +81,61 @@ export function registerResidencyCommands(program: Command, io: Io): void {
         '  --region EU=ch-zrh --region NA=ch-zrh --default us-iad',
     )
     .requiredOption('--out <file>', 'where to write the payload')
-    .requiredOption('--site <spec>', 'ID,COUNTRY,URL,VERIFIER-KEY or ID,COUNTRY,URL,@FILE (repeatable)', collect)
+    .requiredOption(
+      '--site <spec>',
+      'ID,COUNTRY,URL,VERIFIER-KEY or ID,COUNTRY,URL,@FILE (repeatable)',
+      collect,
+    )
     .option('--region <map>', 'REGION=SITE (repeatable)', collect)
     .option('--default <site>', 'the site of every region not listed')
     .option('--previous <envelope>', 'the envelope of the version this one follows')
-    .action(async (opts: { out: string; site: string[]; region?: string[]; default?: string; previous?: string }) => {
-      const sites = await Promise.all(opts.site.map((s) => parseSite(s, io.cwd)));
-      const previousPayload =
-        opts.previous === undefined
-          ? undefined
-          : envelopeOf(await readSmallFile(resolve(io.cwd, opts.previous), MAX_POLICY_FILE_BYTES)).payload;
-      const payload = draftPolicy({
-        sites,
-        regions: parseRegions(opts.region ?? []),
-        default: opts.default,
-        previousPayload,
-        issuedAt: new Date(),
-      });
-      await writeFile(resolve(io.cwd, opts.out), payload);
-      io.stdout(`drafted ${opts.out}\n`);
-    });
+    .action(
+      async (opts: {
+        out: string;
+        site: string[];
+        region?: string[];
+        default?: string;
+        previous?: string;
+      }) => {
+        const sites = await Promise.all(opts.site.map((s) => parseSite(s, io.cwd)));
+        const previousPayload =
+          opts.previous === undefined
+            ? undefined
+            : envelopeOf(await readSmallFile(resolve(io.cwd, opts.previous), MAX_POLICY_FILE_BYTES))
+                .payload;
+        const payload = draftPolicy({
+          sites,
+          regions: parseRegions(opts.region ?? []),
+          default: opts.default,
+          previousPayload,
+          issuedAt: new Date(),
+        });
+        await writeFile(resolve(io.cwd, opts.out), payload);
+        io.stdout(`drafted ${opts.out}\n`);
+      },
+    );
 
   const sign = (command: Command, who: string): void => {
     command
       .requiredOption('--payload <file>', 'the drafted payload (read it before signing)')
       .requiredOption('--key <file>', `the ${who} residency signing key (Ed25519 PKCS#8 PEM)`)
-      .requiredOption('--envelope <file>', 'the envelope to add the signature to (created when missing)')
+      .requiredOption(
+        '--envelope <file>',
+        'the envelope to add the signature to (created when missing)',
+      )
       .action(async (opts: { payload: string; key: string; envelope: string }) => {
         const payload = await readFile(resolve(io.cwd, opts.payload)).catch((cause: unknown) => {
           throw new UsageError(`cannot read ${opts.payload}`, { cause });
         });
         const envelopePath = resolve(io.cwd, opts.envelope);
-        const existing = existsSync(envelopePath) ? await readSmallFile(envelopePath, MAX_POLICY_FILE_BYTES) : undefined;
+        const existing = existsSync(envelopePath)
+          ? await readSmallFile(envelopePath, MAX_POLICY_FILE_BYTES)
+          : undefined;
         const text = signPolicy(payload, await partyKey(resolve(io.cwd, opts.key)), existing);
         await writeFile(envelopePath, text);
-        io.stdout(`signed ${opts.envelope} (${envelopeOf(text).envelope.signatures.length} signatures)\n`);
+        io.stdout(
+          `signed ${opts.envelope} (${envelopeOf(text).envelope.signatures.length} signatures)\n`,
+        );
       });
   };
   sign(
@@ -125,18 +157,26 @@ export function registerResidencyCommands(program: Command, io: Io): void {
     )
     .requiredOption('--envelope <file>', 'the policy envelope with both signatures')
     .requiredOption('--log <url>', 'the residency log, e.g. http://127.0.0.1:8481/')
-    .option('--caller-key <file>', 'the key this write is signed with (RFC 9421), when the log checks writers')
+    .option(
+      '--caller-key <file>',
+      'the key this write is signed with (RFC 9421), when the log checks writers',
+    )
     .option('--receipt <file>', 'where to write the receipt (c2sp.org/tlog-proof)')
-    .action(async (opts: { envelope: string; log: string; callerKey?: string; receipt?: string }) => {
-      const envelope = await readSmallFile(resolve(io.cwd, opts.envelope), MAX_POLICY_FILE_BYTES);
-      const published = await publishPolicy({
-        envelope,
-        logUrl: opts.log,
-        ...(await clientOptions(opts.callerKey === undefined ? undefined : resolve(io.cwd, opts.callerKey))),
-      });
-      if (opts.receipt !== undefined) await writeFile(resolve(io.cwd, opts.receipt), published.receipt);
-      io.stdout(`published ${published.digest} residency-log index ${published.index}\n`);
-    });
+    .action(
+      async (opts: { envelope: string; log: string; callerKey?: string; receipt?: string }) => {
+        const envelope = await readSmallFile(resolve(io.cwd, opts.envelope), MAX_POLICY_FILE_BYTES);
+        const published = await publishPolicy({
+          envelope,
+          logUrl: opts.log,
+          ...(await clientOptions(
+            opts.callerKey === undefined ? undefined : resolve(io.cwd, opts.callerKey),
+          )),
+        });
+        if (opts.receipt !== undefined)
+          await writeFile(resolve(io.cwd, opts.receipt), published.receipt);
+        io.stdout(`published ${published.digest} residency-log index ${published.index}\n`);
+      },
+    );
 
   policy
     .command('show')
@@ -161,7 +201,9 @@ export function registerResidencyCommands(program: Command, io: Io): void {
       const view = await readResidencyView(checkPinnedResidency(value));
       const logged = view.state.policy;
       if (opts.json === true) {
-        io.stdout(`${JSON.stringify(logged === null ? null : { digest: logged.digest, index: logged.index.toString(), policy: logged.policy }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify(logged === null ? null : { digest: logged.digest, index: logged.index.toString(), policy: logged.policy }, null, 2)}\n`,
+        );
         return;
       }
       io.stdout(`residency log ${view.checkpoint.origin} size ${view.checkpoint.size}\n`);
@@ -171,9 +213,12 @@ export function registerResidencyCommands(program: Command, io: Io): void {
         return;
       }
       const p = logged.policy;
-      io.stdout(`policy v${p.version} ${logged.digest} (index ${logged.index}, issued ${p.issuedAt})\n`);
+      io.stdout(
+        `policy v${p.version} ${logged.digest} (index ${logged.index}, issued ${p.issuedAt})\n`,
+      );
       for (const s of p.sites) io.stdout(`site ${s.id} ${s.country} ${s.ingestUrl}\n`);
-      for (const [region, site] of Object.entries(p.regions)) io.stdout(`region ${region} -> ${site}\n`);
+      for (const [region, site] of Object.entries(p.regions))
+        io.stdout(`region ${region} -> ${site}\n`);
       if (p.default !== undefined) io.stdout(`region * -> ${p.default}\n`);
       io.stdout(`customers enrolled ${view.state.customers().length}\n`);
     });

@@ -10,7 +10,12 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parsePolicy } from '@glasshouse/residency';
 import { readSmallFile, UsageError, type Io } from '../io.js';
-import { ensureKeyReleaseKey, KEY_RELEASE_PRIVATE, KEY_RELEASE_PUBLIC, partyKey } from '../residency/parties.js';
+import {
+  ensureKeyReleaseKey,
+  KEY_RELEASE_PRIVATE,
+  KEY_RELEASE_PUBLIC,
+  partyKey,
+} from '../residency/parties.js';
 import { envelopeOf, signPolicy } from '../residency/policy-files.js';
 
 function supervisorCommand(program: Command): Command {
@@ -23,7 +28,9 @@ export function registerSupervisorResidencyCommands(program: Command, io: Io): v
   const supervisor = supervisorCommand(program);
   const keyRelease = supervisor
     .command('key-release')
-    .description("The supervisor's key-release key: endpoints seal the personal fields of telemetry to it");
+    .description(
+      "The supervisor's key-release key: endpoints seal the personal fields of telemetry to it",
+    );
 
   keyRelease
     .command('init')
@@ -49,7 +56,10 @@ export function registerSupervisorResidencyCommands(program: Command, io: Io): v
     )
     .requiredOption('--payload <file>', 'the drafted payload')
     .requiredOption('--key <file>', "the supervisor's residency signing key (Ed25519 PKCS#8 PEM)")
-    .requiredOption('--envelope <file>', 'the envelope to add the signature to (created when missing)')
+    .requiredOption(
+      '--envelope <file>',
+      'the envelope to add the signature to (created when missing)',
+    )
     .action(async (opts: { payload: string; key: string; envelope: string }) => {
       const payload = await readFile(resolve(io.cwd, opts.payload)).catch((cause: unknown) => {
         throw new UsageError(`cannot read ${opts.payload}`, { cause });
@@ -64,6 +74,8 @@ export function registerSupervisorResidencyCommands(program: Command, io: Io): v
       const existing = existsSync(path) ? await readSmallFile(path, 128 * 1024) : undefined;
       const text = signPolicy(payload, await partyKey(resolve(io.cwd, opts.key)), existing);
       await writeFile(path, text);
-      io.stdout(`signed ${opts.envelope} (${envelopeOf(text).envelope.signatures.length} signatures)\n`);
+      io.stdout(
+        `signed ${opts.envelope} (${envelopeOf(text).envelope.signatures.length} signatures)\n`,
+      );
     });
 }

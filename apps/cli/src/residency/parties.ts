@@ -98,7 +98,9 @@ export function customerEnrollment(
     sequence,
   });
   return {
-    envelope: enrollmentEnvelope(payload, [detachedSignature(customerKey, enrollmentSigningMessage(payload))]),
+    envelope: enrollmentEnvelope(payload, [
+      detachedSignature(customerKey, enrollmentSigningMessage(payload)),
+    ]),
     customer,
   };
 }
@@ -131,13 +133,23 @@ export async function postEnrollment(
   }
   if (!res.ok) {
     const code = typeof body.code === 'string' ? body.code : `HTTP_${res.status}`;
-    throw new CodedError('RESIDENCY_ROUTER_REFUSED', `the router refused: ${code} ${String(body.message ?? '')}`, {
-      evidence: { status: res.status, code },
-    });
+    throw new CodedError(
+      'RESIDENCY_ROUTER_REFUSED',
+      `the router refused: ${code} ${typeof body.message === 'string' ? body.message : ''}`,
+      {
+        evidence: { status: res.status, code },
+      },
+    );
   }
   const index = body.index;
-  if ((typeof index !== 'number' && typeof index !== 'string') || typeof body.receipt !== 'string') {
-    throw new CodedError('RESIDENCY_ROUTER_REFUSED', 'the router answered without index and receipt');
+  if (
+    (typeof index !== 'number' && typeof index !== 'string') ||
+    typeof body.receipt !== 'string'
+  ) {
+    throw new CodedError(
+      'RESIDENCY_ROUTER_REFUSED',
+      'the router answered without index and receipt',
+    );
   }
   return { index: String(index), receipt: body.receipt };
 }

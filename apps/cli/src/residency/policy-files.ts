@@ -33,7 +33,11 @@ export function envelopeOf(text: string): { envelope: DsseEnvelope; payload: Uin
   } catch (cause) {
     throw new UsageError('the policy envelope is not JSON', { cause });
   }
-  if (envelope.payloadType !== POLICY_PAYLOAD_TYPE || typeof envelope.payload !== 'string' || !Array.isArray(envelope.signatures)) {
+  if (
+    envelope.payloadType !== POLICY_PAYLOAD_TYPE ||
+    typeof envelope.payload !== 'string' ||
+    !Array.isArray(envelope.signatures)
+  ) {
     throw new UsageError('not a residency policy envelope');
   }
   const payload = fromBase64(envelope.payload);
@@ -49,7 +53,8 @@ export function draftPolicy(opts: {
   previousPayload?: Uint8Array | undefined;
   issuedAt: Date;
 }): Uint8Array {
-  const previous = opts.previousPayload === undefined ? undefined : parsePolicy(opts.previousPayload);
+  const previous =
+    opts.previousPayload === undefined ? undefined : parsePolicy(opts.previousPayload);
   const policy: ResidencyPolicy = {
     schema: POLICY_SCHEMA,
     version: previous === undefined ? 1 : previous.version + 1,
@@ -73,9 +78,14 @@ export function signPolicy(payload: Uint8Array, key: KeyObject, existing?: strin
   if (existing !== undefined) {
     const opened = envelopeOf(existing);
     if (Buffer.compare(Buffer.from(opened.payload), Buffer.from(payload)) !== 0) {
-      throw new CodedError('RESIDENCY_POLICY_MISMATCH', 'the envelope carries another payload than the one given');
+      throw new CodedError(
+        'RESIDENCY_POLICY_MISMATCH',
+        'the envelope carries another payload than the one given',
+      );
     }
-    others = opened.envelope.signatures.filter((s) => s.keyid !== signature.keyid).map((s) => ({ keyid: s.keyid, sig: s.sig }));
+    others = opened.envelope.signatures
+      .filter((s) => s.keyid !== signature.keyid)
+      .map((s) => ({ keyid: s.keyid, sig: s.sig }));
   }
   return policyEnvelope(payload, [...others, signature]);
 }

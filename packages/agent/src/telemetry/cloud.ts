@@ -70,9 +70,13 @@ export async function lookupReputation(options: {
       throw new AgentError('AGENT_REPUTATION_INVALID', `${url} did not answer JSON`, { cause });
     }
     if (!Array.isArray(body.results) || body.results.length !== chunk.length) {
-      throw new AgentError('AGENT_REPUTATION_INVALID', 'the site did not answer one result per hash', {
-        evidence: { asked: chunk.length },
-      });
+      throw new AgentError(
+        'AGENT_REPUTATION_INVALID',
+        'the site did not answer one result per hash',
+        {
+          evidence: { asked: chunk.length },
+        },
+      );
     }
     const asked = new Set(chunk);
     for (const value of body.results) {
@@ -81,7 +85,9 @@ export async function lookupReputation(options: {
         r = checkReputation(value);
       } catch (cause) {
         if (!(cause instanceof ResidencyError)) throw cause;
-        throw new AgentError('AGENT_REPUTATION_INVALID', 'a reputation answer does not parse', { cause });
+        throw new AgentError('AGENT_REPUTATION_INVALID', 'a reputation answer does not parse', {
+          cause,
+        });
       }
       if (!asked.has(r.sha256)) {
         throw new AgentError('AGENT_REPUTATION_INVALID', 'the site answered for a hash not asked');

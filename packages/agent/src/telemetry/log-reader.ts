@@ -64,7 +64,9 @@ async function get(log: TileLog, path: string, max: number): Promise<Uint8Array 
 }
 
 /** The log's current checkpoint, verified against its policy (log key, witness quorum). */
-export async function fetchCheckpoint(log: TileLog): Promise<{ checkpoint: Checkpoint; note: string }> {
+export async function fetchCheckpoint(
+  log: TileLog,
+): Promise<{ checkpoint: Checkpoint; note: string }> {
   const bytes = await get(log, 'checkpoint', MAX_CHECKPOINT_BYTES);
   if (bytes === undefined) {
     throw new AgentError(log.unreachable, `${log.url} has no checkpoint`);

@@ -53,7 +53,8 @@ export interface OutboxRecord {
   /** 'queued' once the router answered 202. */
   readonly status: 'sealed' | 'queued';
   readonly site?: string | undefined;
-  readonly lastError?: { readonly code: string; readonly message: string; readonly at: string } | undefined;
+  readonly lastError?:
+    { readonly code: string; readonly message: string; readonly at: string } | undefined;
 }
 
 /** What the router answered for a batch, and what the agent's check of the receipt found. */
@@ -68,8 +69,20 @@ export interface SentRecord {
   readonly receipt?: string | undefined;
   readonly refusal?: { readonly code: string; readonly message: string } | undefined;
   readonly verification?:
-    | { readonly result: 'verified'; readonly index: string; readonly checkpointSize: string; readonly cosigners: readonly string[]; readonly policy: string; readonly at: string }
-    | { readonly result: 'failed'; readonly code: string; readonly message: string; readonly at: string }
+    | {
+        readonly result: 'verified';
+        readonly index: string;
+        readonly checkpointSize: string;
+        readonly cosigners: readonly string[];
+        readonly policy: string;
+        readonly at: string;
+      }
+    | {
+        readonly result: 'failed';
+        readonly code: string;
+        readonly message: string;
+        readonly at: string;
+      }
     | undefined;
   readonly sentAt: string;
 }
@@ -87,7 +100,7 @@ export async function queueDetections(
   detections: readonly Detection[],
 ): Promise<number> {
   const paths = telemetryPaths(dir);
-  for (const d of detections) {
+  for (const [i, d] of detections.entries()) {
     if (!SHA256_HEX.test(d.sha256) || !(VERDICTS as readonly string[]).includes(d.verdict)) {
       throw new AgentError('AGENT_OPTION_INVALID', 'a detection needs a sha256 and a verdict', {
         evidence: { sha256: d.sha256.slice(0, 80), verdict: d.verdict },
@@ -101,7 +114,7 @@ export async function queueDetections(
       personal: { device: enrollment.device, host: d.host, user: d.user, path: d.path },
     };
     // Sortable names: time, then randomness.
-    const name = `${String(d.seenAt.getTime()).padStart(15, '0')}-${randomBytes(6).toString('hex')}.json`;
+    const name = `${String(Date.now()).padStart(15, '0')}-${String(i).padStart(6, '0')}-${randomBytes(6).toString('hex')}.json`;
     await writeFileAtomic(join(paths.queue, name), `${JSON.stringify(event)}\n`, 0o600);
   }
   return detections.length;
@@ -154,18 +167,28 @@ export async function sentRecords(dir: string): Promise<SentRecord[]> {
 const fileOf = (digest: string): string => `${digest.replace(/^sha256:/, '')}.json`;
 
 export async function writeOutbox(dir: string, record: OutboxRecord): Promise<void> {
-  await writeFileAtomic(join(telemetryPaths(dir).outbox, fileOf(record.digest)), `${JSON.stringify(record)}\n`, 0o600);
+  await writeFileAtomic(
+    join(telemetryPaths(dir).outbox, fileOf(record.digest)),
+    `${JSON.stringify(record)}\n`,
+    0o600,
+  );
 }
 
 /** Records the router's final answer, then drops the batch from the outbox. */
 export async function recordSent(dir: string, record: SentRecord): Promise<void> {
   const paths = telemetryPaths(dir);
-  await writeFileAtomic(join(paths.sent, fileOf(record.digest)), `${JSON.stringify(record, null, 2)}\n`);
+  await writeFileAtomic(
+    join(paths.sent, fileOf(record.digest)),
+    `${JSON.stringify(record, null, 2)}\n`,
+  );
   await removeIfPresent(join(paths.outbox, fileOf(record.digest)));
 }
 
 export async function updateSent(dir: string, record: SentRecord): Promise<void> {
-  await writeFileAtomic(join(telemetryPaths(dir).sent, fileOf(record.digest)), `${JSON.stringify(record, null, 2)}\n`);
+  await writeFileAtomic(
+    join(telemetryPaths(dir).sent, fileOf(record.digest)),
+    `${JSON.stringify(record, null, 2)}\n`,
+  );
 }
 
 async function removeIfPresent(path: string): Promise<void> {
@@ -205,7 +228,9 @@ export async function sealQueued(options: {
       try {
         events.push(JSON.parse(bytes.toString('utf8')) as PlainEvent);
       } catch (cause) {
-        throw new AgentError('AGENT_TELEMETRY_STATE_INVALID', `queued event ${name} is damaged`, { cause });
+        throw new AgentError('AGENT_TELEMETRY_STATE_INVALID', `queued event ${name} is damaged`, {
+          cause,
+        });
       }
     }
     if (events.length === 0) continue;

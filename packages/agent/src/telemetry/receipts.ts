@@ -14,7 +14,13 @@ import {
   type IngestLogEntry,
   type Site,
 } from '@glasshouse/residency';
-import { TlogError, parsePolicy, parseTlogProof, verifyTlogProof, type Policy } from '@glasshouse/tlog';
+import {
+  TlogError,
+  parsePolicy,
+  parseTlogProof,
+  verifyTlogProof,
+  type Policy,
+} from '@glasshouse/tlog';
 import { hasCode } from '@glasshouse/errors';
 import { AgentError } from '../errors.js';
 import { fetchCheckpoint, fetchEntry, type TileLog } from './log-reader.js';
@@ -55,15 +61,19 @@ export function siteLog(pinned: PinnedResidency, site: Site, fetchImpl?: typeof 
  * supervisor's witness cosigns every log of the data path).
  */
 export function sitePolicy(pinned: PinnedResidency, site: Site): Policy {
-  const rest = pinned.trust.logPolicy
-    .split('\n')
-    .filter((line) => !/^log\s/.test(line.trim()));
+  const rest = pinned.trust.logPolicy.split('\n').filter((line) => !/^log\s/.test(line.trim()));
   try {
-    return parsePolicy([`log ${site.verifierKey} ${new URL('log/', site.ingestUrl).href}`, ...rest].join('\n'));
+    return parsePolicy(
+      [`log ${site.verifierKey} ${new URL('log/', site.ingestUrl).href}`, ...rest].join('\n'),
+    );
   } catch (cause) {
-    throw new AgentError('AGENT_RECEIPT_INVALID', `the verifier key of site ${site.id} does not parse`, {
-      cause,
-    });
+    throw new AgentError(
+      'AGENT_RECEIPT_INVALID',
+      `the verifier key of site ${site.id} does not parse`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -139,9 +149,13 @@ export async function verifyBatchReceipt(options: {
     checkStoredEntry(view.state, site.id, entry);
   } catch (cause) {
     if (!(cause instanceof ResidencyError)) throw cause;
-    throw new AgentError('AGENT_RECEIPT_INVALID', `the entry breaks the residency policy (${cause.code})`, {
-      cause,
-    });
+    throw new AgentError(
+      'AGENT_RECEIPT_INVALID',
+      `the entry breaks the residency policy (${cause.code})`,
+      {
+        cause,
+      },
+    );
   }
   return {
     site: site.id,

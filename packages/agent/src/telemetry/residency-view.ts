@@ -62,9 +62,13 @@ export function currentSite(view: ResidencyView, region: string): { site: Site; 
   try {
     return { site: designatedSite(logged.policy, region), policy: logged.digest };
   } catch (cause) {
-    throw new AgentError('AGENT_REGION_NOT_DESIGNATED', `the logged policy designates no site for ${region}`, {
-      cause,
-      evidence: { region, policy: logged.digest },
-    });
+    throw new AgentError(
+      'AGENT_REGION_NOT_DESIGNATED',
+      `the logged policy designates no site for ${region}`,
+      {
+        cause,
+        evidence: { region, policy: logged.digest },
+      },
+    );
   }
 }

@@ -16,7 +16,12 @@ const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
 export type BatchAnswer =
   | { readonly status: 'stored'; readonly site: string; readonly receipt: string }
   | { readonly status: 'queued'; readonly site: string | undefined }
-  | { readonly status: 'refused'; readonly httpStatus: number; readonly code: string; readonly message: string };
+  | {
+      readonly status: 'refused';
+      readonly httpStatus: number;
+      readonly code: string;
+      readonly message: string;
+    };
 
 async function readJson(res: Response, url: string): Promise<Record<string, unknown>> {
   let bytes: Uint8Array;
@@ -27,7 +32,8 @@ async function readJson(res: Response, url: string): Promise<Record<string, unkn
   }
   try {
     const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch (cause) {
     throw new AgentError('AGENT_ROUTER_ANSWER_INVALID', `${url} did not answer a JSON object`, {
@@ -39,7 +45,11 @@ async function readJson(res: Response, url: string): Promise<Record<string, unkn
 
 async function send(url: string, init: RequestInit, fetchImpl: typeof fetch): Promise<Response> {
   try {
-    return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
+    return await fetchImpl(url, {
+      ...init,
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      redirect: 'error',
+    });
   } catch (cause) {
     throw new AgentError('AGENT_ROUTER_UNREACHABLE', `cannot reach ${url}`, { cause });
   }
@@ -59,13 +69,21 @@ export async function registerDevice(
   fetchImpl: typeof fetch = fetch,
 ): Promise<string> {
   const url = new URL('v1/devices', routerUrl).href;
-  const res = await send(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: envelope }, fetchImpl);
+  const res = await send(
+    url,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: envelope },
+    fetchImpl,
+  );
   const body = await readJson(res, url);
   if (!res.ok) {
     const { code, message } = refusal(res.status, body);
-    throw new AgentError('AGENT_ROUTER_REFUSED', `the router refused the device: ${code} ${message}`, {
-      evidence: { status: res.status, code },
-    });
+    throw new AgentError(
+      'AGENT_ROUTER_REFUSED',
+      `the router refused the device: ${code} ${message}`,
+      {
+        evidence: { status: res.status, code },
+      },
+    );
   }
   if (typeof body.device !== 'string') {
     throw new AgentError('AGENT_ROUTER_ANSWER_INVALID', 'the router did not name the device');
@@ -74,23 +92,42 @@ export async function registerDevice(
 }
 
 /** The request's RFC 9421 fields for the device key (signedFetch only signs writes; the poll is signed too). */
-function signedHeaders(signer: RequestSigner, method: string, url: string, headers: Record<string, string>, body: Uint8Array): Headers {
+function signedHeaders(
+  signer: RequestSigner,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Headers {
   const out = new Headers(headers);
-  for (const [name, value] of Object.entries(signer.sign({ method, url, headers, body }))) out.set(name, value);
+  for (const [name, value] of Object.entries(signer.sign({ method, url, headers, body })))
+    out.set(name, value);
   return out;
 }
 
 function batchAnswer(status: number, body: Record<string, unknown>): BatchAnswer {
-  if (status === 200 && body.status === 'stored' && typeof body.receipt === 'string' && typeof body.site === 'string') {
+  if (
+    status === 200 &&
+    body.status === 'stored' &&
+    typeof body.receipt === 'string' &&
+    typeof body.site === 'string'
+  ) {
     return { status: 'stored', site: body.site, receipt: body.receipt };
   }
   if ((status === 202 || status === 200) && body.status === 'queued') {
     return { status: 'queued', site: typeof body.site === 'string' ? body.site : undefined };
   }
   if (status >= 400) return { status: 'refused', httpStatus: status, ...refusal(status, body) };
-  throw new AgentError('AGENT_ROUTER_ANSWER_INVALID', `the router answered ${status} without a known status`, {
-    evidence: { status, answer: typeof body.status === 'string' ? body.status.slice(0, 40) : null },
-  });
+  throw new AgentError(
+    'AGENT_ROUTER_ANSWER_INVALID',
+    `the router answered ${status} without a known status`,
+    {
+      evidence: {
+        status,
+        answer: typeof body.status === 'string' ? body.status.slice(0, 40) : null,
+      },
+    },
+  );
 }
 
 /** POST /v1/batches: the exact sealed bytes, signed by the device. */

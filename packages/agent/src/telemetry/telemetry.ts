@@ -58,6 +58,12 @@ export interface EnrollOptions {
 export async function enrollDevice(options: EnrollOptions): Promise<DeviceEnrollment> {
   const pinned = await loadResidency(options.dir);
   const routerUrl = options.routerUrl ?? pinned.trust.routerUrl;
+  if (routerUrl === undefined || !/^https?:\/\/\S+$/.test(routerUrl)) {
+    throw new AgentError(
+      'AGENT_OPTION_INVALID',
+      'give the ingest router URL (--router): none is pinned',
+    );
+  }
   const customerPublic = rawPublicKey(createPublicKey(options.customerKey));
   const customer = customerPseudonym(customerPublic);
   const view = await readResidencyView(pinned, options.fetch);
@@ -80,7 +86,9 @@ export async function enrollDevice(options: EnrollOptions): Promise<DeviceEnroll
   });
   // DSSE protocol.md: the signature is over PAE(type, payload).
   const sig = sign(null, deviceSigningMessage(payload), options.customerKey);
-  const envelope = deviceEnvelope(payload, [{ keyid: keyId(customerPublic), sig: new Uint8Array(sig) }]);
+  const envelope = deviceEnvelope(payload, [
+    { keyid: keyId(customerPublic), sig: new Uint8Array(sig) },
+  ]);
   const answered = await registerDevice(withSlash(routerUrl), envelope, options.fetch);
   if (answered !== device.pseudonym) {
     throw new AgentError('AGENT_ROUTER_ANSWER_INVALID', 'the router named another device', {
@@ -93,6 +101,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<DeviceEnroll
     device: device.pseudonym,
     registeredAt,
     enrollmentIndex: logged.index.toString(),
+    routerUrl: withSlash(routerUrl),
   };
   await saveEnrollment(options.dir, enrollment);
   return enrollment;
@@ -120,7 +129,12 @@ export interface SendReport {
   readonly retry: number;
   readonly verified: number;
   readonly verifyFailed: number;
-  readonly results: readonly { digest: string; outcome: string; site?: string | undefined; detail?: string }[];
+  readonly results: readonly {
+    digest: string;
+    outcome: string;
+    site?: string | undefined;
+    detail?: string;
+  }[];
 }
 
 /** Refusals a resend cannot cure: the batch is recorded as refused. */
@@ -137,7 +151,7 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
   const enrollment = await loadEnrollment(dir);
   const key = await deviceKey(dir);
   const signer = new RequestSigner({ privateKey: key, keyid: deviceIdentity(key).pseudonym });
-  const router = withSlash(pinned.trust.routerUrl);
+  const router = enrollment.routerUrl;
   const sealed = await sealQueued({
     dir,
     enrollment,
@@ -147,7 +161,8 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
     ...(options.maxEvents === undefined ? {} : { maxEvents: options.maxEvents }),
   });
   const counts = { stored: 0, queued: 0, refused: 0, retry: 0, verified: 0, verifyFailed: 0 };
-  const results: { digest: string; outcome: string; site?: string | undefined; detail?: string }[] = [];
+  const results: { digest: string; outcome: string; site?: string | undefined; detail?: string }[] =
+    [];
   let view: ResidencyView | undefined;
   for (const record of await outboxRecords(dir)) {
     let answer: BatchAnswer;
@@ -158,7 +173,10 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
           : await postBatch(signer, router, Buffer.from(record.bytes, 'base64'), options.fetch);
     } catch (err) {
       if (!(err instanceof AgentError)) throw err;
-      await writeOutbox(dir, { ...record, lastError: { code: err.code, message: err.message, at: options.now().toISOString() } });
+      await writeOutbox(dir, {
+        ...record,
+        lastError: { code: err.code, message: err.message, at: options.now().toISOString() },
+      });
       counts.retry++;
       results.push({ digest: record.digest, outcome: 'retry', detail: err.code });
       continue;
@@ -173,7 +191,11 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
         if (!FINAL_REFUSALS.has(answer.code)) {
           await writeOutbox(dir, {
             ...record,
-            lastError: { code: answer.code, message: answer.message, at: options.now().toISOString() },
+            lastError: {
+              code: answer.code,
+              message: answer.message,
+              at: options.now().toISOString(),
+            },
           });
           counts.retry++;
           results.push({ digest: record.digest, outcome: 'retry', detail: answer.code });
@@ -206,7 +228,10 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
           digest: record.digest,
           outcome: 'stored',
           site: answer.site,
-          detail: checked.verification?.result === 'verified' ? 'receipt verified' : `receipt ${checked.verification?.result === 'failed' ? checked.verification.code : 'unchecked'}`,
+          detail:
+            checked.verification?.result === 'verified'
+              ? 'receipt verified'
+              : `receipt ${checked.verification?.result === 'failed' ? checked.verification.code : 'unchecked'}`,
         });
         break;
       }
@@ -234,7 +259,15 @@ async function checkReceipt(
 ): Promise<SentRecord> {
   const at = options.now().toISOString();
   if (view === undefined) {
-    return { ...sent, verification: { result: 'failed', code: 'AGENT_RESIDENCY_LOG_UNREACHABLE', message: 'the residency log could not be read', at } };
+    return {
+      ...sent,
+      verification: {
+        result: 'failed',
+        code: 'AGENT_RESIDENCY_LOG_UNREACHABLE',
+        message: 'the residency log could not be read',
+        at,
+      },
+    };
   }
   try {
     const v = await verifyBatchReceipt({
@@ -242,21 +275,40 @@ async function checkReceipt(
       view,
       siteId: sent.site ?? '',
       receipt: sent.receipt ?? '',
-      sent: { digest: sent.digest, customer: sent.customer, region: sent.region, events: sent.events },
+      sent: {
+        digest: sent.digest,
+        customer: sent.customer,
+        region: sent.region,
+        events: sent.events,
+      },
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
     return {
       ...sent,
-      verification: { result: 'verified', index: v.index, checkpointSize: v.checkpointSize, cosigners: v.cosigners, policy: v.policy, at },
+      verification: {
+        result: 'verified',
+        index: v.index,
+        checkpointSize: v.checkpointSize,
+        cosigners: v.cosigners,
+        policy: v.policy,
+        at,
+      },
     };
   } catch (err) {
     if (!(err instanceof CodedError)) throw err;
-    return { ...sent, verification: { result: 'failed', code: err.code, message: err.message, at } };
+    return {
+      ...sent,
+      verification: { result: 'failed', code: String(err.code), message: err.message, at },
+    };
   }
 }
 
 /** Re-checks every kept receipt (e.g. after the residency log grew). */
-export async function verifyReceipts(options: { dir: string; now: () => Date; fetch?: typeof fetch }): Promise<SentRecord[]> {
+export async function verifyReceipts(options: {
+  dir: string;
+  now: () => Date;
+  fetch?: typeof fetch;
+}): Promise<SentRecord[]> {
   const pinned = await loadResidency(options.dir);
   const view = await readResidencyView(pinned, options.fetch);
   const out: SentRecord[] = [];
@@ -289,7 +341,7 @@ export async function telemetryReport(dir: string): Promise<TelemetryReport> {
   });
   return {
     enrollment,
-    router: pinned.trust.routerUrl,
+    router: enrollment?.routerUrl ?? pinned.trust.routerUrl ?? 'none',
     queued: (await queuedFiles(dir)).length,
     outbox: await outboxRecords(dir),
     sent: await sentRecords(dir),

@@ -8,11 +8,20 @@
  *     device.key                  the device's Ed25519 key, PKCS#8 PEM, mode 0600
  *     telemetry/enrollment.json   {customer, region, device, registeredAt}
  */
-import { createPublicKey, generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  createPrivateKey,
+  type KeyObject,
+} from 'node:crypto';
 import { join } from 'node:path';
 import { writeNewFileDurably } from '@glasshouse/durable';
 import { rawPublicKey } from '@glasshouse/httpsig';
-import { checkResidencyTrust, ReleaseFormatError, type ResidencyTrust } from '@glasshouse/release-format';
+import {
+  checkResidencyTrust,
+  ReleaseFormatError,
+  type ResidencyTrust,
+} from '@glasshouse/release-format';
 import {
   CUSTOMER_PSEUDONYM,
   devicePseudonym,
@@ -64,7 +73,9 @@ export function checkPinnedResidency(value: unknown): PinnedResidency {
   try {
     logPolicy = parsePolicy(trust.logPolicy);
   } catch (cause) {
-    throw new AgentError('AGENT_OPTION_INVALID', 'the residency log policy does not parse', { cause });
+    throw new AgentError('AGENT_OPTION_INVALID', 'the residency log policy does not parse', {
+      cause,
+    });
   }
   const url = logPolicy.logs[0]?.url;
   if (logPolicy.logs.length !== 1 || url === undefined) {
@@ -75,7 +86,8 @@ export function checkPinnedResidency(value: unknown): PinnedResidency {
   }
   const bytes = (text: string): Uint8Array => {
     const raw = fromBase64(text);
-    if (raw?.length !== 32) throw new AgentError('AGENT_OPTION_INVALID', 'a residency key is not 32 bytes');
+    if (raw?.length !== 32)
+      throw new AgentError('AGENT_OPTION_INVALID', 'a residency key is not 32 bytes');
     return raw;
   };
   return {
@@ -144,7 +156,9 @@ async function readDeviceKey(dir: string): Promise<KeyObject | undefined> {
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not Ed25519');
     return key;
   } catch (cause) {
-    throw new AgentError('AGENT_CONFIG_INVALID', `${path} is not an Ed25519 private key`, { cause });
+    throw new AgentError('AGENT_CONFIG_INVALID', `${path} is not an Ed25519 private key`, {
+      cause,
+    });
   }
 }
 
@@ -152,7 +166,10 @@ async function readDeviceKey(dir: string): Promise<KeyObject | undefined> {
 export async function deviceKey(dir: string): Promise<KeyObject> {
   const key = await readDeviceKey(dir);
   if (key === undefined) {
-    throw new AgentError('AGENT_DEVICE_NOT_ENROLLED', 'this agent has no device key; run agent enroll');
+    throw new AgentError(
+      'AGENT_DEVICE_NOT_ENROLLED',
+      'this agent has no device key; run agent enroll',
+    );
   }
   return key;
 }
@@ -172,13 +189,12 @@ export interface DeviceEnrollment {
   readonly registeredAt: string;
   /** Index of the customer's enrollment entry in the residency log. */
   readonly enrollmentIndex: string;
+  /** The ingest router this device sends to (given at enroll, or the pinned one). */
+  readonly routerUrl: string;
 }
 
 export async function saveEnrollment(dir: string, enrollment: DeviceEnrollment): Promise<void> {
-  await writeFileAtomic(
-    telemetryPaths(dir).enrollment,
-    `${JSON.stringify(enrollment, null, 2)}\n`,
-  );
+  await writeFileAtomic(telemetryPaths(dir).enrollment, `${JSON.stringify(enrollment, null, 2)}\n`);
 }
 
 /** The device's enrollment: AGENT_DEVICE_NOT_ENROLLED before `agent enroll`. */
@@ -186,7 +202,10 @@ export async function loadEnrollment(dir: string): Promise<DeviceEnrollment> {
   const path = telemetryPaths(dir).enrollment;
   const bytes = await readFileIfPresent(path, MAX_ENROLLMENT_BYTES);
   if (bytes === undefined) {
-    throw new AgentError('AGENT_DEVICE_NOT_ENROLLED', 'this device is not enrolled; run agent enroll');
+    throw new AgentError(
+      'AGENT_DEVICE_NOT_ENROLLED',
+      'this device is not enrolled; run agent enroll',
+    );
   }
   try {
     const v = JSON.parse(bytes.toString('utf8')) as Partial<DeviceEnrollment>;
@@ -197,7 +216,9 @@ export async function loadEnrollment(dir: string): Promise<DeviceEnrollment> {
       !isKnownRegion(v.region) ||
       typeof v.device !== 'string' ||
       typeof v.registeredAt !== 'string' ||
-      typeof v.enrollmentIndex !== 'string'
+      typeof v.enrollmentIndex !== 'string' ||
+      typeof v.routerUrl !== 'string' ||
+      !/^https?:\/\//.test(v.routerUrl)
     ) {
       throw new Error('fields');
     }
