@@ -184,3 +184,32 @@ describe('trust bundle', () => {
 function stranger64(message: Uint8Array): Uint8Array {
   return Uint8Array.from({ length: 64 }, (_, i) => (message[i] ?? 0) ^ 0x5a);
 }
+
+describe('trust bundle: the optional residency field', () => {
+  const key32 = (n: number): string => Buffer.alloc(32, n).toString('base64');
+  const residency = {
+    logPolicy: 'log example.com/residency+01234567+AAAA http://127.0.0.1:8481/\n',
+    vendorKey: key32(1),
+    supervisorKey: key32(2),
+    keyRelease: key32(3),
+  };
+
+  it('opens a bundle with it, and one without it (older bundles stay valid)', () => {
+    const opened = openTrustBundle(bytes({ ...good, residency }, [vendorRoot, supervisorRoot]));
+    expect(opened.residency).toEqual(residency);
+    expect(openTrustBundle(bytes(good, [vendorRoot, supervisorRoot])).residency).toBeUndefined();
+  });
+
+  it.each([
+    ['a key that is not 32 bytes', { ...residency, keyRelease: 'AAAA' }],
+    ['one key for both parties', { ...residency, supervisorKey: residency.vendorKey }],
+    ['an unknown field', { ...residency, extra: 'x' }],
+    ['a router URL that is not http(s)', { ...residency, routerUrl: 'file:///x' }],
+    ['no log policy', { ...residency, logPolicy: '' }],
+  ])('refuses %s with TRUST_BUNDLE_MALFORMED', (_what, value) => {
+    const bundle = { ...good, residency: value } as unknown as TrustBundle;
+    expect(codeOf(() => openTrustBundle(bytes(bundle, [vendorRoot, supervisorRoot])))).toBe(
+      'TRUST_BUNDLE_MALFORMED',
+    );
+  });
+});
