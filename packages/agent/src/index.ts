@@ -44,6 +44,7 @@ export {
   deviceIdentity,
   loadEnrollment,
   loadResidency,
+  pinResidency,
   type DeviceEnrollment,
   type PinnedResidency,
 } from './telemetry/trust.js';
