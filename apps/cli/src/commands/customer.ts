@@ -4,7 +4,7 @@
  * with the vendor's residency key and logs it in the witnessed residency
  * log). The customer's name never leaves this directory.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { rawPublicKey } from '@glasshouse/httpsig';
@@ -31,6 +31,7 @@ export async function customerKeyIn(dir: string, create: boolean) {
   if (!create && (await readKeyIfPresent(path)) === undefined) {
     throw new UsageError(`${dir} has no ${CUSTOMER_KEY_FILE}; run "glasshouse customer init"`);
   }
+  if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
   const key = await partyKey(path, create);
   return { key, path, customer: customerPseudonym(rawPublicKey(key)) };
 }

@@ -48,9 +48,30 @@ function demoDetections(region: string): Detection[] {
   const seenAt = new Date();
   const personal = { host: `demo-host-${region.toLowerCase()}`, user: 'demo-user' };
   return [
-    { sha256: EICAR_SHA256, rule: 'EICAR_Test_File', verdict: 'malicious', seenAt, ...personal, path: '/home/demo-user/Downloads/eicar.com' },
-    { sha256: demoHash('glasshouse demo dropper'), rule: 'Demo_Dropper', verdict: 'suspicious', seenAt, ...personal, path: '/tmp/dropper.bin' },
-    { sha256: demoHash(`glasshouse demo clean file ${region}`), rule: null, verdict: 'clean', seenAt, ...personal, path: '/usr/local/bin/tool' },
+    {
+      sha256: EICAR_SHA256,
+      rule: 'EICAR_Test_File',
+      verdict: 'malicious',
+      seenAt,
+      ...personal,
+      path: '/home/demo-user/Downloads/eicar.com',
+    },
+    {
+      sha256: demoHash('glasshouse demo dropper'),
+      rule: 'Demo_Dropper',
+      verdict: 'suspicious',
+      seenAt,
+      ...personal,
+      path: '/tmp/dropper.bin',
+    },
+    {
+      sha256: demoHash(`glasshouse demo clean file ${region}`),
+      rule: null,
+      verdict: 'clean',
+      seenAt,
+      ...personal,
+      path: '/usr/local/bin/tool',
+    },
   ];
 }
 
@@ -79,8 +100,15 @@ export async function ensureDemoEndpoints(opts: {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await customerKeyIn(dir, true);
       if ((await readCustomerEnrollment(dir)) === undefined) {
-        const record = await enrollCustomer({ dir, region: c.region, routerUrl: opts.routerUrl, now: new Date() });
-        opts.say(`customer ${c.name}: enrolled ${record.customer} in ${c.region} (residency log index ${record.index})`);
+        const record = await enrollCustomer({
+          dir,
+          region: c.region,
+          routerUrl: opts.routerUrl,
+          now: new Date(),
+        });
+        opts.say(
+          `customer ${c.name}: enrolled ${record.customer} in ${c.region} (residency log index ${record.index})`,
+        );
       }
     }),
   );

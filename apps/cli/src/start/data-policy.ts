@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { checkPinnedResidency, readResidencyView } from '@glasshouse/agent';
 import type { ResidencyTrust } from '@glasshouse/release-format';
 import { CodedError } from '@glasshouse/errors';
-import { demoPolicy, encodePolicy, policyDigest, type ResidencyPolicy, type Site } from '@glasshouse/residency';
+import {
+  demoPolicy,
+  encodePolicy,
+  policyDigest,
+  type ResidencyPolicy,
+  type Site,
+} from '@glasshouse/residency';
 import { readCallerKey, signingFetch } from '../callers.js';
 import { KEY_FILE_NAME } from '../commands/log.js';
 import { partyKey } from '../residency/parties.js';
@@ -37,7 +43,11 @@ export async function ensureDemoPolicy(opts: {
   other: Site;
   say: (line: string) => void;
 }): Promise<LoggedDemoPolicy> {
-  const wanted = demoPolicy({ zurich: opts.zurich, other: opts.other, issuedAt: new Date().toISOString() });
+  const wanted = demoPolicy({
+    zurich: opts.zurich,
+    other: opts.other,
+    issuedAt: new Date().toISOString(),
+  });
   const view = await readResidencyView(checkPinnedResidency(opts.trust));
   const logged = view.state.policy;
   if (logged !== null && mapping(logged.policy) === mapping(wanted)) {
@@ -46,7 +56,10 @@ export async function ensureDemoPolicy(opts: {
   // The next version names the digest of the last logged one.
   const previousPayload = logged === null ? undefined : encodePolicy(logged.policy);
   if (previousPayload !== undefined && policyDigest(previousPayload) !== logged?.digest) {
-    throw new CodedError('START_RESIDENCY_POLICY', 'the logged policy does not re-encode to its digest');
+    throw new CodedError(
+      'START_RESIDENCY_POLICY',
+      'the logged policy does not re-encode to its digest',
+    );
   }
   const payload = draftPolicy({
     sites: wanted.sites,
@@ -57,7 +70,11 @@ export async function ensureDemoPolicy(opts: {
   });
   // The vendor signs what it drafted; the supervisor reads the same payload and co-signs.
   const vendorSigned = signPolicy(payload, await partyKey(opts.paths.vendorResidencyKey));
-  const envelope = signPolicy(payload, await partyKey(opts.paths.supervisorResidencyKey), vendorSigned);
+  const envelope = signPolicy(
+    payload,
+    await partyKey(opts.paths.supervisorResidencyKey),
+    vendorSigned,
+  );
   const version = logged === null ? 1 : logged.policy.version + 1;
   await mkdir(opts.paths.policyDir, { recursive: true });
   await writeIfChanged(join(opts.paths.policyDir, `v${version}.envelope.json`), envelope);
@@ -67,7 +84,12 @@ export async function ensureDemoPolicy(opts: {
     logUrl: checkPinnedResidency(opts.trust).logUrl,
     fetch: signingFetch(operator),
   });
-  await writeIfChanged(join(opts.paths.policyDir, `v${version}.receipt.tlog-proof`), published.receipt);
-  opts.say(`vendor and supervisor: residency policy v${version} ${published.digest} logged at index ${published.index}`);
+  await writeIfChanged(
+    join(opts.paths.policyDir, `v${version}.receipt.tlog-proof`),
+    published.receipt,
+  );
+  opts.say(
+    `vendor and supervisor: residency policy v${version} ${published.digest} logged at index ${published.index}`,
+  );
   return { version, digest: published.digest, published: true };
 }

@@ -85,7 +85,8 @@ export async function prepareDataHalf(ctx: StartContext): Promise<PreparedData> 
     origin: RESIDENCY_LOG_ORIGIN,
   });
   const siteVkeys = {} as Record<DemoSiteId, string>;
-  for (const site of DEMO_SITES) siteVkeys[site.id] = await ensureSiteLogKey(paths.site(site.id), site.id);
+  for (const site of DEMO_SITES)
+    siteVkeys[site.id] = await ensureSiteLogKey(paths.site(site.id), site.id);
   // The supervisor's keys.
   await mkdir(ctx.paths.supervisor, { recursive: true, mode: 0o700 });
   const supervisorKey = publicKeyBase64(await partyKey(paths.supervisorResidencyKey, true));

@@ -28,7 +28,11 @@ export async function startResidencyLog(
 ): Promise<RunningResidencyLog> {
   const { paths } = prepared;
   const title = 'the residency log';
-  await writeWitnessPolicy(paths.residencyLogPolicy, { title, verifierKey: prepared.residencyLogVkey }, witness);
+  await writeWitnessPolicy(
+    paths.residencyLogPolicy,
+    { title, verifierKey: prepared.residencyLogVkey },
+    witness,
+  );
   const routerKey = await readCallerKey(paths.routerKey);
   const log = await startLogServer({
     dir: paths.residencyLog,
