@@ -11,7 +11,7 @@ export {
 } from './config.js';
 export type { SeenCheckpoint, UpdateResult } from './state.js';
 export { compareVersions, newestVersion } from './versions.js';
-export { agentErrorFromTuf } from './tuf.js';
+export { agentErrorFromTuf } from './tuf-failures.js';
 export {
   checkConsistency,
   httpConsistencyProofs,

@@ -4,11 +4,15 @@
  * check; this module turns its failures into the agent's codes and reads
  * what tuf-js has verified and persisted.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater, type TargetFile } from 'tuf-js';
-import { AgentError, type AgentErrorCode } from './errors.js';
-import { mkdir } from 'node:fs/promises';
+// tuf-js exports neither its default fetcher nor its error classes from its
+// index; the package has no "exports" map, so its dist modules are its API too.
+import { DefaultFetcher } from 'tuf-js/dist/fetcher.js';
+import { AgentError } from './errors.js';
+import { agentErrorFromTuf } from './tuf-failures.js';
 
 /** The delegated role that needs both the vendor's and the supervisor's signature. */
 export const RELEASES_ROLE = 'releases';
@@ -31,25 +35,76 @@ export interface VerifiedTarget {
   readonly info: TargetFile;
 }
 
+/** How long one download may take. */
+const FETCH_TIMEOUT_MS = 30_000;
+const TUF_JS_VERSION = (
+  createRequire(import.meta.url)('tuf-js/package.json') as { version: string }
+).version;
+
+/**
+ * tuf-js's own fetcher, keeping the failure of the last transfer (not of the
+ * handler that checks the bytes; undefined once a transfer succeeds): tuf-js
+ * wraps failures while loading snapshot and targets metadata in a
+ * RuntimeError that keeps only their text, so it is kept here with its class.
+ */
+class RecordingFetcher extends DefaultFetcher {
+  lastFailure: unknown = undefined;
+
+  override async downloadFile<T>(
+    url: string,
+    maxLength: number,
+    handler: (file: string) => Promise<T>,
+  ): Promise<T> {
+    // Set from the handler: TypeScript does not see that it may run.
+    const transfer = { done: false };
+    this.lastFailure = undefined;
+    try {
+      return await super.downloadFile(url, maxLength, (file) => {
+        transfer.done = true;
+        return handler(file);
+      });
+    } catch (err) {
+      if (!transfer.done) this.lastFailure = err;
+      throw err;
+    }
+  }
+}
+
 export class TufClient {
   readonly #updater: Updater;
+  readonly #fetcher: RecordingFetcher;
   readonly #options: TufClientOptions;
 
   constructor(options: TufClientOptions) {
     this.#options = options;
+    this.#fetcher = new RecordingFetcher({
+      userAgent: `tuf-js/${TUF_JS_VERSION}`,
+      timeout: FETCH_TIMEOUT_MS,
+      // One attempt: a refusal is reported at once, the next update retries.
+      retry: false,
+    });
     this.#updater = new Updater({
       metadataDir: options.metadataDir,
       metadataBaseUrl: `${options.repoUrl}/metadata`,
       targetBaseUrl: `${options.repoUrl}/targets`,
       targetDir: options.downloadDir,
-      // One attempt: a refusal is reported at once, the next update retries.
-      config: { fetchRetry: false, fetchTimeout: 30_000 },
+      fetcher: this.#fetcher,
     });
+  }
+
+  /** Runs one tuf-js call; its failure becomes the agent's code. */
+  async #tuf<T>(stage: 'metadata' | 'target', run: () => Promise<T>): Promise<T> {
+    this.#fetcher.lastFailure = undefined;
+    try {
+      return await run();
+    } catch (cause) {
+      throw agentErrorFromTuf(cause, stage, this.#fetcher.lastFailure);
+    }
   }
 
   /** TUF 5.3-5.5: root, timestamp, snapshot, top-level targets. */
   async refresh(): Promise<void> {
-    await tuf('metadata', () => this.#updater.refresh());
+    await this.#tuf('metadata', () => this.#updater.refresh());
   }
 
   /**
@@ -63,7 +118,7 @@ export class TufClient {
     // (TUF 5.6.1), and tuf-js would fail on the missing entry.
     const meta = (await this.trusted('snapshot')).meta as Record<string, unknown> | undefined;
     if (meta?.[`${RELEASES_ROLE}.json`] === undefined) return [];
-    await tuf('metadata', () => this.#updater.getTargetInfo(`${rulesName}/listing`));
+    await this.#tuf('metadata', () => this.#updater.getTargetInfo(`${rulesName}/listing`));
     let doc: unknown;
     try {
       const bytes = await readFile(join(this.#options.metadataDir, `${RELEASES_ROLE}.json`));
@@ -89,7 +144,7 @@ export class TufClient {
 
   /** A target's info, verified by tuf-js through the delegation (TUF 5.6.7). */
   async target(name: string): Promise<VerifiedTarget> {
-    const info = await tuf('metadata', () => this.#updater.getTargetInfo(name));
+    const info = await this.#tuf('metadata', () => this.#updater.getTargetInfo(name));
     if (info === undefined) {
       throw new AgentError('AGENT_RELEASE_INCOMPLETE', `the repository lists no target ${name}`, {
         evidence: { target: name },
@@ -121,7 +176,7 @@ export class TufClient {
     await mkdir(this.#options.downloadDir, { recursive: true });
     const scratch = await mkdtemp(join(this.#options.downloadDir, 'get-'));
     try {
-      const path = await tuf('target', () =>
+      const path = await this.#tuf('target', () =>
         this.#updater.downloadTarget(target.info, join(scratch, 'target')),
       );
       return new Uint8Array(await readFile(path));
@@ -129,79 +184,4 @@ export class TufClient {
       await rm(scratch, { recursive: true, force: true });
     }
   }
-}
-
-async function tuf<T>(stage: 'metadata' | 'target', run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (cause) {
-    throw agentErrorFromTuf(cause, stage);
-  }
-}
-
-/**
- * The agent's code for a tuf-js failure. tuf-js throws one class per kind of
- * failure, but wraps failures while loading snapshot and targets metadata in
- * a RuntimeError whose message holds the inner error's text (its class is
- * lost), so those are told apart by the inner message tuf-js and
- * @tufjs/models write.
- */
-export function agentErrorFromTuf(cause: unknown, stage: 'metadata' | 'target'): AgentError {
-  if (cause instanceof AgentError) return cause;
-  const names = classNames(cause);
-  const message = cause instanceof Error ? cause.message : String(cause);
-  const wrapped = /^Unable to load (?:snapshot metadata|targets) error (.*)$/s.exec(message)?.[1];
-  const code = wrapped === undefined ? codeOfClass(names, message, stage) : codeOfWrapped(wrapped);
-  return new AgentError(code, `TUF: ${message}`, { cause });
-}
-
-function codeOfClass(names: readonly string[], message: string, stage: string): AgentErrorCode {
-  const is = (name: string): boolean => names.includes(name);
-  // tuf-js fetcher: more bytes than the length allowed (endless data, TUF 5.4.1, 5.7.3).
-  if (is('DownloadLengthMismatchError')) return 'AGENT_TUF_TOO_LARGE';
-  if (is('DownloadError')) return 'AGENT_TUF_FETCH_FAILED';
-  // TUF 5.3.10, 5.4.4, 5.5.6, 5.6.5: freeze attack.
-  if (is('ExpiredMetadataError')) return 'AGENT_TUF_EXPIRED';
-  // TUF 5.3.4, 5.4.2, 5.5.3, 5.6.3: not signed by a threshold of the role's keys.
-  if (is('UnsignedMetadataError')) return 'AGENT_TUF_SIGNATURES';
-  // TUF 5.7.3: target bytes that are not the listed ones; for metadata
-  // (TUF 5.5.2, 5.6.2), a file other than the one listed.
-  if (is('LengthOrHashMismatchError')) {
-    return stage === 'target' ? 'AGENT_TUF_TARGET_MISMATCH' : 'AGENT_TUF_MIX_AND_MATCH';
-  }
-  if (is('BadVersionError')) return codeOfWrapped(message);
-  // Network failures reach here as fetch's TypeError.
-  if (is('TypeError') && /fetch failed/i.test(message)) return 'AGENT_TUF_FETCH_FAILED';
-  return 'AGENT_TUF_METADATA_INVALID';
-}
-
-function codeOfWrapped(text: string): AgentErrorCode {
-  if (/Max length reached/.test(text)) return 'AGENT_TUF_TOO_LARGE';
-  if (/was signed by \d+\/\d+ keys/.test(text)) return 'AGENT_TUF_SIGNATURES';
-  if (/is expired/.test(text)) return 'AGENT_TUF_EXPIRED';
-  // TUF 5.5.4, 5.6.4: a file whose version is not the one its parent lists.
-  if (
-    /does not match snapshot version|doesn't match timestamp|Expected (?:length|hash)/.test(text)
-  ) {
-    return 'AGENT_TUF_MIX_AND_MATCH';
-  }
-  // TUF 5.3.5, 5.4.3, 5.5.5: older than what was trusted before.
-  if (/less than current version|Expected version \d+, got/.test(text)) {
-    return 'AGENT_TUF_ROLLBACK';
-  }
-  if (/Failed to download|fetch failed/i.test(text)) return 'AGENT_TUF_FETCH_FAILED';
-  return 'AGENT_TUF_METADATA_INVALID';
-}
-
-/** Constructor names along the prototype chain (tuf-js's error classes do not set `name`). */
-function classNames(value: unknown): string[] {
-  const names: string[] = [];
-  let proto: unknown =
-    typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
-  while (proto !== null && proto !== Object.prototype) {
-    const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
-    if (typeof ctor?.name === 'string') names.push(ctor.name);
-    proto = Object.getPrototypeOf(proto);
-  }
-  return names;
 }

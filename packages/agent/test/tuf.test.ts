@@ -1,18 +1,21 @@
+import { LengthOrHashMismatchError, UnsignedMetadataError } from '@tufjs/models/dist/error.js';
+import {
+  BadVersionError,
+  DownloadHTTPError,
+  DownloadLengthMismatchError,
+  EqualVersionError,
+  ExpiredMetadataError,
+  RuntimeError,
+} from 'tuf-js/dist/error.js';
 import { describe, expect, it } from 'vitest';
-import { agentErrorFromTuf } from '../src/tuf.js';
+import { agentErrorFromTuf } from '../src/tuf-failures.js';
 
-// Stand-ins with tuf-js's class names: the classification reads constructor names.
-class RuntimeError extends Error {}
-class BadVersionError extends Error {}
-class EqualVersionError extends BadVersionError {}
-class ExpiredMetadataError extends Error {}
-class DownloadError extends Error {}
-class DownloadLengthMismatchError extends DownloadError {}
-class LengthOrHashMismatchError extends Error {}
-class UnsignedMetadataError extends Error {}
-
-const code = (err: unknown, stage: 'metadata' | 'target' = 'metadata'): string =>
-  agentErrorFromTuf(err, stage).code;
+// tuf-js's and @tufjs/models's own error classes: the classification reads classes.
+const code = (
+  err: unknown,
+  stage: 'metadata' | 'target' = 'metadata',
+  fetchFailure?: unknown,
+): string => agentErrorFromTuf(err, stage, fetchFailure).code;
 
 describe('agentErrorFromTuf', () => {
   it('maps tuf-js error classes', () => {
@@ -38,11 +41,17 @@ describe('agentErrorFromTuf', () => {
     expect(code(new LengthOrHashMismatchError('Expected hash a but got b'))).toBe(
       'AGENT_TUF_MIX_AND_MATCH',
     );
-    expect(code(new TypeError('fetch failed'))).toBe('AGENT_TUF_FETCH_FAILED');
+    // A network failure is fetch's TypeError, known as the fetcher's own failure.
+    const refused = new TypeError('fetch failed');
+    expect(code(refused, 'metadata', refused)).toBe('AGENT_TUF_FETCH_FAILED');
+    expect(code(new DownloadHTTPError('Failed to download', 404))).toBe('AGENT_TUF_FETCH_FAILED');
+    expect(
+      code(new ReferenceError('No snapshot metadata', { cause: new ExpiredMetadataError('x') })),
+    ).toBe('AGENT_TUF_EXPIRED');
     expect(code(new Error('something else'))).toBe('AGENT_TUF_METADATA_INVALID');
   });
 
-  it('maps failures tuf-js wraps in a RuntimeError by their message', () => {
+  it('maps failures tuf-js wraps in a RuntimeError: transfers by class, checks by message', () => {
     const wrapped = (inner: string): RuntimeError =>
       new RuntimeError(`Unable to load targets error Error: ${inner}`);
     expect(code(wrapped('releases was signed by 1/2 keys'))).toBe('AGENT_TUF_SIGNATURES');
@@ -50,7 +59,23 @@ describe('agentErrorFromTuf', () => {
     expect(code(wrapped('Version 2 of releases does not match snapshot version 3'))).toBe(
       'AGENT_TUF_MIX_AND_MATCH',
     );
-    expect(code(wrapped('Max length reached'))).toBe('AGENT_TUF_TOO_LARGE');
+    expect(
+      code(
+        wrapped('Max length reached'),
+        'metadata',
+        new DownloadLengthMismatchError('Max length reached'),
+      ),
+    ).toBe('AGENT_TUF_TOO_LARGE');
+    expect(
+      code(
+        wrapped('Failed to download'),
+        'metadata',
+        new DownloadHTTPError('Failed to download', 500),
+      ),
+    ).toBe('AGENT_TUF_FETCH_FAILED');
+    expect(code(wrapped('New version 1 of targets.json is less than current version 2'))).toBe(
+      'AGENT_TUF_ROLLBACK',
+    );
     expect(
       code(
         new RuntimeError(
