@@ -11,6 +11,7 @@ export default defineConfig({
     alias: {
       '@glasshouse/errors': src('packages/errors'),
       '@glasshouse/residency': src('packages/residency'),
+      '@glasshouse/access-format': src('packages/access-format'),
       '@glasshouse/tlog': src('packages/tlog'),
       '@glasshouse/http': src('packages/http'),
       '@glasshouse/db': src('packages/db'),
