@@ -2,7 +2,7 @@
  * Small schema checks shared by the parsers. Each parser passes its own
  * `fail`, so every refusal carries that parser's code.
  */
-import { fromBase64 } from './bytes.js';
+import { base64DecodedLength } from './bytes.js';
 
 export type Fail = (what: string, evidence?: Record<string, unknown>) => never;
 
@@ -57,8 +57,12 @@ const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})
  * An RFC 3339 §5.6 date-time in UTC ("Z"): one time zone keeps times
  * comparable as strings and as instants. Leap seconds are refused.
  */
+let lastValidTime = '';
+
 export function isRfc3339(value: unknown): value is string {
   if (typeof value !== 'string') return false;
+  // Events of a batch share their hour bucket: remember the last valid time.
+  if (value === lastValidTime) return true;
   const m = RFC3339_UTC.exec(value);
   if (m === null) return false;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
@@ -72,7 +76,9 @@ export function isRfc3339(value: unknown): value is string {
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
   // RFC 3339 §5.7: the day must exist in that month.
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return day >= 1 && day <= daysInMonth;
+  if (day < 1 || day > daysInMonth) return false;
+  lastValidTime = value;
+  return true;
 }
 
 export function rfc3339(value: unknown, what: string, fail: Fail): string {
@@ -81,20 +87,20 @@ export function rfc3339(value: unknown, what: string, fail: Fail): string {
   return value;
 }
 
-/** Strict standard base64 of `min`..`max` decoded bytes. */
+/** Strict standard base64 (as `fromBase64` accepts) of `min`..`max` decoded bytes; returns the text. */
 export function base64Field(
   value: unknown,
   what: string,
   min: number,
   max: number,
   fail: Fail,
-): Uint8Array {
-  const bytes = typeof value === 'string' ? fromBase64(value) : undefined;
-  if (bytes === undefined) return fail(`${what} is not strict standard base64`);
-  if (bytes.length < min || bytes.length > max) {
-    return fail(`${what} decodes to ${bytes.length} bytes, not ${min}..${max}`);
+): string {
+  const length = typeof value === 'string' ? base64DecodedLength(value) : undefined;
+  if (length === undefined) return fail(`${what} is not strict standard base64`);
+  if (length < min || length > max) {
+    return fail(`${what} decodes to ${length} bytes, not ${min}..${max}`);
   }
-  return bytes;
+  return value as string;
 }
 
 /** A short, safe rendering of a refused value for evidence. */

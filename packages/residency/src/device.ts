@@ -3,7 +3,7 @@
  * logged (the device pseudonym is a personal field); the router keeps it
  * to authenticate the device's signed requests.
  */
-import { bytesEqual, canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
 import { exactObject, matching, preview, rfc3339, type Fail } from './check.js';
 import {
   buildEnvelope,
@@ -66,7 +66,7 @@ export function parseDeviceRegistration(bytes: Uint8Array): DeviceRegistration {
   if (bytes.length > MAX_DEVICE_BYTES) {
     invalid('over the size limit', { size: bytes.length, max: MAX_DEVICE_BYTES });
   }
-  const value = parseJsonBytes(
+  const { value, text } = parseJsonBytes(
     bytes,
     (cause) =>
       new ResidencyError('DEVICE_REGISTRATION_INVALID', 'device registration: not UTF-8 JSON', {
@@ -74,7 +74,7 @@ export function parseDeviceRegistration(bytes: Uint8Array): DeviceRegistration {
       }),
   );
   const registration = checkDeviceValue(value);
-  if (!bytesEqual(utf8(`${canonicalJson(deviceJson(registration))}\n`), bytes)) {
+  if (text !== `${canonicalJson(deviceJson(registration))}\n`) {
     invalid('the payload is not in canonical form');
   }
   return registration;

@@ -3,7 +3,7 @@
  * customer's key AND the vendor's residency key, logged in the residency
  * log. Neither party alone can place or re-home a customer.
  */
-import { bytesEqual, canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
 import { exactObject, matching, positiveInteger, preview, rfc3339, type Fail } from './check.js';
 import {
   buildEnvelope,
@@ -77,12 +77,12 @@ export function parseEnrollment(bytes: Uint8Array): Enrollment {
   if (bytes.length > MAX_ENROLLMENT_BYTES) {
     invalid('over the size limit', { size: bytes.length, max: MAX_ENROLLMENT_BYTES });
   }
-  const value = parseJsonBytes(
+  const { value, text } = parseJsonBytes(
     bytes,
     (cause) => new ResidencyError('ENROLLMENT_INVALID', 'enrollment: not UTF-8 JSON', { cause }),
   );
   const enrollment = checkEnrollmentValue(value);
-  if (!bytesEqual(utf8(`${canonicalJson(enrollmentJson(enrollment))}\n`), bytes)) {
+  if (text !== `${canonicalJson(enrollmentJson(enrollment))}\n`) {
     invalid('the payload is not in canonical form');
   }
   return enrollment;

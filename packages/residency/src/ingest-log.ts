@@ -3,7 +3,7 @@
  * retention deletion. `checkStoredEntry` is the residency check itself,
  * run by the site before it stores and by the supervisor's monitor after.
  */
-import { bytesEqual, canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
 import { exactObject, matching, positiveInteger, preview, rfc3339, type Fail } from './check.js';
 import { ResidencyError } from './errors.js';
 import { CUSTOMER_PSEUDONYM } from './keys.js';
@@ -92,13 +92,13 @@ export function parseIngestLogEntry(bytes: Uint8Array): IngestLogEntry {
   if (bytes.length > MAX_INGEST_LOG_ENTRY_BYTES) {
     invalid('over the size limit', { size: bytes.length, max: MAX_INGEST_LOG_ENTRY_BYTES });
   }
-  const value = parseJsonBytes(
+  const { value, text } = parseJsonBytes(
     bytes,
     (cause) =>
       new ResidencyError('INGEST_ENTRY_INVALID', 'ingest-log entry: not UTF-8 JSON', { cause }),
   );
   const entry = checkEntryValue(value);
-  if (!bytesEqual(utf8(canonicalJson(entryJson(entry))), bytes)) invalid('not in canonical form');
+  if (text !== canonicalJson(entryJson(entry))) invalid('not in canonical form');
   return entry;
 }
 

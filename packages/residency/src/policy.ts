@@ -4,7 +4,7 @@
  * vendor and the supervisor (DSSE, payload type POLICY_PAYLOAD_TYPE); a
  * version acts only once it is an entry of the witnessed residency log.
  */
-import { bytesEqual, canonicalJson, parseJsonBytes, sha256Digest, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, sha256Digest, utf8 } from './bytes.js';
 import { exactObject, matching, positiveInteger, preview, rfc3339, type Fail } from './check.js';
 import {
   buildEnvelope,
@@ -106,14 +106,14 @@ export function parsePolicy(bytes: Uint8Array): ResidencyPolicy {
   if (bytes.length > MAX_POLICY_BYTES) {
     invalid('over the size limit', { size: bytes.length, max: MAX_POLICY_BYTES });
   }
-  const value = parseJsonBytes(
+  const { value, text } = parseJsonBytes(
     bytes,
     (cause) => new ResidencyError('POLICY_INVALID', 'residency policy: not UTF-8 JSON', { cause }),
   );
   const policy = checkPolicyValue(value, invalid);
   // One encoding per policy: the digest names the content, not a spelling of it.
-  const canonical = utf8(`${canonicalJson(policyJson(policy))}\n`);
-  if (!bytesEqual(canonical, bytes)) invalid('the payload is not in canonical form');
+  if (text !== `${canonicalJson(policyJson(policy))}\n`)
+    invalid('the payload is not in canonical form');
   return policy;
 }
 

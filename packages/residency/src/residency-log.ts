@@ -3,7 +3,7 @@
  * policy version or an enrollment, each as its DSSE envelope object.
  * Parsing checks the shape only; ResidencyState checks signatures and order.
  */
-import { bytesEqual, canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, utf8 } from './bytes.js';
 import { exactObject, preview, type Fail } from './check.js';
 import { checkEnvelope, envelopeJson, type DsseEnvelope } from './dsse.js';
 import { ENROLLMENT_PAYLOAD_TYPE, MAX_ENROLLMENT_BYTES } from './enrollment.js';
@@ -53,7 +53,7 @@ export function parseResidencyLogEntry(bytes: Uint8Array): ResidencyLogEntry {
   if (bytes.length > MAX_RESIDENCY_LOG_ENTRY_BYTES) {
     invalid('over the size limit', { size: bytes.length, max: MAX_RESIDENCY_LOG_ENTRY_BYTES });
   }
-  const value = parseJsonBytes(
+  const { value, text } = parseJsonBytes(
     bytes,
     (cause) =>
       new ResidencyError('RESIDENCY_ENTRY_INVALID', 'residency-log entry: not UTF-8 JSON', {
@@ -62,7 +62,7 @@ export function parseResidencyLogEntry(bytes: Uint8Array): ResidencyLogEntry {
   );
   const entry = checkEntryValue(value);
   // One encoding per entry, so two logs carrying the same fact carry the same bytes.
-  if (!bytesEqual(utf8(canonicalJson(entryJson(entry))), bytes)) invalid('not in canonical form');
+  if (text !== canonicalJson(entryJson(entry))) invalid('not in canonical form');
   return entry;
 }
 

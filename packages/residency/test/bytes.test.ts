@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { base64DecodedLength } from '../src/bytes.js';
 import { canonicalJson, fromBase64, pae, toBase64 } from '../src/index.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -56,5 +57,21 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson({ n: 1.5 })).toThrow(TypeError);
     expect(() => canonicalJson({ n: 2 ** 60 })).toThrow(TypeError);
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(TypeError);
+  });
+});
+
+describe('base64DecodedLength agrees with fromBase64', () => {
+  it('on valid and invalid strings (property)', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ ';
+    const arb = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }).map((b) => toBase64(b)),
+      fc.string({ unit: fc.constantFrom(...Array.from(alphabet)), maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(arb, (text) => {
+        expect(base64DecodedLength(text)).toBe(fromBase64(text)?.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
