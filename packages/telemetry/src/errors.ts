@@ -27,7 +27,34 @@ export type TelemetryErrorCode =
   // reputation
   | 'HASH_INVALID'
   | 'TOO_MANY_HASHES'
-  | 'VERDICT_LIST_INVALID';
+  | 'VERDICT_LIST_INVALID'
+  // residency view and verified tailing (view/)
+  | 'LOG_UNREACHABLE'
+  | 'CHECKPOINT_INVALID'
+  | 'CHECKPOINT_QUORUM_NOT_MET'
+  | 'LOG_ROLLBACK'
+  | 'LOG_INCONSISTENT'
+  | 'LOG_TILES_INVALID'
+  | 'POLICY_NOT_LOGGED'
+  | 'POLICY_UNVERIFIABLE'
+  | 'VIEW_TIMEOUT'
+  | 'STATE_LOCKED'
+  | 'STATE_CORRUPT'
+  // ingest router (router/)
+  | 'DEVICE_NOT_ENROLLED'
+  | 'DEVICE_INVALID'
+  | 'REQUEST_REPLAYED'
+  | 'CUSTOMER_MISMATCH'
+  | 'REGION_MISMATCH'
+  | 'REGION_UNKNOWN'
+  | 'REGION_NOT_DESIGNATED'
+  | 'ENROLLMENT_INVALID'
+  | 'ENROLLMENT_SEQUENCE_BROKEN'
+  | 'ENROLLMENT_NOT_WITNESSED'
+  | 'RESIDENCY_LOG_FAILED'
+  | 'BATCH_NOT_FOUND'
+  // residency monitor (monitor/)
+  | 'MONITOR_CONFIG_INVALID';
 
 /** The one error class of `@glasshouse/telemetry`. Branch on `code`, never on the message. */
 export class TelemetryError extends CodedError<TelemetryErrorCode> {}
