@@ -7,8 +7,9 @@
  * - 200 `{batch, index, receipt}`: stored (the receipt is kept for the device);
  * - a 4xx with a code other than the signature checks (e.g.
  *   `REGION_NOT_DESIGNATED_HERE`): refused for good, never sent elsewhere;
- * - anything else (network error, timeout, 5xx, 429, a refused signature,
- *   a malformed answer): retried with capped exponential backoff.
+ * - anything else (network error, timeout, 5xx, 429, 409 from a site whose
+ *   residency view lags, a refused signature, a malformed answer): retried
+ *   with capped exponential backoff.
  */
 import { readBoundedBody } from '@glasshouse/http';
 import { RequestSigner, signedFetch } from '@glasshouse/httpsig';
@@ -197,9 +198,14 @@ export class Forwarder {
       return { kind: 'stored', receipt: a.receipt, index: a.index };
     }
     const code = typeof a.code === 'string' ? a.code : `HTTP_${res.status}`;
-    // A refused signature is our configuration, not the batch: keep it and retry.
+    // A refused signature is our configuration, not the batch, and 409 is a site whose
+    // residency view lags ours (POLICY_UNKNOWN, CUSTOMER_NOT_ENROLLED): keep it and retry.
     const permanent =
-      res.status >= 400 && res.status < 500 && res.status !== 429 && !code.startsWith('AUTH_');
+      res.status >= 400 &&
+      res.status < 500 &&
+      res.status !== 409 &&
+      res.status !== 429 &&
+      !code.startsWith('AUTH_');
     if (permanent) return { kind: 'refused', code };
     return { kind: 'retry', error: `${row.site} HTTP ${res.status} ${code}` };
   }

@@ -68,6 +68,13 @@ export class TailStore {
     return rows.map((r) => ({ index: BigInt(r.idx), data: new Uint8Array(r.data) }));
   }
 
+  entry(log: string, index: bigint): Uint8Array | undefined {
+    const row = this.#db
+      .prepare('SELECT data FROM tail_entries WHERE log = ? AND idx = ?')
+      .get(log, Number(index)) as { data: Buffer } | undefined;
+    return row === undefined ? undefined : new Uint8Array(row.data);
+  }
+
   record(log: string): unknown {
     const row = this.#db.prepare('SELECT record FROM tail_records WHERE log = ?').get(log) as
       { record: string } | undefined;

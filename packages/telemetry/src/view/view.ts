@@ -31,16 +31,6 @@ import { TelemetryError } from '../errors.js';
 import { type TailEntry, type TailState, VerifiedTail } from './tail.js';
 import { TailStore } from './tail-store.js';
 
-/** The residency questions the router, the sites and the monitor ask (S's site takes this port). */
-export interface ResidencyLookup {
-  /** The verified fold of the residency log. */
-  readonly state: ResidencyState;
-  /** The latest logged policy; throws `POLICY_NOT_LOGGED` or `POLICY_UNVERIFIABLE`. */
-  currentPolicy(): LoggedPolicy;
-  policyByDigest(digest: string): ResidencyPolicy | undefined;
-  enrollment(customer: string): LoggedEnrollment | undefined;
-}
-
 export interface ResidencyViewOptions {
   /** The residency log's tlog-tiles prefix. */
   readonly url: string;
@@ -75,13 +65,18 @@ export interface ViewRefresh {
 export const VIEW_DB_FILE = 'view.db';
 const LOG = 'residency';
 
-export class ResidencyView implements ResidencyLookup {
+/**
+ * The verified residency view. It is the data site's `ResidencyLookup`
+ * (`current()`), and answers the router's and the monitor's questions.
+ */
+export class ResidencyView {
   readonly #tail: VerifiedTail;
   readonly #store: TailStore;
   readonly #intervalMs: number;
   #state: ResidencyState;
   #tailState: TailState | null;
   readonly #refused: RefusedEntry[] = [];
+  readonly #policies: LoggedPolicy[] = [];
   #refreshing: Promise<ViewRefresh> | undefined;
   #lastError: CodedError | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -119,6 +114,11 @@ export class ResidencyView implements ResidencyLookup {
     return this.#state;
   }
 
+  /** The verified fold of the residency log (the site's `ResidencyLookup`). */
+  current(): ResidencyState {
+    return this.#state;
+  }
+
   /** The last verified (witnessed) checkpoint, or null before the first. */
   get checkpoint(): string | null {
     return this.#tailState?.checkpoint ?? null;
@@ -142,6 +142,7 @@ export class ResidencyView implements ResidencyLookup {
     return this.#refused;
   }
 
+  /** The latest logged policy; throws `POLICY_NOT_LOGGED` or `POLICY_UNVERIFIABLE`. */
   currentPolicy(): LoggedPolicy {
     const policy = this.#state.policy;
     const lastRefused = this.#refused.findLast((r) => r.kind !== 'enrollment');
@@ -166,6 +167,21 @@ export class ResidencyView implements ResidencyLookup {
       );
     }
     return policy;
+  }
+
+  /** Every logged, verified policy version, oldest first. */
+  policies(): readonly LoggedPolicy[] {
+    return this.#policies;
+  }
+
+  /** The residency log's origin (its key name in the pinned tlog-policy). */
+  get origin(): string {
+    return this.#tail.origin;
+  }
+
+  /** A verified entry of the residency log, as stored. */
+  entry(index: bigint): Uint8Array | undefined {
+    return this.#store.entry(LOG, index);
   }
 
   policyByDigest(digest: string): ResidencyPolicy | undefined {
@@ -267,7 +283,10 @@ export class ResidencyView implements ResidencyLookup {
     let applied = 0;
     for (const e of entries) {
       try {
-        this.#state.apply(e.index, e.data);
+        const a = this.#state.apply(e.index, e.data);
+        if (a.kind === 'policy') {
+          this.#policies.push({ policy: a.policy, digest: a.digest, index: a.index });
+        }
         applied++;
       } catch (err) {
         if (!(err instanceof ResidencyError)) throw err;

@@ -1,0 +1,387 @@
+/**
+ * The residency monitor (the supervisor's): tails the residency log and the
+ * ingest log of every site any logged policy version names, each through
+ * its tlog-tiles API with the same verified tailing as the residency view
+ * (log signature, witness quorum, consistency with the last verified
+ * checkpoint, entries hashed to the signed root), and checks every entry:
+ *
+ * - residency log: each policy entry carries both parties' signatures and
+ *   chains to the previous version; each enrollment carries the customer's
+ *   and the vendor's signatures and follows the customer's sequence
+ *   (`ResidencyState.apply`);
+ * - each ingest log: every `stored` entry names a logged policy version
+ *   that designates the entry's region to this site, and the customer's
+ *   logged enrollment is in that region (`checkStoredEntry`).
+ *
+ * A refused entry is an `entry-rejected` alert with the entry, the
+ * checkpoint it is under and the residency log's facts; a log that fails
+ * its checks (quorum, signature, inconsistency with both checkpoints,
+ * rollback) is the witness monitor's alert of the same kind. Each piece of
+ * evidence is sent once: the keys of sent alerts are kept with the state.
+ * An unreachable log is not alerted on; its status says so.
+ *
+ * Order within a run: the residency log first, then the sites, so a site is
+ * never judged against an older residency log than the one it acted on.
+ */
+import { join } from 'node:path';
+import {
+  type PolicyKeys,
+  ResidencyError,
+  type Site,
+  checkStoredEntry,
+  parseIngestLogEntry,
+} from '@glasshouse/residency';
+import { CodedError } from '@glasshouse/errors';
+import { parsePolicy } from '@glasshouse/tlog';
+import type { Alert, AlertSink } from '@glasshouse/witness';
+import { TailStore } from '../view/tail-store.js';
+import { VerifiedTail } from '../view/tail.js';
+import { ResidencyView } from '../view/view.js';
+import { alertKey, entryAlert, stepAlert } from './checks.js';
+
+export interface ResidencyMonitorOptions {
+  /** The residency log's tlog-tiles prefix. */
+  readonly residencyLogUrl: string;
+  /** The residency log's c2sp.org/tlog-policy. */
+  readonly residencyLogPolicy: string;
+  /**
+   * The `witness`/`group`/`quorum` lines every site's ingest log must meet;
+   * default those of the residency log's policy.
+   */
+  readonly siteWitnessPolicy?: string;
+  readonly keys: PolicyKeys;
+  /** The monitor's data directory. */
+  readonly dir: string;
+  readonly alerts: AlertSink;
+  readonly now?: () => Date;
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+}
+
+/** Per-site counts from its ingest log (JSON-safe: what `glasshouse residency status` prints). */
+export interface SiteStatus {
+  readonly site: string;
+  readonly country: string;
+  readonly logUrl: string;
+  /** Regions the latest logged policy designates to this site. */
+  readonly designated: readonly string[];
+  /** Regions of the batches its ingest log says it stored, with batch counts. */
+  readonly regionsHeld: Readonly<Record<string, number>>;
+  readonly batches: number;
+  readonly events: number;
+  readonly deletedBatches: number;
+  /** The last verified checkpoint of its ingest log, or null. */
+  readonly checkpoint: string | null;
+  readonly size: string;
+  /** `ok`, or the code of the last failed check of the log. */
+  readonly verification: string;
+  /** Entries that broke a residency check (each alerted once). */
+  readonly violations: number;
+  readonly checkedAt: string | null;
+}
+
+export interface ResidencyLogStatus {
+  readonly url: string;
+  readonly size: string;
+  readonly checkpoint: string | null;
+  readonly policy: { readonly version: number; readonly digest: string } | null;
+  readonly customers: number;
+  readonly refusedEntries: number;
+  readonly verification: string;
+}
+
+export interface ResidencyStatus {
+  readonly residencyLog: ResidencyLogStatus;
+  readonly sites: readonly SiteStatus[];
+}
+
+export interface MonitorRun {
+  /** Alerts raised in this run (already-sent evidence included; only new ones went to the sink). */
+  readonly alerts: readonly Alert[];
+  readonly status: ResidencyStatus;
+}
+
+interface SiteRecord {
+  regionsHeld: Record<string, number>;
+  batches: number;
+  events: number;
+  deletedBatches: number;
+  violations: number;
+  verification: string;
+  checkedAt: string | null;
+}
+
+const emptyRecord = (): SiteRecord => ({
+  regionsHeld: {},
+  batches: 0,
+  events: 0,
+  deletedBatches: 0,
+  violations: 0,
+  verification: 'not checked',
+  checkedAt: null,
+});
+
+export const MONITOR_STATE_FILE = 'residency-monitor.db';
+
+export class ResidencyMonitor {
+  readonly #opts: ResidencyMonitorOptions;
+  readonly #view: ResidencyView;
+  readonly #store: TailStore;
+  readonly #witnessLines: string;
+  readonly #now: () => Date;
+  readonly #tails = new Map<string, VerifiedTail>();
+  #residencyVerification = 'not checked';
+  #running: Promise<MonitorRun> | undefined;
+
+  private constructor(opts: ResidencyMonitorOptions, view: ResidencyView, store: TailStore) {
+    this.#opts = opts;
+    this.#view = view;
+    this.#store = store;
+    this.#now = opts.now ?? ((): Date => new Date());
+    this.#witnessLines =
+      opts.siteWitnessPolicy ??
+      opts.residencyLogPolicy
+        .split('\n')
+        .filter((l) => !l.startsWith('log '))
+        .join('\n');
+  }
+
+  static open(opts: ResidencyMonitorOptions): ResidencyMonitor {
+    const view = ResidencyView.open({
+      url: opts.residencyLogUrl,
+      logPolicy: opts.residencyLogPolicy,
+      keys: opts.keys,
+      dir: join(opts.dir, 'residency-log'),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      ...(opts.retries === undefined ? {} : { retries: opts.retries }),
+    });
+    let store: TailStore;
+    try {
+      store = TailStore.open(opts.dir, MONITOR_STATE_FILE);
+    } catch (err) {
+      void view.close();
+      throw err;
+    }
+    return new ResidencyMonitor(opts, view, store);
+  }
+
+  /** The monitor's verified view of the residency log. */
+  get view(): ResidencyView {
+    return this.#view;
+  }
+
+  /** One pass over the residency log and every site; concurrent calls share it. */
+  runOnce(): Promise<MonitorRun> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Runs every `intervalMs` until `signal` aborts. */
+  async run(signal: AbortSignal, intervalMs = 10_000): Promise<void> {
+    while (!signal.aborted) {
+      await this.runOnce();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, intervalMs);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+  }
+
+  status(): ResidencyStatus {
+    const state = this.#view.state;
+    const policy = state.policy;
+    return {
+      residencyLog: {
+        url: this.#opts.residencyLogUrl,
+        size: this.#view.size.toString(),
+        checkpoint: this.#view.checkpoint,
+        policy: policy === null ? null : { version: policy.policy.version, digest: policy.digest },
+        customers: state.customers().length,
+        refusedEntries: this.#view.refused.length,
+        verification: this.#residencyVerification,
+      },
+      sites: this.#sites().map((site) => this.#siteStatus(site)),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    for (const t of this.#tails.values()) t.close();
+    await this.#view.close();
+    this.#store.close();
+  }
+
+  async #run(): Promise<MonitorRun> {
+    const raised: Alert[] = [];
+    const log = this.#opts.residencyLogUrl;
+    try {
+      const r = await this.#view.refresh();
+      this.#residencyVerification = 'ok';
+      for (const refused of r.refused) {
+        raised.push(this.#refusedResidencyEntry(refused.index, refused.code, refused.message));
+      }
+    } catch (err) {
+      if (!(err instanceof CodedError)) throw err;
+      const code = (err as CodedError).code;
+      this.#residencyVerification = code;
+      if (code !== 'LOG_UNREACHABLE')
+        raised.push(stepAlert(log, this.#view.origin, err as CodedError, this.#now()));
+    }
+    for (const site of this.#sites()) raised.push(...(await this.#checkSite(site)));
+    await this.#send(raised);
+    return { alerts: raised, status: this.status() };
+  }
+
+  #refusedResidencyEntry(index: bigint, code: string, message: string): Alert {
+    return entryAlert({
+      log: this.#opts.residencyLogUrl,
+      origin: this.#view.origin,
+      index,
+      data: this.#view.entry(index) ?? new Uint8Array(),
+      checkpoint: this.#view.checkpoint ?? '',
+      err: new ResidencyError(code as ResidencyError['code'], message),
+      message: `residency-log entry ${index} is refused`,
+      time: this.#now(),
+    });
+  }
+
+  /** Every site any logged policy version names; the latest version's description wins. */
+  #sites(): Site[] {
+    const byId = new Map<string, Site>();
+    for (const p of this.#view.policies()) for (const s of p.policy.sites) byId.set(s.id, s);
+    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  #tailOf(site: Site): VerifiedTail {
+    const key = `${site.id} ${site.verifierKey} ${site.ingestUrl}`;
+    let tail = this.#tails.get(key);
+    if (tail === undefined) {
+      tail = new VerifiedTail({
+        url: new URL('log/', site.ingestUrl).href,
+        policy: parsePolicy(`log ${site.verifierKey}\n${this.#witnessLines}`),
+        ...(this.#opts.now === undefined ? {} : { now: this.#opts.now }),
+        ...(this.#opts.fetch === undefined ? {} : { fetch: this.#opts.fetch }),
+        timeoutMs: this.#opts.timeoutMs ?? 5_000,
+        retries: this.#opts.retries ?? 1,
+      });
+      this.#tails.set(key, tail);
+    }
+    return tail;
+  }
+
+  async #checkSite(site: Site): Promise<Alert[]> {
+    const key = `site:${site.id}`;
+    const record = { ...emptyRecord(), ...(this.#store.record(key) as SiteRecord | undefined) };
+    const tail = this.#tailOf(site);
+    const alerts: Alert[] = [];
+    record.checkedAt = this.#now().toISOString();
+    let update;
+    try {
+      update = await tail.step(this.#store.state(key));
+    } catch (err) {
+      if (!(err instanceof CodedError)) throw err;
+      const code = (err as CodedError).code;
+      record.verification = code;
+      this.#store.putRecord(key, record);
+      return code === 'LOG_UNREACHABLE'
+        ? []
+        : [stepAlert(tail.url, tail.origin, err as CodedError, this.#now())];
+    }
+    const state = this.#view.state;
+    for (const e of update.entries) {
+      let entry;
+      try {
+        entry = parseIngestLogEntry(e.data);
+        if (entry.kind === 'stored') {
+          record.batches += 1;
+          record.events += entry.events;
+          record.regionsHeld[entry.region] = (record.regionsHeld[entry.region] ?? 0) + 1;
+          checkStoredEntry(state, site.id, entry);
+        } else {
+          if (entry.site !== site.id) {
+            throw new ResidencyError(
+              'INGEST_ENTRY_INVALID',
+              "the entry names another site than the log's",
+              {
+                evidence: { entry: { ...entry }, siteId: site.id },
+              },
+            );
+          }
+          record.deletedBatches += entry.batches.length;
+        }
+      } catch (err) {
+        if (!(err instanceof ResidencyError)) throw err;
+        record.violations += 1;
+        alerts.push(
+          entryAlert({
+            log: tail.url,
+            origin: tail.origin,
+            index: e.index,
+            data: e.data,
+            checkpoint: update.next.checkpoint,
+            err,
+            message: `site ${site.id}: ingest-log entry ${e.index} breaks the residency policy`,
+            time: this.#now(),
+            site: site.id,
+          }),
+        );
+      }
+    }
+    record.verification = 'ok';
+    // Alerts first (durably, once each), then the state: a crash re-checks, never skips.
+    await this.#send(alerts);
+    this.#store.commit(key, { state: update.next, record });
+    return alerts;
+  }
+
+  /** Sends the alerts whose evidence was never sent, remembering each durably. */
+  async #send(alerts: readonly Alert[]): Promise<void> {
+    for (const a of alerts) {
+      const key = alertKey(a);
+      if (this.#store.hasAlerted(key)) continue;
+      await this.#opts.alerts.send(a);
+      this.#store.addAlerted(key);
+    }
+  }
+
+  #siteStatus(site: Site): SiteStatus {
+    const key = `site:${site.id}`;
+    const record = { ...emptyRecord(), ...(this.#store.record(key) as SiteRecord | undefined) };
+    const tailState = this.#store.state(key);
+    const policy = this.#view.state.policy?.policy;
+    const designated =
+      policy === undefined
+        ? []
+        : Object.entries(policy.regions)
+            .filter(([, id]) => id === site.id)
+            .map(([region]) => region)
+            .concat(policy.default === site.id ? ['(default)'] : []);
+    return {
+      site: site.id,
+      country: site.country,
+      logUrl: new URL('log/', site.ingestUrl).href,
+      designated,
+      regionsHeld: record.regionsHeld,
+      batches: record.batches,
+      events: record.events,
+      deletedBatches: record.deletedBatches,
+      checkpoint: tailState?.checkpoint ?? null,
+      size: (tailState?.size ?? 0n).toString(),
+      verification: record.verification,
+      violations: record.violations,
+      checkedAt: record.checkedAt,
+    };
+  }
+}
