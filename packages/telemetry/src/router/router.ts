@@ -7,9 +7,9 @@
  *  1. the device is in the registry (the allow-list)        DEVICE_NOT_ENROLLED
  *  2. the batch parses (size, schema, canonical bytes)       BATCH_TOO_LARGE, BATCH_INVALID
  *  3. it is the device's customer's batch                    CUSTOMER_MISMATCH
- *  4. the customer's enrollment is logged and witnessed      CUSTOMER_NOT_ENROLLED
- *  5. the batch's region is the enrolled region              REGION_MISMATCH
- *  6. the latest logged, witnessed policy verifies           POLICY_NOT_LOGGED, POLICY_UNVERIFIABLE
+ *  4. the latest logged, witnessed policy verifies           POLICY_NOT_LOGGED, POLICY_UNVERIFIABLE
+ *  5. the customer's enrollment is logged and witnessed      CUSTOMER_NOT_ENROLLED
+ *  6. the batch's region is the enrolled region              REGION_MISMATCH
  *  7. it designates a site for the region                    REGION_UNKNOWN, REGION_NOT_DESIGNATED
  *  8. the batch enters the durable outbox bound to that site and policy
  *     version; it is delivered to that site only, ever.
@@ -66,6 +66,8 @@ export function routeBatch(deps: RoutingDeps, device: DeviceRow, bytes: Uint8Arr
       },
     );
   }
+  // Nothing routes without a logged, witnessed, verifiable policy.
+  const policy = deps.view.currentPolicy();
   const enrollment = deps.view.enrollment(batch.customer);
   if (enrollment === undefined) {
     throw new TelemetryError(
@@ -88,7 +90,6 @@ export function routeBatch(deps: RoutingDeps, device: DeviceRow, bytes: Uint8Arr
       },
     );
   }
-  const policy = deps.view.currentPolicy();
   let site;
   try {
     site = designatedSite(policy.policy, batch.region);

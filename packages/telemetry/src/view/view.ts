@@ -163,7 +163,13 @@ export class ResidencyView {
       throw new TelemetryError(
         'POLICY_NOT_LOGGED',
         'no residency policy is covered by a witnessed checkpoint of the residency log',
-        { evidence: { size: this.size.toString(), checkpoint: this.checkpoint } },
+        {
+          evidence: {
+            size: this.size.toString(),
+            checkpoint: this.checkpoint,
+            lastError: this.#lastError?.code ?? null,
+          },
+        },
       );
     }
     return policy;
