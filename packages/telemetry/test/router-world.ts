@@ -229,7 +229,6 @@ export async function enrollAgent(
   });
   if (res.status !== 200) throw new Error(`enrollment: ${res.status} ${await res.text()}`);
   const deviceKey = generateEd25519KeyPair();
-  const device = devicePseudonym(deviceKey.publicKey);
   if (opts.register !== false) {
     const status = await registerDevice(routerUrl, c, deviceKey);
     if (status !== 200) throw new Error(`device registration: ${status}`);

@@ -115,6 +115,8 @@ export class IngestRouter {
     const store = RouterStore.open(opts.dir);
     try {
       const router = new IngestRouter(opts, store);
+      // The router acts on what its view verified: keep it following the log.
+      opts.view.start();
       router.forwarder.kick();
       return router;
     } catch (err) {
