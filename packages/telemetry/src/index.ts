@@ -33,3 +33,42 @@ export {
 } from './site/reputation.js';
 export { DataSite, type OpenSiteOptions, type RetentionOptions, openSite } from './site/site.js';
 export { POLICY_HEADER, type SiteServerOptions, buildSiteServer } from './site/server.js';
+// Residency view, ingest router and residency monitor.
+export {
+  type TailEntry,
+  type TailState,
+  type TailUpdate,
+  VerifiedTail,
+  type VerifiedTailOptions,
+} from './view/tail.js';
+export { type TailCommit, TailStore } from './view/tail-store.js';
+export {
+  type RefusedEntry,
+  ResidencyView,
+  type ResidencyViewOptions,
+  VIEW_DB_FILE,
+  type ViewRefresh,
+} from './view/view.js';
+export {
+  type BatchAnswer,
+  IngestRouter,
+  type IngestRouterOptions,
+} from './router/ingest-router.js';
+export { ROUTER_STATUS, type RouterMetrics, buildRouterServer } from './router/server.js';
+export {
+  type DeviceRow,
+  type OutboxRow,
+  type OutboxStatus,
+  ROUTER_DB_FILE,
+  RouterStore,
+} from './router/store.js';
+export { type DeliveryOutcome, Forwarder, type ForwarderOptions } from './router/forwarder.js';
+export {
+  MONITOR_STATE_FILE,
+  type MonitorRun,
+  ResidencyMonitor,
+  type ResidencyMonitorOptions,
+  type ResidencyLogStatus,
+  type ResidencyStatus,
+  type SiteStatus,
+} from './monitor/monitor.js';
