@@ -1,6 +1,8 @@
 // An ingest router in a process of its own, for the kill -9 test (plain
 // JavaScript on the built package, so it starts fast). Usage:
 // node router-child.mjs '<json config>'; prints `listening <url>` once it serves.
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { IngestRouter, ResidencyView } from '@glasshouse/telemetry';
 
 const b64 = (s) => new Uint8Array(Buffer.from(s, 'base64'));

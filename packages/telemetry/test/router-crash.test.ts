@@ -55,8 +55,10 @@ async function startChild(): Promise<{ child: ChildProcess; url: string }> {
   });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`router did not start: ${out}`)), 15_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`router did not start: ${out}`));
+    }, 15_000);
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /listening (\S+)/.exec(out);
       if (m?.[1] !== undefined) {
