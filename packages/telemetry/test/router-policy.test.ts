@@ -54,16 +54,19 @@ describe('router: fail closed on the policy', () => {
   });
 
   it('refuses batches under a policy signed by one party only (POLICY_UNVERIFIABLE)', async () => {
-    await append(w.residency.log, policyEntry(w.policy, [w.keys.vendor]));
-    await r.router.view.waitForSize(r.router.view.size + 1n, 5_000);
+    const one = await append(w.residency.log, policyEntry(w.policy, [w.keys.vendor]));
+    await r.router.view.waitForSize(one + 1n, 5_000);
     const res = await agent.send(await agent.batch());
     expect(res).toMatchObject({ status: 503, body: { code: 'POLICY_UNVERIFIABLE' } });
     expect(r.router.store.counts().queued).toBe(0);
     expect(await storedBatches()).toBe(0);
 
     // Signed by both parties (still version 1: the one-party entry is no version), it routes.
-    await append(w.residency.log, policyEntry(w.policy, [w.keys.vendor, w.keys.supervisor]));
-    await r.router.view.waitForSize(r.router.view.size + 1n, 5_000);
+    const both = await append(
+      w.residency.log,
+      policyEntry(w.policy, [w.keys.vendor, w.keys.supervisor]),
+    );
+    await r.router.view.waitForSize(both + 1n, 5_000);
     const ok = await agent.send(await agent.batch());
     expect(ok).toMatchObject({ status: 200, body: { site: 'ch-zrh', status: 'stored' } });
   });
