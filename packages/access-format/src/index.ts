@@ -50,3 +50,35 @@ export {
   type CompletenessInput,
   type CompletenessResult,
 } from './completeness.js';
+export {
+  ACCESS_REQUEST_SCHEMA,
+  accessRequestDigest,
+  APPROVAL_PAYLOAD_TYPE,
+  APPROVAL_SCHEMA,
+  approvalEnvelope,
+  approvalSigningMessage,
+  APPROVER_ROLES,
+  encodeAccessRequest,
+  encodeApproval,
+  MAX_ACCESS_REQUEST_BYTES,
+  MAX_APPROVAL_BYTES,
+  MAX_APPROVAL_ENVELOPE_BYTES,
+  openApproval,
+  parseAccessRequest,
+  parseApproval,
+  type AccessRequest,
+  type Approval,
+  type ApproverKeys,
+  type ApproverRole,
+  type OpenedApproval,
+} from './approval.js';
+export {
+  ACCESS_POLICY_SCHEMA,
+  demoAccessPolicy,
+  encodeAccessPolicy,
+  MAX_ACCESS_POLICY_BYTES,
+  parseAccessPolicy,
+  type AccessPolicy,
+  type ClassRule,
+} from './policy.js';
+export { checkAccess, type AccessCheckInput, type AccessDecision } from './access-check.js';
