@@ -156,13 +156,13 @@ function main(): void {
   }
   times.sort((a, b) => a - b);
   const p50 = times[Math.floor(times.length / 2)]!;
-  const max = times[times.length - 1]!;
+  const p99 = times[Math.floor(times.length * 0.99)]!;
   const listed = index.lookup(customers[0]!).indices.length;
   rows.push({
     what: "one customer's lookup + verify (p50), @noble",
     rate: p50 * 1000,
     unit: 'µs',
-    note: `max ${(max * 1000).toFixed(0)} µs over 200 customers, ~${listed} indices each; target < 50 ms`,
+    note: `p99 ${(p99 * 1000).toFixed(0)} µs over 200 customers, ~${listed} indices each; target < 50 ms`,
   });
 
   process.stdout.write(`\nverifiable index: ${scale} (${fast.revisions} revisions)\n\n`);
