@@ -1,8 +1,8 @@
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { sha256Hex } from '@glasshouse/attest';
-import { matchedRuleNames, type YaraEngine } from './engine.js';
+import { matchedRuleNames, type RuleSource, type ScanResult, type YaraEngine } from './engine.js';
 import { BundleError } from './errors.js';
-import { MANIFEST_PATH, parseManifest, type RulesManifest } from './manifest.js';
+import { MANIFEST_PATH, parseManifest, type RulesManifest, type SelfTestCase } from './manifest.js';
 import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
 
 /**
@@ -95,15 +95,13 @@ export interface SelfTestResult {
   readonly sameEngineVersion: boolean;
 }
 
-/**
- * The self-test an endpoint runs after installing a bundle: compile the
- * manifest's rules with `engine` once, scan every case, and require exactly
- * the expected rule names. Throws `SELFTEST_FAILED` naming the file and the
- * rules (a scan that times out fails too).
- */
-export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTestResult {
-  const sources = bundle.manifest.rules.map((path) => {
-    const data = bundle.files.get(path);
+/** The manifest's rule sources, in manifest order, decoded as UTF-8. */
+export function selfTestSources(
+  manifest: RulesManifest,
+  files: ReadonlyMap<string, Uint8Array>,
+): RuleSource[] {
+  return manifest.rules.map((path) => {
+    const data = files.get(path);
     if (data === undefined)
       throw new BundleError('MANIFEST_INVALID', `rule source ${path} missing`);
     try {
@@ -112,39 +110,64 @@ export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTes
       throw new BundleError('SELFTEST_FAILED', `rule source ${path} is not UTF-8`, { cause });
     }
   });
-  const rules = engine.compile(sources);
+}
+
+/**
+ * One self-test case: the scan must have finished and matched exactly the
+ * expected rule names. Throws `SELFTEST_FAILED` naming the file and the rules.
+ */
+export function checkSelfTestCase(c: SelfTestCase, result: ScanResult): void {
+  if (result.status === 'timeout') {
+    throw new BundleError(
+      'SELFTEST_FAILED',
+      `self-test: scanning ${c.sample} timed out after ${result.timeoutMs} ms`,
+      { evidence: { sample: c.sample, timeoutMs: result.timeoutMs } },
+    );
+  }
+  const got = matchedRuleNames(result);
+  const want = [...c.expect].sort();
+  if (got.join('\n') !== want.join('\n')) {
+    throw new BundleError(
+      'SELFTEST_FAILED',
+      `self-test: ${c.sample} matched [${got.join(', ')}], expected [${want.join(', ')}]`,
+      { evidence: { sample: c.sample, expect: want, got } },
+    );
+  }
+}
+
+/** The result of a self-test that passed with `engine`. */
+export function selfTestResult(
+  manifest: RulesManifest,
+  engine: Pick<YaraEngine, 'name' | 'version' | 'package'>,
+  warnings: readonly string[],
+): SelfTestResult {
+  const builtWith = manifest.engines[engine.name];
+  return {
+    cases: manifest.selfTest.length,
+    warnings: [...warnings],
+    engine: { name: engine.name, version: engine.version, package: engine.package },
+    builtWith,
+    sameEngineVersion: builtWith === engine.version,
+  };
+}
+
+/**
+ * The self-test an endpoint runs after installing a bundle: compile the
+ * manifest's rules with `engine` once, scan every case, and require exactly
+ * the expected rule names. Throws `SELFTEST_FAILED` naming the file and the
+ * rules (a scan that times out fails too).
+ */
+export function runSelfTest(bundle: BundleContents, engine: YaraEngine): SelfTestResult {
+  const rules = engine.compile(selfTestSources(bundle.manifest, bundle.files));
   try {
     for (const c of bundle.manifest.selfTest) {
       const data = bundle.files.get(c.sample);
       if (data === undefined)
         throw new BundleError('MANIFEST_INVALID', `self-test file ${c.sample} missing`);
-      const result = rules.scan(data);
-      if (result.status === 'timeout') {
-        throw new BundleError(
-          'SELFTEST_FAILED',
-          `self-test: scanning ${c.sample} timed out after ${result.timeoutMs} ms`,
-          { evidence: { sample: c.sample, timeoutMs: result.timeoutMs } },
-        );
-      }
-      const got = matchedRuleNames(result);
-      const want = [...c.expect].sort();
-      if (got.join('\n') !== want.join('\n')) {
-        throw new BundleError(
-          'SELFTEST_FAILED',
-          `self-test: ${c.sample} matched [${got.join(', ')}], expected [${want.join(', ')}]`,
-          { evidence: { sample: c.sample, expect: want, got } },
-        );
-      }
+      checkSelfTestCase(c, rules.scan(data));
     }
   } finally {
     rules.free();
   }
-  const builtWith = bundle.manifest.engines[engine.name];
-  return {
-    cases: bundle.manifest.selfTest.length,
-    warnings: [...rules.warnings],
-    engine: { name: engine.name, version: engine.version, package: engine.package },
-    builtWith,
-    sameEngineVersion: builtWith === engine.version,
-  };
+  return selfTestResult(bundle.manifest, engine, rules.warnings);
 }

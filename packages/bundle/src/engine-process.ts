@@ -214,16 +214,22 @@ class Channel {
   }
 }
 
-/**
- * Node arguments that run `engine-child`: the compiled `.js` next to this
- * module, or from the sources (tests, `tsx`) the `.ts` through tsx's loader.
- */
+/** Node arguments that run `engine-child` (see {@link childModuleArgs}). */
 function childArgs(): readonly string[] {
-  const here = import.meta.url;
-  const compiled = new URL('./engine-child.js', here);
+  return childModuleArgs(import.meta.url, 'engine-child');
+}
+
+/**
+ * Node arguments that run the module `name` next to the module at `here`
+ * (its `import.meta.url`) in a child process: the compiled `name.js`, or,
+ * when running from the sources (tests, `tsx`), `name.ts` through tsx's
+ * loader.
+ */
+export function childModuleArgs(here: string, name: string): readonly string[] {
+  const compiled = new URL(`./${name}.js`, here);
   if (!here.endsWith('.ts') && existsSync(fileURLToPath(compiled))) {
     return [fileURLToPath(compiled)];
   }
   const tsx = createRequire(here).resolve('tsx');
-  return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./engine-child.ts', here))];
+  return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL(`./${name}.ts`, here))];
 }

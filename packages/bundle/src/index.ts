@@ -20,9 +20,12 @@ export {
   type SelfTestCase,
 } from './manifest.js';
 export {
+  checkSelfTestCase,
   gzipDeterministic,
   readBundle,
   runSelfTest,
+  selfTestResult,
+  selfTestSources,
   type BundleContents,
   type SelfTestResult,
 } from './bundle.js';
@@ -53,6 +56,7 @@ export {
   type EngineSelection,
 } from './yara-engine.js';
 export {
+  childModuleArgs,
   EngineProcess,
   type EngineDescription,
   type EngineProcessOptions,

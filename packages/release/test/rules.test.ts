@@ -258,9 +258,13 @@ describe('rules build across engines', () => {
     const dir = await copyFixture();
     // A yara that hides one rule's matches in the sample scan, as a divergent engine would.
     const fake = join(dir, 'divergent-yara');
-    await writeFile(fake, `#!/bin/sh\nyara "$@" | grep -v '^gh_test_hex_beta .*/scan/'\nexit 0\n`, {
-      mode: 0o755,
-    });
+    await writeFile(
+      fake,
+      `#!/bin/sh\nyara "$@" | grep -v '^gh_test_hex_beta .*/samples/'\nexit 0\n`,
+      {
+        mode: 0o755,
+      },
+    );
     const err = await failure(
       buildRulesBundle({
         sourceDir: dir,

@@ -6,7 +6,7 @@
  * return the artifacts' bytes. Both sides running this one function is what
  * makes "the same recipe in its own sandbox" true by construction.
  */
-import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import { lstat, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '@glasshouse/attest';
 import { rulesBundleName } from '@glasshouse/release-format';
@@ -16,10 +16,9 @@ import type { BuildFacts } from './provenance.js';
 import { MAX_RECIPE_BYTES, parseRecipe, RECIPE_FILE, type Recipe } from './recipe.js';
 import { buildRulesBundle, type DebianYaraMode } from './rules.js';
 import { runBuild, type SandboxInfo } from './sandbox.js';
+import { hashSourceTree } from './source-tree.js';
 
-/** Bounds on the source tree hashed into the link's materials. */
-export const MAX_SOURCE_FILES = 100_000;
-export const MAX_SOURCE_BYTES = 2 * 1024 * 1024 * 1024;
+export { hashSourceTree, MAX_SOURCE_BYTES, MAX_SOURCE_FILES } from './source-tree.js';
 const MAX_PROGRESS_LINE = 2000;
 
 export interface RecipeBuildOptions {
@@ -80,21 +79,31 @@ export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<
     const recipe = parseRecipe(recipeBytes);
     const recipeSha256 = sha256Hex(recipeBytes);
     progress(`recipe: ${recipe.kind} ${recipe.name} ${recipe.version} (sha256 ${recipeSha256})`);
-    const materials = await hashSourceTree(checkout.dir);
-    progress(`source: ${Object.keys(materials).length} files hashed`);
+    // A rules build hashes the tree in its build process, reusing the bytes it reads anyway.
+    let materials: Record<string, string> | undefined;
+    if (recipe.kind !== 'rules') {
+      materials = await hashSourceTree(checkout.dir);
+      progress(`source: ${Object.keys(materials).length} files hashed`);
+    }
     const built = await runRecipe(recipe, checkout.dir, checkout.root, checkout.sourceDateEpoch, {
       ...options,
       onProgress: progress,
     });
+    const allMaterials = materials ?? built.materials;
+    if (allMaterials === undefined) {
+      throw new ReleaseError('RULES_ENGINE_FAILED', 'the rules build returned no materials');
+    }
     return {
       recipe,
       recipeSha256,
       sourceDateEpoch: checkout.sourceDateEpoch,
-      materials,
       ...built,
+      materials: allMaterials,
     };
   } finally {
+    const t0 = performance.now();
     await checkout.remove();
+    progress(`checkout removed in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   }
 }
 
@@ -104,7 +113,11 @@ async function runRecipe(
   scratchRoot: string,
   sourceDateEpoch: number,
   options: RecipeBuildOptions & { onProgress: (message: string) => void },
-): Promise<Pick<RecipeBuildResult, 'artifacts' | 'isolated' | 'sandbox' | 'engines'>> {
+): Promise<
+  Pick<RecipeBuildResult, 'artifacts' | 'isolated' | 'sandbox' | 'engines'> & {
+    readonly materials?: Readonly<Record<string, string>>;
+  }
+> {
   const progress = options.onProgress;
   if (recipe.kind === 'rules') {
     const result = await buildRulesBundle({
@@ -114,6 +127,7 @@ async function runRecipe(
       onProgress: progress,
       debianYara: options.debianYara ?? 'auto',
       tmpDir: scratchRoot,
+      hashSource: true,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     // YARA-X's version (as in the manifest) and the package that provided it (native or wasm).
@@ -130,6 +144,7 @@ async function runRecipe(
       isolated: false,
       sandbox: { kind: 'none' },
       engines,
+      ...(result.materials === undefined ? {} : { materials: result.materials }),
     };
   }
   const { sandbox } = options;
@@ -178,47 +193,6 @@ async function runRecipe(
         : { kind: 'none' },
     engines: {},
   };
-}
-
-/**
- * SHA-256 of every regular file under `dir`, by relative `/`-separated
- * path, sorted. Symbolic links and special files are not materials (a
- * build cannot read through them into the host: rules builds refuse them
- * and the sandbox copies only regular files). SOURCE_TOO_LARGE past the bounds.
- */
-export async function hashSourceTree(dir: string): Promise<Record<string, string>> {
-  const out: [string, string][] = [];
-  let total = 0;
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    const entries = await readdir(abs, { withFileTypes: true });
-    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const e of entries) {
-      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-      const childAbs = join(abs, e.name);
-      if (e.isDirectory()) {
-        await walk(childAbs, childRel);
-      } else if (e.isFile()) {
-        if (out.length >= MAX_SOURCE_FILES) {
-          throw new ReleaseError(
-            'SOURCE_TOO_LARGE',
-            `the source has more than ${MAX_SOURCE_FILES} files`,
-          );
-        }
-        const bytes = await readFile(childAbs);
-        total += bytes.length;
-        if (total > MAX_SOURCE_BYTES) {
-          throw new ReleaseError(
-            'SOURCE_TOO_LARGE',
-            `the source is larger than ${MAX_SOURCE_BYTES} bytes`,
-          );
-        }
-        out.push([childRel, sha256Hex(bytes)]);
-      }
-    }
-  };
-  await walk(dir, '');
-  out.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  return Object.fromEntries(out);
 }
 
 async function readRecipeFile(sourceDir: string): Promise<Uint8Array> {
