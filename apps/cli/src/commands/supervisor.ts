@@ -150,6 +150,13 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         );
       }
       let approval;
+      // SIGTERM or SIGINT cancels the rebuild: its build process stops, its checkout is removed.
+      const cancel = (): void => {
+        io.stderr('rebuild: cancelled\n');
+        sup.cancelRebuilds();
+      };
+      process.once('SIGTERM', cancel);
+      process.once('SIGINT', cancel);
       try {
         approval = await sup.rebuild(client, releaseId, (message) => {
           io.stderr(`rebuild: ${message}\n`);
@@ -162,6 +169,9 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
           }
         }
         throw err;
+      } finally {
+        process.off('SIGTERM', cancel);
+        process.off('SIGINT', cancel);
       }
       io.stdout(
         [

@@ -108,6 +108,8 @@ export class Supervisor {
   readonly sandbox: SandboxInfo;
   readonly #key: SigningKey;
   readonly #options: OpenSupervisorOptions;
+  /** Aborts the running rebuilds (see `cancelRebuilds`). */
+  readonly #rebuilds = new Set<AbortController>();
   readonly #now: () => Date;
 
   constructor(
@@ -153,6 +155,30 @@ export class Supervisor {
     client: AssemblyApi,
     releaseId: string,
     onProgress: (message: string) => void = () => undefined,
+  ): Promise<RebuildApproval> {
+    const abort = new AbortController();
+    this.#rebuilds.add(abort);
+    try {
+      return await this.#rebuild(client, releaseId, onProgress, abort.signal);
+    } finally {
+      this.#rebuilds.delete(abort);
+    }
+  }
+
+  /**
+   * Stops every running rebuild at once (for SIGTERM): the rules build
+   * process and its engines are killed, the checkout removed, and `rebuild`
+   * rejects with `RULES_CANCELLED` having signed and uploaded nothing.
+   */
+  cancelRebuilds(): void {
+    for (const abort of this.#rebuilds) abort.abort();
+  }
+
+  async #rebuild(
+    client: AssemblyApi,
+    releaseId: string,
+    onProgress: (message: string) => void,
+    signal: AbortSignal,
   ): Promise<RebuildApproval> {
     const progress = onProgress;
     const release = await client.getRelease(releaseId);
@@ -205,7 +231,9 @@ export class Supervisor {
       commandTimeoutMs: this.#options.commandTimeoutMs,
       gitTimeoutMs: this.#options.gitTimeoutMs,
       scratchDir: this.#options.scratchDir,
+      signal,
     });
+    if (signal.aborted) throw new ReleaseError('RULES_CANCELLED', 'the rebuild was cancelled');
     if (rebuilt.recipeSha256 !== release.recipe.sha256) {
       throw new ReleaseError(
         'SUPERVISOR_PROVENANCE_INVALID',
