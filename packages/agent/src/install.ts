@@ -15,19 +15,26 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { hasCode } from '@glasshouse/errors';
 import { sha256Hex } from '@glasshouse/attest';
 import {
+  checkSelfTestCase,
+  EngineProcess,
   MANIFEST_PATH,
   parseManifest,
   readBundle,
-  runSelfTest,
+  selfTestResult,
+  selfTestSources,
   serializeManifest,
   selectYaraEngine,
   type BundleContents,
+  type RulesManifest,
   type SelfTestResult,
   type YaraEngine,
 } from '@glasshouse/bundle';
 import { syncDir } from '@glasshouse/durable';
 import { agentPaths } from './config.js';
 import { AgentError } from './errors.js';
+
+/** Files written or read at the same time while staging and self-testing. */
+const WRITE_BATCH = 32;
 
 /** The downloaded bundle's file name inside a slot. */
 export const BUNDLE_FILE = 'bundle.tar';
@@ -103,27 +110,44 @@ export async function stageBundle(
   const staging = join(slots, `.staging-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(staging, { recursive: true });
-    const dirs = new Set<string>([staging]);
+    const dirs = new Set<string>([resolve(staging)]);
+    const durableDirs = new Set<string>([resolve(staging)]);
+    const root = resolve(staging);
+    // What is read after the switch (the tar, the manifest, the rules) is synced
+    // file by file; the self-test's samples and clean files are read once, by the
+    // self-test, from the page cache, and a sync each would cost ten thousand
+    // disk flushes for a large release.
+    const durable = new Set<string>([BUNDLE_FILE, MANIFEST_PATH, ...bundle.manifest.rules]);
     const write = async (rel: string, data: Uint8Array): Promise<void> => {
       const target = resolve(staging, rel);
       // readTar refused unsafe paths already; this keeps every write inside the slot regardless.
-      if (!target.startsWith(`${resolve(staging)}${sep}`)) {
+      if (!target.startsWith(`${root}${sep}`)) {
         throw new AgentError('AGENT_BUNDLE_INVALID', `${rel} is outside the slot`);
       }
-      await mkdir(dirname(target), { recursive: true });
-      for (let d = dirname(target); d.startsWith(resolve(staging)); d = dirname(d)) dirs.add(d);
+      const parent = dirname(target);
+      if (!dirs.has(parent)) {
+        await mkdir(parent, { recursive: true });
+        for (let d = parent; d.startsWith(root); d = dirname(d)) dirs.add(d);
+      }
       const handle = await open(target, 'wx', 0o644);
       try {
         await handle.writeFile(data);
-        await handle.sync();
+        if (durable.has(rel)) {
+          await handle.sync();
+          for (let d = parent; d.startsWith(root); d = dirname(d)) durableDirs.add(d);
+        }
       } finally {
         await handle.close();
       }
     };
     await write(BUNDLE_FILE, bytes);
     await write(MANIFEST_PATH, serializeManifest(bundle.manifest));
-    for (const [rel, data] of bundle.files) await write(rel, data);
-    for (const d of dirs) await syncDir(d);
+    // A few writes at a time: ten thousand small files one by one wait on the thread pool in turn.
+    const files = [...bundle.files];
+    for (let i = 0; i < files.length; i += WRITE_BATCH) {
+      await Promise.all(files.slice(i, i + WRITE_BATCH).map(([rel, data]) => write(rel, data)));
+    }
+    for (const d of durableDirs) await syncDir(d);
     await rm(path, { recursive: true, force: true });
     await rename(staging, path);
     await syncDir(slots);
@@ -139,42 +163,81 @@ export async function stageBundle(
 
 /**
  * The manifest's self-test, run on the slot's files as installed: every
- * file is read back and checked against the manifest's digest, then the
- * rules are compiled once and each sample must trigger exactly its rules
- * and each clean file none. The result says whether `engine` is the YARA-X
- * version the build tested with.
+ * file is read back and checked against the manifest's digest, the rules
+ * are compiled once in an engine process (while the samples are read back)
+ * and every sample and clean file goes to it in one request; each sample
+ * must trigger exactly its rules and each clean file none. The result says
+ * whether `engine` is the YARA-X version the build tested with.
  */
 export async function selfTestSlot(
   path: string,
   engine: YaraEngine = selectYaraEngine('auto').engine,
 ): Promise<SelfTestResult> {
-  let bundle: BundleContents;
-  try {
-    const manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
-    const files = new Map<string, Uint8Array>();
-    for (const [rel, want] of Object.entries(manifest.files)) {
-      const data = new Uint8Array(await readFile(join(path, rel)));
-      if (sha256Hex(data) !== want) {
-        throw new AgentError('AGENT_INSTALL_FAILED', `${rel} changed after it was installed`, {
-          evidence: { path: rel },
-        });
-      }
-      files.set(rel, data);
+  let manifest: RulesManifest;
+  const read = async (rel: string): Promise<Uint8Array> => {
+    const want = manifest.files[rel];
+    const data = new Uint8Array(await readFile(join(path, rel)));
+    if (want === undefined || sha256Hex(data) !== want) {
+      throw new AgentError('AGENT_INSTALL_FAILED', `${rel} changed after it was installed`, {
+        evidence: { path: rel },
+      });
     }
-    bundle = { manifest, files };
+    return data;
+  };
+  const rules = new Map<string, Uint8Array>();
+  try {
+    manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
+    for (const rel of manifest.rules) rules.set(rel, await read(rel));
   } catch (cause) {
     if (cause instanceof AgentError) throw cause;
     throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
   }
+  let compiled: EngineProcess | undefined;
   try {
-    return runSelfTest(bundle, engine);
+    const compiling = EngineProcess.start({
+      engine: engine.binding,
+      sources: selfTestSources(manifest, rules),
+    });
+    // Read the samples back while the engine compiles; a failed compile is reported first.
+    const reading = readAll(
+      manifest.selfTest.map((c) => c.sample),
+      read,
+    );
+    compiled = await compiling.catch(async (err: unknown) => {
+      await reading.catch(() => undefined);
+      throw err;
+    });
+    const samples = await reading;
+    const results = await compiled.scan(samples);
+    for (const [i, c] of manifest.selfTest.entries()) {
+      const result = results[i];
+      if (result === undefined)
+        throw new AgentError('AGENT_INSTALL_FAILED', 'a self-test result is missing');
+      checkSelfTestCase(c, result);
+    }
+    return selfTestResult(manifest, compiled.engine, compiled.warnings);
   } catch (cause) {
+    if (cause instanceof AgentError) throw cause;
     throw new AgentError(
       hasCode(cause, 'SELFTEST_FAILED') ? 'AGENT_SELFTEST_FAILED' : 'AGENT_BUNDLE_INVALID',
       'the self-test failed on the installed rules',
       { cause },
     );
+  } finally {
+    compiled?.close();
   }
+}
+
+/** `read` of every path, in order, a batch at a time. */
+async function readAll(
+  paths: readonly string[],
+  read: (rel: string) => Promise<Uint8Array>,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < paths.length; i += WRITE_BATCH) {
+    out.push(...(await Promise.all(paths.slice(i, i + WRITE_BATCH).map(read))));
+  }
+  return out;
 }
 
 /**
