@@ -13,6 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '@glasshouse/attest';
 import { generateRulesRepo, type GeneratedRepo } from '../../release/bench/generate-rules.js';
@@ -43,9 +44,14 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** GETs each URL every PROBE_EVERY_MS until stopped; the slowest answer per URL. */
-function probe(urls: readonly string[]): { stop: () => Promise<Map<string, number>> } {
-  const slowest = new Map<string, number>(urls.map((u) => [u, 0]));
+/**
+ * GETs each URL every PROBE_EVERY_MS until stopped; every answer's time.
+ * Slow answers are printed with the time since the test file started.
+ */
+function probe(urls: readonly string[]): { stop: () => Promise<Map<string, number[]>> } {
+  const times = new Map<string, number[]>(urls.map((u) => [u, []]));
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   let running = true;
   const loops = urls.map(async (url) => {
     while (running) {
@@ -53,7 +59,9 @@ function probe(urls: readonly string[]): { stop: () => Promise<Map<string, numbe
       const res = await fetch(url);
       await res.arrayBuffer();
       if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-      slowest.set(url, Math.max(slowest.get(url) ?? 0, performance.now() - t0));
+      const ms = performance.now() - t0;
+      if (ms > LATENCY_MS) process.stderr.write(`${stamp()} slow ${url} ${ms.toFixed(0)} ms\n`);
+      times.get(url)?.push(ms);
       await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
     }
   });
@@ -61,24 +69,45 @@ function probe(urls: readonly string[]): { stop: () => Promise<Map<string, numbe
     stop: async () => {
       running = false;
       await Promise.all(loops);
-      return slowest;
+      loop.disable();
+      process.stderr.write(
+        `event loop delay during the build: max ${(loop.max / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms\n`,
+      );
+      return times;
     },
   };
 }
 
+const started = performance.now();
+const stamp = (): string => ((performance.now() - started) / 1000).toFixed(2);
+
+function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
 describe(`a release of ${RULES.toLocaleString('en-US')} rules`, () => {
   it('is built, rebuilt and approved, then installed and self-tested by an agent', async () => {
-    const started = performance.now();
+    const buildStarted = performance.now();
     const probes = probe([`${world.log.url}healthz`, `${world.repoUrl}/metadata/1.root.json`]);
     let release;
     try {
-      release = await env.client.build(repo.dir, repo.commit);
+      release = await env.client.build(repo.dir, repo.commit, (line) => {
+        process.stderr.write(`${stamp()} ${line.slice(0, 100)}\n`);
+      });
     } finally {
-      const slowest = await probes.stop();
-      for (const [url, ms] of slowest) {
-        expect(ms, `${url} answered in ${ms.toFixed(0)} ms during the build`).toBeLessThanOrEqual(
-          LATENCY_MS,
+      const times = await probes.stop();
+      for (const [url, ms] of times) {
+        const p95 = percentile(ms, 95);
+        const max = Math.max(...ms);
+        process.stderr.write(
+          `${url}: ${ms.length} answers, p95 ${p95.toFixed(0)} ms, max ${max.toFixed(0)} ms\n`,
         );
+        // On a machine shared with other work, scheduling alone delays an
+        // answer now and then: 95% within 100 ms and none past a second (a
+        // build on the event loop kept them silent for 30 to 45 s).
+        expect(p95, `${url}: 95th percentile`).toBeLessThanOrEqual(LATENCY_MS);
+        expect(max, `${url}: slowest answer`).toBeLessThanOrEqual(1000);
       }
     }
     const built = performance.now();
@@ -102,7 +131,7 @@ describe(`a release of ${RULES.toLocaleString('en-US')} rules`, () => {
     const installed = performance.now();
     const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
     process.stderr.write(
-      `scale test: build ${s(started, built)} s, rebuild ${s(built, rebuilt)} s, install ${s(rebuilt, installed)} s\n`,
+      `scale test: build ${s(buildStarted, built)} s, rebuild ${s(built, rebuilt)} s, install ${s(rebuilt, installed)} s\n`,
     );
   }, 300_000);
 });

@@ -249,9 +249,14 @@ export class AssemblyLine {
       startedOn,
       finishedOn,
     };
+    // Each step below is a few hundred milliseconds with ten thousand source
+    // files: let the other services of this process answer in between.
     const provenanceBytes = Buffer.from(serializeEnvelope(signProvenance(facts, this.#key)));
+    await yieldToEventLoop();
     const link = signBuildStepLink(buildStepLink(recipe, built.materials, artifacts), this.#key);
+    await yieldToEventLoop();
     const linkBytes = Buffer.from(serializeMetablock(link.metablock));
+    await yieldToEventLoop();
     const addedAt = finishedOn.toISOString();
     const attestations: AttestationRef[] = [
       {
@@ -471,4 +476,8 @@ export function newReleaseId(now: Date): string {
   let tail = '';
   for (const byte of randomBytes(16)) tail += CROCKFORD.charAt(byte & 31);
   return head + tail;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
