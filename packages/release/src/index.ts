@@ -68,6 +68,7 @@ export {
 } from './build/provenance.js';
 export {
   buildRecipeAtCommit,
+  checkoutsRemoved,
   type RecipeBuildOptions,
   type RecipeBuildResult,
 } from './build/recipe-build.js';

@@ -63,7 +63,8 @@ export interface RecipeBuildResult {
 
 /**
  * Builds `commit` of `source`. Every failure is a coded ReleaseError (git,
- * recipe, rules or sandbox codes); the checkout is removed in every case.
+ * recipe, rules or sandbox codes); the checkout is removed in every case
+ * (after a success, in the background: see `checkoutsRemoved`).
  */
 export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<RecipeBuildResult> {
   const progress = options.onProgress ?? (() => undefined);
@@ -93,6 +94,7 @@ export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<
     if (allMaterials === undefined) {
       throw new ReleaseError('RULES_ENGINE_FAILED', 'the rules build returned no materials');
     }
+    removeInBackground(checkout.remove);
     return {
       recipe,
       recipeSha256,
@@ -100,11 +102,29 @@ export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<
       ...built,
       materials: allMaterials,
     };
-  } finally {
-    const t0 = performance.now();
+  } catch (err) {
     await checkout.remove();
-    progress(`checkout removed in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    throw err;
   }
+}
+
+const removals = new Set<Promise<void>>();
+
+/**
+ * A successful build does not wait for its checkout to be deleted: with ten
+ * thousand files on a slow disk that can take longer than the build. The
+ * deletion goes on in the background; `checkoutsRemoved()` waits for it.
+ */
+function removeInBackground(remove: () => Promise<void>): void {
+  const removal = remove()
+    .catch(() => undefined) // a leftover scratch directory is not a build failure
+    .finally(() => removals.delete(removal));
+  removals.add(removal);
+}
+
+/** Resolves once every checkout of a finished build is deleted (for a clean exit and tests). */
+export async function checkoutsRemoved(): Promise<void> {
+  await Promise.all([...removals]);
 }
 
 async function runRecipe(
