@@ -94,7 +94,7 @@ export async function buildRecipeAtCommit(options: RecipeBuildOptions): Promise<
     if (allMaterials === undefined) {
       throw new ReleaseError('RULES_ENGINE_FAILED', 'the rules build returned no materials');
     }
-    removeInBackground(checkout.remove);
+    removeInBackground(() => checkout.remove());
     return {
       recipe,
       recipeSha256,
