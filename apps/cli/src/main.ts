@@ -4,7 +4,10 @@ import { agentCommand, registerAgentCommands } from './commands/agent.js';
 import { registerAgentScanCommand } from './commands/agent-scan.js';
 import { registerAgentTelemetryCommands } from './commands/agent-telemetry.js';
 import { registerCustomerCommands } from './commands/customer.js';
+import { registerIngestCommands } from './commands/ingest.js';
 import { registerResidencyCommands } from './commands/residency.js';
+import { registerResidencyStatusCommand } from './commands/residency-status.js';
+import { registerSiteCommands } from './commands/site.js';
 import { registerSupervisorResidencyCommands } from './commands/supervisor-residency.js';
 import { registerAssemblyCommands } from './commands/assembly.js';
 import { registerKeyCommands } from './commands/keys.js';
@@ -52,6 +55,9 @@ export function buildProgram(io: Io): Command {
   registerSupervisorResidencyCommands(program, io);
   registerCustomerCommands(program, io);
   registerResidencyCommands(program, io);
+  registerResidencyStatusCommand(program, io);
+  registerSiteCommands(program, io);
+  registerIngestCommands(program, io);
   return program;
 }
 

@@ -13,6 +13,9 @@ import { Closers, StartInterrupted, watchForStop } from '../start/lifecycle.js';
 import { startPaths } from '../start/paths.js';
 import { startReleaseHalf, type ReleaseHalf } from '../start/release-half.js';
 import { formatSummary } from '../start/summary.js';
+import { startDataHalf } from '../start/data-half.js';
+import { prepareDataHalf } from '../start/data-prepare.js';
+import { startResidencyLog, type RunningResidencyLog } from '../start/data-residency-log.js';
 
 /**
  * The vendor runs the release log, the assembly line and the update
@@ -27,7 +30,10 @@ export function registerStartCommand(program: Command, io: Io): void {
     .command('start')
     .description(
       "Start Glasshouse on this machine (embedded storage under ./data): the vendor's release log, " +
-        "assembly line and update repository, the supervisor's witness and its monitors of the release log and the repository. " +
+        "assembly line and update repository, the supervisor's witness and its monitors of the release log and the repository; " +
+        'the data half: the residency log, two data sites (ch-zrh Zurich, us-iad), the ingest router, the ' +
+        "supervisor's residency monitor and key-release key, the demo residency policy, and a demo customer and " +
+        'agent per region sending sealed detections. ' +
         'The first start publishes a demo rules release through the whole flow. Prints what runs ' +
         'where, commands to try, and a last line "ready <json>"',
     )
@@ -36,6 +42,18 @@ export function registerStartCommand(program: Command, io: Io): void {
     .option('--witness-listen <host:port>', 'address of the witness', '127.0.0.1:8490')
     .option('--assembly-listen <host:port>', 'address of the assembly line', '127.0.0.1:8470')
     .option('--repo-listen <host:port>', 'address of the update repository', '127.0.0.1:8460')
+    .option('--residency-log-listen <host:port>', 'address of the residency log', '127.0.0.1:8481')
+    .option('--router-listen <host:port>', 'address of the ingest router', '127.0.0.1:8450')
+    .option(
+      '--site-listen <host:port>',
+      'address of the Zurich data site (ch-zrh)',
+      '127.0.0.1:8451',
+    )
+    .option(
+      '--second-site-listen <host:port>',
+      'address of the second data site (us-iad)',
+      '127.0.0.1:8452',
+    )
     .option('--origin <origin>', 'origin of the log (first start only)', 'localhost/glasshouse/log')
     .option(
       '--witness-name <name>',
@@ -49,6 +67,10 @@ export function registerStartCommand(program: Command, io: Io): void {
         opts.witnessListen,
         opts.assemblyListen,
         opts.repoListen,
+        opts.residencyLogListen,
+        opts.routerListen,
+        opts.siteListen,
+        opts.secondSiteListen,
       ]) {
         parseListen(listen);
       }
@@ -66,10 +88,25 @@ export function registerStartCommand(program: Command, io: Io): void {
       let release: ReleaseHalf;
       const later: HalfReport[] = [];
       try {
-        release = await startReleaseHalf(ctx);
-        // Extension point: each later half (the data half: data-half.ts) starts
-        // here, from `ctx` and what the release half produced (its witness,
-        // policy, URLs), and pushes its HalfReport onto `later`.
+        // The data half's keys first: the witness learns its logs before it runs.
+        const prepared = await prepareDataHalf(ctx);
+        let residencyLog: RunningResidencyLog | undefined;
+        release = await startReleaseHalf(ctx, {
+          residencyTrust: async (witness) => {
+            residencyLog = await startResidencyLog(ctx, prepared, witness, opts.residencyLogListen);
+            return residencyLog.trust;
+          },
+        });
+        if (residencyLog === undefined) throw new Error('the residency log did not start');
+        // Each later half starts from `ctx` and what the release half produced,
+        // and pushes its HalfReport onto `later`.
+        later.push(
+          await startDataHalf(ctx, prepared, residencyLog, {
+            residencyLog: opts.residencyLogListen,
+            router: opts.routerListen,
+            sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
+          }),
+        );
       } catch (err) {
         await ctx.closers.closeAll(io);
         if (err instanceof StartInterrupted) return;

@@ -18,6 +18,11 @@ export interface StartOptions {
   readonly witnessListen: string;
   readonly assemblyListen: string;
   readonly repoListen: string;
+  /** The data half's addresses. */
+  readonly residencyLogListen: string;
+  readonly routerListen: string;
+  readonly siteListen: string;
+  readonly secondSiteListen: string;
   readonly origin: string;
   readonly witnessName: string;
 }

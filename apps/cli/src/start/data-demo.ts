@@ -42,7 +42,16 @@ const SEND_ATTEMPTS = 15;
 const SEND_RETRY_MS = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A file only the cloud knows: no local rule matches it, but the demo agents
+ * reported it as malicious, so the designated site's reputation says
+ * known-bad (`agent scan --cloud` on a file holding DEMO_DROPPER_TEXT).
+ */
+export const DEMO_DROPPER_TEXT = 'glasshouse demo dropper';
+
 const demoHash = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+const DEMO_DROPPER_SHA256 = demoHash(DEMO_DROPPER_TEXT);
 
 function demoDetections(region: string): Detection[] {
   const seenAt = new Date();
@@ -57,9 +66,9 @@ function demoDetections(region: string): Detection[] {
       path: '/home/demo-user/Downloads/eicar.com',
     },
     {
-      sha256: demoHash('glasshouse demo dropper'),
-      rule: 'Demo_Dropper',
-      verdict: 'suspicious',
+      sha256: DEMO_DROPPER_SHA256,
+      rule: null,
+      verdict: 'malicious',
       seenAt,
       ...personal,
       path: '/tmp/dropper.bin',

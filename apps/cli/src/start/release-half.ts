@@ -65,6 +65,7 @@ import {
   type MonitorPass,
   type RunningReleaseLogMonitor,
 } from './release-log-monitor.js';
+import type { ResidencyTrust } from '@glasshouse/release-format';
 import { publishTrustBundle } from './trust-bundle.js';
 import { writeWitnessPolicy, type LocalWitness, type PolicyLog } from './witness-policy.js';
 
@@ -101,7 +102,17 @@ export interface ReleaseHalf {
  * co-signed and a demo rules release goes through the whole flow: build,
  * review, rebuild, approval, release log, publication.
  */
-export async function startReleaseHalf(ctx: StartContext): Promise<ReleaseHalf> {
+export async function startReleaseHalf(
+  ctx: StartContext,
+  hooks: {
+    /**
+     * Called once the witness runs, before the trust bundle is drafted: the
+     * data half starts its residency log there and hands back what endpoints
+     * pin for telemetry (the bundle's optional residency field).
+     */
+    readonly residencyTrust?: (witness: LocalWitness) => Promise<ResidencyTrust>;
+  } = {},
+): Promise<ReleaseHalf> {
   const { opts, paths, closers, checkStop, say, io } = ctx;
   const firstStart = !existsSync(repoPaths(paths.repo).config);
   say(
@@ -245,6 +256,7 @@ export async function startReleaseHalf(ctx: StartContext): Promise<ReleaseHalf> 
   }
 
   // The endpoints' enrollment bundle, co-signed by both organisations' root keys.
+  const residency = await hooks.residencyTrust?.(localWitness);
   const trustBundle = await publishTrustBundle(
     {
       repoDir: paths.repo,
@@ -256,6 +268,7 @@ export async function startReleaseHalf(ctx: StartContext): Promise<ReleaseHalf> 
       builder,
       supervisor: supervising,
       supervisorTufKeys,
+      residency,
     },
     paths.trustBundle,
   );

@@ -15,6 +15,7 @@ import {
   trustBundleEnvelope,
   trustBundleFingerprint,
   TRUST_BUNDLE_SCHEMA,
+  type ResidencyTrust,
   type TrustBundle,
 } from '@glasshouse/release-format';
 import {
@@ -39,6 +40,8 @@ export interface TrustBundleInputs {
   readonly builder: BuilderIdentity;
   readonly supervisor: Supervisor;
   readonly supervisorTufKeys: SupervisorTufKeys;
+  /** The data path's trust (residency log policy, residency keys, key-release key), when the data half runs. */
+  readonly residency?: ResidencyTrust | undefined;
 }
 
 export interface PublishedTrustBundle {
@@ -104,6 +107,7 @@ async function vendorDraft(
         },
       },
       builder: { publicKeyPem: inputs.builder.publicKeyPem, builderId: inputs.builder.builderId },
+      ...(inputs.residency === undefined ? {} : { residency: inputs.residency }),
     },
   };
 }

@@ -1,0 +1,185 @@
+/**
+ * The data path's services as the CLI runs them (`site serve`, `ingest
+ * serve`, `residency status`, and `start`): each from its data directory,
+ * the public residency trust (residency log policy and the two residency
+ * keys) and its own keys, with a verified residency view of its own.
+ */
+import { join } from 'node:path';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { rawPublicKey } from '@glasshouse/httpsig';
+import { checkPinnedResidency, type PinnedResidency } from '@glasshouse/agent';
+import type { ResidencyTrust } from '@glasshouse/release-format';
+import {
+  IngestRouter,
+  ResidencyMonitor,
+  ResidencyView,
+  buildSiteServer,
+  openSite,
+  type DataSite,
+} from '@glasshouse/telemetry';
+import { parsePolicy } from '@glasshouse/tlog';
+import type { AlertSink } from '@glasshouse/witness';
+import { allowListOf, caller, formatCallers } from '../callers.js';
+import { listenOn, parseListen, UsageError, type Io } from '../io.js';
+
+/** The route the router delivers batches on: the only write a site accepts. */
+export const SITE_WRITE_ROUTES = ['POST /v1/batches'];
+
+/** A residency trust file (the public JSON `start` writes, or the trust bundle's residency field). */
+export function residencyTrustOf(text: string, what: string): PinnedResidency {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError(`${what} is not JSON`, { cause });
+  }
+  return checkPinnedResidency(value);
+}
+
+function viewOf(pinned: PinnedResidency, dir: string, intervalMs = 1000): ResidencyView {
+  return ResidencyView.open({
+    url: pinned.logUrl,
+    logPolicy: pinned.logPolicy,
+    keys: { vendorKey: pinned.vendorKey, supervisorKey: pinned.supervisorKey },
+    dir,
+    intervalMs,
+  });
+}
+
+/** The witness lines (`witness`, `group`, `quorum`) of a tlog-policy, without its `log` lines. */
+export function witnessLinesOf(policyText: string): string {
+  return policyText
+    .split('\n')
+    .filter((l) => !/^\s*log\s/.test(l))
+    .join('\n');
+}
+
+export interface RunningSite {
+  readonly site: DataSite;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A data site: its storage, its witnessed ingest log, its own view of the residency log; served. */
+export async function startSite(opts: {
+  readonly id: string;
+  readonly dir: string;
+  readonly listen: string;
+  readonly logSignerKey: string;
+  readonly logVerifierKey: string;
+  readonly trust: ResidencyTrust;
+  readonly routerKeys: readonly KeyObject[];
+  readonly postgres?: string | undefined;
+  readonly retentionDays?: number | undefined;
+  readonly io: Io;
+}): Promise<RunningSite> {
+  const pinned = checkPinnedResidency(opts.trust);
+  const view = viewOf(pinned, join(opts.dir, 'view'));
+  view.start();
+  let site: DataSite | undefined;
+  try {
+    site = await openSite({
+      siteId: opts.id,
+      logSignerKey: opts.logSignerKey,
+      dir: opts.dir,
+      postgres: opts.postgres,
+      residency: view,
+      // The ingest log publishes only checkpoints the residency log's witnesses cosigned.
+      witnessing: {
+        policy: parsePolicy(`log ${opts.logVerifierKey}\n${witnessLinesOf(opts.trust.logPolicy)}`),
+      },
+      ...(opts.retentionDays === undefined
+        ? {}
+        : { retention: { periodMs: opts.retentionDays * 86_400_000 } }),
+      onError: (what, err) => {
+        opts.io.stderr(
+          `site ${opts.id}: ${what}: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+      },
+    });
+    const allowList = allowListOf(
+      opts.routerKeys.map((k, i) => caller(`ingest router ${i + 1}`, k, SITE_WRITE_ROUTES)),
+    );
+    opts.io.stderr(formatCallers(`site ${opts.id}`, allowList));
+    const app = buildSiteServer({ site, writers: { allowList } });
+    const url = `${await listenOn(app, parseListen(opts.listen))}/`;
+    const opened = site;
+    return {
+      site: opened,
+      url,
+      close: async () => {
+        await app.close();
+        await opened.close();
+        await view.close();
+      },
+    };
+  } catch (err) {
+    await site?.close();
+    await view.close();
+    throw err;
+  }
+}
+
+export interface RunningRouter {
+  readonly router: IngestRouter;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** The ingest router: its own view, its outbox, the vendor's residency key to co-sign enrollments. */
+export async function startRouter(opts: {
+  readonly dir: string;
+  readonly listen: string;
+  readonly trust: ResidencyTrust;
+  readonly vendorResidencyKey: KeyObject;
+  readonly callerKey: KeyObject;
+}): Promise<RunningRouter> {
+  const pinned = checkPinnedResidency(opts.trust);
+  const view = viewOf(pinned, join(opts.dir, 'view'));
+  const router = IngestRouter.open({
+    view,
+    dir: opts.dir,
+    callerKey: seedOf(opts.callerKey),
+    residencyLogUrl: pinned.logUrl,
+    vendorResidencyKey: seedOf(opts.vendorResidencyKey),
+  });
+  const address = parseListen(opts.listen);
+  let url: string;
+  try {
+    url = `${await router.listen(address.host, address.port)}/`;
+  } catch (cause) {
+    await router.close();
+    throw new UsageError(`cannot listen on ${address.text}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return { router, url, close: () => router.close() };
+}
+
+/** The 32-byte seed of an Ed25519 private key (RFC 8032 §5.1.5), as the telemetry services take keys. */
+export function seedOf(key: KeyObject): Uint8Array {
+  const d = key.export({ format: 'jwk' }).d;
+  if (typeof d !== 'string') throw new UsageError('not an Ed25519 private key');
+  return new Uint8Array(Buffer.from(d, 'base64url'));
+}
+
+/** The raw public key of a private key. */
+export function publicOf(key: KeyObject): Uint8Array {
+  return rawPublicKey(createPublicKey(key));
+}
+
+/** The supervisor's residency monitor: the residency log and every site's ingest log. */
+export function openResidencyMonitor(opts: {
+  readonly dir: string;
+  readonly trust: ResidencyTrust;
+  readonly alerts: AlertSink;
+}): ResidencyMonitor {
+  const pinned = checkPinnedResidency(opts.trust);
+  return ResidencyMonitor.open({
+    residencyLogUrl: pinned.logUrl,
+    residencyLogPolicy: opts.trust.logPolicy,
+    keys: { vendorKey: pinned.vendorKey, supervisorKey: pinned.supervisorKey },
+    dir: opts.dir,
+    alerts: opts.alerts,
+  });
+}
