@@ -60,6 +60,20 @@ interface Ready {
   trustBundleUrl: string;
   trustBundleFingerprint: string;
   trustBundlePath: string;
+  // The data half.
+  residencyLogUrl: string;
+  routerUrl: string;
+  sites: Record<string, string>;
+  residencyPolicy: { version: number; digest: string };
+  residencyTrustPath: string;
+  demoEndpoints: {
+    region: string;
+    dir: string;
+    sites: string[];
+    batches: number;
+    verified: number;
+  }[];
+  residencyAlerts: number;
 }
 
 interface Started extends SpawnedCli<Ready> {
@@ -76,7 +90,16 @@ async function start(
   { timeoutMs = 120_000, env = process.env, npm = true } = {},
 ): Promise<Started> {
   const args = ['start', '--data', data];
-  for (const flag of ['--listen', '--witness-listen', '--assembly-listen', '--repo-listen']) {
+  for (const flag of [
+    '--listen',
+    '--witness-listen',
+    '--assembly-listen',
+    '--repo-listen',
+    '--residency-log-listen',
+    '--router-listen',
+    '--site-listen',
+    '--second-site-listen',
+  ]) {
     args.push(flag, '127.0.0.1:0');
   }
   const started = await spawnBuiltCliUntil(
@@ -134,8 +157,17 @@ async function stopNpmStart(started: Started, target: 'npm' | 'group'): Promise<
   const deadline = Date.now() + 5000;
   while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(groupAlive(pgid)).toBe(false);
-  const { logUrl, witnessUrl, assemblyUrl, repoUrl } = started.ready;
-  for (const url of [logUrl, witnessUrl, assemblyUrl, repoUrl]) {
+  const { logUrl, witnessUrl, assemblyUrl, repoUrl, residencyLogUrl, routerUrl, sites } =
+    started.ready;
+  for (const url of [
+    logUrl,
+    witnessUrl,
+    assemblyUrl,
+    repoUrl,
+    residencyLogUrl,
+    routerUrl,
+    ...Object.values(sites),
+  ]) {
     expect(await listening(url)).toBe(false);
   }
   expect(started.stderr()).toContain('start: shutting down');
@@ -300,7 +332,34 @@ describe('glasshouse start (npm start)', () => {
     // (3) An endpoint: the trust bundle, then the supervised rules, then a scan.
     await protectAnEndpoint(work, ready);
 
-    // (4) SIGTERM to npm stops everything cleanly.
+    // (4) The data half: every region's demo agent reached its designated
+    // site and no other, and kept a receipt it verified.
+    expect(Object.keys(ready.sites)).toEqual(['ch-zrh', 'us-iad']);
+    expect(ready.residencyPolicy.version).toBe(1);
+    expect(ready.residencyAlerts).toBe(0);
+    expect(
+      ready.demoEndpoints.map((e) => [e.region, e.sites.join(), e.batches, e.verified]),
+    ).toEqual(
+      ['EU', 'NA', 'AU', 'KR', 'JP', 'SG', 'LATAM', 'MEA'].map((region) => [
+        region,
+        ['LATAM', 'MEA'].includes(region) ? 'us-iad' : 'ch-zrh',
+        1,
+        1,
+      ]),
+    );
+    const telemetry = cli(['agent', 'telemetry', '--dir', join(data, 'endpoint-eu')]);
+    expect(telemetry.stdout).toMatch(/stored at ch-zrh .*receipt verified/);
+    const status = cli(['residency', 'status', '--trust', ready.residencyTrustPath]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('site ch-zrh CH');
+    expect(status.stdout).toContain('verified    ok, violations 0');
+    expect(status.stdout).not.toMatch(/violations [1-9]/);
+    const reputation = (await (
+      await fetch(`${ready.sites['ch-zrh']}reputation/${sha256(Buffer.from(eicarTestFile()))}`)
+    ).json()) as { verdict: string };
+    expect(reputation.verdict).toBe('known-bad');
+
+    // (5) SIGTERM to npm stops everything cleanly.
     await stopNpmStart(first, 'npm');
 
     // A second start on the same data comes up with the same release and publishes nothing.
@@ -315,6 +374,10 @@ describe('glasshouse start (npm start)', () => {
     expect(timestamp.status).toBe(200);
     // New ports, new URLs in the bundle: co-signed again, so a new fingerprint.
     expect(second.ready.trustBundleFingerprint).not.toBe(ready.trustBundleFingerprint);
+    // The demo agents send nothing again; the sites moved, so the policy has a next version.
+    expect(second.ready.demoEndpoints.map((e) => e.batches)).toEqual(Array(8).fill(1));
+    expect(second.ready.residencyPolicy.version).toBe(2);
+    expect(second.stderr()).not.toContain('enrolled c-');
     // SIGTERM to the process group (what service managers and containers send).
     await stopNpmStart(second, 'group');
   }, 240_000);
@@ -466,4 +529,46 @@ async function protectAnEndpoint(work: string, ready: Ready): Promise<void> {
   expect(matches).toEqual([
     expect.objectContaining({ path: join(files, 'eicar.com'), rules: ['eicar_test_file'] }),
   ]);
+
+  // Telemetry, as "Try it" prints it: a customer of one's own enrolled in a
+  // region, this endpoint enrolled for it, then a cloud scan of a file no
+  // local rule flags but the designated site knows as bad.
+  const customer = join(work, 'my-customer');
+  expect(cli(['customer', 'init', '--dir', customer]).code).toBe(0);
+  const enrolled = cli([
+    'customer',
+    'enroll',
+    '--dir',
+    customer,
+    '--region',
+    'EU',
+    '--router',
+    ready.routerUrl,
+  ]);
+  expect(enrolled.stdout, enrolled.stderr).toMatch(
+    /^enrolled c-[0-9a-f]{32} region EU sequence 1 /,
+  );
+  const device = cli([
+    'agent',
+    'enroll',
+    '--dir',
+    endpoint,
+    '--customer-key',
+    join(customer, 'customer.key'),
+    '--router',
+    ready.routerUrl,
+  ]);
+  expect(device.stdout, device.stderr).toContain('region EU');
+  const dropper = join(work, 'scan-me');
+  await mkdir(dropper, { recursive: true });
+  await writeFile(join(dropper, 'dropper.bin'), 'glasshouse demo dropper');
+  const cloud = cli(['agent', 'scan', '--cloud', '--dir', endpoint, dropper]);
+  expect(cloud.code, cloud.stderr).toBe(1);
+  expect(cloud.stdout).toContain('dropper.bin: cloud known-bad (site ch-zrh');
+  expect(cloud.stderr).toContain('1 stored');
+  const sent = cli(['agent', 'telemetry', '--dir', endpoint]);
+  expect(sent.stdout).toMatch(/1 events stored at ch-zrh .*receipt verified/);
+  // What left the endpoint holds no path, host or user name in clear.
+  const outbox = cli(['agent', 'telemetry', '--dir', endpoint, '--json']);
+  expect(outbox.stdout).not.toContain('dropper.bin');
 }
