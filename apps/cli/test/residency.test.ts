@@ -249,3 +249,54 @@ describe('glasshouse residency policy', () => {
     expect(after.stdout).toContain('policy v1 ');
   });
 });
+
+describe('the data path commands', () => {
+  it('each has --help', async () => {
+    for (const args of [
+      ['customer', 'init'],
+      ['customer', 'enroll'],
+      ['residency', 'policy', 'draft'],
+      ['residency', 'policy', 'sign'],
+      ['residency', 'policy', 'publish'],
+      ['residency', 'policy', 'show'],
+      ['residency', 'status'],
+      ['site', 'init'],
+      ['site', 'serve'],
+      ['ingest', 'serve'],
+      ['supervisor', 'key-release', 'init'],
+      ['supervisor', 'sign-policy'],
+      ['agent', 'enroll'],
+      ['agent', 'telemetry'],
+    ]) {
+      const r = await runCli([...args, '--help']);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toContain('Usage: glasshouse');
+    }
+  });
+
+  it('site init makes the ingest-log key once and prints its verifier key', async () => {
+    const dir = join(work, 'site-ch-zrh');
+    const first = await runCli(['site', 'init', '--dir', dir, '--id', 'ch-zrh']);
+    expect(first.stdout).toMatch(/^localhost\/glasshouse\/site\/ch-zrh\+[0-9a-f]{8}\+/);
+    expect((await runCli(['site', 'init', '--dir', dir, '--id', 'ch-zrh'])).stdout).toBe(
+      first.stdout,
+    );
+    expect((await runCli(['site', 'init', '--dir', dir, '--id', 'us-iad'])).code).toBe(2);
+    expect((await runCli(['site', 'init', '--dir', dir, '--id', 'Not A Site'])).code).toBe(2);
+  });
+
+  it('agent telemetry and enroll refuse an agent without a residency trust, with codes', async () => {
+    const dir = join(work, 'bare-agent');
+    const t = await runCli(['agent', 'telemetry', '--dir', dir]);
+    expect(t.stderr).toMatch(/^AGENT_RESIDENCY_NOT_PINNED: /);
+    const e = await runCli([
+      'agent',
+      'enroll',
+      '--dir',
+      dir,
+      '--customer-key',
+      join(work, 'customer', 'customer.key'),
+    ]);
+    expect(e.stderr).toMatch(/^AGENT_RESIDENCY_NOT_PINNED: /);
+  });
+});
