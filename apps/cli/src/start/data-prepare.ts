@@ -7,14 +7,12 @@
  * starts, as it holds its database exclusively while it runs. Each key stays
  * in its party's directory; only public keys cross over.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateSignerKey, parseSignerKey } from '@glasshouse/tlog';
 import { ensureCallerKey } from '../callers.js';
 import { initDataDir } from '../commands/log.js';
 import { initWitnessDir, trustLogInWitness } from '../commands/witness.js';
-import { writeSecretFile } from '../io.js';
+import { initSiteDir, SITE_LOG_KEY_FILE } from '../commands/site.js';
 import { ensureKeyReleaseKey, partyKey, publicKeyBase64 } from '../residency/parties.js';
 import type { StartContext } from './context.js';
 
@@ -26,9 +24,7 @@ export const DEMO_SITES = [
 export type DemoSiteId = (typeof DEMO_SITES)[number]['id'];
 
 export const RESIDENCY_LOG_ORIGIN = 'localhost/glasshouse/residency';
-export const siteLogOrigin = (id: string): string => `localhost/glasshouse/site/${id}`;
-/** The site's ingest-log signer key in its directory. */
-export const SITE_LOG_KEY_FILE = 'ingest-log.key';
+export { SITE_LOG_KEY_FILE };
 
 /** Where the data half keeps its files under --data (one directory per party). */
 export function dataPaths(data: string) {
@@ -65,15 +61,6 @@ export interface PreparedData {
   readonly keyReleaseId: string;
 }
 
-async function ensureSiteLogKey(dir: string, id: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, SITE_LOG_KEY_FILE);
-  if (!existsSync(path)) {
-    await writeSecretFile(path, `${generateSignerKey(siteLogOrigin(id)).signerKey}\n`);
-  }
-  return parseSignerKey((await readFile(path, 'utf8')).trim()).verifierKey;
-}
-
 export async function prepareDataHalf(ctx: StartContext): Promise<PreparedData> {
   const paths = dataPaths(ctx.paths.data);
   await mkdir(paths.router, { recursive: true, mode: 0o700 });
@@ -86,7 +73,7 @@ export async function prepareDataHalf(ctx: StartContext): Promise<PreparedData> 
   });
   const siteVkeys = {} as Record<DemoSiteId, string>;
   for (const site of DEMO_SITES)
-    siteVkeys[site.id] = await ensureSiteLogKey(paths.site(site.id), site.id);
+    siteVkeys[site.id] = await initSiteDir(paths.site(site.id), site.id);
   // The supervisor's keys.
   await mkdir(ctx.paths.supervisor, { recursive: true, mode: 0o700 });
   const supervisorKey = publicKeyBase64(await partyKey(paths.supervisorResidencyKey, true));
