@@ -39,6 +39,7 @@ import {
 } from '@glasshouse/release';
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
 import { loadActiveRules, scanPaths, type ScanSummary } from '../src/index.js';
+import { agentPaths } from '../src/config.js';
 import { activateSlot, selfTestSlot, stageBundle } from '../src/install.js';
 import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';
 
@@ -200,17 +201,18 @@ async function main(): Promise<void> {
   });
   say(`bundle built in ${secs(performance.now() - t0)} s (${mb(built.bundle.length)} MB)`);
   const agentDir = join(dir, 'agent');
+  const paths = agentPaths(agentDir);
   t0 = performance.now();
   const ref = {
     name: built.manifest.name,
     version: built.manifest.version,
     sha256: sha256Hex(built.bundle),
   };
-  const staged = await stageBundle(agentDir, ref, built.bundle);
+  const staged = await stageBundle(paths, ref, built.bundle);
   const stagedMs = performance.now() - t0;
   const selfTest = await selfTestSlot(staged.path, engine);
   const selfTestMs = performance.now() - t0 - stagedMs;
-  await activateSlot(agentDir, staged.slot);
+  await activateSlot(paths, staged.slot);
   const installMs = performance.now() - t0;
   say(
     `install: ${secs(installMs)} s (stage ${secs(stagedMs)} s, self-test of ${int(selfTest.cases)} cases ${secs(selfTestMs)} s)`,

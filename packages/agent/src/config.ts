@@ -60,6 +60,8 @@ export function agentPaths(dir: string) {
   };
 }
 
+export type AgentPaths = ReturnType<typeof agentPaths>;
+
 /** What `agent.json` holds. */
 export interface AgentConfig {
   readonly schema: typeof AGENT_CONFIG_SCHEMA;
@@ -85,6 +87,8 @@ export interface AgentConfig {
 /** The configuration with its keys and policy parsed. */
 export interface Agent {
   readonly dir: string;
+  /** Where each file of `dir` lives, computed once. */
+  readonly paths: AgentPaths;
   readonly config: AgentConfig;
   readonly policy: Policy;
   readonly policyText: string;
@@ -196,10 +200,7 @@ export async function initAgentFromTrustBundle(options: {
   });
 }
 
-async function pinTrust(
-  options: InitAgentOptions,
-  paths: ReturnType<typeof agentPaths>,
-): Promise<Agent> {
+async function pinTrust(options: InitAgentOptions, paths: AgentPaths): Promise<Agent> {
   const config: AgentConfig = {
     schema: AGENT_CONFIG_SCHEMA,
     repoUrl: httpUrl(options.repoUrl, 'the repository URL').replace(/\/+$/, ''),
@@ -287,7 +288,7 @@ export async function loadAgent(dir: string): Promise<Agent> {
       cause,
     });
   }
-  return { dir, config, policy, policyText, supervisorKey, builderKey };
+  return { dir, paths, config, policy, policyText, supervisorKey, builderKey };
 }
 
 function parseConfig(value: unknown): AgentConfig {

@@ -30,7 +30,7 @@ import {
   type YaraEngine,
 } from '@glasshouse/bundle';
 import { syncDir } from '@glasshouse/durable';
-import { agentPaths } from './config.js';
+import { agentPaths, type AgentPaths } from './config.js';
 import { AgentError } from './errors.js';
 
 /** Files written or read at the same time while staging and self-testing. */
@@ -52,15 +52,21 @@ export function slotName(bundle: BundleRef): string {
 
 /** The absolute path of the active slot, or undefined before the first install. */
 export async function activeRulesDir(dir: string): Promise<string | undefined> {
-  const slot = await activeSlot(dir);
-  return slot === undefined ? undefined : join(resolve(agentPaths(dir).slots), slot);
+  const paths = agentPaths(dir);
+  const slot = await activeSlot(paths);
+  return slot === undefined ? undefined : slotDir(paths, slot);
+}
+
+/** The absolute path of a slot. */
+export function slotDir(paths: Pick<AgentPaths, 'slots'>, slot: string): string {
+  return join(resolve(paths.slots), slot);
 }
 
 /** The active slot's name, or undefined before the first install. */
-export async function activeSlot(dir: string): Promise<string | undefined> {
+export async function activeSlot(paths: Pick<AgentPaths, 'active'>): Promise<string | undefined> {
   let target: string;
   try {
-    target = await readlink(agentPaths(dir).active);
+    target = await readlink(paths.active);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the active rules link', { cause });
@@ -80,7 +86,7 @@ export async function activeSlot(dir: string): Promise<string | undefined> {
  * The bundle's manifest must name this release.
  */
 export async function stageBundle(
-  dir: string,
+  paths: AgentPaths,
   ref: BundleRef,
   bytes: Uint8Array,
 ): Promise<{ slot: string; path: string }> {
@@ -101,10 +107,10 @@ export async function stageBundle(
   if (bundle.files.has(BUNDLE_FILE)) {
     throw new AgentError('AGENT_BUNDLE_INVALID', `the bundle holds a file named ${BUNDLE_FILE}`);
   }
-  const slots = agentPaths(dir).slots;
+  const { slots } = paths;
   const slot = slotName(ref);
   const path = join(slots, slot);
-  if ((await activeSlot(dir)) === slot) {
+  if ((await activeSlot(paths)) === slot) {
     throw new AgentError('AGENT_INSTALL_FAILED', `slot ${slot} is the active one`);
   }
   const staging = join(slots, `.staging-${randomBytes(6).toString('hex')}`);
@@ -245,8 +251,7 @@ async function readAll(
  * `rules/active` (rename(2) replaces it atomically), then the directory is
  * synced so the switch survives a crash.
  */
-export async function activateSlot(dir: string, slot: string): Promise<void> {
-  const paths = agentPaths(dir);
+export async function activateSlot(paths: AgentPaths, slot: string): Promise<void> {
   const tmp = `${paths.active}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     await symlink(`slots/${slot}`, tmp);
@@ -259,8 +264,11 @@ export async function activateSlot(dir: string, slot: string): Promise<void> {
 }
 
 /** Removes every slot but those named (the active one, the previous one). */
-export async function pruneSlots(dir: string, keep: readonly string[]): Promise<void> {
-  const slots = agentPaths(dir).slots;
+export async function pruneSlots(
+  paths: Pick<AgentPaths, 'slots'>,
+  keep: readonly string[],
+): Promise<void> {
+  const { slots } = paths;
   let names: string[];
   try {
     names = await readdir(slots);
@@ -275,13 +283,11 @@ export async function pruneSlots(dir: string, keep: readonly string[]): Promise<
 
 /** The name and version in a slot's manifest, when it has a readable one. */
 export async function slotRelease(
-  dir: string,
+  paths: Pick<AgentPaths, 'slots'>,
   slot: string,
 ): Promise<{ name: string; version: string } | undefined> {
   try {
-    const manifest = parseManifest(
-      await readFile(join(agentPaths(dir).slots, slot, MANIFEST_PATH)),
-    );
+    const manifest = parseManifest(await readFile(join(paths.slots, slot, MANIFEST_PATH)));
     return { name: manifest.name, version: manifest.version };
   } catch {
     return undefined; // a damaged slot has no version to show; status says so

@@ -3,7 +3,7 @@
  * atomically): the largest release-log checkpoint it has seen, the slot
  * staged last (when it did not become active) and the last update's result.
  */
-import { agentPaths } from './config.js';
+import type { AgentPaths } from './config.js';
 import { AgentError } from './errors.js';
 import { readFileIfPresent, writeFileAtomic } from './files.js';
 
@@ -57,8 +57,8 @@ export interface AgentState {
   readonly staged?: StagedSlot | undefined;
 }
 
-export async function readState(dir: string): Promise<AgentState> {
-  const path = agentPaths(dir).state;
+export async function readState(paths: Pick<AgentPaths, 'state'>): Promise<AgentState> {
+  const path = paths.state;
   let bytes;
   try {
     bytes = await readFileIfPresent(path, MAX_STATE_BYTES);
@@ -77,12 +77,10 @@ export async function readState(dir: string): Promise<AgentState> {
   }
 }
 
-/** Replaces the state atomically with `change(previous)`. */
-export async function updateState(
-  dir: string,
-  change: (previous: AgentState) => AgentState,
-): Promise<AgentState> {
-  const next = change(await readState(dir));
-  await writeFileAtomic(agentPaths(dir).state, `${JSON.stringify(next, null, 2)}\n`);
-  return next;
+/** Replaces the state atomically and durably (written, synced, renamed over, directory synced). */
+export async function writeState(
+  paths: Pick<AgentPaths, 'state'>,
+  state: AgentState,
+): Promise<void> {
+  await writeFileAtomic(paths.state, `${JSON.stringify(state, null, 2)}\n`);
 }

@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentPaths, loadAgent, type AgentConfig } from './config.js';
-import { activeRulesDir, activeSlot, slotRelease } from './install.js';
+import { loadAgent, type AgentConfig } from './config.js';
+import { activeSlot, slotDir, slotRelease } from './install.js';
 import { readState, type SeenCheckpoint, type StagedSlot, type UpdateResult } from './state.js';
 
 export interface AgentStatus {
@@ -33,19 +33,19 @@ export interface AgentStatus {
 
 export async function agentStatus(dir: string): Promise<AgentStatus> {
   const agent = await loadAgent(dir);
-  const state = await readState(dir);
-  const slot = await activeSlot(dir);
-  const path = await activeRulesDir(dir);
-  const release = slot === undefined ? undefined : await slotRelease(dir, slot);
+  const { paths } = agent;
+  const state = await readState(paths);
+  const slot = await activeSlot(paths);
+  const release = slot === undefined ? undefined : await slotRelease(paths, slot);
   return {
-    active: slot === undefined || path === undefined ? undefined : { slot, path, ...release },
+    active: slot === undefined ? undefined : { slot, path: slotDir(paths, slot), ...release },
     staged: state.staged,
     trust: {
       config: agent.config,
       log: agent.policy.logs[0]?.vkey ?? '',
       witnesses: agent.policy.witnesses.map((w) => `${w.name} ${w.vkey}`),
       quorum: agent.policy.quorum,
-      tufRootVersion: await tufRootVersion(agentPaths(dir).tufMetadata),
+      tufRootVersion: await tufRootVersion(paths.tufMetadata),
     },
     lastCheckpoint: state.lastCheckpoint,
     lastUpdate: state.lastUpdate,

@@ -13,6 +13,12 @@
  *
  * Any failure leaves the active rules as they were and is recorded with its
  * code in the state (`agent status` shows it).
+ *
+ * The state is read once and written once per update, at its end, durably
+ * and atomically: the checkpoint remembered, the slot staged when its
+ * self-test failed, and the result. A crash before that write leaves the
+ * state of the previous update; the active link (switched atomically) is
+ * what is installed, and the checkpoint is seen again with the next release.
  */
 import { basename } from 'node:path';
 import {
@@ -29,7 +35,7 @@ import {
 } from '@glasshouse/bundle';
 import { parseTlogProof } from '@glasshouse/tlog';
 import { verifySupervision } from './attestations.js';
-import { agentPaths, loadAgent, type Agent } from './config.js';
+import { loadAgent, type Agent } from './config.js';
 import { AgentError } from './errors.js';
 import {
   activateSlot,
@@ -45,7 +51,15 @@ import {
   seenCheckpoint,
   verifyReleaseReceipt,
 } from './release-log.js';
-import { readState, updateState, type ReleaseRef, type SeenCheckpoint } from './state.js';
+import {
+  readState,
+  writeState,
+  type AgentState,
+  type ReleaseRef,
+  type SeenCheckpoint,
+  type StagedSlot,
+  type UpdateResult,
+} from './state.js';
 import { checkSupervisorKeys, diagnoseReleasesSignatures } from './supervisor-keys.js';
 import { TufClient, type VerifiedTarget } from './tuf.js';
 import { compareVersions, newestVersion } from './versions.js';
@@ -87,33 +101,40 @@ export type UpdateOutcome =
     }
   | { readonly status: 'up-to-date'; readonly version: string };
 
+/** What one update changes in the state besides its result, recorded as it goes. */
+interface StateChanges {
+  lastCheckpoint?: SeenCheckpoint;
+  /** Set when a staged slot failed its self-test; cleared (set to undefined) by an install. */
+  staged?: StagedSlot | undefined;
+}
+
 /** Runs one update of DIR (see the module comment). Throws the first failure's AgentError. */
 export async function updateAgent(options: UpdateOptions): Promise<UpdateOutcome> {
   const agent = await loadAgent(options.dir);
   const now = options.now ?? (() => new Date());
+  const previous = await readState(agent.paths);
+  const changes: StateChanges = {};
+  let outcome: UpdateOutcome;
+  let lastUpdate: UpdateResult;
   try {
-    const outcome = await runUpdate(agent, options);
-    await updateState(agent.dir, (s) => ({
-      ...s,
-      lastUpdate:
-        outcome.status === 'installed'
-          ? {
-              result: 'installed',
-              at: now().toISOString(),
-              release: outcome.release,
-              slot: outcome.slot,
-            }
-          : { result: 'up-to-date', at: now().toISOString(), version: outcome.version },
-      ...(outcome.status === 'installed' ? { staged: undefined } : {}),
-    }));
-    return outcome;
+    outcome = await runUpdate(agent, options, previous, changes);
+    lastUpdate =
+      outcome.status === 'installed'
+        ? {
+            result: 'installed',
+            at: now().toISOString(),
+            release: outcome.release,
+            slot: outcome.slot,
+          }
+        : { result: 'up-to-date', at: now().toISOString(), version: outcome.version };
   } catch (err) {
     const coded =
       err instanceof AgentError
         ? err
         : new AgentError('AGENT_INSTALL_FAILED', 'the update failed', { cause: err });
-    await updateState(agent.dir, (s) => ({
-      ...s,
+    await writeState(agent.paths, {
+      ...previous,
+      ...changes,
       lastUpdate: {
         result: 'refused',
         at: now().toISOString(),
@@ -121,14 +142,21 @@ export async function updateAgent(options: UpdateOptions): Promise<UpdateOutcome
         message: coded.message,
         version: (coded.evidence?.version as string | undefined) ?? undefined,
       },
-    }));
+    });
     throw coded;
   }
+  await writeState(agent.paths, { ...previous, ...changes, lastUpdate });
+  return outcome;
 }
 
-async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOutcome> {
-  const { config } = agent;
-  const paths = agentPaths(agent.dir);
+/** Steps 1-4; records in `changes` what the state keeps of them. */
+async function runUpdate(
+  agent: Agent,
+  options: UpdateOptions,
+  previous: AgentState,
+  changes: StateChanges,
+): Promise<UpdateOutcome> {
+  const { config, paths } = agent;
   const progress = options.onProgress ?? (() => undefined);
   const tuf = new TufClient({
     metadataDir: paths.tufMetadata,
@@ -171,8 +199,8 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
       `the repository has no release of ${config.rulesName}`,
     );
   }
-  const current = await activeSlot(agent.dir);
-  const active = current === undefined ? undefined : await slotRelease(agent.dir, current);
+  const current = await activeSlot(paths);
+  const active = current === undefined ? undefined : await slotRelease(paths, current);
   if (active !== undefined) {
     const order = compareVersions(version, active.version);
     if (order === 0) return { status: 'up-to-date', version };
@@ -201,15 +229,13 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
   });
   const verified = verifyReleaseReceipt(receipt, entry, agent.policy);
   const fresh = seenCheckpoint(verified.checkpoint, parseTlogProof(receipt).checkpoint);
-  const state = await readState(agent.dir);
   const remembered = await checkConsistency(
-    state.lastCheckpoint,
+    previous.lastCheckpoint,
     fresh,
     httpConsistencyProofs(config.logUrl, options.fetch),
   );
-  if (remembered !== state.lastCheckpoint) {
-    await updateState(agent.dir, (s) => ({ ...s, lastCheckpoint: remembered }));
-  }
+  // Remembered even if a later step refuses the release.
+  if (remembered !== previous.lastCheckpoint) changes.lastCheckpoint = remembered;
   progress(
     `release log: entry ${verified.index} in checkpoint ${verified.checkpoint.size} cosigned by ${verified.cosigners.join(', ')}`,
   );
@@ -243,17 +269,18 @@ async function runUpdate(agent: Agent, options: UpdateOptions): Promise<UpdateOu
   };
   const engine = selfTestEngine(options, progress);
   const bytes = await tuf.download(bundle, MAX_BUNDLE_BYTES);
-  const { slot, path } = await stageBundle(agent.dir, ref, bytes);
+  const { slot, path } = await stageBundle(paths, ref, bytes);
   let selfTest: SelfTestResult;
   try {
     selfTest = await selfTestSlot(path, engine);
   } catch (err) {
     const reason = err instanceof AgentError ? err.code : 'AGENT_INSTALL_FAILED';
-    await updateState(agent.dir, (s) => ({ ...s, staged: { slot, release: ref, reason } }));
+    changes.staged = { slot, release: ref, reason };
     throw err;
   }
-  await activateSlot(agent.dir, slot);
-  await pruneSlots(agent.dir, current === undefined ? [slot] : [slot, current]);
+  await activateSlot(paths, slot);
+  await pruneSlots(paths, current === undefined ? [slot] : [slot, current]);
+  changes.staged = undefined;
   const { cases } = selfTest;
   const tested = `${selfTest.engine.name} ${selfTest.engine.version}`;
   progress(

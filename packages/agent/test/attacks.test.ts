@@ -172,6 +172,8 @@ describe('attacks on the agent', () => {
       vsaSubjects: [{ name: `${RULES}-1.0.1.tar`, sha256: 'b'.repeat(64), size: 1 }],
     });
     await expectRefused(agent, 'AGENT_VSA_DIGEST_MISMATCH');
+    // The checkpoint verified before the refusal is remembered all the same.
+    expect((await agentStatus(agent.dir)).lastCheckpoint?.size).toBe('2');
   });
 
   it('a bundle whose self-test fails once installed', async () => {
