@@ -1,6 +1,7 @@
 // DESIGN.md §10: pure packages run in the browser too, so no `node:` imports, no Buffer, no process.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const src = join(import.meta.dirname, '..', 'src');
@@ -28,5 +29,18 @@ describe('purity of @glasshouse/residency', () => {
     ]);
     for (const version of Object.values(pkg.dependencies))
       expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('bundles for the browser (esbuild, platform browser): no Node built-in is reachable', async () => {
+    const result = await build({
+      entryPoints: [join(src, 'index.ts')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      logLevel: 'silent',
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.outputFiles[0]?.text).not.toMatch(/from ["']node:|require\(["']node:/);
   });
 });
