@@ -130,6 +130,12 @@ class SqliteSiteStorage implements SiteStorage {
     ) => DeleteResult
   >;
   readonly #import: Database.Transaction<(v: readonly VerdictToImport[]) => void>;
+  readonly #storeGroup: Database.Transaction<(b: readonly BatchToStore[]) => StoredBatch[]>;
+  #group: {
+    batch: BatchToStore;
+    resolve: (r: StoredBatch) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   #closed = false;
 
   constructor(db: Database.Database) {
@@ -191,7 +197,7 @@ class SqliteSiteStorage implements SiteStorage {
     };
     this.#s = s;
 
-    this.#store = db.transaction((b: BatchToStore): StoredBatch => {
+    const storeOne = (b: BatchToStore): StoredBatch => {
       const existing = s.batchByDigest.get(b.digest);
       if (existing !== undefined) return storedOf(existing, false);
       const entryId = s.insertEntry.run(b.entry).lastInsertRowid as bigint;
@@ -230,7 +236,9 @@ class SqliteSiteStorage implements SiteStorage {
         logIndex: null,
         events: b.events.length,
       };
-    });
+    };
+    this.#store = db.transaction(storeOne);
+    this.#storeGroup = db.transaction((batches: readonly BatchToStore[]) => batches.map(storeOne));
 
     this.#mark = db.transaction((marks: readonly { id: bigint; index: bigint }[]) => {
       for (const m of marks) {
@@ -271,8 +279,40 @@ class SqliteSiteStorage implements SiteStorage {
     });
   }
 
+  /**
+   * Group commit: stores requested in the same turn of the event loop share
+   * one transaction (one fsync). If the group fails, each batch is retried
+   * in its own transaction so one bad batch cannot fail the others.
+   */
   storeBatch(batch: BatchToStore): Promise<StoredBatch> {
-    return this.#run(() => this.#store.immediate(batch));
+    if (this.#closed) return Promise.reject(new TelemetryError('CLOSED', 'the storage is closed'));
+    return new Promise<StoredBatch>((resolve, reject) => {
+      this.#group.push({ batch, resolve, reject });
+      if (this.#group.length === 1)
+        setImmediate(() => {
+          this.#flush();
+        });
+    });
+  }
+
+  #flush(): void {
+    const group = this.#group;
+    this.#group = [];
+    if (group.length === 0) return;
+    let results: StoredBatch[] | undefined;
+    if (group.length > 1 && !this.#closed) {
+      try {
+        results = this.#storeGroup.immediate(group.map((g) => g.batch));
+      } catch {
+        // Fall through: each batch alone, so the failure lands on its own batch.
+        results = undefined;
+      }
+    }
+    group.forEach((g, i) => {
+      const done = results?.[i];
+      if (done !== undefined) g.resolve(done);
+      else this.#run(() => this.#store.immediate(g.batch)).then(g.resolve, g.reject);
+    });
   }
 
   batch(digest: string): Promise<StoredBatch | null> {

@@ -1,0 +1,354 @@
+/**
+ * `npm run bench` in packages/telemetry: one table, every number measured in
+ * this run on this machine, next to its baseline measured the same way.
+ *
+ * - Ingestion: batches of 500 events (about 1 KB each) POSTed, RFC 9421
+ *   signed, to a data site in a child process, which checks, stores, logs
+ *   and answers with a receipt against a witnessed checkpoint; beside it the
+ *   site's storage adapter inserting the same batches directly (the
+ *   baseline). SQLite and PostgreSQL.
+ * - Reputation: lookups over HTTP against a table of 1,000,000 hashes,
+ *   single (`GET /reputation/<sha256>`) and batched (`POST /reputation`,
+ *   10,000 hashes a request).
+ *
+ * Each phase is bounded (a fixed number of batches, or seconds); children,
+ * the temp directory and the PostgreSQL database are removed on every exit
+ * path.
+ */
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { type Child, formatTable, startChild, withBenchDir } from '@glasshouse/bench-kit';
+import { RequestSigner, rawPublicKey, signedFetch } from '@glasshouse/httpsig';
+import {
+  INGEST_LOG_SCHEMA,
+  type TelemetryBatch,
+  batchDigest,
+  encodeBatch,
+  parseBatch,
+} from '@glasshouse/residency';
+import {
+  type SiteStorage,
+  type VerdictToImport,
+  openPostgresSiteStorage,
+  openSqliteSiteStorage,
+} from '../src/index.js';
+import { toStore } from '../src/site/ingest.js';
+import {
+  type ResidencyWorld,
+  type TestWitness,
+  ZURICH,
+  makeBatch,
+  newLogKey,
+  residencyWorld,
+  startTestWitness,
+} from '../test/fixtures.js';
+import type { SiteServerConfig } from './site-server.js';
+
+const EVENTS = 500;
+/** Pads the sealed path so an event is about 1 KB of batch JSON. */
+const PAD = 440;
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 120);
+const CONCURRENCY = 16;
+const HASHES = 1_000_000;
+const LOOKUP_S = 5;
+const ADMIN_URL =
+  process.env.GLASSHOUSE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+interface Row {
+  what: string;
+  value: string;
+  unit: string;
+  note: string;
+}
+const rows: Row[] = [];
+const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function hex(i: number, salt: string): string {
+  return createHash('sha256').update(`${salt}:${i}`).digest('hex');
+}
+
+/** `count` distinct valid batches from one sealed template: new createdAt and file hashes. */
+function variants(template: TelemetryBatch, count: number, salt: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let v = 0; v < count; v++) {
+    const ms = String(v % 1000).padStart(3, '0');
+    const s = String(Math.floor(v / 1000) % 60).padStart(2, '0');
+    out.push(
+      encodeBatch({
+        ...template,
+        createdAt: `2026-12-04T16:30:${s}.${ms}Z`,
+        events: template.events.map((e, i) => ({ ...e, sha256: hex(v * EVENTS + i, salt) })),
+      }),
+    );
+  }
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** The storage adapter alone: parse once, then storeBatch each batch, one after another. */
+async function directInsert(storage: SiteStorage, batches: readonly Uint8Array[]): Promise<number> {
+  const prepared = batches.map((bytes) => {
+    const batch = parseBatch(bytes);
+    const digest = batchDigest(bytes);
+    const now = Date.now();
+    return toStore(
+      batch,
+      digest,
+      {
+        schema: INGEST_LOG_SCHEMA,
+        kind: 'stored',
+        site: ZURICH,
+        policy: `sha256:${'0'.repeat(64)}`,
+        customer: batch.customer,
+        region: batch.region,
+        events: batch.events.length,
+        batch: digest,
+        storedAt: new Date(now).toISOString(),
+      },
+      now,
+    );
+  });
+  const t0 = performance.now();
+  for (const b of prepared) await storage.storeBatch(b);
+  return (prepared.length * EVENTS) / ((performance.now() - t0) / 1000);
+}
+
+interface SiteRun {
+  readonly eventsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failures: number;
+}
+
+/** POSTs every batch to the site, CONCURRENCY at a time; events/s and ack latency. */
+async function throughSite(
+  url: string,
+  post: typeof fetch,
+  policy: string,
+  batches: readonly Uint8Array[],
+): Promise<SiteRun> {
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const bytes = batches[next++]!;
+      const t0 = performance.now();
+      const res = await post(`${url}/v1/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'glasshouse-policy': policy },
+        body: bytes,
+      });
+      await res.arrayBuffer();
+      if (res.status === 200) latencies.push(performance.now() - t0);
+      else failures += 1;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    eventsPerSecond: (latencies.length * EVENTS) / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    failures,
+  };
+}
+
+interface Setup {
+  readonly dir: string;
+  readonly world: ResidencyWorld;
+  readonly router: ReturnType<typeof generateKeyPairSync>;
+  readonly post: typeof fetch;
+  readonly template: TelemetryBatch;
+}
+
+async function startSite(
+  s: Setup,
+  name: string,
+  postgres: string | undefined,
+): Promise<{ child: Child<{ url: string }>; witness: TestWitness }> {
+  const logKey = newLogKey(ZURICH);
+  const witness = await startTestWitness([logKey.verifierKey]);
+  const config: SiteServerConfig = {
+    dir: join(s.dir, name),
+    ...(postgres === undefined ? {} : { postgres }),
+    siteId: ZURICH,
+    logSignerKey: logKey.signerKey,
+    witnessPolicy: witness.policyText(logKey.verifierKey),
+    vendorKey: Buffer.from(s.world.keys.vendorKey).toString('base64'),
+    supervisorKey: Buffer.from(s.world.keys.supervisorKey).toString('base64'),
+    entries: s.world.entries.map((e) => Buffer.from(e).toString('base64')),
+    routerKey: Buffer.from(rawPublicKey(s.router.publicKey)).toString('base64'),
+  };
+  const file = join(s.dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(config));
+  const child = await startChild<{ url: string }>(
+    new URL('site-server.ts', import.meta.url),
+    [file],
+    60_000,
+  );
+  return { child, witness };
+}
+
+async function ingestion(s: Setup, kind: 'SQLite' | 'PostgreSQL', pgUrl?: string): Promise<void> {
+  process.stderr.write(`bench: ${kind}: preparing ${BATCHES * 2} batches\n`);
+  const direct = variants(s.template, BATCHES, `${kind}-direct`);
+  const viaSite = variants(s.template, BATCHES, `${kind}-site`);
+  const storage =
+    pgUrl === undefined
+      ? await openSqliteSiteStorage({ dir: join(s.dir, `direct-${kind}`) })
+      : await openPostgresSiteStorage(pgUrl, { schema: 'direct_insert' });
+  let directRate: number;
+  try {
+    process.stderr.write(`bench: ${kind}: direct insert\n`);
+    directRate = await directInsert(storage, direct);
+  } finally {
+    await storage.close();
+  }
+  const { child, witness } = await startSite(s, `site-${kind}`, pgUrl);
+  let run: SiteRun;
+  try {
+    process.stderr.write(`bench: ${kind}: through the site\n`);
+    // Warm-up: a few batches so connections, JIT and the witness are going.
+    await throughSite(child.ready.url, s.post, s.world.policy, viaSite.slice(0, 4));
+    run = await throughSite(child.ready.url, s.post, s.world.policy, viaSite.slice(4));
+  } finally {
+    await child.stop();
+    await witness.close();
+  }
+  rows.push({
+    what: `direct insert, ${kind} storage adapter (baseline)`,
+    value: fmt(directRate),
+    unit: 'events/s',
+    note: `${BATCHES} batches of ${EVENTS}, one at a time`,
+  });
+  rows.push({
+    what: `signed POST → site → stored + ingest log + witnessed receipt, ${kind}`,
+    value: fmt(run.eventsPerSecond),
+    unit: 'events/s',
+    note: `${Math.round((run.eventsPerSecond / directRate) * 100)}% of direct; ack p50 ${fmt(run.p50)} ms, p99 ${fmt(run.p99)} ms; ${CONCURRENCY} in flight${run.failures > 0 ? `; ${run.failures} FAILED` : ''}${kind === 'SQLite' ? '; target ≥ 50,000 and ≥ 50%' : ''}`,
+  });
+}
+
+async function reputation(s: Setup): Promise<void> {
+  process.stderr.write(`bench: reputation: ${HASHES.toLocaleString('en-US')} hashes\n`);
+  const hashes = Array.from({ length: HASHES }, (_, i) => hex(i, 'reputation')).sort();
+  const storage = await openSqliteSiteStorage({ dir: join(s.dir, 'site-reputation') });
+  try {
+    for (let i = 0; i < hashes.length; i += 10_000) {
+      const chunk: VerdictToImport[] = hashes
+        .slice(i, i + 10_000)
+        .map((sha256, j) => ({ sha256, verdict: (i + j) % 2 === 0 ? 'known-bad' : 'known-good' }));
+      await storage.importVerdicts(chunk);
+    }
+  } finally {
+    await storage.close();
+  }
+  const { child, witness } = await startSite(s, 'site-reputation', undefined);
+  try {
+    const sample = Array.from({ length: 2_000 }, (_, i) => hashes[(i * 7919) % hashes.length]!);
+    const single = await autocannon({
+      url: child.ready.url,
+      connections: 32,
+      duration: LOOKUP_S,
+      requests: sample.map((h) => ({ method: 'GET' as const, path: `/reputation/${h}` })),
+    });
+    const perRequest = 10_000;
+    const body = (k: number): string =>
+      JSON.stringify({
+        sha256: Array.from(
+          { length: perRequest },
+          (_, j) => hashes[(k * perRequest + j * 97) % hashes.length],
+        ),
+      });
+    const batched = await autocannon({
+      url: child.ready.url,
+      connections: 4,
+      duration: LOOKUP_S,
+      requests: [0, 1, 2, 3].map((k) => ({
+        method: 'POST' as const,
+        path: '/reputation',
+        headers: { 'content-type': 'application/json' },
+        body: body(k),
+      })),
+    });
+    rows.push({
+      what: 'reputation GET /reputation/<sha256>, 1,000,000 hashes (SQLite)',
+      value: fmt(single.requests.average),
+      unit: 'lookups/s',
+      note: `p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms; 32 connections; ${single.non2xx} non-2xx; target ≥ 20,000`,
+    });
+    rows.push({
+      what: 'reputation POST /reputation, 10,000 hashes a request (SQLite)',
+      value: fmt(batched.requests.average * perRequest),
+      unit: 'hashes/s',
+      note: `p50 ${batched.latency.p50} ms a request; 4 connections; ${batched.non2xx} non-2xx; target ≥ 200,000`,
+    });
+  } finally {
+    await child.stop();
+    await witness.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await withBenchDir('glasshouse-telemetry-bench-', async (dir) => {
+    const world = await residencyWorld({
+      zurich: newLogKey(ZURICH).verifierKey,
+      other: newLogKey('us-iad').verifierKey,
+    });
+    const router = generateKeyPairSync('ed25519');
+    const sealed = await makeBatch(world, {
+      customer: world.euCustomer,
+      region: 'EU',
+      n: EVENTS,
+      pad: PAD,
+    });
+    const template = parseBatch(sealed);
+    const s: Setup = {
+      dir,
+      world,
+      router,
+      post: signedFetch(new RequestSigner({ privateKey: router.privateKey })),
+      template,
+    };
+    const only = process.argv[2];
+    if (only === undefined || only === 'sqlite') await ingestion(s, 'SQLite');
+    if (only === undefined || only === 'postgres') {
+      const db = `glasshouse_telemetry_bench_${randomBytes(4).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${db}`);
+      try {
+        const url = new URL(ADMIN_URL);
+        url.pathname = `/${db}`;
+        await ingestion(s, 'PostgreSQL', url.href);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await admin.end();
+      }
+    }
+    if (only === undefined || only === 'reputation') await reputation(s);
+    const eventBytes = Math.round(sealed.length / EVENTS);
+    process.stdout.write(
+      `${formatTable(
+        ['measurement', 'value', 'unit', 'note'],
+        rows.map((r) => [r.what, r.value, r.unit, r.note]),
+      )}\n\n${EVENTS} events a batch, ${eventBytes} bytes an event in the batch JSON; ` +
+        `${cpus().length} cores, load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} at the end (shared machine)\n`,
+    );
+  });
+}
+
+await main();
