@@ -46,6 +46,7 @@ import {
   residencyWorld,
   startTestWitness,
 } from '../test/fixtures.js';
+import { routerPhase } from './router.js';
 import type { SiteServerConfig } from './site-server.js';
 
 const EVENTS = 500;
@@ -300,6 +301,31 @@ async function reputation(s: Setup): Promise<void> {
   }
 }
 
+async function routed(): Promise<void> {
+  process.stderr.write(
+    'bench: router: witness, residency log, two sites, router in this process\n',
+  );
+  const r = await routerPhase({
+    batches: BATCHES,
+    events: EVENTS,
+    pad: PAD,
+    concurrency: CONCURRENCY,
+  });
+  const share = r.viaRouter.p50 > 0 ? Math.max(0, 1 - r.siteOnly.p50 / r.viaRouter.p50) : 0;
+  rows.push({
+    what: 'site-only path in the same process (baseline of the router row), SQLite',
+    value: fmt(r.siteOnly.eventsPerSecond),
+    unit: 'events/s',
+    note: `ack p50 ${fmt(r.siteOnly.p50)} ms, p99 ${fmt(r.siteOnly.p99)} ms${r.siteOnly.failures > 0 ? `; ${r.siteOnly.failures} not 200` : ''}`,
+  });
+  rows.push({
+    what: 'device-signed POST → router → site → receipt, SQLite (one process)',
+    value: fmt(r.viaRouter.eventsPerSecond),
+    unit: 'events/s',
+    note: `${Math.round((r.viaRouter.eventsPerSecond / r.siteOnly.eventsPerSecond) * 100)}% of site-only; router share of ack p50 ${Math.round(share * 100)}%; ack p50 ${fmt(r.viaRouter.p50)} ms, p99 ${fmt(r.viaRouter.p99)} ms${r.viaRouter.failures > 0 ? `; ${r.viaRouter.failures} not 200 (202 queued)` : ''}`,
+  });
+}
+
 async function main(): Promise<void> {
   await withBenchDir('glasshouse-telemetry-bench-', async (dir) => {
     const world = await residencyWorld({
@@ -337,6 +363,7 @@ async function main(): Promise<void> {
         await admin.end();
       }
     }
+    if (only === undefined || only === 'router') await routed();
     if (only === undefined || only === 'reputation') await reputation(s);
     const eventBytes = Math.round(sealed.length / EVENTS);
     process.stdout.write(
