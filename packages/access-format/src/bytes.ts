@@ -38,7 +38,7 @@ export type Sha256 = (data: Uint8Array) => Uint8Array;
 export const nobleSha256: Sha256 = (data) => sha256(data);
 
 export interface HashOptions {
-  /** SHA-256 implementation; @noble/hashes by default. */
+  /** SHA-256 implementation (one-shot, synchronous, must not keep its input); @noble/hashes by default. */
   readonly sha256?: Sha256;
 }
 

@@ -11,18 +11,31 @@ import { ZERO_HASH, type Sha256 } from './bytes.js';
 import { HASH_BYTES, keyBit, prefixLeafHash, prefixParentHash } from './index-hash.js';
 import type { LookupProof } from './lookup-proof.js';
 
+// Each node keeps one 32-byte hash buffer for its life and a dirty flag:
+// recomputed hashes are copied in, so the hash function's outputs die
+// young (cheap for the garbage collector).
 interface LeafNode {
   readonly leaf: true;
   readonly key: Uint8Array;
   commitment: Uint8Array;
-  hash: Uint8Array | null;
+  readonly hash: Uint8Array;
+  dirty: boolean;
 }
 
 interface ParentNode {
   readonly leaf: false;
   left: TreeNode | null;
   right: TreeNode | null;
-  hash: Uint8Array | null;
+  readonly hash: Uint8Array;
+  dirty: boolean;
+}
+
+function leafNode(key: Uint8Array, commitment: Uint8Array): LeafNode {
+  return { leaf: true, key, commitment, hash: new Uint8Array(HASH_BYTES), dirty: true };
+}
+
+function parentNode(): ParentNode {
+  return { leaf: false, left: null, right: null, hash: new Uint8Array(HASH_BYTES), dirty: true };
 }
 
 type TreeNode = LeafNode | ParentNode;
@@ -47,7 +60,7 @@ export class PrefixTree {
       throw new TypeError('prefix tree: keys and commitments are 32 bytes');
     }
     if (this.top === null) {
-      this.top = { leaf: true, key, commitment, hash: null };
+      this.top = leafNode(key, commitment);
       this.count = 1;
       return;
     }
@@ -56,12 +69,12 @@ export class PrefixTree {
     let depth = 0;
     for (;;) {
       if (node.leaf) break;
-      node.hash = null;
+      node.dirty = true;
       const bit = keyBit(key, depth);
       const child: TreeNode | null = bit === 0 ? node.left : node.right;
       if (child === null) {
         // The search ended at a parent lacking the child: add the leaf there.
-        const fresh: LeafNode = { leaf: true, key, commitment, hash: null };
+        const fresh = leafNode(key, commitment);
         if (bit === 0) node.left = fresh;
         else node.right = fresh;
         this.count += 1;
@@ -73,19 +86,19 @@ export class PrefixTree {
     }
     if (sameKey(node.key, key)) {
       node.commitment = commitment;
-      node.hash = null;
+      node.dirty = true;
       return;
     }
     // The search ended at another key's leaf: add parents until the first
     // bit where the two keys differ.
     const other = node;
-    const fresh: LeafNode = { leaf: true, key, commitment, hash: null };
-    const head: ParentNode = { leaf: false, left: null, right: null, hash: null };
+    const fresh = leafNode(key, commitment);
+    const head = parentNode();
     let at = head;
     let d = depth;
     while (keyBit(key, d) === keyBit(other.key, d)) {
       if (d + 1 >= MAX_DEPTH) throw new RangeError('prefix tree: keys share 255 bits');
-      const next: ParentNode = { leaf: false, left: null, right: null, hash: null };
+      const next = parentNode();
       if (keyBit(key, d) === 0) at.left = next;
       else at.right = next;
       at = next;
@@ -104,20 +117,23 @@ export class PrefixTree {
     this.count += 1;
   }
 
-  /** The root value; 32 zero bytes for the empty tree (the stand-in of an absent node, §11.9). */
+  /** The root value (a copy); 32 zero bytes for the empty tree (the stand-in of an absent node, §11.9). */
   root(): Uint8Array {
-    return this.top === null ? ZERO_HASH : this.hashOf(this.top);
+    return this.top === null ? ZERO_HASH.slice() : this.hashOf(this.top).slice();
   }
 
+  /** The node's current hash buffer (the caller copies what it keeps). */
   private hashOf(node: TreeNode): Uint8Array {
-    if (node.hash !== null) return node.hash;
-    node.hash = node.leaf
-      ? prefixLeafHash(node.key, node.commitment, this.sha256)
-      : prefixParentHash(
-          node.left === null ? null : this.hashOf(node.left),
-          node.right === null ? null : this.hashOf(node.right),
-          this.sha256,
-        );
+    if (!node.dirty) return node.hash;
+    if (node.leaf) {
+      node.hash.set(prefixLeafHash(node.key, node.commitment, this.sha256));
+    } else {
+      // Children first: their buffers are read before this node's hash is computed.
+      const left = node.left === null ? null : this.hashOf(node.left);
+      const right = node.right === null ? null : this.hashOf(node.right);
+      node.hash.set(prefixParentHash(left, right, this.sha256));
+    }
+    node.dirty = false;
     return node.hash;
   }
 
@@ -137,14 +153,14 @@ export class PrefixTree {
         return {
           result: 'nonInclusionLeaf',
           depth,
-          leaf: { searchKey: node.key, commitment: node.commitment },
+          leaf: { searchKey: node.key.slice(), commitment: node.commitment.slice() },
           elements,
         };
       }
       const bit = keyBit(key, depth);
       const next: TreeNode | null = bit === 0 ? node.left : node.right;
       const sibling: TreeNode | null = bit === 0 ? node.right : node.left;
-      copath.push(sibling === null ? null : this.hashOf(sibling));
+      copath.push(sibling === null ? null : this.hashOf(sibling).slice());
       depth += 1;
       if (next === null) {
         return { result: 'nonInclusionParent', depth, elements: orderCopath(key, copath) };
@@ -164,10 +180,10 @@ export class PrefixTree {
 export function orderCopath(key: Uint8Array, copath: readonly (Uint8Array | null)[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < copath.length; i++) {
-    if (keyBit(key, i) === 1) out.push(copath[i] ?? ZERO_HASH);
+    if (keyBit(key, i) === 1) out.push(copath[i] ?? new Uint8Array(HASH_BYTES));
   }
   for (let i = copath.length - 1; i >= 0; i--) {
-    if (keyBit(key, i) === 0) out.push(copath[i] ?? ZERO_HASH);
+    if (keyBit(key, i) === 0) out.push(copath[i] ?? new Uint8Array(HASH_BYTES));
   }
   return out;
 }
