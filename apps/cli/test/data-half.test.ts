@@ -138,6 +138,27 @@ describe('the data half, from the agents', () => {
     });
   });
 
+  it('refuses a residency log that does not extend the tree the agent saw: AGENT_RESIDENCY_LOG_INVALID', async () => {
+    const dir = endpoint('KR');
+    const seenFile = join(dir, 'telemetry', 'residency-checkpoint.json');
+    const seen = await readFile(seenFile, 'utf8');
+    const { size } = JSON.parse(seen) as { size: string };
+    const forked = JSON.stringify({ size, rootHash: Buffer.alloc(32).toString('base64') });
+    const rolledBack = JSON.stringify({
+      size: String(BigInt(size) + 1000n),
+      rootHash: Buffer.alloc(32).toString('base64'),
+    });
+    for (const bad of [forked, rolledBack]) {
+      await writeFile(seenFile, bad);
+      await expect(verifyReceipts({ dir, now: () => new Date() })).rejects.toMatchObject({
+        code: 'AGENT_RESIDENCY_LOG_INVALID',
+      });
+    }
+    await writeFile(seenFile, seen);
+    const [ok] = await verifyReceipts({ dir, now: () => new Date() });
+    expect(ok?.verification?.result).toBe('verified');
+  });
+
   it('refuses a device of a customer that is not enrolled: AGENT_CUSTOMER_NOT_ENROLLED', async () => {
     const dir = join(work, 'stray-endpoint');
     await pinResidency(dir, residency.trust);

@@ -8,7 +8,7 @@
 import { readBoundedBody } from '@glasshouse/http';
 import { ResidencyError, checkReputation, type Reputation } from '@glasshouse/residency';
 import { AgentError } from '../errors.js';
-import { currentSite, readResidencyView } from './residency-view.js';
+import { currentSite, readAgentResidencyView } from './residency-view.js';
 import { loadEnrollment, loadResidency } from './trust.js';
 
 /** The site API's batch limit. */
@@ -31,7 +31,7 @@ export async function lookupReputation(options: {
 }): Promise<CloudLookup> {
   const pinned = await loadResidency(options.dir);
   const enrollment = await loadEnrollment(options.dir);
-  const view = await readResidencyView(pinned, options.fetch);
+  const view = await readAgentResidencyView(options.dir, pinned, options.fetch);
   const { site, policy } = currentSite(view, enrollment.region);
   const hashes = [...new Set(options.hashes)];
   for (const h of hashes) {

@@ -28,7 +28,7 @@ import {
   type SentRecord,
 } from './queue.js';
 import { verifyBatchReceipt } from './receipts.js';
-import { readResidencyView, type ResidencyView } from './residency-view.js';
+import { readAgentResidencyView, type ResidencyView } from './residency-view.js';
 import {
   deviceIdentity,
   deviceKey,
@@ -66,7 +66,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<DeviceEnroll
   }
   const customerPublic = rawPublicKey(createPublicKey(options.customerKey));
   const customer = customerPseudonym(customerPublic);
-  const view = await readResidencyView(pinned, options.fetch);
+  const view = await readAgentResidencyView(options.dir, pinned, options.fetch);
   const logged = view.state.enrollment(customer);
   if (logged === undefined) {
     throw new AgentError(
@@ -219,7 +219,7 @@ export async function sendTelemetry(options: SendOptions): Promise<SendReport> {
         // Kept before it is checked: a receipt is evidence either way.
         await recordSent(dir, sent);
         counts.stored++;
-        view ??= await readResidencyView(pinned, options.fetch).catch(() => undefined);
+        view ??= await readAgentResidencyView(dir, pinned, options.fetch).catch(() => undefined);
         const checked = await checkReceipt(pinned, view, sent, options);
         await updateSent(dir, checked);
         if (checked.verification?.result === 'verified') counts.verified++;
@@ -310,7 +310,7 @@ export async function verifyReceipts(options: {
   fetch?: typeof fetch;
 }): Promise<SentRecord[]> {
   const pinned = await loadResidency(options.dir);
-  const view = await readResidencyView(pinned, options.fetch);
+  const view = await readAgentResidencyView(options.dir, pinned, options.fetch);
   const out: SentRecord[] = [];
   for (const record of await sentRecords(options.dir)) {
     if (record.status !== 'stored') {
