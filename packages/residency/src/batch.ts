@@ -86,8 +86,9 @@ function batchJson(b: TelemetryBatch): Parameters<typeof canonicalJson>[0] {
 
 /** The batch's bytes: canonical JSON + '\n'. Checks it first, caps included. */
 export function encodeBatch(batch: TelemetryBatch): Uint8Array {
-  checkBatchValue(batch);
-  const bytes = utf8(`${canonicalJson(batchJson(batch))}\n`);
+  // Checked first: strings and safe integers only, so plain JSON.stringify is canonical here.
+  const checked = checkBatchValue(batch);
+  const bytes = utf8(`${JSON.stringify(batchJson(checked))}\n`);
   checkSize(bytes);
   return bytes;
 }

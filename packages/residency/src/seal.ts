@@ -157,6 +157,8 @@ export async function sealBatch(
     utf8(batchId),
   );
   const key = await importDataKey(dataKey, 'encrypt');
+  // One call to the random source for every nonce of the batch.
+  const nonces = randomBytes(NONCE_BYTES * input.events.length);
   const events = await Promise.all(
     input.events.map(async (event, index): Promise<TelemetryEvent> => {
       const plain = utf8(personalJson(event.personal));
@@ -165,7 +167,7 @@ export async function sealBatch(
           evidence: { index, size: plain.length },
         });
       }
-      const nonce = randomBytes(NONCE_BYTES);
+      const nonce = nonces.subarray(index * NONCE_BYTES, (index + 1) * NONCE_BYTES);
       const ciphertext = await globalThis.crypto.subtle.encrypt(
         { name: 'AES-GCM', iv: nonce, additionalData: personalAad(batchId, index) },
         key,
