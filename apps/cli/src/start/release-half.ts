@@ -181,6 +181,11 @@ export async function startReleaseHalf(
     io,
   });
   closers.add(() => assembly.close());
+  // Closed before the assembly line: a stop cancels a running supervisor rebuild at once.
+  closers.add(() => {
+    supervising.cancelRebuilds();
+    return Promise.resolve();
+  });
   await writeIfChanged(paths.layoutKey, assembly.line.layoutKey.publicKeyPem);
   say(`vendor: assembly line at ${assembly.url}`);
 
