@@ -166,17 +166,17 @@ function main(): void {
   const times: number[] = [];
   for (let k = 0; k < 200; k++) {
     const customer = customers[(k * 7919) % CUSTOMERS]!;
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const { indices, proof } = index.lookup(customer);
     verifyLookup(root, customer, indices, proof);
-    times.push(performance.now() - t0);
+    times.push(cpuSeconds(c0) * 1000);
   }
   times.sort((a, b) => a - b);
   const p50 = times[Math.floor(times.length / 2)]!;
   const p99 = times[Math.floor(times.length * 0.99)]!;
   const listed = index.lookup(customers[0]!).indices.length;
   rows.push({
-    what: "one customer's lookup + verify (p50), @noble",
+    what: "one customer's lookup + verify (p50, CPU time), @noble",
     rate: p50 * 1000,
     unit: 'µs',
     note: `p99 ${(p99 * 1000).toFixed(0)} µs over 200 customers, ~${listed} indices each; target < 50 ms`,
