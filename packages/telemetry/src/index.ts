@@ -65,7 +65,10 @@ export {
 export { type DeliveryOutcome, Forwarder, type ForwarderOptions } from './router/forwarder.js';
 export {
   MONITOR_STATE_FILE,
+  MONITOR_STATUS_FILE,
   type MonitorRun,
+  readResidencyStatus,
+  type WrittenStatus,
   ResidencyMonitor,
   type ResidencyMonitorOptions,
   type ResidencyLogStatus,

@@ -15,7 +15,7 @@ import {
   parseBatch,
 } from '@glasshouse/residency';
 import { type Alert, MemoryAlertSink } from '@glasshouse/witness';
-import { ResidencyMonitor } from '../src/monitor/monitor.js';
+import { ResidencyMonitor, readResidencyStatus } from '../src/monitor/monitor.js';
 import {
   type RunningRouter,
   type World,
@@ -70,6 +70,9 @@ describe('residency monitor', () => {
     expect(other?.regionsHeld).toEqual({ LATAM: 1 });
     expect(zurich?.designated).toContain('EU');
     expect(zurich?.checkpoint).toContain('— witness.example/w1 ');
+    // What `glasshouse residency status` reads while the monitor runs.
+    const written = await readResidencyStatus(dir);
+    expect(written?.sites.map((x) => x.site)).toEqual(['ch-zrh', 'us-iad']);
 
     // The rogue operator: a LATAM batch into Zurich's storage, with its ingest-log entry.
     const bytes = await latam.batch(4);

@@ -23,7 +23,9 @@
  * Order within a run: the residency log first, then the sites, so a site is
  * never judged against an older residency log than the one it acted on.
  */
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isErrno, writeFileDurably } from '@glasshouse/durable';
 import {
   type PolicyKeys,
   ResidencyError,
@@ -34,6 +36,7 @@ import {
 import { CodedError } from '@glasshouse/errors';
 import { parsePolicy } from '@glasshouse/tlog';
 import type { Alert, AlertSink } from '@glasshouse/witness';
+import { TelemetryError } from '../errors.js';
 import { TailStore } from '../view/tail-store.js';
 import { VerifiedTail } from '../view/tail.js';
 import { ResidencyView } from '../view/view.js';
@@ -123,6 +126,46 @@ const emptyRecord = (): SiteRecord => ({
 });
 
 export const MONITOR_STATE_FILE = 'residency-monitor.db';
+/** Written after every pass, so `glasshouse residency status` can read it while the monitor runs. */
+export const MONITOR_STATUS_FILE = 'status.json';
+const MAX_STATUS_BYTES = 4 * 1024 * 1024;
+
+/** The status of the last pass as written to `<dir>/status.json`. */
+export interface WrittenStatus extends ResidencyStatus {
+  readonly generatedAt: string;
+}
+
+/**
+ * Reads the status the monitor in `dir` wrote after its last pass, or null
+ * before the first (`STATE_CORRUPT` when it does not decode).
+ */
+export async function readResidencyStatus(dir: string): Promise<WrittenStatus | null> {
+  let text: string;
+  try {
+    const file = await open(join(dir, MONITOR_STATUS_FILE), 'r');
+    try {
+      const buf = Buffer.alloc(MAX_STATUS_BYTES + 1);
+      const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+      if (bytesRead > MAX_STATUS_BYTES) {
+        throw new TelemetryError('STATE_CORRUPT', 'the status file is over its size limit');
+      }
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+  try {
+    const value = JSON.parse(text) as WrittenStatus;
+    if (typeof value.generatedAt !== 'string' || !Array.isArray(value.sites))
+      throw new Error('shape');
+    return value;
+  } catch (cause) {
+    throw new TelemetryError('STATE_CORRUPT', 'the status file does not decode', { cause });
+  }
+}
 
 export class ResidencyMonitor {
   readonly #opts: ResidencyMonitorOptions;
@@ -241,7 +284,13 @@ export class ResidencyMonitor {
     }
     for (const site of this.#sites()) raised.push(...(await this.#checkSite(site)));
     await this.#send(raised);
-    return { alerts: raised, status: this.status() };
+    const status = this.status();
+    const written: WrittenStatus = { generatedAt: this.#now().toISOString(), ...status };
+    await writeFileDurably(
+      join(this.#opts.dir, MONITOR_STATUS_FILE),
+      `${JSON.stringify(written, null, 2)}\n`,
+    );
+    return { alerts: raised, status };
   }
 
   #refusedResidencyEntry(index: bigint, code: string, message: string): Alert {
