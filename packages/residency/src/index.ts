@@ -123,6 +123,7 @@ export {
   HPKE_INFO,
   keyReleaseKeyId,
   keyReleasePublicKey,
+  openAllPersonal,
   openBatchKey,
   openPersonal,
   sealBatch,

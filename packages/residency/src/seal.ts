@@ -269,14 +269,38 @@ export async function openPersonal(
   index: number,
   dataKey: Uint8Array,
 ): Promise<PersonalFields> {
+  return openWithKey(batch, index, await decryptionKey(dataKey));
+}
+
+/**
+ * Decrypts the personal fields of every event, in order (the data key is
+ * imported once); the same refusals as openPersonal.
+ */
+export async function openAllPersonal(
+  batch: TelemetryBatch,
+  dataKey: Uint8Array,
+): Promise<PersonalFields[]> {
+  const key = await decryptionKey(dataKey);
+  return Promise.all(batch.events.map((_, index) => openWithKey(batch, index, key)));
+}
+
+async function decryptionKey(dataKey: Uint8Array): Promise<CryptoKey> {
+  if (dataKey.length !== DATA_KEY_BYTES) {
+    throw new ResidencyError('KEY_INVALID', 'a data key is 32 bytes');
+  }
+  return importDataKey(dataKey, 'decrypt');
+}
+
+async function openWithKey(
+  batch: TelemetryBatch,
+  index: number,
+  key: CryptoKey,
+): Promise<PersonalFields> {
   const event = Number.isSafeInteger(index) ? batch.events[index] : undefined;
   if (event === undefined) {
     throw new ResidencyError('PERSONAL_OPEN_FAILED', 'no event at this index', {
       evidence: { index, events: batch.events.length },
     });
-  }
-  if (dataKey.length !== DATA_KEY_BYTES) {
-    throw new ResidencyError('KEY_INVALID', 'a data key is 32 bytes');
   }
   const sealed = fromBase64(event.personal);
   if (sealed === undefined || sealed.length < NONCE_BYTES + 16) {
@@ -284,7 +308,6 @@ export async function openPersonal(
   }
   let plain: ArrayBuffer;
   try {
-    const key = await importDataKey(dataKey, 'decrypt');
     plain = await globalThis.crypto.subtle.decrypt(
       {
         name: 'AES-GCM',

@@ -11,6 +11,7 @@ import {
   keyReleasePublicKey,
   MAX_BATCH_BYTES,
   MAX_BATCH_EVENTS,
+  openAllPersonal,
   openBatchKey,
   openPersonal,
   parseBatch,
@@ -63,6 +64,10 @@ describe('HPKE-sealed personal fields (RFC 9180 §6.1 single-shot, base mode)', 
     for (let i = 0; i < 3; i++) {
       await expect(openPersonal(batch, i, dataKey)).resolves.toEqual(event(i).personal);
     }
+    await expect(openAllPersonal(batch, dataKey)).resolves.toEqual(
+      [0, 1, 2].map((i) => event(i).personal),
+    );
+    await expectCodeAsync(() => openAllPersonal(batch, new Uint8Array(32)), 'PERSONAL_OPEN_FAILED');
   });
 
   it('the vendor holds ciphertext only: no personal field appears in the batch bytes', () => {
