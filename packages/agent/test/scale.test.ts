@@ -130,9 +130,9 @@ describe(`a release of ${RULES.toLocaleString('en-US')} rules`, () => {
     expect(sha256Hex(bundle)).toBe(artifact?.sha256);
     const agent = await world.newAgent();
     const ref = { name: 'bench-rules', version: '1.0.0', sha256: sha256Hex(bundle) };
-    const staged = await stageBundle(agent.dir, ref, bundle);
+    const staged = await stageBundle(agent.paths, ref, bundle);
     const selfTest = await selfTestSlot(staged.path);
-    await activateSlot(agent.dir, staged.slot);
+    await activateSlot(agent.paths, staged.slot);
     expect(selfTest).toMatchObject({ cases: RULES + 5, sameEngineVersion: true });
     expect(await activeRulesDir(agent.dir)).toBe(staged.path);
     const installed = performance.now();
