@@ -13,7 +13,8 @@ import {
   type PublicKey,
   type ResourceDescriptor,
 } from '@glasshouse/attest';
-import { APPROVAL_PREDICATE_TYPE, readSupervisorRecords } from '@glasshouse/release';
+import { APPROVAL_PREDICATE_TYPE } from '@glasshouse/release-format';
+import { readSupervisorRecords } from '@glasshouse/release';
 import type { EntryChecker, MonitorEntry } from '@glasshouse/witness';
 import { DistributionError } from './errors.js';
 import { parseReleaseLogEntry, type ReleaseLogEntry } from '@glasshouse/release-format';

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseLayoutMetablock } from '@glasshouse/attest';
-import { BUILD_STEP_NAME } from '@glasshouse/release';
+import { BUILD_STEP_NAME } from '@glasshouse/release-format';
 import { parseTlogProof } from '@glasshouse/tlog';
 import { isErrno } from '@glasshouse/durable';
 import { RELEASE_LOG_RECEIPT_NAME } from '@glasshouse/release-format';

@@ -12,7 +12,9 @@ export type ReleaseFormatErrorCode =
   | 'TRUST_BUNDLE_FINGERPRINT_MISMATCH'
   | 'TRUST_BUNDLE_KEY_MISMATCH'
   | 'TRUST_BUNDLE_SIGNATURE_INVALID'
-  | 'TRUST_BUNDLE_SIGNATURE_MISSING';
+  | 'TRUST_BUNDLE_SIGNATURE_MISSING'
+  // the supervisor's statements (supervisor-statements.ts)
+  | 'SUPERVISOR_ATTESTATION_INVALID';
 
 /** The one error class of `@glasshouse/release-format`. Branch on `code`, never on the message. */
 export class ReleaseFormatError extends CodedError<ReleaseFormatErrorCode> {}

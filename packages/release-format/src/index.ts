@@ -35,3 +35,17 @@ export {
   type ResidencyTrust,
   type TrustBundle,
 } from './trust-bundle.js';
+export {
+  APPROVAL_PREDICATE_TYPE,
+  MISMATCH_PREDICATE_TYPE,
+  REVIEW_PREDICATE_TYPE,
+  verifySupervisorStatement,
+  type StatementRelease,
+} from './supervisor-statements.js';
+export {
+  BUILD_STEP_NAME,
+  DEFAULT_LAYOUT_VALIDITY_DAYS,
+  DELIVERY_INSPECTION_NAME,
+  releaseLayout,
+  type LayoutRelease,
+} from './release-layout.js';

@@ -54,7 +54,6 @@ export {
   type CheckoutOptions,
 } from './build/git.js';
 export {
-  BUILD_STEP_NAME,
   buildProvenanceStatement,
   buildStepLink,
   COMMAND_BUILD_TYPE,
@@ -106,13 +105,9 @@ export {
   type DiffoscopeOptions,
 } from './supervisor/rebuild-diff.js';
 export {
-  APPROVAL_PREDICATE_TYPE,
   approvalStatement,
-  MISMATCH_PREDICATE_TYPE,
   rebuildVsaStatement,
-  REVIEW_PREDICATE_TYPE,
   signSupervisorStatement,
-  verifySupervisorStatement,
   type ApprovalPolicy,
   type MismatchPredicate,
 } from './supervisor/supervision.js';

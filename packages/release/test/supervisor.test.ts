@@ -16,12 +16,9 @@ import {
   SLSA_VSA_V1,
 } from '@glasshouse/attest';
 import {
-  APPROVAL_PREDICATE_TYPE,
-  MISMATCH_PREDICATE_TYPE,
   approvalStatement,
   initAssemblyDir,
   signSupervisorStatement,
-  REVIEW_PREDICATE_TYPE,
   openSupervisor,
   initSupervisorDir,
   ReleaseError,
@@ -29,6 +26,11 @@ import {
   type ReleaseRecord,
   type Supervisor,
 } from '../src/index.js';
+import {
+  APPROVAL_PREDICATE_TYPE,
+  MISMATCH_PREDICATE_TYPE,
+  REVIEW_PREDICATE_TYPE,
+} from '@glasshouse/release-format';
 import { codeOf } from './codes.js';
 import { FIXED_EPOCH, RULES_TESTDATA, commandRecipe } from './assembly-fixtures.js';
 import { BUILDER_ID, VERIFIER_ID, startSupervised, type Supervised } from './supervised-fixture.js';

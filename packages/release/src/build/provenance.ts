@@ -19,6 +19,7 @@ import {
   type SigningKey,
   type Statement,
 } from '@glasshouse/attest';
+import { BUILD_STEP_NAME } from '@glasshouse/release-format';
 import type { Recipe } from './recipe.js';
 
 /** `buildType` of a `rules` recipe built by the assembly line. */
@@ -27,8 +28,6 @@ export const RULES_BUILD_TYPE = 'https://glasshouse.example/recipe/rules/v1';
 export const COMMAND_BUILD_TYPE = 'https://glasshouse.example/recipe/command/v1';
 /** The default builder id when `assembly init` is not given one. */
 export const DEFAULT_BUILDER_ID = 'https://glasshouse.example/assembly-line/builder/v1';
-/** The legacy in-toto step both builder and rebuilder sign a link for. */
-export const BUILD_STEP_NAME = 'build';
 /** The link `command` of a `rules` build (the build runs in-process, not as a command). */
 export const RULES_LINK_COMMAND: readonly string[] = ['glasshouse-build-rules'];
 

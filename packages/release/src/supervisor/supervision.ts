@@ -1,6 +1,8 @@
 /**
- * What the supervisor signs about a release, and how anyone checks it with
- * public keys only. Pure: every fact, time included, comes in as an argument.
+ * What the supervisor signs about a release. Pure: every fact, time
+ * included, comes in as an argument. Their predicate types, the check anyone
+ * makes with the supervisor's public key, and the release layout that names
+ * both roles are shared vocabulary (@glasshouse/release-format).
  *
  * - a review:   in-toto Statement, predicate REVIEW_PREDICATE_TYPE
  * - a rebuild:  a legacy in-toto link for the `build` step (provenance.ts),
@@ -8,23 +10,13 @@
  * - approval:   in-toto Statement, predicate APPROVAL_PREDICATE_TYPE
  * - mismatch:   in-toto Statement, predicate MISMATCH_PREDICATE_TYPE naming
  *               every differing file
- *
- * and the in-toto layout an endpoint verifies a delivered release against:
- * a `build` step of threshold 2 whose functionaries are the vendor's builder
- * and the supervisor's rebuilder, and an inspection that matches the
- * delivered files with the step's products.
  */
 import {
-  buildLayout,
   buildVerificationSummary,
   buildStatement,
   signStatement,
-  verifyStatementEnvelope,
   verificationSummaryStatement,
-  SLSA_VSA_V1,
   type Envelope,
-  type LayoutMetadata,
-  type PublicKey,
   type ResourceDescriptor,
   type SigningKey,
   type Statement,
@@ -32,14 +24,16 @@ import {
   sha256Hex,
 } from '@glasshouse/attest';
 import { canonicalJson } from '@glasshouse/bundle';
-import { releaseResourceUri } from '@glasshouse/release-format';
+import {
+  APPROVAL_PREDICATE_TYPE,
+  MISMATCH_PREDICATE_TYPE,
+  REVIEW_PREDICATE_TYPE,
+  releaseResourceUri,
+} from '@glasshouse/release-format';
 import { ReleaseError } from '../errors.js';
 import type { ArtifactDifference } from './rebuild-diff.js';
-import { BUILD_STEP_NAME, buildSubjects, type BuiltArtifact } from '../build/provenance.js';
+import { buildSubjects, type BuiltArtifact } from '../build/provenance.js';
 
-export const REVIEW_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/review/v1';
-export const APPROVAL_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/approval/v1';
-export const MISMATCH_PREDICATE_TYPE = 'https://glasshouse.example/supervisor/rebuild-mismatch/v1';
 /** `policy.uri` of the supervisor's VSA: rebuild from the same commit, identical bytes. */
 export const REBUILD_POLICY_URI = 'https://glasshouse.example/supervisor/policy/rebuild/v1';
 /** The default `verifier.id` of the supervisor's VSAs. */
@@ -49,8 +43,6 @@ export const DEFAULT_VERIFIER_ID = 'https://glasshouse.example/supervisor/rebuil
  * MUST NOT start with `SLSA_`): an independent rebuild produced the same bytes.
  */
 export const REPRODUCED_LEVEL = 'GLASSHOUSE_REPRODUCED';
-/** The inspection of the release layout: the endpoint runs it on the delivered files. */
-export const DELIVERY_INSPECTION_NAME = 'check-delivered-artifacts';
 
 const MAX_REVIEWER = 200;
 const MAX_NOTE = 16 * 1024;
@@ -232,104 +224,4 @@ export function mismatchStatement(input: {
 /** Signs a supervisor Statement (review, VSA, approval, mismatch) in DSSE. */
 export function signSupervisorStatement(statement: Statement, key: SigningKey): Envelope {
   return signStatement(statement, [key]);
-}
-
-/**
- * Verifies a Statement the supervisor signed about `release`: a valid DSSE
- * signature by `key`, the expected predicate type, subjects that are exactly
- * the release's artifacts (by name and SHA-256), and — for the predicates
- * that carry one — the release id. Returns the Statement; throws
- * SUPERVISOR_ATTESTATION_INVALID naming what failed.
- */
-export function verifySupervisorStatement(
-  envelope: Envelope,
-  options: { key: PublicKey; predicateType: string; release: ReleaseFacts },
-): Statement {
-  let statement: Statement;
-  try {
-    statement = verifyStatementEnvelope(envelope, {
-      keys: [options.key],
-      predicateType: options.predicateType,
-    }).statement;
-  } catch (cause) {
-    throw new ReleaseError(
-      'SUPERVISOR_ATTESTATION_INVALID',
-      `not a ${options.predicateType} statement signed by key ${options.key.keyid}`,
-      { cause },
-    );
-  }
-  checkSubjectsAreArtifacts(statement, options.release);
-  const predicate = statement.predicate as { releaseId?: unknown } | undefined;
-  if (options.predicateType !== SLSA_VSA_V1 && predicate?.releaseId !== options.release.id) {
-    throw new ReleaseError(
-      'SUPERVISOR_ATTESTATION_INVALID',
-      'the statement is about another release',
-      {
-        evidence: { releaseId: predicate?.releaseId, expected: options.release.id },
-      },
-    );
-  }
-  return statement;
-}
-
-/** in-toto statement.md: the subjects name the artifacts; here they must be exactly the release's. */
-function checkSubjectsAreArtifacts(statement: Statement, release: ReleaseFacts): void {
-  const want = release.artifacts.map((a) => `${a.name}\n${a.sha256}`).sort();
-  const got = statement.subject.map((s) => `${s.name ?? ''}\n${s.digest.sha256 ?? ''}`).sort();
-  if (want.length !== got.length || want.some((w, i) => w !== got[i])) {
-    throw new ReleaseError(
-      'SUPERVISOR_ATTESTATION_INVALID',
-      "the statement's subjects are not the release's artifacts",
-      { evidence: { subjects: statement.subject, artifacts: release.artifacts } },
-    );
-  }
-}
-
-/** How long a release layout stays valid by default. */
-export const DEFAULT_LAYOUT_VALIDITY_DAYS = 365;
-
-/**
- * The in-toto layout of an approved release (in-toto-spec §4.3): one `build`
- * step, threshold 2, functionaries the vendor builder and the supervisor
- * rebuilder, which must both report the same materials and products
- * (§4.3.1); the products are exactly the artifacts. The inspection runs on
- * the endpoint in a directory holding the delivered files and requires each
- * to match the step's product (§4.3.3 MATCH) and nothing else to be there.
- */
-export function releaseLayout(input: {
-  release: ReleaseFacts;
-  builderKey: PublicKey;
-  rebuilderKey: PublicKey;
-  /** The builder link's command, repeated as the step's expected_command. */
-  expectedCommand: readonly string[];
-  expires: Date;
-}): LayoutMetadata {
-  const { release } = input;
-  const names = release.artifacts.map((a) => a.name);
-  const match = names.map((name) => ['MATCH', name, 'WITH', 'PRODUCTS', 'FROM', BUILD_STEP_NAME]);
-  return buildLayout({
-    expires: input.expires,
-    readme:
-      `Release ${release.id}: ${release.name} ${release.version}, built from ` +
-      `${release.source} at ${release.commit} by the vendor's builder and rebuilt ` +
-      `to the same bytes by the supervisor.`,
-    steps: [
-      {
-        name: BUILD_STEP_NAME,
-        threshold: 2,
-        functionaries: [input.builderKey, input.rebuilderKey],
-        expectedCommand: [...input.expectedCommand],
-        expectedMaterials: [['ALLOW', '*']],
-        expectedProducts: [...names.map((name) => ['CREATE', name]), ['DISALLOW', '*']],
-      },
-    ],
-    inspect: [
-      {
-        name: DELIVERY_INSPECTION_NAME,
-        run: ['sha256sum', '--', ...names],
-        expectedMaterials: [...match, ['DISALLOW', '*']],
-        expectedProducts: [...match, ['DISALLOW', '*']],
-      },
-    ],
-  });
 }

@@ -30,7 +30,12 @@ import {
   sha256Hex,
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
-import type { AttestationRef, ReleaseRecord } from '@glasshouse/release-format';
+import {
+  REVIEW_PREDICATE_TYPE,
+  verifySupervisorStatement,
+  type AttestationRef,
+  type ReleaseRecord,
+} from '@glasshouse/release-format';
 import { buildRecipeAtCommit } from '../build/recipe-build.js';
 import type { DebianYaraMode } from '../build/rules.js';
 import { detectSandbox, type SandboxInfo } from '../build/sandbox.js';
@@ -56,8 +61,6 @@ import {
   mismatchStatement,
   reviewStatement,
   signSupervisorStatement,
-  verifySupervisorStatement,
-  REVIEW_PREDICATE_TYPE,
   type ApprovalPolicy,
   type ReviewPredicate,
 } from './supervision.js';

@@ -19,8 +19,10 @@ import {
   type SigningKey,
 } from '@glasshouse/attest';
 import {
+  DEFAULT_LAYOUT_VALIDITY_DAYS,
   isReleaseId,
   publicKeyInfo,
+  releaseLayout,
   type ArtifactRef,
   type AttestationKind,
   type AttestationRef,
@@ -39,7 +41,6 @@ import { buildRecipeAtCommit } from '../build/recipe-build.js';
 import type { DebianYaraMode } from '../build/rules.js';
 import { detectSandbox, type SandboxInfo } from '../build/sandbox.js';
 import { ReleaseError } from '../errors.js';
-import { DEFAULT_LAYOUT_VALIDITY_DAYS, releaseLayout } from '../supervisor/supervision.js';
 import { AssemblyStore } from './assembly-store.js';
 import {
   ensureLayoutKey,

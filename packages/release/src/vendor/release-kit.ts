@@ -29,11 +29,10 @@ import {
   sha256Hex,
 } from '@glasshouse/attest';
 import { assertSafeRelativePath } from '@glasshouse/bundle';
-import type { ReleaseRecord } from '@glasshouse/release-format';
+import { BUILD_STEP_NAME, type ReleaseRecord } from '@glasshouse/release-format';
 import type { AssemblyClient } from './assembly-client.js';
 import { LAYOUT_FILE_NAME } from './directory.js';
 import { ReleaseError } from '../errors.js';
-import { BUILD_STEP_NAME } from '../build/provenance.js';
 
 export const LAYOUT_KEY_FILE_NAME = 'layout-key.pub';
 

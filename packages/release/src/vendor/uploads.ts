@@ -20,18 +20,16 @@ import {
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import {
-  ATTESTATION_KINDS,
-  type AttestationKind,
-  type ReleaseRecord,
-} from '@glasshouse/release-format';
-import { BUILD_STEP_NAME } from '../build/provenance.js';
-import { ReleaseError } from '../errors.js';
-import {
   APPROVAL_PREDICATE_TYPE,
+  ATTESTATION_KINDS,
+  BUILD_STEP_NAME,
   MISMATCH_PREDICATE_TYPE,
   REVIEW_PREDICATE_TYPE,
   verifySupervisorStatement,
-} from '../supervisor/supervision.js';
+  type AttestationKind,
+  type ReleaseRecord,
+} from '@glasshouse/release-format';
+import { ReleaseError } from '../errors.js';
 
 /** The largest attestation the API stores (envelope or metablock JSON). */
 export const MAX_ATTESTATION_BYTES = 4 * 1024 * 1024;
