@@ -26,7 +26,6 @@ export type DistributionErrorCode =
   | 'TARGET_CUSTOM_INVALID'
   | 'TARGET_EXISTS'
   // release log (release-log.ts, release-log-checker.ts)
-  | 'RELEASE_LOG_ENTRY_INVALID'
   | 'RELEASE_LOG_ENTRY_UNAPPROVED'
   // supervisor signing and the repository service
   | 'RELEASES_DRAFT_REFUSED'

@@ -108,9 +108,10 @@ export function supervisorDirApprovals(dir: string, supervisorKey: PublicKey): A
 }
 
 /**
- * The monitor's checker for the release log. Rejects (RELEASE_LOG_ENTRY_INVALID)
- * an entry that is not a release-log entry, and (RELEASE_LOG_ENTRY_UNAPPROVED)
- * one that no approval of the supervisor matches exactly.
+ * The monitor's checker for the release log. Rejects an entry that is not a
+ * release-log entry (release-format's RELEASE_LOG_ENTRY_INVALID), and
+ * (RELEASE_LOG_ENTRY_UNAPPROVED) one that no approval of the supervisor
+ * matches exactly.
  */
 export function releaseLogChecker(lookup: ApprovalLookup): EntryChecker {
   return {
