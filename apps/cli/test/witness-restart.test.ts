@@ -30,7 +30,7 @@ import {
   ensureCliBuilt,
   runBuiltCli as runCli,
   startServing,
-} from '../../../../apps/cli/test/built-cli.js';
+} from './built-cli.js';
 
 const ORIGIN = 'example.org/witnessed-by-a-restarting-witness';
 
