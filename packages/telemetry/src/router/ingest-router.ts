@@ -20,7 +20,12 @@ import type { ResidencyView } from '../view/view.js';
 import { type Enrolled, enroll } from './enroll.js';
 import { Forwarder } from './forwarder.js';
 import { registerDevice, routeBatch } from './router.js';
-import { type RouterMetrics, buildRouterServer, routerMetrics } from './server.js';
+import {
+  type BatchAnswer,
+  type RouterMetrics,
+  buildRouterServer,
+  routerMetrics,
+} from './server.js';
 import { type DeviceRow, type OutboxRow, RouterStore } from './store.js';
 
 export interface IngestRouterOptions {
@@ -52,16 +57,7 @@ export interface IngestRouterOptions {
   readonly fetch?: typeof fetch;
 }
 
-/** What `POST /v1/batches` and `GET /v1/batches/<digest>` answer. */
-export interface BatchAnswer {
-  readonly batch: string;
-  readonly site: string;
-  readonly status: 'stored' | 'queued' | 'refused';
-  readonly receipt?: string;
-  readonly index?: number;
-  /** The site's refusal code. */
-  readonly code?: string;
-}
+export type { BatchAnswer };
 
 export class IngestRouter {
   readonly view: ResidencyView;

@@ -25,8 +25,40 @@ import {
 import { CodedError } from '@glasshouse/errors';
 import { MAX_BATCH_BYTES } from '@glasshouse/residency';
 import type { TelemetryErrorCode } from '../errors.js';
-import type { IngestRouter } from './ingest-router.js';
-import type { DeviceRow } from './store.js';
+import type { KeyObject } from 'node:crypto';
+import type { ReplayCache } from '@glasshouse/httpsig';
+import type { ResidencyView } from '../view/view.js';
+import type { Enrolled } from './enroll.js';
+import type { DeviceRow, OutboxRow, RouterStore } from './store.js';
+
+/** What `POST /v1/batches` and `GET /v1/batches/<digest>` answer. */
+export interface BatchAnswer {
+  readonly batch: string;
+  readonly site: string;
+  readonly status: 'stored' | 'queued' | 'refused';
+  readonly receipt?: string;
+  readonly index?: number;
+  /** The site's refusal code. */
+  readonly code?: string;
+}
+
+/**
+ * What the HTTP API needs from the router (the IngestRouter implements it);
+ * declared here so this module does not import the router's module back.
+ */
+export interface RouterHost {
+  readonly view: ResidencyView;
+  readonly store: RouterStore;
+  readonly replay: ReplayCache;
+  readonly metrics: RouterMetrics;
+  readonly windowSeconds: number;
+  readonly now: () => number;
+  deviceKey(device: string): KeyObject | undefined;
+  enroll(text: string): Promise<Enrolled>;
+  registerDevice(text: string): Promise<DeviceRow>;
+  acceptBatch(device: DeviceRow, bytes: Uint8Array): Promise<BatchAnswer>;
+  answerOf(row: OutboxRow): BatchAnswer;
+}
 
 /** Largest enrollment or device registration body. */
 const MAX_ENVELOPE_BODY = 32 * 1024;
@@ -89,7 +121,7 @@ export function routerMetrics(): RouterMetrics {
 }
 
 export function buildRouterServer(
-  router: IngestRouter,
+  router: RouterHost,
   opts: { logger?: boolean } = {},
 ): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_ENVELOPE_BODY });
@@ -244,7 +276,7 @@ export function buildRouterServer(
   return app;
 }
 
-function policyOrNull(router: IngestRouter): string | null {
+function policyOrNull(router: RouterHost): string | null {
   try {
     return router.view.currentPolicy().digest;
   } catch {

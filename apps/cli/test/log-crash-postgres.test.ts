@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureBuilt, runCli, runCrashRounds } from './crash-harness.js';
+import { ensureBuilt, runCli, runCrashRounds } from './log-crash-harness.js';
 import {
   createTestDatabase,
   describePostgres,
   type TestDatabase,
-} from '../../db/test/postgres-fixture.js';
+} from '../../../packages/db/test/postgres-fixture.js';
 
 describePostgres('kill -9 under concurrent writes (PostgreSQL)', () => {
   let dir: string | undefined;

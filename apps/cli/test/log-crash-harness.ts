@@ -10,16 +10,16 @@
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { type Checkpoint, encodeBundle } from '@glasshouse/tlog';
-import { SpecClient } from './tiles-client.js';
+import { SpecClient } from '../../../packages/log/test/tiles-client.js';
 
-import { readCallerKey, signingFetch } from '../../../apps/cli/src/callers.js';
-import { type ServeProcess, startServing } from '../../../apps/cli/test/built-cli.js';
+import { readCallerKey, signingFetch } from '../src/callers.js';
+import { type ServeProcess, startServing } from './built-cli.js';
 
 export {
   type ServeProcess,
   ensureCliBuilt as ensureBuilt,
   runBuiltCli as runCli,
-} from '../../../apps/cli/test/built-cli.js';
+} from './built-cli.js';
 
 /** A fetch that signs writes (RFC 9421) with the log operator's key in `dir`. */
 export async function logOperatorFetch(dir: string): Promise<typeof fetch> {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli, runCrashRounds } from './crash-harness.js';
+import { ensureBuilt, runCli, runCrashRounds } from './log-crash-harness.js';
 
 let dir: string;
 

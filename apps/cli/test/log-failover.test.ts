@@ -30,12 +30,12 @@ import {
   logOperatorFetch,
   runCli,
   startServe,
-} from './crash-harness.js';
+} from './log-crash-harness.js';
 import {
   createTestDatabase,
   describePostgres,
   type TestDatabase,
-} from '../../db/test/postgres-fixture.js';
+} from '../../../packages/db/test/postgres-fixture.js';
 
 const ORIGIN = 'example.org/failover-test';
 const WRITERS_PER_SERVER = 6;
