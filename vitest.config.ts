@@ -16,6 +16,10 @@ export default defineConfig({
       '@glasshouse/http': src('packages/http'),
       '@glasshouse/db': src('packages/db'),
       '@glasshouse/attest': src('packages/attest'),
+      // Before the package name: an alias also matches the name's subpaths.
+      '@glasshouse/httpsig/client': fileURLToPath(
+        new URL('./packages/httpsig/src/client-entry.ts', import.meta.url),
+      ),
       '@glasshouse/httpsig': src('packages/httpsig'),
       '@glasshouse/bundle': src('packages/bundle'),
       '@glasshouse/release-format': src('packages/release-format'),

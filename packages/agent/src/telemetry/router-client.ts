@@ -5,7 +5,7 @@
  * a bounded reader and checked field by field.
  */
 import { readBoundedBody } from '@glasshouse/http';
-import { RequestSigner } from '@glasshouse/httpsig';
+import { RequestSigner } from '@glasshouse/httpsig/client';
 import { AgentError } from '../errors.js';
 
 /** Router answers are small JSON documents (a receipt is a few KiB). */

@@ -4,7 +4,7 @@
  * checking every receipt, and the report `agent telemetry` prints.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { RequestSigner, rawPublicKey } from '@glasshouse/httpsig';
+import { RequestSigner, rawPublicKey } from '@glasshouse/httpsig/client';
 import {
   customerPseudonym,
   deviceEnvelope,

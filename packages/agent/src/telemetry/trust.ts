@@ -16,7 +16,7 @@ import {
 } from 'node:crypto';
 import { join } from 'node:path';
 import { writeNewFileDurably } from '@glasshouse/durable';
-import { rawPublicKey } from '@glasshouse/httpsig';
+import { rawPublicKey } from '@glasshouse/httpsig/client';
 import {
   checkResidencyTrust,
   ReleaseFormatError,
