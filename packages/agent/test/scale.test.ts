@@ -39,10 +39,11 @@ beforeAll(async () => {
   ]);
 }, 120_000);
 
+// Closing waits for the deletion of 10,000-file checkouts, and rm of the tree takes as long again.
 afterAll(async () => {
   await Promise.all([env.close(), world.close()]);
   await rm(work, { recursive: true, force: true });
-});
+}, 120_000);
 
 /**
  * GETs each URL every PROBE_EVERY_MS until stopped; every answer's time.

@@ -229,6 +229,11 @@ export class ResidencyMonitor {
     while (!signal.aborted) {
       await this.runOnce();
       await new Promise<void>((resolve) => {
+        // An abort during the pass has already fired: no event will come.
+        if (signal.aborted) {
+          resolve();
+          return;
+        }
         const t = setTimeout(resolve, intervalMs);
         signal.addEventListener(
           'abort',
