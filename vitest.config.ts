@@ -30,6 +30,7 @@ export default defineConfig({
       '@glasshouse/distribution': src('packages/distribution'),
       '@glasshouse/agent': src('packages/agent'),
       '@glasshouse/telemetry': src('packages/telemetry'),
+      '@glasshouse/access': src('packages/access'),
     },
   },
   test: {
