@@ -7,9 +7,7 @@ import { CodedError } from '@glasshouse/errors';
  */
 export type AccessErrorCode =
   // shared
-  | 'BAD_REQUEST'
-  | 'CONFIG_INVALID'
-  | 'CLOSED';
+  'BAD_REQUEST' | 'CONFIG_INVALID' | 'CLOSED';
 
 /** The one error class of `@glasshouse/access`. Branch on `code`, never on the message. */
 export class AccessError extends CodedError<AccessErrorCode> {}
