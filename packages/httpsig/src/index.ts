@@ -1,4 +1,6 @@
-export { HttpSigError, type HttpSigErrorCode } from './errors.js';
+// The whole package: the signing side (client-entry, also published alone as
+// `@glasshouse/httpsig/client`) plus the verifying and server side.
+export * from './client-entry.js';
 export {
   parseDictionary,
   serializeDictionary,
@@ -21,20 +23,6 @@ export {
   type HttpRequestMessage,
   type SignatureInput,
 } from './base.js';
-export { BodyDigester, contentDigest, parseContentDigest, verifyContentDigest } from './digest.js';
-export { ed25519PrivateKey, ed25519PublicKey, jwkThumbprint, rawPublicKey } from './keys.js';
-export {
-  ALGORITHM,
-  signInput,
-  signRequest,
-  verifyRequest,
-  type ClaimedSignature,
-  type SignOptions,
-  type SignatureFields,
-  type SignatureParams,
-  type VerifiedSignature,
-  type VerifyOptions,
-} from './signature.js';
 export { ReplayCache, type ReplayCacheOptions } from './replay.js';
 export {
   AllowList,
@@ -45,14 +33,6 @@ export {
   type CallerSpec,
 } from './allowlist.js';
 export { RateLimiter, type RateDecision, type RateLimitOptions } from './ratelimit.js';
-export {
-  DEFAULT_TAG,
-  RequestSigner,
-  SIGNED_COMPONENTS,
-  signedFetch,
-  type RequestSignerOptions,
-  type RequestToSign,
-} from './client.js';
 export {
   REFUSAL_STATUS,
   guardServer,
