@@ -20,6 +20,17 @@ interface CustomerList {
   readonly list: CompactList;
 }
 
+/**
+ * One customer's saved state: its list of indices and the compact range
+ * of the list's RFC 6962 tree (peaks, largest first). Lets a service keep
+ * the index on disk and reopen it without rehashing the input log.
+ */
+export interface IndexCustomerState {
+  readonly customer: string;
+  readonly indices: readonly number[];
+  readonly peaks: readonly Uint8Array[];
+}
+
 /** One revision of the index: the input-log size it covers and its root. */
 export interface IndexRevision {
   readonly size: bigint;
@@ -51,6 +62,61 @@ export class AccessIndex {
   constructor(options: HashOptions = {}) {
     this.sha256 = options.sha256 ?? nobleSha256;
     this.tree = new PrefixTree(this.sha256);
+  }
+
+  /**
+   * Reopens an index from saved state: `size` entries consumed and each
+   * customer's list with its peaks (as `customerState` gave them). Only the
+   * prefix tree is rebuilt (one leaf per customer); the lists are not
+   * rehashed, so the caller must pass state this class produced.
+   */
+  static restore(
+    size: bigint,
+    customers: Iterable<IndexCustomerState>,
+    options: HashOptions = {},
+  ): AccessIndex {
+    const index = new AccessIndex(options);
+    if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new AccessFormatError('INDEX_INPUT_INVALID', 'the saved size is out of range');
+    }
+    index.consumed = Number(size);
+    for (const c of customers) {
+      if (!CUSTOMER_PSEUDONYM.test(c.customer) || index.lists.has(c.customer)) {
+        throw new AccessFormatError('INDEX_INPUT_INVALID', 'a saved customer is invalid or twice', {
+          evidence: { customer: c.customer.slice(0, 40) },
+        });
+      }
+      const last = c.indices[c.indices.length - 1];
+      if (last !== undefined && last >= index.consumed) {
+        throw new AccessFormatError('INDEX_INPUT_INVALID', 'a saved index is beyond the size', {
+          evidence: { customer: c.customer, index: last, size: String(size) },
+        });
+      }
+      let list: CompactList;
+      try {
+        list = CompactList.restore(index.sha256, c.indices.length, c.peaks);
+      } catch (cause) {
+        throw new AccessFormatError('INDEX_INPUT_INVALID', 'saved peaks do not fit the list', {
+          cause,
+          evidence: { customer: c.customer, indices: c.indices.length, peaks: c.peaks.length },
+        });
+      }
+      const state: CustomerList = {
+        key: searchKey(c.customer, index.sha256),
+        indices: [...c.indices],
+        list,
+      };
+      index.lists.set(c.customer, state);
+      index.touched.add(state);
+    }
+    return index;
+  }
+
+  /** The saved state of one customer's list, or undefined when it has no access. */
+  customerState(customer: string): IndexCustomerState | undefined {
+    const state = this.lists.get(customer);
+    if (state === undefined) return undefined;
+    return { customer, indices: [...state.indices], peaks: state.list.state() };
   }
 
   /** Number of input-log entries consumed: the next entry's index. */

@@ -102,6 +102,28 @@ export class CompactList {
 
   constructor(private readonly sha256: Sha256) {}
 
+  /**
+   * A list restored from its saved state (`size` and `peaks`, largest
+   * first): one peak per 1 bit of `size` (RFC 9162 §2.1 decomposition).
+   */
+  static restore(sha256: Sha256, size: number, peaks: readonly Uint8Array[]): CompactList {
+    if (!Number.isSafeInteger(size) || size < 0 || popcount(size) !== peaks.length) {
+      throw new TypeError('compact list: the peaks do not match the size');
+    }
+    if (peaks.some((p) => p.length !== HASH_BYTES)) {
+      throw new TypeError('compact list: peaks are 32-byte hashes');
+    }
+    const list = new CompactList(sha256);
+    for (const p of peaks) list.peaks.push(p.slice());
+    list.count = size;
+    return list;
+  }
+
+  /** The peaks, largest first (copies): with `size`, everything `restore` needs. */
+  state(): Uint8Array[] {
+    return this.peaks.map((p) => p.slice());
+  }
+
   get size(): number {
     return this.count;
   }
@@ -128,6 +150,12 @@ export class CompactList {
   commitment(): Uint8Array {
     return listCommitment(this.count, this.root(), this.sha256);
   }
+}
+
+function popcount(n: number): number {
+  let bits = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 2)) bits += v % 2;
+  return bits;
 }
 
 /** The commitment of a whole list (what a customer recomputes from its indices). */

@@ -36,7 +36,12 @@ export {
   type LookupProof,
   type LookupResult,
 } from './lookup-proof.js';
-export { AccessIndex, accessIndexKey, type IndexRevision } from './access-index.js';
+export {
+  AccessIndex,
+  accessIndexKey,
+  type IndexCustomerState,
+  type IndexRevision,
+} from './access-index.js';
 export {
   encodeOutputEntry,
   MAX_OUTPUT_ENTRY_BYTES,

@@ -200,3 +200,43 @@ describe('verifiable index (prefix tree)', () => {
     ).toBe('INDICES_INVALID');
   });
 });
+
+describe('saved index state', () => {
+  it('an index restored from customerState continues with the same roots as one never saved', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 30 }),
+        (before, after) => {
+          const keys = (ns: number[]): (string | null)[] =>
+            ns.map((n) => (n === 7 ? null : customer(n)));
+          const whole = new AccessIndex();
+          for (const k of keys(before)) whole.appendKey(k);
+          const saved = [...new Set(keys(before))]
+            .filter((c): c is string => c !== null)
+            .map((c) => whole.customerState(c)!);
+          const restored = AccessIndex.restore(whole.size, saved);
+          expect(restored.root()).toEqual(whole.root());
+          for (const k of keys(after)) {
+            whole.appendKey(k);
+            restored.appendKey(k);
+          }
+          expect(restored.root()).toEqual(whole.root());
+          expect(restored.lookup(customer(0))).toEqual(whole.lookup(customer(0)));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses saved state that does not fit: peaks of another size, an index beyond the size', () => {
+    const index = new AccessIndex();
+    for (let i = 0; i < 3; i++) index.appendKey(customer(1));
+    const state = index.customerState(customer(1))!;
+    expect(code(() => AccessIndex.restore(3n, [{ ...state, peaks: state.peaks.slice(1) }]))).toBe(
+      'INDEX_INPUT_INVALID',
+    );
+    expect(code(() => AccessIndex.restore(2n, [state]))).toBe('INDEX_INPUT_INVALID');
+    expect(code(() => AccessIndex.restore(3n, [state, state]))).toBe('INDEX_INPUT_INVALID');
+  });
+});

@@ -2,3 +2,12 @@
 // approvals store, the index service and the access monitor. The formats are
 // in @glasshouse/access-format (pure).
 export { AccessError, type AccessErrorCode } from './errors.js';
+
+// Part B: the index service, access mine, the access monitor, alerts.
+export * from './index-service/index.js';
+export {
+  checkMyAccesses,
+  type MineOptions,
+  type MineRecord,
+  type MineResult,
+} from './mine/mine.js';

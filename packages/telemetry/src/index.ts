@@ -41,7 +41,7 @@ export {
   VerifiedTail,
   type VerifiedTailOptions,
 } from './view/tail.js';
-export { type TailCommit, TailStore } from './view/tail-store.js';
+export { type TailCommit, TailStore, decodeTailState, encodeTailState } from './view/tail-store.js';
 export {
   type RefusedEntry,
   ResidencyView,

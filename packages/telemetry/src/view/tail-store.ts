@@ -57,7 +57,7 @@ export class TailStore {
   state(log: string): TailState | null {
     const row = this.#db.prepare('SELECT state FROM tails WHERE log = ?').get(log) as
       { state: string } | undefined;
-    return row === undefined ? null : decodeState(row.state);
+    return row === undefined ? null : decodeTailState(row.state);
   }
 
   /** The kept entries of `log`, in index order. */
@@ -100,7 +100,7 @@ export class TailStore {
       'INSERT INTO tail_records (log, record) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET record = excluded.record',
     );
     this.#db.transaction(() => {
-      putState.run(log, encodeState(c.state));
+      putState.run(log, encodeTailState(c.state));
       for (const e of c.entries ?? []) putEntry.run(log, Number(e.index), e.data);
       if (c.record !== undefined) putRecord.run(log, JSON.stringify(c.record));
     })();
@@ -139,7 +139,8 @@ interface StoredState {
   compact: string[];
 }
 
-function encodeState(s: TailState): string {
+/** A tail state as the JSON text the stores keep (shared with other stores of tail states). */
+export function encodeTailState(s: TailState): string {
   const stored: StoredState = {
     v: 1,
     origin: s.origin,
@@ -150,7 +151,8 @@ function encodeState(s: TailState): string {
   return JSON.stringify(stored);
 }
 
-function decodeState(text: string): TailState {
+/** Reads `encodeTailState` text back; `STATE_CORRUPT` when it does not decode. */
+export function decodeTailState(text: string): TailState {
   const corrupt = (why: string): TelemetryError =>
     new TelemetryError('STATE_CORRUPT', `stored tail state: ${why}`);
   let s: Partial<StoredState> | null;
