@@ -23,6 +23,7 @@ import {
   selfTestResult,
   selfTestSources,
   serializeManifest,
+  scanProcessesFor,
   selectYaraEngine,
   type BundleContents,
   type RulesManifest,
@@ -170,8 +171,9 @@ export async function stageBundle(
 /**
  * The manifest's self-test, run on the slot's files as installed: every
  * file is read back and checked against the manifest's digest, the rules
- * are compiled once in an engine process (while the samples are read back)
- * and every sample and clean file goes to it in one request; each sample
+ * are compiled once in an engine process (while the samples are read back),
+ * and every sample and clean file goes to it or, for a large self-test,
+ * to the few engine processes that load its compiled set; each sample
  * must trigger exactly its rules and each clean file none. The result says
  * whether `engine` is the YARA-X version the build tested with.
  */
@@ -200,10 +202,11 @@ export async function selfTestSlot(
   }
   let compiled: EngineProcess | undefined;
   try {
-    const compiling = EngineProcess.start({
-      engine: engine.binding,
-      sources: selfTestSources(manifest, rules),
-    });
+    // Several engine processes share a large self-test (the extra ones load the compiled set).
+    const compiling = EngineProcess.start(
+      { engine: engine.binding, sources: selfTestSources(manifest, rules) },
+      { processes: scanProcessesFor(manifest.selfTest.length) },
+    );
     // Read the samples back while the engine compiles; a failed compile is reported first.
     const reading = readAll(
       manifest.selfTest.map((c) => c.sample),

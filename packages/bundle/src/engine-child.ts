@@ -4,9 +4,10 @@ import { BundleError } from './errors.js';
 import { selectYaraEngine } from './yara-engine.js';
 
 /**
- * The engine process of `EngineProcess`: compiles the rule set it is sent,
- * then scans the inputs of each `scan` request with it. It ends when its
- * parent closes the channel or goes away.
+ * The engine process of `EngineProcess`: compiles the rule set it is sent
+ * (or loads one another engine process compiled and serialized), then
+ * scans the inputs of each `scan` request with it. It ends when its parent
+ * closes the channel or goes away.
  */
 
 const PROGRESS_MS = 500;
@@ -23,14 +24,26 @@ function handle(request: ChildRequest): ChildAnswer {
       const { engine, notice } = selectYaraEngine(request.request.engine);
       const started = performance.now();
       rules = engine.compile(request.request.sources, request.request.limits);
+      const compileMs = performance.now() - started;
       const { name, version, binding, package: pkg, enforcesTimeout } = engine;
       return {
         type: 'compiled',
         engine: { name, version, binding, package: pkg, enforcesTimeout },
         notice,
         warnings: rules.warnings,
-        compileMs: performance.now() - started,
+        compileMs,
+        serialized:
+          request.serialize && engine.load !== undefined ? rules.serialize?.() : undefined,
       };
+    }
+    case 'load': {
+      if (rules !== undefined) throw new BundleError('RULES_ENGINE_FAILED', 'already compiled');
+      const { engine } = selectYaraEngine(request.engine);
+      if (engine.load === undefined) {
+        throw new BundleError('RULES_ENGINE_FAILED', `${engine.package} cannot load rules`);
+      }
+      rules = engine.load(request.serialized, request.limits);
+      return { type: 'loaded' };
     }
     case 'scan': {
       if (rules === undefined) throw new BundleError('RULES_ENGINE_FAILED', 'nothing compiled');

@@ -62,6 +62,12 @@ export interface CompiledRules {
   scanFile(path: string): ScanResult;
   /** Releases the engine's memory; the set MUST NOT be used afterwards. */
   free(): void;
+  /**
+   * The compiled set as bytes that `load` of the same engine turns back
+   * into the same rules, so another process can scan with it without
+   * compiling again. Absent when the adapter cannot serialize.
+   */
+  serialize?(): Uint8Array;
 }
 
 /** Which build of YARA-X an adapter runs. */
@@ -84,6 +90,14 @@ export interface YaraEngine {
    * and carries the engine's diagnostic.
    */
   compile(sources: readonly RuleSource[], limits?: Partial<ScanLimits>): CompiledRules;
+  /**
+   * Loads a set that `serialize` of this same engine produced. The bytes
+   * hold the engine's generated machine code and are not validated as
+   * sources are: callers MUST pass only bytes a `serialize` of their own
+   * produced in the same run, never bytes read from a file or the network.
+   * Absent when the adapter cannot load serialized rules.
+   */
+  load?(serialized: Uint8Array, limits?: Partial<ScanLimits>): CompiledRules;
 }
 
 /** The sorted public rule names of a result (empty for a timeout). */

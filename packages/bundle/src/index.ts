@@ -58,6 +58,7 @@ export {
 export {
   childModuleArgs,
   EngineProcess,
+  scanProcessesFor,
   type EngineDescription,
   type EngineProcessOptions,
   type EngineProcessRequest,

@@ -4,6 +4,7 @@ import {
   type CompiledRules,
   type RuleMatch,
   type RuleSource,
+  type ScanLimits,
   type ScanResult,
   type YaraEngine,
 } from './engine.js';
@@ -49,6 +50,7 @@ interface NativeRules {
   setMaxMatchesPerPattern(maxMatches: number): void;
   scan(data: Buffer): NativeRuleMatch[];
   scanFile(filePath: string): NativeRuleMatch[];
+  serialize(): Buffer;
 }
 interface NativeBinding {
   compile(ruleSource: string): NativeRules;
@@ -56,6 +58,7 @@ interface NativeBinding {
     readonly warnings: NativeDiagnostic[];
     readonly errors: NativeDiagnostic[];
   };
+  deserialize(data: Buffer): NativeRules;
 }
 
 /** napi-rs maps YARA-X's `ScanError::Timeout` (and nothing else) to status `Cancelled`. */
@@ -98,6 +101,7 @@ export function nativeYaraEngine(): YaraEngine {
     package: `${NATIVE_PACKAGE}@${NATIVE_PACKAGE_VERSION}`,
     enforcesTimeout: true,
     compile: (sources, limits) => compile(binding, sources, limits),
+    load: (serialized, limits) => load(binding, serialized, limits),
   };
   return loaded;
 }
@@ -116,9 +120,38 @@ function compile(
   } catch (cause) {
     throw compileError(binding, joined, sources, cause);
   }
+  const warnings = rules.getWarnings().map((w) => oneLine(relocateDiagnostic(w.message, locate)));
+  return compiledRules(rules, limits, warnings);
+}
+
+/** Rules from `serialize` of this binding (trusted bytes only: see `YaraEngine.load`). */
+function load(
+  binding: NativeBinding,
+  serialized: Uint8Array,
+  requested: Parameters<YaraEngine['compile']>[1],
+): CompiledRules {
+  const limits = resolveScanLimits(requested);
+  let rules: NativeRules;
+  try {
+    rules = binding.deserialize(
+      Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength),
+    );
+  } catch (cause) {
+    throw new BundleError('RULES_ENGINE_FAILED', 'yara-x (native) cannot load the rule set', {
+      cause,
+      evidence: { engine: 'yara-x', binding: 'native', bytes: serialized.byteLength },
+    });
+  }
+  return compiledRules(rules, limits, []);
+}
+
+function compiledRules(
+  rules: NativeRules,
+  limits: ScanLimits,
+  warnings: readonly string[],
+): CompiledRules {
   rules.setTimeout(limits.timeoutMs);
   rules.setMaxMatchesPerPattern(limits.maxMatchesPerPattern);
-  const warnings = rules.getWarnings().map((w) => oneLine(relocateDiagnostic(w.message, locate)));
   let freed = false;
   const live = (): NativeRules => {
     if (freed) throw new BundleError('RULES_ENGINE_FAILED', 'the rule set was freed');
@@ -136,6 +169,10 @@ function compile(
     free() {
       // The binding frees the compiled rules with its JavaScript object.
       freed = true;
+    },
+    serialize() {
+      const bytes = live().serialize();
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
   };
 }

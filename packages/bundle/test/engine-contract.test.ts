@@ -155,6 +155,41 @@ describe.each(adapters)('YARA engine contract: %s', (binding, load) => {
   });
 });
 
+describe('serialized rule sets (native)', () => {
+  const engine = nativeYaraEngine();
+
+  it('loads what it serialized: the same matches, limits applied anew', () => {
+    const compiled = engine.compile([featureSource]);
+    const bytes = compiled.serialize?.();
+    compiled.free();
+    expect(bytes?.byteLength).toBeGreaterThan(0);
+    const loaded = engine.load?.(bytes ?? new Uint8Array(), { maxMatchesPerPattern: 10 });
+    if (loaded === undefined) throw new Error('the native engine cannot load');
+    try {
+      for (const c of features.cases) {
+        expect(matchedRuleNames(loaded.scan(inputOf(c.input))), c.name).toEqual(c.matches);
+      }
+    } finally {
+      loaded.free();
+    }
+  });
+
+  it('refuses bytes that are not a serialized set', () => {
+    expect(codeOf(() => engine.load?.(Buffer.from('not rules')))).toBe('RULES_ENGINE_FAILED');
+  });
+
+  it('the wasm build cannot serialize, and says so by leaving both out', () => {
+    const wasm = wasmYaraEngine();
+    const rules = wasm.compile([featureSource]);
+    try {
+      expect('load' in wasm).toBe(false);
+      expect('serialize' in rules).toBe(false);
+    } finally {
+      rules.free();
+    }
+  });
+});
+
 describe('scan timeouts', () => {
   const pathological: RuleSource = { path: 'rules/runaway.yar', text: read('pathological.yar') };
 

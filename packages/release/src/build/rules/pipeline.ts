@@ -12,7 +12,7 @@ import {
   type RulesBuildResult,
   type RulesJobOptions,
 } from './types.js';
-import { compileAndTest, publicRuleNames } from './yara-x-tests.js';
+import { publicRuleNames, startCompile, testCompiled } from './yara-x-tests.js';
 
 /**
  * The rules build, run inside the build process (`child.ts`): read and
@@ -67,7 +67,7 @@ async function pipeline(
     throw new ReleaseError('RULES_BAD_EPOCH', `SOURCE_DATE_EPOCH out of range: ${sourceDateEpoch}`);
   }
 
-  // 1. Inputs.
+  // 1. The rules, then their compile at once (engine processes), while this process reads the rest.
   const started = performance.now();
   const budget = new Budget(limits);
   const { inputs } = recipe;
@@ -85,15 +85,6 @@ async function pipeline(
   const rulesBytes = ruleFiles.reduce((n, f) => n + f.data.length, 0);
   if (rulesBytes > limits.maxRulesBytes)
     throw new ReleaseError('RULES_TOO_LARGE', 'rule sources over the limit');
-  const samplesRoot = join(sourceDir, inputs.samples);
-  const cleanRoot = join(sourceDir, inputs.clean);
-  const sampleTree = readTree(samplesRoot, inputs.samples, budget, limits.maxSampleBytes);
-  const cleanTree = readTree(cleanRoot, inputs.clean, budget, limits.maxSampleBytes);
-  if (cleanTree.length === 0)
-    throw new ReleaseError('RULES_EMPTY', `no clean files under ${inputs.clean}`);
-  progress(
-    `read ${ruleFiles.length} rule files, ${sampleTree.length} samples, ${cleanTree.length} clean files in ${seconds(started)} s`,
-  );
   const sources: RuleSource[] = ruleFiles.map((f) => {
     const path = `rules/${f.rel}`;
     try {
@@ -105,18 +96,46 @@ async function pipeline(
       });
     }
   });
+  // Every public rule has a sample: their count sizes the engine processes.
+  const names = earlyNames(sources);
+  const stop = new AbortController();
+  const compiling = startCompile(
+    options,
+    sources,
+    names?.publicNames.length ?? 0,
+    progress,
+    stop.signal,
+  );
+  // Reported by testCompiled below, or dropped when the build stops first.
+  compiling.catch(() => undefined);
+
+  let sampleTree: InputFile[];
+  let cleanTree: InputFile[];
   let materials: Record<string, string> | undefined;
-  if (options.hashSource === true) {
-    const t = performance.now();
-    const known = new Map<string, Uint8Array>();
-    for (const f of [...ruleTree, ...sampleTree, ...cleanTree]) known.set(f.abs, f.data);
-    materials = await hashSourceTree(sourceDir, known);
-    progress(`source: ${Object.keys(materials).length} files hashed in ${seconds(t)} s`);
+  const samplesRoot = join(sourceDir, inputs.samples);
+  const cleanRoot = join(sourceDir, inputs.clean);
+  try {
+    sampleTree = readTree(samplesRoot, inputs.samples, budget, limits.maxSampleBytes);
+    cleanTree = readTree(cleanRoot, inputs.clean, budget, limits.maxSampleBytes);
+    if (cleanTree.length === 0)
+      throw new ReleaseError('RULES_EMPTY', `no clean files under ${inputs.clean}`);
+    progress(
+      `read ${ruleFiles.length} rule files, ${sampleTree.length} samples, ${cleanTree.length} clean files in ${seconds(started)} s`,
+    );
+    if (options.hashSource === true) {
+      const t = performance.now();
+      const known = new Map<string, Uint8Array>();
+      for (const f of [...ruleTree, ...sampleTree, ...cleanTree]) known.set(f.abs, f.data);
+      materials = await hashSourceTree(sourceDir, known);
+      progress(`source: ${Object.keys(materials).length} files hashed in ${seconds(t)} s`);
+    }
+  } catch (err) {
+    stop.abort();
+    throw err;
   }
 
-  // 2. YARA-X (engine process) and Debian yara (its own processes) at the same time.
-  const stop = new AbortController();
-  const early = earlyCases(sources, inputs.samples, sampleTree, cleanTree);
+  // 2. Debian yara (its own processes) while YARA-X compiles and tests.
+  const early = earlyCases(names, inputs.samples, sampleTree, cleanTree);
   const debian = (
     cases: readonly ScanCase[],
     publicNames: readonly string[],
@@ -134,7 +153,7 @@ async function pipeline(
     early === undefined ? undefined : settle(debian(early.cases, early.publicNames));
   let tested;
   try {
-    tested = await compileAndTest(options, sources, sampleTree, cleanTree, progress, stop.signal);
+    tested = await testCompiled(compiling, options, sources, sampleTree, cleanTree, progress);
   } catch (err) {
     stop.abort();
     await debianEarly;
@@ -170,21 +189,33 @@ async function pipeline(
 }
 
 /**
- * The cases and public names from the sources alone, so that the Debian
- * cross-check can start before YARA-X has compiled; undefined when they do
- * not come out (the YARA-X step then reports why, in its order).
+ * The public rule names from the sources alone (the lexer, before YARA-X
+ * has compiled); undefined when they do not come out (the YARA-X step then
+ * reports why, in its order).
  */
+function earlyNames(sources: readonly RuleSource[]): { publicNames: string[] } | undefined {
+  try {
+    return publicRuleNames(sources);
+  } catch {
+    return undefined; // reported by testCompiled after the compile, as before
+  }
+}
+
+/** The sample and clean-file cases, so that the Debian cross-check can start before YARA-X has compiled. */
 function earlyCases(
-  sources: readonly RuleSource[],
+  names: { publicNames: string[] } | undefined,
   samplesDir: string,
   sampleTree: readonly InputFile[],
   cleanTree: readonly InputFile[],
 ): { cases: ScanCase[]; publicNames: string[] } | undefined {
+  if (names === undefined) return undefined;
   try {
-    const { publicNames } = publicRuleNames(sources);
-    return { cases: scanCases(samplesDir, sampleTree, cleanTree, publicNames), publicNames };
+    return {
+      cases: scanCases(samplesDir, sampleTree, cleanTree, names.publicNames),
+      publicNames: names.publicNames,
+    };
   } catch {
-    return undefined; // reported by compileAndTest after the compile, as before
+    return undefined; // reported by testCompiled after the compile, as before
   }
 }
 

@@ -5,6 +5,7 @@ import {
   declaredRules,
   matchedRuleNames,
   requireScanTimeout,
+  scanProcessesFor,
   selectYaraEngine,
   type DeclaredRule,
   type EngineDescription,
@@ -48,29 +49,30 @@ export function publicRuleNames(sources: readonly RuleSource[]): {
 }
 
 /**
- * Compiles the set once in the engine process and runs every sample and
- * clean file through it: one request carries every file, one answer every
- * result. The engine has a process of its own so that this process's event
- * loop stays free to run the Debian cross-check at the same time.
+ * Starts compiling the set in engine processes (see `EngineProcess`), so
+ * that the build process can read the samples and hash the tree meanwhile;
+ * `scans` (the expected number of sample and clean-file tests) decides how
+ * many processes share the scanning.
  */
-export async function compileAndTest(
+export function startCompile(
   options: RulesJobOptions,
   sources: readonly RuleSource[],
-  sampleTree: readonly InputFile[],
-  cleanTree: readonly InputFile[],
+  scans: number,
   progress: (message: string) => void,
   signal: AbortSignal,
-): Promise<TestedRules> {
-  const { inputs } = options.recipe;
+): Promise<EngineProcess> {
   const timeoutMs = options.scanTimeoutMs ?? DEFAULT_SCAN_LIMITS.timeoutMs;
   const selected = selectYaraEngine(options.engine ?? 'auto');
   if (selected.notice !== undefined) progress(selected.notice);
   requireScanTimeout(selected.engine, options.allowEngineWithoutTimeout === true);
+  const { engine } = selected;
+  const engineName = `${engine.name} ${engine.version} (${engine.binding})`;
   let reported = 0;
-  const compiled = await EngineProcess.start(
-    { engine: selected.engine.binding, sources, limits: { timeoutMs } },
+  return EngineProcess.start(
+    { engine: engine.binding, sources, limits: { timeoutMs } },
     {
       signal,
+      processes: scanProcessesFor(scans),
       onProgress: (done, total) => {
         // A line per tenth, so a large set does not flood the build's log.
         const tenth = Math.floor((10 * done) / total);
@@ -80,6 +82,24 @@ export async function compileAndTest(
       },
     },
   );
+}
+
+/**
+ * Waits for the compile, then runs every sample and clean file through the
+ * compiled set (spread over its engine processes) and checks each against
+ * the recipe. Closes the engine processes in every case.
+ */
+export async function testCompiled(
+  compiling: Promise<EngineProcess>,
+  options: RulesJobOptions,
+  sources: readonly RuleSource[],
+  sampleTree: readonly InputFile[],
+  cleanTree: readonly InputFile[],
+  progress: (message: string) => void,
+): Promise<TestedRules> {
+  const { inputs } = options.recipe;
+  const timeoutMs = options.scanTimeoutMs ?? DEFAULT_SCAN_LIMITS.timeoutMs;
+  const compiled = await compiling;
   const { engine } = compiled;
   const engineName = `${engine.name} ${engine.version} (${engine.binding})`;
   try {
