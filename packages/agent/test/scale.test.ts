@@ -33,7 +33,7 @@ let world: World;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'glasshouse-scale-'));
   [repo, env, world] = await Promise.all([
-    generateRulesRepo(join(work, 'repo'), { rules: RULES }),
+    generateRulesRepo(join(work, 'repo'), { rules: RULES, worktree: false }),
     startSupervised({ requireReview: false, reviewers: [] }),
     startWorld(),
   ]);

@@ -18,8 +18,9 @@
  * candidates — a property of that rule set, not of the build.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { RECIPE_FILE, RECIPE_SCHEMA } from '../src/index.js';
 
 export const RULES_PER_FILE = 100;
@@ -276,10 +277,18 @@ function git(dir: string, args: readonly string[]): string {
   }).trim();
 }
 
-/** Writes the recipe repository for `rules` rules into `dir` (created) and commits it. */
+/**
+ * Writes the recipe repository for `rules` rules into `dir` (created) and
+ * commits it. The commit is written with `git fast-import` (one pack) rather
+ * than `git add` and `git commit`, which store every file and directory as
+ * a loose object: for 10,000 samples that was most of the time. The commit
+ * (tree, author, date, message) is the same either way. With `worktree:
+ * false` only the repository is written (a build fetches from it; the
+ * benchmarks' baselines need the files).
+ */
 export async function generateRulesRepo(
   dir: string,
-  options: { rules: number; seed?: number; rulesPerFile?: number },
+  options: { rules: number; seed?: number; rulesPerFile?: number; worktree?: boolean },
 ): Promise<GeneratedRepo> {
   const { rules } = options;
   if (!Number.isSafeInteger(rules) || rules < 1 || rules > 9_999_999) {
@@ -289,22 +298,23 @@ export async function generateRulesRepo(
   const g = new Gen(options.seed ?? DEFAULT_SEED);
   const width = Math.max(5, String(rules).length);
   const fileWidth = Math.max(3, String(Math.ceil(rules / perFile) - 1).length);
-  await mkdir(join(dir, 'rules'), { recursive: true });
-  await mkdir(join(dir, 'samples'), { recursive: true });
-  await mkdir(join(dir, 'clean'), { recursive: true });
-  await writeFile(
-    join(dir, RECIPE_FILE),
-    `${JSON.stringify(
-      {
-        schema: RECIPE_SCHEMA,
-        kind: 'rules',
-        name: 'bench-rules',
-        version: '1.0.0',
-        inputs: { rules: 'rules', samples: 'samples', clean: 'clean' },
-      },
-      null,
-      2,
-    )}\n`,
+  /** Every file by path relative to `dir`, in the order they are generated. */
+  const files = new Map<string, Buffer>();
+  files.set(
+    RECIPE_FILE,
+    Buffer.from(
+      `${JSON.stringify(
+        {
+          schema: RECIPE_SCHEMA,
+          kind: 'rules',
+          name: 'bench-rules',
+          version: '1.0.0',
+          inputs: { rules: 'rules', samples: 'samples', clean: 'clean' },
+        },
+        null,
+        2,
+      )}\n`,
+    ),
   );
   const ruleFiles: string[] = [];
   let ruleBytes = 0;
@@ -316,28 +326,36 @@ export async function generateRulesRepo(
     for (let i = first; i < Math.min(first + perFile, rules); i++) {
       const rule = generateRule(g, i, width);
       chunk.push(rule.source);
-      await mkdir(join(dir, 'samples', rule.name));
-      await writeFile(join(dir, 'samples', rule.name, 'sample.bin'), rule.sample);
+      files.set(`samples/${rule.name}/sample.bin`, rule.sample);
       sampleBytes += rule.sample.length;
     }
-    const file = join(
-      dir,
-      'rules',
-      `bench-${String(first / perFile).padStart(fileWidth, '0')}.yar`,
-    );
-    const text = chunk.join('\n');
-    await writeFile(file, text);
-    ruleFiles.push(file);
-    ruleBytes += Buffer.byteLength(text);
+    const rel = `rules/bench-${String(first / perFile).padStart(fileWidth, '0')}.yar`;
+    const text = Buffer.from(chunk.join('\n'));
+    files.set(rel, text);
+    ruleFiles.push(join(dir, rel));
+    ruleBytes += text.length;
   }
   const clean = cleanFiles(g, rules, width);
-  for (const [name, data] of Object.entries(clean)) await writeFile(join(dir, 'clean', name), data);
+  for (const [name, data] of Object.entries(clean)) files.set(`clean/${name}`, data);
+
+  await mkdir(dir, { recursive: true });
+  if (options.worktree !== false) {
+    const made = new Set<string>();
+    for (const [rel, data] of files) {
+      const parent = dirname(join(dir, rel));
+      if (!made.has(parent)) {
+        mkdirSync(parent, { recursive: true });
+        made.add(parent);
+      }
+      writeFileSync(join(dir, rel), data);
+    }
+  }
   git(dir, ['init', '--quiet', '--initial-branch=main']);
-  git(dir, ['add', '-A']);
-  git(dir, ['commit', '-q', '-m', `bench rules: ${rules} rules`]);
+  const commit = commitWithFastImport(dir, files, `bench rules: ${rules} rules\n`);
+  if (options.worktree !== false) git(dir, ['read-tree', 'HEAD']); // the index matches the files
   return {
     dir,
-    commit: git(dir, ['rev-parse', 'HEAD']),
+    commit,
     ruleFiles,
     rules,
     samples: rules,
@@ -345,4 +363,40 @@ export async function generateRulesRepo(
     ruleBytes,
     sampleBytes,
   };
+}
+
+/** One commit on `main` holding `files` (mode 100644), written by `git fast-import`; its id. */
+function commitWithFastImport(
+  dir: string,
+  files: ReadonlyMap<string, Buffer>,
+  message: string,
+): string {
+  const parts: Buffer[] = [];
+  const text = (s: string): void => {
+    parts.push(Buffer.from(s));
+  };
+  const paths = [...files.keys()];
+  for (const [i, rel] of paths.entries()) {
+    const data = files.get(rel) ?? Buffer.alloc(0);
+    text(`blob\nmark :${i + 1}\ndata ${data.length}\n`);
+    parts.push(data);
+    text('\n');
+  }
+  const who = `Bench <bench@example.org> ${COMMIT_EPOCH} +0000`;
+  text(`commit refs/heads/main\nauthor ${who}\ncommitter ${who}\n`);
+  text(`data ${Buffer.byteLength(message)}\n${message}`);
+  for (const [i, rel] of paths.entries()) text(`M 100644 :${i + 1} ${rel}\n`);
+  text('done\n');
+  execFileSync('git', ['-c', 'core.hooksPath=/dev/null', 'fast-import', '--quiet', '--done'], {
+    cwd: dir,
+    input: Buffer.concat(parts),
+    stdio: ['pipe', 'ignore', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+    },
+  });
+  return git(dir, ['rev-parse', 'HEAD']);
 }

@@ -18,6 +18,10 @@
  * rebuild (`supervisor-rebuild.ts`), each with a target of at most 2× the
  * baseline, and their sum.
  *
+ * It runs the built package (`@glasshouse/release`, what the `glasshouse`
+ * command runs; `npm run bench` builds it first), so the build process it
+ * starts is plain JavaScript, not TypeScript compiled on the fly.
+ *
  * Progress goes to stderr, the table to stdout. The temp directory (the
  * generated repository, the assembly line, scratch space) is removed on
  * every exit path.
@@ -38,7 +42,7 @@ import {
   openAssemblyLine,
   openSupervisor,
   run,
-} from '../src/index.js';
+} from '@glasshouse/release';
 import { formatTable } from '@glasshouse/bench-kit';
 import { selectYaraEngine, type RuleSource } from '@glasshouse/bundle';
 import { startHeartbeat } from './heartbeat.js';

@@ -5,7 +5,7 @@
  * rebuild the same recipe at the same commit in the supervisor's own
  * sandbox, compare, sign and upload the link, the VSA and the approval.
  */
-import type { AssemblyClient, Supervisor } from '../src/index.js';
+import type { AssemblyClient, Supervisor } from '@glasshouse/release';
 
 export interface RebuildContext {
   readonly client: AssemblyClient;
