@@ -37,6 +37,7 @@ export type ReleaseErrorCode =
   | 'SANDBOX_SPAWN_FAILED'
   | 'SANDBOX_COMMAND_FAILED'
   | 'SANDBOX_TIMEOUT'
+  | 'SANDBOX_CANCELLED'
   | 'SANDBOX_OUTPUT_MISSING'
   | 'SANDBOX_OUTPUT_UNSAFE'
   // assembly line

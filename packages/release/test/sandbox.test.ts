@@ -11,6 +11,7 @@ import {
   type BuildRequest,
   type SandboxInfo,
 } from '../src/build/sandbox.js';
+import { eventuallyNoProcessWith } from './processes.js';
 
 const detected = await detectSandbox();
 const NO_SANDBOX: SandboxInfo = { kind: 'none', reason: 'forced off by the test' };
@@ -64,29 +65,32 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the build to fail');
 }
 
-/** Processes on the host whose command line contains `token`. */
-async function processesWith(token: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(token)) found.push(pid);
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return found;
-}
-
-async function eventuallyNoProcessWith(token: string): Promise<string[]> {
-  let left: string[] = [];
-  for (let i = 0; i < 40; i++) {
-    left = await processesWith(token);
-    if (left.length === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return left;
+/**
+ * A build whose command is a process tree that would run for a minute,
+ * aborted once it runs: SANDBOX_CANCELLED within a second or two, no
+ * process of the tree left.
+ */
+async function expectCancelled(sandbox: SandboxInfo, token: string): Promise<void> {
+  const controller = new AbortController();
+  let cancelledAt = 0;
+  const running = build(sandbox, {
+    commands: [
+      ['sh', '-c', `node -e "setInterval(() => {}, 1000)" ${token} & echo started; sleep 60`],
+    ],
+    timeoutMs: 120_000,
+    signal: controller.signal,
+    onOutput: (chunk) => {
+      if (cancelledAt === 0 && chunk.data.toString().includes('started')) {
+        cancelledAt = performance.now();
+        controller.abort();
+      }
+    },
+  });
+  const err = await failure(running);
+  expect(hasCode(err, 'SANDBOX_CANCELLED')).toBe(true);
+  expect(cancelledAt).toBeGreaterThan(0);
+  expect(performance.now() - cancelledAt).toBeLessThan(2_000);
+  expect(await eventuallyNoProcessWith(token)).toEqual([]);
 }
 
 // What a build reports about its environment, written to $OUT_DIR.
@@ -330,6 +334,10 @@ describe.skipIf(detected.kind === 'none')('bubblewrap sandbox', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await eventuallyNoProcessWith(token)).toEqual([]);
   });
+
+  it('is cancelled at once: the whole build is killed', async () => {
+    await expectCancelled(sandbox, `cancelled-${process.pid}-${Date.now()}`);
+  });
 });
 
 describe('without bubblewrap', () => {
@@ -355,6 +363,10 @@ describe('without bubblewrap', () => {
     const err = await failure(build(NO_SANDBOX, { commands: [argv], timeoutMs: 1000 }));
     expect(hasCode(err, 'SANDBOX_TIMEOUT')).toBe(true);
     expect(await eventuallyNoProcessWith(token)).toEqual([]);
+  });
+
+  it('is cancelled at once too', async () => {
+    await expectCancelled(NO_SANDBOX, `cancelled-plain-${process.pid}-${Date.now()}`);
   });
 
   it('refuses a non-empty output directory and bad requests', async () => {

@@ -36,7 +36,11 @@ export interface RecipeBuildOptions {
   /** Scratch space for the checkout and outputs; default the OS temp dir. */
   readonly scratchDir?: string;
   readonly onProgress?: (message: string) => void;
-  /** Aborting stops a running rules build at once (`RULES_CANCELLED`). */
+  /**
+   * Aborting stops a running build at once: a rules build's process group
+   * (`RULES_CANCELLED`), a command recipe's sandboxed process group
+   * (`SANDBOX_CANCELLED`).
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -184,6 +188,7 @@ async function runRecipe(
     timeoutMs: options.commandTimeoutMs ?? 600_000,
     sandbox,
     scratchParent: scratchRoot,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     onOutput: (chunk) => {
       // Whole lines only, so progress never splits a line of the build's output.
       const key = `${chunk.step}:${chunk.stream}`;

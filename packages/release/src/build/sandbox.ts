@@ -127,6 +127,11 @@ export interface BuildRequest {
   maxCapturedBytes?: number;
   /** Where scratch directories are created; default the OS temp directory. */
   scratchParent?: string;
+  /**
+   * Aborting kills the running command's whole process group at once (as a
+   * timeout does) and runs no further command: `SANDBOX_CANCELLED`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BuildStep {
@@ -160,8 +165,8 @@ export interface BuildResult {
  *
  * Throws `ReleaseError`: SANDBOX_INVALID_REQUEST, SANDBOX_UNAVAILABLE (the
  * given bwrap vanished), SANDBOX_IO, SANDBOX_SPAWN_FAILED,
- * SANDBOX_COMMAND_FAILED, SANDBOX_TIMEOUT, SANDBOX_OUTPUT_MISSING,
- * SANDBOX_OUTPUT_UNSAFE.
+ * SANDBOX_COMMAND_FAILED, SANDBOX_TIMEOUT, SANDBOX_CANCELLED,
+ * SANDBOX_OUTPUT_MISSING, SANDBOX_OUTPUT_UNSAFE.
  */
 export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   checkCommands(request.commands);
@@ -233,6 +238,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
 
     const steps: BuildStep[] = [];
     for (const [index, argv] of request.commands.entries()) {
+      if (request.signal?.aborted === true) throw cancelled(argv);
       const { file, args, cwd } = spawnOf(argv);
       const step = await runStep({
         index,
@@ -244,6 +250,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         timeoutMs: request.timeoutMs,
         maxCapturedBytes: request.maxCapturedBytes ?? DEFAULT_MAX_CAPTURED_BYTES,
         ...(request.onOutput === undefined ? {} : { onOutput: request.onOutput }),
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
       });
       steps.push(step);
     }
@@ -277,12 +284,20 @@ interface StepInput {
   timeoutMs: number;
   maxCapturedBytes: number;
   onOutput?: (chunk: BuildOutputChunk) => void;
+  signal?: AbortSignal;
+}
+
+function cancelled(argv: readonly string[]): ReleaseError {
+  return new ReleaseError('SANDBOX_CANCELLED', 'the build was cancelled', {
+    evidence: { argv: [...argv] },
+  });
 }
 
 /**
- * Runs one command in its own process group and waits for it. On timeout the
- * whole group gets SIGKILL (bwrap's pid namespace then takes every process of
- * the build with it). Any stragglers of the group are killed afterwards too.
+ * Runs one command in its own process group and waits for it. On timeout or
+ * when `signal` aborts, the whole group gets SIGKILL (bwrap's pid namespace
+ * then takes every process of the build with it). Any stragglers of the
+ * group are killed afterwards too.
  */
 function runStep(input: StepInput): Promise<BuildStep> {
   const started = performance.now();
@@ -296,10 +311,16 @@ function runStep(input: StepInput): Promise<BuildStep> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let timedOut = false;
+    let aborted = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killProcessGroup(child.pid);
     }, input.timeoutMs);
+    const onAbort = (): void => {
+      aborted = true;
+      killProcessGroup(child.pid);
+    };
+    input.signal?.addEventListener('abort', onAbort, { once: true });
     const forward = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
       tail.push(data);
       input.onOutput?.({ step: input.index, stream, data });
@@ -308,6 +329,7 @@ function runStep(input: StepInput): Promise<BuildStep> {
     child.stderr.on('data', forward('stderr'));
     child.on('error', (cause) => {
       clearTimeout(timer);
+      input.signal?.removeEventListener('abort', onAbort);
       reject(
         new ReleaseError('SANDBOX_SPAWN_FAILED', `cannot start ${input.file}: ${cause.message}`, {
           cause,
@@ -317,9 +339,14 @@ function runStep(input: StepInput): Promise<BuildStep> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      input.signal?.removeEventListener('abort', onAbort);
       killProcessGroup(child.pid);
       const durationMs = Math.round(performance.now() - started);
       const output = tail.text();
+      if (aborted) {
+        reject(cancelled(argv));
+        return;
+      }
       if (timedOut) {
         reject(
           new ReleaseError(

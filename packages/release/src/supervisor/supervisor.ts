@@ -170,8 +170,10 @@ export class Supervisor {
 
   /**
    * Stops every running rebuild at once (for SIGTERM): the rules build
-   * process and its engines are killed, the checkout removed, and `rebuild`
-   * rejects with `RULES_CANCELLED` having signed and uploaded nothing.
+   * process and its engines, or a command recipe's sandboxed process group,
+   * are killed, the checkout removed, and `rebuild` rejects with
+   * `RULES_CANCELLED` (`SANDBOX_CANCELLED` for a command recipe) having
+   * signed and uploaded nothing.
    */
   cancelRebuilds(): void {
     for (const abort of this.#rebuilds) abort.abort();

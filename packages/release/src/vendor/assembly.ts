@@ -198,9 +198,10 @@ export class AssemblyLine {
   }
 
   /**
-   * Stops the running build, if any, at once: its engine process is killed
-   * and `build` rejects with `RULES_CANCELLED`, recording nothing. For a
-   * prompt stop on SIGTERM.
+   * Stops the running build, if any, at once: its rules build process and
+   * engines, or a command recipe's sandboxed process group, are killed and
+   * `build` rejects with `RULES_CANCELLED` (`SANDBOX_CANCELLED` for a
+   * command recipe), recording nothing. For a prompt stop on SIGTERM.
    */
   cancelBuild(): void {
     this.#abort?.abort();
