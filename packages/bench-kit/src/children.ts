@@ -21,18 +21,21 @@ export interface Child<T> {
 }
 
 /**
- * Starts `node --import tsx FILE ARGS` (`file` a `file:` URL, e.g.
+ * Starts `node [NODE_FLAGS] --import tsx FILE ARGS` (`file` a `file:` URL, e.g.
  * `new URL('server.ts', import.meta.url)`) from the package that holds it,
  * pipes its stderr through (progress lines), and waits up to `timeoutMs`
  * for its first IPC message, which must be `{ ready: T }` (or `{ error: string }`).
+ * `nodeFlags` go before the script, e.g. `['--cpu-prof', '--cpu-prof-dir=…']`
+ * to profile the server under test (Node refuses `--cpu-prof` in NODE_OPTIONS).
  */
 export async function startChild<T>(
   file: URL,
   args: readonly string[],
   timeoutMs: number,
+  nodeFlags: readonly string[] = [],
 ): Promise<Child<T>> {
   const path = fileURLToPath(file);
-  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path, ...args], {
     cwd: dirname(dirname(path)),
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });

@@ -129,6 +129,8 @@ export class Integrator {
   #running: Promise<void> | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
+  /** New entries were sequenced since the current round began: the next round starts at once. */
+  #nudged = false;
 
   constructor(opts: IntegratorOptions) {
     this.#o = opts;
@@ -157,6 +159,18 @@ export class Integrator {
     this.#running = this.#loop();
   }
 
+  /**
+   * Entries were just sequenced in this process: start the next round now
+   * instead of at the end of the interval (the interval still paces an idle
+   * log and picks up entries other frontends sequenced). Under load a round
+   * takes everything sequenced while the previous one ran, so rounds batch
+   * themselves without a fixed delay.
+   */
+  nudge(): void {
+    this.#nudged = true;
+    this.#wake?.();
+  }
+
   /** Ends the loop after the current round and releases the lease. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -172,6 +186,7 @@ export class Integrator {
     let failures = 0;
     while (!this.#stopped) {
       let backlog = false;
+      this.#nudged = false;
       const started = performance.now();
       try {
         backlog = await this.runOnce();
@@ -193,18 +208,25 @@ export class Integrator {
       if ((!backlog || failures > 0) && !this.stopping) {
         // Even a zero pause yields to the event loop: a macrotask turn, so
         // an idle log's loop never spins through rounds back to back.
-        await this.#sleep(pause);
+        await this.#sleep(this.#wasNudged() && failures === 0 ? 0 : pause);
       }
     }
   }
 
+  /** Whether `nudge()` ran since the round began (a method: the round's awaits may set it). */
+  #wasNudged(): boolean {
+    return this.#nudged;
+  }
+
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
+      let t: NodeJS.Timeout | undefined = undefined;
+      const done = (): void => {
         clearTimeout(t);
+        this.#wake = undefined;
         resolve();
-      }
+      };
+      t = setTimeout(done, ms);
       this.#wake = done;
     });
   }

@@ -262,7 +262,10 @@ export class Log {
 
   /** Sequences one entry; resolves once it is durable. */
   add(data: Uint8Array, opts: { dedup?: boolean } = {}): Promise<SequencedResult> {
-    return this.#sequencer.add(data, opts);
+    return this.#sequencer.add(data, opts).then((r) => {
+      this.#integrator?.nudge();
+      return r;
+    });
   }
 
   /** Sequences several entries; resolves once all are durable. */
@@ -270,7 +273,10 @@ export class Log {
     entries: readonly Uint8Array[],
     opts: { dedup?: boolean } = {},
   ): Promise<SequencedResult[]> {
-    return this.#sequencer.addBatch(entries, opts);
+    return this.#sequencer.addBatch(entries, opts).then((r) => {
+      this.#integrator?.nudge();
+      return r;
+    });
   }
 
   /**

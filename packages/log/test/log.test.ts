@@ -51,6 +51,19 @@ describe('initLog', () => {
 });
 
 describe('a running log', () => {
+  it('integrates an add at once instead of at the end of the interval', async () => {
+    // An interval far beyond the wait below: only the add's nudge can start the round.
+    t = await makeTestLog({ integrator: { intervalMs: 60_000 } });
+    const { log } = t;
+    // Let the first (empty) round pass, so the integrator is asleep.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const i of [0, 1, 2]) {
+      const { index } = await log.add(utf8(`nudged ${i}`));
+      const cp = await log.waitForCheckpoint(index, 5_000);
+      expect(cp.checkpoint.size).toBe(BigInt(i + 1));
+    }
+  });
+
   it('integrates entries across tile boundaries with verifiable proofs and receipts', async () => {
     // Small rounds so that partial tiles (levels 0 and 1) grow over many checkpoints.
     t = await makeTestLog({ integrator: { intervalMs: 5, maxEntriesPerRound: 97 } });

@@ -9,7 +9,8 @@
  *   baseline). SQLite and PostgreSQL.
  * - Reputation: lookups over HTTP against a table of 1,000,000 hashes,
  *   single (`GET /reputation/<sha256>`) and batched (`POST /reputation`,
- *   10,000 hashes a request).
+ *   10,000 hashes a request); beside them a bare fastify GET (the HTTP
+ *   ceiling of the machine at that moment).
  *
  * Each phase is bounded (a fixed number of batches, or seconds); children,
  * the temp directory and the PostgreSQL database are removed on every exit
@@ -56,6 +57,11 @@ const BATCHES = Number(process.env.BENCH_BATCHES ?? 120);
 const CONCURRENCY = 16;
 const HASHES = 1_000_000;
 const LOOKUP_S = 5;
+/** `BENCH_CPU_PROF=<dir>`: each server child writes a V8 CPU profile there (for `--cpu-prof` reading). */
+const CHILD_FLAGS =
+  process.env.BENCH_CPU_PROF === undefined
+    ? []
+    : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`];
 const ADMIN_URL =
   process.env.GLASSHOUSE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -197,6 +203,7 @@ async function startSite(
     new URL('site-server.ts', import.meta.url),
     [file],
     60_000,
+    CHILD_FLAGS,
   );
   return { child, witness };
 }
@@ -258,12 +265,28 @@ async function reputation(s: Setup): Promise<void> {
   const { child, witness } = await startSite(s, 'site-reputation', undefined);
   try {
     const sample = Array.from({ length: 2_000 }, (_, i) => hashes[(i * 7919) % hashes.length]!);
-    const single = await autocannon({
-      url: child.ready.url,
-      connections: 32,
-      duration: LOOKUP_S,
-      requests: sample.map((h) => ({ method: 'GET' as const, path: `/reputation/${h}` })),
-    });
+    const gets = (url: string): Promise<autocannon.Result> =>
+      autocannon({
+        url,
+        connections: 32,
+        duration: LOOKUP_S,
+        requests: sample.map((h) => ({ method: 'GET' as const, path: `/reputation/${h}` })),
+      });
+    process.stderr.write('bench: reputation: bare fastify GET (baseline)\n');
+    const bareChild = await startChild<{ url: string }>(
+      new URL('bare-server.ts', import.meta.url),
+      [],
+      60_000,
+      CHILD_FLAGS,
+    );
+    let bare: autocannon.Result;
+    try {
+      bare = await gets(bareChild.ready.url);
+    } finally {
+      await bareChild.stop();
+    }
+    process.stderr.write('bench: reputation: single and batched lookups\n');
+    const single = await gets(child.ready.url);
     const perRequest = 10_000;
     const body = (k: number): string =>
       JSON.stringify({
@@ -284,10 +307,16 @@ async function reputation(s: Setup): Promise<void> {
       })),
     });
     rows.push({
+      what: 'bare fastify GET, constant answer, own process (baseline of the lookup rows)',
+      value: fmt(bare.requests.average),
+      unit: 'requests/s',
+      note: `p50 ${bare.latency.p50} ms, p99 ${bare.latency.p99} ms; 32 connections; the ceiling of HTTP on this machine now`,
+    });
+    rows.push({
       what: 'reputation GET /reputation/<sha256>, 1,000,000 hashes (SQLite)',
       value: fmt(single.requests.average),
       unit: 'lookups/s',
-      note: `p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms; 32 connections; ${single.non2xx} non-2xx; target ≥ 20,000`,
+      note: `${Math.round((single.requests.average / bare.requests.average) * 100)}% of bare; p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms; 32 connections; ${single.non2xx} non-2xx; target ≥ 20,000`,
     });
     rows.push({
       what: 'reputation POST /reputation, 10,000 hashes a request (SQLite)',

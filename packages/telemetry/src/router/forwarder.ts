@@ -139,15 +139,15 @@ export class Forwarder {
     const outcome = await this.#post(row, body);
     switch (outcome.kind) {
       case 'stored':
-        this.#store.markStored(digest, outcome.receipt, outcome.index);
+        await this.#store.markStored(digest, outcome.receipt, outcome.index);
         break;
       case 'refused':
-        this.#store.markRefused(digest, outcome.code);
+        await this.#store.markRefused(digest, outcome.code);
         break;
       case 'retry': {
         const backoff = Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** row.attempts);
         const wait = backoff / 2 + Math.random() * (backoff / 2);
-        this.#store.markRetry(digest, outcome.error, this.#now() + Math.round(wait));
+        await this.#store.markRetry(digest, outcome.error, this.#now() + Math.round(wait));
         break;
       }
     }

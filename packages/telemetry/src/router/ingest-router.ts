@@ -151,7 +151,7 @@ export class IngestRouter {
    */
   async acceptBatch(device: DeviceRow, bytes: Uint8Array): Promise<BatchAnswer> {
     if (this.#closed) throw new TelemetryError('CLOSED', 'the router is closing');
-    const { row } = routeBatch(
+    const { row } = await routeBatch(
       { view: this.view, store: this.store, forwarder: this.forwarder, now: this.now },
       device,
       bytes,

@@ -44,7 +44,11 @@ export interface RoutingDeps {
 }
 
 /** Steps 2-8 for a batch from an authenticated device. */
-export function routeBatch(deps: RoutingDeps, device: DeviceRow, bytes: Uint8Array): Routed {
+export async function routeBatch(
+  deps: RoutingDeps,
+  device: DeviceRow,
+  bytes: Uint8Array,
+): Promise<Routed> {
   const digest = batchDigest(bytes);
   // The same bytes again (the device retrying after a lost answer) get the first answer.
   const existing = deps.store.get(digest);
@@ -97,7 +101,7 @@ export function routeBatch(deps: RoutingDeps, device: DeviceRow, bytes: Uint8Arr
     throw mapResidency(err, { policy: policy.digest, region: batch.region });
   }
   const now = deps.now();
-  return deps.store.enqueue({
+  return await deps.store.enqueue({
     digest,
     device: device.device,
     customer: batch.customer,

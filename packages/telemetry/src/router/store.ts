@@ -1,7 +1,8 @@
 /**
  * The router's durable state, one SQLite database (`router.db`, held
  * exclusively; WAL + synchronous FULL, so a commit is on disk when it
- * returns):
+ * returns). Outbox writes requested in one event-loop turn share one
+ * transaction (group commit), so a burst of batches costs one fsync:
  *
  * - the device registry: the allow-list of device keys that may send
  *   batches (keyid = device pseudonym), each tied to its customer;
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite } from '@glasshouse/db';
 import { TelemetryError } from '../errors.js';
+import { GroupCommit } from '../group-commit.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE devices (
@@ -98,10 +100,41 @@ const COLUMNS =
 
 export class RouterStore {
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  /** Writes of one event-loop turn share a transaction: one fsync for all of them. */
+  readonly #writes: GroupCommit<() => unknown, unknown>;
   #closed = false;
 
   private constructor(db: Database.Database) {
     this.#db = db;
+    const together = db.transaction((ops: readonly (() => unknown)[]) => ops.map((op) => op()));
+    this.#writes = new GroupCommit(
+      (ops) => together.immediate(ops),
+      (op) => {
+        try {
+          return Promise.resolve(db.transaction(op).immediate());
+        } catch (err) {
+          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+    );
+  }
+
+  /** A prepared statement, prepared once. */
+  #sql(text: string): Database.Statement {
+    let stmt = this.#statements.get(text);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(text);
+      this.#statements.set(text, stmt);
+    }
+    return stmt;
+  }
+
+  /** Runs `op` in the next group transaction; resolves once that is committed (durable). */
+  #write<T>(op: () => T): Promise<T> {
+    if (this.#closed)
+      return Promise.reject(new TelemetryError('CLOSED', 'the router store is closed'));
+    return this.#writes.submit(op) as Promise<T>;
   }
 
   /** Opens `<dir>/router.db`; a second router on the directory is refused (`STATE_LOCKED`). */
@@ -121,11 +154,9 @@ export class RouterStore {
   }
 
   devices(): DeviceRow[] {
-    const rows = this.#db
-      .prepare(
-        'SELECT device, customer, device_key, registered_at FROM devices ORDER BY registered_at',
-      )
-      .all() as { device: string; customer: string; device_key: string; registered_at: string }[];
+    const rows = this.#sql(
+      'SELECT device, customer, device_key, registered_at FROM devices ORDER BY registered_at',
+    ).all() as { device: string; customer: string; device_key: string; registered_at: string }[];
     return rows.map((r) => ({
       device: r.device,
       customer: r.customer,
@@ -135,9 +166,9 @@ export class RouterStore {
   }
 
   device(device: string): DeviceRow | undefined {
-    const r = this.#db
-      .prepare('SELECT device, customer, device_key, registered_at FROM devices WHERE device = ?')
-      .get(device) as
+    const r = this.#sql(
+      'SELECT device, customer, device_key, registered_at FROM devices WHERE device = ?',
+    ).get(device) as
       { device: string; customer: string; device_key: string; registered_at: string } | undefined;
     return r === undefined
       ? undefined
@@ -151,100 +182,99 @@ export class RouterStore {
 
   /** Durable when it returns; registering the same device again is a no-op. */
   addDevice(row: DeviceRow, envelope: string): void {
-    this.#db
-      .prepare(
-        'INSERT OR IGNORE INTO devices (device, customer, device_key, registered_at, envelope) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(row.device, row.customer, row.deviceKey, row.registeredAt, envelope);
+    this.#sql(
+      'INSERT OR IGNORE INTO devices (device, customer, device_key, registered_at, envelope) VALUES (?, ?, ?, ?, ?)',
+    ).run(row.device, row.customer, row.deviceKey, row.registeredAt, envelope);
   }
 
   /**
-   * Adds an accepted batch, durable when it returns. Idempotent by digest:
+   * Adds an accepted batch, durable when it resolves. Idempotent by digest:
    * the same bytes sent again return the existing row (never a second one).
    */
-  enqueue(row: NewOutboxRow): { row: OutboxRow; created: boolean } {
-    const info = this.#db
-      .prepare(
-        `INSERT OR IGNORE INTO outbox (digest, device, customer, region, site, site_url, policy, events, body, status, next_at, accepted_at)
+  enqueue(row: NewOutboxRow): Promise<{ row: OutboxRow; created: boolean }> {
+    return this.#write(() => this.#insert(row));
+  }
+
+  #insert(row: NewOutboxRow): { row: OutboxRow; created: boolean } {
+    const info = this.#sql(
+      `INSERT OR IGNORE INTO outbox (digest, device, customer, region, site, site_url, policy, events, body, status, next_at, accepted_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-      )
-      .run(
-        row.digest,
-        row.device,
-        row.customer,
-        row.region,
-        row.site,
-        row.siteUrl,
-        row.policy,
-        row.events,
-        row.body,
-        row.now,
-        row.now,
-      );
+    ).run(
+      row.digest,
+      row.device,
+      row.customer,
+      row.region,
+      row.site,
+      row.siteUrl,
+      row.policy,
+      row.events,
+      row.body,
+      row.now,
+      row.now,
+    );
     return { row: this.get(row.digest) as OutboxRow, created: info.changes === 1 };
   }
 
   get(digest: string): OutboxRow | undefined {
-    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE digest = ?`).get(digest) as
+    const r = this.#sql(`SELECT ${COLUMNS} FROM outbox WHERE digest = ?`).get(digest) as
       RawRow | undefined;
     return r === undefined ? undefined : fromRaw(r);
   }
 
   body(digest: string): Uint8Array | undefined {
-    const r = this.#db.prepare('SELECT body FROM outbox WHERE digest = ?').get(digest) as
+    const r = this.#sql('SELECT body FROM outbox WHERE digest = ?').get(digest) as
       { body: Buffer | null } | undefined;
     return r?.body == null ? undefined : new Uint8Array(r.body);
   }
 
   /** Queued rows due at `now`, oldest first. */
   due(now: number, limit: number): OutboxRow[] {
-    const rows = this.#db
-      .prepare(
-        `SELECT ${COLUMNS} FROM outbox WHERE status = 'queued' AND next_at <= ? ORDER BY next_at, accepted_at LIMIT ?`,
-      )
-      .all(now, limit) as RawRow[];
+    const rows = this.#sql(
+      `SELECT ${COLUMNS} FROM outbox WHERE status = 'queued' AND next_at <= ? ORDER BY next_at, accepted_at LIMIT ?`,
+    ).all(now, limit) as RawRow[];
     return rows.map(fromRaw);
   }
 
   /** The earliest `next_at` of a queued row, or undefined. */
   nextDue(): number | undefined {
-    const r = this.#db
-      .prepare("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'queued'")
-      .get() as { t: number | null };
+    const r = this.#sql("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'queued'").get() as {
+      t: number | null;
+    };
     return r.t ?? undefined;
   }
 
   /** The site stored it: the body is dropped, the receipt kept. */
-  markStored(digest: string, receipt: string, siteIndex: number): void {
-    this.#db
-      .prepare(
+  markStored(digest: string, receipt: string, siteIndex: number): Promise<void> {
+    return this.#write(() => {
+      this.#sql(
         "UPDATE outbox SET status = 'stored', receipt = ?, site_index = ?, body = NULL, last_error = NULL WHERE digest = ? AND status = 'queued'",
-      )
-      .run(receipt, siteIndex, digest);
+      ).run(receipt, siteIndex, digest);
+    });
   }
 
   /** The site refused it with a code: never retried, never sent elsewhere. */
-  markRefused(digest: string, code: string): void {
-    this.#db
-      .prepare(
+  markRefused(digest: string, code: string): Promise<void> {
+    return this.#write(() => {
+      this.#sql(
         "UPDATE outbox SET status = 'refused', refusal = ?, body = NULL WHERE digest = ? AND status = 'queued'",
-      )
-      .run(code, digest);
+      ).run(code, digest);
+    });
   }
 
   /** A failed attempt: try again at `nextAt`. */
-  markRetry(digest: string, error: string, nextAt: number): void {
-    this.#db
-      .prepare(
+  markRetry(digest: string, error: string, nextAt: number): Promise<void> {
+    return this.#write(() => {
+      this.#sql(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE digest = ? AND status = 'queued'",
-      )
-      .run(error.slice(0, 500), nextAt, digest);
+      ).run(error.slice(0, 500), nextAt, digest);
+    });
   }
 
   counts(): Record<OutboxStatus, number> {
-    const rows = this.#db
-      .prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status')
-      .all() as { status: OutboxStatus; n: number }[];
+    const rows = this.#sql('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status').all() as {
+      status: OutboxStatus;
+      n: number;
+    }[];
     const out: Record<OutboxStatus, number> = { queued: 0, stored: 0, refused: 0 };
     for (const r of rows) out[r.status] = r.n;
     return out;
@@ -252,6 +282,7 @@ export class RouterStore {
 
   close(): void {
     if (this.#closed) return;
+    this.#writes.flush();
     this.#closed = true;
     this.#db.close();
   }

@@ -8,8 +8,8 @@
  * stores none twice (see storage.ts):
  *   1. storeBatch(batch + entry bytes)    — atomic, idempotent by digest
  *   2. log.add(entry bytes, dedup)        — same bytes, same index
- *   3. markLogged(entry id, index)
- *   4. wait for a witnessed checkpoint, answer with the receipt
+ *   3. markLogged(entry id, index), while
+ *   4. waiting for a witnessed checkpoint; answer with the receipt once both are done
  * A crash after 1 leaves the entry in `unlogged()`; `recover()` (at start
  * and on a timer) does 2–3 for it. A re-sent batch finds step 1 done and
  * continues from there.
@@ -113,8 +113,20 @@ export class SiteIngest {
       stored = await this.#storage.storeBatch(toStore(batch, digest, entry, storedAtMs));
       if (stored.created) this.#metrics?.stored(batch.region, batch.events.length);
     }
-    const index = stored.logIndex ?? (await this.#append(stored.entryId, stored.entry));
-    const receipt = await this.#receipt(index);
+    if (stored.logIndex !== null) {
+      return {
+        batch: digest,
+        index: stored.logIndex,
+        receipt: await this.#receipt(stored.logIndex),
+      };
+    }
+    const index = await this.#sequence(stored.entry);
+    // Recording the index is off the answer's path: the receipt is what the router waits
+    // for, and a lost record only means recover() appends the same bytes again (same index).
+    const [receipt] = await Promise.all([
+      this.#receipt(index),
+      this.#storage.markLogged([{ id: stored.entryId, index }]),
+    ]);
     return { batch: digest, index, receipt };
   }
 
@@ -148,17 +160,20 @@ export class SiteIngest {
   }
 
   async #append(entryId: bigint, entry: Uint8Array): Promise<bigint> {
-    let index: bigint;
+    const index = await this.#sequence(entry);
+    await this.#storage.markLogged([{ id: entryId, index }]);
+    return index;
+  }
+
+  async #sequence(entry: Uint8Array): Promise<bigint> {
     try {
       // Same bytes, same index: the log deduplicates (LogStorage.sequence).
-      index = (await this.#log.add(entry, { dedup: true })).index;
+      return (await this.#log.add(entry, { dedup: true })).index;
     } catch (cause) {
       throw new TelemetryError('INGEST_LOG_FAILED', 'the ingest log did not take the entry', {
         cause,
       });
     }
-    await this.#storage.markLogged([{ id: entryId, index }]);
-    return index;
   }
 
   async #receipt(index: bigint): Promise<string> {

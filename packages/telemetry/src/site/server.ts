@@ -53,6 +53,29 @@ const STATUS: Partial<Record<TelemetryErrorCode, number>> = {
   CLOSED: 503,
 };
 
+/**
+ * The lookup answers' JSON Schema (residency's `Reputation`): fastify compiles
+ * a serializer from it, several times faster than JSON.stringify on a batch
+ * answer of 10,000 results. Every field is required, so a missing one fails
+ * the request instead of vanishing from the answer.
+ */
+const REPUTATION = {
+  type: 'object',
+  required: ['sha256', 'verdict', 'firstSeen', 'detections', 'source'],
+  properties: {
+    sha256: { type: 'string' },
+    verdict: { type: 'string' },
+    firstSeen: { type: ['string', 'null'] },
+    detections: { type: 'integer' },
+    source: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+const LOOKUP_ANSWER = {
+  type: 'object',
+  required: ['results'],
+  properties: { results: { type: 'array', items: REPUTATION } },
+} as const;
+
 // c2sp.org/tlog-tiles: tiles are immutable; the checkpoint is not.
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const MUTABLE = 'no-cache';
@@ -103,15 +126,19 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
     });
   });
 
-  app.get('/reputation/:sha256', async (req, reply) => {
-    const hash = checkHash((req.params as { sha256: string }).sha256);
-    const [facts] = await storage.reputation([hash]);
-    if (facts === undefined) throw new TelemetryError('STORAGE_FAILED', 'no answer for the hash');
-    metrics.lookups.inc({ kind: 'single' });
-    return reply.header('cache-control', 'no-store').send(reputationOf(facts));
-  });
+  app.get(
+    '/reputation/:sha256',
+    { schema: { response: { 200: REPUTATION } } },
+    async (req, reply) => {
+      const hash = checkHash((req.params as { sha256: string }).sha256);
+      const [facts] = await storage.reputation([hash]);
+      if (facts === undefined) throw new TelemetryError('STORAGE_FAILED', 'no answer for the hash');
+      metrics.lookups.inc({ kind: 'single' });
+      return reply.header('cache-control', 'no-store').send(reputationOf(facts));
+    },
+  );
 
-  app.post('/reputation', async (req, reply) => {
+  app.post('/reputation', { schema: { response: { 200: LOOKUP_ANSWER } } }, async (req, reply) => {
     const hashes = parseLookupBody(bodyBytes(req));
     const facts = await storage.reputation(hashes);
     metrics.lookups.inc({ kind: 'batch' }, hashes.length);

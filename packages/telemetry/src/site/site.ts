@@ -25,6 +25,8 @@ import { openSqliteSiteStorage } from './sqlite-storage.js';
 import type { SiteStorage } from './storage.js';
 
 const SITE_ID = /^[a-z0-9-]{2,32}$/;
+/** The ingest log's sequencer gathers entries this long at most (default; `log.sequencer`). */
+const SEQUENCE_DELAY_MS = 2;
 
 export interface RetentionOptions {
   /** Batches stored longer ago than this are deleted. */
@@ -167,6 +169,9 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       storage: logStorage,
       signerKey: opts.logSignerKey,
       ...opts.log,
+      // Every stored batch waits for its entry's receipt: sequence at once (the
+      // storage's group commit already batched), and each add wakes the integrator.
+      sequencer: { batchDelayMs: SEQUENCE_DELAY_MS, ...opts.log?.sequencer },
       integrator: {
         ...opts.log?.integrator,
         onError: (err) => {
