@@ -10,6 +10,10 @@ export default defineConfig({
   resolve: {
     alias: {
       '@glasshouse/errors': src('packages/errors'),
+      // Tests run on Node: the node engine (a test checks the browser one).
+      '@glasshouse/crypto': fileURLToPath(
+        new URL('./packages/crypto/src/node.ts', import.meta.url),
+      ),
       '@glasshouse/residency': src('packages/residency'),
       '@glasshouse/access-format': src('packages/access-format'),
       '@glasshouse/tlog': src('packages/tlog'),

@@ -1,0 +1,36 @@
+/**
+ * The one crypto interface of the project's pure packages. Two modules
+ * implement it with the same exports: `node.ts` (node:crypto, OpenSSL) and
+ * `web.ts` (@noble/hashes, @noble/curves). The package's `exports` picks
+ * `web.js` under the bundler's `browser` condition and `node.js` elsewhere,
+ * so pure code imports `@glasshouse/crypto` and never names an engine.
+ *
+ * Why two: measured (bench/run.ts), node:crypto is 1.4-2x faster for a
+ * 65-byte SHA-256 (a Merkle node), 10x for 1 MiB, and 8-25x for an Ed25519
+ * verification; servers keep that speed, browsers get a pure implementation
+ * with the same results (a test runs both on the same vectors).
+ */
+export interface Sha256Hasher {
+  update(data: Uint8Array): Sha256Hasher;
+  digest(): Uint8Array;
+}
+
+export interface CryptoProvider {
+  /** Which engine answers: shown by benchmarks and diagnostics. */
+  readonly engine: 'node:crypto' | '@noble';
+  /** SHA-256 (FIPS 180-4) of `data`. */
+  sha256(data: Uint8Array): Uint8Array;
+  /** An incremental SHA-256 for data that arrives in pieces. */
+  createSha256(): Sha256Hasher;
+  /** The raw 32-byte Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  /** A 64-byte Ed25519 signature (RFC 8032 §5.1.6) by the key of `seed`. */
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * RFC 8032 §5.1.7 verification; false (never a throw) for a key or
+   * signature of the wrong size, a point that does not decode, or S >= L.
+   */
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** `n` bytes from the platform's CSPRNG. */
+  randomBytes(n: number): Uint8Array;
+}
