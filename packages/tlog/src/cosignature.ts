@@ -19,7 +19,6 @@
  * hex ID of such a key is its 0x01 ID, while the signatures it makes here
  * always carry the 0x04 ID.
  */
-import { sign as cryptoSign } from 'node:crypto';
 import { parseCheckpoint } from './checkpoint.js';
 import { TlogError } from './errors.js';
 import {
@@ -86,7 +85,7 @@ export function generateCosignerKey(
 /** Parses a cosigner's signer key (type 0x04, or 0x01: see the module comment). */
 export function parseCosignerKey(signerKey: string): Cosigner {
   const parsed = decodeEd25519SignerKey(signerKey, [COSIGNATURE_KEY_TYPE, ED25519_KEY_TYPE]);
-  const { name, publicKey, privateKey } = parsed;
+  const { name, publicKey, sign } = parsed;
   return {
     name,
     // c2sp.org/tlog-cosignature: SHA-256(<name> || "\n" || 0x04 || public key)[:4]
@@ -96,7 +95,7 @@ export function parseCosignerKey(signerKey: string): Cosigner {
       // Cosigning is a statement about a checkpoint; anything else is refused.
       parseCheckpoint(checkpointText);
       const ts = toTimestamp(timestamp);
-      const signature = cryptoSign(null, cosignatureMessage(checkpointText, ts), privateKey);
+      const signature = sign(cosignatureMessage(checkpointText, ts));
       return concat(encodeTimestamp(ts), signature);
     },
   };
@@ -105,12 +104,12 @@ export function parseCosignerKey(signerKey: string): Cosigner {
 /** Parses a cosigner's verifier key `name+hexid+base64(0x04 ‖ Ed25519 public key)`. */
 export function parseCosignatureVerifierKey(vkey: string): CosignatureVerifier {
   const parsed = decodeEd25519VerifierKey(vkey, COSIGNATURE_KEY_TYPE);
-  const keyObject = parsed.keyObject;
+  const publicKey = parsed.publicKey;
   return {
     name: parsed.name,
     keyId: parsed.keyId,
     keyType: parsed.keyType,
-    publicKey: parsed.publicKey,
+    publicKey,
     text: vkey,
     verify(message, signature) {
       // c2sp.org/tlog-cosignature: the signature is a 72-byte timestamped_signature
@@ -119,7 +118,7 @@ export function parseCosignatureVerifierKey(vkey: string): CosignatureVerifier {
       // c2sp.org/tlog-cosignature: timestamp MUST NOT exceed 2^63 - 1
       if (ts > MAX_COSIGNATURE_TIMESTAMP) return false;
       const signed = concat(header(ts), message);
-      return verifyEd25519(keyObject, signed, signature.subarray(8));
+      return verifyEd25519(publicKey, signed, signature.subarray(8));
     },
   };
 }

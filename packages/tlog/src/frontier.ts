@@ -78,11 +78,10 @@ export class Frontier {
  * (the low byte of its length prefix, already parsed) is set to 0x00, so
  * each leaf hash reads its input in place: no per-entry copy.
  */
-export function hashEntries(bundle: BundleBounds): Buffer {
+export function hashEntries(bundle: BundleBounds): Uint8Array {
   const { starts, ends } = bundle;
-  const work = Buffer.allocUnsafe(bundle.data.length);
-  work.set(bundle.data);
-  const out = Buffer.allocUnsafe(starts.length * HASH_SIZE);
+  const work = bundle.data.slice();
+  const out = new Uint8Array(starts.length * HASH_SIZE);
   for (let i = 0; i < starts.length; i++) {
     const start = starts[i] as number; // ≥ 2: every entry follows its 2-byte length
     work[start - 1] = 0x00;
@@ -92,7 +91,7 @@ export function hashEntries(bundle: BundleBounds): Buffer {
 }
 
 // 1 spare byte, then 256 hashes: a level of the subtree being folded.
-const fold = Buffer.alloc(1 + TILE_WIDTH * HASH_SIZE);
+const fold = new Uint8Array(1 + TILE_WIDTH * HASH_SIZE);
 
 /**
  * RFC 9162 §2.1.1: the root of the perfect subtree over 256 leaf hashes laid
@@ -110,5 +109,5 @@ export function subtreeRoot(leaves: Uint8Array): Uint8Array {
       fold.set(sha256(fold.subarray(at, at + 1 + 2 * HASH_SIZE)), 1 + j * HASH_SIZE);
     }
   }
-  return Buffer.from(fold.subarray(1, 1 + HASH_SIZE));
+  return fold.slice(1, 1 + HASH_SIZE);
 }

@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { sha256 as engineSha256 } from '@glasshouse/crypto';
 
 /** Size in bytes of every Merkle tree hash (SHA-256). */
 export const HASH_SIZE = 32;
@@ -12,15 +12,9 @@ export interface NodeId {
   readonly index: bigint;
 }
 
-// `crypto.hash` (Node ≥ 20.12) skips the Hash object and is several times
-// faster than createHash for inputs this small; keep a fallback for older 20.x.
-const oneShot: ((data: Uint8Array) => Uint8Array) | undefined =
-  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'buffer') : undefined;
-
-/** SHA-256 of `data`. */
+/** SHA-256 of `data` (node:crypto on Node, @noble in a browser: @glasshouse/crypto). */
 export function sha256(data: Uint8Array): Uint8Array {
-  if (oneShot !== undefined) return oneShot(data);
-  return crypto.createHash('sha256').update(data).digest();
+  return engineSha256(data);
 }
 
 /** RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 ‖ d(0)). */

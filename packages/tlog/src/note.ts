@@ -11,14 +11,13 @@
  * been verified, so `openNote` is the only way to get at it.
  */
 import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
+  createSha256,
+  ed25519PublicKey,
+  ed25519Sign,
+  ed25519Verify,
   randomBytes,
-  sign as cryptoSign,
-  verify as cryptoVerify,
-  type KeyObject,
-} from 'node:crypto';
+} from '@glasshouse/crypto';
+import { base64DecodeChecked, base64Encode } from './bytes.js';
 import { TlogError } from './errors.js';
 
 /** Signature type identifier of plain Ed25519 note signatures. */
@@ -95,13 +94,6 @@ const UNICODE_SPACE = /\p{White_Space}/u;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX_KEY_ID = /^[0-9a-f]{8}$/;
 
-// DER framing of raw Ed25519 keys (RFC 8410): SPKI for public keys, PKCS#8 for seeds.
-const ED25519_SPKI_PREFIX = Uint8Array.from([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-]);
-const ED25519_PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
 const ED25519_KEY_SIZE = 32;
 const ED25519_SIGNATURE_SIZE = 64;
 
@@ -128,24 +120,24 @@ export function isValidKeyName(name: string): boolean {
  */
 export function decodeBase64Strict(s: string): Uint8Array | undefined {
   if (!BASE64.test(s)) return undefined;
-  const bytes = Buffer.from(s, 'base64');
-  if (bytes.toString('base64') !== s) return undefined;
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bytes = base64DecodeChecked(s);
+  if (base64Encode(bytes) !== s) return undefined;
+  return bytes;
 }
 
 export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return base64Encode(bytes);
 }
 
 /** c2sp.org/signed-note: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4], big-endian. */
 export function keyIdFor(name: string, keyType: number, publicKey: Uint8Array): number {
   assertKeyType(keyType);
-  const digest = createHash('sha256')
+  const digest = createSha256()
     .update(encoder.encode(name))
     .update(Uint8Array.of(0x0a, keyType))
     .update(publicKey)
     .digest();
-  return digest.readUInt32BE(0);
+  return new DataView(digest.buffer, digest.byteOffset, 4).getUint32(0);
 }
 
 /** `name+hexid+base64(type ‖ public key)`, the key ID computed from the parts. */
@@ -182,7 +174,7 @@ export function generateEd25519KeyPair(
       evidence: { seedLength: seed.length },
     });
   }
-  const publicKey = ed25519PublicKeyOf(ed25519PrivateKeyFromSeed(seed));
+  const publicKey = ed25519PublicKey(seed);
   const keyId = keyIdFor(name, keyType, publicKey);
   const material = encodeBase64(concat(Uint8Array.of(keyType), seed));
   return {
@@ -194,26 +186,25 @@ export function generateEd25519KeyPair(
 /** Parses an Ed25519 note verifier key `name+hexid+base64(0x01 ‖ public key)`. */
 export function parseVerifierKey(s: string): NoteVerifierKey {
   const parsed = decodeEd25519VerifierKey(s, ED25519_KEY_TYPE);
-  const keyObject = parsed.keyObject;
+  const publicKey = parsed.publicKey;
   return {
     name: parsed.name,
     keyId: parsed.keyId,
     keyType: parsed.keyType,
-    publicKey: parsed.publicKey,
+    publicKey,
     text: s,
-    verify: (message, signature) => verifyEd25519(keyObject, message, signature),
+    verify: (message, signature) => verifyEd25519(publicKey, message, signature),
   };
 }
 
 /** Parses an Ed25519 note signer key `PRIVATE+KEY+name+hexid+base64(0x01 ‖ seed)`. */
 export function parseSignerKey(s: string): NoteSignerKey {
   const parsed = decodeEd25519SignerKey(s, [ED25519_KEY_TYPE]);
-  const privateKey = parsed.privateKey;
   return {
     name: parsed.name,
     keyId: parsed.keyId,
     verifierKey: formatVerifierKey(parsed.name, ED25519_KEY_TYPE, parsed.publicKey),
-    sign: (message) => new Uint8Array(cryptoSign(null, message, privateKey)),
+    sign: parsed.sign,
   };
 }
 
@@ -223,7 +214,6 @@ export interface Ed25519VerifierKeyParts {
   keyId: number;
   keyType: number;
   publicKey: Uint8Array;
-  keyObject: KeyObject;
 }
 
 /**
@@ -261,7 +251,7 @@ export function decodeEd25519VerifierKey(s: string, keyType: number): Ed25519Ver
       evidence: { key: s, keyId: hexId, computed: hexKeyId(computed) },
     });
   }
-  return { name, keyId, keyType, publicKey, keyObject: ed25519PublicKeyFromRaw(publicKey) };
+  return { name, keyId, keyType, publicKey };
 }
 
 /** The parts of a signer key whose material is an Ed25519 seed. */
@@ -272,7 +262,8 @@ export interface Ed25519SignerKeyParts {
   /** The key ID written in the key, checked against `keyType`. */
   keyId: number;
   publicKey: Uint8Array;
-  privateKey: KeyObject;
+  /** Signs with the seed, which stays inside this closure (never a field). */
+  sign: (message: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -307,25 +298,31 @@ export function decodeEd25519SignerKey(
       evidence: { name, seedLength: seed.length },
     });
   }
-  const privateKey = ed25519PrivateKeyFromSeed(seed);
-  const publicKey = ed25519PublicKeyOf(privateKey);
+  const secret = seed.slice();
+  const publicKey = ed25519PublicKey(secret);
   const computed = keyIdFor(name, type, publicKey);
   if (computed !== keyId) {
     throw new TlogError('KEY_ID_MISMATCH', 'key ID does not match the name and derived key', {
       evidence: { name, keyId: hexId, computed: hexKeyId(computed) },
     });
   }
-  return { name, keyType: type, keyId, publicKey, privateKey };
+  return {
+    name,
+    keyType: type,
+    keyId,
+    publicKey,
+    sign: (message) => ed25519Sign(secret, message),
+  };
 }
 
 /** Verifies an Ed25519 signature (RFC 8032); false for a wrong-sized one. */
 export function verifyEd25519(
-  publicKey: KeyObject,
+  publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
   if (signature.length !== ED25519_SIGNATURE_SIZE) return false;
-  return cryptoVerify(null, message, publicKey, signature);
+  return ed25519Verify(publicKey, message, signature);
 }
 
 /** `— name base64(keyID ‖ signature)` with its final newline (c2sp.org/signed-note). */
@@ -602,27 +599,6 @@ function assertKeyType(keyType: number): void {
       evidence: { keyType },
     });
   }
-}
-
-function ed25519PublicKeyFromRaw(raw: Uint8Array): KeyObject {
-  return createPublicKey({
-    key: Buffer.from(concat(ED25519_SPKI_PREFIX, raw)),
-    format: 'der',
-    type: 'spki',
-  });
-}
-
-function ed25519PrivateKeyFromSeed(seed: Uint8Array): KeyObject {
-  return createPrivateKey({
-    key: Buffer.from(concat(ED25519_PKCS8_PREFIX, seed)),
-    format: 'der',
-    type: 'pkcs8',
-  });
-}
-
-function ed25519PublicKeyOf(privateKey: KeyObject): Uint8Array {
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - ED25519_KEY_SIZE));
 }
 
 function verifierKey(name: string, keyId: number): string {

@@ -1,4 +1,4 @@
-import { bytesEqual } from './bytes.js';
+import { base64Encode, bytesEqual } from './bytes.js';
 import { TlogError } from './errors.js';
 import { HASH_SIZE, type NodeId, emptyRoot, hashChildren } from './hash.js';
 
@@ -78,7 +78,7 @@ function checkProofHashes(proof: readonly Uint8Array[]): void {
 }
 
 function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return base64Encode(bytes);
 }
 
 // ---------------------------------------------------------------------------
