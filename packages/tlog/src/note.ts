@@ -15,9 +15,10 @@ import {
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,
+  fromBase64,
   randomBytes,
+  toBase64,
 } from '@glasshouse/crypto';
-import { base64DecodeChecked, base64Encode } from './bytes.js';
 import { TlogError } from './errors.js';
 
 /** Signature type identifier of plain Ed25519 note signatures. */
@@ -120,13 +121,13 @@ export function isValidKeyName(name: string): boolean {
  */
 export function decodeBase64Strict(s: string): Uint8Array | undefined {
   if (!BASE64.test(s)) return undefined;
-  const bytes = base64DecodeChecked(s);
-  if (base64Encode(bytes) !== s) return undefined;
+  const bytes = fromBase64(s);
+  if (bytes === undefined || toBase64(bytes) !== s) return undefined;
   return bytes;
 }
 
 export function encodeBase64(bytes: Uint8Array): string {
-  return base64Encode(bytes);
+  return toBase64(bytes);
 }
 
 /** c2sp.org/signed-note: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4], big-endian. */

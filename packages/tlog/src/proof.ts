@@ -1,4 +1,5 @@
-import { base64Encode, bytesEqual } from './bytes.js';
+import { toBase64 } from '@glasshouse/crypto';
+import { bytesEqual } from './bytes.js';
 import { TlogError } from './errors.js';
 import { HASH_SIZE, type NodeId, emptyRoot, hashChildren } from './hash.js';
 
@@ -78,7 +79,7 @@ function checkProofHashes(proof: readonly Uint8Array[]): void {
 }
 
 function b64(bytes: Uint8Array): string {
-  return base64Encode(bytes);
+  return toBase64(bytes);
 }
 
 // ---------------------------------------------------------------------------
