@@ -80,7 +80,9 @@ export class Frontier {
  */
 export function hashEntries(bundle: BundleBounds): Uint8Array {
   const { starts, ends } = bundle;
-  const work = bundle.data.slice();
+  // A copy, made with `set`: `slice` on a Node Buffer would share the bytes.
+  const work = new Uint8Array(bundle.data.length);
+  work.set(bundle.data);
   const out = new Uint8Array(starts.length * HASH_SIZE);
   for (let i = 0; i < starts.length; i++) {
     const start = starts[i] as number; // ≥ 2: every entry follows its 2-byte length

@@ -30,6 +30,18 @@ describe('Frontier, hashEntries, subtreeRoot', () => {
     expect(Buffer.from(hashEntries(bounds(entries)))).toEqual(want);
   });
 
+  it('leaves the bundle it hashes untouched, also when it is a Node Buffer', () => {
+    // A monitor mirrors the very bytes it hashed: they must still be the log's.
+    const entries = Array.from({ length: 5 }, (_, i) => entry(i));
+    const b = bounds(entries);
+    const asBuffer = { ...b, data: Buffer.from(b.data) };
+    const before = Buffer.from(b.data);
+    hashEntries(b);
+    hashEntries(asBuffer);
+    expect(Buffer.from(b.data)).toEqual(before);
+    expect(asBuffer.data).toEqual(before);
+  });
+
   it('recomputes the same tree as leaf-by-leaf appends, whole bundles at a time', () => {
     // Start mid-way (size 3 · 256) so the pushes merge with existing subtrees.
     const reference = new CompactRange();
