@@ -11,6 +11,7 @@
  * The output is not always valid JSON (a raw newline inside a string is not),
  * which is fine: it is only ever hashed or signed, never parsed.
  */
+import { compareBytes, utf8 } from '@glasshouse/crypto';
 import { AttestError } from './errors.js';
 
 const encoder = new TextEncoder();
@@ -85,8 +86,8 @@ function write(value: unknown, out: string[], path: string, seen: Set<object>): 
 /** Keys in code point order (Python's `sorted`), which is UTF-8 byte order. */
 function sortedKeys(object: object): string[] {
   return Object.keys(object)
-    .map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }))
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((key) => ({ key, bytes: utf8(key) }))
+    .sort((a, b) => compareBytes(a.bytes, b.bytes))
     .map(({ key }) => key);
 }
 

@@ -22,6 +22,7 @@
  *   in a string that has no other of these; `strictBase64` closes it for
  *   envelopes this project wrote itself.
  */
+import { fromBase64, toBase64 as encodeBase64, utf8Length } from '@glasshouse/crypto';
 import { AttestError, type AttestErrorCode } from './errors.js';
 
 /** The JSON envelope (DSSE envelope.md), base64 fields as found. */
@@ -160,7 +161,7 @@ export function parseEnvelope(
 ): Envelope {
   const maxSize = options.maxSize ?? DEFAULT_MAX_ENVELOPE_SIZE;
   const maxSignatures = options.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
-  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  const size = typeof input === 'string' ? utf8Length(input) : input.length;
   if (size > maxSize) {
     throw new AttestError('ENVELOPE_TOO_LARGE', 'envelope is over the size limit', {
       evidence: { size, maxSize },
@@ -301,16 +302,17 @@ export function decodeBase64(s: string, field = 'base64', strict = false): Uint8
     invalidBase64(field);
   }
   if (strict && (urlSafe || s.length % 4 !== 0)) invalidBase64(field);
-  const bytes = Buffer.from(s, urlSafe ? 'base64url' : 'base64');
+  const bytes = fromBase64(s) ?? invalidBase64(field);
   // Canonical: re-encoding gives the same characters (zero unused bits).
-  const again = bytes.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '');
+  let again = encodeBase64(bytes).replace(/=+$/, '');
+  if (urlSafe) again = again.replaceAll('+', '-').replaceAll('/', '_');
   if (again !== s.replace(/=+$/, '')) invalidBase64(field);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes;
 }
 
 /** Standard, padded base64 (RFC 4648 §4), what `signEnvelope` writes. */
 export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return encodeBase64(bytes);
 }
 
 function validPadding(s: string): boolean {

@@ -3,6 +3,7 @@
  * each caller supplies `fail`, which throws its own codes, so a bad digest in
  * a Statement and one in a provenance predicate name their own layer.
  */
+import { compareBytes, utf8 } from '@glasshouse/crypto';
 
 /** Throws the caller's coded error for a missing or invalid field at `path`. */
 export type Fail = (kind: 'missing' | 'invalid', path: string, reason: string) => never;
@@ -206,8 +207,8 @@ function sortKeys(value: unknown): unknown {
   return Object.fromEntries(
     Object.keys(value)
       .filter((key) => value[key] !== undefined)
-      .map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }))
-      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+      .map((key) => ({ key, bytes: utf8(key) }))
+      .sort((a, b) => compareBytes(a.bytes, b.bytes))
       .map(({ key }) => [key, sortKeys(value[key])]),
   );
 }

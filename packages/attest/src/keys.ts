@@ -18,16 +18,17 @@
  * one pinned key ID stand for a functionary in both worlds.
  */
 import {
-  createPrivateKey,
-  createPublicKey,
+  ed25519PublicKey,
+  ed25519Sign,
+  ed25519Verify,
+  fromHex,
   randomBytes,
-  sign as cryptoSign,
-  verify as cryptoVerify,
-  type KeyObject,
-} from 'node:crypto';
+  toHex,
+} from '@glasshouse/crypto';
 import { encodeCanonical } from './canonical.js';
 import { sha256Hex } from './digest.js';
 import { AttestError } from './errors.js';
+import { derAlgorithm, pemDecode, pemEncode } from './pem.js';
 
 /** A public key that can check signatures; `keyid` as described above. */
 export interface PublicKey {
@@ -69,9 +70,12 @@ export const ED25519_SIGNATURE_SIZE = 64;
 /** securesystemslib `settings.HASH_ALGORITHMS`: part of every key ID preimage. */
 export const KEYID_HASH_ALGORITHMS: readonly string[] = ['sha256', 'sha512'];
 
-// DER framing of raw Ed25519 keys (RFC 8410): SPKI for public keys, PKCS#8 for seeds.
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+// DER framing of raw Ed25519 keys (RFC 8410 §4 and §7): SPKI for public
+// keys, PKCS#8 (v1, no attributes) for seeds. Anything else with the Ed25519
+// OID is refused rather than half-parsed.
+const SPKI_PREFIX = fromHex('302a300506032b6570032100') ?? new Uint8Array(0);
+const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420') ?? new Uint8Array(0);
+const ED25519_OID = '1.3.101.112';
 const HEX_64 = /^[0-9a-f]{64}$/;
 
 /** A new Ed25519 signing key; random unless a 32-byte seed is given. */
@@ -86,53 +90,68 @@ export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
       evidence: { seedLength: seed.length },
     });
   }
-  const privateKey = createPrivateKey({
-    key: Buffer.concat([PKCS8_PREFIX, seed]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  return signingKeyFromKeyObject(privateKey);
-}
-
-/** A signing key from a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). */
-export function signingKeyFromPem(pem: string): SigningKey {
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey({ key: pem, format: 'pem' });
-  } catch (cause) {
-    throw new AttestError('KEY_MALFORMED', 'not a PKCS#8 PEM private key', { cause });
-  }
-  if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only Ed25519 keys are supported', {
-      evidence: { keyType: privateKey.asymmetricKeyType },
-    });
-  }
-  return signingKeyFromKeyObject(privateKey);
-}
-
-/** The PKCS#8 PEM of a signing key: the one way to get its secret out. */
-export function signingKeyToPem(key: SigningKey): string {
-  const privateKey = PRIVATE_KEYS.get(key);
-  if (privateKey === undefined) {
-    throw new AttestError('KEY_MALFORMED', 'not a signing key made by this package');
-  }
-  return privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-}
-
-// Private key objects stay out of the SigningKey value, so logging or
-// serialising a SigningKey cannot leak the seed.
-const PRIVATE_KEYS = new WeakMap<SigningKey, KeyObject>();
-
-function signingKeyFromKeyObject(privateKey: KeyObject): SigningKey {
-  const verifier = publicKeyFromKeyObject(createPublicKey(privateKey));
+  const secret = seed.slice();
+  const verifier = publicKeyFromRaw(ed25519PublicKey(secret));
   const key: SigningKey = Object.freeze({
     keyid: verifier.keyid,
     publicKey: verifier.publicKey,
     verifier,
-    sign: (message: Uint8Array) => new Uint8Array(cryptoSign(null, message, privateKey)),
+    sign: (message: Uint8Array) => ed25519Sign(secret, message),
   });
-  PRIVATE_KEYS.set(key, privateKey);
+  SEEDS.set(key, secret);
   return key;
+}
+
+// Seeds stay out of the SigningKey value, so logging or serialising a
+// SigningKey cannot leak one.
+const SEEDS = new WeakMap<SigningKey, Uint8Array>();
+
+/**
+ * A signing key from a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`, RFC 7468
+ * §10) holding an Ed25519 seed in the RFC 8410 §7 form.
+ */
+export function signingKeyFromPem(pem: string): SigningKey {
+  const der = pemDecode(pem, 'PRIVATE KEY');
+  if (der === undefined) {
+    throw new AttestError('KEY_MALFORMED', 'not a PKCS#8 PEM private key');
+  }
+  return signingKeyFromSeed(ed25519Body(der, PKCS8_PREFIX, 'pkcs8'));
+}
+
+/** The PKCS#8 PEM of a signing key: the one way to get its secret out. */
+export function signingKeyToPem(key: SigningKey): string {
+  const seed = SEEDS.get(key);
+  if (seed === undefined) {
+    throw new AttestError('KEY_MALFORMED', 'not a signing key made by this package');
+  }
+  return pemEncode(concat(PKCS8_PREFIX, seed), 'PRIVATE KEY');
+}
+
+/**
+ * The 32 bytes after an RFC 8410 prefix. A key of another algorithm is
+ * KEY_UNSUPPORTED_TYPE; an Ed25519 key in another framing, or bytes that
+ * are not DER, KEY_MALFORMED.
+ */
+function ed25519Body(der: Uint8Array, prefix: Uint8Array, kind: 'spki' | 'pkcs8'): Uint8Array {
+  const oid = derAlgorithm(der, kind);
+  if (oid !== undefined && oid !== ED25519_OID) {
+    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only Ed25519 keys are supported', {
+      evidence: { algorithm: oid },
+    });
+  }
+  const framed =
+    der.length === prefix.length + ED25519_KEY_SIZE && prefix.every((b, i) => der[i] === b);
+  if (oid === undefined || !framed) {
+    throw new AttestError('KEY_MALFORMED', `not an RFC 8410 Ed25519 ${kind} key`);
+  }
+  return der.slice(prefix.length);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** A public key from its raw 32 bytes. */
@@ -142,55 +161,29 @@ export function publicKeyFromRaw(raw: Uint8Array): PublicKey {
       evidence: { publicKeyLength: raw.length },
     });
   }
-  let keyObject: KeyObject;
-  try {
-    keyObject = createPublicKey({
-      key: Buffer.concat([SPKI_PREFIX, raw]),
-      format: 'der',
-      type: 'spki',
-    });
-  } catch (cause) {
-    throw new AttestError('KEY_MALFORMED', 'not an Ed25519 public key', { cause });
-  }
-  return publicKeyFromKeyObject(keyObject);
+  const publicKey = raw.slice();
+  return Object.freeze({
+    keyid: computeKeyId(publicKey),
+    publicKey,
+    verify: (message: Uint8Array, signature: Uint8Array) =>
+      // RFC 8032 §5.1.7; a wrong-sized signature or a key that is not a
+      // curve point is simply invalid.
+      signature.length === ED25519_SIGNATURE_SIZE && ed25519Verify(publicKey, message, signature),
+  });
 }
 
-/** A public key from an SPKI PEM (`-----BEGIN PUBLIC KEY-----`). */
+/** A public key from an SPKI PEM (`-----BEGIN PUBLIC KEY-----`, RFC 7468 §13; RFC 8410 §4). */
 export function publicKeyFromPem(pem: string): PublicKey {
-  let keyObject: KeyObject;
-  try {
-    keyObject = createPublicKey({ key: pem, format: 'pem' });
-  } catch (cause) {
-    throw new AttestError('KEY_MALFORMED', 'not an SPKI PEM public key', { cause });
+  const der = pemDecode(pem, 'PUBLIC KEY');
+  if (der === undefined) {
+    throw new AttestError('KEY_MALFORMED', 'not an SPKI PEM public key');
   }
-  return publicKeyFromKeyObject(keyObject);
+  return publicKeyFromRaw(ed25519Body(der, SPKI_PREFIX, 'spki'));
 }
 
 /** The SPKI PEM of a public key. */
 export function publicKeyToPem(key: PublicKey): string {
-  const der = Buffer.concat([SPKI_PREFIX, key.publicKey]);
-  return createPublicKey({ key: der, format: 'der', type: 'spki' })
-    .export({ format: 'pem', type: 'spki' })
-    .toString();
-}
-
-function publicKeyFromKeyObject(keyObject: KeyObject): PublicKey {
-  if (keyObject.asymmetricKeyType !== 'ed25519') {
-    throw new AttestError('KEY_UNSUPPORTED_TYPE', 'only Ed25519 keys are supported', {
-      evidence: { keyType: keyObject.asymmetricKeyType },
-    });
-  }
-  const der = keyObject.export({ format: 'der', type: 'spki' });
-  const publicKey = new Uint8Array(der.subarray(SPKI_PREFIX.length));
-  const keyid = computeKeyId(publicKey);
-  return Object.freeze({
-    keyid,
-    publicKey,
-    verify: (message: Uint8Array, signature: Uint8Array) =>
-      // RFC 8032 §5.1.7; a wrong-sized signature is simply invalid.
-      signature.length === ED25519_SIGNATURE_SIZE &&
-      cryptoVerify(null, message, keyObject, signature),
-  });
+  return pemEncode(concat(SPKI_PREFIX, key.publicKey), 'PUBLIC KEY');
 }
 
 /** securesystemslib's public key dict of a raw Ed25519 public key. */
@@ -199,7 +192,7 @@ export function keyDictFor(publicKey: Uint8Array): KeyDict {
     keytype: 'ed25519',
     scheme: 'ed25519',
     keyid_hash_algorithms: [...KEYID_HASH_ALGORITHMS],
-    keyval: { public: Buffer.from(publicKey).toString('hex') },
+    keyval: { public: toHex(publicKey) },
   };
 }
 
@@ -257,7 +250,7 @@ export function publicKeyFromKeyDict(value: unknown): PublicKey {
   ) {
     throw new AttestError('KEY_MALFORMED', 'keyid_hash_algorithms is a list of strings');
   }
-  const key = publicKeyFromRaw(Buffer.from(hex, 'hex'));
+  const key = publicKeyFromRaw(fromHex(hex) ?? new Uint8Array(0));
   if (value.keyid !== undefined && value.keyid !== key.keyid) {
     throw new AttestError('KEY_ID_MISMATCH', 'keyid is not the one computed from the key', {
       evidence: { keyid: value.keyid, computed: key.keyid },

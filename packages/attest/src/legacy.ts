@@ -16,6 +16,7 @@
  * and inspections (which run commands) are left to in-toto-verify; the one
  * artifact check an installer needs is `verifyProduct`.
  */
+import { fromHex, toHex, utf8Length } from '@glasshouse/crypto';
 import { canonicalString, encodeCanonical } from './canonical.js';
 import { AttestError } from './errors.js';
 import { isRecord, stableStringify } from './fields.js';
@@ -154,7 +155,7 @@ export function signMetadata<T extends SignedMetadata>(
     signed,
     signatures: signers.map((signer) => ({
       keyid: signer.keyid,
-      sig: Buffer.from(signer.sign(bytes)).toString('hex'),
+      sig: toHex(signer.sign(bytes)),
     })),
   };
 }
@@ -173,7 +174,7 @@ export function parseMetablock(
   options: { maxSize?: number } = {},
 ): Metablock {
   const maxSize = options.maxSize ?? DEFAULT_MAX_METADATA_SIZE;
-  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  const size = typeof input === 'string' ? utf8Length(input) : input.length;
   if (size > maxSize) {
     throw new AttestError('METADATA_TOO_LARGE', 'metadata is over the size limit', {
       evidence: { size, maxSize },
@@ -244,7 +245,8 @@ export function metablockSignedBy(metablock: Metablock, key: PublicKey): boolean
   if (signature === undefined || !LOWER_HEX.test(signature.sig) || signature.sig.length % 2 !== 0) {
     return false;
   }
-  return key.verify(signableBytes(metablock.signed), Buffer.from(signature.sig, 'hex'));
+  const sig = fromHex(signature.sig);
+  return sig !== undefined && key.verify(signableBytes(metablock.signed), sig);
 }
 
 /** Throws METADATA_SIGNATURE_INVALID unless `metablockSignedBy`. */

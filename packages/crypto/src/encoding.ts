@@ -77,6 +77,28 @@ export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
+/**
+ * The length of a string's UTF-8 encoding without making it (size limits
+ * are checked before anything is parsed). A lone surrogate counts 3 bytes,
+ * as its U+FFFD replacement would.
+ */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
 /** Byte order of two byte strings (memcmp), for sorting keys by their UTF-8 bytes. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);

@@ -3,7 +3,15 @@ import * as nodeCrypto from 'node:crypto';
 import type { CryptoProvider, Sha256Hasher } from './provider.js';
 
 export type { CryptoProvider, Sha256Hasher } from './provider.js';
-export { compareBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './encoding.js';
+export {
+  compareBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+  utf8,
+  utf8Length,
+} from './encoding.js';
 
 export const engine: CryptoProvider['engine'] = 'node:crypto';
 

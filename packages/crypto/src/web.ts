@@ -6,7 +6,15 @@ import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import type { CryptoProvider, Sha256Hasher } from './provider.js';
 
 export type { CryptoProvider, Sha256Hasher } from './provider.js';
-export { compareBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './encoding.js';
+export {
+  compareBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+  utf8,
+  utf8Length,
+} from './encoding.js';
 
 export const engine: CryptoProvider['engine'] = '@noble';
 

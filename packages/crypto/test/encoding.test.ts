@@ -1,7 +1,15 @@
 // The encodings agree with Node's Buffer (the reference here) on every input.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../src/encoding.js';
+import {
+  compareBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+  utf8,
+  utf8Length,
+} from '../src/encoding.js';
 
 describe('encodings', () => {
   it('base64 and hex agree with Buffer on random bytes, both ways', () => {
@@ -37,6 +45,15 @@ describe('encodings', () => {
     for (const bad of ['Zm9v!', 'Z', 'Zm=9', 'Zm9vY', 'é==='])
       expect(fromBase64(bad)).toBeUndefined();
     for (const bad of ['0', 'zz', '0g']) expect(fromHex(bad)).toBeUndefined();
+  });
+
+  it('counts UTF-8 bytes as Buffer.byteLength does, lone surrogates included', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 50 }), (s) => {
+        expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+      }),
+    );
+    expect(utf8Length('a\ud800b')).toBe(Buffer.byteLength('a\ud800b', 'utf8'));
   });
 
   it('orders byte strings as memcmp does', () => {
