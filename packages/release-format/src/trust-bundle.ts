@@ -28,7 +28,7 @@
  * of the root role. The fingerprint, SHA-256 of the envelope's bytes, is what
  * a person compares out of band: it fixes the root, hence the keys.
  */
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { ed25519Verify, fromHex, sha256, toHex, utf8 } from '@glasshouse/crypto';
 import {
   decodeBase64,
   pae,
@@ -47,8 +47,6 @@ export const MAX_TRUST_BUNDLE_BYTES = 1024 * 1024;
 /** Vendor and supervisor; a few more root keys at most. */
 const MAX_SIGNATURES = 8;
 const HEX_64 = /^[0-9a-f]{64}$/;
-/** SPKI DER prefix of an Ed25519 public key (RFC 8410). */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export interface TrustBundle {
   readonly schema: typeof TRUST_BUNDLE_SCHEMA;
@@ -83,7 +81,7 @@ export interface ResidencyTrust {
 
 /** The bytes the vendor and the supervisor sign. */
 export function encodeTrustBundlePayload(bundle: TrustBundle): Uint8Array {
-  return Buffer.from(`${JSON.stringify(bundle, null, 2)}\n`);
+  return utf8(`${JSON.stringify(bundle, null, 2)}\n`);
 }
 
 /**
@@ -104,7 +102,7 @@ export function trustBundleSigningMessage(payload: Uint8Array): Uint8Array {
 
 /** SHA-256 of the bundle's bytes, lowercase hex: what a person compares. */
 export function trustBundleFingerprint(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return toHex(sha256(bytes));
 }
 
 /** Throws TRUST_BUNDLE_FINGERPRINT_MISMATCH unless `expected` (hex, `sha256:` and colons allowed) is the bundle's. */
@@ -208,11 +206,7 @@ function verifyBundleSignatures(
         { evidence: { index, keyid, rootKeyids } },
       );
     }
-    const key = createPublicKey({
-      key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]),
-      format: 'der',
-      type: 'spki',
-    });
+    const key = fromHex(hex) ?? new Uint8Array(0);
     let sig: Uint8Array;
     try {
       sig = decodeBase64(signature.sig, `signatures[${index}].sig`, true);
@@ -222,7 +216,7 @@ function verifyBundleSignatures(
       });
     }
     // DSSE protocol.md "Verification": the signature is over PAE(type, payload).
-    if (!verify(null, message, key, sig)) {
+    if (!ed25519Verify(key, message, sig)) {
       throw new ReleaseFormatError(
         'TRUST_BUNDLE_SIGNATURE_INVALID',
         'a trust bundle signature fails',

@@ -2,7 +2,7 @@
  * Byte helpers without `node:` imports (this package also runs in a
  * browser): UTF-8, strict base64, hex, SHA-256, canonical JSON, randomness.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@glasshouse/crypto';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
 const encoder = new TextEncoder();

@@ -1,8 +1,9 @@
 /**
  * Keys and names derived from them: DSSE keyids, customer and device
- * pseudonyms, Ed25519 signing and verification (RFC 8032 via @noble/curves).
+ * pseudonyms, Ed25519 signing and verification (RFC 8032 through
+ * @glasshouse/crypto: node:crypto on a server, @noble in a browser).
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519PublicKey, ed25519Sign, ed25519Verify, randomBytes } from '@glasshouse/crypto';
 import { fromBase64, sha256Hex, toBase64 } from './bytes.js';
 import { ResidencyError } from './errors.js';
 
@@ -54,9 +55,9 @@ export function decodePublicKey(text: string): Uint8Array {
 }
 
 /**
- * RFC 8032 §5.1.7 verification, strict (`zip215: false`): non-canonical
- * encodings and small-order keys are refused, as node:crypto does, so a
- * browser and a server agree on every signature. Never throws.
+ * RFC 8032 §5.1.7 verification with the same rules on both engines (see
+ * @glasshouse/crypto), so a browser and a server agree on every signature.
+ * Never throws.
  */
 export function verifyEd25519(
   publicKey: Uint8Array,
@@ -65,12 +66,7 @@ export function verifyEd25519(
 ): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
   if (signature.length !== ED25519_SIGNATURE_BYTES) return false;
-  try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    // @noble/curves throws on a point that does not decode: that is a failed signature.
-    return false;
-  }
+  return ed25519Verify(publicKey, message, signature);
 }
 
 /** An Ed25519 key pair from a 32-byte seed (RFC 8032 §5.1.5); for tests and tools. */
@@ -80,16 +76,16 @@ export interface Ed25519KeyPair {
 }
 
 export function generateEd25519KeyPair(): Ed25519KeyPair {
-  return ed25519KeyPairFromSeed(ed25519.utils.randomSecretKey());
+  return ed25519KeyPairFromSeed(randomBytes(32));
 }
 
 export function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
   if (seed.length !== 32) throw new ResidencyError('KEY_INVALID', 'an Ed25519 seed is 32 bytes');
-  return { seed, publicKey: ed25519.getPublicKey(seed) };
+  return { seed, publicKey: ed25519PublicKey(seed) };
 }
 
 /** RFC 8032 §5.1.6 signature of `message` with the key of `seed`. */
 export function signEd25519(seed: Uint8Array, message: Uint8Array): Uint8Array {
   if (seed.length !== 32) throw new ResidencyError('KEY_INVALID', 'an Ed25519 seed is 32 bytes');
-  return ed25519.sign(message, seed);
+  return ed25519Sign(seed, message);
 }

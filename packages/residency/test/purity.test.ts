@@ -16,11 +16,12 @@ describe('purity of @glasshouse/residency', () => {
     }
   });
 
-  it('depends only on errors and the pinned browser-safe crypto libraries', () => {
+  it('depends only on errors, the crypto interface and the pinned browser-safe crypto libraries', () => {
     const pkg = JSON.parse(readFileSync(join(src, '..', 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
     expect(Object.keys(pkg.dependencies).sort()).toEqual([
+      '@glasshouse/crypto',
       '@glasshouse/errors',
       '@hpke/core',
       '@hpke/dhkem-x25519',
