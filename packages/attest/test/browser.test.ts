@@ -4,63 +4,25 @@
 // @noble engine) verifies in-toto's own signed layout and a DSSE envelope
 // signed on the Node side.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { browserBundle, bundleCode, expectNoNodeOnly } from '../../crypto/test/browser.js';
 import * as nodeSide from '../src/index.js';
 
 const src = join(import.meta.dirname, '..', 'src');
-const work = mkdtempSync(join(tmpdir(), 'attest-browser-'));
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
 
 type Attest = typeof nodeSide;
 
-async function browserBundle(): Promise<{ text: string; attest: Attest }> {
-  const result = await build({
-    entryPoints: [join(src, 'index.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-  });
-  expect(result.errors).toEqual([]);
-  const text = result.outputFiles[0]?.text ?? '';
-  const file = join(work, 'attest.browser.mjs');
-  writeFileSync(file, text);
-  return { text, attest: (await import(pathToFileURL(file).href)) as Attest };
-}
-
-/** The code of what `run` throws: the bundle has its own copy of the error classes. */
-function bundleCode(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    throw err;
-  }
-  return 'accepted';
-}
-
 describe('@glasshouse/attest in a browser', () => {
   it('has no node: imports, Buffer or process in src', () => {
-    for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-      expect(readFileSync(join(src, file), 'utf8'), file).not.toMatch(
-        /from ['"]node:|require\(|\bBuffer\b|\bprocess\./,
-      );
-    }
+    expectNoNodeOnly(src);
   });
 
   it('verifies a layout that in-toto signed, and a DSSE envelope signed on Node', async () => {
-    const { text, attest } = await browserBundle();
-    expect(text).not.toMatch(/from ["']node:|require\(["']node:/);
+    const { text, module } = await browserBundle(join(src, 'index.ts'), true);
     expect(text).toContain('@noble');
+    const attest = module as Attest;
 
     const vector = JSON.parse(
       readFileSync(

@@ -1,5 +1,5 @@
 // Byte encodings every pure package needs (RFC 4648 base64 and hex), in one
-// place and without Node's Buffer, so the same code runs in a browser. Each
+// place and with no Node-only class, so the same code runs in a browser. Each
 // decoder returns undefined for input outside its alphabet; the callers
 // check their format's rules (padding, canonical form) and throw their own
 // coded errors.

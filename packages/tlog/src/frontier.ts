@@ -80,7 +80,7 @@ export class Frontier {
  */
 export function hashEntries(bundle: BundleBounds): Uint8Array {
   const { starts, ends } = bundle;
-  // A copy, made with `set`: `slice` on a Node Buffer would share the bytes.
+  // A copy, made with `set`: `slice` on a Node byte buffer would share the bytes.
   const work = new Uint8Array(bundle.data.length);
   work.set(bundle.data);
   const out = new Uint8Array(starts.length * HASH_SIZE);

@@ -2,65 +2,27 @@
 // package. So: no Node built-ins in src, and a browser bundle (esbuild,
 // platform "browser", which picks @glasshouse/crypto's @noble engine)
 // verifies the golden receipt that Node-side code produced.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { browserBundle, bundleCode, expectNoNodeOnly } from '../../crypto/test/browser.js';
 import { generateCosignerKey } from '../src/cosignature.js';
 import { generateSignerKey } from '../src/note.js';
 
 const src = join(import.meta.dirname, '..', 'src');
 const testdata = join(import.meta.dirname, '..', 'testdata', 'tlogproof', 'valid');
-const work = mkdtempSync(join(tmpdir(), 'tlog-browser-'));
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
 
 type Tlog = typeof import('../src/index.js');
 
-/** The code of what `run` throws: the bundle has its own copy of the error classes. */
-function bundleCode(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    throw err;
-  }
-  return 'accepted';
-}
-
-async function browserBundle(): Promise<{ text: string; tlog: Tlog }> {
-  const result = await build({
-    entryPoints: [join(src, 'index.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-  });
-  expect(result.errors).toEqual([]);
-  const text = result.outputFiles[0]?.text ?? '';
-  const file = join(work, 'tlog.browser.mjs');
-  writeFileSync(file, text);
-  return { text, tlog: (await import(pathToFileURL(file).href)) as Tlog };
-}
-
 describe('@glasshouse/tlog in a browser', () => {
   it('has no node: imports, Buffer or process in src', () => {
-    for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-      expect(readFileSync(join(src, file), 'utf8'), file).not.toMatch(
-        /from ['"]node:|require\(|\bBuffer\b|\bprocess\./,
-      );
-    }
+    expectNoNodeOnly(src);
   });
 
   it('bundles for the browser with the @noble engine and verifies the golden receipt', async () => {
-    const { text, tlog } = await browserBundle();
-    expect(text).not.toMatch(/from ["']node:|require\(["']node:/);
+    const { text, module } = await browserBundle(join(src, 'index.ts'), true);
     expect(text).toContain('@noble');
+    const tlog = module as Tlog;
 
     // The same fixed keys as tlogproof.test.ts made the golden receipt.
     const seed = (b: number): Uint8Array => new Uint8Array(32).fill(b);
