@@ -11,3 +11,23 @@ export {
   type MineRecord,
   type MineResult,
 } from './mine/mine.js';
+export {
+  type AccessAlert,
+  type AccessAlertKind,
+  type AccessAlertSink,
+  MemoryAccessAlerts,
+  accessAlertKey,
+  jsonLinesAccessAlerts,
+} from './alerts.js';
+export {
+  ACCESS_MONITOR_STATE_FILE,
+  ACCESS_MONITOR_STATUS_FILE,
+  AccessMonitor,
+  type AccessMonitorOptions,
+  type AccessMonitorRun,
+  type AccessMonitorStatus,
+  type ApprovalSource,
+  type LogStatus,
+  type WrittenAccessMonitorStatus,
+  readAccessMonitorStatus,
+} from './monitor/monitor.js';

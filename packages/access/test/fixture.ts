@@ -132,7 +132,7 @@ export function newCustomer(): TestCustomer {
 
 const PRINCIPAL = `p-${'1'.repeat(32)}`;
 
-/** A THREAT_INVESTIGATION record (no approval needed under the demo policy). */
+/** A THREAT_INVESTIGATION record of telemetry events (no approval needed under the demo policy). */
 export function record(
   customer: string,
   counter: number,
@@ -142,7 +142,7 @@ export function record(
     schema: 'glasshouse.access-record/v1',
     site: 'ch-zrh',
     customer,
-    dataClass: 'personal-fields',
+    dataClass: 'telemetry-events',
     scope: { kind: 'time-range', from: '2026-12-01T00:00:00Z', to: '2026-12-02T00:00:00Z' },
     accessor: { principal: PRINCIPAL, entity: 'Vendor AG', country: 'CH', role: 'analyst' },
     justification: { code: 'THREAT_INVESTIGATION', detail: 'campaign review' },

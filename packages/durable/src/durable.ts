@@ -89,3 +89,29 @@ export async function removeFileDurably(path: string): Promise<void> {
 export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
+
+/**
+ * Reads at most `maxBytes + 1` bytes of `path` (so the caller can tell a
+ * file over its limit by the length), or null when the file does not exist.
+ */
+export async function readFileUpTo(path: string, maxBytes: number): Promise<Buffer | null> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buf.length) {
+      const { bytesRead } = await file.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buf.subarray(0, length);
+  } finally {
+    await file.close();
+  }
+}

@@ -2,6 +2,7 @@
 export {
   ensureDirDurably,
   isErrno,
+  readFileUpTo,
   removeFileDurably,
   syncDir,
   writeFileDurably,

@@ -23,9 +23,8 @@
  * Order within a run: the residency log first, then the sites, so a site is
  * never judged against an older residency log than the one it acted on.
  */
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno, writeFileDurably } from '@glasshouse/durable';
+import { readFileUpTo, writeFileDurably } from '@glasshouse/durable';
 import {
   type PolicyKeys,
   ResidencyError,
@@ -140,23 +139,12 @@ export interface WrittenStatus extends ResidencyStatus {
  * before the first (`STATE_CORRUPT` when it does not decode).
  */
 export async function readResidencyStatus(dir: string): Promise<WrittenStatus | null> {
-  let text: string;
-  try {
-    const file = await open(join(dir, MONITOR_STATUS_FILE), 'r');
-    try {
-      const buf = Buffer.alloc(MAX_STATUS_BYTES + 1);
-      const { bytesRead } = await file.read(buf, 0, buf.length, 0);
-      if (bytesRead > MAX_STATUS_BYTES) {
-        throw new TelemetryError('STATE_CORRUPT', 'the status file is over its size limit');
-      }
-      text = buf.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await file.close();
-    }
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return null;
-    throw err;
+  const buf = await readFileUpTo(join(dir, MONITOR_STATUS_FILE), MAX_STATUS_BYTES);
+  if (buf === null) return null;
+  if (buf.length > MAX_STATUS_BYTES) {
+    throw new TelemetryError('STATE_CORRUPT', 'the status file is over its size limit');
   }
+  const text = buf.toString('utf8');
   try {
     const value = JSON.parse(text) as WrittenStatus;
     if (typeof value.generatedAt !== 'string' || !Array.isArray(value.sites))
