@@ -11,12 +11,12 @@
  * One process per directory: the database is opened in exclusive locking
  * mode.
  */
+import { webcrypto } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite } from '@glasshouse/db';
-import { sha256Hex } from '@glasshouse/attest';
 import type {
   AttestationKind,
   AttestationRef,
@@ -72,7 +72,8 @@ export class AssemblyStore {
 
   /** Writes `bytes` as a blob (durable on return); returns its SHA-256. Idempotent. */
   async putBlob(bytes: Uint8Array): Promise<string> {
-    const sha256 = sha256Hex(bytes);
+    // Hashed on the thread pool: a bundle of tens of megabytes would hold the event loop.
+    const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
     const target = join(this.#blobDir, sha256);
     try {
       await stat(target);

@@ -1,5 +1,6 @@
 import { CodedError } from '@glasshouse/errors';
-import type { JobAnswer, JobRequest } from './job.js';
+import { serialize } from 'node:v8';
+import { RESULT_PIECE_BYTES, type JobAnswer, type JobRequest } from './job.js';
 import { runRulesPipeline } from './pipeline.js';
 
 /**
@@ -29,7 +30,13 @@ process.once('message', (request: JobRequest) => {
     answer({ type: 'progress', message });
   }).then(
     (result) => {
-      answer({ type: 'done', result });
+      // In pieces, so the parent's event loop never decodes one large message (see JobAnswer).
+      const bytes = serialize(result);
+      const total = bytes.byteLength;
+      for (let at = 0; at < total; at += RESULT_PIECE_BYTES) {
+        answer({ type: 'result', at, total, piece: bytes.subarray(at, at + RESULT_PIECE_BYTES) });
+      }
+      answer({ type: 'done', total });
     },
     (err: unknown) => {
       try {

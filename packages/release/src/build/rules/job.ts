@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { deserialize } from 'node:v8';
 import { childModuleArgs } from '@glasshouse/bundle';
 import { ReleaseError, type ReleaseErrorCode } from '../../errors.js';
 import type { RulesBuildOptions, RulesBuildResult, RulesJobOptions } from './types.js';
@@ -17,16 +18,34 @@ export interface JobRequest {
   readonly options: RulesJobOptions;
 }
 
-/** Build process → parent. */
+/**
+ * Build process → parent. The result (with its bundle of tens of megabytes
+ * and maps of ten thousand entries) travels as `result` pieces, then
+ * `done`: Node decodes one large IPC message in one go on the receiving
+ * event loop and copies it once per arriving chunk, so a 20 MB answer held
+ * the services of the parent process for most of a second. The parent
+ * copies each piece into place as it arrives and decodes the whole once.
+ */
 export type JobAnswer =
   | { readonly type: 'progress'; readonly message: string }
-  | { readonly type: 'done'; readonly result: RulesBuildResult }
+  | {
+      readonly type: 'result';
+      readonly at: number;
+      readonly total: number;
+      readonly piece: Uint8Array;
+    }
+  | { readonly type: 'done'; readonly total: number }
   | {
       readonly type: 'error';
       readonly code: string | undefined;
       readonly message: string;
       readonly evidence: Record<string, unknown> | undefined;
     };
+
+/** The result's pieces on the way back (see `JobAnswer`): a chunk or two of the IPC pipe. */
+export const RESULT_PIECE_BYTES = 128 * 1024;
+/** Refuses a result larger than this (the bundle's own limits are far below). */
+const MAX_RESULT_BYTES = 2 * 1024 * 1024 * 1024;
 
 const MAX_STDERR = 64 * 1024;
 
@@ -75,15 +94,39 @@ export function buildRulesBundle(options: RulesBuildOptions): Promise<RulesBuild
     child.stderr?.on('data', (chunk: string) => {
       if (stderr.length < MAX_STDERR) stderr += chunk.slice(0, MAX_STDERR - stderr.length);
     });
+    let result: Buffer | undefined;
+    let received = 0;
     child.on('message', (raw) => {
       const message = raw as JobAnswer;
       switch (message.type) {
         case 'progress':
           if (!settled) onProgress?.(message.message);
           return;
-        case 'done':
-          finish(undefined, message.result);
+        case 'result': {
+          const { at, total, piece } = message;
+          if (result === undefined && Number.isSafeInteger(total) && total <= MAX_RESULT_BYTES) {
+            result = Buffer.allocUnsafe(total);
+          }
+          if (result?.length !== total || at !== received || at + piece.byteLength > total) {
+            finish(new ReleaseError('RULES_ENGINE_FAILED', 'the build result came back garbled'));
+            return;
+          }
+          result.set(piece, at);
+          received += piece.byteLength;
           return;
+        }
+        case 'done': {
+          if (result === undefined || received !== message.total || result.length !== received) {
+            finish(
+              new ReleaseError('RULES_ENGINE_FAILED', 'the build result came back incomplete', {
+                evidence: { expected: message.total, received },
+              }),
+            );
+            return;
+          }
+          finish(undefined, deserialize(result) as RulesBuildResult);
+          return;
+        }
         case 'error':
           finish(
             new ReleaseError(
