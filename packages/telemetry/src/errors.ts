@@ -24,6 +24,8 @@ export type TelemetryErrorCode =
   | 'RECEIPT_TIMEOUT'
   | 'CONFIG_INVALID'
   | 'CLOSED'
+  // data site: the access gateway's read (site/read.ts)
+  | 'READ_NOT_AUTHORIZED'
   // reputation
   | 'HASH_INVALID'
   | 'TOO_MANY_HASHES'

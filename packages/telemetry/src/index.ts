@@ -5,6 +5,8 @@ export type {
   EventVerdict,
   HashFacts,
   ListVerdict,
+  ReadScope,
+  StoredBatchContent,
   SiteStorage,
   SiteSummary,
   StoredBatch,
@@ -24,6 +26,17 @@ export {
   SiteIngest,
 } from './site/ingest.js';
 export { SiteMetrics } from './site/metrics.js';
+export {
+  MAX_READ_ANSWER_BYTES,
+  MAX_READ_BATCHES,
+  MAX_READ_BODY_BYTES,
+  type ReadAnswer,
+  type ReadRequest,
+  batchBytesOf,
+  parseReadRequest,
+  readAnswerJson,
+  readBatches,
+} from './site/read.js';
 export {
   MAX_LOOKUP_HASHES,
   VERDICT_LIST_SCHEMA,

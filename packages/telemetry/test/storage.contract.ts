@@ -34,6 +34,8 @@ export function batchToStore(
     storedAtMs?: number;
     region?: string;
     entry?: string;
+    customer?: string;
+    createdAt?: string;
   } = {},
 ): BatchToStore {
   seq += 1;
@@ -41,11 +43,11 @@ export function batchToStore(
   return {
     digest,
     batchId: randomBytes(16).toString('hex'),
-    customer: `c-${'1'.repeat(32)}`,
+    customer: opts.customer ?? `c-${'1'.repeat(32)}`,
     region: opts.region ?? 'EU',
     policy: `sha256:${'2'.repeat(64)}`,
     productVersion: '1.4.0',
-    createdAt: '2026-12-04T16:30:00Z',
+    createdAt: opts.createdAt ?? '2026-12-04T16:30:00Z',
     sealedKey: randomBytes(80),
     keyRelease: '0123456789abcdef',
     storedAtMs: opts.storedAtMs ?? 1_000_000 + seq,
@@ -217,6 +219,62 @@ export function storageContract(name: string, open: () => Promise<StorageHarness
         events: 3,
         deletedBatches: 0,
       });
+    });
+
+    it("reads a customer's batches by digest or time range, never another customer's nor deleted ones", async () => {
+      const mine = `c-${'a'.repeat(32)}`;
+      const other = `c-${'b'.repeat(32)}`;
+      const a = batchToStore({ customer: mine, createdAt: '2026-12-04T10:00:00Z', storedAtMs: 1 });
+      const b = batchToStore({ customer: mine, createdAt: '2026-12-04T11:00:00.5Z' });
+      const c = batchToStore({ customer: other, createdAt: '2026-12-04T10:30:00Z' });
+      for (const x of [a, b, c]) await s.storeBatch(x);
+      const byDigest = await s.readBatches(
+        mine,
+        { kind: 'batches', batches: [a.digest, b.digest, c.digest] },
+        10,
+      );
+      expect(byDigest.map((r) => r.digest)).toEqual([a.digest, b.digest]);
+      const [first] = byDigest;
+      expect(first).toMatchObject({
+        batchId: a.batchId,
+        customer: mine,
+        region: a.region,
+        productVersion: a.productVersion,
+        createdAt: a.createdAt,
+        keyRelease: a.keyRelease,
+      });
+      expect(Buffer.from(first?.sealedKey ?? []).equals(Buffer.from(a.sealedKey))).toBe(true);
+      expect(first?.events.map((e) => [e.sha256, e.rule, e.verdict, e.timeBucket])).toEqual(
+        a.events.map((e) => [e.sha256, e.rule, e.verdict, e.timeBucket]),
+      );
+      expect(Buffer.from(first?.events[0]?.personal ?? []).toString('hex')).toBe(
+        Buffer.from(a.events[0]?.personal ?? []).toString('hex'),
+      );
+      // Another customer's digest is never answered, even named explicitly.
+      expect(await s.readBatches(other, { kind: 'batches', batches: [a.digest] }, 10)).toEqual([]);
+      const range = await s.readBatches(
+        mine,
+        { kind: 'time-range', from: '2026-12-04T10:00:00Z', to: '2026-12-04T11:00:01Z' },
+        10,
+      );
+      expect(range.map((r) => r.digest)).toEqual([a.digest, b.digest]);
+      expect(
+        await s.readBatches(
+          mine,
+          { kind: 'time-range', from: '2026-12-04T10:00:01Z', to: '2026-12-04T10:59:59Z' },
+          10,
+        ),
+      ).toEqual([]);
+      expect(
+        await s.readBatches(mine, { kind: 'batches', batches: [a.digest, b.digest] }, 1),
+      ).toHaveLength(1);
+      // Retention deleted a's events: it is no longer readable.
+      await s.deleteOlderThan(2, 10, () => new TextEncoder().encode('{"deleted":1}'));
+      expect(
+        (await s.readBatches(mine, { kind: 'batches', batches: [a.digest, b.digest] }, 10)).map(
+          (r) => r.digest,
+        ),
+      ).toEqual([b.digest]);
     });
 
     it('refuses calls after close', async () => {

@@ -9,6 +9,7 @@ export class SiteMetrics {
   readonly refused: Counter<'code'>;
   readonly ackLatency: Histogram;
   readonly lookups: Counter<'kind'>;
+  readonly reads: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -45,6 +46,11 @@ export class SiteMetrics {
       name: 'glasshouse_site_reputation_hashes_total',
       help: 'Hashes looked up, by kind (single or batch)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.reads = new Counter({
+      name: 'glasshouse_site_gateway_reads_total',
+      help: 'Reads of stored batches by the access gateway',
       registers,
     });
   }

@@ -19,12 +19,17 @@ import {
   LIST_VERDICT_CODE,
   VERDICT_CODE,
   aggregateFacts,
+  createdAtBounds,
   factsFromRow,
   type FactsRow,
   hashBytes,
+  verdictOfCode,
 } from './storage-rows.js';
 import type {
   BatchToStore,
+  ReadScope,
+  StoredBatchContent,
+  StoredEvent,
   DeleteResult,
   HashFacts,
   SiteStorage,
@@ -132,6 +137,7 @@ class PostgresSiteStorage implements SiteStorage {
         );
         CREATE INDEX IF NOT EXISTS batches_retention ON ${batches} (stored_at_ms, id)
           WHERE deleted_entry_id IS NULL;
+        CREATE INDEX IF NOT EXISTS batches_customer ON ${batches} (customer, id);
         CREATE TABLE IF NOT EXISTS ${events} (
           id bigint PRIMARY KEY,
           sha256 bytea NOT NULL,
@@ -327,6 +333,84 @@ class PostgresSiteStorage implements SiteStorage {
       ]);
       return { digests, entry: { id: BigInt(entryId), entry } };
     });
+  }
+
+  async readBatches(
+    customer: string,
+    scope: ReadScope,
+    limit: number,
+  ): Promise<StoredBatchContent[]> {
+    const { batches, events } = this.#t;
+    const columns =
+      'id, digest, batch_id, customer, region, product_version, created_at, sealed_key, key_release';
+    const where =
+      scope.kind === 'batches'
+        ? { sql: 'digest = ANY($2::text[])', values: [[...scope.batches]] }
+        : (() => {
+            const { low, high } = createdAtBounds(scope.from, scope.to);
+            return { sql: 'created_at >= $2 AND created_at < $3', values: [low, high] };
+          })();
+    const rows = await this.#query<{
+      id: string;
+      digest: string;
+      batch_id: string;
+      customer: string;
+      region: string;
+      product_version: string;
+      created_at: string;
+      sealed_key: Buffer;
+      key_release: string;
+    }>(
+      `SELECT ${columns} FROM ${batches}
+       WHERE customer = $1 AND deleted_entry_id IS NULL AND ${where.sql}
+       ORDER BY id LIMIT ${Math.max(0, Math.floor(limit))}`,
+      [customer, ...where.values],
+    );
+    if (rows.rows.length === 0) return [];
+    const ev = await this.#query<{
+      id: string;
+      sha256: Buffer;
+      rule: string | null;
+      verdict: number;
+      time_bucket: string;
+      personal: Buffer;
+    }>(
+      `SELECT e.id, e.sha256, e.rule, e.verdict, e.time_bucket, e.personal
+       FROM ${events} e JOIN unnest($1::bigint[]) AS b(id)
+         ON e.id >= b.id * ${EVENTS_PER_BATCH_KEY} AND e.id < (b.id + 1) * ${EVENTS_PER_BATCH_KEY}
+       ORDER BY e.id`,
+      [rows.rows.map((r) => r.id)],
+    );
+    const byBatch = new Map<string, StoredEvent[]>();
+    for (const e of ev.rows) {
+      const batch = (BigInt(e.id) / EVENTS_PER_BATCH_KEY).toString();
+      const verdict = verdictOfCode(e.verdict);
+      if (verdict === undefined) {
+        throw new TelemetryError('STORAGE_CORRUPT', 'an event has an unknown verdict code', {
+          evidence: { verdict: e.verdict },
+        });
+      }
+      let list = byBatch.get(batch);
+      if (list === undefined) byBatch.set(batch, (list = []));
+      list.push({
+        sha256: e.sha256.toString('hex'),
+        rule: e.rule,
+        verdict,
+        timeBucket: e.time_bucket,
+        personal: toBytes(e.personal),
+      });
+    }
+    return rows.rows.map((r) => ({
+      digest: r.digest,
+      batchId: r.batch_id,
+      customer: r.customer,
+      region: r.region,
+      productVersion: r.product_version,
+      createdAt: r.created_at,
+      sealedKey: toBytes(r.sealed_key),
+      keyRelease: r.key_release,
+      events: byBatch.get(r.id) ?? [],
+    }));
   }
 
   async reputation(hashes: readonly string[]): Promise<HashFacts[]> {

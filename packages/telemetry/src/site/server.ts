@@ -4,6 +4,8 @@
  * - `POST /v1/batches` — from the router only (RFC 9421 signed, httpsig
  *   allow-list), body = the exact batch bytes, `Glasshouse-Policy` header.
  * - `GET /reputation/<sha256>`, `POST /reputation` — the cloud lookup.
+ * - `POST /v1/read` — the access gateway only (RFC 9421 signed, allow-list
+ *   entry `POST /v1/read`): a customer's stored batches, sealed.
  * - `GET /v1/summary` — regions held, batch and event counts (public).
  * - `GET /log/checkpoint`, `GET /log/tile/…` — the ingest log's
  *   c2sp.org/tlog-tiles read API.
@@ -13,18 +15,25 @@
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
-import { guardServer, type RateLimitOptions, type WriterPolicy } from '@glasshouse/httpsig';
+import {
+  guardServer,
+  writeCaller,
+  type RateLimitOptions,
+  type WriterPolicy,
+} from '@glasshouse/httpsig';
 import { MAX_BATCH_BYTES } from '@glasshouse/residency';
 import { TlogError, parseTilePath } from '@glasshouse/tlog';
 import { TelemetryError, type TelemetryErrorCode } from '../errors.js';
 import { MAX_LOOKUP_BODY_BYTES, checkHash, parseLookupBody, reputationOf } from './reputation.js';
+import { MAX_READ_BODY_BYTES, parseReadRequest, readAnswerJson, readBatches } from './read.js';
 import type { DataSite } from './site.js';
 
 export interface SiteServerOptions {
   readonly site: DataSite;
   /**
-   * Who may POST batches (the router's caller key). Undefined leaves the
-   * write API open: only for tests.
+   * Who may POST batches (the router's caller key) and read them (the
+   * access gateway's key, `POST /v1/read`). Undefined leaves the batch
+   * write API open (only for tests); the read route then refuses everyone.
    */
   readonly writers: WriterPolicy | undefined;
   readonly rateLimit?: RateLimitOptions;
@@ -40,6 +49,7 @@ const STATUS: Partial<Record<TelemetryErrorCode, number>> = {
   BATCH_INVALID: 400,
   BAD_REQUEST: 400,
   POLICY_HEADER_INVALID: 400,
+  READ_NOT_AUTHORIZED: 403,
   REGION_NOT_DESIGNATED_HERE: 403,
   ENROLLMENT_MISMATCH: 403,
   // The site's residency view may lag the router's: retryable.
@@ -124,6 +134,18 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
       index: Number(result.index),
       receipt: result.receipt,
     });
+  });
+
+  // Issue 17 §3: the one read path to stored events, for the access gateway's key only.
+  app.post('/v1/read', { bodyLimit: MAX_READ_BODY_BYTES }, async (req, reply) => {
+    // Fail closed: without a verified signature (e.g. a server built without writers) nobody reads.
+    if (writeCaller(req) === undefined) {
+      throw new TelemetryError('READ_NOT_AUTHORIZED', 'reads need the access gateway signature');
+    }
+    const request = parseReadRequest(bodyBytes(req));
+    const answer = await readBatches(storage, ingest.siteId, request);
+    metrics.reads.inc();
+    return reply.header('cache-control', 'no-store').send(readAnswerJson(answer));
   });
 
   app.get(

@@ -21,12 +21,17 @@ import {
   VERDICT_CODE,
   LIST_VERDICT_CODE,
   aggregateFacts,
+  createdAtBounds,
   factsFromRow,
   type FactsRow,
   hashBytes,
+  verdictOfCode,
 } from './storage-rows.js';
 import type {
   BatchToStore,
+  ReadScope,
+  StoredBatchContent,
+  StoredEvent,
   DeleteResult,
   HashFacts,
   SiteStorage,
@@ -78,6 +83,8 @@ const MIGRATIONS = [
     list_verdict INTEGER
   ) WITHOUT ROWID;
   `,
+  // The access gateway's read path: a customer's batches in store order.
+  `CREATE INDEX batches_customer ON batches (customer, id);`,
 ];
 
 /** The page cache of the site database, KiB (SQLite's default is 2,000). */
@@ -86,6 +93,26 @@ const CACHE_KIB = 64 * 1024;
 export interface SqliteSiteStorageOptions {
   /** The data directory; created when missing. */
   readonly dir: string;
+}
+
+interface ContentRow {
+  id: bigint;
+  digest: string;
+  batch_id: string;
+  customer: string;
+  region: string;
+  product_version: string;
+  created_at: string;
+  sealed_key: Buffer;
+  key_release: string;
+}
+
+interface EventRow {
+  sha256: Buffer;
+  rule: string | null;
+  verdict: bigint;
+  time_bucket: string;
+  personal: Buffer;
 }
 
 interface BatchRow {
@@ -187,6 +214,20 @@ class SqliteSiteStorage implements SiteStorage {
       markDeleted: db.prepare('UPDATE batches SET deleted_entry_id = ? WHERE id = ?'),
       facts: db.prepare<[Uint8Array], FactsRow>(
         `SELECT first_seen, malicious, suspicious, reports, list_verdict FROM facts WHERE sha256 = ?`,
+      ),
+      byDigests: db.prepare<[string, string, number], ContentRow>(
+        `SELECT ${CONTENT_COLUMNS} FROM batches
+         WHERE customer = ? AND deleted_entry_id IS NULL
+           AND digest IN (SELECT value FROM json_each(?))
+         ORDER BY id LIMIT ?`,
+      ),
+      byTime: db.prepare<[string, string, string, number], ContentRow>(
+        `SELECT ${CONTENT_COLUMNS} FROM batches
+         WHERE customer = ? AND deleted_entry_id IS NULL AND created_at >= ? AND created_at < ?
+         ORDER BY id LIMIT ?`,
+      ),
+      eventsOf: db.prepare<[bigint, bigint], EventRow>(
+        'SELECT sha256, rule, verdict, time_bucket, personal FROM events WHERE id >= ? AND id < ? ORDER BY id',
       ),
       regions: db.prepare<[], { region: string }>(
         'SELECT DISTINCT region FROM batches ORDER BY region',
@@ -340,6 +381,34 @@ class SqliteSiteStorage implements SiteStorage {
     return this.#run(() => this.#delete.immediate(olderThanMs, limit, entryFor));
   }
 
+  readBatches(customer: string, scope: ReadScope, limit: number): Promise<StoredBatchContent[]> {
+    return this.#run(() => {
+      const s = this.#s;
+      let rows: ContentRow[];
+      if (scope.kind === 'batches') {
+        rows = s.byDigests.all(customer, JSON.stringify(scope.batches), limit);
+      } else {
+        const { low, high } = createdAtBounds(scope.from, scope.to);
+        rows = s.byTime.all(customer, low, high, limit);
+      }
+      return rows.map((r) => {
+        const base = r.id * EVENTS_PER_BATCH_KEY;
+        const events = s.eventsOf.all(base, base + EVENTS_PER_BATCH_KEY).map(eventOf);
+        return {
+          digest: r.digest,
+          batchId: r.batch_id,
+          customer: r.customer,
+          region: r.region,
+          productVersion: r.product_version,
+          createdAt: r.created_at,
+          sealedKey: toBytes(r.sealed_key),
+          keyRelease: r.key_release,
+          events,
+        };
+      });
+    });
+  }
+
   reputation(hashes: readonly string[]): Promise<HashFacts[]> {
     return this.#run(() => this.reputationSync(hashes));
   }
@@ -388,6 +457,25 @@ class SqliteSiteStorage implements SiteStorage {
       return Promise.reject(new TelemetryError('STORAGE_FAILED', 'site storage failed', { cause }));
     }
   }
+}
+
+const CONTENT_COLUMNS =
+  'id, digest, batch_id, customer, region, product_version, created_at, sealed_key, key_release';
+
+function eventOf(r: EventRow): StoredEvent {
+  const verdict = verdictOfCode(Number(r.verdict));
+  if (verdict === undefined) {
+    throw new TelemetryError('STORAGE_CORRUPT', 'an event has an unknown verdict code', {
+      evidence: { verdict: Number(r.verdict) },
+    });
+  }
+  return {
+    sha256: r.sha256.toString('hex'),
+    rule: r.rule,
+    verdict,
+    timeBucket: r.time_bucket,
+    personal: toBytes(r.personal),
+  };
 }
 
 function storedOf(row: BatchRow, created: boolean): StoredBatch {

@@ -79,3 +79,16 @@ export function factsFromRow(sha256: string, row: FactsRow | undefined): HashFac
     listVerdict: list === 2 ? 'known-bad' : list === 1 ? 'known-good' : null,
   };
 }
+
+const VERDICT_OF_CODE: readonly EventVerdict[] = ['unknown', 'clean', 'suspicious', 'malicious'];
+
+/** The verdict stored as `code` (STORAGE_CORRUPT-worthy when unknown: the caller checks undefined). */
+export function verdictOfCode(code: number): EventVerdict | undefined {
+  return VERDICT_OF_CODE[code];
+}
+
+/** SQL bounds for a time range on `created_at` text: whole seconds, widened to the second's end. */
+export function createdAtBounds(from: string, to: string): { low: string; high: string } {
+  // RFC 3339 UTC text sorts by time up to the seconds; fractions are re-checked by the caller.
+  return { low: from.slice(0, 19), high: `${to.slice(0, 19)}~` };
+}

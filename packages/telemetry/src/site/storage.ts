@@ -114,6 +114,24 @@ export interface DeleteResult {
   readonly entry: UnloggedEntry | null;
 }
 
+/** What the access gateway asks the site for: batches by digest, or a time range of `createdAt`. */
+export type ReadScope =
+  | { readonly kind: 'batches'; readonly batches: readonly string[] }
+  | { readonly kind: 'time-range'; readonly from: string; readonly to: string };
+
+/** A stored batch as it was received: the clear header, the sealed key and the sealed events. */
+export interface StoredBatchContent {
+  readonly digest: string;
+  readonly batchId: string;
+  readonly customer: string;
+  readonly region: string;
+  readonly productVersion: string;
+  readonly createdAt: string;
+  readonly sealedKey: Uint8Array;
+  readonly keyRelease: string;
+  readonly events: readonly StoredEvent[];
+}
+
 export interface SiteStorage {
   /**
    * Stores a batch, its events and its ingest-log entry.
@@ -162,6 +180,15 @@ export interface SiteStorage {
     limit: number,
     entryFor: (digests: readonly string[]) => Uint8Array,
   ): Promise<DeleteResult>;
+
+  /**
+   * The stored batches of `customer` in `scope` (the access gateway's read,
+   * `read.ts`), in store order, at most `limit`. Batches whose events
+   * retention deleted and batches of other customers MUST NOT be returned.
+   * A time range matches `createdAt` in [from, to) at the precision of the
+   * stored text (whole seconds); the caller re-checks exactly.
+   */
+  readBatches(customer: string, scope: ReadScope, limit: number): Promise<StoredBatchContent[]>;
 
   /** Stored facts of each hash (in the order given; unknown hashes have zero counts). */
   reputation(hashes: readonly string[]): Promise<HashFacts[]>;
