@@ -26,7 +26,35 @@ export type AccessErrorCode =
   | 'OUTPUT_ENTRY_NOT_LOGGED'
   | 'MINE_STATE_INVALID'
   | 'MONITOR_STATE_INVALID'
-  | 'ALERT_DELIVERY_FAILED';
+  | 'ALERT_DELIVERY_FAILED'
+  // part A: principal registry, gateway, key release, approvals (src/principals.ts,
+  // src/gateway/, src/keyrelease/, src/approvals/)
+  | 'REGISTRY_INVALID'
+  | 'PRINCIPAL_UNKNOWN'
+  | 'JUSTIFICATION_MISSING'
+  | 'SITE_UNKNOWN'
+  | 'CUSTOMER_UNKNOWN'
+  | 'ACCESS_LOG_UNAVAILABLE'
+  | 'WITNESS_QUORUM_UNAVAILABLE'
+  | 'SITE_UNAVAILABLE'
+  | 'KEY_RELEASE_UNAVAILABLE'
+  | 'KEY_RELEASE_REFUSED'
+  | 'BATCHES_NOT_FOUND'
+  | 'RECORD_INVALID'
+  | 'RECORD_PROOF_INVALID'
+  | 'RECORD_NOT_WITNESSED'
+  | 'RECORD_EXPIRED'
+  | 'RECORD_REPLAYED'
+  | 'OUT_OF_SCOPE'
+  | 'BATCH_INVALID'
+  | 'SEALED_KEY_OPEN_FAILED'
+  | 'REQUEST_NOT_FOUND'
+  | 'REQUEST_EXPIRED'
+  | 'REQUESTER_MISMATCH'
+  | 'REVIEW_NOT_EXPECTED'
+  | 'STORE_FAILED'
+  | 'STATE_LOCKED'
+  | 'RESPONSE_INVALID';
 
 /** The one error class of `@glasshouse/access`. Branch on `code`, never on the message. */
 export class AccessError extends CodedError<AccessErrorCode> {}

@@ -31,3 +31,72 @@ export {
   type WrittenAccessMonitorStatus,
   readAccessMonitorStatus,
 } from './monitor/monitor.js';
+// Part A: principal registry, gateway, key release, approvals.
+export {
+  accessorOf,
+  encodePrincipalRegistry,
+  openPrincipalRegistry,
+  PRINCIPAL_REGISTRY_PAYLOAD_TYPE,
+  PRINCIPAL_REGISTRY_SCHEMA,
+  signPrincipalRegistry,
+  type Principal,
+  type PrincipalRegistry,
+  type RegisteredPrincipal,
+} from './principals.js';
+export { residencyFactsOf, type ResidencyFacts } from './residency-facts.js';
+export { isUniqueViolation, openSql, type Sql, type SqlLocation } from './sql.js';
+export { ACCESS_STATUS, describeError } from './http.js';
+export {
+  checkRelease,
+  DEFAULT_RECORD_VALIDITY_SECONDS,
+  MAX_RELEASE_BATCHES,
+  type CheckedRelease,
+  type ReleaseContext,
+  type ReleaseRequest,
+} from './keyrelease/check.js';
+export { ReleaseAuditStore, type AuditEntry } from './keyrelease/audit.js';
+export { KeyRelease, type KeyReleaseOptions, type ReleasedKeys } from './keyrelease/service.js';
+export {
+  buildKeyReleaseServer,
+  MAX_RELEASE_BODY_BYTES,
+  type KeyReleaseServerOptions,
+} from './keyrelease/server.js';
+export {
+  ApprovalStore,
+  type BreakGlassAccess,
+  type StoredDecision,
+  type StoredRequest,
+  type StoredReview,
+} from './approvals/store.js';
+export {
+  Approvals,
+  DEFAULT_REVIEW_SECONDS,
+  type ApprovalsOptions,
+  type BreakGlassView,
+  type RequestStatus,
+  type RequestView,
+} from './approvals/service.js';
+export { RecordStore, type PendingRecord } from './gateway/records.js';
+export {
+  keyReleaseClient,
+  siteReader,
+  type KeyReleaseAsk,
+  type KeyReleaseClient,
+  type SiteReader,
+} from './gateway/remotes.js';
+export {
+  Gateway,
+  type AccessAnswer,
+  type AccessAsk,
+  type GatewayOptions,
+  type ServedBatch,
+  type ServedEvent,
+} from './gateway/gateway.js';
+export {
+  answerJson,
+  buildGatewayServer,
+  GATEWAY_PRINCIPAL_ROUTES,
+  parseAsk,
+  principalAllowList,
+  type GatewayServerOptions,
+} from './gateway/server.js';

@@ -1,0 +1,139 @@
+/**
+ * The key release's own audit store (issue 17 §4: "every release is
+ * recorded in the supervisor's own audit store"), SQLite or PostgreSQL
+ * through the package's SQL port. Every request gets a row — releases and
+ * refusals — and the row of a release is also the replay guard: a record
+ * digest is released at most once (unique among releases), and the row is
+ * committed before any key leaves the service.
+ */
+import { AccessError } from '../errors.js';
+import { isUniqueViolation, openSql, type Sql, type SqlLocation } from '../sql.js';
+
+export interface AuditEntry {
+  /** RFC 3339. */
+  readonly time: string;
+  /** `released` or the refusal code. */
+  readonly outcome: string;
+  readonly record: string | null;
+  readonly logIndex: bigint | null;
+  readonly customer: string | null;
+  readonly principal: string | null;
+  readonly justification: string | null;
+  /** Batch digests asked for (released ones for a release). */
+  readonly batches: readonly string[];
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE audit (
+     id integer PRIMARY KEY,
+     time text NOT NULL,
+     outcome text NOT NULL,
+     record text,
+     log_index bigint,
+     customer text,
+     principal text,
+     justification text,
+     batches text NOT NULL
+   );
+   CREATE UNIQUE INDEX audit_released_once ON audit (record) WHERE outcome = 'released';
+   CREATE INDEX audit_customer ON audit (customer, id)`,
+];
+// PostgreSQL: the id is generated (SQLite's INTEGER PRIMARY KEY is the rowid already).
+const PG_MIGRATIONS = [
+  MIGRATIONS[0]?.replace('id integer PRIMARY KEY', 'id bigserial PRIMARY KEY') ?? '',
+];
+
+interface AuditRow extends Record<string, unknown> {
+  time: string;
+  outcome: string;
+  record: string | null;
+  log_index: string | number | null;
+  customer: string | null;
+  principal: string | null;
+  justification: string | null;
+  batches: string;
+}
+
+export class ReleaseAuditStore {
+  readonly #sql: Sql;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** `{dir}` → `<dir>/keyrelease-audit.sqlite`; `{postgres}` → schema `schema` (default `keyrelease_audit`). */
+  static async open(where: SqlLocation & { schema?: string }): Promise<ReleaseAuditStore> {
+    const sql = await openSql(where, {
+      file: 'keyrelease-audit.sqlite',
+      schema: where.schema ?? 'keyrelease_audit',
+      migrations: where.postgres === undefined ? MIGRATIONS : PG_MIGRATIONS,
+      name: 'keyrelease audit',
+    });
+    return new ReleaseAuditStore(sql);
+  }
+
+  /**
+   * Records a release; MUST be durable on resolve. RECORD_REPLAYED when the
+   * record was released before (by any process sharing the store).
+   */
+  async recordRelease(e: AuditEntry): Promise<void> {
+    try {
+      await this.#insert(e);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AccessError('RECORD_REPLAYED', 'this access record was already used', {
+          evidence: { record: e.record },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Records a refusal (outcome = its code); durable on resolve. */
+  async recordRefusal(e: AuditEntry): Promise<void> {
+    await this.#insert(e);
+  }
+
+  async #insert(e: AuditEntry): Promise<void> {
+    await this.#sql.run(
+      `INSERT INTO audit (time, outcome, record, log_index, customer, principal, justification, batches)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        e.time,
+        e.outcome,
+        e.record,
+        e.logIndex,
+        e.customer,
+        e.principal,
+        e.justification,
+        JSON.stringify(e.batches),
+      ],
+    );
+  }
+
+  /** Audit rows, oldest first (optionally one customer's), at most `limit`. */
+  async list(opts: { customer?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    const limit = Math.min(Math.max(opts.limit ?? 1000, 1), 10_000);
+    const rows =
+      opts.customer === undefined
+        ? await this.#sql.all<AuditRow>('SELECT * FROM audit ORDER BY id LIMIT $1', [limit])
+        : await this.#sql.all<AuditRow>(
+            'SELECT * FROM audit WHERE customer = $1 ORDER BY id LIMIT $2',
+            [opts.customer, limit],
+          );
+    return rows.map((r) => ({
+      time: r.time,
+      outcome: r.outcome,
+      record: r.record,
+      logIndex: r.log_index === null ? null : BigInt(r.log_index),
+      customer: r.customer,
+      principal: r.principal,
+      justification: r.justification,
+      batches: JSON.parse(r.batches) as string[],
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.#sql.close();
+  }
+}

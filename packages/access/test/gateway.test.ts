@@ -1,0 +1,494 @@
+// The gateway, the key release and approvals end to end: real site, real
+// witnessed logs, real HTTP on loopback, SQLite stores.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAccessRecord } from '@glasshouse/access-format';
+import { LogClient } from '@glasshouse/log';
+import { parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
+import {
+  APPROVAL_SCHEMA,
+  approvalEnvelope,
+  approvalSigningMessage,
+  encodeApproval,
+} from '@glasshouse/access-format';
+import { keyId, signEd25519 } from '@glasshouse/residency';
+import { KeyRelease, MemoryAccessAlerts, openPrincipalRegistry } from '../src/index.js';
+import { type AccessWorld, SITE, startAccessWorld } from './access-world.js';
+import { verifyReceiptFromSpecs } from './spec-verifier.js';
+
+let w: AccessWorld;
+
+beforeAll(async () => {
+  w = await startAccessWorld();
+}, 60_000);
+
+afterAll(async () => {
+  await w.close();
+}, 30_000);
+
+const support = (ticket = 'SUP-1') => ({
+  code: 'CUSTOMER_INITIATED_SUPPORT' as const,
+  detail: 'customer asked why a file was blocked',
+  ticket,
+});
+const threat = {
+  code: 'THREAT_INVESTIGATION' as const,
+  detail: 'campaign seen at other customers',
+};
+
+async function logSize(): Promise<bigint> {
+  return (await w.accessLog.log.latest()).checkpoint.size;
+}
+
+async function ask(
+  who: 'support' | 'analyst',
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return w.post(
+    w.principals[who].key,
+    'v1/access',
+    JSON.stringify({ site: SITE, customer: w.customer.id, ...body }),
+  );
+}
+
+function expectNothingServed(r: { body: Record<string, unknown> }): void {
+  expect(r.body.batches).toBeUndefined();
+  const text = JSON.stringify(r.body);
+  expect(text).not.toContain('alice-');
+  expect(text).not.toContain('host-');
+}
+
+describe('gateway: an access is served only with its witnessed record', () => {
+  it('serves a support access with the customer and supervisor approvals, with a receipt that verifies from the specs', async () => {
+    const scope = { kind: 'batches', batches: [w.batches[0]] };
+    const approval = await w.approve({
+      principal: 'support',
+      scope: scope as never,
+      justification: support(),
+    });
+    const r = await ask('support', {
+      dataClass: 'personal-fields',
+      scope,
+      justification: support(),
+      approval,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const record = new TextEncoder().encode(r.body.record as string);
+    const parsed = parseAccessRecord(record);
+    expect(parsed).toMatchObject({
+      site: SITE,
+      customer: w.customer.id,
+      counter: 1,
+      approval,
+      accessor: w.principals.support.p.accessor,
+    });
+    const batches = r.body.batches as {
+      digest: string;
+      events: { personal: { user: string } }[];
+    }[];
+    expect(batches.map((b) => b.digest)).toEqual([w.batches[0]]);
+    expect(batches[0]?.events.map((e) => e.personal.user)).toEqual(['alice-1', 'alice-2']);
+    // The receipt: our tlog package, and an independent verifier written from the specs alone.
+    const v = verifyTlogProof(r.body.receipt as string, record, parsePolicy(w.accessLog.policy));
+    expect(v.index).toBe(BigInt(r.body.index as number));
+    expect(v.cosigners).toHaveLength(1);
+    verifyReceiptFromSpecs(r.body.receipt as string, record, w.accessLog.policy);
+    const audit = await w.stores.audit.list({ customer: w.customer.id });
+    expect(audit.at(-1)).toMatchObject({ outcome: 'released', record: r.body.digest });
+  });
+
+  it('serves a threat investigation by time range without approval; counters run 1, 2, … in log order', async () => {
+    const r = await ask('analyst', {
+      dataClass: 'telemetry-events',
+      scope: { kind: 'time-range', from: '2026-12-04T10:30:00Z', to: '2026-12-04T12:30:00Z' },
+      justification: threat,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((r.body.batches as { digest: string }[]).map((b) => b.digest)).toEqual([
+      w.batches[1],
+      w.batches[2],
+    ]);
+    expect(parseAccessRecord(new TextEncoder().encode(r.body.record as string)).counter).toBe(2);
+    // Concurrent accesses of one customer: counters follow log indices.
+    const many = await Promise.all(
+      [0, 1, 2].map(() =>
+        ask('analyst', {
+          dataClass: 'telemetry-events',
+          scope: { kind: 'batches', batches: [w.batches[2]] },
+          justification: threat,
+        }),
+      ),
+    );
+    const got = many
+      .map((m) => {
+        expect(m.status, JSON.stringify(m.body)).toBe(200);
+        return {
+          index: m.body.index as number,
+          counter: parseAccessRecord(new TextEncoder().encode(m.body.record as string)).counter,
+        };
+      })
+      .sort((a, b) => a.index - b.index);
+    expect(got.map((g) => g.counter)).toEqual([3, 4, 5]);
+  });
+
+  it('refuses, with a code, no record and no data: no justification, unknown principal, approval missing/expired/forged/for another scope', async () => {
+    const before = await logSize();
+    const personal = {
+      dataClass: 'personal-fields',
+      scope: { kind: 'batches', batches: [w.batches[1]] },
+    };
+
+    const noJustification = await ask('support', personal);
+    expect(noJustification.status).toBe(400);
+    expect(noJustification.body.code).toBe('JUSTIFICATION_MISSING');
+
+    const outsider = await w.post(
+      w.outsider,
+      'v1/access',
+      JSON.stringify({
+        site: SITE,
+        customer: w.customer.id,
+        ...personal,
+        justification: support(),
+      }),
+    );
+    expect(outsider.status).toBe(401);
+    expect(outsider.body.code).toBe('AUTH_KEY_UNKNOWN');
+    const unsigned = await w.post(null, 'v1/access', JSON.stringify({ ...personal }));
+    expect(unsigned.status).toBe(401);
+
+    const missing = await ask('support', { ...personal, justification: support() });
+    expect(missing.status).toBe(403);
+    expect(missing.body.code).toBe('APPROVAL_MISSING');
+
+    const expired = await w.approve({
+      principal: 'support',
+      scope: personal.scope as never,
+      justification: support('SUP-2'),
+      validSeconds: 1,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const exp = await ask('support', {
+      ...personal,
+      justification: support('SUP-2'),
+      approval: expired,
+    });
+    expect(exp.status).toBe(403);
+    expect(exp.body.code).toBe('APPROVAL_EXPIRED');
+
+    // Forged: "the customer's" approval signed by another key is refused when filed, so none counts.
+    const forged = await w.approve({
+      principal: 'support',
+      scope: personal.scope as never,
+      justification: support('SUP-3'),
+      roles: ['customer'],
+      signWith: w.outsider,
+    });
+    const forgedAsk = await ask('support', {
+      ...personal,
+      justification: support('SUP-3'),
+      approval: forged,
+    });
+    expect(forgedAsk.status).toBe(403);
+    expect(forgedAsk.body.code).toBe('APPROVAL_MISSING');
+
+    const other = await w.approve({
+      principal: 'support',
+      scope: { kind: 'batches', batches: [w.batches[0]] } as never,
+      justification: support('SUP-4'),
+    });
+    const otherScope = await ask('support', {
+      ...personal,
+      justification: support('SUP-4'),
+      approval: other,
+    });
+    expect(otherScope.status).toBe(403);
+    expect(otherScope.body.code).toBe('APPROVAL_SCOPE_MISMATCH');
+
+    const denied = await w.approve({
+      principal: 'support',
+      scope: personal.scope as never,
+      justification: support('SUP-5'),
+      decision: 'deny',
+    });
+    const den = await ask('support', {
+      ...personal,
+      justification: support('SUP-5'),
+      approval: denied,
+    });
+    expect(den.body.code).toBe('APPROVAL_DENIED');
+
+    for (const r of [
+      noJustification,
+      outsider,
+      unsigned,
+      missing,
+      exp,
+      forgedAsk,
+      otherScope,
+      den,
+    ]) {
+      expectNothingServed(r);
+    }
+    expect(await logSize()).toBe(before);
+  });
+
+  it('refuses a forged approval when it is filed', async () => {
+    const digest = await w.approve({
+      principal: 'support',
+      scope: { kind: 'batches', batches: [w.batches[2]] } as never,
+      justification: support('SUP-6'),
+      roles: [],
+    });
+    const payload = encodeApproval({
+      schema: APPROVAL_SCHEMA,
+      request: digest,
+      role: 'supervisor',
+      decision: 'approve',
+      decidedAt: new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
+    const env = approvalEnvelope(payload, {
+      keyid: keyId(w.supervisor.publicKey),
+      sig: signEd25519(w.outsider.seed, approvalSigningMessage(payload)),
+    });
+    const r = await w.post(null, `v1/requests/${digest}/decisions`, env);
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe('APPROVAL_SIGNATURE_INVALID');
+  });
+
+  it('break-glass: served without approval, alerts at once, and awaits the supervisor review', async () => {
+    const r = await ask('support', {
+      dataClass: 'personal-fields',
+      scope: { kind: 'batches', batches: [w.batches[2]] },
+      justification: { code: 'BREAK_GLASS', detail: 'ransomware spreading now' },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.breakGlass).toBe(true);
+    const alert = w.alerts.alerts.find((a) => a.kind === 'break-glass');
+    expect(alert?.evidence.record).toBe(r.body.record);
+    const list = await fetch(new URL('v1/break-glass', w.gatewayUrl));
+    const { accesses } = (await list.json()) as {
+      accesses: { record: string; review: unknown; overdue: boolean; reviewDue: string }[];
+    };
+    const mine = accesses.find((a) => a.record === r.body.digest);
+    expect(mine).toMatchObject({ review: null, overdue: false });
+    expect(Date.parse(mine?.reviewDue ?? '')).toBeGreaterThan(Date.now());
+    const payload = encodeApproval({
+      schema: APPROVAL_SCHEMA,
+      request: r.body.digest as string,
+      role: 'supervisor',
+      decision: 'approve',
+      decidedAt: new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
+    const env = approvalEnvelope(payload, {
+      keyid: keyId(w.supervisor.publicKey),
+      sig: signEd25519(w.supervisor.seed, approvalSigningMessage(payload)),
+    });
+    const rev = await w.post(null, `v1/break-glass/${r.body.digest as string}/review`, env);
+    expect(rev.status, JSON.stringify(rev.body)).toBe(200);
+    const after = (await (
+      await fetch(new URL(`v1/break-glass/${r.body.digest as string}`, w.gatewayUrl))
+    ).json()) as { review: { decision: string } | null };
+    expect(after.review?.decision).toBe('approve');
+  });
+
+  it('a key-release request for a canary customer alerts', async () => {
+    const r = await w.post(
+      w.principals.analyst.key,
+      'v1/access',
+      JSON.stringify({
+        site: SITE,
+        customer: w.canary.id,
+        dataClass: 'telemetry-events',
+        scope: { kind: 'batches', batches: [w.canaryBatch] },
+        justification: threat,
+      }),
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const alert = w.alerts.alerts.find((a) => a.kind === 'canary-access');
+    expect(alert?.evidence.customer).toBe(w.canary.id);
+  });
+});
+
+describe('bypass: storage holds ciphertext, the key release opens only for a witnessed, in-scope, fresh, unused record', () => {
+  it('the site storage read directly, and its read route, yield only ciphertext', async () => {
+    const rows = await w.site.storage.readBatches(
+      w.customer.id,
+      { kind: 'batches', batches: [...w.batches] },
+      10,
+    );
+    expect(rows).toHaveLength(3);
+    const text = Buffer.concat(
+      rows.flatMap((r) => r.events.map((e) => Buffer.from(e.personal))),
+    ).toString('latin1');
+    expect(text).not.toContain('alice-');
+    const res = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [...w.batches] },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(Buffer.from(body).toString()).not.toContain('alice-');
+    const decoded = (JSON.parse(body) as { batches: string[] }).batches.map((b) =>
+      Buffer.from(b, 'base64').toString(),
+    );
+    for (const d of decoded) expect(d).not.toContain('alice-');
+    // Nobody but the gateway reads: unsigned, or signed by a principal, is refused.
+    const unsigned = await fetch(new URL('v1/read', w.siteUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [w.batches[0]] },
+      }),
+    });
+    expect(unsigned.status).toBe(401);
+  });
+
+  async function grant(): Promise<{ record: string; receipt: string; batches: string[] }> {
+    const r = await ask('analyst', {
+      dataClass: 'telemetry-events',
+      scope: { kind: 'batches', batches: [w.batches[0]] },
+      justification: threat,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const res = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [...w.batches] },
+      }),
+    });
+    const { batches } = (await res.json()) as { batches: string[] };
+    return { record: r.body.record as string, receipt: r.body.receipt as string, batches };
+  }
+
+  async function release(
+    body: Record<string, unknown>,
+  ): Promise<{ status: number; code: unknown }> {
+    const res = await w.gatewayFetch(new URL('v1/release', w.keyReleaseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as { code?: unknown; keys?: unknown };
+    expect(json.keys).toBeUndefined();
+    return { status: res.status, code: json.code };
+  }
+
+  it('refuses a replayed, forged, unwitnessed or out-of-scope record', async () => {
+    const g = await grant();
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const first = g.batches[0] as string;
+    // Replayed: the gateway already used this record.
+    expect(await release({ record: b64(g.record), receipt: g.receipt, batches: [first] })).toEqual({
+      status: 409,
+      code: 'RECORD_REPLAYED',
+    });
+    // Forged: another counter, same receipt.
+    const forged = g.record.replace(/"counter":\d+/, '"counter":1');
+    expect(
+      await release({ record: b64(forged), receipt: g.receipt, batches: [first] }),
+    ).toMatchObject({
+      status: 403,
+      code: 'RECORD_PROOF_INVALID',
+    });
+    // Unwitnessed: the log's signature alone (cosignature lines removed).
+    const lines = g.receipt.split('\n');
+    const unwitnessed = lines.filter((l) => !l.startsWith(`— ${w.witness.name} `)).join('\n');
+    expect(unwitnessed).not.toBe(g.receipt);
+    expect(
+      await release({ record: b64(g.record), receipt: unwitnessed, batches: [first] }),
+    ).toMatchObject({
+      status: 403,
+      code: 'RECORD_NOT_WITNESSED',
+    });
+    // Out of scope: a fresh record for batch 0, asked with batch 1.
+    const h = await grantUnused();
+    expect(
+      await release({
+        record: b64(h.record),
+        receipt: h.receipt,
+        batches: [g.batches[1] as string],
+      }),
+    ).toMatchObject({ status: 403, code: 'OUT_OF_SCOPE' });
+    // Unsigned callers never reach the check.
+    const res = await fetch(new URL('v1/release', w.keyReleaseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ record: b64(h.record), receipt: h.receipt, batches: [first] }),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  /** A witnessed record the key release has not seen: appended to the access log directly. */
+  async function grantUnused(): Promise<{ record: string; receipt: string }> {
+    const g = await grant();
+    const parsed = parseAccessRecord(new TextEncoder().encode(g.record));
+    const bytes = new TextEncoder().encode(
+      g.record.replace(`"counter":${parsed.counter}`, `"counter":${parsed.counter + 1000}`),
+    );
+    const added = await new LogClient(w.accessLog.url).add(bytes, { wait: true });
+    return { record: new TextDecoder().decode(bytes), receipt: added.receipt as string };
+  }
+
+  it('refuses an expired record', async () => {
+    const h = await grantUnused();
+    const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [w.batches[0]] },
+      }),
+    });
+    const { batches } = (await read.json()) as { batches: string[] };
+    const later = new KeyRelease({
+      privateKey: w.keyReleaseKeys.privateKey,
+      accessLogPolicy: parsePolicy(w.accessLog.policy),
+      accessPolicy: w.accessPolicy,
+      principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
+      residency: { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE },
+      audit: w.stores.audit,
+      alerts: new MemoryAccessAlerts(),
+      accessLogName: 'test',
+      now: () => Date.now() + 301_000,
+    });
+    await expect(
+      later.release({
+        record: new TextEncoder().encode(h.record),
+        receipt: h.receipt,
+        batches: batches.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+      }),
+    ).rejects.toMatchObject({ code: 'RECORD_EXPIRED' });
+    expect(openPrincipalRegistry).toBeTypeOf('function');
+  });
+});
+
+describe('log before serve: nothing is served when the witnesses or the log are down', () => {
+  it('witnesses below quorum → 503 WITNESS_QUORUM_UNAVAILABLE; log stopped → 503 ACCESS_LOG_UNAVAILABLE', async () => {
+    await w.witness.close();
+    const body = {
+      dataClass: 'telemetry-events',
+      scope: { kind: 'batches', batches: [w.batches[1]] },
+      justification: threat,
+    };
+    const r = await ask('analyst', body);
+    expect(r.status).toBe(503);
+    expect(r.body.code).toBe('WITNESS_QUORUM_UNAVAILABLE');
+    expectNothingServed(r);
+    // The log stops (its waiters, including the gateway's abandoned wait, end), then its server.
+    await w.accessLog.log.close();
+    await w.accessLog.close();
+    const s = await ask('analyst', body);
+    expect(s.status).toBe(503);
+    expect(s.body.code).toBe('ACCESS_LOG_UNAVAILABLE');
+    expectNothingServed(s);
+  }, 90_000);
+});
