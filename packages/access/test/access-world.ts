@@ -101,6 +101,8 @@ export interface AccessWorld {
     { key: Ed25519KeyPair; p: RegisteredPrincipal }
   >;
   readonly outsider: Ed25519KeyPair;
+  /** The supervisor-signed principal registry (DSSE text). */
+  readonly registryText: string;
   readonly gatewayUrl: string;
   readonly keyReleaseUrl: string;
   readonly alerts: MemoryAccessAlerts;
@@ -437,6 +439,7 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
       gatewayKey,
       principals,
       outsider,
+      registryText,
       gatewayUrl,
       keyReleaseUrl,
       alerts,

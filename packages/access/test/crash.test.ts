@@ -1,0 +1,184 @@
+// kill -9 of the gateway, the key release and the access log while accesses
+// run: nothing is ever served without its witnessed record, and after the
+// gateway's restart the customer's counters in the log run 1..n without a gap
+// or a repeat. Each service is its own process (access-child.ts).
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeAccessPolicy, parseAccessRecord } from '@glasshouse/access-format';
+import { type Child, startChild } from '@glasshouse/bench-kit';
+import { signedFetch } from '@glasshouse/httpsig';
+import { decodeBundle, generateSignerKey } from '@glasshouse/tlog';
+import { witnessLines } from '../../telemetry/test/residency-fixture.js';
+import type { ChildConfig } from './access-child.js';
+import { type AccessWorld, SITE, signer, startAccessWorld } from './access-world.js';
+import { verifyReceiptFromSpecs } from './spec-verifier.js';
+
+let w: AccessWorld;
+beforeAll(async () => {
+  w = await startAccessWorld();
+}, 60_000);
+afterAll(async () => {
+  await w.close();
+}, 60_000);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => {
+        if (a === null || typeof a === 'string') reject(new Error('no port'));
+        else resolve(a.port);
+      });
+    });
+  });
+}
+
+const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
+
+describe('kill -9 during accesses', () => {
+  it('gateway, key release and access log killed in turn: every served answer has its witnessed record; counters stay 1..n', async () => {
+    const keys = generateSignerKey('localhost/glasshouse/access-log-crash');
+    await w.witness.addLog(keys.verifierKey);
+    const policy = `log ${keys.verifierKey}\n${witnessLines(w.witness)}`;
+    const [logPort, krPort, gwPort] = [await freePort(), await freePort(), await freePort()];
+    const logUrl = `http://127.0.0.1:${logPort}/`;
+    const krUrl = `http://127.0.0.1:${krPort}/`;
+    const gwUrl = `http://127.0.0.1:${gwPort}/`;
+    const common = {
+      accessLogPolicy: policy,
+      accessPolicy: new TextDecoder().decode(encodeAccessPolicy(w.accessPolicy)),
+      registry: w.registryText,
+      supervisorKey: b64(w.supervisor.publicKey),
+      customers: { [w.customer.id]: b64(w.customer.key.publicKey) },
+      regions: { EU: SITE },
+      gatewaySeed: b64(w.gatewayKey.seed),
+      gatewayKey: b64(w.gatewayKey.publicKey),
+      accessLogUrl: logUrl,
+    };
+    const configs: Record<ChildConfig['role'], ChildConfig> = {
+      log: {
+        ...common,
+        role: 'log',
+        port: logPort,
+        dir: await w.tempDir('crash-log'),
+        logSignerKey: keys.signerKey,
+      },
+      keyrelease: {
+        ...common,
+        role: 'keyrelease',
+        port: krPort,
+        dir: await w.tempDir('crash-kr'),
+        keyReleasePrivateKey: b64(w.keyReleaseKeys.privateKey),
+      },
+      gateway: {
+        ...common,
+        role: 'gateway',
+        port: gwPort,
+        dir: await w.tempDir('crash-gw'),
+        siteId: SITE,
+        siteUrl: w.siteUrl,
+        keyReleaseUrl: krUrl,
+      },
+    };
+    const children = new Map<ChildConfig['role'], Child<{ url: string }>>();
+    const start = async (role: ChildConfig['role']): Promise<void> => {
+      const file = join(configs[role].dir, 'config.json');
+      await writeFile(file, JSON.stringify(configs[role]));
+      children.set(
+        role,
+        await startChild(new URL('access-child.ts', import.meta.url), [file], 30_000),
+      );
+    };
+    const kill = async (role: ChildConfig['role']): Promise<void> => {
+      const child = children.get(role);
+      if (child === undefined) return;
+      process.kill(child.pid, 'SIGKILL');
+      await child.stop(1_000);
+    };
+    try {
+      await start('log');
+      await start('keyrelease');
+      await start('gateway');
+
+      const served: Record<string, unknown>[] = [];
+      const refused: Record<string, unknown>[] = [];
+      const f = signedFetch(signer(w.principals.analyst.key));
+      let stop = false;
+      const worker = async (n: number): Promise<void> => {
+        for (let i = 0; !stop; i++) {
+          try {
+            const res = await f(new URL('v1/access', gwUrl), {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({
+                site: SITE,
+                customer: w.customer.id,
+                dataClass: 'telemetry-events',
+                scope: { kind: 'batches', batches: [w.batches[(n + i) % 3]] },
+                justification: { code: 'THREAT_INVESTIGATION', detail: `crash run ${n}/${i}` },
+              }),
+              signal: AbortSignal.timeout(15_000),
+            });
+            const body = (await res.json()) as Record<string, unknown>;
+            (res.status === 200 ? served : refused).push(body);
+          } catch {
+            // The gateway was killed mid-request: nothing was served on this connection.
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      };
+      const workers = [0, 1, 2].map(worker);
+      const waitServed = async (n: number): Promise<void> => {
+        const deadline = Date.now() + 60_000;
+        while (served.length < n && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(served.length).toBeGreaterThanOrEqual(n);
+      };
+      for (const role of ['gateway', 'keyrelease', 'log'] as const) {
+        await waitServed(served.length + 3);
+        await kill(role);
+        await new Promise((r) => setTimeout(r, 300));
+        if (role === 'log') {
+          await start('log');
+          // The gateway keeps its counters; it appends what the crash left unlogged before the next record.
+        } else {
+          await start(role);
+        }
+      }
+      await waitServed(served.length + 3);
+      stop = true;
+      await Promise.all(workers);
+      // A last restart of the gateway appends anything still unlogged.
+      await children.get('gateway')?.stop();
+      await start('gateway');
+
+      // Every served answer: its record is witnessed (spec verifier) and its data decrypted.
+      for (const a of served) {
+        const record = new TextEncoder().encode(a.record as string);
+        verifyReceiptFromSpecs(a.receipt as string, record, policy);
+        expect((a.batches as unknown[]).length).toBe(1);
+      }
+      for (const r of refused) expect(r.batches).toBeUndefined();
+
+      // The access log: the customer's counters run 1..n in log order, and hold every served record.
+      const cp = await (await fetch(new URL('checkpoint', logUrl))).text();
+      const size = Number(cp.split('\n')[1]);
+      expect(size).toBeLessThan(256);
+      const bundle = new Uint8Array(
+        await (await fetch(new URL(`tile/entries/000.p/${size}`, logUrl))).arrayBuffer(),
+      );
+      const entries = decodeBundle(bundle);
+      const counters = entries.map((e) => parseAccessRecord(e).counter);
+      expect(counters).toEqual(counters.map((_, i) => i + 1));
+      for (const a of served) {
+        const at = entries[a.index as number];
+        expect(at === undefined ? '' : new TextDecoder().decode(at)).toBe(a.record);
+      }
+    } finally {
+      for (const child of children.values()) await child.stop(2_000);
+    }
+  }, 240_000);
+});
