@@ -160,6 +160,8 @@ const TRUST_BUNDLE_CODES: Readonly<Record<ReleaseFormatErrorCode, AgentErrorCode
   // Not trust bundle codes; listed so the table is total.
   RELEASE_LOG_ENTRY_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
   SUPERVISOR_ATTESTATION_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
+  // The supervisor's check before it co-signs; an endpoint never runs it.
+  TRUST_BUNDLE_RESIDENCY_FOREIGN: 'AGENT_TRUST_BUNDLE_MALFORMED',
 };
 
 /**

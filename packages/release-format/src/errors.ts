@@ -13,6 +13,7 @@ export type ReleaseFormatErrorCode =
   | 'TRUST_BUNDLE_KEY_MISMATCH'
   | 'TRUST_BUNDLE_SIGNATURE_INVALID'
   | 'TRUST_BUNDLE_SIGNATURE_MISSING'
+  | 'TRUST_BUNDLE_RESIDENCY_FOREIGN'
   // the supervisor's statements (supervisor-statements.ts)
   | 'SUPERVISOR_ATTESTATION_INVALID';
 

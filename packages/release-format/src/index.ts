@@ -26,6 +26,7 @@ export {
   TRUST_BUNDLE_PAYLOAD_TYPE,
   TRUST_BUNDLE_SCHEMA,
   checkResidencyTrust,
+  checkResidencyIsSupervisors,
   encodeTrustBundlePayload,
   openTrustBundle,
   trustBundleEnvelope,
@@ -33,6 +34,7 @@ export {
   trustBundleSigningMessage,
   verifyTrustBundleFingerprint,
   type ResidencyTrust,
+  type SupervisorResidencyKeys,
   type TrustBundle,
 } from './trust-bundle.js';
 export {

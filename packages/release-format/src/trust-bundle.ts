@@ -319,6 +319,49 @@ export function checkResidencyTrust(
     malformed('residency: the vendor and supervisor keys are the same');
 }
 
+/** The supervisor's own residency public keys, as it holds them (base64 of 32 raw bytes each). */
+export interface SupervisorResidencyKeys {
+  /** Its Ed25519 residency signing key (co-signs policy versions). */
+  readonly supervisorKey: string;
+  /** Its X25519 key-release key (the endpoints seal personal fields to it). */
+  readonly keyRelease: string;
+}
+
+/**
+ * The supervisor's check before it co-signs a bundle with a `residency`
+ * field: the field must name the supervisor's own residency key and its own
+ * key-release key. Otherwise the vendor could have endpoints pin a
+ * key-release key of its own choosing and open the personal fields itself,
+ * or a supervisor key it holds and sign policy versions alone.
+ * `own` undefined: the supervisor holds no residency keys, so it vouches
+ * for no residency field. Throws TRUST_BUNDLE_RESIDENCY_FOREIGN.
+ */
+export function checkResidencyIsSupervisors(
+  residency: ResidencyTrust | undefined,
+  own: SupervisorResidencyKeys | undefined,
+): void {
+  if (residency === undefined) return;
+  const foreign = (what: string, evidence: Record<string, unknown>): never => {
+    throw new ReleaseFormatError('TRUST_BUNDLE_RESIDENCY_FOREIGN', what, { evidence });
+  };
+  if (own === undefined) {
+    foreign('the bundle pins residency keys but the supervisor holds none', {});
+  } else {
+    if (residency.supervisorKey !== own.supervisorKey) {
+      foreign("residency.supervisorKey is not the supervisor's residency key", {
+        named: residency.supervisorKey,
+        supervisors: own.supervisorKey,
+      });
+    }
+    if (residency.keyRelease !== own.keyRelease) {
+      foreign("residency.keyRelease is not the supervisor's key-release key", {
+        named: residency.keyRelease,
+        supervisors: own.keyRelease,
+      });
+    }
+  }
+}
+
 /** TUF 4.2 "ed25519" key: exactly these fields, 32 bytes of hex. */
 function isTufKey(value: unknown): value is TufPublicKey {
   const k = value as { keytype?: unknown; scheme?: unknown; keyval?: { public?: unknown } } | null;

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { EnvelopeSigner } from '@glasshouse/attest';
 import { codeOf } from '../../errors/test/codes.js';
 import {
+  checkResidencyIsSupervisors,
   encodeTrustBundlePayload,
   openTrustBundle,
   trustBundleEnvelope,
@@ -211,5 +212,32 @@ describe('trust bundle: the optional residency field', () => {
     expect(codeOf(() => openTrustBundle(bytes(bundle, [vendorRoot, supervisorRoot])))).toBe(
       'TRUST_BUNDLE_MALFORMED',
     );
+  });
+
+  describe('the supervisor vouches only for its own residency keys', () => {
+    const own = { supervisorKey: residency.supervisorKey, keyRelease: residency.keyRelease };
+
+    it('accepts a field naming its keys, and a bundle without the field', () => {
+      expect(() => {
+        checkResidencyIsSupervisors(residency, own);
+      }).not.toThrow();
+      expect(() => {
+        checkResidencyIsSupervisors(undefined, own);
+      }).not.toThrow();
+      expect(() => {
+        checkResidencyIsSupervisors(undefined, undefined);
+      }).not.toThrow();
+    });
+
+    it.each([
+      ["the vendor's own key-release key", { ...residency, keyRelease: key32(9) }, own],
+      ['another supervisor key', { ...residency, supervisorKey: key32(8) }, own],
+      ['residency keys while the supervisor holds none', residency, undefined],
+    ])('refuses %s with TRUST_BUNDLE_RESIDENCY_FOREIGN', (_what, value, keys) => {
+      const check = (): void => {
+        checkResidencyIsSupervisors(value, keys);
+      };
+      expect(codeOf(check)).toBe('TRUST_BUNDLE_RESIDENCY_FOREIGN');
+    });
   });
 });

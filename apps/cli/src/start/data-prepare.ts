@@ -7,13 +7,21 @@
  * starts, as it holds its database exclusively while it runs. Each key stays
  * in its party's directory; only public keys cross over.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureCallerKey } from '../callers.js';
 import { initDataDir } from '../commands/log.js';
 import { initWitnessDir, trustLogInWitness } from '../commands/witness.js';
 import { initSiteDir, SITE_LOG_KEY_FILE } from '../commands/site.js';
-import { ensureKeyReleaseKey, partyKey, publicKeyBase64 } from '../residency/parties.js';
+import type { SupervisorResidencyKeys } from '@glasshouse/release-format';
+import {
+  KEY_RELEASE_PUBLIC,
+  ensureKeyReleaseKey,
+  partyKey,
+  publicKeyBase64,
+  readKeyReleasePublicKey,
+} from '../residency/parties.js';
 import type { StartContext } from './context.js';
 
 /** The two sites of the demo policy: Zurich for NA, EU, AU, KR, JP, SG; the other for every other region. */
@@ -49,6 +57,23 @@ export function dataPaths(data: string) {
   };
 }
 export type DataPaths = ReturnType<typeof dataPaths>;
+
+/**
+ * The supervisor's residency keys as it holds them in its own directory
+ * (never as the vendor's draft names them), or undefined before the data
+ * half made them: what it checks a trust bundle's residency field against.
+ */
+export async function supervisorResidencyKeys(
+  data: string,
+): Promise<SupervisorResidencyKeys | undefined> {
+  const paths = dataPaths(data);
+  const keyReleasePub = join(paths.keyRelease, KEY_RELEASE_PUBLIC);
+  if (!existsSync(paths.supervisorResidencyKey) || !existsSync(keyReleasePub)) return undefined;
+  return {
+    supervisorKey: publicKeyBase64(await partyKey(paths.supervisorResidencyKey)),
+    keyRelease: Buffer.from(await readKeyReleasePublicKey(keyReleasePub)).toString('base64'),
+  };
+}
 
 /** The public keys the later phases need. */
 export interface PreparedData {

@@ -66,6 +66,7 @@ import {
   type RunningReleaseLogMonitor,
 } from './release-log-monitor.js';
 import type { ResidencyTrust } from '@glasshouse/release-format';
+import { supervisorResidencyKeys } from './data-prepare.js';
 import { publishTrustBundle } from './trust-bundle.js';
 import { writeWitnessPolicy, type LocalWitness, type PolicyLog } from './witness-policy.js';
 
@@ -274,6 +275,7 @@ export async function startReleaseHalf(
       supervisor: supervising,
       supervisorTufKeys,
       residency,
+      supervisorResidency: await supervisorResidencyKeys(paths.data),
     },
     paths.trustBundle,
   );

@@ -11,11 +11,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  ReleaseFormatError,
+  checkResidencyIsSupervisors,
   encodeTrustBundlePayload,
   trustBundleEnvelope,
   trustBundleFingerprint,
   TRUST_BUNDLE_SCHEMA,
   type ResidencyTrust,
+  type SupervisorResidencyKeys,
   type TrustBundle,
 } from '@glasshouse/release-format';
 import {
@@ -42,6 +45,8 @@ export interface TrustBundleInputs {
   readonly supervisorTufKeys: SupervisorTufKeys;
   /** The data path's trust (residency log policy, residency keys, key-release key), when the data half runs. */
   readonly residency?: ResidencyTrust | undefined;
+  /** The supervisor's own residency keys, read from its directory: what it checks `residency` against. */
+  readonly supervisorResidency?: SupervisorResidencyKeys | undefined;
 }
 
 export interface PublishedTrustBundle {
@@ -113,7 +118,7 @@ async function vendorDraft(
 }
 
 /** The supervisor signs only a bundle naming its own keys and the builder it pinned. */
-function supervisorCheck(payload: TrustBundle, inputs: TrustBundleInputs): void {
+export function supervisorCheck(payload: TrustBundle, inputs: TrustBundleInputs): void {
   const { supervisor, supervisorTufKeys } = inputs;
   const refuse = (what: string): never => {
     throw new CodedError('START_TRUST_BUNDLE', `the supervisor refuses the trust bundle: ${what}`);
@@ -140,6 +145,13 @@ function supervisorCheck(payload: TrustBundle, inputs: TrustBundleInputs): void 
   const pinned = supervisor.config.builders.find((b) => b.builderId === payload.builder.builderId);
   if (pinned?.publicKeyPem !== payload.builder.publicKeyPem) {
     refuse('it names a builder the supervisor has not pinned');
+  }
+  // Endpoints seal personal fields to the key-release key the bundle names: it must be the supervisor's.
+  try {
+    checkResidencyIsSupervisors(payload.residency, inputs.supervisorResidency);
+  } catch (err) {
+    if (!(err instanceof ReleaseFormatError)) throw err;
+    refuse(err.message);
   }
 }
 
