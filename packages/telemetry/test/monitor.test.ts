@@ -154,4 +154,101 @@ describe('residency monitor', () => {
       await monitor.close();
     }
   }, 20_000);
+
+  it('alerts once when a log stays unreachable past the threshold, and again after a recovery', async () => {
+    let clock = Date.now();
+    const now = (): Date => new Date(clock);
+    // The residency log's outage: its URL refuses connections, as a blocked network path does.
+    let residencyDown = false;
+    const fetchThrough: typeof fetch = (input, init) =>
+      residencyDown &&
+      String(input instanceof Request ? input.url : input).startsWith(w.residency.url)
+        ? Promise.reject(new TypeError('fetch failed', { cause: new Error('ECONNREFUSED') }))
+        : fetch(input, init);
+    const sink = new MemoryAlertSink();
+    const outageDir = await w.tempDir('monitor-outage');
+    const open = (): ResidencyMonitor =>
+      ResidencyMonitor.open({
+        residencyLogUrl: w.residency.url,
+        residencyLogPolicy: w.residency.policy,
+        keys: { vendorKey: w.keys.vendor.publicKey, supervisorKey: w.keys.supervisor.publicKey },
+        dir: outageDir,
+        alerts: sink,
+        now,
+        fetch: fetchThrough,
+        timeoutMs: 1_000,
+        retries: 0,
+        unreachableAlertMs: 60_000,
+      });
+    const outages = (): Alert[] => sink.alerts.filter((a) => a.kind === 'fetch-failed');
+    const other = w.sites.other;
+    const otherLog = new URL('log/', other.url).href;
+    let monitor = open();
+    try {
+      // (The first test's evidence is alerted again by this fresh monitor: only outages count here.)
+      await monitor.runOnce();
+      expect(outages()).toEqual([]);
+
+      // The other site's ingest log goes away: nothing before the threshold.
+      await other.stop();
+      const first = await monitor.runOnce();
+      expect(outages()).toEqual([]);
+      const down = first.status.sites.find((s) => s.site === 'us-iad');
+      expect(down?.verification).toBe('LOG_UNREACHABLE');
+      expect(down?.unreachableSince).toBe(now().toISOString());
+      clock += 30_000;
+      await monitor.runOnce();
+      expect(outages()).toEqual([]);
+      // Past it: one alert, naming the log and when the outage began ...
+      clock += 40_000;
+      await monitor.runOnce();
+      expect(outages()).toHaveLength(1);
+      expect(outages()[0]).toMatchObject({
+        log: otherLog,
+        code: 'LOG_UNREACHABLE',
+        evidence: { url: otherLog, unreachableSince: down?.unreachableSince },
+      });
+      // ... sent once, also across a restart of the monitor.
+      clock += 60_000;
+      await monitor.runOnce();
+      await monitor.close();
+      monitor = open();
+      await monitor.runOnce();
+      expect(outages()).toHaveLength(1);
+
+      // Back: the outage clears; the next one is a new outage with its own alert.
+      await other.start();
+      const back = await monitor.runOnce();
+      expect(back.status.sites.find((s) => s.site === 'us-iad')).toMatchObject({
+        verification: 'ok',
+        unreachableSince: null,
+      });
+      await other.stop();
+      await monitor.runOnce();
+      clock += 61_000;
+      await monitor.runOnce();
+      expect(outages()).toHaveLength(2);
+      expect(outages()[1]?.evidence.unreachableSince).not.toBe(down?.unreachableSince);
+      await other.start();
+
+      // The residency log the same way.
+      residencyDown = true;
+      const cut = await monitor.runOnce();
+      expect(cut.status.residencyLog.unreachableSince).toBe(now().toISOString());
+      clock += 61_000;
+      await monitor.runOnce();
+      const residencyOutage = outages().filter((a) => a.log === w.residency.url);
+      expect(residencyOutage).toHaveLength(1);
+      expect(residencyOutage[0]?.code).toBe('LOG_UNREACHABLE');
+      residencyDown = false;
+      expect((await monitor.runOnce()).status.residencyLog).toMatchObject({
+        verification: 'ok',
+        unreachableSince: null,
+      });
+    } finally {
+      residencyDown = false;
+      await other.start().catch(() => undefined);
+      await monitor.close();
+    }
+  }, 30_000);
 });

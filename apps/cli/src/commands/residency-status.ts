@@ -22,7 +22,9 @@ export function formatResidencyStatus(status: ResidencyStatus): string {
   const lines = [
     `residency log ${r.url} size ${r.size} ${r.verification}` +
       (r.policy === null ? ' policy none' : ` policy v${r.policy.version} ${r.policy.digest}`) +
-      ` customers ${r.customers} refused-entries ${r.refusedEntries}`,
+      ` customers ${r.customers} refused-entries ${r.refusedEntries}` +
+      // A status file written before outages were tracked has no such field.
+      (r.unreachableSince == null ? '' : ` unreachable since ${r.unreachableSince}`),
   ];
   for (const s of status.sites) {
     const held = Object.entries(s.regionsHeld)
@@ -34,7 +36,8 @@ export function formatResidencyStatus(status: ResidencyStatus): string {
       `  held        ${held || '-'}`,
       `  stored      ${s.batches} batches, ${s.events} events (${s.deletedBatches} deleted)`,
       `  checkpoint  size ${s.size}${s.checkpoint === null ? ' (none)' : ''}`,
-      `  verified    ${s.verification}, violations ${s.violations}`,
+      `  verified    ${s.verification}, violations ${s.violations}` +
+        (s.unreachableSince == null ? '' : `, unreachable since ${s.unreachableSince}`),
     );
   }
   return `${lines.join('\n')}\n`;

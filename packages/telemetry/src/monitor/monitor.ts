@@ -18,7 +18,13 @@
  * its checks (quorum, signature, inconsistency with both checkpoints,
  * rollback) is the witness monitor's alert of the same kind. Each piece of
  * evidence is sent once: the keys of sent alerts are kept with the state.
- * An unreachable log is not alerted on; its status says so.
+ * A log that cannot be read is retried at every pass; once it has been
+ * unreachable for longer than `unreachableAlertMs` (default 5 minutes) one
+ * `fetch-failed` alert is sent for that outage (a log that stays
+ * unreadable to its monitor can show others what it likes). The first pass
+ * that reads it again clears the outage, so a later one alerts again. The
+ * outage start is kept with the state, so a restart neither forgets nor
+ * repeats it.
  *
  * Order within a run: the residency log first, then the sites, so a site is
  * never judged against an older residency log than the one it acted on.
@@ -59,6 +65,8 @@ export interface ResidencyMonitorOptions {
   readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
   readonly retries?: number;
+  /** How long a log may stay unreachable before its `fetch-failed` alert. Default 5 minutes. */
+  readonly unreachableAlertMs?: number;
 }
 
 /** Per-site counts from its ingest log (JSON-safe: what `glasshouse residency status` prints). */
@@ -81,6 +89,8 @@ export interface SiteStatus {
   /** Entries that broke a residency check (each alerted once). */
   readonly violations: number;
   readonly checkedAt: string | null;
+  /** When the current outage of its ingest log began (null while it is readable). */
+  readonly unreachableSince: string | null;
 }
 
 export interface ResidencyLogStatus {
@@ -91,6 +101,8 @@ export interface ResidencyLogStatus {
   readonly customers: number;
   readonly refusedEntries: number;
   readonly verification: string;
+  /** When the current outage of the residency log began (null while it is readable). */
+  readonly unreachableSince: string | null;
 }
 
 export interface ResidencyStatus {
@@ -112,6 +124,7 @@ interface SiteRecord {
   violations: number;
   verification: string;
   checkedAt: string | null;
+  unreachableSince: string | null;
 }
 
 const emptyRecord = (): SiteRecord => ({
@@ -122,7 +135,12 @@ const emptyRecord = (): SiteRecord => ({
   violations: 0,
   verification: 'not checked',
   checkedAt: null,
+  unreachableSince: null,
 });
+
+/** The store's record key of the residency log's outage. */
+const RESIDENCY_LOG_RECORD = 'residency-log';
+const UNREACHABLE_ALERT_MS = 5 * 60_000;
 
 export const MONITOR_STATE_FILE = 'residency-monitor.db';
 /** Written after every pass, so `glasshouse residency status` can read it while the monitor runs. */
@@ -247,6 +265,7 @@ export class ResidencyMonitor {
         customers: state.customers().length,
         refusedEntries: this.#view.refused.length,
         verification: this.#residencyVerification,
+        unreachableSince: this.#residencyOutage().since,
       },
       sites: this.#sites().map((site) => this.#siteStatus(site)),
     };
@@ -265,15 +284,25 @@ export class ResidencyMonitor {
     try {
       const r = await this.#view.refresh();
       this.#residencyVerification = 'ok';
+      // Readable again: the outage (if any) is over.
+      if (this.#residencyOutage().since !== null) {
+        this.#store.putRecord(RESIDENCY_LOG_RECORD, { since: null });
+      }
       for (const refused of r.refused) {
         raised.push(this.#refusedResidencyEntry(refused.index, refused.code, refused.message));
       }
     } catch (err) {
       if (!(err instanceof CodedError)) throw err;
-      const code = (err as CodedError).code;
-      this.#residencyVerification = code;
-      if (code !== 'LOG_UNREACHABLE')
-        raised.push(stepAlert(log, this.#view.origin, err as CodedError, this.#now()));
+      const coded = err as CodedError;
+      this.#residencyVerification = coded.code;
+      if (coded.code === 'LOG_UNREACHABLE') {
+        const since = this.#residencyOutage().since ?? this.#now().toISOString();
+        this.#store.putRecord(RESIDENCY_LOG_RECORD, { since });
+        const outage = this.#outageAlert(log, this.#view.origin, since, coded);
+        if (outage !== undefined) raised.push(outage);
+      } else {
+        raised.push(stepAlert(log, this.#view.origin, coded, this.#now()));
+      }
     }
     for (const site of this.#sites()) raised.push(...(await this.#checkSite(site)));
     await this.#send(raised);
@@ -284,6 +313,36 @@ export class ResidencyMonitor {
       `${JSON.stringify(written, null, 2)}\n`,
     );
     return { alerts: raised, status };
+  }
+
+  #residencyOutage(): { since: string | null } {
+    const record = this.#store.record(RESIDENCY_LOG_RECORD) as { since?: unknown } | undefined;
+    return { since: typeof record?.since === 'string' ? record.since : null };
+  }
+
+  /**
+   * The `fetch-failed` alert of an outage that began at `since`, once it has
+   * lasted `unreachableAlertMs`; undefined before. Its evidence names the
+   * log and the outage's start only, so it is sent once per outage.
+   */
+  #outageAlert(
+    log: string,
+    origin: string | undefined,
+    since: string,
+    err: CodedError,
+  ): Alert | undefined {
+    const now = this.#now();
+    const lasted = now.getTime() - Date.parse(since);
+    if (!(lasted >= (this.#opts.unreachableAlertMs ?? UNREACHABLE_ALERT_MS))) return undefined;
+    return {
+      kind: 'fetch-failed',
+      time: now.toISOString(),
+      log,
+      ...(origin === undefined ? {} : { origin }),
+      message: `the log has been unreachable since ${since} (${Math.round(lasted / 1000)} s): ${err.message}`,
+      code: err.code,
+      evidence: { url: log, unreachableSince: since },
+    };
   }
 
   #refusedResidencyEntry(index: bigint, code: string, message: string): Alert {
@@ -334,13 +393,18 @@ export class ResidencyMonitor {
       update = await tail.step(this.#store.state(key));
     } catch (err) {
       if (!(err instanceof CodedError)) throw err;
-      const code = (err as CodedError).code;
-      record.verification = code;
+      const coded = err as CodedError;
+      record.verification = coded.code;
+      if (coded.code !== 'LOG_UNREACHABLE') {
+        this.#store.putRecord(key, record);
+        return [stepAlert(tail.url, tail.origin, coded, this.#now())];
+      }
+      record.unreachableSince ??= record.checkedAt;
       this.#store.putRecord(key, record);
-      return code === 'LOG_UNREACHABLE'
-        ? []
-        : [stepAlert(tail.url, tail.origin, err as CodedError, this.#now())];
+      const outage = this.#outageAlert(tail.url, tail.origin, record.unreachableSince, coded);
+      return outage === undefined ? [] : [outage];
     }
+    record.unreachableSince = null;
     const state = this.#view.state;
     for (const e of update.entries) {
       let entry;
@@ -424,6 +488,7 @@ export class ResidencyMonitor {
       verification: record.verification,
       violations: record.violations,
       checkedAt: record.checkedAt,
+      unreachableSince: record.unreachableSince,
     };
   }
 }
