@@ -102,6 +102,8 @@ export class Gateway {
   readonly #o: GatewayOptions;
   readonly #now: () => number;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Accesses waiting for a customer's lock. */
+  readonly #queued = new Map<string, number>();
   /** Customers with a stored record not yet known to be in the log. */
   readonly #unlogged = new Set<string>();
 
@@ -166,11 +168,12 @@ export class Gateway {
     const reading = site.read(ask.customer, ask.scope);
     reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
-    const { record, index } = await this.#logNext(ask.customer, (counter) =>
+    const logged = await this.#logNext(ask.customer, (counter) =>
       encodeAccessRecord(draft(counter, time)),
     );
+    const { record, index } = logged;
     const digest = accessRecordDigest(record);
-    const receipt = await this.#witnessedReceipt(record, index);
+    const receipt = logged.receipt ?? (await this.#witnessedReceipt(record, index)).receipt;
 
     const read = await reading;
     const batches = read.batches;
@@ -241,11 +244,17 @@ export class Gateway {
     };
   }
 
-  /** Under the customer's lock: older unlogged records first, then the next counter, stored then sequenced. */
+  /**
+   * Under the customer's lock: older unlogged records first, then the next
+   * counter, stored then sequenced. With no other access of the customer
+   * waiting, one call to the log sequences the record and waits for its
+   * witnessed checkpoint (the receipt comes back with it); otherwise the lock
+   * is released once the record is sequenced and the wait happens outside.
+   */
   async #logNext(
     customer: string,
     build: (counter: number) => Uint8Array,
-  ): Promise<{ record: Uint8Array; index: bigint }> {
+  ): Promise<{ record: Uint8Array; index: bigint; receipt?: string }> {
     return this.#locked(customer, async () => {
       if (this.#unlogged.has(customer)) {
         for (const p of await this.#o.records.unlogged()) {
@@ -256,6 +265,14 @@ export class Gateway {
       const record = build(counter);
       await this.#o.records.reserve(customer, counter, record);
       this.#unlogged.add(customer);
+      if ((this.#queued.get(customer) ?? 0) === 0) {
+        const { index, receipt } = await this.#witnessedReceipt(record, null);
+        // Recovery only needs the mark to skip a re-append (which dedup makes harmless), so it is
+        // not waited for; a failed mark leaves the record to be appended again, same index.
+        this.#o.records.markLogged(customer, counter, index).catch(() => undefined);
+        this.#unlogged.delete(customer);
+        return { record, index, receipt };
+      }
       const index = await this.#append(customer, counter, record);
       // Every record of the customer is in the log now (in counter order).
       this.#unlogged.delete(customer);
@@ -283,8 +300,13 @@ export class Gateway {
    * verifies the receipt against the access log's tlog-policy here: the log
    * publishing an unwitnessed checkpoint does not make the gateway serve.
    */
-  async #witnessedReceipt(record: Uint8Array, index: bigint): Promise<string> {
+  async #witnessedReceipt(
+    record: Uint8Array,
+    expected: bigint | null,
+  ): Promise<{ index: bigint; receipt: string }> {
     let receipt: string | undefined;
+    let index: bigint | undefined;
+    const at = expected?.toString() ?? null;
     const timeoutMs = this.#o.witnessTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -297,7 +319,7 @@ export class Gateway {
           );
         }, timeoutMs);
       });
-      ({ receipt } = await Promise.race([
+      ({ receipt, index } = await Promise.race([
         this.#o.accessLog.add(record, { dedup: true, wait: true }),
         timeout,
       ]));
@@ -308,18 +330,24 @@ export class Gateway {
         throw new AccessError(
           'WITNESS_QUORUM_UNAVAILABLE',
           'no witnessed checkpoint covers the record',
-          { cause, evidence: { index: index.toString() } },
+          { cause, evidence: { index: at } },
         );
       }
       throw new AccessError('ACCESS_LOG_UNAVAILABLE', 'the access log gave no receipt', {
         cause,
-        evidence: { index: index.toString() },
+        evidence: { index: at },
       });
     } finally {
       clearTimeout(timer);
     }
-    if (receipt === undefined) {
-      throw new AccessError('ACCESS_LOG_UNAVAILABLE', 'the access log answered without a receipt');
+    if (receipt === undefined || (expected !== null && index !== expected)) {
+      throw new AccessError(
+        'ACCESS_LOG_UNAVAILABLE',
+        'the access log answered without the receipt',
+        {
+          evidence: { index: at, answered: index.toString() },
+        },
+      );
     }
     try {
       const v = verifyTlogProof(receipt, record, this.#o.accessLogPolicy, {
@@ -330,6 +358,7 @@ export class Gateway {
           evidence: { index: index.toString(), receipt: v.index.toString() },
         });
       }
+      return { index, receipt };
     } catch (cause) {
       if (cause instanceof AccessError) throw cause;
       if (cause instanceof TlogError && cause.code === 'POLICY_QUORUM_NOT_MET') {
@@ -344,12 +373,18 @@ export class Gateway {
         evidence: { index: index.toString() },
       });
     }
-    return receipt;
   }
 
   async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
+    this.#queued.set(key, (this.#queued.get(key) ?? 0) + 1);
+    const start = (): Promise<T> => {
+      const left = (this.#queued.get(key) ?? 1) - 1;
+      if (left === 0) this.#queued.delete(key);
+      else this.#queued.set(key, left);
+      return fn();
+    };
+    const run = prev.then(start, start);
     const tail = run.catch(() => undefined);
     this.#locks.set(key, tail);
     try {
