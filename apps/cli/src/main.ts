@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
+import { registerAccessIndexCommands } from './commands/access-index.js';
 import { agentCommand, registerAgentCommands } from './commands/agent.js';
 import { registerAgentScanCommand } from './commands/agent-scan.js';
 import { registerAgentTelemetryCommands } from './commands/agent-telemetry.js';
@@ -58,6 +59,7 @@ export function buildProgram(io: Io): Command {
   registerResidencyStatusCommand(program, io);
   registerSiteCommands(program, io);
   registerIngestCommands(program, io);
+  registerAccessIndexCommands(program, io);
   return program;
 }
 

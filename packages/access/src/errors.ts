@@ -27,6 +27,7 @@ export type AccessErrorCode =
   | 'MINE_STATE_INVALID'
   | 'MONITOR_STATE_INVALID'
   | 'ALERT_DELIVERY_FAILED'
+  | 'APPROVALS_UNREACHABLE'
   // part A: principal registry, gateway, key release, approvals (src/principals.ts,
   // src/gateway/, src/keyrelease/, src/approvals/)
   | 'REGISTRY_INVALID'

@@ -31,6 +31,7 @@ export {
   type WrittenAccessMonitorStatus,
   readAccessMonitorStatus,
 } from './monitor/monitor.js';
+export { type HttpApprovalSourceOptions, httpApprovalSource } from './monitor/approvals-http.js';
 // Part A: principal registry, gateway, key release, approvals.
 export {
   accessorOf,
