@@ -155,6 +155,33 @@ const EVENT = (n: number): PlainEvent => ({
   },
 });
 
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** An approval envelope over `request` (a request or, for a review, a record digest) signed by `key`. */
+export function approvalText(
+  key: Ed25519KeyPair,
+  a: {
+    request: string;
+    role: 'customer' | 'supervisor';
+    decision?: 'approve' | 'deny';
+    validSeconds?: number;
+  },
+): string {
+  const decided = Date.now() - 1_000;
+  const payload = encodeApproval({
+    schema: APPROVAL_SCHEMA,
+    request: a.request,
+    role: a.role,
+    decision: a.decision ?? 'approve',
+    decidedAt: iso(decided),
+    expiresAt: iso(decided + (a.validSeconds ?? 3_600) * 1000),
+  });
+  return approvalEnvelope(payload, {
+    keyid: keyId(key.publicKey),
+    sig: signEd25519(key.seed, approvalSigningMessage(payload)),
+  });
+}
+
 export function signer(key: Ed25519KeyPair): RequestSigner {
   return new RequestSigner({ privateKey: ed25519PrivateKey(key.seed) });
 }
@@ -381,7 +408,6 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
     };
     const approve: AccessWorld['approve'] = async (a) => {
       const now = Date.now();
-      const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
       const bytes = encodeAccessRequest({
         schema: ACCESS_REQUEST_SCHEMA,
         site: SITE,
@@ -403,18 +429,12 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
         throw new Error(`request: ${filed.status} ${JSON.stringify(filed.body)}`);
       const digest = accessRequestDigest(bytes);
       for (const role of a.roles ?? ['customer', 'supervisor']) {
-        const payload = encodeApproval({
-          schema: APPROVAL_SCHEMA,
+        const k = a.signWith ?? (role === 'customer' ? c.key : supervisor);
+        const env = approvalText(k, {
           request: digest,
           role,
-          decision: a.decision ?? 'approve',
-          decidedAt: iso(now - 1_000),
-          expiresAt: iso(now - 1_000 + (a.validSeconds ?? 3_600) * 1000),
-        });
-        const k = a.signWith ?? (role === 'customer' ? c.key : supervisor);
-        const env = approvalEnvelope(payload, {
-          keyid: keyId(k.publicKey),
-          sig: signEd25519(k.seed, approvalSigningMessage(payload)),
+          ...(a.decision === undefined ? {} : { decision: a.decision }),
+          ...(a.validSeconds === undefined ? {} : { validSeconds: a.validSeconds }),
         });
         const r = await post(null, `v1/requests/${digest}/decisions`, env);
         if (r.status !== 200 && a.signWith === undefined) {
