@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAccessRecord } from '@glasshouse/access-format';
 import { LogClient } from '@glasshouse/log';
 import { parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
+import { signedFetch } from '@glasshouse/httpsig';
 import { keyId } from '@glasshouse/residency';
+import { buildSiteServer } from '@glasshouse/telemetry';
 import { KeyRelease, MemoryAccessAlerts, openPrincipalRegistry } from '../src/index.js';
-import { type AccessWorld, SITE, approvalText, startAccessWorld } from './access-world.js';
+import { type AccessWorld, SITE, approvalText, signer, startAccessWorld } from './access-world.js';
 import { verifyReceiptFromSpecs } from './spec-verifier.js';
 
 let w: AccessWorld;
@@ -328,6 +330,33 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
       }),
     });
     expect(unsigned.status).toBe(401);
+    const principal = await signedFetch(signer(w.principals.analyst.key))(
+      new URL('v1/read', w.siteUrl),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customer: w.customer.id,
+          scope: { kind: 'batches', batches: [w.batches[0]] },
+        }),
+      },
+    );
+    expect(principal.status).toBe(401);
+    expect(((await principal.json()) as { code: string }).code).toBe('AUTH_KEY_UNKNOWN');
+    // A site built without an allow-list refuses every read (fail closed).
+    const open = buildSiteServer({ site: w.site, writers: undefined });
+    const refused = await open.inject({
+      method: 'POST',
+      url: '/v1/read',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [w.batches[0]] },
+      }),
+    });
+    await open.close();
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json<{ code: string }>().code).toBe('READ_NOT_AUTHORIZED');
   });
 
   async function grant(): Promise<{ record: string; receipt: string; batches: string[] }> {
@@ -372,7 +401,9 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
       code: 'RECORD_REPLAYED',
     });
     // Forged: another counter, same receipt.
-    const forged = g.record.replace(/"counter":\d+/, '"counter":1');
+    const counter = parseAccessRecord(new TextEncoder().encode(g.record)).counter;
+    const forged = g.record.replace(`"counter":${counter}`, `"counter":${counter + 7}`);
+    expect(forged).not.toBe(g.record);
     expect(
       await release({ record: b64(forged), receipt: g.receipt, batches: [first] }),
     ).toMatchObject({
