@@ -194,7 +194,8 @@ export async function startRouter(
     callerKey: callerKey.seed,
     residencyLogUrl: world.residency.url,
     vendorResidencyKey: world.keys.vendor.seed,
-    ackWaitMs: 5_000,
+    // Generous: the full suite on two loaded cores has taken over 5 s to store and witness a batch.
+    ackWaitMs: 15_000,
     enrollTimeoutMs: 5_000,
     forwarder: { backoffMs: 50, maxBackoffMs: 300, timeoutMs: 5_000 },
     ...opts,
