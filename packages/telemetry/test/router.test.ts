@@ -3,6 +3,7 @@
  * matrix (checked from the sites' ingest logs through their tlog-tiles API
  * only), refusals with their codes, and the outbox while a site is down.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type StoredEntry,
@@ -134,6 +135,47 @@ describe('ingest router', () => {
     const foreign = await agent.send(await other.batch());
     expect(foreign).toMatchObject({ status: 403, body: { code: 'CUSTOMER_MISMATCH' } });
   }, 60_000);
+
+  it('refuses a declared oversize body before reading it, and a device over its rate limit with 429', async () => {
+    // Headers only, no signature, a Content-Length over the limit, and no body ever sent:
+    // the answer comes from the declared size alone.
+    const target = new URL('v1/batches', r.url);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        target,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': 64 * 1024 * 1024 },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(answer.status).toBe(413);
+    expect((JSON.parse(answer.body) as { code: string }).code).toBe('BATCH_TOO_LARGE');
+
+    // A router allowing each device 2 requests at once and almost nothing more.
+    const limited = await startRouter(world, { deviceRateLimit: { burst: 2, perSecond: 0.01 } });
+    try {
+      const agent = await enrollAgent(world, limited.url, 'EU');
+      const other = await enrollAgent(world, limited.url, 'EU');
+      expect((await agent.send(await agent.batch(1))).status).toBe(200);
+      expect((await agent.send(await agent.batch(1))).status).toBe(200);
+      const third = await agent.send(await agent.batch(1));
+      expect(third).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+      // Another device has its own budget.
+      expect((await other.send(await other.batch(1))).status).toBe(200);
+    } finally {
+      await limited.router.close();
+    }
+  }, 20_000);
 
   it('holds a batch in the outbox while its site is down and delivers it once when it returns', async () => {
     const agent: Agent = await enrollAgent(world, r.url, 'JP');

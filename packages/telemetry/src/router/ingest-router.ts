@@ -7,6 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { LogClient } from '@glasshouse/log';
 import {
+  RateLimiter,
+  type RateLimitOptions,
   ReplayCache,
   RequestSigner,
   ed25519PrivateKey,
@@ -47,6 +49,8 @@ export interface IngestRouterOptions {
   readonly enrollTimeoutMs?: number;
   /** Seconds a request signature's `created` may be from the router's clock. Default 60. */
   readonly windowSeconds?: number;
+  /** Per-device limit on signed requests (batches and status reads). Default burst 60, 30 a second. */
+  readonly deviceRateLimit?: RateLimitOptions;
   readonly forwarder?: {
     readonly timeoutMs?: number;
     readonly backoffMs?: number;
@@ -59,6 +63,9 @@ export interface IngestRouterOptions {
 
 export type { BatchAnswer };
 
+/** An agent sends a batch every few seconds; this leaves room for a backlog after an outage. */
+const DEVICE_RATE_LIMIT: RateLimitOptions = { burst: 60, perSecond: 30 };
+
 export class IngestRouter {
   readonly view: ResidencyView;
   readonly store: RouterStore;
@@ -67,6 +74,7 @@ export class IngestRouter {
   readonly metrics: RouterMetrics = routerMetrics();
   readonly windowSeconds: number;
   readonly now: () => number;
+  readonly deviceLimit: RateLimiter;
   readonly #log: LogClient;
   readonly #vendorSeed: Uint8Array;
   readonly #vendorPublic: Uint8Array;
@@ -81,6 +89,7 @@ export class IngestRouter {
     this.store = store;
     this.now = opts.now ?? Date.now;
     this.windowSeconds = opts.windowSeconds ?? 60;
+    this.deviceLimit = new RateLimiter(opts.deviceRateLimit ?? DEVICE_RATE_LIMIT);
     this.#ackWaitMs = opts.ackWaitMs ?? 10_000;
     this.#enrollTimeoutMs = opts.enrollTimeoutMs ?? 30_000;
     const signer = new RequestSigner({

@@ -26,7 +26,7 @@ import { CodedError } from '@glasshouse/errors';
 import { MAX_BATCH_BYTES } from '@glasshouse/residency';
 import type { TelemetryErrorCode } from '../errors.js';
 import type { KeyObject } from 'node:crypto';
-import type { ReplayCache } from '@glasshouse/httpsig';
+import type { RateLimiter, ReplayCache } from '@glasshouse/httpsig';
 import type { ResidencyView } from '../view/view.js';
 import type { Enrolled } from './enroll.js';
 import type { DeviceRow, OutboxRow, RouterStore } from './store.js';
@@ -53,6 +53,8 @@ export interface RouterHost {
   readonly metrics: RouterMetrics;
   readonly windowSeconds: number;
   readonly now: () => number;
+  /** Per-device token buckets over every device-signed request. */
+  readonly deviceLimit: RateLimiter;
   deviceKey(device: string): KeyObject | undefined;
   enroll(text: string): Promise<Enrolled>;
   registerDevice(text: string): Promise<DeviceRow>;
@@ -87,6 +89,7 @@ export const ROUTER_STATUS: Readonly<
   ENROLLMENT_NOT_WITNESSED: 504,
   RESIDENCY_LOG_FAILED: 502,
   AUTH_REPLAY_CACHE_FULL: 503,
+  RATE_LIMITED: 429,
 };
 
 interface Authenticated {
@@ -161,10 +164,23 @@ export function buildRouterServer(
     return sendError(reply, 'INTERNAL', 'internal error', 500);
   });
 
-  /** RFC 9421 §3.2: the device's signature over the request (its key: the registry). */
+  /**
+   * Before any body byte is read: the declared size (Content-Length) against
+   * the route's limit, then RFC 9421 §3.2, the device's signature over the
+   * method, target and headers, Content-Digest included (its key: the
+   * registry), then the device's rate limit. The body is checked against
+   * the signed digest once read (RFC 9530 §2).
+   */
   const authenticate =
     (components: readonly string[]) => async (req: FastifyRequest, reply: FastifyReply) => {
       const nowSeconds = Math.floor(router.now() / 1000);
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > req.routeOptions.bodyLimit) {
+        metrics.batches.inc({ outcome: 'BATCH_TOO_LARGE' });
+        // Answered without reading the body; the connection closes rather than drain it.
+        void reply.header('connection', 'close');
+        return sendError(reply, 'BATCH_TOO_LARGE', 'the declared body is over the limit', 413);
+      }
       try {
         const verified = verifyRequest(requestMessage(req), {
           now: nowSeconds,
@@ -175,6 +191,12 @@ export function buildRouterServer(
         });
         const device = router.store.device(verified.keyid);
         if (device === undefined) throw new HttpSigError('AUTH_KEY_UNKNOWN', 'unknown device');
+        // Counted per device, after its signature: nobody else can spend its budget.
+        const decision = router.deviceLimit.take(device.device, router.now());
+        if (!decision.allowed) {
+          void reply.header('retry-after', String(decision.retryAfterSeconds));
+          throw new HttpSigError('RATE_LIMITED', 'too many requests from this device; retry later');
+        }
         // RFC 9421 §7.2.2: a nonce is good once inside the window it could be accepted in.
         router.replay.record(
           verified.keyid,
