@@ -230,6 +230,10 @@ describe('glasshouse start (npm start)', () => {
       expect(first.stderr()).toContain(step);
     }
     expect(first.stdout()).toContain('Try it:');
+    // "Try it" names the directories under --data, wherever it points.
+    expect(first.stdout()).toContain(`customer init --dir ${join(data, 'my-customer')}`);
+    expect(first.stdout()).toContain(`agent telemetry --dir ${join(data, 'endpoint')}`);
+    expect(first.stdout()).not.toContain('./data/');
 
     // (1) The real tuf-js client, pinned to root v1, downloads the artifact.
     const metadataDir = await mkdtemp(join(work, 'tuf-metadata-'));

@@ -188,6 +188,10 @@ function report(
         `(${e.batches} batch${e.batches === 1 ? '' : 'es'}, ${e.verified} receipt${e.verified === 1 ? '' : 's'} verified)`,
     ),
   ];
+  // Where --data put things (relative to the working directory when inside it).
+  const myCustomer = shown(join(ctx.paths.data, 'my-customer'));
+  const endpoint = shown(ctx.paths.endpoint);
+  const scanMe = shown(join(ctx.paths.data, 'scan-me'));
   const tryIt = [
     '  # what a demo agent sent, where it is stored, and its receipts (checked against the witnessed ingest log)',
     `  npx glasshouse agent telemetry --dir ${eu === undefined ? '<endpoint>' : shown(eu.dir)}`,
@@ -198,13 +202,13 @@ function report(
     `  curl -s ${zurich?.url ?? ''}reputation/${EICAR_SHA256}`,
     `  curl -s ${zurich?.url ?? ''}log/checkpoint`,
     '  # your own customer, enrolled in a region (logged), and the endpoint above enrolled for it',
-    `  npx glasshouse customer init --dir ./data/my-customer`,
-    `  npx glasshouse customer enroll --dir ./data/my-customer --region EU --router ${r.routerUrl}`,
-    `  npx glasshouse agent enroll --dir ./data/endpoint --customer-key ./data/my-customer/customer.key --router ${r.routerUrl}`,
+    `  npx glasshouse customer init --dir ${myCustomer}`,
+    `  npx glasshouse customer enroll --dir ${myCustomer} --region EU --router ${r.routerUrl}`,
+    `  npx glasshouse agent enroll --dir ${endpoint} --customer-key ${myCustomer}/customer.key --router ${r.routerUrl}`,
     '  # a file no local rule flags, known-bad at the designated site: scan --cloud reports it as sealed telemetry',
-    `  mkdir -p ./data/scan-me && printf '${DEMO_DROPPER_TEXT}' > ./data/scan-me/dropper.bin`,
-    '  npx glasshouse agent scan --cloud --dir ./data/endpoint ./data/scan-me',
-    '  npx glasshouse agent telemetry --dir ./data/endpoint',
+    `  mkdir -p ${scanMe} && printf '${DEMO_DROPPER_TEXT}' > ${scanMe}/dropper.bin`,
+    `  npx glasshouse agent scan --cloud --dir ${endpoint} ${scanMe}`,
+    `  npx glasshouse agent telemetry --dir ${endpoint}`,
   ];
   return {
     lines,
