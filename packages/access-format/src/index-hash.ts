@@ -64,7 +64,7 @@ export function prefixLeafHash(
   commitment: Uint8Array,
   sha256: Sha256,
 ): Uint8Array {
-  const buf = new Uint8Array(65);
+  const buf = SCRATCH_65;
   buf[0] = 0x02;
   buf.set(key, 1);
   buf.set(commitment, 33);

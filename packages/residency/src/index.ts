@@ -152,3 +152,13 @@ export {
   type ReputationSource,
   type ReputationVerdict,
 } from './reputation.js';
+// Schema checks shared with the other pure formats (access-format): each parser passes its own `fail`.
+export {
+  exactObject,
+  isRfc3339,
+  matching,
+  preview,
+  rfc3339,
+  type Fail,
+  type Obj,
+} from './check.js';
