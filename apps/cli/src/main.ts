@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CodedError } from '@glasshouse/errors';
+import { registerAccessApprovalCommands } from './commands/access-approvals.js';
 import { registerAccessIndexCommands } from './commands/access-index.js';
 import { agentCommand, registerAgentCommands } from './commands/agent.js';
 import { registerAgentScanCommand } from './commands/agent-scan.js';
@@ -60,6 +61,7 @@ export function buildProgram(io: Io): Command {
   registerSiteCommands(program, io);
   registerIngestCommands(program, io);
   registerAccessIndexCommands(program, io);
+  registerAccessApprovalCommands(program, io);
   return program;
 }
 
