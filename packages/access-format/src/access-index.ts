@@ -11,13 +11,15 @@ import { nobleSha256, type HashOptions, type Sha256 } from './bytes.js';
 import { AccessFormatError } from './errors.js';
 import { CompactList, searchKey } from './index-hash.js';
 import type { LookupProof } from './lookup-proof.js';
-import { PrefixTree } from './prefix-tree.js';
+import { type LeafHandle, PrefixTree } from './prefix-tree.js';
 import { parseAccessRecord } from './record.js';
 
 interface CustomerList {
   readonly key: Uint8Array;
   readonly indices: number[];
   readonly list: CompactList;
+  /** The customer's leaf once it is in the tree. */
+  leaf: LeafHandle | null;
 }
 
 /**
@@ -105,6 +107,7 @@ export class AccessIndex {
         key: searchKey(c.customer, index.sha256),
         indices: [...c.indices],
         list,
+        leaf: null,
       };
       index.lists.set(c.customer, state);
       index.touched.add(state);
@@ -158,6 +161,7 @@ export class AccessIndex {
           key: searchKey(customer, this.sha256),
           indices: [],
           list: new CompactList(this.sha256),
+          leaf: null,
         };
         this.lists.set(customer, state);
       }
@@ -187,7 +191,10 @@ export class AccessIndex {
 
   /** The root over everything consumed so far (rehashes only what changed). */
   root(): Uint8Array {
-    for (const state of this.touched) this.tree.set(state.key, state.list.commitment());
+    for (const state of this.touched) {
+      if (state.leaf === null) state.leaf = this.tree.set(state.key, state.list.commitment());
+      else this.tree.update(state.leaf, state.list.commitment());
+    }
     this.touched.clear();
     return this.tree.root();
   }

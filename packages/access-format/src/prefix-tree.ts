@@ -14,12 +14,15 @@ import type { LookupProof } from './lookup-proof.js';
 // Each node keeps one 32-byte hash buffer for its life and a dirty flag:
 // recomputed hashes are copied in, so the hash function's outputs die
 // young (cheap for the garbage collector).
+// Invariant: a dirty node's ancestors are all dirty (a change marks its
+// whole path), so marking stops at the first dirty ancestor.
 interface LeafNode {
   readonly leaf: true;
   readonly key: Uint8Array;
   commitment: Uint8Array;
   readonly hash: Uint8Array;
   dirty: boolean;
+  parent: ParentNode | null;
 }
 
 interface ParentNode {
@@ -28,14 +31,25 @@ interface ParentNode {
   right: TreeNode | null;
   readonly hash: Uint8Array;
   dirty: boolean;
+  parent: ParentNode | null;
 }
 
-function leafNode(key: Uint8Array, commitment: Uint8Array): LeafNode {
-  return { leaf: true, key, commitment, hash: new Uint8Array(HASH_BYTES), dirty: true };
+/** A key's leaf, as `set` returned it: `update` changes its commitment without a search. */
+export type LeafHandle = LeafNode;
+
+function leafNode(key: Uint8Array, commitment: Uint8Array, parent: ParentNode | null): LeafNode {
+  return { leaf: true, key, commitment, hash: new Uint8Array(HASH_BYTES), dirty: true, parent };
 }
 
-function parentNode(): ParentNode {
-  return { leaf: false, left: null, right: null, hash: new Uint8Array(HASH_BYTES), dirty: true };
+function parentNode(parent: ParentNode | null): ParentNode {
+  return {
+    leaf: false,
+    left: null,
+    right: null,
+    hash: new Uint8Array(HASH_BYTES),
+    dirty: true,
+    parent,
+  };
 }
 
 type TreeNode = LeafNode | ParentNode;
@@ -54,15 +68,31 @@ export class PrefixTree {
     return this.count;
   }
 
-  /** Inserts `key` or replaces its commitment (KEYTRANS §3.3 "New key-value pairs are added…"). */
-  set(key: Uint8Array, commitment: Uint8Array): void {
+  /**
+   * Replaces the commitment of a key already in the tree, given the leaf
+   * `set` returned for it: marks its path dirty up to the first dirty node.
+   */
+  update(leaf: LeafHandle, commitment: Uint8Array): void {
+    if (commitment.length !== HASH_BYTES)
+      throw new TypeError('prefix tree: commitments are 32 bytes');
+    leaf.commitment = commitment;
+    leaf.dirty = true;
+    for (let p = leaf.parent; p !== null && !p.dirty; p = p.parent) p.dirty = true;
+  }
+
+  /**
+   * Inserts `key` or replaces its commitment (KEYTRANS §3.3 "New key-value
+   * pairs are added…"); returns the key's leaf (for `update`).
+   */
+  set(key: Uint8Array, commitment: Uint8Array): LeafHandle {
     if (key.length !== HASH_BYTES || commitment.length !== HASH_BYTES) {
       throw new TypeError('prefix tree: keys and commitments are 32 bytes');
     }
     if (this.top === null) {
-      this.top = leafNode(key, commitment);
+      const only = leafNode(key, commitment, null);
+      this.top = only;
       this.count = 1;
-      return;
+      return only;
     }
     let parent: ParentNode | null = null;
     let node: TreeNode = this.top;
@@ -74,11 +104,11 @@ export class PrefixTree {
       const child: TreeNode | null = bit === 0 ? node.left : node.right;
       if (child === null) {
         // The search ended at a parent lacking the child: add the leaf there.
-        const fresh = leafNode(key, commitment);
+        const fresh = leafNode(key, commitment, node);
         if (bit === 0) node.left = fresh;
         else node.right = fresh;
         this.count += 1;
-        return;
+        return fresh;
       }
       parent = node;
       node = child;
@@ -87,23 +117,24 @@ export class PrefixTree {
     if (sameKey(node.key, key)) {
       node.commitment = commitment;
       node.dirty = true;
-      return;
+      return node;
     }
     // The search ended at another key's leaf: add parents until the first
     // bit where the two keys differ.
     const other = node;
-    const fresh = leafNode(key, commitment);
-    const head = parentNode();
+    const head = parentNode(parent);
     let at = head;
     let d = depth;
     while (keyBit(key, d) === keyBit(other.key, d)) {
       if (d + 1 >= MAX_DEPTH) throw new RangeError('prefix tree: keys share 255 bits');
-      const next = parentNode();
+      const next = parentNode(at);
       if (keyBit(key, d) === 0) at.left = next;
       else at.right = next;
       at = next;
       d += 1;
     }
+    const fresh = leafNode(key, commitment, at);
+    other.parent = at;
     if (keyBit(key, d) === 0) {
       at.left = fresh;
       at.right = other;
@@ -115,6 +146,7 @@ export class PrefixTree {
     else if (parent.left === other) parent.left = head;
     else parent.right = head;
     this.count += 1;
+    return fresh;
   }
 
   /** The root value (a copy); 32 zero bytes for the empty tree (the stand-in of an absent node, §11.9). */
