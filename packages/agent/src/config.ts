@@ -16,6 +16,8 @@
  *     state.json                  last checkpoint seen, last update result, staged slot
  *     rules/slots/<slot>/         installed bundles (install.ts)
  *     rules/active -> slots/<slot>
+ *     product/versions/<slot>/    installed product versions (product-install.ts)
+ *     product/current -> versions/<slot>, product/previous -> versions/<slot>
  */
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,6 +59,10 @@ export function agentPaths(dir: string) {
     rules: join(dir, 'rules'),
     slots: join(dir, 'rules', 'slots'),
     active: join(dir, 'rules', 'active'),
+    product: join(dir, 'product'),
+    productVersions: join(dir, 'product', 'versions'),
+    productCurrent: join(dir, 'product', 'current'),
+    productPrevious: join(dir, 'product', 'previous'),
   };
 }
 
@@ -82,6 +88,17 @@ export interface AgentConfig {
    * root key and the `releases` role its release key.
    */
   readonly supervisorTufKeys?: { readonly root: string; readonly release: string } | undefined;
+  /**
+   * The product release followed, when the agent updates its own code:
+   * targets `<product.name>/<version>/…`, built from `product.source`.
+   */
+  readonly product?: ProductConfig | undefined;
+}
+
+export interface ProductConfig {
+  readonly name: string;
+  /** The source repository URI the product's provenance and VSA must name. */
+  readonly source: string;
 }
 
 /** The configuration with its keys and policy parsed. */
@@ -114,6 +131,8 @@ export interface InitAgentOptions {
   readonly supervisorTufKeys?: { readonly root: TufPublicKey; readonly release: TufPublicKey };
   /** The data path's trust (router, residency log, key-release key); pins telemetry too. */
   readonly residency?: ResidencyTrust | undefined;
+  /** The product release to follow (product updates); none by default. */
+  readonly product?: ProductConfig | undefined;
 }
 
 /**
@@ -162,6 +181,7 @@ const TRUST_BUNDLE_CODES: Readonly<Record<ReleaseFormatErrorCode, AgentErrorCode
   SUPERVISOR_ATTESTATION_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
   // The supervisor's check before it co-signs; an endpoint never runs it.
   TRUST_BUNDLE_RESIDENCY_FOREIGN: 'AGENT_TRUST_BUNDLE_MALFORMED',
+  PRODUCT_FILES_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
 };
 
 /**
@@ -172,6 +192,8 @@ export async function initAgentFromTrustBundle(options: {
   readonly dir: string;
   readonly bundle: Uint8Array;
   readonly fingerprint?: string | undefined;
+  /** The product release to follow, besides what the bundle pins. */
+  readonly product?: ProductConfig | undefined;
 }): Promise<Agent> {
   let bundle: TrustBundle;
   try {
@@ -200,6 +222,7 @@ export async function initAgentFromTrustBundle(options: {
     logUrl: bundle.logUrl,
     supervisorTufKeys: bundle.supervisor.tufKeys,
     residency: bundle.residency,
+    product: options.product,
   });
 }
 
@@ -224,6 +247,14 @@ async function pinTrust(options: InitAgentOptions, paths: AgentPaths): Promise<A
           supervisorTufKeys: {
             root: tufKeyId(options.supervisorTufKeys.root),
             release: tufKeyId(options.supervisorTufKeys.release),
+          },
+        }),
+    ...(options.product === undefined
+      ? {}
+      : {
+          product: {
+            name: rulesName(options.product.name, 'product'),
+            source: identifier(options.product.source, 'the product source URI'),
           },
         }),
   };
@@ -322,6 +353,16 @@ function parseConfig(value: unknown): AgentConfig {
   ) {
     invalid('supervisorTufKeys is not {root, release} key IDs');
   }
+  const product = v.product as { name?: unknown; source?: unknown } | undefined;
+  if (
+    product !== undefined &&
+    (typeof product.name !== 'string' ||
+      !NAME.test(product.name) ||
+      typeof product.source !== 'string' ||
+      product.source === '')
+  ) {
+    invalid('product is not {name, source}');
+  }
   return v as AgentConfig;
 }
 
@@ -385,11 +426,11 @@ function identifier(value: string, what: string): string {
   return value;
 }
 
-function rulesName(value: string): string {
+function rulesName(value: string, what: 'rules' | 'product' = 'rules'): string {
   if (!NAME.test(value)) {
     throw new AgentError(
       'AGENT_OPTION_INVALID',
-      'the rules name is not a portable target name segment',
+      `the ${what} name is not a portable target name segment`,
     );
   }
   return value;

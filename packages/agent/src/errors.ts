@@ -54,6 +54,12 @@ export type AgentErrorCode =
   | 'AGENT_SELFTEST_FAILED'
   | 'AGENT_ENGINE_REFUSED'
   | 'AGENT_INSTALL_FAILED'
+  // product releases (the agent's own code)
+  | 'AGENT_PRODUCT_NOT_CONFIGURED'
+  | 'AGENT_PRODUCT_INVALID'
+  | 'AGENT_PRODUCT_MANIFEST_MISMATCH'
+  | 'AGENT_PRODUCT_SELFCHECK_FAILED'
+  | 'AGENT_NO_PREVIOUS_VERSION'
   // telemetry: residency trust, enrollment, the router, receipts, the cloud lookup
   | 'AGENT_RESIDENCY_NOT_PINNED'
   | 'AGENT_DEVICE_NOT_ENROLLED'

@@ -2,9 +2,10 @@
  * Durable, atomic file operations for the agent's own directory: after a
  * crash a file is either wholly the old version or wholly the new one.
  */
-import { mkdir, open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileDurably } from '@glasshouse/durable';
+import { syncDir, writeFileDurably } from '@glasshouse/durable';
 
 /** `writeFileDurably`, creating the parent directory first. */
 export async function writeFileAtomic(
@@ -43,4 +44,21 @@ export async function readFileIfPresent(
 export function errnoOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Points the symlink `link` at `target`: a new symlink under a temporary
+ * name, renamed over `link` (rename(2) replaces it atomically), then the
+ * directory is synced so the switch survives a crash.
+ */
+export async function replaceSymlink(link: string, target: string): Promise<void> {
+  const tmp = `${link}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await symlink(target, tmp);
+    await rename(tmp, link);
+    await syncDir(dirname(link));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -9,7 +9,7 @@ export {
   type AgentConfig,
   type InitAgentOptions,
 } from './config.js';
-export type { SeenCheckpoint, UpdateResult } from './state.js';
+export type { ProductUpdateResult, SeenCheckpoint, UpdateResult } from './state.js';
 export { compareVersions, newestVersion } from './versions.js';
 export { agentErrorFromTuf } from './tuf-failures.js';
 export {
@@ -22,6 +22,20 @@ export { verifySupervision, type SupervisionTrust } from './attestations.js';
 export { activateSlot, activeRulesDir, selfTestSlot, stageBundle } from './install.js';
 export { updateAgent, type UpdateOptions, type UpdateOutcome } from './update.js';
 export { agentStatus, type AgentStatus } from './status.js';
+export {
+  rollbackProduct,
+  updateProduct,
+  type ProductUpdateOptions,
+  type ProductUpdateOutcome,
+} from './product-update.js';
+export {
+  MAX_PRODUCT_TARBALL_BYTES,
+  PRODUCT_TAR_LIMITS,
+  productVersionOf,
+  stageProduct,
+  verifyProductTree,
+} from './product-install.js';
+export { PRODUCT_BIN, SELFCHECK_MAX_CASES, selfCheckProduct } from './product-selfcheck.js';
 export {
   loadActiveRules,
   MAX_MANIFEST_BYTES,

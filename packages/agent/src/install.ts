@@ -10,7 +10,7 @@
  *     DIR/rules/active -> slots/<slot>
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { hasCode } from '@glasshouse/errors';
 import { sha256Hex } from '@glasshouse/attest';
@@ -33,6 +33,7 @@ import {
 import { syncDir } from '@glasshouse/durable';
 import { agentPaths, type AgentPaths } from './config.js';
 import { AgentError } from './errors.js';
+import { replaceSymlink } from './files.js';
 
 /** Files written or read at the same time while staging and self-testing. */
 const WRITE_BATCH = 32;
@@ -255,13 +256,9 @@ async function readAll(
  * synced so the switch survives a crash.
  */
 export async function activateSlot(paths: AgentPaths, slot: string): Promise<void> {
-  const tmp = `${paths.active}.tmp-${randomBytes(6).toString('hex')}`;
   try {
-    await symlink(`slots/${slot}`, tmp);
-    await rename(tmp, paths.active);
-    await syncDir(paths.rules);
+    await replaceSymlink(paths.active, `slots/${slot}`);
   } catch (cause) {
-    await rm(tmp, { force: true });
     throw new AgentError('AGENT_INSTALL_FAILED', `cannot make ${slot} active`, { cause });
   }
 }

@@ -55,6 +55,28 @@ export interface AgentState {
   readonly lastCheckpoint?: SeenCheckpoint | undefined;
   readonly lastUpdate?: UpdateResult | undefined;
   readonly staged?: StagedSlot | undefined;
+  /** Product updates (product-update.ts). */
+  readonly product?: ProductState | undefined;
+}
+
+export type ProductUpdateResult =
+  | UpdateResult
+  | {
+      readonly result: 'rolled-back';
+      readonly at: string;
+      readonly from: string;
+      readonly to: string;
+    };
+
+export interface ProductState {
+  readonly lastUpdate?: ProductUpdateResult | undefined;
+  /** The last version whose install failed its checks (its directory is removed). */
+  readonly failed?: StagedSlot | undefined;
+  /**
+   * The version `agent rollback` left: not installed again by `agent update`
+   * until a newer one is published.
+   */
+  readonly rolledBackFrom?: string | undefined;
 }
 
 export async function readState(paths: Pick<AgentPaths, 'state'>): Promise<AgentState> {

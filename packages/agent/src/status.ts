@@ -6,7 +6,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAgent, type AgentConfig } from './config.js';
 import { activeSlot, slotDir, slotRelease } from './install.js';
-import { readState, type SeenCheckpoint, type StagedSlot, type UpdateResult } from './state.js';
+import { productLink, productSlotDir, productVersionOf } from './product-install.js';
+import {
+  readState,
+  type ProductState,
+  type SeenCheckpoint,
+  type StagedSlot,
+  type UpdateResult,
+} from './state.js';
+
+/** A product version directory as status shows it. */
+export interface ProductVersion {
+  readonly slot: string;
+  readonly path: string;
+  readonly version?: string;
+}
 
 export interface AgentStatus {
   readonly active:
@@ -29,6 +43,14 @@ export interface AgentStatus {
   };
   readonly lastCheckpoint: SeenCheckpoint | undefined;
   readonly lastUpdate: UpdateResult | undefined;
+  /** The installed product (the version the agent starts next time), when one is followed. */
+  readonly product:
+    | (ProductState & {
+        readonly name: string;
+        readonly current: ProductVersion | undefined;
+        readonly previous: ProductVersion | undefined;
+      })
+    | undefined;
 }
 
 export async function agentStatus(dir: string): Promise<AgentStatus> {
@@ -49,7 +71,26 @@ export async function agentStatus(dir: string): Promise<AgentStatus> {
     },
     lastCheckpoint: state.lastCheckpoint,
     lastUpdate: state.lastUpdate,
+    product:
+      agent.config.product === undefined
+        ? undefined
+        : {
+            ...state.product,
+            name: agent.config.product.name,
+            current: await productVersion(paths, await productLink(paths.productCurrent)),
+            previous: await productVersion(paths, await productLink(paths.productPrevious)),
+          },
   };
+}
+
+async function productVersion(
+  paths: Parameters<typeof productSlotDir>[0],
+  slot: string | undefined,
+): Promise<ProductVersion | undefined> {
+  if (slot === undefined) return undefined;
+  const path = productSlotDir(paths, slot);
+  const found = await productVersionOf(path);
+  return { slot, path, ...(found === undefined ? {} : { version: found.version }) };
 }
 
 async function tufRootVersion(metadataDir: string): Promise<number | undefined> {

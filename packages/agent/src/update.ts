@@ -102,7 +102,7 @@ export type UpdateOutcome =
   | { readonly status: 'up-to-date'; readonly version: string };
 
 /** What one update changes in the state besides its result, recorded as it goes. */
-interface StateChanges {
+export interface StateChanges {
   lastCheckpoint?: SeenCheckpoint;
   /** Set when a staged slot failed its self-test; cleared (set to undefined) by an install. */
   staged?: StagedSlot | undefined;
@@ -149,13 +149,53 @@ export async function updateAgent(options: UpdateOptions): Promise<UpdateOutcome
   return outcome;
 }
 
-/** Steps 1-4; records in `changes` what the state keeps of them. */
-async function runUpdate(
+/**
+ * What steps 1-3 need to know of one kind of release (rules, product): the
+ * target prefix, the source its provenance must name, the version installed
+ * now, and which artifacts of a release the VSA and provenance must cover.
+ */
+export interface ReleaseKind {
+  /** `<name>/<version>/…` in the releases role. */
+  readonly name: string;
+  /** The pinned source repository of this kind. */
+  readonly source: string;
+  readonly installedVersion: string | undefined;
+  /**
+   * Whether a release older than the installed one may be installed; its
+   * targets are the evidence (default: never).
+   */
+  readonly allowsDowngrade?: (release: ReleaseTargets) => boolean;
+  /** The artifacts to install, each checked against the VSA and the provenance. */
+  readonly artifacts: (release: ReleaseTargets, version: string) => readonly VerifiedTarget[];
+}
+
+/** A release that passed steps 1-3, ready to install. */
+export type VerifiedRelease =
+  | { readonly status: 'up-to-date'; readonly version: string }
+  | {
+      readonly status: 'verified';
+      readonly version: string;
+      readonly release: ReleaseTargets;
+      /** The artifacts `kind.artifacts` chose, in its order. */
+      readonly artifacts: readonly VerifiedTarget[];
+      readonly checkpoint: SeenCheckpoint;
+      /** Older than the installed version: allowed by `kind.allowsDowngrade`. */
+      readonly downgrade: boolean;
+      readonly tuf: TufClient;
+    };
+
+/**
+ * Steps 1-3 for one kind of release: the newest version in TUF, its
+ * release-log receipt and consistency, the VSA and the provenance of each
+ * artifact to install. Records in `changes` what the state keeps.
+ */
+export async function verifyNewestRelease(
   agent: Agent,
-  options: UpdateOptions,
+  options: Pick<UpdateOptions, 'fetch' | 'onProgress'>,
   previous: AgentState,
   changes: StateChanges,
-): Promise<UpdateOutcome> {
+  kind: ReleaseKind,
+): Promise<VerifiedRelease> {
   const { config, paths } = agent;
   const progress = options.onProgress ?? (() => undefined);
   const tuf = new TufClient({
@@ -175,7 +215,7 @@ async function runUpdate(
   }
   let names: string[];
   try {
-    names = await tuf.releaseTargetNames(config.rulesName);
+    names = await tuf.releaseTargetNames(kind.name);
   } catch (err) {
     if (err instanceof AgentError && err.code === 'AGENT_TUF_SIGNATURES') {
       throw await diagnoseReleasesSignatures(err, {
@@ -194,33 +234,27 @@ async function runUpdate(
   );
   const version = newestVersion(versions);
   if (version === undefined) {
+    throw new AgentError('AGENT_NO_RELEASE', `the repository has no release of ${kind.name}`);
+  }
+  const installed = kind.installedVersion;
+  const order = installed === undefined ? 1 : compareVersions(version, installed);
+  if (order === 0) return { status: 'up-to-date', version };
+  const release = await releaseTargets(tuf, kind.name, version, names);
+  if (order < 0 && kind.allowsDowngrade?.(release) !== true) {
+    // Tuf-js refuses older metadata; this also holds if its state was lost.
     throw new AgentError(
-      'AGENT_NO_RELEASE',
-      `the repository has no release of ${config.rulesName}`,
+      'AGENT_RELEASE_ROLLBACK',
+      `the newest release ${version} is older than the installed ${installed}`,
+      { evidence: { version, active: installed } },
     );
   }
-  const current = await activeSlot(paths);
-  const active = current === undefined ? undefined : await slotRelease(paths, current);
-  if (active !== undefined) {
-    const order = compareVersions(version, active.version);
-    if (order === 0) return { status: 'up-to-date', version };
-    if (order < 0) {
-      // Tuf-js refuses older metadata; this also holds if its state was lost.
-      throw new AgentError(
-        'AGENT_RELEASE_ROLLBACK',
-        `the newest release ${version} is older than the active ${active.version}`,
-        { evidence: { version, active: active.version } },
-      );
-    }
-  }
-  const release = await releaseTargets(tuf, config.rulesName, version, names);
-  progress(`release ${config.rulesName} ${version} (${release.releaseId})`);
+  progress(`release ${kind.name} ${version} (${release.releaseId})`);
 
   // 2. The release log.
   const receipt = await tuf.download(release.receipt, MAX_RECEIPT_BYTES);
   const entry = encodeReleaseLogEntry({
     releaseId: release.releaseId,
-    name: config.rulesName,
+    name: kind.name,
     version,
     targets: release.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
     provenance: { sha256: release.provenance.sha256 },
@@ -230,35 +264,85 @@ async function runUpdate(
   const verified = verifyReleaseReceipt(receipt, entry, agent.policy);
   const fresh = seenCheckpoint(verified.checkpoint, parseTlogProof(receipt).checkpoint);
   const remembered = await checkConsistency(
-    previous.lastCheckpoint,
+    changes.lastCheckpoint ?? previous.lastCheckpoint,
     fresh,
     httpConsistencyProofs(config.logUrl, options.fetch),
   );
   // Remembered even if a later step refuses the release.
-  if (remembered !== previous.lastCheckpoint) changes.lastCheckpoint = remembered;
+  if (remembered !== (changes.lastCheckpoint ?? previous.lastCheckpoint)) {
+    changes.lastCheckpoint = remembered;
+  }
   progress(
     `release log: entry ${verified.index} in checkpoint ${verified.checkpoint.size} cosigned by ${verified.cosigners.join(', ')}`,
   );
 
-  // 3. The supervisor's VSA and the vendor's provenance.
-  const bundle = release.bundle;
-  verifySupervision(
-    { name: basename(bundle.name), sha256: bundle.sha256 },
-    {
-      vsa: await tuf.download(release.vsa, MAX_ATTESTATION_BYTES),
-      provenance: await tuf.download(release.provenance, MAX_ATTESTATION_BYTES),
-    },
-    {
+  // 3. The supervisor's VSA and the vendor's provenance, for each artifact installed.
+  const artifacts = kind.artifacts(release, version);
+  const evidence = {
+    vsa: await tuf.download(release.vsa, MAX_ATTESTATION_BYTES),
+    provenance: await tuf.download(release.provenance, MAX_ATTESTATION_BYTES),
+  };
+  for (const artifact of artifacts) {
+    verifySupervision({ name: basename(artifact.name), sha256: artifact.sha256 }, evidence, {
       supervisorKey: agent.supervisorKey,
       verifierId: config.supervisor.verifierId,
       builderKey: agent.builderKey,
       builderId: config.builder.builderId,
-      source: config.source,
-    },
-  );
+      source: kind.source,
+    });
+  }
   progress(
     'supervision: VSA PASSED for this digest; provenance from the pinned builder and source',
   );
+  return {
+    status: 'verified',
+    version,
+    release,
+    artifacts,
+    checkpoint: remembered,
+    downgrade: order < 0,
+    tuf,
+  };
+}
+
+/** Steps 1-4 for the rules; records in `changes` what the state keeps of them. */
+async function runUpdate(
+  agent: Agent,
+  options: UpdateOptions,
+  previous: AgentState,
+  changes: StateChanges,
+): Promise<UpdateOutcome> {
+  const { config, paths } = agent;
+  const progress = options.onProgress ?? (() => undefined);
+  const current = await activeSlot(paths);
+  const active = current === undefined ? undefined : await slotRelease(paths, current);
+  const verified = await verifyNewestRelease(agent, options, previous, changes, {
+    name: config.rulesName,
+    source: config.source,
+    installedVersion: active?.version,
+    artifacts: (release, version) => {
+      const bundle =
+        release.artifacts.length === 1
+          ? release.artifacts[0]
+          : release.artifacts.find(
+              (a) =>
+                a.name ===
+                `${config.rulesName}/${version}/${rulesBundleName({ name: config.rulesName, version })}`,
+            );
+      if (bundle === undefined) {
+        throw new AgentError(
+          'AGENT_RELEASE_INCOMPLETE',
+          `${config.rulesName} ${version}: no rules bundle among its artifacts`,
+          { evidence: { version } },
+        );
+      }
+      return [bundle];
+    },
+  });
+  if (verified.status === 'up-to-date') return verified;
+  const { version, release, tuf } = verified;
+  const [bundle] = verified.artifacts;
+  if (bundle === undefined) throw new AgentError('AGENT_RELEASE_INCOMPLETE', 'no bundle');
 
   // 4. Install.
   const ref: ReleaseRef = {
@@ -294,7 +378,7 @@ async function runUpdate(
     release: ref,
     slot,
     previousSlot: current,
-    checkpoint: remembered,
+    checkpoint: verified.checkpoint,
     selfTestCases: cases,
     selfTestEngine: selfTest.engine,
     sameEngineVersion: selfTest.sameEngineVersion,
@@ -316,10 +400,9 @@ function selfTestEngine(options: UpdateOptions, progress: (message: string) => v
   }
 }
 
-interface ReleaseTargets {
+export interface ReleaseTargets {
   readonly releaseId: string;
   readonly artifacts: VerifiedTarget[];
-  readonly bundle: VerifiedTarget;
   readonly provenance: VerifiedTarget;
   readonly vsa: VerifiedTarget;
   readonly approval: VerifiedTarget;
@@ -329,7 +412,7 @@ interface ReleaseTargets {
 /**
  * The targets of one release, by the `custom` the repository service
  * writes (distribution README): one release id throughout, exactly one
- * provenance, VSA and approval, the receipt, and the rules bundle.
+ * provenance, VSA and approval, the receipt, and at least one artifact.
  */
 async function releaseTargets(
   tuf: TufClient,
@@ -373,17 +456,10 @@ async function releaseTargets(
       },
     );
   }
-  const bundle =
-    artifacts.length === 1
-      ? artifacts[0]
-      : artifacts.find(
-          (a) => a.name === `${prefix}${rulesBundleName({ name: rulesName, version })}`,
-        );
-  if (bundle === undefined) throw incomplete('no rules bundle among its artifacts');
+  if (artifacts.length === 0) throw incomplete('it has no artifacts');
   return {
     releaseId,
     artifacts,
-    bundle,
     provenance: one('provenance'),
     vsa: one('vsa'),
     approval: one('approval'),

@@ -4,7 +4,6 @@
  * and `status` records why. Every test builds its own world (repository,
  * release log, witness), so no attack leaks into the next.
  */
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,7 +23,7 @@ import {
   type AgentErrorCode,
 } from '../src/index.js';
 import { FIXED_EPOCH } from '../../release/test/assembly-fixtures.js';
-import { RULES, rulesBundle, startWorld, type World } from './fixtures.js';
+import { RULES, rulesBundle, startWorld, storedName, type World } from './fixtures.js';
 
 const DAY = 86_400;
 const worlds: World[] = [];
@@ -56,12 +55,6 @@ async function expectRefused(agent: Agent, code: AgentErrorCode, version = '1.0.
 }
 
 const timestampPath = (world: World): string => repoPaths(world.repoDir).timestamp;
-
-/** Where a target's bytes are stored and served: `dir/<sha256>.basename` (TUF 5.7.3). */
-function storedName(target: string, bytes: Uint8Array): string {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return target.replace(/[^/]+$/, (base) => `${sha256}.${base}`);
-}
 
 describe('attacks on the agent', () => {
   it('rollback: an older timestamp served again', async () => {

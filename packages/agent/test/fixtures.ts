@@ -100,6 +100,11 @@ export function rulesBundle(version: string): Promise<Uint8Array> {
   return bundle;
 }
 
+/** Where a target's bytes are stored and served: `dir/<sha256>.basename` (TUF 5.7.3). */
+export function storedName(target: string, bytes: Uint8Array): string {
+  return target.replace(/[^/]+$/, (base) => `${sha256(bytes)}.${base}`);
+}
+
 // ---------------------------------------------------------------------------
 // the world
 
@@ -126,6 +131,14 @@ export interface ReleaseTweaks {
   signers?: 'both' | 'vendor' | 'supervisor';
   /** Append the entry to this log instead (a fork). */
   log?: TestLog;
+  /** Another release name (a product); default the demo rules. */
+  name?: string;
+  /** The source the provenance and the VSA name; default SOURCE. */
+  source?: string;
+  /** The release's artifacts (file name and bytes) instead of the rules bundle. */
+  artifacts?: { name: string; bytes: Uint8Array }[];
+  /** Extra `custom` fields of the artifact targets (e.g. a rollback mark). */
+  artifactCustom?: Record<string, unknown>;
 }
 
 export interface TestLog {
@@ -154,8 +167,14 @@ export interface World {
   forkLog(): Promise<TestLog>;
   /** Makes, logs and publishes a release of the demo rules. */
   publish(version: string, tweaks?: ReleaseTweaks): Promise<Release>;
-  /** An agent directory initialised against this world. */
-  newAgent(): Promise<Agent>;
+  /**
+   * Takes every target under `prefix` out of the releases role (a new
+   * version signed by both organisations): what the vendor and the
+   * supervisor do to withdraw a release.
+   */
+  withdraw(prefix: string): Promise<void>;
+  /** An agent directory initialised against this world, following a product when named. */
+  newAgent(product?: { name: string; source: string }): Promise<Agent>;
   close(): Promise<void>;
 }
 
@@ -230,20 +249,27 @@ export async function startWorld(): Promise<World> {
 
   const publish = async (version: string, tweaks: ReleaseTweaks = {}): Promise<Release> => {
     const releaseId = newReleaseId(new Date());
-    const bundle = tweaks.bundle ?? (await rulesBundle(version));
-    const artifact: BuiltArtifact = {
-      name: `${RULES}-${version}.tar`,
-      sha256: sha256(bundle),
-      size: bundle.length,
-    };
+    const name = tweaks.name ?? RULES;
+    const source = tweaks.source ?? SOURCE;
+    const files = tweaks.artifacts ?? [
+      { name: `${RULES}-${version}.tar`, bytes: tweaks.bundle ?? (await rulesBundle(version)) },
+    ];
+    const artifacts: BuiltArtifact[] = files.map((f) => ({
+      name: f.name,
+      sha256: sha256(f.bytes),
+      size: f.bytes.length,
+    }));
+    const [artifact] = artifacts;
+    const bundle = files[0]!.bytes;
+    if (artifact === undefined) throw new Error('a release needs an artifact');
     const recipeBytes = await readFile(join(RULES_TESTDATA, 'glasshouse-recipe.json'));
     const facts = {
       id: releaseId,
-      name: RULES,
+      name,
       version,
-      source: SOURCE,
+      source,
       commit: COMMIT,
-      artifacts: [artifact],
+      artifacts,
     };
     const provenance = utf8(
       serializeEnvelope(
@@ -251,11 +277,11 @@ export async function startWorld(): Promise<World> {
           {
             releaseId,
             builderId: BUILDER_ID,
-            source: { uri: SOURCE, commit: COMMIT },
-            recipe: { ...(parseRecipe(recipeBytes) as RulesRecipe), version },
+            source: { uri: source, commit: COMMIT },
+            recipe: { ...(parseRecipe(recipeBytes) as RulesRecipe), name, version },
             recipeFile: { path: 'glasshouse-recipe.json', sha256: sha256(recipeBytes) },
             sourceDateEpoch: FIXED_EPOCH,
-            artifacts: [artifact],
+            artifacts,
             isolated: true,
             sandbox: { kind: 'none' },
             engines: { 'yara-x': '1.0.0' },
@@ -272,7 +298,7 @@ export async function startWorld(): Promise<World> {
       serializeEnvelope(
         signSupervisorStatement(
           rebuildVsaStatement({
-            release: { ...facts, artifacts: tweaks.vsaSubjects ?? [artifact] },
+            release: { ...facts, artifacts: tweaks.vsaSubjects ?? artifacts },
             verifierId: VERIFIER_ID,
             timeVerified: new Date(),
             policy: policyOfSupervisor,
@@ -299,13 +325,13 @@ export async function startWorld(): Promise<World> {
         ),
       ),
     );
-    const base = `${RULES}/${version}`;
+    const base = `${name}/${version}`;
     const bundleTarget = `${base}/${artifact.name}`;
     const entry = encodeReleaseLogEntry({
       releaseId,
-      name: RULES,
+      name,
       version,
-      targets: [{ name: bundleTarget, sha256: artifact.sha256 }],
+      targets: artifacts.map((a) => ({ name: `${base}/${a.name}`, sha256: a.sha256 })),
       provenance: { sha256: sha256(provenance) },
       vsa: { sha256: sha256(vsa) },
       approval: { sha256: sha256(approval) },
@@ -337,7 +363,11 @@ export async function startWorld(): Promise<World> {
     const draft = await publishRelease({
       dir: repoDir,
       targets: [
-        { name: bundleTarget, bytes: bundle, custom: custom('artifact') },
+        ...files.map((f) => ({
+          name: `${base}/${f.name}`,
+          bytes: f.bytes,
+          custom: { ...custom('artifact'), ...tweaks.artifactCustom },
+        })),
         attestation('provenance', provenance),
         attestation('vsa', vsa),
         attestation('approval', approval),
@@ -383,8 +413,38 @@ export async function startWorld(): Promise<World> {
     },
     forkLog: makeLog,
     publish,
-    newAgent: async () =>
+    withdraw: async (prefix) => {
+      const paths = repoPaths(repoDir);
+      const timestamp = parseMetadataBytes(
+        await readFile(paths.timestamp),
+        MetadataKind.Timestamp,
+        'REPO_CORRUPT',
+        't',
+      );
+      const snapshot = parseMetadataBytes(
+        await readFile(paths.versioned(timestamp.signed.snapshotMeta.version, 'snapshot')),
+        MetadataKind.Snapshot,
+        'REPO_CORRUPT',
+        's',
+      );
+      const current = snapshot.signed.meta['releases.json']!.version;
+      const releases = parseMetadataBytes(
+        await readFile(paths.versioned(current, 'releases')),
+        MetadataKind.Targets,
+        'REPO_CORRUPT',
+        'r',
+      );
+      const kept = Object.entries(releases.signed.targets).filter(([n]) => !n.startsWith(prefix));
+      (releases.signed as { targets: unknown }).targets = Object.fromEntries(kept);
+      (releases.signed as { version: number }).version = current + 1;
+      releases.signatures = {};
+      signMetadata(releases, await loadTufKey(paths.vendorKey('release')));
+      signMetadata(releases, supervisorTuf.release);
+      await publishUnchecked(repoDir, releases);
+    },
+    newAgent: async (product) =>
       initAgent({
+        ...(product === undefined ? {} : { product }),
         dir: await mkdtemp(join(work, 'agent-')),
         repoUrl,
         root: await readFile(join(repoDir, 'metadata', '1.root.json')),

@@ -15,7 +15,9 @@ export type ReleaseFormatErrorCode =
   | 'TRUST_BUNDLE_SIGNATURE_MISSING'
   | 'TRUST_BUNDLE_RESIDENCY_FOREIGN'
   // the supervisor's statements (supervisor-statements.ts)
-  | 'SUPERVISOR_ATTESTATION_INVALID';
+  | 'SUPERVISOR_ATTESTATION_INVALID'
+  // a product release's file manifest (product-files.ts)
+  | 'PRODUCT_FILES_INVALID';
 
 /** The one error class of `@glasshouse/release-format`. Branch on `code`, never on the message. */
 export class ReleaseFormatError extends CodedError<ReleaseFormatErrorCode> {}

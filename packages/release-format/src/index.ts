@@ -51,3 +51,16 @@ export {
   releaseLayout,
   type LayoutRelease,
 } from './release-layout.js';
+export {
+  MAX_PRODUCT_FILE_COUNT,
+  MAX_PRODUCT_FILES_BYTES,
+  NPM_PACK_ROOT,
+  PRODUCT_FILES_SCHEMA,
+  parseProductFiles,
+  productFilesName,
+  productFilesOf,
+  productTarballName,
+  serializeProductFiles,
+  type ProductFile,
+  type ProductFiles,
+} from './product-files.js';

@@ -10,7 +10,6 @@ import {
   MAX_ROOT_BYTES,
   updateAgent,
   type AgentStatus,
-  type UpdateResult,
 } from '@glasshouse/agent';
 import { publicKeyFromPem } from '@glasshouse/attest';
 import { HttpError, readBoundedBody } from '@glasshouse/http';
@@ -22,6 +21,12 @@ import {
 } from '@glasshouse/release-format';
 import { parseSupervisorKeysFile } from '@glasshouse/distribution';
 import { readSmallFile, UsageError, type Io } from '../io.js';
+import {
+  formatLastUpdate,
+  formatProductStatus,
+  registerAgentRollbackCommand,
+  updateProductStep,
+} from './agent-product.js';
 
 /** Key files and policies are a few KiB. */
 const MAX_SMALL_FILE_BYTES = 64 * 1024;
@@ -42,6 +47,8 @@ interface InitOptions {
   logUrl?: string;
   supervisorTufKeys?: string;
   residency?: string;
+  product?: string;
+  productSource?: string;
 }
 
 /** The long form's options, all needed when there is no --trust. */
@@ -128,6 +135,11 @@ export function registerAgentCommands(
       'long form: the release log c2sp.org/tlog-policy (log, witnesses, quorum)',
     )
     .option('--rules <name>', 'long form: the rules release to follow, e.g. demo-rules')
+    .option(
+      '--product <name>',
+      "the product release to follow: the agent's own code, installed by agent update (needs --product-source)",
+    )
+    .option('--product-source <uri>', "the source repository the product's provenance must name")
     .option('--supervisor-key <file>', "long form: the supervisor's VSA public key (SPKI PEM)")
     .option('--verifier-id <uri>', "long form: the supervisor's verifier.id")
     .option(
@@ -181,7 +193,12 @@ export function registerAgentCommands(
             );
           }
         }
-        const initialised = await initAgentFromTrustBundle({ dir, bundle, fingerprint });
+        const initialised = await initAgentFromTrustBundle({
+          dir,
+          bundle,
+          fingerprint,
+          ...productOption(opts),
+        });
         io.stdout(
           `agent initialised in ${dir} from trust bundle ${fingerprint}\n${formatTrust(await agentStatus(initialised.dir))}`,
         );
@@ -221,6 +238,7 @@ export function registerAgentCommands(
         ...(opts.residency === undefined
           ? {}
           : { residency: parseResidencyFile(await file(opts.residency), opts.residency) }),
+        ...productOption(opts),
       });
       io.stdout(`agent initialised in ${dir}\n${formatTrust(await agentStatus(initialised.dir))}`);
     });
@@ -232,7 +250,12 @@ export function registerAgentCommands(
         'release-log receipt (witness quorum, consistent with the last checkpoint seen), the VSA and the ' +
         "provenance, then the self-test in a staging slot and an atomic switch. Prints 'installed <name> " +
         "<version> <slot>' or 'up-to-date <version>'; a refusal prints its code, exits 1 and keeps " +
-        'the previous rules',
+        'the previous rules. When the agent follows a product (init --product), then the same checks for ' +
+        'the newest product release, its tarball unpacked into a new version directory, checked against the ' +
+        "release's file manifest and self-checked (the new code's --version and its scan of the rules' " +
+        'samples) before DIR/product/current is switched atomically; the running agent is not touched, the ' +
+        'new version runs from the next start. An older product release is refused unless it is a rollback ' +
+        'release both organisations signed.',
     )
     .requiredOption('--dir <dir>', "the agent's data directory")
     .option(
@@ -240,8 +263,9 @@ export function registerAgentCommands(
       'self-test even with the WebAssembly YARA-X fallback, which cannot stop a runaway rule',
     )
     .action(async (opts: { dir: string; allowEngineWithoutTimeout?: boolean }) => {
+      const dir = resolve(io.cwd, opts.dir);
       const outcome = await updateAgent({
-        dir: resolve(io.cwd, opts.dir),
+        dir,
         allowEngineWithoutTimeout: opts.allowEngineWithoutTimeout === true,
         onProgress: (message) => {
           io.stderr(`agent: ${message}\n`);
@@ -257,13 +281,18 @@ export function registerAgentCommands(
           io.stdout(`up-to-date ${outcome.version}\n`);
           break;
       }
+      if ((await agentStatus(dir)).product !== undefined) await updateProductStep(dir, io);
     });
+
+  registerAgentRollbackCommand(agent, io);
 
   agent
     .command('status')
     .description(
       "Print the active and staged rules ('active <name> <version> <slot>', 'staged …'), the trust roots, " +
-        "the last release-log checkpoint seen and the last update's result",
+        "the last release-log checkpoint seen and the last update's result; with a product, the version " +
+        "running now and the one installed (current at the next start), the previous one and the product's " +
+        'last update',
     )
     .requiredOption('--dir <dir>', "the agent's data directory")
     .option('--json', 'print the status as JSON')
@@ -343,7 +372,15 @@ export function formatStatus(status: AgentStatus): string {
     cp === undefined ? 'checkpoint none' : `checkpoint ${cp.origin} ${cp.size} ${cp.rootHash}`,
   );
   lines.push(formatLastUpdate(status.lastUpdate));
-  return `${lines.join('\n')}\n${formatTrust(status)}`;
+  return `${lines.join('\n')}\n${formatProductStatus(status)}${formatTrust(status)}`;
+}
+
+function productOption(opts: InitOptions): { product?: { name: string; source: string } } {
+  if (opts.product === undefined && opts.productSource === undefined) return {};
+  if (opts.product === undefined || opts.productSource === undefined) {
+    throw new UsageError('--product and --product-source go together');
+  }
+  return { product: { name: opts.product, source: opts.productSource } };
 }
 
 function formatTrust(status: AgentStatus): string {
@@ -367,16 +404,4 @@ function formatTrust(status: AgentStatus): string {
     );
   }
   return `${lines.join('\n')}\n`;
-}
-
-function formatLastUpdate(last: UpdateResult | undefined): string {
-  if (last === undefined) return 'last-update none';
-  switch (last.result) {
-    case 'installed':
-      return `last-update ${last.at} installed ${last.release.name} ${last.release.version}`;
-    case 'up-to-date':
-      return `last-update ${last.at} up-to-date ${last.version}`;
-    case 'refused':
-      return `last-update ${last.at} refused ${last.code}: ${last.message}`;
-  }
 }
