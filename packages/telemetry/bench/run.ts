@@ -48,7 +48,7 @@ import {
   startTestWitness,
 } from '../test/fixtures.js';
 import { routerPhase } from './router.js';
-import type { SiteServerConfig } from './site-server.js';
+import type { ChildConfig } from '../test/site-child.js';
 
 const EVENTS = 500;
 /** Pads the sealed path so an event is about 1 KB of batch JSON. */
@@ -186,7 +186,7 @@ async function startSite(
 ): Promise<{ child: Child<{ url: string }>; witness: TestWitness }> {
   const logKey = newLogKey(ZURICH);
   const witness = await startTestWitness([logKey.verifierKey]);
-  const config: SiteServerConfig = {
+  const config: ChildConfig = {
     dir: join(s.dir, name),
     ...(postgres === undefined ? {} : { postgres }),
     siteId: ZURICH,
@@ -199,8 +199,9 @@ async function startSite(
   };
   const file = join(s.dir, `${name}.json`);
   await writeFile(file, JSON.stringify(config));
+  // The kill -9 test's site child, on the built package (`npx tsc -b` first).
   const child = await startChild<{ url: string }>(
-    new URL('site-server.ts', import.meta.url),
+    new URL('../test/site-child.ts', import.meta.url),
     [file],
     60_000,
     CHILD_FLAGS,

@@ -92,6 +92,8 @@ async function startSite(run: Run): Promise<Child<{ url: string }>> {
     supervisorKey: Buffer.from(world.keys.supervisorKey).toString('base64'),
     entries: world.entries.map((e) => Buffer.from(e).toString('base64')),
     routerKey: Buffer.from(rawPublicKey(router.publicKey)).toString('base64'),
+    // Short rounds: many small checkpoints while the site is killed and restarted.
+    log: { sequencer: { batchDelayMs: 5 }, integrator: { intervalMs: 20 }, pollMs: 10 },
   };
   const file = join(dir, 'child.json');
   await writeFile(file, JSON.stringify(config));

@@ -1,12 +1,12 @@
-// A data site in a child process, for the kill -9 test: reads its set-up
-// from the JSON file named by argv[2], serves on loopback port 0 and
-// reports its URL over IPC.
+// A data site in a child process, for the kill -9 test and the benchmark:
+// reads its set-up from the JSON file named by argv[2], serves on loopback
+// port 0 and reports its URL over IPC.
 import { readFile } from 'node:fs/promises';
 import { AllowList } from '@glasshouse/httpsig';
 import { onStop, reportFailure, reportReady } from '@glasshouse/bench-kit';
 import { ResidencyState } from '@glasshouse/residency';
 import { parsePolicy } from '@glasshouse/tlog';
-import { buildSiteServer, openSite } from '@glasshouse/telemetry';
+import { type OpenSiteOptions, buildSiteServer, openSite } from '@glasshouse/telemetry';
 
 export interface ChildConfig {
   readonly dir: string;
@@ -20,6 +20,8 @@ export interface ChildConfig {
   readonly entries: readonly string[];
   /** Raw Ed25519 public key of the router, base64. */
   readonly routerKey: string;
+  /** Tuning of the ingest log (`openSite`'s `log`); the site's defaults when absent. */
+  readonly log?: OpenSiteOptions['log'];
 }
 
 async function main(): Promise<void> {
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     logSignerKey: config.logSignerKey,
     witnessing: { policy: parsePolicy(config.witnessPolicy) },
     residency: { current: () => state },
-    log: { sequencer: { batchDelayMs: 5 }, integrator: { intervalMs: 20 }, pollMs: 10 },
+    ...(config.log === undefined ? {} : { log: config.log }),
   });
   const app = buildSiteServer({
     site,
