@@ -12,6 +12,8 @@ import { generateSignerKey } from '@glasshouse/tlog';
 import { hasCode } from '@glasshouse/errors';
 import { ResidencyView } from '../src/view/view.js';
 import {
+  type Parties,
+  type TestLog,
   type TestWitness,
   append,
   customer,
@@ -56,19 +58,27 @@ function codeOf(fn: () => unknown): string | undefined {
   }
 }
 
+/** A residency log (witnessed unless told otherwise), both parties' keys, and a view of the log. */
+async function logAndView(
+  opts: { witnessed?: boolean } = {},
+): Promise<{ log: TestLog; keys: Parties; view: ResidencyView }> {
+  const w = await witness();
+  const log = await startLog(ORIGIN, w, opts);
+  cleanups.push(() => log.close());
+  const keys = parties();
+  const view = ResidencyView.open({
+    url: log.url,
+    logPolicy: log.policy,
+    keys: { vendorKey: keys.vendor.publicKey, supervisorKey: keys.supervisor.publicKey },
+    dir: await tempDir(),
+  });
+  cleanups.push(() => view.close());
+  return { log, keys, view };
+}
+
 describe('ResidencyView', () => {
   it('holds the policy and enrollments once a witnessed checkpoint covers them', async () => {
-    const w = await witness();
-    const log = await startLog(ORIGIN, w);
-    cleanups.push(() => log.close());
-    const keys = parties();
-    const view = ResidencyView.open({
-      url: log.url,
-      logPolicy: log.policy,
-      keys: { vendorKey: keys.vendor.publicKey, supervisorKey: keys.supervisor.publicKey },
-      dir: await tempDir(),
-    });
-    cleanups.push(() => view.close());
+    const { log, keys, view } = await logAndView();
     // The empty tree's checkpoint is signed at init, never witnessed: nothing to act on.
     await view.refresh().catch(() => undefined);
     expect(codeOf(() => view.currentPolicy())).toBe('POLICY_NOT_LOGGED');
@@ -86,17 +96,7 @@ describe('ResidencyView', () => {
   });
 
   it('refuses a policy signed by one party only: the policy is unverifiable', async () => {
-    const w = await witness();
-    const log = await startLog(ORIGIN, w);
-    cleanups.push(() => log.close());
-    const keys = parties();
-    const view = ResidencyView.open({
-      url: log.url,
-      logPolicy: log.policy,
-      keys: { vendorKey: keys.vendor.publicKey, supervisorKey: keys.supervisor.publicKey },
-      dir: await tempDir(),
-    });
-    cleanups.push(() => view.close());
+    const { log, keys, view } = await logAndView();
     await append(log.log, policyEntry(policy, [keys.vendor]));
     const r = await view.refresh();
     expect(r.refused.map((x) => x.code)).toEqual(['POLICY_SIGNATURE_MISSING']);
@@ -104,17 +104,7 @@ describe('ResidencyView', () => {
   });
 
   it('does not act on entries under a checkpoint below the witness quorum', async () => {
-    const w = await witness();
-    const log = await startLog(ORIGIN, w, { witnessed: false });
-    cleanups.push(() => log.close());
-    const keys = parties();
-    const view = ResidencyView.open({
-      url: log.url,
-      logPolicy: log.policy,
-      keys: { vendorKey: keys.vendor.publicKey, supervisorKey: keys.supervisor.publicKey },
-      dir: await tempDir(),
-    });
-    cleanups.push(() => view.close());
+    const { log, keys, view } = await logAndView({ witnessed: false });
     await append(log.log, policyEntry(policy, [keys.vendor, keys.supervisor]));
     const err = await view.refresh().catch((e: unknown) => e);
     expect(hasCode(err, 'CHECKPOINT_QUORUM_NOT_MET')).toBe(true);
