@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../db/test/postgres-fixture.js';
 import { accessIndexKey, parseAccessRecord } from '@glasshouse/access-format';
 import {
   IndexService,
@@ -22,9 +22,11 @@ import {
 } from '../src/index.js';
 import { type World, appendAccesses, newCustomer, startWorld } from './fixture.js';
 
-const ADMIN_URL = 'postgres://root@127.0.0.1:5432/postgres';
-const DB = `glasshouse_access_svc_${randomBytes(6).toString('hex')}`;
-const PG_URL = `postgres://root@127.0.0.1:5432/${DB}`;
+let db: TestDatabase | undefined;
+const dbUrl = (): string => {
+  if (db === undefined) throw new Error('the test database is created in beforeAll');
+  return db.url;
+};
 
 let world: World;
 const dirs: string[] = [];
@@ -36,10 +38,7 @@ beforeEach(async () => {
 });
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
+  db = await createTestDatabase('access_svc');
 });
 
 afterEach(async () => {
@@ -49,10 +48,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin.end();
+  await db?.drop();
 });
 
 async function tempDir(): Promise<string> {
@@ -126,7 +122,7 @@ const stores: [string, () => Promise<() => Promise<IndexStore>>][] = [
     'PostgreSQL',
     () => {
       const schema = `i_${randomBytes(4).toString('hex')}`;
-      return Promise.resolve(() => openPostgresIndexStore(PG_URL, { schema, poolSize: 2 }));
+      return Promise.resolve(() => openPostgresIndexStore(dbUrl(), { schema, poolSize: 2 }));
     },
   ],
 ];

@@ -1,32 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../db/test/postgres-fixture.js';
 import { openPostgresIndexStore, type IndexStore } from '../src/index.js';
 import { indexStoreContract } from './index-store.contract.js';
 
-const ADMIN_URL = 'postgres://root@127.0.0.1:5432/postgres';
-const DB = `glasshouse_access_index_${randomBytes(6).toString('hex')}`;
-const URL = `postgres://root@127.0.0.1:5432/${DB}`;
+let db: TestDatabase | undefined;
+const dbUrl = (): string => {
+  if (db === undefined) throw new Error('the test database is created in beforeAll');
+  return db.url;
+};
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
+  db = await createTestDatabase('access_index');
 });
 
 afterAll(async () => {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin.end();
+  await db?.drop();
 });
 
 indexStoreContract('PostgreSQL', async () => {
   const schema = `idx_${randomBytes(4).toString('hex')}`;
   const opened: IndexStore[] = [];
   const open = async (): Promise<IndexStore> => {
-    const s = await openPostgresIndexStore(URL, { schema, poolSize: 2 });
+    const s = await openPostgresIndexStore(dbUrl(), { schema, poolSize: 2 });
     opened.push(s);
     return s;
   };

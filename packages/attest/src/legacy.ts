@@ -29,17 +29,13 @@ import {
 } from './keys.js';
 import { type DigestSet, ACCEPTED_DIGEST_ALGORITHMS, digestSetsMatch } from './statement.js';
 import type {
-  ArtifactRule,
   LinkMetadata,
   StepMetadata,
-  InspectionMetadata,
   LayoutMetadata,
   SignedMetadata,
   MetadataSignature,
   Metablock,
   LinkInput,
-  StepInput,
-  InspectionInput,
   LayoutInput,
   VerifyLayoutOptions,
   VerifiedStep,
@@ -56,22 +52,8 @@ import {
 
 export { formatExpires };
 
-export type {
-  ArtifactRule,
-  LinkMetadata,
-  StepMetadata,
-  InspectionMetadata,
-  LayoutMetadata,
-  SignedMetadata,
-  MetadataSignature,
-  Metablock,
-  LinkInput,
-  StepInput,
-  InspectionInput,
-  LayoutInput,
-  VerifyLayoutOptions,
-  VerifiedStep,
-};
+// Every type of legacy-types.ts is part of this module's API.
+export type * from './legacy-types.js';
 
 export const DEFAULT_MAX_METADATA_SIZE = 4 * 1024 * 1024;
 

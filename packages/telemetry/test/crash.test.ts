@@ -2,12 +2,12 @@
 // and logged exactly once, and the batches that were not acknowledged, sent
 // again (as the router's outbox does), are stored once too. SQLite and
 // PostgreSQL, the site in a child process (real HTTP, real witness).
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../db/test/postgres-fixture.js';
 import { type Child, startChild } from '@glasshouse/bench-kit';
 import { RequestSigner, rawPublicKey, signedFetch } from '@glasshouse/httpsig';
 import { type LogStorage, openPostgresStorage, openSqliteStorage } from '@glasshouse/log';
@@ -29,9 +29,11 @@ import {
   startTestWitness,
 } from './fixtures.js';
 
-const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const DB = `glasshouse_site_crash_${randomBytes(6).toString('hex')}`;
-const PG_URL = `postgres://postgres@127.0.0.1:5432/${DB}`;
+let db: TestDatabase | undefined;
+const dbUrl = (): string => {
+  if (db === undefined) throw new Error('the test database is created in beforeAll');
+  return db.url;
+};
 
 let world: ResidencyWorld;
 const router = generateKeyPairSync('ed25519');
@@ -59,19 +61,13 @@ beforeAll(async () => {
     zurich: newLogKey(ZURICH).verifierKey,
     other: newLogKey('us-iad').verifierKey,
   });
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
+  db = await createTestDatabase('site_crash');
 });
 
 afterAll(async () => {
   for (const w of witnesses) await w.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin.end();
+  await db?.drop();
 });
 
 async function newDir(): Promise<string> {
@@ -223,7 +219,7 @@ describe('data site under kill -9', () => {
     'PostgreSQL: no acknowledged batch lost, none stored or logged twice',
     { timeout: 90_000 },
     async () => {
-      await crashRun(PG_URL, 1);
+      await crashRun(dbUrl(), 1);
     },
   );
 
