@@ -6,6 +6,8 @@ import { agentCommand, registerAgentCommands } from './commands/agent.js';
 import { registerAgentScanCommand } from './commands/agent-scan.js';
 import { registerAgentTelemetryCommands } from './commands/agent-telemetry.js';
 import { registerCustomerCommands } from './commands/customer.js';
+import { registerGatewayCommands } from './commands/gateway.js';
+import { registerKeyReleaseCommands } from './commands/keyrelease.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerResidencyCommands } from './commands/residency.js';
 import { registerResidencyStatusCommand } from './commands/residency-status.js';
@@ -62,6 +64,8 @@ export function buildProgram(io: Io): Command {
   registerIngestCommands(program, io);
   registerAccessIndexCommands(program, io);
   registerAccessApprovalCommands(program, io);
+  registerGatewayCommands(program, io);
+  registerKeyReleaseCommands(program, io);
   return program;
 }
 

@@ -58,6 +58,7 @@ export function registerSiteCommands(program: Command, io: Io): void {
     .description(
       'Serve the site: POST /v1/batches (from the router only, RFC 9421 signed by a --router-key), the ingest log ' +
         'read API under /log/ (c2sp.org/tlog-tiles), GET /reputation/<sha256> and POST /reputation, GET /v1/summary, ' +
+        'POST /v1/read (sealed batches, for the access gateway only: a --reader-key), ' +
         "GET /healthz and /metrics. Every batch is re-checked against the site's own view of the residency log " +
         "(REGION_NOT_DESIGNATED_HERE and the other codes of the router's API). Stops on SIGTERM or SIGINT.\n\n" +
         'Example: glasshouse site serve --dir data/vendor/sites/ch-zrh --id ch-zrh --listen 127.0.0.1:8451 \\\n' +
@@ -74,6 +75,11 @@ export function registerSiteCommands(program: Command, io: Io): void {
       "the ingest router's caller key (private or public; repeatable)",
       collect,
     )
+    .option(
+      '--reader-key <file>',
+      "the access gateway's caller key (private or public; repeatable): it may read sealed batches (POST /v1/read)",
+      collect,
+    )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8451')
     .option('--postgres <url>', 'store in PostgreSQL (several frontends of the site may share it)')
     .option(
@@ -86,6 +92,7 @@ export function registerSiteCommands(program: Command, io: Io): void {
         id: string;
         trust: string;
         routerKey: string[];
+        readerKey?: string[];
         listen: string;
         postgres?: string;
         retentionDays?: string;
@@ -109,6 +116,9 @@ export function registerSiteCommands(program: Command, io: Io): void {
           trust: pinned.trust,
           routerKeys: await Promise.all(
             opts.routerKey.map((k) => readCallerPublicKey(resolve(io.cwd, k))),
+          ),
+          readerKeys: await Promise.all(
+            (opts.readerKey ?? []).map((k) => readCallerPublicKey(resolve(io.cwd, k))),
           ),
           postgres: opts.postgres,
           retentionDays: days,

@@ -24,6 +24,8 @@ import { listenOn, parseListen, UsageError, type Io } from '../io.js';
 
 /** The route the router delivers batches on: the only write a site accepts. */
 export const SITE_WRITE_ROUTES = ['POST /v1/batches'];
+/** The route the access gateway reads sealed batches on (ciphertext only). */
+export const SITE_READ_ROUTES = ['POST /v1/read'];
 
 /** A residency trust file (the public JSON `start` writes, or the trust bundle's residency field). */
 export function residencyTrustOf(text: string, what: string): PinnedResidency {
@@ -36,7 +38,8 @@ export function residencyTrustOf(text: string, what: string): PinnedResidency {
   return checkPinnedResidency(value);
 }
 
-function viewOf(pinned: PinnedResidency, dir: string, intervalMs = 1000): ResidencyView {
+/** A residency view of the pinned log in `dir` (not started). */
+export function viewOf(pinned: PinnedResidency, dir: string, intervalMs = 1000): ResidencyView {
   return ResidencyView.open({
     url: pinned.logUrl,
     logPolicy: pinned.logPolicy,
@@ -69,6 +72,8 @@ export async function startSite(opts: {
   readonly logVerifierKey: string;
   readonly trust: ResidencyTrust;
   readonly routerKeys: readonly KeyObject[];
+  /** The access gateway's caller keys: they may read sealed batches (POST /v1/read). */
+  readonly readerKeys?: readonly KeyObject[];
   readonly postgres?: string | undefined;
   readonly retentionDays?: number | undefined;
   readonly io: Io;
@@ -97,9 +102,12 @@ export async function startSite(opts: {
         );
       },
     });
-    const allowList = allowListOf(
-      opts.routerKeys.map((k, i) => caller(`ingest router ${i + 1}`, k, SITE_WRITE_ROUTES)),
-    );
+    const allowList = allowListOf([
+      ...opts.routerKeys.map((k, i) => caller(`ingest router ${i + 1}`, k, SITE_WRITE_ROUTES)),
+      ...(opts.readerKeys ?? []).map((k, i) =>
+        caller(`access gateway ${i + 1}`, k, SITE_READ_ROUTES),
+      ),
+    ]);
     opts.io.stderr(formatCallers(`site ${opts.id}`, allowList));
     const app = buildSiteServer({ site, writers: { allowList } });
     const url = `${await listenOn(app, parseListen(opts.listen))}/`;

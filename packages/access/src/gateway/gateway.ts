@@ -90,7 +90,8 @@ export interface GatewayOptions {
   /** The access log's write client (signed with the gateway's key) and its tlog-policy. */
   readonly accessLog: LogClient;
   readonly accessLogPolicy: Policy;
-  readonly sites: ReadonlyMap<string, SiteReader>;
+  /** The data sites by id (a Map, or a lookup that follows the logged residency policy). */
+  readonly sites: Pick<ReadonlyMap<string, SiteReader>, 'get'>;
   readonly keyRelease: KeyReleaseClient;
   /** How long to wait for a witnessed checkpoint covering a record (default 10 s). */
   readonly witnessTimeoutMs?: number;
