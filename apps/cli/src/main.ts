@@ -10,6 +10,7 @@ import { registerGatewayCommands } from './commands/gateway.js';
 import { registerKeyReleaseCommands } from './commands/keyrelease.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerResidencyCommands } from './commands/residency.js';
+import { registerResidencyMonitorCommand } from './commands/residency-monitor.js';
 import { registerResidencyStatusCommand } from './commands/residency-status.js';
 import { registerSiteCommands } from './commands/site.js';
 import { registerSupervisorResidencyCommands } from './commands/supervisor-residency.js';
@@ -60,6 +61,7 @@ export function buildProgram(io: Io): Command {
   registerCustomerCommands(program, io);
   registerResidencyCommands(program, io);
   registerResidencyStatusCommand(program, io);
+  registerResidencyMonitorCommand(program, io);
   registerSiteCommands(program, io);
   registerIngestCommands(program, io);
   registerAccessIndexCommands(program, io);

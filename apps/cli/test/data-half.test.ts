@@ -29,10 +29,11 @@ import { newCallerKeyPem, readCallerKey } from '../src/callers.js';
 import { startWitnessServer } from '../src/commands/witness.js';
 import type { HalfReport, StartContext, StartOptions } from '../src/start/context.js';
 import { startDataHalf } from '../src/start/data-half.js';
-import { prepareDataHalf } from '../src/start/data-prepare.js';
+import { dataPaths, prepareDataHalf } from '../src/start/data-prepare.js';
 import { startResidencyLog, type RunningResidencyLog } from '../src/start/data-residency-log.js';
 import { Closers } from '../src/start/lifecycle.js';
 import { startPaths } from '../src/start/paths.js';
+import { ensureCliBuilt, runBuiltCli, spawnBuiltCliUntil } from './built-cli.js';
 import { quietIo } from './cli-harness.js';
 
 let work: string;
@@ -199,5 +200,69 @@ describe('the data half, from the agents', () => {
     const back = await sendTelemetry({ dir, productVersion: 'test-1', now: () => new Date() });
     expect(back).toMatchObject({ sealed: 0, stored: 1, verified: 1 });
     expect((await telemetryReport(dir)).outbox).toHaveLength(0);
+  });
+});
+
+describe('glasshouse residency monitor (the supervisor running it on its own)', () => {
+  const trustFile = (): string => dataPaths(ctx.opts.data).residencyTrust;
+
+  /** Runs the built command until its `pass 1` line; returns that line and what it wrote. */
+  async function onePass(
+    trustFile: string,
+    extra: readonly string[],
+  ): Promise<{ line: string; alerts: string; stderr: string }> {
+    ensureCliBuilt();
+    const state = await mkdtemp(join(work, 'monitor-'));
+    const started = await spawnBuiltCliUntil(
+      ['residency', 'monitor', '--trust', trustFile, '--state', state, '--interval', '1', ...extra],
+      (out) => /^pass 1: .*$/m.exec(out)?.[0],
+      { timeoutMs: 60_000 },
+    );
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toEqual({ code: 0, signal: null });
+    const alerts = await readFile(join(state, 'alerts.jsonl'), 'utf8').catch(() => '');
+    return { line: started.value, alerts, stderr: started.stderr() };
+  }
+
+  it('checks the residency log and both sites each pass, without alerts; SIGTERM stops it', async () => {
+    const pass = await onePass(trustFile(), []);
+    expect(pass.line).toMatch(
+      /^pass 1: residency log size \d+ ok; ch-zrh size \d+ ok; us-iad size \d+ ok$/,
+    );
+    expect(pass.alerts).toBe('');
+  });
+
+  it('alerts when the residency log is unreachable for --unreachable-alert seconds', async () => {
+    const trust = await readFile(trustFile(), 'utf8');
+    const logUrl = residency.log.url.replace(/\/$/, '');
+    expect(trust).toContain(logUrl);
+    const dead = join(work, 'dead-trust.json');
+    // Port 9 (discard) on loopback: nothing answers there.
+    await writeFile(dead, trust.split(logUrl).join('http://127.0.0.1:9'));
+    const pass = await onePass(dead, ['--unreachable-alert', '0']);
+    expect(pass.line).toMatch(/^pass 1: residency log size 0 LOG_UNREACHABLE/);
+    expect(pass.alerts).toContain('http://127.0.0.1:9');
+    expect(pass.stderr).toMatch(/^ALERT /m);
+  });
+
+  it('refuses bad numbers before it starts, as usage errors', () => {
+    for (const [flag, value] of [
+      ['--interval', '0'],
+      ['--interval', '1.5'],
+      ['--unreachable-alert', '-1'],
+    ] as const) {
+      expect(() =>
+        runBuiltCli([
+          'residency',
+          'monitor',
+          '--trust',
+          trustFile(),
+          '--state',
+          join(work, 'never'),
+          flag,
+          value,
+        ]),
+      ).toThrow(new RegExp(`${flag} wants a whole number`));
+    }
   });
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCallerKey } from '../src/callers.js';
 import { initDataDir, startLogServer, type RunningLogServer } from '../src/commands/log.js';
+import { deviceRateLimitOf } from '../src/commands/ingest.js';
 import { publicKeyBase64 } from '../src/residency/parties.js';
 import { quietIo, runCli } from './cli-harness.js';
 
@@ -260,6 +261,7 @@ describe('the data path commands', () => {
       ['residency', 'policy', 'publish'],
       ['residency', 'policy', 'show'],
       ['residency', 'status'],
+      ['residency', 'monitor'],
       ['site', 'init'],
       ['site', 'serve'],
       ['ingest', 'serve'],
@@ -271,6 +273,30 @@ describe('the data path commands', () => {
       const r = await runCli([...args, '--help']);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toContain('Usage: glasshouse');
+    }
+  });
+
+  it('ingest serve takes the per-device rate limit and refuses a bad one before it starts', async () => {
+    expect(deviceRateLimitOf('0.5', '3')).toEqual({ perSecond: 0.5, burst: 3 });
+    const base = [
+      'ingest',
+      'serve',
+      '--dir',
+      join(work, 'router'),
+      '--trust',
+      join(work, 'none.json'),
+    ];
+    base.push('--vendor-key', join(work, 'none.key'), '--caller-key', join(work, 'none.key'));
+    for (const bad of [
+      ['--device-rate', '0'],
+      ['--device-rate', 'fast'],
+      ['--device-rate', '1e9'],
+      ['--device-burst', '0'],
+      ['--device-burst', '2.5'],
+    ]) {
+      const r = await runCli([...base, ...bad]);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stderr).toContain(bad[0]);
     }
   });
 

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readCallerKey } from '../callers.js';
-import { readSmallFile, untilSignal, type Io } from '../io.js';
+import { UsageError, readSmallFile, untilSignal, type Io } from '../io.js';
 import { residencyTrustOf, startRouter } from '../residency/services.js';
 
 export function registerIngestCommands(program: Command, io: Io): void {
@@ -40,6 +40,12 @@ export function registerIngestCommands(program: Command, io: Io): void {
       'the key the router signs deliveries to sites and log writes with',
     )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8450')
+    .option(
+      '--device-rate <per-second>',
+      'signed requests a device may make per second, sustained (above it: 429 RATE_LIMITED)',
+      '30',
+    )
+    .option('--device-burst <requests>', 'signed requests a device may make at once', '60')
     .action(
       async (opts: {
         dir: string;
@@ -47,7 +53,10 @@ export function registerIngestCommands(program: Command, io: Io): void {
         vendorKey: string;
         callerKey: string;
         listen: string;
+        deviceRate: string;
+        deviceBurst: string;
       }) => {
+        const deviceRateLimit = deviceRateLimitOf(opts.deviceRate, opts.deviceBurst);
         const trustPath = resolve(io.cwd, opts.trust);
         const pinned = residencyTrustOf(await readSmallFile(trustPath, 128 * 1024), trustPath);
         const running = await startRouter({
@@ -56,10 +65,28 @@ export function registerIngestCommands(program: Command, io: Io): void {
           trust: pinned.trust,
           vendorResidencyKey: await readCallerKey(resolve(io.cwd, opts.vendorKey)),
           callerKey: await readCallerKey(resolve(io.cwd, opts.callerKey)),
+          deviceRateLimit,
         });
         io.stderr(`ingest router serving at ${running.url}\n`);
         await untilSignal();
         await running.close();
       },
     );
+}
+
+/** `--device-rate` (a positive decimal, at most 100,000) and `--device-burst` (a whole number ≥ 1). */
+export function deviceRateLimitOf(
+  rate: string,
+  burst: string,
+): { readonly burst: number; readonly perSecond: number } {
+  const perSecond = /^[0-9]{1,6}(\.[0-9]{1,6})?$/.test(rate) ? Number(rate) : NaN;
+  if (!(perSecond > 0 && perSecond <= 100_000)) {
+    throw new UsageError(
+      '--device-rate wants a number of requests per second above 0, at most 100000',
+    );
+  }
+  const n = /^[0-9]{1,6}$/.test(burst) ? Number(burst) : NaN;
+  if (!(n >= 1))
+    throw new UsageError('--device-burst wants a whole number of requests, at least 1');
+  return { burst: n, perSecond };
 }

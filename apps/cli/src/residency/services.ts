@@ -141,10 +141,13 @@ export async function startRouter(opts: {
   readonly trust: ResidencyTrust;
   readonly vendorResidencyKey: KeyObject;
   readonly callerKey: KeyObject;
+  /** Per-device limit on signed requests; the router's default when absent. */
+  readonly deviceRateLimit?: { readonly burst: number; readonly perSecond: number };
 }): Promise<RunningRouter> {
   const pinned = checkPinnedResidency(opts.trust);
   const view = viewOf(pinned, join(opts.dir, 'view'));
   const router = IngestRouter.open({
+    ...(opts.deviceRateLimit === undefined ? {} : { deviceRateLimit: opts.deviceRateLimit }),
     view,
     dir: opts.dir,
     callerKey: seedOf(opts.callerKey),
@@ -181,9 +184,14 @@ export function openResidencyMonitor(opts: {
   readonly dir: string;
   readonly trust: ResidencyTrust;
   readonly alerts: AlertSink;
+  /** How long a log may stay unreachable before it is an alert (the monitor's default: 5 minutes). */
+  readonly unreachableAlertMs?: number;
 }): ResidencyMonitor {
   const pinned = checkPinnedResidency(opts.trust);
   return ResidencyMonitor.open({
+    ...(opts.unreachableAlertMs === undefined
+      ? {}
+      : { unreachableAlertMs: opts.unreachableAlertMs }),
     residencyLogUrl: pinned.logUrl,
     residencyLogPolicy: opts.trust.logPolicy,
     keys: { vendorKey: pinned.vendorKey, supervisorKey: pinned.supervisorKey },

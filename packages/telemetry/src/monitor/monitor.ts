@@ -230,10 +230,14 @@ export class ResidencyMonitor {
     return this.#running;
   }
 
-  /** Runs every `intervalMs` until `signal` aborts. */
-  async run(signal: AbortSignal, intervalMs = 10_000): Promise<void> {
+  /** Runs every `intervalMs` until `signal` aborts; `onPass` sees each pass's result. */
+  async run(
+    signal: AbortSignal,
+    intervalMs = 10_000,
+    onPass?: (run: MonitorRun) => void,
+  ): Promise<void> {
     while (!signal.aborted) {
-      await this.runOnce();
+      onPass?.(await this.runOnce());
       await new Promise<void>((resolve) => {
         // An abort during the pass has already fired: no event will come.
         if (signal.aborted) {
