@@ -30,7 +30,6 @@ export {
 } from './product-update.js';
 export {
   MAX_PRODUCT_TARBALL_BYTES,
-  PRODUCT_TAR_LIMITS,
   productVersionOf,
   stageProduct,
   verifyProductTree,

@@ -19,21 +19,14 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { sha256Hex } from '@glasshouse/attest';
-import { readTar, type TarLimits } from '@glasshouse/bundle';
+import { readTarArchive } from '@glasshouse/bundle';
 import { syncDir } from '@glasshouse/durable';
-import { NPM_PACK_ROOT, type ProductFiles } from '@glasshouse/release-format';
+import { NPM_PACK_ROOT, PRODUCT_TAR_LIMITS, type ProductFiles } from '@glasshouse/release-format';
 import type { AgentPaths } from './config.js';
 import { AgentError } from './errors.js';
 import { errnoOf, replaceSymlink } from './files.js';
 
-/** Caps of an unpacked product: 256 MiB in all, 64 MiB a file, 20,000 files. */
-export const PRODUCT_TAR_LIMITS: TarLimits = {
-  maxFileBytes: 64 * 1024 * 1024,
-  maxTotalBytes: 256 * 1024 * 1024,
-  maxEntries: 20_000,
-};
 /** Most bytes of the compressed tarball. */
 export const MAX_PRODUCT_TARBALL_BYTES = 128 * 1024 * 1024;
 
@@ -111,9 +104,8 @@ export async function stageProduct(
   }
   let entries;
   try {
-    // RFC 1952 gzip; the cap stops a decompression bomb before it fills memory.
-    const tar = gunzipSync(tarball, { maxOutputLength: PRODUCT_TAR_LIMITS.maxTotalBytes });
-    entries = readTar(tar, PRODUCT_TAR_LIMITS);
+    // Gunzip with a cap: a decompression bomb stops before it fills memory.
+    entries = readTarArchive(tarball, PRODUCT_TAR_LIMITS);
   } catch (cause) {
     throw new AgentError('AGENT_PRODUCT_INVALID', 'the product tarball does not unpack safely', {
       cause,

@@ -1,8 +1,8 @@
 /**
  * Product releases for the agent's tests: a small package packed with the
- * real `npm pack`, and its file manifest built from the tarball as a
- * product recipe builds it. The package's `glasshouse` bin answers
- * `--version` itself and runs every other command with this checkout's
+ * real `npm pack`, and its file manifest made from the tarball by the
+ * assembly line's own build step (release's `productFilesArtifact`). The
+ * package's `glasshouse` bin answers `--version` itself and runs every other command with this checkout's
  * `glasshouse` (the test product carries only its launcher), so the
  * self-check's scan runs real code on the installed rules.
  */
@@ -11,14 +11,8 @@ import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import { readTar } from '@glasshouse/bundle';
-import {
-  productFilesName,
-  productFilesOf,
-  productTarballName,
-  serializeProductFiles,
-} from '@glasshouse/release-format';
+import { productFilesArtifact } from '@glasshouse/release';
+import { productFilesName, productTarballName } from '@glasshouse/release-format';
 
 export const PRODUCT = 'glasshouse-agent';
 export const PRODUCT_SOURCE = 'https://git.vendor.example.org/agent.git';
@@ -90,9 +84,12 @@ export async function productRelease(
     );
   };
   let tarball = await pack();
-  const files = serializeProductFiles(
-    productFilesOf({ name: PRODUCT, version }, readTar(gunzipSync(tarball))),
-  );
+  // The manifest as the assembly line's build makes it beside the tarball.
+  const manifest = productFilesArtifact({ name: PRODUCT, version }, [
+    { name: productTarballName({ name: PRODUCT, version }), bytes: tarball, sha256: '' },
+  ]);
+  if (manifest === undefined) throw new Error('the build made no file manifest');
+  const files = manifest.bytes;
   if (options.extraFile === true || options.changedFile === true) {
     if (options.extraFile === true) await writeFile(join(dir, 'lib', 'extra.js'), 'export {};\n');
     if (options.changedFile === true) {

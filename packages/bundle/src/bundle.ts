@@ -3,7 +3,7 @@ import { sha256Hex } from '@glasshouse/attest';
 import { matchedRuleNames, type RuleSource, type ScanResult, type YaraEngine } from './engine.js';
 import { BundleError } from './errors.js';
 import { MANIFEST_PATH, parseManifest, type RulesManifest, type SelfTestCase } from './manifest.js';
-import { DEFAULT_TAR_LIMITS, readTar, type TarLimits } from './tar.js';
+import { DEFAULT_TAR_LIMITS, readTar, type TarFile, type TarLimits } from './tar.js';
 
 /**
  * Gzip (RFC 1952) with a fixed header: no name, MTIME 0, XFL 0, OS 255
@@ -23,6 +23,33 @@ export function gzipDeterministic(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The files of a ustar archive, gunzipped first when it starts with the gzip
+ * magic. Inflating stops at `limits.maxTotalBytes` (a decompression bomb is
+ * `TAR_TOO_LARGE`, not a full memory); bad gzip is `BUNDLE_BAD_GZIP`; the
+ * tar is read by the strict `readTar`.
+ */
+export function readTarArchive(
+  bytes: Uint8Array,
+  limits: TarLimits = DEFAULT_TAR_LIMITS,
+): TarFile[] {
+  let tar = bytes;
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      tar = gunzipSync(bytes, { maxOutputLength: limits.maxTotalBytes });
+    } catch (cause) {
+      const code = (cause as { code?: unknown }).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new BundleError('TAR_TOO_LARGE', 'the archive inflates past the size limit', {
+          cause,
+        });
+      }
+      throw new BundleError('BUNDLE_BAD_GZIP', 'the archive is not valid gzip', { cause });
+    }
+  }
+  return readTar(tar, limits);
+}
+
 /** One bundle, read and checked against its manifest. */
 export interface BundleContents {
   readonly manifest: RulesManifest;
@@ -40,19 +67,7 @@ export function readBundle(
   bytes: Uint8Array,
   limits: TarLimits = DEFAULT_TAR_LIMITS,
 ): BundleContents {
-  let tar = bytes;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      tar = gunzipSync(bytes, { maxOutputLength: limits.maxTotalBytes });
-    } catch (cause) {
-      const code = (cause as { code?: unknown }).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new BundleError('TAR_TOO_LARGE', 'bundle inflates past the size limit', { cause });
-      }
-      throw new BundleError('BUNDLE_BAD_GZIP', 'bundle is not valid gzip', { cause });
-    }
-  }
-  const entries = readTar(tar, limits);
+  const entries = readTarArchive(bytes, limits);
   const manifestEntry = entries.find((e) => e.path === MANIFEST_PATH);
   if (manifestEntry === undefined)
     throw new BundleError('MANIFEST_INVALID', 'bundle has no manifest.json');

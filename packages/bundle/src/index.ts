@@ -23,6 +23,7 @@ export {
   checkSelfTestCase,
   gzipDeterministic,
   readBundle,
+  readTarArchive,
   runSelfTest,
   selfTestResult,
   selfTestSources,

@@ -59,6 +59,7 @@ export {
   parseProductFiles,
   productFilesName,
   productFilesOf,
+  PRODUCT_TAR_LIMITS,
   productTarballName,
   serializeProductFiles,
   type ProductFile,

@@ -17,6 +17,16 @@ export const NPM_PACK_ROOT = 'package/';
 export const MAX_PRODUCT_FILES_BYTES = 8 * 1024 * 1024;
 export const MAX_PRODUCT_FILE_COUNT = 20_000;
 const MAX_PATH_BYTES = 1024;
+/**
+ * Caps of an unpacked product tarball, for the build that makes its manifest
+ * and the endpoint that installs it: 256 MiB in all, 64 MiB a file, 20,000
+ * files (the shape of bundle's `TarLimits`).
+ */
+export const PRODUCT_TAR_LIMITS = {
+  maxFileBytes: 64 * 1024 * 1024,
+  maxTotalBytes: 256 * 1024 * 1024,
+  maxEntries: MAX_PRODUCT_FILE_COUNT,
+} as const;
 
 export interface ProductFile {
   readonly sha256: string;

@@ -40,6 +40,8 @@ export type ReleaseErrorCode =
   | 'SANDBOX_CANCELLED'
   | 'SANDBOX_OUTPUT_MISSING'
   | 'SANDBOX_OUTPUT_UNSAFE'
+  // product build
+  | 'BUILD_PRODUCT_INVALID'
   // assembly line
   | 'GIT_BAD_COMMIT'
   | 'GIT_BAD_SOURCE'

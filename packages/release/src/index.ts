@@ -71,6 +71,7 @@ export {
   type RecipeBuildOptions,
   type RecipeBuildResult,
 } from './build/recipe-build.js';
+export { productFilesArtifact } from './build/product-files.js';
 
 // vendor/
 export {

@@ -63,13 +63,16 @@ export class TestRepo {
 }
 
 /** A `command` recipe whose build writes one file from its environment. */
-export function commandRecipe(script: string, outputs: readonly string[]): string {
+export function commandRecipe(
+  script: string,
+  outputs: readonly string[],
+  release: { name: string; version: string } = { name: 'demo-command', version: '1.0.0' },
+): string {
   return `${JSON.stringify(
     {
       schema: 'glasshouse.recipe/v1',
       kind: 'command',
-      name: 'demo-command',
-      version: '1.0.0',
+      ...release,
       commands: [['sh', '-c', script]],
       outputs,
     },

@@ -62,6 +62,11 @@ describe('recipe', () => {
     ['NUL in argv', { ...command, commands: [['a\0b']] }, 'RECIPE_INVALID'],
     ['no outputs', { ...command, outputs: [] }, 'RECIPE_INVALID'],
     ['output escapes', { ...command, outputs: ['../x.tgz'] }, 'RECIPE_BAD_PATH'],
+    [
+      'output the build makes itself',
+      { ...command, outputs: ['agent-2.1.0-rc.1.tgz', 'agent-2.1.0-rc.1.files.json'] },
+      'RECIPE_INVALID',
+    ],
     ['duplicate outputs', { ...command, outputs: ['a', 'a'] }, 'RECIPE_INVALID'],
     ['rules field on command', { ...command, inputs: rules.inputs }, 'RECIPE_UNKNOWN_FIELD'],
   ])('refuses %s', (_name, value, code) => {

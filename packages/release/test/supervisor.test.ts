@@ -13,8 +13,10 @@ import {
   verifyStatementEnvelope,
   verifyStepLinks,
   verifyVerificationSummary,
+  SLSA_PROVENANCE_V1,
   SLSA_VSA_V1,
 } from '@glasshouse/attest';
+import { readTarArchive } from '@glasshouse/bundle';
 import {
   approvalStatement,
   initAssemblyDir,
@@ -29,6 +31,8 @@ import {
 import {
   APPROVAL_PREDICATE_TYPE,
   MISMATCH_PREDICATE_TYPE,
+  parseProductFiles,
+  productFilesOf,
   REVIEW_PREDICATE_TYPE,
 } from '@glasshouse/release-format';
 import { codeOf } from './codes.js';
@@ -256,10 +260,69 @@ describe('the supervisor', () => {
       { epoch: FIXED_EPOCH + 300 },
     );
     const product = await env.client.build(env.repo.dir, commit);
-    expect(product.artifacts.map((a) => a.name)).toEqual([`demo-agent-${version}.tgz`]);
+    const tarballName = `demo-agent-${version}.tgz`;
+    const filesName = `demo-agent-${version}.files.json`;
+    // The build adds the tarball's file manifest: an artifact like the tarball.
+    expect(product.artifacts.map((a) => a.name)).toEqual([tarballName, filesName]);
     expect(product.isolated).toBe(env.sandbox.kind === 'bubblewrap');
+    const tarball = await env.client.artifact(product.id, tarballName);
+    const files = parseProductFiles(await env.client.artifact(product.id, filesName));
+    expect(files).toEqual(productFilesOf({ name: 'demo-agent', version }, readTarArchive(tarball)));
+    expect(Object.keys(files.files)).toEqual(['index.js', 'package.json']);
+
     const approved = await lenient.rebuild(env.client, product.id);
     expect(approved.record.status).toBe('approved');
+    // Provenance, VSA and both links name the manifest as a subject / product,
+    // so the supervisor's rebuild made and compared it too.
+    const subjects = (bytes: Uint8Array, type: string, keyPem: string): (string | undefined)[] =>
+      verifyStatementEnvelope(parseEnvelope(bytes), {
+        keys: [publicKeyFromPem(keyPem)],
+        predicateType: type,
+      })
+        .statement.subject.map((x) => x.name)
+        .sort();
+    const record = await env.client.getRelease(product.id);
+    const provenance = record.attestations.find((a) => a.kind === 'provenance')!;
+    expect(
+      subjects(
+        await env.client.attestation(product.id, provenance.sha256),
+        SLSA_PROVENANCE_V1,
+        env.builder.publicKeyPem,
+      ),
+    ).toEqual([filesName, tarballName]);
+    expect(
+      subjects(
+        await env.client.attestation(product.id, approved.vsa.sha256),
+        SLSA_VSA_V1,
+        lenient.identity.publicKeyPem,
+      ),
+    ).toEqual([filesName, tarballName]);
+    for (const ref of record.attestations.filter((a) => a.kind === 'link')) {
+      const link = parseLinkMetablock(await env.client.attestation(product.id, ref.sha256));
+      expect(Object.keys(link.signed.products).sort()).toEqual([filesName, tarballName]);
+      expect(link.signed.products[filesName]?.sha256).toBe(
+        record.artifacts.find((a) => a.name === filesName)?.sha256,
+      );
+    }
+  }, 60_000);
+
+  it('refuses a product tarball that packs another name or version than its recipe', async () => {
+    const commit = await env.repo.commit(
+      {
+        'glasshouse-recipe.json': commandRecipe(
+          [
+            'mkdir -p "$TMPDIR/package"',
+            'echo \'{"name":"demo-agent","version":"9.9.9"}\' > "$TMPDIR/package/package.json"',
+            'tar --format=ustar --mtime=@"$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -czf "$OUT_DIR/demo-agent-1.0.0.tgz" -C "$TMPDIR" package/package.json',
+          ].join(' && '),
+          ['demo-agent-1.0.0.tgz'],
+          { name: 'demo-agent', version: '1.0.0' },
+        ),
+      },
+      { epoch: FIXED_EPOCH + 360 },
+    );
+    const error = await env.client.build(env.repo.dir, commit).catch((e: unknown) => e);
+    expect((error as ReleaseError).code).toBe('BUILD_PRODUCT_INVALID');
   }, 60_000);
 
   it('needs a pinned key for the builder that signed the provenance', async () => {

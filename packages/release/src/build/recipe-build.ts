@@ -2,8 +2,9 @@
  * One build of a recipe at a commit, the same way for the vendor's assembly
  * line and for the supervisor's rebuild: check the commit out, read and
  * parse its recipe, hash the source tree (the in-toto link's materials), run
- * the recipe (a rules bundle, or the recipe's commands in the sandbox) and
- * return the artifacts' bytes. Both sides running this one function is what
+ * the recipe (a rules bundle, or the recipe's commands in the sandbox, plus
+ * the file manifest of a product's npm-pack tarball) and return the
+ * artifacts' bytes. Both sides running this one function is what
  * makes "the same recipe in its own sandbox" true by construction.
  */
 import { lstat, open, readFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { MAX_RECIPE_BYTES, parseRecipe, RECIPE_FILE, type Recipe } from './recip
 import { buildRulesBundle, type DebianYaraMode } from './rules.js';
 import { runBuild, type SandboxInfo } from './sandbox.js';
 import { hashSourceTree } from './source-tree.js';
+import { productFilesArtifact } from './product-files.js';
 
 export { hashSourceTree, MAX_SOURCE_BYTES, MAX_SOURCE_FILES } from './source-tree.js';
 const MAX_PROGRESS_LINE = 2000;
@@ -208,6 +210,12 @@ async function runRecipe(
       throw new ReleaseError('SANDBOX_IO', `output ${output.path} changed after the build`);
     }
     artifacts.push({ name: output.path, bytes, sha256: output.sha256 });
+  }
+  // An npm-pack tarball of the recipe's name and version gets its file manifest beside it.
+  const manifest = productFilesArtifact(recipe, artifacts);
+  if (manifest !== undefined) {
+    artifacts.push(manifest);
+    progress(`${manifest.name}: the tarball's file manifest (sha256 ${manifest.sha256})`);
   }
   return {
     artifacts,

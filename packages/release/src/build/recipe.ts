@@ -1,3 +1,4 @@
+import { productFilesName } from '@glasshouse/release-format';
 import { ReleaseError, type ReleaseErrorCode } from '../errors.js';
 
 /**
@@ -189,16 +190,27 @@ export function parseRecipe(bytes: Uint8Array): Recipe {
         inputs: parsed,
       };
     }
-    case 'command':
+    case 'command': {
       onlyFields(raw, ['schema', 'kind', 'name', 'version', 'commands', 'outputs'], '');
+      const name = parseName(raw.name);
+      const version = parseVersion(raw.version);
+      const outputs = parseOutputs(raw.outputs);
+      // The build writes the product's file manifest itself (build/product-files.ts).
+      if (outputs.includes(productFilesName({ name, version }))) {
+        fail(
+          'RECIPE_INVALID',
+          `outputs: ${productFilesName({ name, version })} is made by the build`,
+        );
+      }
       return {
         schema: RECIPE_SCHEMA,
         kind: 'command',
-        name: parseName(raw.name),
-        version: parseVersion(raw.version),
+        name,
+        version,
         commands: parseCommands(raw.commands),
-        outputs: parseOutputs(raw.outputs),
+        outputs,
       };
+    }
     default:
       fail('RECIPE_INVALID', 'kind must be "rules" or "command"', { kind: raw.kind });
   }

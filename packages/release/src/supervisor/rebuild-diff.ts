@@ -2,9 +2,8 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
 import { sha256Hex } from '@glasshouse/attest';
-import { compareBytes, DEFAULT_TAR_LIMITS, readTar, type TarFile } from '@glasshouse/bundle';
+import { compareBytes, readTarArchive, type TarFile } from '@glasshouse/bundle';
 import { killProcessGroup } from '../build/sandbox.js';
 
 /**
@@ -43,19 +42,11 @@ export interface ArtifactDifference {
 
 /** The files of a ustar archive (gzip-compressed or not), or `undefined` for anything else. */
 function archiveFiles(bytes: Uint8Array): Map<string, TarFile> | undefined {
-  let tar = bytes;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      tar = gunzipSync(bytes, { maxOutputLength: DEFAULT_TAR_LIMITS.maxTotalBytes });
-    } catch {
-      // Not valid gzip, or inflates past the limit: compared as a plain file.
-      return undefined;
-    }
-  }
   try {
-    return new Map(readTar(tar).map((file) => [file.path, file]));
+    return new Map(readTarArchive(bytes).map((file) => [file.path, file]));
   } catch {
-    // Not an archive readTar accepts: compared as a plain file.
+    // Not valid gzip, inflates past the limit, or not an archive readTar accepts:
+    // compared as a plain file.
     return undefined;
   }
 }
