@@ -1,5 +1,6 @@
 // The Node engine of the crypto interface (see provider.ts): node:crypto.
 import * as nodeCrypto from 'node:crypto';
+import { expectHkdfLength, expectLength, GCM_TAG_BYTES } from './checks.js';
 import type { CryptoProvider, Sha256Hasher } from './provider.js';
 
 export type { CryptoProvider, Sha256Hasher } from './provider.js';
@@ -21,6 +22,13 @@ const SPKI_PREFIX = Uint8Array.from([
 ]);
 const PKCS8_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+// The same for X25519 (RFC 8410: OID 1.3.101.110 instead of 1.3.101.112).
+const X25519_SPKI_PREFIX = Uint8Array.from([
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+]);
+const X25519_PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ]);
 
 // `crypto.hash` (Node >= 20.12) skips the Hash object: several times faster
@@ -114,6 +122,109 @@ export function randomBytes(n: number): Uint8Array {
   return new Uint8Array(nodeCrypto.randomBytes(n));
 }
 
+// X25519 private keys are few (a service's own key): cached like Ed25519 seeds. Public keys are
+// mostly ephemeral (an HPKE enc), so they are not.
+const x25519PrivateKeys = new Map<string, nodeCrypto.KeyObject>();
+
+function x25519PrivateKeyOf(privateKey: Uint8Array): nodeCrypto.KeyObject {
+  expectLength(privateKey, [32], 'an X25519 private key');
+  return cached(x25519PrivateKeys, privateKey, () =>
+    nodeCrypto.createPrivateKey({
+      key: der(X25519_PKCS8_PREFIX, privateKey),
+      format: 'der',
+      type: 'pkcs8',
+    }),
+  );
+}
+
+export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
+  const spki = nodeCrypto
+    .createPublicKey(x25519PrivateKeyOf(privateKey))
+    .export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+  expectLength(publicKey, [32], 'an X25519 public key');
+  const key = x25519PrivateKeyOf(privateKey);
+  try {
+    const pub = nodeCrypto.createPublicKey({
+      key: der(X25519_SPKI_PREFIX, publicKey),
+      format: 'der',
+      type: 'spki',
+    });
+    return new Uint8Array(nodeCrypto.diffieHellman({ privateKey: key, publicKey: pub }));
+  } catch {
+    // OpenSSL refuses to derive the all-zero secret of a small-order point (RFC 7748 §6.1).
+    return null;
+  }
+}
+
+function hmacSha256(key: Uint8Array, ...data: Uint8Array[]): Buffer {
+  const h = nodeCrypto.createHmac('sha256', key);
+  for (const d of data) h.update(d);
+  return h.digest();
+}
+
+export function hkdfSha256Extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  // An empty HMAC key is padded with zeros, the same as RFC 5869's default salt of HashLen zeros.
+  return new Uint8Array(hmacSha256(salt, ikm));
+}
+
+export function hkdfSha256Expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  expectHkdfLength(length);
+  const out = new Uint8Array(length);
+  let t: Uint8Array = new Uint8Array(0);
+  for (let i = 1, at = 0; at < length; i++) {
+    t = hmacSha256(prk, t, info, Uint8Array.of(i));
+    out.set(t.subarray(0, Math.min(t.length, length - at)), at);
+    at += t.length;
+  }
+  return out;
+}
+
+function gcmName(key: Uint8Array, nonce: Uint8Array): 'aes-128-gcm' | 'aes-256-gcm' {
+  expectLength(key, [16, 32], 'an AES-GCM key');
+  expectLength(nonce, [12], 'an AES-GCM nonce');
+  return key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm';
+}
+
+export function aesGcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  const cipher = nodeCrypto.createCipheriv(gcmName(key, nonce), key, nonce, {
+    authTagLength: GCM_TAG_BYTES,
+  });
+  cipher.setAAD(aad);
+  return new Uint8Array(
+    Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]),
+  );
+}
+
+export function aesGcmOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | null {
+  const name = gcmName(key, nonce);
+  if (sealed.length < GCM_TAG_BYTES) return null;
+  const split = sealed.length - GCM_TAG_BYTES;
+  const decipher = nodeCrypto.createDecipheriv(name, key, nonce, { authTagLength: GCM_TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(split));
+  try {
+    return new Uint8Array(
+      Buffer.concat([decipher.update(sealed.subarray(0, split)), decipher.final()]),
+    );
+  } catch {
+    return null; // the tag does not verify
+  }
+}
+
 // Compile-time check that this module implements the whole interface.
 export const provider: CryptoProvider = {
   engine,
@@ -123,4 +234,10 @@ export const provider: CryptoProvider = {
   ed25519Sign,
   ed25519Verify,
   randomBytes,
+  x25519PublicKey,
+  x25519,
+  hkdfSha256Extract,
+  hkdfSha256Expand,
+  aesGcmSeal,
+  aesGcmOpen,
 };

@@ -1,8 +1,11 @@
 // The browser engine of the crypto interface (see provider.ts): @noble only,
 // no Node built-ins or globals.
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { gcm } from '@noble/ciphers/aes.js';
+import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
+import { expectHkdfLength, expectLength, GCM_TAG_BYTES } from './checks.js';
 import type { CryptoProvider, Sha256Hasher } from './provider.js';
 
 export type { CryptoProvider, Sha256Hasher } from './provider.js';
@@ -61,6 +64,61 @@ export function randomBytes(n: number): Uint8Array {
   return nobleRandomBytes(n);
 }
 
+export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
+  expectLength(privateKey, [32], 'an X25519 private key');
+  return nobleX25519.getPublicKey(privateKey);
+}
+
+export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+  expectLength(privateKey, [32], 'an X25519 private key');
+  expectLength(publicKey, [32], 'an X25519 public key');
+  try {
+    return nobleX25519.getSharedSecret(privateKey, publicKey);
+  } catch {
+    // @noble refuses the all-zero secret of a small-order point (RFC 7748 §6.1).
+    return null;
+  }
+}
+
+export function hkdfSha256Extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return extract(nobleSha256, ikm, salt);
+}
+
+export function hkdfSha256Expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  expectHkdfLength(length);
+  return expand(nobleSha256, prk, info, length);
+}
+
+function gcmChecks(key: Uint8Array, nonce: Uint8Array): void {
+  expectLength(key, [16, 32], 'an AES-GCM key');
+  expectLength(nonce, [12], 'an AES-GCM nonce');
+}
+
+export function aesGcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  gcmChecks(key, nonce);
+  return gcm(key, nonce, aad).encrypt(plaintext);
+}
+
+export function aesGcmOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | null {
+  gcmChecks(key, nonce);
+  if (sealed.length < GCM_TAG_BYTES) return null;
+  try {
+    return gcm(key, nonce, aad).decrypt(sealed);
+  } catch {
+    return null; // the tag does not verify
+  }
+}
+
 // Compile-time check that this module implements the whole interface.
 export const provider: CryptoProvider = {
   engine,
@@ -70,4 +128,10 @@ export const provider: CryptoProvider = {
   ed25519Sign,
   ed25519Verify,
   randomBytes,
+  x25519PublicKey,
+  x25519,
+  hkdfSha256Extract,
+  hkdfSha256Expand,
+  aesGcmSeal,
+  aesGcmOpen,
 };

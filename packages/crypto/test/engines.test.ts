@@ -54,6 +54,56 @@ function addToS(signature: Uint8Array, n: bigint): Uint8Array {
   return out;
 }
 
+// RFC 7748 §5.2 (the first X25519 vector) and §6.1 (Alice and Bob).
+const RFC7748 = {
+  scalar: 'a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4',
+  u: 'e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c',
+  out: 'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
+  alice: '77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a',
+  alicePublic: '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a',
+  bob: '5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb',
+  bobPublic: 'de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f',
+  shared: '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742',
+};
+
+// RFC 5869 appendix A, test cases 1 and 3 (SHA-256; case 3 has no salt and no info).
+const RFC5869 = [
+  {
+    ikm: '0b'.repeat(22),
+    salt: '000102030405060708090a0b0c',
+    info: 'f0f1f2f3f4f5f6f7f8f9',
+    prk: '077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5',
+    okm: '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
+  },
+  {
+    ikm: '0b'.repeat(22),
+    salt: '',
+    info: '',
+    prk: '19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04',
+    okm: '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8',
+  },
+];
+
+// The GCM specification's test cases 4 (AES-128) and 16 (AES-256): 60-byte plaintext, 20-byte aad.
+const GCM_PLAINTEXT =
+  'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39';
+const GCM = [
+  {
+    key: 'feffe9928665731c6d6a8f9467308308',
+    sealed:
+      '42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091' +
+      '5bc94fbc3221a5db94fae95ae7121a47',
+  },
+  {
+    key: 'feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308',
+    sealed:
+      '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662' +
+      '76fc6ece0f4e1768cddf8853bb2d551b',
+  },
+];
+const GCM_NONCE = 'cafebabefacedbaddecaf888';
+const GCM_AAD = 'feedfacedeadbeeffeedfacedeadbeefabaddad2';
+
 describe.each([
   ['node:crypto', node],
   ['@noble', web],
@@ -107,6 +157,57 @@ describe.each([
     expect(impl.ed25519Verify(offCurve, hex(v.message), sig)).toBe(false);
   });
 
+  it('X25519: RFC 7748 §5.2 and §6.1 vectors', () => {
+    expect(toHex(impl.x25519(hex(RFC7748.scalar), hex(RFC7748.u))!)).toBe(RFC7748.out);
+    expect(toHex(impl.x25519PublicKey(hex(RFC7748.alice)))).toBe(RFC7748.alicePublic);
+    expect(toHex(impl.x25519PublicKey(hex(RFC7748.bob)))).toBe(RFC7748.bobPublic);
+    expect(toHex(impl.x25519(hex(RFC7748.alice), hex(RFC7748.bobPublic))!)).toBe(RFC7748.shared);
+    expect(toHex(impl.x25519(hex(RFC7748.bob), hex(RFC7748.alicePublic))!)).toBe(RFC7748.shared);
+  });
+
+  it('X25519 answers null for a small-order public key (all-zero secret, RFC 7748 §6.1) and throws on bad sizes', () => {
+    const one = new Uint8Array(32);
+    one[0] = 1;
+    expect(impl.x25519(hex(RFC7748.alice), new Uint8Array(32))).toBeNull();
+    expect(impl.x25519(hex(RFC7748.alice), one)).toBeNull();
+    expect(() => impl.x25519(hex(RFC7748.alice), new Uint8Array(31))).toThrow(RangeError);
+    expect(() => impl.x25519PublicKey(new Uint8Array(33))).toThrow(RangeError);
+  });
+
+  it.each(RFC5869.map((v, i) => [i === 0 ? 1 : 3, v] as const))(
+    'HKDF-SHA256: RFC 5869 test case %i',
+    (_n, v) => {
+      const prk = impl.hkdfSha256Extract(hex(v.salt), hex(v.ikm));
+      expect(toHex(prk)).toBe(v.prk);
+      expect(toHex(impl.hkdfSha256Expand(prk, hex(v.info), 42))).toBe(v.okm);
+      expect(toHex(impl.hkdfSha256Expand(prk, hex(v.info), 0))).toBe('');
+      expect(() => impl.hkdfSha256Expand(prk, hex(v.info), 255 * 32 + 1)).toThrow(RangeError);
+    },
+  );
+
+  it.each(GCM.map((v) => [v.key.length * 4, v] as const))(
+    'AES-%i-GCM: the GCM specification vector, sealed and opened',
+    (_bits, v) => {
+      const [key, nonce, aad] = [hex(v.key), hex(GCM_NONCE), hex(GCM_AAD)];
+      expect(toHex(impl.aesGcmSeal(key, nonce, hex(GCM_PLAINTEXT), aad))).toBe(v.sealed);
+      expect(toHex(impl.aesGcmOpen(key, nonce, hex(v.sealed), aad)!)).toBe(GCM_PLAINTEXT);
+    },
+  );
+
+  it('AES-GCM open answers null for a changed byte, another aad or a short input; throws on bad key or nonce sizes', () => {
+    const v = GCM[1]!;
+    const [key, nonce, aad] = [hex(v.key), hex(GCM_NONCE), hex(GCM_AAD)];
+    const changed = hex(v.sealed);
+    changed[3]! ^= 1;
+    expect(impl.aesGcmOpen(key, nonce, changed, aad)).toBeNull();
+    expect(impl.aesGcmOpen(key, nonce, hex(v.sealed), hex('00'))).toBeNull();
+    expect(impl.aesGcmOpen(key, nonce, new Uint8Array(15), aad)).toBeNull();
+    expect(() => impl.aesGcmSeal(new Uint8Array(24), nonce, new Uint8Array(1), aad)).toThrow(
+      RangeError,
+    );
+    expect(() => impl.aesGcmOpen(key, new Uint8Array(16), hex(v.sealed), aad)).toThrow(RangeError);
+  });
+
   it('random bytes: the size asked, not all equal', () => {
     const a = impl.randomBytes(32);
     expect(a.length).toBe(32);
@@ -118,7 +219,7 @@ describe('the browser engine', () => {
   const src = join(import.meta.dirname, '..', 'src');
 
   it('has no node: imports, Buffer or process', () => {
-    expectNoNodeOnly(src, ['web.ts', 'provider.ts', 'encoding.ts']);
+    expectNoNodeOnly(src, ['web.ts', 'provider.ts', 'encoding.ts', 'checks.ts']);
   });
 
   it('is what a browser bundle of the package gets (export condition "browser")', async () => {

@@ -11,9 +11,7 @@
  * another event or batch unnoticed. The vendor only ever holds ciphertext;
  * only the key-release private key opens the data key.
  */
-import { Aes256Gcm, CipherSuite, HkdfSha256 } from '@hpke/core';
-import { DhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { aesGcmOpen, aesGcmSeal, x25519PublicKey } from '@glasshouse/crypto';
 import {
   canonicalJson,
   concatBytes,
@@ -35,6 +33,7 @@ import {
 } from './batch.js';
 import { exactObject, type Fail } from './check.js';
 import { ResidencyError } from './errors.js';
+import { HPKE_ENC_BYTES, hpkeOpenBase, hpkeSealBase, type HpkeSealed } from './hpke.js';
 
 /** RFC 9180 §5.1 `info`: binds the context to this use. */
 export const HPKE_INFO = 'glasshouse personal fields v1';
@@ -42,7 +41,7 @@ const X25519_KEY_BYTES = 32;
 const DATA_KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 /** RFC 9180 §7.1: Nenc of DHKEM(X25519, HKDF-SHA256) is 32. */
-const ENC_BYTES = 32;
+const ENC_BYTES = HPKE_ENC_BYTES;
 
 /** The personal fields of one event: sealed on the endpoint, never in clear at the vendor. */
 export interface PersonalFields {
@@ -75,16 +74,6 @@ export interface KeyReleaseKeyPair {
   readonly privateKey: Uint8Array;
 }
 
-let cachedSuite: CipherSuite | undefined;
-function suite(): CipherSuite {
-  cachedSuite ??= new CipherSuite({
-    kem: new DhkemX25519HkdfSha256(),
-    kdf: new HkdfSha256(),
-    aead: new Aes256Gcm(),
-  });
-  return cachedSuite;
-}
-
 function assertX25519(key: Uint8Array, what: string): void {
   if (!(key instanceof Uint8Array) || key.length !== X25519_KEY_BYTES) {
     throw new ResidencyError('KEY_INVALID', `${what} is not a raw 32-byte X25519 key`);
@@ -93,14 +82,15 @@ function assertX25519(key: Uint8Array, what: string): void {
 
 /** A fresh key-release key pair (the supervisor's; the private key never leaves its directory). */
 export function generateKeyReleaseKeyPair(): Promise<KeyReleaseKeyPair> {
-  const privateKey = x25519.utils.randomSecretKey();
-  return Promise.resolve({ publicKey: x25519.getPublicKey(privateKey), privateKey });
+  // RFC 7748 §5: any 32 random bytes are a private key (X25519 clamps them).
+  const privateKey = randomBytes(X25519_KEY_BYTES);
+  return Promise.resolve({ publicKey: x25519PublicKey(privateKey), privateKey });
 }
 
 /** The public key of a key-release private key (RFC 7748 §6.1). */
 export function keyReleasePublicKey(privateKey: Uint8Array): Uint8Array {
   assertX25519(privateKey, 'the key-release private key');
-  return x25519.getPublicKey(privateKey);
+  return x25519PublicKey(privateKey);
 }
 
 /** Key id of a key-release public key: first 16 hex of SHA-256 of its raw 32 bytes. */
@@ -113,21 +103,18 @@ function personalAad(batchId: string, index: number): Uint8Array<ArrayBuffer> {
   return utf8(`${batchId}:${index}`);
 }
 
-function personalJson(p: PersonalFields): string {
-  return canonicalJson({ device: p.device, host: p.host, user: p.user, path: p.path });
+/**
+ * The API stays promise-based (callers await it; WebCrypto, its engine before, was async) while
+ * the crypto interface is synchronous: a throw becomes a rejection, as it was.
+ */
+function settled<T>(fn: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(fn());
+  });
 }
 
-async function importDataKey(
-  dataKey: Uint8Array,
-  usage: 'encrypt' | 'decrypt',
-): Promise<CryptoKey> {
-  return globalThis.crypto.subtle.importKey(
-    'raw',
-    new Uint8Array(dataKey),
-    { name: 'AES-GCM' },
-    false,
-    [usage],
-  );
+function personalJson(p: PersonalFields): string {
+  return canonicalJson({ device: p.device, host: p.host, user: p.user, path: p.path });
 }
 
 /**
@@ -135,53 +122,54 @@ async function importDataKey(
  * and data key, the data key sealed with HPKE, each event's personal fields
  * encrypted with it. Returns the batch and its bytes (what the agent sends).
  */
-export async function sealBatch(
+export function sealBatch(
   input: BatchInput,
   keyReleasePublicKey: Uint8Array,
 ): Promise<{ batch: TelemetryBatch; bytes: Uint8Array }> {
+  return settled(() => sealBatchNow(input, keyReleasePublicKey));
+}
+
+function sealBatchNow(
+  input: BatchInput,
+  keyReleasePublicKey: Uint8Array,
+): { batch: TelemetryBatch; bytes: Uint8Array } {
   assertX25519(keyReleasePublicKey, 'the key-release public key');
   const batchId = toHex(randomBytes(16));
   const dataKey = randomBytes(DATA_KEY_BYTES);
-  const hpke = suite();
-  // RFC 9180 §6.1: SealBase(pkR, info, aad, pt) -> (enc, ct).
-  const sealed = await hpke.seal(
-    {
-      recipientPublicKey: await hpke.kem.importKey(
-        'raw',
-        new Uint8Array(keyReleasePublicKey).buffer,
-        true,
-      ),
+  let sealed: HpkeSealed;
+  try {
+    // RFC 9180 §6.1: SealBase(pkR, info, aad, pt) -> (enc, ct).
+    sealed = hpkeSealBase({
+      aead: 'AES-256-GCM',
+      recipientPublicKey: keyReleasePublicKey,
       info: utf8(HPKE_INFO),
-    },
-    dataKey,
-    utf8(batchId),
-  );
-  const key = await importDataKey(dataKey, 'encrypt');
+      aad: utf8(batchId),
+      plaintext: dataKey,
+    });
+  } catch (cause) {
+    throw new ResidencyError('KEY_INVALID', 'the key-release public key is of small order', {
+      cause,
+    });
+  }
   // One call to the random source for every nonce of the batch.
   const nonces = randomBytes(NONCE_BYTES * input.events.length);
-  const events = await Promise.all(
-    input.events.map(async (event, index): Promise<TelemetryEvent> => {
-      const plain = utf8(personalJson(event.personal));
-      if (plain.length + NONCE_BYTES + 16 > MAX_PERSONAL_BYTES) {
-        throw new ResidencyError('BATCH_INVALID', 'the personal fields of an event are too long', {
-          evidence: { index, size: plain.length },
-        });
-      }
-      const nonce = nonces.subarray(index * NONCE_BYTES, (index + 1) * NONCE_BYTES);
-      const ciphertext = await globalThis.crypto.subtle.encrypt(
-        { name: 'AES-GCM', iv: nonce, additionalData: personalAad(batchId, index) },
-        key,
-        plain,
-      );
-      return {
-        sha256: event.sha256,
-        rule: event.rule,
-        verdict: event.verdict,
-        timeBucket: event.timeBucket,
-        personal: toBase64(concatBytes(nonce, new Uint8Array(ciphertext))),
-      };
-    }),
-  );
+  const events = input.events.map((event, index): TelemetryEvent => {
+    const plain = utf8(personalJson(event.personal));
+    if (plain.length + NONCE_BYTES + 16 > MAX_PERSONAL_BYTES) {
+      throw new ResidencyError('BATCH_INVALID', 'the personal fields of an event are too long', {
+        evidence: { index, size: plain.length },
+      });
+    }
+    const nonce = nonces.subarray(index * NONCE_BYTES, (index + 1) * NONCE_BYTES);
+    const ciphertext = aesGcmSeal(dataKey, nonce, plain, personalAad(batchId, index));
+    return {
+      sha256: event.sha256,
+      rule: event.rule,
+      verdict: event.verdict,
+      timeBucket: event.timeBucket,
+      personal: toBase64(concatBytes(nonce, ciphertext)),
+    };
+  });
   dataKey.fill(0);
   const batch: TelemetryBatch = {
     schema: BATCH_SCHEMA,
@@ -190,7 +178,7 @@ export async function sealBatch(
     region: input.region,
     productVersion: input.productVersion,
     createdAt: input.createdAt,
-    sealedKey: toBase64(concatBytes(new Uint8Array(sealed.enc), new Uint8Array(sealed.ct))),
+    sealedKey: toBase64(concatBytes(sealed.enc, sealed.ct)),
     keyRelease: keyReleaseKeyId(keyReleasePublicKey),
     events,
   };
@@ -202,10 +190,14 @@ export async function sealBatch(
  * KEY_RELEASE_KEY_MISMATCH when the batch names another key-release key,
  * SEALED_KEY_OPEN_FAILED when HPKE open fails (RFC 9180 §6.1 OpenBase).
  */
-export async function openBatchKey(
+export function openBatchKey(
   batch: TelemetryBatch,
   keyReleasePrivateKey: Uint8Array,
 ): Promise<Uint8Array> {
+  return settled(() => openBatchKeyNow(batch, keyReleasePrivateKey));
+}
+
+function openBatchKeyNow(batch: TelemetryBatch, keyReleasePrivateKey: Uint8Array): Uint8Array {
   const publicKey = keyReleasePublicKey(keyReleasePrivateKey);
   const keyId = keyReleaseKeyId(publicKey);
   if (keyId !== batch.keyRelease) {
@@ -221,23 +213,18 @@ export async function openBatchKey(
   if (sealed?.length !== ENC_BYTES + DATA_KEY_BYTES + 16) {
     throw new ResidencyError('BATCH_INVALID', 'sealedKey is not enc ‖ ciphertext of a 32-byte key');
   }
-  const hpke = suite();
-  let opened: ArrayBuffer;
+  let opened: Uint8Array;
   try {
-    const recipientKey = {
-      privateKey: await hpke.kem.importKey(
-        'raw',
-        new Uint8Array(keyReleasePrivateKey).buffer,
-        false,
-      ),
-      publicKey: await hpke.kem.importKey('raw', new Uint8Array(publicKey).buffer, true),
-    };
     // RFC 9180 §6.1: OpenBase(enc, skR, info, aad, ct); enc first (Nenc = 32).
-    opened = await hpke.open(
-      { recipientKey, enc: sealed.slice(0, ENC_BYTES), info: utf8(HPKE_INFO) },
-      sealed.slice(ENC_BYTES),
-      utf8(batch.batchId),
-    );
+    opened = hpkeOpenBase({
+      aead: 'AES-256-GCM',
+      recipientPrivateKey: keyReleasePrivateKey,
+      recipientPublicKey: publicKey,
+      enc: sealed.subarray(0, ENC_BYTES),
+      info: utf8(HPKE_INFO),
+      aad: utf8(batch.batchId),
+      ct: sealed.subarray(ENC_BYTES),
+    });
   } catch (cause) {
     throw new ResidencyError(
       'SEALED_KEY_OPEN_FAILED',
@@ -248,10 +235,10 @@ export async function openBatchKey(
       },
     );
   }
-  if (opened.byteLength !== DATA_KEY_BYTES) {
+  if (opened.length !== DATA_KEY_BYTES) {
     throw new ResidencyError('SEALED_KEY_OPEN_FAILED', 'the sealed data key is not 32 bytes');
   }
-  return new Uint8Array(opened);
+  return opened;
 }
 
 const personalInvalid: Fail = (what) => {
@@ -264,38 +251,36 @@ const personalInvalid: Fail = (what) => {
  * the tag fails (wrong key, moved or altered ciphertext) or the plaintext
  * is not {device, host, user, path}.
  */
-export async function openPersonal(
+export function openPersonal(
   batch: TelemetryBatch,
   index: number,
   dataKey: Uint8Array,
 ): Promise<PersonalFields> {
-  return openWithKey(batch, index, await decryptionKey(dataKey));
+  return settled(() => openWithKey(batch, index, decryptionKey(dataKey)));
 }
 
 /**
  * Decrypts the personal fields of every event, in order (the data key is
  * imported once); the same refusals as openPersonal.
  */
-export async function openAllPersonal(
+export function openAllPersonal(
   batch: TelemetryBatch,
   dataKey: Uint8Array,
 ): Promise<PersonalFields[]> {
-  const key = await decryptionKey(dataKey);
-  return Promise.all(batch.events.map((_, index) => openWithKey(batch, index, key)));
+  return settled(() => {
+    const key = decryptionKey(dataKey);
+    return batch.events.map((_, index) => openWithKey(batch, index, key));
+  });
 }
 
-async function decryptionKey(dataKey: Uint8Array): Promise<CryptoKey> {
+function decryptionKey(dataKey: Uint8Array): Uint8Array {
   if (dataKey.length !== DATA_KEY_BYTES) {
     throw new ResidencyError('KEY_INVALID', 'a data key is 32 bytes');
   }
-  return importDataKey(dataKey, 'decrypt');
+  return dataKey;
 }
 
-async function openWithKey(
-  batch: TelemetryBatch,
-  index: number,
-  key: CryptoKey,
-): Promise<PersonalFields> {
+function openWithKey(batch: TelemetryBatch, index: number, key: Uint8Array): PersonalFields {
   const event = Number.isSafeInteger(index) ? batch.events[index] : undefined;
   if (event === undefined) {
     throw new ResidencyError('PERSONAL_OPEN_FAILED', 'no event at this index', {
@@ -306,30 +291,22 @@ async function openWithKey(
   if (sealed === undefined || sealed.length < NONCE_BYTES + 16) {
     return personalInvalid('not a nonce and an AES-GCM ciphertext');
   }
-  let plain: ArrayBuffer;
-  try {
-    plain = await globalThis.crypto.subtle.decrypt(
-      {
-        name: 'AES-GCM',
-        iv: sealed.slice(0, NONCE_BYTES),
-        additionalData: personalAad(batch.batchId, index),
-      },
-      key,
-      sealed.slice(NONCE_BYTES),
-    );
-  } catch (cause) {
+  const plain = aesGcmOpen(
+    key,
+    sealed.subarray(0, NONCE_BYTES),
+    sealed.subarray(NONCE_BYTES),
+    personalAad(batch.batchId, index),
+  );
+  if (plain === null) {
     throw new ResidencyError(
       'PERSONAL_OPEN_FAILED',
       'the personal fields do not open with this data key',
-      {
-        cause,
-        evidence: { batchId: batch.batchId, index },
-      },
+      { evidence: { batchId: batch.batchId, index } },
     );
   }
   let value: unknown;
   try {
-    value = JSON.parse(fromUtf8(new Uint8Array(plain))) as unknown;
+    value = JSON.parse(fromUtf8(plain)) as unknown;
   } catch (cause) {
     throw new ResidencyError('PERSONAL_OPEN_FAILED', 'personal fields: not UTF-8 JSON', { cause });
   }
