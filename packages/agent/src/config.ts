@@ -182,6 +182,7 @@ const TRUST_BUNDLE_CODES: Readonly<Record<ReleaseFormatErrorCode, AgentErrorCode
   // The supervisor's check before it co-signs; an endpoint never runs it.
   TRUST_BUNDLE_RESIDENCY_FOREIGN: 'AGENT_TRUST_BUNDLE_MALFORMED',
   PRODUCT_FILES_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
+  VERDICT_LIST_INVALID: 'AGENT_TRUST_BUNDLE_MALFORMED',
 };
 
 /**

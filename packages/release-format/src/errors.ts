@@ -17,7 +17,9 @@ export type ReleaseFormatErrorCode =
   // the supervisor's statements (supervisor-statements.ts)
   | 'SUPERVISOR_ATTESTATION_INVALID'
   // a product release's file manifest (product-files.ts)
-  | 'PRODUCT_FILES_INVALID';
+  | 'PRODUCT_FILES_INVALID'
+  // a vendor verdict list (verdict-list.ts)
+  | 'VERDICT_LIST_INVALID';
 
 /** The one error class of `@glasshouse/release-format`. Branch on `code`, never on the message. */
 export class ReleaseFormatError extends CodedError<ReleaseFormatErrorCode> {}

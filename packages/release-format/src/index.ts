@@ -65,3 +65,16 @@ export {
   type ProductFile,
   type ProductFiles,
 } from './product-files.js';
+export {
+  MAX_LIST_VERDICTS,
+  MAX_VERDICT_LIST_BYTES,
+  MAX_VERDICT_SOURCE_BYTES,
+  VERDICT_LIST_SCHEMA,
+  parseVerdictList,
+  serializeVerdictList,
+  verdictListName,
+  verdictListOf,
+  type ListVerdict,
+  type Verdict,
+  type VerdictList,
+} from './verdict-list.js';

@@ -29,7 +29,6 @@ export type TelemetryErrorCode =
   // reputation
   | 'HASH_INVALID'
   | 'TOO_MANY_HASHES'
-  | 'VERDICT_LIST_INVALID'
   // residency view and verified tailing (view/)
   | 'LOG_UNREACHABLE'
   | 'CHECKPOINT_INVALID'

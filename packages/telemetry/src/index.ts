@@ -37,13 +37,7 @@ export {
   readAnswerJson,
   readBatches,
 } from './site/read.js';
-export {
-  MAX_LOOKUP_HASHES,
-  VERDICT_LIST_SCHEMA,
-  parseLookupBody,
-  parseVerdictList,
-  reputationOf,
-} from './site/reputation.js';
+export { MAX_LOOKUP_HASHES, parseLookupBody, reputationOf } from './site/reputation.js';
 export { DataSite, type OpenSiteOptions, type RetentionOptions, openSite } from './site/site.js';
 export { POLICY_HEADER, type SiteServerOptions, buildSiteServer } from './site/server.js';
 // Residency view, ingest router and residency monitor.

@@ -7,17 +7,13 @@
  */
 import type { Reputation, ReputationSource } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
-import type { HashFacts, ListVerdict, VerdictToImport } from './storage.js';
+import type { HashFacts } from './storage.js';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Most hashes in one `POST /reputation` (DATA-HALF contract). */
 export const MAX_LOOKUP_HASHES = 10_000;
 /** 10,000 quoted hashes with separators fit comfortably. */
 export const MAX_LOOKUP_BODY_BYTES = 1024 * 1024;
-export const VERDICT_LIST_SCHEMA = 'glasshouse.verdict-list/v1';
-/** Most verdicts in one imported list, and its size cap. */
-export const MAX_LIST_VERDICTS = 1_000_000;
-export const MAX_LIST_BYTES = 96 * 1024 * 1024;
 
 export function reputationOf(f: HashFacts): Reputation {
   const source: ReputationSource[] = [];
@@ -54,7 +50,7 @@ export function parseLookupBody(bytes: Uint8Array): string[] {
       `a lookup body is at most ${MAX_LOOKUP_BODY_BYTES} bytes`,
     );
   }
-  const value = parseJson(bytes, 'BAD_REQUEST');
+  const value = parseJson(bytes);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TelemetryError('BAD_REQUEST', 'the body is not {"sha256": [...]}');
   }
@@ -71,48 +67,10 @@ export function parseLookupBody(bytes: Uint8Array): string[] {
   return list.map((h, i) => checkHash(h, { position: i }));
 }
 
-/**
- * Parses a vendor verdict list:
- * `{ "schema": "glasshouse.verdict-list/v1", "verdicts": [ { "sha256": …, "verdict": "known-bad"|"known-good" } ] }`.
- * The release kind that publishes these lists through the supervised
- * channel checks their signatures before they reach the site.
- */
-export function parseVerdictList(bytes: Uint8Array): VerdictToImport[] {
-  const invalid = (what: string, evidence?: Record<string, unknown>): never => {
-    throw new TelemetryError(
-      'VERDICT_LIST_INVALID',
-      `verdict list: ${what}`,
-      evidence ? { evidence } : {},
-    );
-  };
-  if (bytes.length > MAX_LIST_BYTES) invalid('over the size limit', { size: bytes.length });
-  const value = parseJson(bytes, 'VERDICT_LIST_INVALID') as {
-    schema?: unknown;
-    verdicts?: unknown;
-  } | null;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid('not an object');
-  const v = value as { schema?: unknown; verdicts?: unknown };
-  if (v.schema !== VERDICT_LIST_SCHEMA) invalid(`schema is not ${VERDICT_LIST_SCHEMA}`);
-  if (!Array.isArray(v.verdicts)) invalid('verdicts is not an array');
-  const list = v.verdicts as unknown[];
-  if (list.length > MAX_LIST_VERDICTS) invalid('too many verdicts', { verdicts: list.length });
-  return list.map((item, i) => {
-    if (typeof item !== 'object' || item === null) invalid(`verdicts[${i}] is not an object`);
-    const it = item as { sha256?: unknown; verdict?: unknown };
-    if (typeof it.sha256 !== 'string' || !SHA256_HEX.test(it.sha256)) {
-      invalid(`verdicts[${i}].sha256 is not 64 lowercase hex`);
-    }
-    if (it.verdict !== 'known-bad' && it.verdict !== 'known-good') {
-      invalid(`verdicts[${i}].verdict is not known-bad or known-good`);
-    }
-    return { sha256: it.sha256 as string, verdict: it.verdict as ListVerdict };
-  });
-}
-
-function parseJson(bytes: Uint8Array, code: 'BAD_REQUEST' | 'VERDICT_LIST_INVALID'): unknown {
+function parseJson(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
   } catch (cause) {
-    throw new TelemetryError(code, 'the body is not UTF-8 JSON', { cause });
+    throw new TelemetryError('BAD_REQUEST', 'the body is not UTF-8 JSON', { cause });
   }
 }

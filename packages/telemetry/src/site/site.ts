@@ -19,7 +19,7 @@ import { parseSignerKey } from '@glasshouse/tlog';
 import { TelemetryError } from '../errors.js';
 import { type ResidencyLookup, SiteIngest } from './ingest.js';
 import { SiteMetrics } from './metrics.js';
-import { parseVerdictList } from './reputation.js';
+import type { VerdictList } from '@glasshouse/release-format';
 import { openPostgresSiteStorage } from './postgres-storage.js';
 import { openSqliteSiteStorage } from './sqlite-storage.js';
 import type { SiteStorage } from './storage.js';
@@ -87,14 +87,15 @@ export class DataSite {
   }
 
   /**
-   * Imports a vendor verdict list (`glasshouse.verdict-list/v1`) into the
-   * reputation facts. The caller has verified where the list came from (the
-   * supervised release channel); returns how many verdicts were imported.
+   * Imports a vendor verdict list (release-format's `glasshouse.verdict-list/v1`,
+   * parsed) into the reputation facts. The caller has verified where the
+   * list came from: a `verdicts` release through the supervised channel
+   * (TUF with both signatures, the release log, the VSA). Returns how many
+   * verdicts were imported.
    */
-  async importVerdictList(bytes: Uint8Array): Promise<number> {
-    const verdicts = parseVerdictList(bytes);
-    await this.storage.importVerdicts(verdicts);
-    return verdicts.length;
+  async importVerdictList(list: VerdictList): Promise<number> {
+    await this.storage.importVerdicts(list.verdicts);
+    return list.verdicts.length;
   }
 
   /** Runs `job` every `intervalMs` until close; a failure is reported, never fatal. */

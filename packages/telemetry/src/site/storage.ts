@@ -17,6 +17,7 @@
  * answers with the original index: every batch is stored once and logged
  * once.
  */
+import type { ListVerdict, Verdict as VerdictToImport } from '@glasshouse/release-format';
 
 /** Verdicts an agent reports (`glasshouse.telemetry-batch/v1`). */
 export type EventVerdict = 'malicious' | 'suspicious' | 'clean' | 'unknown';
@@ -76,13 +77,8 @@ export interface UnloggedEntry {
   readonly entry: Uint8Array;
 }
 
-/** A vendor verdict on a file. */
-export type ListVerdict = 'known-bad' | 'known-good';
-
-export interface VerdictToImport {
-  readonly sha256: string;
-  readonly verdict: ListVerdict;
-}
+/** A vendor verdict on a file (from a verdict-list release, release-format's format). */
+export type { ListVerdict, VerdictToImport };
 
 /** The stored facts about one hash, for the pure reputation rule (`reputation.ts`). */
 export interface HashFacts {
