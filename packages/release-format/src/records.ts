@@ -43,7 +43,7 @@ export interface ReleaseRecord {
   readonly id: string;
   readonly name: string;
   readonly version: string;
-  readonly kind: 'rules' | 'command';
+  readonly kind: 'rules' | 'command' | 'verdicts';
   /** The source repository URI (file URLs for local repositories). */
   readonly source: string;
   readonly commit: string;

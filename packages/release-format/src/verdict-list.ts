@@ -147,8 +147,7 @@ export function parseVerdictList(
     throw invalid('want exactly the fields schema, name, version, verdicts', { fields: keys });
   }
   if (v.schema !== VERDICT_LIST_SCHEMA) throw invalid(`schema is not ${VERDICT_LIST_SCHEMA}`);
-  const release = { name: v.name, version: v.version };
-  checkRelease(release);
+  const release = checkRelease({ name: v.name, version: v.version });
   if (
     expected !== undefined &&
     (release.name !== expected.name || release.version !== expected.version)
@@ -191,17 +190,21 @@ export function parseVerdictList(
   });
   return {
     schema: VERDICT_LIST_SCHEMA,
-    name: release.name as string,
-    version: release.version as string,
+    name: release.name,
+    version: release.version,
     verdicts,
   };
 }
 
-function checkRelease(release: { name: unknown; version: unknown }): void {
+function checkRelease(release: { name: unknown; version: unknown }): {
+  name: string;
+  version: string;
+} {
   if (typeof release.name !== 'string' || !NAME.test(release.name)) {
     throw invalid('name must match [a-z0-9][a-z0-9._-]{0,63}', { name: String(release.name) });
   }
   if (typeof release.version !== 'string' || !VERSION.test(release.version)) {
     throw invalid('version is not a release version', { version: String(release.version) });
   }
+  return { name: release.name, version: release.version };
 }

@@ -52,7 +52,7 @@ describe('vendor verdict lists', () => {
     for (const text of [
       `${h('A')} known-bad`,
       `${h('a')} malicious`,
-      `${h('a')}`,
+      h('a'),
       `${h('a')} known-bad extra`,
       `${'a'.repeat(63)} known-bad`,
     ]) {

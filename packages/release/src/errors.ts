@@ -30,6 +30,8 @@ export type ReleaseErrorCode =
   | 'RULES_CLEAN_MATCHED'
   | 'RULES_SAMPLE_TIMEOUT'
   | 'RULES_ENGINE_MISSING'
+  // verdicts build
+  | 'VERDICTS_INVALID'
   // sandbox
   | 'SANDBOX_UNAVAILABLE'
   | 'SANDBOX_INVALID_REQUEST'

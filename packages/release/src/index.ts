@@ -19,6 +19,7 @@ export {
   RECIPE_FILE,
   RECIPE_SCHEMA,
   type CommandRecipe,
+  type VerdictsRecipe,
   type Recipe,
   type RulesRecipe,
 } from './build/recipe.js';
@@ -60,6 +61,7 @@ export {
   DEFAULT_BUILDER_ID,
   linkCommand,
   RULES_BUILD_TYPE,
+  VERDICTS_BUILD_TYPE,
   signBuildStepLink,
   signProvenance,
   type BuildFacts,

@@ -26,10 +26,19 @@ import type { Recipe } from './recipe.js';
 export const RULES_BUILD_TYPE = 'https://glasshouse.example/recipe/rules/v1';
 /** `buildType` of a `command` recipe built by the assembly line. */
 export const COMMAND_BUILD_TYPE = 'https://glasshouse.example/recipe/command/v1';
+/** `buildType` of a `verdicts` recipe (a vendor verdict list) built by the assembly line. */
+export const VERDICTS_BUILD_TYPE = 'https://glasshouse.example/recipe/verdicts/v1';
+const BUILD_TYPES: Readonly<Record<Recipe['kind'], string>> = {
+  rules: RULES_BUILD_TYPE,
+  command: COMMAND_BUILD_TYPE,
+  verdicts: VERDICTS_BUILD_TYPE,
+};
 /** The default builder id when `assembly init` is not given one. */
 export const DEFAULT_BUILDER_ID = 'https://glasshouse.example/assembly-line/builder/v1';
 /** The link `command` of a `rules` build (the build runs in-process, not as a command). */
 export const RULES_LINK_COMMAND: readonly string[] = ['glasshouse-build-rules'];
+/** The link `command` of a `verdicts` build (in-process as well). */
+export const VERDICTS_LINK_COMMAND: readonly string[] = ['glasshouse-build-verdicts'];
 
 export interface BuiltArtifact {
   /** Relative, `/`-separated: the bundle's file name or a declared output path. */
@@ -89,7 +98,7 @@ export function buildProvenanceStatement(facts: BuildFacts): Statement {
     sourceDateEpoch: facts.sourceDateEpoch,
   };
   const provenance = buildProvenance({
-    buildType: facts.recipe.kind === 'rules' ? RULES_BUILD_TYPE : COMMAND_BUILD_TYPE,
+    buildType: BUILD_TYPES[facts.recipe.kind],
     externalParameters: {
       source: { uri: facts.source.uri, digest: { gitCommit: facts.source.commit } },
       recipe: facts.recipeFile.path,
@@ -117,6 +126,7 @@ export function signProvenance(facts: BuildFacts, builderKey: SigningKey): Envel
  */
 export function linkCommand(recipe: Recipe): string[] {
   if (recipe.kind === 'rules') return [...RULES_LINK_COMMAND];
+  if (recipe.kind === 'verdicts') return [...VERDICTS_LINK_COMMAND];
   const out: string[] = [];
   recipe.commands.forEach((argv, i) => {
     if (i > 0) out.push('&&');

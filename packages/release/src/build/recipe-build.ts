@@ -19,6 +19,7 @@ import { buildRulesBundle, type DebianYaraMode } from './rules.js';
 import { runBuild, type SandboxInfo } from './sandbox.js';
 import { hashSourceTree } from './source-tree.js';
 import { productFilesArtifact } from './product-files.js';
+import { buildVerdictList } from './verdicts.js';
 
 export { hashSourceTree, MAX_SOURCE_BYTES, MAX_SOURCE_FILES } from './source-tree.js';
 const MAX_PROGRESS_LINE = 2000;
@@ -172,6 +173,11 @@ async function runRecipe(
       engines,
       ...(result.materials === undefined ? {} : { materials: result.materials }),
     };
+  }
+  if (recipe.kind === 'verdicts') {
+    // Nothing from the source runs: the list is a pure function of its files.
+    const artifact = await buildVerdictList(sourceDir, recipe, progress);
+    return { artifacts: [artifact], isolated: false, sandbox: { kind: 'none' }, engines: {} };
   }
   const { sandbox } = options;
   if (sandbox.kind === 'none') {

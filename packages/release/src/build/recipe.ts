@@ -43,7 +43,19 @@ export interface CommandRecipe {
   readonly outputs: readonly string[];
 }
 
-export type Recipe = RulesRecipe | CommandRecipe;
+/** `verdicts`: a vendor verdict list from plain-text sources (release-format's verdict-list). */
+export interface VerdictsRecipe {
+  readonly schema: typeof RECIPE_SCHEMA;
+  readonly kind: 'verdicts';
+  readonly name: string;
+  readonly version: string;
+  readonly inputs: {
+    /** Directory searched recursively for `*.txt` files of `<sha256> <verdict>` lines. */
+    readonly lists: string;
+  };
+}
+
+export type Recipe = RulesRecipe | CommandRecipe | VerdictsRecipe;
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 // Semantic Versioning 2.0.0 core plus optional pre-release, no build metadata.
@@ -211,7 +223,20 @@ export function parseRecipe(bytes: Uint8Array): Recipe {
         outputs,
       };
     }
+    case 'verdicts': {
+      onlyFields(raw, ['schema', 'kind', 'name', 'version', 'inputs'], '');
+      const inputs = raw.inputs;
+      if (!isRecord(inputs)) fail('RECIPE_INVALID', 'inputs must be an object');
+      onlyFields(inputs, ['lists'], 'inputs.');
+      return {
+        schema: RECIPE_SCHEMA,
+        kind: 'verdicts',
+        name: parseName(raw.name),
+        version: parseVersion(raw.version),
+        inputs: { lists: parseRelativePath(inputs.lists, 'inputs.lists') },
+      };
+    }
     default:
-      fail('RECIPE_INVALID', 'kind must be "rules" or "command"', { kind: raw.kind });
+      fail('RECIPE_INVALID', 'kind must be "rules", "command" or "verdicts"', { kind: raw.kind });
   }
 }
