@@ -74,6 +74,19 @@ interface Ready {
     verified: number;
   }[];
   residencyAlerts: number;
+  // The access half.
+  accessLogUrl: string;
+  accessIndexUrl: string;
+  accessIndexLogUrl: string;
+  gatewayUrl: string;
+  keyReleaseUrl: string;
+  accessTrustPath: string;
+  accessDemo: {
+    customer: string;
+    accesses: { justification: { code: string }; index: number; breakGlass: boolean }[];
+    refused: { code: string };
+  };
+  accessMineCommand: string;
 }
 
 interface Started extends SpawnedCli<Ready> {
@@ -99,6 +112,11 @@ async function start(
     '--router-listen',
     '--site-listen',
     '--second-site-listen',
+    '--access-log-listen',
+    '--access-index-listen',
+    '--access-index-log-listen',
+    '--gateway-listen',
+    '--key-release-listen',
   ]) {
     args.push(flag, '127.0.0.1:0');
   }
@@ -159,16 +177,20 @@ async function stopNpmStart(started: Started, target: 'npm' | 'group'): Promise<
   const deadline = Date.now() + 10_000;
   while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(groupAlive(pgid)).toBe(false);
-  const { logUrl, witnessUrl, assemblyUrl, repoUrl, residencyLogUrl, routerUrl, sites } =
-    started.ready;
+  const r = started.ready;
   for (const url of [
-    logUrl,
-    witnessUrl,
-    assemblyUrl,
-    repoUrl,
-    residencyLogUrl,
-    routerUrl,
-    ...Object.values(sites),
+    r.logUrl,
+    r.witnessUrl,
+    r.assemblyUrl,
+    r.repoUrl,
+    r.residencyLogUrl,
+    r.routerUrl,
+    ...Object.values(r.sites),
+    r.accessLogUrl,
+    r.accessIndexUrl,
+    r.accessIndexLogUrl,
+    r.gatewayUrl,
+    r.keyReleaseUrl,
   ]) {
     expect(await listening(url)).toBe(false);
   }
@@ -365,7 +387,10 @@ describe('glasshouse start (npm start)', () => {
     ).json()) as { verdict: string };
     expect(reputation.verdict).toBe('known-bad');
 
-    // (5) SIGTERM to npm stops everything cleanly.
+    // (5) The access half: the demo's four accesses, and the customer's check as printed.
+    await checkAccessHalf(first, data);
+
+    // (6) SIGTERM to npm stops everything cleanly.
     await stopNpmStart(first, 'npm');
 
     // A second start on the same data comes up with the same release and publishes nothing.
@@ -384,6 +409,10 @@ describe('glasshouse start (npm start)', () => {
     expect(second.ready.demoEndpoints.map((e) => e.batches)).toEqual(Array(8).fill(1));
     expect(second.ready.residencyPolicy.version).toBe(2);
     expect(second.stderr()).not.toContain('enrolled c-');
+    // The access demo is not run again; what it did is still listed, complete.
+    expect(second.stderr()).not.toContain('access demo:');
+    expect(second.ready.accessDemo).toEqual(ready.accessDemo);
+    await checkAccessHalf(second, data);
     // SIGTERM to the process group (what service managers and containers send).
     await stopNpmStart(second, 'group');
   }, 240_000);
@@ -406,6 +435,49 @@ describe('glasshouse start (npm start)', () => {
     expect(await stop(started)).toEqual({ code: 0, signal: null });
   }, 90_000);
 });
+
+/**
+ * The access half of a running start: the demo did a support access with
+ * approvals, a threat investigation, a refusal and a break-glass access;
+ * the printed `access mine` command (run as printed) says these are all
+ * the customer's accesses; the break-glass access alerted the supervisor
+ * and the customer.
+ */
+async function checkAccessHalf(started: Started, data: string): Promise<void> {
+  const { ready } = started;
+  expect(ready.accessDemo.accesses.map((a) => a.justification.code)).toEqual([
+    'CUSTOMER_INITIATED_SUPPORT',
+    'THREAT_INVESTIGATION',
+    'BREAK_GLASS',
+  ]);
+  expect(ready.accessDemo.accesses.map((a) => a.index)).toEqual([0, 1, 2]);
+  expect(ready.accessDemo.refused.code).toBe('APPROVAL_MISSING');
+  expect(started.stdout()).toContain(
+    'refused     personal-fields without approval: APPROVAL_MISSING',
+  );
+  // The command the summary prints is the one in the ready line.
+  const printed = /npx (glasshouse access mine .*)$/m.exec(started.stdout())?.[1];
+  expect(printed).toBe(ready.accessMineCommand);
+  const mine = cli(ready.accessMineCommand.split(' ').slice(1));
+  expect(mine.code, mine.stderr).toBe(0);
+  expect(mine.stdout).toContain('these are all 3 accesses to your data up to access-log size 3');
+  expect(mine.stdout).toContain(`customer      ${ready.accessDemo.customer}`);
+  expect(mine.stdout).toMatch(/#3 entry 2 .* BREAK_GLASS/);
+  // Alerted to the supervisor and to the customer, with the record as evidence.
+  for (const file of [
+    join(data, 'supervisor', 'access-monitor', 'alerts.jsonl'),
+    join(data, 'customers', 'acme-eu', 'access-alerts.jsonl'),
+  ]) {
+    const kinds = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { kind: string }).kind);
+    expect(kinds).toContain('break-glass');
+    expect(kinds).not.toContain('access-not-allowed');
+  }
+  const list = cli(['access', 'list', '--gateway', ready.gatewayUrl, '--break-glass']);
+  expect(list.stdout).toContain('reviewed approve');
+}
 
 /** `agent init --trust <url> --fingerprint <printed>`, `agent update`, `agent scan`, and the refusals of bad bundles. */
 async function protectAnEndpoint(work: string, ready: Ready): Promise<void> {

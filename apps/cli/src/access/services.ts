@@ -260,6 +260,8 @@ export interface RunningKeyRelease {
   readonly url: string;
   readonly keyRelease: KeyRelease;
   readonly audit: ReleaseAuditStore;
+  /** The key release's residency view (the customers' enrolled keys). */
+  readonly view: ResidencyView;
   close(): Promise<void>;
 }
 
@@ -308,7 +310,7 @@ export async function startKeyRelease(opts: {
     const app = buildKeyReleaseServer({ keyRelease, writers: { allowList } });
     closers.push(() => app.close());
     const url = `${await listenOn(app, address)}/`;
-    return { url, keyRelease, audit, close: closeAll };
+    return { url, keyRelease, audit, view, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -8,61 +8,22 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
-  ACCESS_REQUEST_SCHEMA,
-  APPROVAL_SCHEMA,
   JUSTIFICATION_CODES,
-  approvalEnvelope,
-  approvalSigningMessage,
-  encodeAccessRequest,
-  encodeApproval,
-  principalPseudonym,
   type AccessScope,
   type Justification,
   type JustificationCode,
 } from '@glasshouse/access-format';
-import { CodedError } from '@glasshouse/errors';
-import { RequestSigner, rawPublicKey, signedFetch } from '@glasshouse/httpsig';
-import { DIGEST, keyId, signEd25519 } from '@glasshouse/residency';
+import { DIGEST } from '@glasshouse/residency';
 import { readCallerKey } from '../callers.js';
 import { UsageError, type Io } from '../io.js';
+import { callGateway, fileAccessRequest, fileDecision } from '../access/client.js';
 import { accessCommand } from './access-index.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function seconds(v: string, what: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1)
     throw new UsageError(`${what} wants a positive number of seconds`);
   return n;
-}
-
-async function call(
-  url: string,
-  init: RequestInit,
-  f: typeof fetch = fetch,
-): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await f(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  } catch (cause) {
-    throw new UsageError(`cannot reach ${url}`, { cause });
-  }
-  const text = await res.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { message: text.slice(0, 200) }; // not JSON: shown as the message
-  }
-  if (!res.ok) {
-    const code = typeof body.code === 'string' ? body.code : `HTTP_${res.status}`;
-    throw new CodedError(code, `${code}: ${typeof body.message === 'string' ? body.message : ''}`);
-  }
-  return body;
-}
-
-function gatewayUrl(u: string, path: string): string {
-  return new URL(path, u.endsWith('/') ? u : `${u}/`).toString();
 }
 
 export function registerAccessApprovalCommands(program: Command, io: Io): void {
@@ -129,34 +90,18 @@ export function registerAccessApprovalCommands(program: Command, io: Io): void {
           ...(o.ticket === undefined ? {} : { ticket: o.ticket }),
           ...(o.reference === undefined ? {} : { reference: o.reference }),
         };
-        const key = await readCallerKey(resolve(io.cwd, o.key));
-        const now = Date.now();
-        const bytes = encodeAccessRequest({
-          schema: ACCESS_REQUEST_SCHEMA,
-          site: o.site,
-          customer: o.customer,
-          dataClass: o.class,
-          scope,
-          accessor: {
-            principal: principalPseudonym(rawPublicKey(key)),
+        const filed = await fileAccessRequest(
+          o.gateway,
+          {
+            key: await readCallerKey(resolve(io.cwd, o.key)),
             entity: o.entity,
             country: o.country,
             role: o.role,
           },
-          justification,
-          requestedAt: iso(now),
-          expiresAt: iso(now + seconds(o.expiresIn, '--expires-in') * 1000),
-        });
-        const body = await call(
-          gatewayUrl(o.gateway, 'v1/requests'),
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: Buffer.from(bytes),
-          },
-          signedFetch(new RequestSigner({ privateKey: key })),
+          { site: o.site, customer: o.customer, dataClass: o.class, scope, justification },
+          seconds(o.expiresIn, '--expires-in'),
         );
-        io.stdout(`${String(body.digest)} ${String(body.status)}\n`);
+        io.stdout(`${filed.digest} ${filed.status}\n`);
       },
     );
 
@@ -190,32 +135,15 @@ export function registerAccessApprovalCommands(program: Command, io: Io): void {
           if (o.role !== 'customer' && o.role !== 'supervisor') {
             throw new UsageError('--role is customer or supervisor');
           }
-          const key = await readCallerKey(resolve(io.cwd, o.key));
-          const jwk = key.export({ format: 'jwk' });
-          const seed = new Uint8Array(Buffer.from(jwk.d ?? '', 'base64url'));
-          const now = Date.now();
-          const payload = encodeApproval({
-            schema: APPROVAL_SCHEMA,
-            request: o.request,
+          const recorded = await fileDecision(o.gateway, {
+            key: await readCallerKey(resolve(io.cwd, o.key)),
+            digest: o.request,
             role: o.role,
             decision,
-            decidedAt: iso(now),
-            expiresAt: iso(now + seconds(o.validFor, '--valid-for') * 1000),
+            validSeconds: seconds(o.validFor, '--valid-for'),
+            breakGlass: o.breakGlass === true,
           });
-          const envelope = approvalEnvelope(payload, {
-            keyid: keyId(rawPublicKey(key)),
-            sig: signEd25519(seed, approvalSigningMessage(payload)),
-          });
-          const path =
-            o.breakGlass === true
-              ? `v1/break-glass/${o.request}/review`
-              : `v1/requests/${o.request}/decisions`;
-          const body = await call(gatewayUrl(o.gateway, path), {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: envelope,
-          });
-          io.stdout(`${o.request} ${String(body.decision)} by ${o.role}\n`);
+          io.stdout(`${o.request} ${recorded} by ${o.role}\n`);
         },
       );
   }
@@ -233,7 +161,7 @@ export function registerAccessApprovalCommands(program: Command, io: Io): void {
     .action(
       async (o: { gateway: string; customer?: string; status?: string; breakGlass?: boolean }) => {
         if (o.breakGlass === true) {
-          const body = await call(gatewayUrl(o.gateway, 'v1/break-glass'), {});
+          const body = await callGateway(o.gateway, 'v1/break-glass');
           for (const a of body.accesses as Record<string, unknown>[]) {
             const review = a.review as { decision?: string } | null;
             io.stdout(
@@ -247,10 +175,7 @@ export function registerAccessApprovalCommands(program: Command, io: Io): void {
         if (o.customer !== undefined) q.set('customer', o.customer);
         if (o.status !== undefined) q.set('status', o.status);
         const qs = q.toString();
-        const body = await call(
-          gatewayUrl(o.gateway, `v1/requests${qs === '' ? '' : `?${qs}`}`),
-          {},
-        );
+        const body = await callGateway(o.gateway, `v1/requests${qs === '' ? '' : `?${qs}`}`);
         for (const r of body.requests as Record<string, unknown>[]) {
           io.stdout(
             `${String(r.digest)} ${String(r.status)} ${String(r.customer)} ${String(r.site)} ${String(r.dataClass)} ` +

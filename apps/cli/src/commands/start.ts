@@ -16,6 +16,8 @@ import { formatSummary } from '../start/summary.js';
 import { startDataHalf } from '../start/data-half.js';
 import { prepareDataHalf } from '../start/data-prepare.js';
 import { startResidencyLog, type RunningResidencyLog } from '../start/data-residency-log.js';
+import { startAccessHalf } from '../start/access-half.js';
+import { prepareAccessHalf } from '../start/access-prepare.js';
 
 /**
  * The vendor runs the release log, the assembly line and the update
@@ -33,7 +35,9 @@ export function registerStartCommand(program: Command, io: Io): void {
         "assembly line and update repository, the supervisor's witness and its monitors of the release log and the repository; " +
         'the data half: the residency log, two data sites (ch-zrh Zurich, us-iad), the ingest router, the ' +
         "supervisor's residency monitor and key-release key, the demo residency policy, and a demo customer and " +
-        'agent per region sending sealed detections. ' +
+        'agent per region sending sealed detections; the access half: the access log, the access gateway, the ' +
+        "supervisor's key release and access monitor, the per-customer access index and its output log, and a " +
+        'demo of four accesses (support with approvals, threat investigation, a refusal, break-glass). ' +
         'The first start publishes a demo rules release through the whole flow. Prints what runs ' +
         'where, commands to try, and a last line "ready <json>"',
     )
@@ -54,6 +58,23 @@ export function registerStartCommand(program: Command, io: Io): void {
       'address of the second data site (us-iad)',
       '127.0.0.1:8452',
     )
+    .option('--access-log-listen <host:port>', 'address of the access log', '127.0.0.1:8482')
+    .option(
+      '--access-index-listen <host:port>',
+      'address of the access index (per-customer lookups)',
+      '127.0.0.1:8483',
+    )
+    .option(
+      '--access-index-log-listen <host:port>',
+      "address of the access index's output log",
+      '127.0.0.1:8484',
+    )
+    .option('--gateway-listen <host:port>', 'address of the access gateway', '127.0.0.1:8485')
+    .option(
+      '--key-release-listen <host:port>',
+      "address of the supervisor's key release",
+      '127.0.0.1:8486',
+    )
     .option('--origin <origin>', 'origin of the log (first start only)', 'localhost/glasshouse/log')
     .option(
       '--witness-name <name>',
@@ -71,6 +92,11 @@ export function registerStartCommand(program: Command, io: Io): void {
         opts.routerListen,
         opts.siteListen,
         opts.secondSiteListen,
+        opts.accessLogListen,
+        opts.accessIndexListen,
+        opts.accessIndexLogListen,
+        opts.gatewayListen,
+        opts.keyReleaseListen,
       ]) {
         parseListen(listen);
       }
@@ -90,6 +116,7 @@ export function registerStartCommand(program: Command, io: Io): void {
       try {
         // The data half's keys first: the witness learns its logs before it runs.
         const prepared = await prepareDataHalf(ctx);
+        const preparedAccess = await prepareAccessHalf(ctx);
         let residencyLog: RunningResidencyLog | undefined;
         release = await startReleaseHalf(ctx, {
           residencyTrust: async (witness) => {
@@ -101,11 +128,35 @@ export function registerStartCommand(program: Command, io: Io): void {
         // Each later half starts from `ctx` and what the release half produced,
         // and pushes its HalfReport onto `later`.
         later.push(
-          await startDataHalf(ctx, prepared, residencyLog, {
-            residencyLog: opts.residencyLogListen,
-            router: opts.routerListen,
-            sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
-          }),
+          await startDataHalf(
+            ctx,
+            prepared,
+            residencyLog,
+            {
+              residencyLog: opts.residencyLogListen,
+              router: opts.routerListen,
+              sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
+            },
+            { siteReaders: [preparedAccess.gatewayKey] },
+          ),
+        );
+        later.push(
+          await startAccessHalf(
+            ctx,
+            preparedAccess,
+            {
+              paths: prepared.paths,
+              residencyTrustPath: prepared.paths.residencyTrust,
+              witness: release.localWitness,
+            },
+            {
+              accessLog: opts.accessLogListen,
+              index: opts.accessIndexListen,
+              indexLog: opts.accessIndexLogListen,
+              gateway: opts.gatewayListen,
+              keyRelease: opts.keyReleaseListen,
+            },
+          ),
         );
       } catch (err) {
         await ctx.closers.closeAll(io);

@@ -23,6 +23,12 @@ export interface StartOptions {
   readonly routerListen: string;
   readonly siteListen: string;
   readonly secondSiteListen: string;
+  /** The access half's addresses. */
+  readonly accessLogListen: string;
+  readonly accessIndexListen: string;
+  readonly accessIndexLogListen: string;
+  readonly gatewayListen: string;
+  readonly keyReleaseListen: string;
   readonly origin: string;
   readonly witnessName: string;
 }

@@ -8,6 +8,7 @@
  * and the witness told about the new logs) before it; the residency log
  * during it (the trust bundle carries the residency trust); the rest after.
  */
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Site } from '@glasshouse/residency';
@@ -38,11 +39,18 @@ export interface DataListen {
   readonly sites: Readonly<Record<(typeof DEMO_SITES)[number]['id'], string>>;
 }
 
+/** Who else the data half's services accept. */
+export interface DataCallers {
+  /** The access gateway's caller keys: the sites let them read sealed batches. */
+  readonly siteReaders?: readonly KeyObject[];
+}
+
 export async function startDataHalf(
   ctx: StartContext,
   prepared: PreparedData,
   residencyLog: RunningResidencyLog,
   listen: DataListen,
+  callers: DataCallers = {},
 ): Promise<HalfReport> {
   const { paths } = prepared;
   const { trust } = residencyLog;
@@ -60,6 +68,7 @@ export async function startDataHalf(
       logVerifierKey: prepared.siteVkeys[s.id],
       trust,
       routerKeys: [routerKey],
+      readerKeys: callers.siteReaders ?? [],
       io: ctx.io,
     });
     ctx.closers.add(() => running.close());
@@ -111,13 +120,7 @@ export async function startDataHalf(
       errorPrefix: 'residency monitor: ',
     }),
   });
-  const stopMonitor = new AbortController();
-  const loop: { running?: Promise<void> } = {};
-  ctx.closers.add(async () => {
-    stopMonitor.abort();
-    await loop.running?.catch(() => undefined);
-    await monitor.close();
-  });
+  const loop = ctx.closers.addLoop(() => monitor.close());
 
   // Demo customers and their agents.
   const endpoints = await ensureDemoEndpoints({
@@ -128,11 +131,12 @@ export async function startDataHalf(
   });
   ctx.checkStop();
   const first = await monitor.runOnce();
-  loop.running = monitor
-    .run(stopMonitor.signal, RESIDENCY_MONITOR_INTERVAL_MS)
-    .catch((err: unknown) => {
+  loop.start(
+    (signal) => monitor.run(signal, RESIDENCY_MONITOR_INTERVAL_MS),
+    (err) => {
       ctx.say(`residency monitor: stopped: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    },
+  );
   return report(ctx, {
     prepared,
     residencyLog,

@@ -13,6 +13,29 @@ export class Closers {
     this.#closers.push(close);
   }
 
+  /**
+   * A background loop (a monitor, the index) closed with the rest: on the
+   * way out its signal aborts, the loop is awaited, then `close` runs.
+   * Registered before the loop starts, so a stop during its first pass
+   * still closes what it opened.
+   */
+  addLoop(close: () => Promise<void>): {
+    start(run: (signal: AbortSignal) => Promise<void>, onStopped: (err: unknown) => void): void;
+  } {
+    const stop = new AbortController();
+    let running: Promise<void> | undefined;
+    this.add(async () => {
+      stop.abort();
+      await running;
+      await close();
+    });
+    return {
+      start: (run, onStopped) => {
+        running = run(stop.signal).catch(onStopped);
+      },
+    };
+  }
+
   async closeAll(io: Io): Promise<void> {
     while (this.#closers.length > 0) {
       const close = this.#closers.pop();
