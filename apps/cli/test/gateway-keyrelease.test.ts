@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAccessPolicy, parseAccessRecord } from '@glasshouse/access-format';
@@ -22,6 +22,12 @@ import {
   startAccessWorld,
 } from '../../../packages/access/test/access-world.js';
 import { witnessLines } from '../../../packages/telemetry/test/residency-fixture.js';
+import {
+  type TestDatabase,
+  createTestDatabase,
+  describePostgres,
+  queryDb,
+} from '../../../packages/db/test/postgres-fixture.js';
 import { CLI, REPO_ROOT, ensureCliBuilt } from './built-cli.js';
 import { runCli } from './cli-harness.js';
 
@@ -144,6 +150,10 @@ beforeAll(async () => {
     ed25519PrivateKey(w.gatewayKey.seed).export({ type: 'pkcs8', format: 'pem' }),
     { mode: 0o600 },
   );
+  await writeFile(
+    join(dir, 'gateway.pub'),
+    createPublicKey(ed25519PrivateKey(w.gatewayKey.seed)).export({ type: 'spki', format: 'pem' }),
+  );
   keyReleaseDir = join(dir, 'key-release');
   await mkdir(keyReleaseDir, { mode: 0o700 });
   await writeFile(
@@ -173,82 +183,12 @@ describe('glasshouse gateway serve and keyrelease serve', () => {
     expect(gwInit.code, gwInit.stderr).toBe(0);
     const gatewayPub = createPublicKey(gwInit.stdout).export({ type: 'spki', format: 'der' });
     expect(gatewayPub.subarray(-32).equals(Buffer.from(w.gatewayKey.publicKey))).toBe(true);
-    await writeFile(join(dir, 'gateway.pub'), gwInit.stdout);
+    expect(gwInit.stdout).toBe(await readFile(join(dir, 'gateway.pub'), 'utf8'));
     const krInit = await runCli(['supervisor', 'key-release', 'init', '--dir', keyReleaseDir]);
     expect(krInit.code, krInit.stderr).toBe(0);
     expect(krInit.stdout).toContain('kept');
 
-    const kr = await serve([
-      'keyrelease',
-      'serve',
-      '--dir',
-      keyReleaseDir,
-      ...configArgs(),
-      '--gateway-key',
-      join(dir, 'gateway.pub'),
-      '--listen',
-      '127.0.0.1:0',
-    ]);
-    const gw = await serve([
-      'gateway',
-      'serve',
-      '--dir',
-      gatewayDir,
-      ...configArgs(),
-      '--key-release',
-      kr.url,
-      '--listen',
-      '127.0.0.1:0',
-    ]);
-    expect((await fetch(new URL('healthz', gw.url))).status).toBe(200);
-    expect((await fetch(new URL('healthz', kr.url))).status).toBe(200);
-
-    const analyst = signedFetch(signer(w.principals.analyst.key));
-    const res = await analyst(new URL('v1/access', gw.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        site: SITE,
-        customer: w.customer.id,
-        dataClass: 'telemetry-events',
-        scope: { kind: 'batches', batches: [w.batches[0]] },
-        justification: { code: 'THREAT_INVESTIGATION', detail: 'campaign seen elsewhere' },
-      }),
-    });
-    const body = (await res.json()) as {
-      record: string;
-      receipt: string;
-      batches: { digest: string; events: { personal: { user: string } }[] }[];
-    };
-    expect(res.status, JSON.stringify(body)).toBe(200);
-    // The data, decrypted with keys only the key release process holds.
-    expect(body.batches.map((b) => b.digest)).toEqual([w.batches[0]]);
-    expect(body.batches[0]?.events[0]?.personal.user).toBe('alice-1');
-    // The record's receipt verifies under the access log's witness policy.
-    const record = new TextEncoder().encode(body.record);
-    expect(parseAccessRecord(record).customer).toBe(w.customer.id);
-    const v = verifyTlogProof(
-      body.receipt,
-      record,
-      parsePolicy(`log ${w.accessLog.verifierKey}\n${witnessLines(w.witness)}`),
-    );
-    expect(v.cosigners.length).toBeGreaterThan(0);
-    // A principal the registry does not hold is refused with a code, nothing served.
-    const outsider = await signedFetch(signer(w.outsider))(new URL('v1/access', gw.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(outsider.status).toBe(401);
-    expect(((await outsider.json()) as { code: string }).code).toBe('AUTH_KEY_UNKNOWN');
-
-    await stopGroup(gw.child);
-    await stopGroup(kr.child);
-    expect(gw.stderr()).toContain('gateway: shutting down');
-    expect(kr.stderr()).toContain('key release: shutting down');
-    for (const url of [gw.url, kr.url]) {
-      await expect(fetch(new URL('healthz', url))).rejects.toThrow();
-    }
+    await serveOneAccess([], w.batches[0] ?? '', 'alice-1');
   }, 180_000);
 
   it('refuses bad configuration with a coded message, listening on nothing', async () => {
@@ -343,4 +283,112 @@ describe('glasshouse gateway serve and keyrelease serve', () => {
     expect((await runCli(['gateway', 'serve', '--help'])).code).toBe(0);
     expect((await runCli(['keyrelease', 'serve', '--help'])).code).toBe(0);
   }, 120_000);
+});
+
+/**
+ * Starts `keyrelease serve` and `gateway serve` (with `storage` options),
+ * has the analyst read `batch` through them, checks the answer and the
+ * receipt, and stops both by process group.
+ */
+async function serveOneAccess(
+  storage: readonly string[],
+  batch: string,
+  user: string,
+): Promise<void> {
+  const kr = await serve([
+    'keyrelease',
+    'serve',
+    '--dir',
+    keyReleaseDir,
+    ...configArgs(),
+    '--gateway-key',
+    join(dir, 'gateway.pub'),
+    '--listen',
+    '127.0.0.1:0',
+    ...storage,
+  ]);
+  const gw = await serve([
+    'gateway',
+    'serve',
+    '--dir',
+    gatewayDir,
+    ...configArgs(),
+    '--key-release',
+    kr.url,
+    '--listen',
+    '127.0.0.1:0',
+    ...storage,
+  ]);
+  expect((await fetch(new URL('healthz', gw.url))).status).toBe(200);
+  expect((await fetch(new URL('healthz', kr.url))).status).toBe(200);
+
+  const analyst = signedFetch(signer(w.principals.analyst.key));
+  const res = await analyst(new URL('v1/access', gw.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      site: SITE,
+      customer: w.customer.id,
+      dataClass: 'telemetry-events',
+      scope: { kind: 'batches', batches: [batch] },
+      justification: { code: 'THREAT_INVESTIGATION', detail: 'campaign seen elsewhere' },
+    }),
+  });
+  const body = (await res.json()) as {
+    record: string;
+    receipt: string;
+    batches: { digest: string; events: { personal: { user: string } }[] }[];
+  };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  // The data, decrypted with keys only the key release process holds.
+  expect(body.batches.map((b) => b.digest)).toEqual([batch]);
+  expect(body.batches[0]?.events[0]?.personal.user).toBe(user);
+  // The record's receipt verifies under the access log's witness policy.
+  const record = new TextEncoder().encode(body.record);
+  expect(parseAccessRecord(record).customer).toBe(w.customer.id);
+  const v = verifyTlogProof(
+    body.receipt,
+    record,
+    parsePolicy(`log ${w.accessLog.verifierKey}\n${witnessLines(w.witness)}`),
+  );
+  expect(v.cosigners.length).toBeGreaterThan(0);
+  // A principal the registry does not hold is refused with a code, nothing served.
+  const outsider = await signedFetch(signer(w.outsider))(new URL('v1/access', gw.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(outsider.status).toBe(401);
+  expect(((await outsider.json()) as { code: string }).code).toBe('AUTH_KEY_UNKNOWN');
+
+  await stopGroup(gw.child);
+  await stopGroup(kr.child);
+  expect(gw.stderr()).toContain('gateway: shutting down');
+  expect(kr.stderr()).toContain('key release: shutting down');
+  for (const url of [gw.url, kr.url]) {
+    await expect(fetch(new URL('healthz', url))).rejects.toThrow();
+  }
+}
+
+describePostgres('glasshouse gateway serve and keyrelease serve on PostgreSQL', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('gateway_cli');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('serve one access with records, approvals and the release audit in PostgreSQL', async () => {
+    await serveOneAccess(['--postgres', db.url], w.batches[1] ?? '', 'alice-3');
+    const schemas = await queryDb(
+      db.url,
+      "SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_schema IN ('gateway', 'approvals', 'keyrelease_audit') ORDER BY 1",
+    );
+    expect(schemas.rows.map((r: { table_schema: string }) => r.table_schema)).toEqual([
+      'approvals',
+      'gateway',
+      'keyrelease_audit',
+    ]);
+  }, 180_000);
 });
