@@ -60,6 +60,8 @@ export type AgentErrorCode =
   | 'AGENT_PRODUCT_MANIFEST_MISMATCH'
   | 'AGENT_PRODUCT_SELFCHECK_FAILED'
   | 'AGENT_NO_PREVIOUS_VERSION'
+  // vendor verdict lists (for the data sites)
+  | 'AGENT_VERDICTS_INVALID'
   // telemetry: residency trust, enrollment, the router, receipts, the cloud lookup
   | 'AGENT_RESIDENCY_NOT_PINNED'
   | 'AGENT_DEVICE_NOT_ENROLLED'

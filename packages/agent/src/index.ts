@@ -29,6 +29,12 @@ export {
   type ProductUpdateOutcome,
 } from './product-update.js';
 export {
+  currentVerdictList,
+  updateVerdicts,
+  type VerdictUpdateOptions,
+  type VerdictUpdateOutcome,
+} from './verdict-update.js';
+export {
   MAX_PRODUCT_TARBALL_BYTES,
   productVersionOf,
   stageProduct,
