@@ -12,7 +12,7 @@ import { SITE_ID } from '@glasshouse/residency';
 import { generateSignerKey, parseSignerKey } from '@glasshouse/tlog';
 import { collect, readCallerPublicKey } from '../callers.js';
 import { readSmallFile, untilSignal, UsageError, writeSecretFile, type Io } from '../io.js';
-import { residencyTrustOf, startSite } from '../residency/services.js';
+import { residencyTrustOf, startSite, type VerdictFollowing } from '../residency/services.js';
 
 /** The site's ingest-log signer key in its directory (signed-note PRIVATE+KEY+…). */
 export const SITE_LOG_KEY_FILE = 'ingest-log.key';
@@ -86,6 +86,17 @@ export function registerSiteCommands(program: Command, io: Io): void {
       '--retention-days <days>',
       'delete stored batches older than this (each deletion is logged)',
     )
+    .option(
+      '--verdicts <name>',
+      'serve the vendor verdict lists of this release (needs --verdicts-dir and --verdicts-source)',
+    )
+    .option(
+      '--verdicts-dir <dir>',
+      'an agent directory initialised with the trust bundle (glasshouse agent init): each list is ' +
+        'checked there as an endpoint checks rules (TUF both signatures, release log, VSA, provenance)',
+    )
+    .option('--verdicts-source <uri>', "the source repository the lists' provenance must name")
+    .option('--verdicts-interval <seconds>', 'how often to look for a newer list', '300')
     .action(
       async (opts: {
         dir: string;
@@ -96,7 +107,12 @@ export function registerSiteCommands(program: Command, io: Io): void {
         listen: string;
         postgres?: string;
         retentionDays?: string;
+        verdicts?: string;
+        verdictsDir?: string;
+        verdictsSource?: string;
+        verdictsInterval: string;
       }) => {
+        const verdicts = verdictFollowingOf(opts, io.cwd);
         const dir = resolve(io.cwd, opts.dir);
         const keyPath = join(dir, SITE_LOG_KEY_FILE);
         if (!existsSync(keyPath))
@@ -122,6 +138,7 @@ export function registerSiteCommands(program: Command, io: Io): void {
           ),
           postgres: opts.postgres,
           retentionDays: days,
+          verdicts,
           io,
         });
         io.stderr(`site ${opts.id} serving at ${running.url}\n`);
@@ -129,4 +146,34 @@ export function registerSiteCommands(program: Command, io: Io): void {
         await running.close();
       },
     );
+}
+
+/** `--verdicts NAME --verdicts-dir DIR --verdicts-source URI [--verdicts-interval S]`, all or none. */
+function verdictFollowingOf(
+  opts: {
+    verdicts?: string;
+    verdictsDir?: string;
+    verdictsSource?: string;
+    verdictsInterval: string;
+  },
+  cwd: string,
+): VerdictFollowing | undefined {
+  const given = [opts.verdicts, opts.verdictsDir, opts.verdictsSource];
+  if (given.every((v) => v === undefined)) return undefined;
+  if (
+    opts.verdicts === undefined ||
+    opts.verdictsDir === undefined ||
+    opts.verdictsSource === undefined
+  ) {
+    throw new UsageError('--verdicts, --verdicts-dir and --verdicts-source go together');
+  }
+  const seconds = /^[0-9]{1,7}$/.test(opts.verdictsInterval) ? Number(opts.verdictsInterval) : 0;
+  if (seconds < 1)
+    throw new UsageError('--verdicts-interval wants a whole number of seconds, at least 1');
+  return {
+    name: opts.verdicts,
+    dir: resolve(cwd, opts.verdictsDir),
+    source: opts.verdictsSource,
+    intervalMs: seconds * 1000,
+  };
 }

@@ -7,7 +7,12 @@
 import { join } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { rawPublicKey } from '@glasshouse/httpsig';
-import { checkPinnedResidency, type PinnedResidency } from '@glasshouse/agent';
+import {
+  checkPinnedResidency,
+  currentVerdictList,
+  updateVerdicts,
+  type PinnedResidency,
+} from '@glasshouse/agent';
 import type { ResidencyTrust } from '@glasshouse/release-format';
 import {
   IngestRouter,
@@ -63,6 +68,59 @@ export interface RunningSite {
   close(): Promise<void>;
 }
 
+/** Where a site takes its vendor verdict lists from. */
+export interface VerdictFollowing {
+  /** An agent directory initialised with the trust bundle (`agent init`): TUF, log and VSA state. */
+  readonly dir: string;
+  /** The `verdicts` release followed, and the source its provenance must name. */
+  readonly name: string;
+  readonly source: string;
+  /** How often to look for a newer list. */
+  readonly intervalMs: number;
+}
+
+/**
+ * The site serves only verdict lists that passed every check an endpoint
+ * applies to rules (`updateVerdicts`): the last verified list is imported
+ * at start, then each newer one as it is published. A failed check keeps the
+ * list the site has and is reported, never imported.
+ */
+async function followVerdicts(
+  site: DataSite,
+  id: string,
+  follow: VerdictFollowing,
+  io: Io,
+): Promise<void> {
+  const say = (line: string): void => {
+    io.stderr(`site ${id}: verdicts: ${line}\n`);
+  };
+  const current = await currentVerdictList(follow.dir, follow.name);
+  if (current !== undefined) {
+    const n = await site.importVerdictList(current.list);
+    say(`${n} verdicts of ${follow.name} ${current.release.version} (verified before)`);
+  }
+  const check = async (): Promise<void> => {
+    const outcome = await updateVerdicts({
+      dir: follow.dir,
+      name: follow.name,
+      source: follow.source,
+    });
+    if (outcome.status === 'fetched') {
+      const n = await site.importVerdictList(outcome.list);
+      say(
+        `${n} verdicts of ${follow.name} ${outcome.release.version} imported ` +
+          `(TUF both signatures, release log, VSA checked)`,
+      );
+    }
+  };
+  await check().catch((err: unknown) => {
+    say(`not updated: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  site.every(follow.intervalMs, 'verdict list update', check, (_what, err) => {
+    say(`not updated: ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
 /** A data site: its storage, its witnessed ingest log, its own view of the residency log; served. */
 export async function startSite(opts: {
   readonly id: string;
@@ -76,6 +134,8 @@ export async function startSite(opts: {
   readonly readerKeys?: readonly KeyObject[];
   readonly postgres?: string | undefined;
   readonly retentionDays?: number | undefined;
+  /** The vendor verdict lists this site serves: fetched through the supervised channel. */
+  readonly verdicts?: VerdictFollowing | undefined;
   readonly io: Io;
 }): Promise<RunningSite> {
   const pinned = checkPinnedResidency(opts.trust);
@@ -102,6 +162,7 @@ export async function startSite(opts: {
         );
       },
     });
+    if (opts.verdicts !== undefined) await followVerdicts(site, opts.id, opts.verdicts, opts.io);
     const allowList = allowListOf([
       ...opts.routerKeys.map((k, i) => caller(`ingest router ${i + 1}`, k, SITE_WRITE_ROUTES)),
       ...(opts.readerKeys ?? []).map((k, i) =>
