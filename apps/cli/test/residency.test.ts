@@ -300,6 +300,34 @@ describe('the data path commands', () => {
     }
   });
 
+  it('site serve takes --verdicts with its directory and source, or none of them', async () => {
+    const dir = join(work, 'site-verdicts');
+    expect((await runCli(['site', 'init', '--dir', dir, '--id', 'ch-zrh'])).code).toBe(0);
+    const base = [
+      'site',
+      'serve',
+      '--dir',
+      dir,
+      '--id',
+      'ch-zrh',
+      '--trust',
+      join(work, 'none.json'),
+    ];
+    base.push('--router-key', join(work, 'none.key'));
+    for (const partial of [
+      ['--verdicts', 'demo-verdicts'],
+      ['--verdicts', 'demo-verdicts', '--verdicts-dir', dir],
+      ['--verdicts-source', 'https://git.example/v.git'],
+    ]) {
+      const r = await runCli([...base, ...partial]);
+      expect(r.code, partial.join(' ')).toBe(2);
+      expect(r.stderr).toContain('--verdicts, --verdicts-dir and --verdicts-source go together');
+    }
+    const full = ['--verdicts', 'v', '--verdicts-dir', dir, '--verdicts-source', 'https://g/v.git'];
+    const r = await runCli([...base, ...full, '--verdicts-interval', '0']);
+    expect(r.stderr).toContain('--verdicts-interval wants a whole number');
+  });
+
   it('site init makes the ingest-log key once and prints its verifier key', async () => {
     const dir = join(work, 'site-ch-zrh');
     const first = await runCli(['site', 'init', '--dir', dir, '--id', 'ch-zrh']);
