@@ -88,8 +88,8 @@ export async function readCallerPublicKey(path: string): Promise<KeyObject> {
 }
 
 /** A fetch that signs every write with `key`. */
-export function signingFetch(key: KeyObject): typeof fetch {
-  return signedFetch(new RequestSigner({ privateKey: key }));
+export function signingFetch(key: KeyObject, fetchImpl: typeof fetch = fetch): typeof fetch {
+  return signedFetch(new RequestSigner({ privateKey: key }), fetchImpl);
 }
 
 /** `{fetch}` for a client, signing with the key in `path` when one is given. */

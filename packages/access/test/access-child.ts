@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseAccessPolicy } from '@glasshouse/access-format';
 import { onStop, reportFailure, reportReady } from '@glasshouse/bench-kit';
+import { keepAliveFetch } from '@glasshouse/http';
 import { AllowList, RequestSigner, ed25519PrivateKey, signedFetch } from '@glasshouse/httpsig';
 import { LogClient, buildServer, initLog, openLog, openSqliteStorage } from '@glasshouse/log';
 import { parsePolicy } from '@glasshouse/tlog';
@@ -104,13 +105,16 @@ async function main(): Promise<void> {
     const records = await RecordStore.open({ dir: c.dir });
     const store = await ApprovalStore.open({ dir: c.dir });
     const approvals = new Approvals({ store, accessPolicy, principals, residency });
-    const f = signedFetch(new RequestSigner({ privateKey: ed25519PrivateKey(b(c.gatewaySeed)) }));
+    const f = signedFetch(
+      new RequestSigner({ privateKey: ed25519PrivateKey(b(c.gatewaySeed)) }),
+      keepAliveFetch(),
+    );
     const gateway = await Gateway.open({
       records,
       approvals,
       accessPolicy,
       residency,
-      accessLog: new LogClient(c.accessLogUrl ?? ''),
+      accessLog: new LogClient(c.accessLogUrl ?? '', { fetch: f }),
       accessLogPolicy,
       sites: new Map([[c.siteId ?? '', siteReader(c.siteUrl ?? '', f, 5_000)]]),
       keyRelease: keyReleaseClient(c.keyReleaseUrl ?? '', f, 5_000),

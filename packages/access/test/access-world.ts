@@ -25,6 +25,7 @@ import {
   type Justification,
 } from '@glasshouse/access-format';
 import { AllowList, RequestSigner, ed25519PrivateKey, signedFetch } from '@glasshouse/httpsig';
+import { keepAliveFetch } from '@glasshouse/http';
 import { LogClient } from '@glasshouse/log';
 import {
   type Ed25519KeyPair,
@@ -362,7 +363,8 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
     // The gateway.
     const gwView = await view();
     await gwView.waitForSize(3n, 10_000);
-    const gatewayFetch = signedFetch(signer(gatewayKey));
+    // As the CLI wires it: keep-alive node:http for the gateway's calls.
+    const gatewayFetch = signedFetch(signer(gatewayKey), keepAliveFetch());
     const facts = residencyFactsOf(gwView);
     const approvals = new Approvals({
       store: approvalStore,
@@ -375,7 +377,7 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
       approvals,
       accessPolicy,
       residency: facts,
-      accessLog: new LogClient(accessLog.url),
+      accessLog: new LogClient(accessLog.url, { fetch: gatewayFetch }),
       accessLogPolicy,
       sites: new Map([[SITE, siteReader(siteUrl, gatewayFetch)]]),
       keyRelease: keyReleaseClient(keyReleaseUrl, gatewayFetch),

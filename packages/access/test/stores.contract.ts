@@ -48,6 +48,13 @@ export function storesContract(name: string, where: Where): void {
       await again.markLogged(C1, 2, 8n);
       await again.markLogged(C1, 2, 9n);
       expect((await again.unlogged()).map((p) => p.customer)).toEqual([C2]);
+      // A record stored with marks of earlier ones: both in one transaction; a refused one, neither.
+      await again.reserve(C1, 3, bytes('r3'), [{ customer: C2, counter: 1, index: 10n }]);
+      expect((await again.unlogged()).map((p) => [p.customer, p.counter])).toEqual([[C1, 3]]);
+      await expect(
+        again.reserve(C1, 3, bytes('dup'), [{ customer: C1, counter: 3, index: 11n }]),
+      ).rejects.toMatchObject({ code: 'STORE_FAILED' });
+      expect((await again.unlogged()).map((p) => [p.customer, p.counter])).toEqual([[C1, 3]]);
     });
 
     it('audit: every outcome kept in order; a record is released once', async () => {

@@ -27,6 +27,7 @@ import {
   type SiteReader,
 } from '@glasshouse/access';
 import { checkPinnedResidency, type PinnedResidency } from '@glasshouse/agent';
+import { keepAliveFetch } from '@glasshouse/http';
 import { LogClient } from '@glasshouse/log';
 import { keyReleaseKeyId, keyReleasePublicKey } from '@glasshouse/residency';
 import { ResidencyView } from '@glasshouse/telemetry';
@@ -205,7 +206,8 @@ export async function startGateway(opts: {
       principals: config.principals,
       residency,
     });
-    const signed = signingFetch(opts.callerKey);
+    // Keep-alive node:http for the gateway's calls (log, sites, key release): each access pays them.
+    const signed = signingFetch(opts.callerKey, keepAliveFetch());
     const gateway = await Gateway.open({
       records,
       approvals,

@@ -37,7 +37,7 @@ import type { Approvals } from '../approvals/service.js';
 import { AccessError } from '../errors.js';
 import type { RegisteredPrincipal } from '../principals.js';
 import type { ResidencyFacts } from '../residency-facts.js';
-import type { RecordStore } from './records.js';
+import type { LoggedMark, RecordStore } from './records.js';
 import type { KeyReleaseClient, SiteReader } from './remotes.js';
 
 export interface AccessAsk {
@@ -107,6 +107,12 @@ export class Gateway {
   readonly #queued = new Map<string, number>();
   /** Customers with a stored record not yet known to be in the log. */
   readonly #unlogged = new Set<string>();
+  /**
+   * Records known to be in the log but not yet marked in the store: marked
+   * with the next stored record, in its transaction (one fsync, not two).
+   * Losing them costs nothing but a re-append (dedup: the same index) at start.
+   */
+  #marks: LoggedMark[] = [];
 
   private constructor(options: GatewayOptions) {
     this.#o = options;
@@ -122,6 +128,9 @@ export class Gateway {
     const g = new Gateway(options);
     for (const p of await options.records.unlogged()) {
       await g.#append(p.customer, p.counter, p.record);
+    }
+    for (const m of g.#marks.splice(0)) {
+      await options.records.markLogged(m.customer, m.counter, m.index);
     }
     return g;
   }
@@ -165,8 +174,14 @@ export class Gateway {
       now: time,
     });
 
-    // Ciphertext only: reading it before the record is logged reveals nothing.
-    const reading = site.read(ask.customer, ask.scope);
+    // Ciphertext only: reading (and parsing) it before the record is logged reveals nothing.
+    const reading = site.read(ask.customer, ask.scope).then((read) => {
+      const parsed = new Map<string, { bytes: Uint8Array; batch: TelemetryBatch }>();
+      for (const bytes of read.batches) {
+        parsed.set(batchDigest(bytes), { bytes, batch: parseBatch(bytes) });
+      }
+      return { truncated: read.truncated, parsed };
+    });
     reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
     const logged = await this.#logNext(ask.customer, (counter) =>
@@ -177,16 +192,9 @@ export class Gateway {
     const receipt = logged.receipt ?? (await this.#witnessedReceipt(record, index)).receipt;
 
     const read = await reading;
-    const batches = read.batches;
-    const held = new Set<string>();
-    const parsed = new Map<string, { bytes: Uint8Array; batch: TelemetryBatch }>();
-    for (const bytes of batches) {
-      const d = batchDigest(bytes);
-      held.add(d);
-      parsed.set(d, { bytes, batch: parseBatch(bytes) });
-    }
+    const { parsed } = read;
     const missing =
-      ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !held.has(d)) : [];
+      ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !parsed.has(d)) : [];
     if (decision.breakGlass) {
       await this.#o.approvals.breakGlassLogged({
         record: digest,
@@ -264,13 +272,20 @@ export class Gateway {
       }
       const counter = (await this.#o.records.lastCounter(customer)) + 1;
       const record = build(counter);
-      await this.#o.records.reserve(customer, counter, record);
+      const marks = this.#marks;
+      this.#marks = [];
+      try {
+        await this.#o.records.reserve(customer, counter, record, marks);
+      } catch (err) {
+        this.#marks.unshift(...marks);
+        throw err;
+      }
       this.#unlogged.add(customer);
       if ((this.#queued.get(customer) ?? 0) === 0) {
         const { index, receipt } = await this.#witnessedReceipt(record, null);
-        // Recovery only needs the mark to skip a re-append (which dedup makes harmless), so it is
-        // not waited for; a failed mark leaves the record to be appended again, same index.
-        this.#o.records.markLogged(customer, counter, index).catch(() => undefined);
+        // Recovery only needs the mark to skip a re-append (which dedup makes harmless): it is
+        // written with the next record rather than with an fsync of its own on this access's path.
+        this.#marks.push({ customer, counter, index });
         this.#unlogged.delete(customer);
         return { record, index, receipt };
       }
@@ -292,7 +307,7 @@ export class Gateway {
         evidence: { customer, counter },
       });
     }
-    await this.#o.records.markLogged(customer, counter, index);
+    this.#marks.push({ customer, counter, index });
     return index;
   }
 

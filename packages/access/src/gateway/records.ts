@@ -13,7 +13,7 @@
 import pg from 'pg';
 import { advisoryLockKey } from '@glasshouse/db';
 import { AccessError } from '../errors.js';
-import { isUniqueViolation, openSql, type Sql, type SqlLocation } from '../sql.js';
+import { isUniqueViolation, openSql, type Sql, type SqlLocation, type SqlQueries } from '../sql.js';
 
 const MIGRATIONS = [
   `CREATE TABLE records (
@@ -26,6 +26,16 @@ const MIGRATIONS = [
    CREATE INDEX records_unlogged ON records (log_index) WHERE log_index IS NULL`,
 ];
 const SQLITE_MIGRATIONS = [MIGRATIONS[0]?.replace('bytea', 'BLOB') ?? ''];
+
+const MARK_LOGGED =
+  'UPDATE records SET log_index = $3 WHERE customer = $1 AND counter = $2 AND log_index IS NULL';
+
+/** A stored record's log index, once the log answered it. */
+export interface LoggedMark {
+  readonly customer: string;
+  readonly counter: number;
+  readonly index: bigint;
+}
 
 export interface PendingRecord {
   readonly customer: string;
@@ -70,14 +80,31 @@ export class RecordStore {
     return Number(rows[0]?.c ?? 0);
   }
 
-  /** Stores a record with its counter before it is logged; durable on resolve. */
-  async reserve(customer: string, counter: number, record: Uint8Array): Promise<void> {
-    try {
-      await this.#sql.run('INSERT INTO records (customer, counter, record) VALUES ($1, $2, $3)', [
+  /**
+   * Stores a record with its counter before it is logged; durable on resolve.
+   * `logged` are earlier records now known to be in the log: marked in the
+   * same transaction, so a mark costs no commit (and fsync) of its own.
+   */
+  async reserve(
+    customer: string,
+    counter: number,
+    record: Uint8Array,
+    logged: readonly LoggedMark[] = [],
+  ): Promise<void> {
+    const insert = (q: SqlQueries): Promise<number> =>
+      q.run('INSERT INTO records (customer, counter, record) VALUES ($1, $2, $3)', [
         customer,
         counter,
         record,
       ]);
+    try {
+      if (logged.length === 0) await insert(this.#sql);
+      else {
+        await this.#sql.tx(async (q) => {
+          await insert(q);
+          for (const m of logged) await q.run(MARK_LOGGED, [m.customer, m.counter, m.index]);
+        });
+      }
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new AccessError('STORE_FAILED', 'this counter is already taken', {
@@ -91,10 +118,7 @@ export class RecordStore {
 
   /** Records the log index of a stored record. */
   async markLogged(customer: string, counter: number, index: bigint): Promise<void> {
-    await this.#sql.run(
-      'UPDATE records SET log_index = $3 WHERE customer = $1 AND counter = $2 AND log_index IS NULL',
-      [customer, counter, index],
-    );
+    await this.#sql.run(MARK_LOGGED, [customer, counter, index]);
   }
 
   /** Records stored but not known to be in the log, by customer and counter. */
