@@ -19,6 +19,7 @@ import { registerKeyCommands } from './commands/keys.js';
 import { registerLogCommands } from './commands/log.js';
 import { registerMonitorCommands } from './commands/monitor.js';
 import { registerNoteCommands } from './commands/note.js';
+import { registerPortalCommands } from './commands/portal.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRepoCommands } from './commands/repo.js';
 import { registerStartCommand } from './commands/start.js';
@@ -47,6 +48,7 @@ export function buildProgram(io: Io): Command {
   registerStartCommand(program, io);
   registerKeyCommands(program, io);
   registerNoteCommands(program, io);
+  registerPortalCommands(program, io);
   registerLogCommands(program, io);
   registerMonitorCommands(program, io);
   registerWitnessCommands(program, io);

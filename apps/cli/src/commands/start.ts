@@ -18,6 +18,8 @@ import { prepareDataHalf } from '../start/data-prepare.js';
 import { startResidencyLog, type RunningResidencyLog } from '../start/data-residency-log.js';
 import { startAccessHalf } from '../start/access-half.js';
 import { prepareAccessHalf } from '../start/access-prepare.js';
+import { startPortalHalf } from '../start/portal-half.js';
+import { PORTAL_DEFAULT_LISTEN } from './portal.js';
 
 /**
  * The vendor runs the release log, the assembly line and the update
@@ -75,6 +77,11 @@ export function registerStartCommand(program: Command, io: Io): void {
       "address of the supervisor's key release",
       '127.0.0.1:8486',
     )
+    .option(
+      '--portal-listen <host:port>',
+      "address of the Transparency Center (the reviewers' portal)",
+      PORTAL_DEFAULT_LISTEN,
+    )
     .option('--origin <origin>', 'origin of the log (first start only)', 'localhost/glasshouse/log')
     .option(
       '--witness-name <name>',
@@ -97,6 +104,7 @@ export function registerStartCommand(program: Command, io: Io): void {
         opts.accessIndexLogListen,
         opts.gatewayListen,
         opts.keyReleaseListen,
+        opts.portalListen,
       ]) {
         parseListen(listen);
       }
@@ -127,19 +135,18 @@ export function registerStartCommand(program: Command, io: Io): void {
         if (residencyLog === undefined) throw new Error('the residency log did not start');
         // Each later half starts from `ctx` and what the release half produced,
         // and pushes its HalfReport onto `later`.
-        later.push(
-          await startDataHalf(
-            ctx,
-            prepared,
-            residencyLog,
-            {
-              residencyLog: opts.residencyLogListen,
-              router: opts.routerListen,
-              sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
-            },
-            { siteReaders: [preparedAccess.gatewayKey] },
-          ),
+        const data = await startDataHalf(
+          ctx,
+          prepared,
+          residencyLog,
+          {
+            residencyLog: opts.residencyLogListen,
+            router: opts.routerListen,
+            sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
+          },
+          { siteReaders: [preparedAccess.gatewayKey] },
         );
+        later.push(data);
         later.push(
           await startAccessHalf(
             ctx,
@@ -157,6 +164,19 @@ export function registerStartCommand(program: Command, io: Io): void {
               keyRelease: opts.keyReleaseListen,
             },
           ),
+        );
+        // Last: the portal shows every log the halves before it started.
+        later.push(
+          await startPortalHalf(ctx, {
+            release,
+            prepared,
+            sites: data.ready.sites as Record<string, string>,
+            logPolicies: [
+              preparedAccess.paths.accessLogPolicy,
+              preparedAccess.paths.indexLogPolicy,
+            ],
+            listen: opts.portalListen,
+          }),
         );
       } catch (err) {
         await ctx.closers.closeAll(io);

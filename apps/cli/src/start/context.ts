@@ -29,6 +29,8 @@ export interface StartOptions {
   readonly accessIndexLogListen: string;
   readonly gatewayListen: string;
   readonly keyReleaseListen: string;
+  /** The Transparency Center's address. */
+  readonly portalListen: string;
   readonly origin: string;
   readonly witnessName: string;
 }

@@ -1,0 +1,87 @@
+/**
+ * The Transparency Center in `start`, brought up last: every log the stack
+ * runs (the release log and the residency log from the trust bundle's
+ * policies, each site's ingest log from the policy written here for it,
+ * the access log and the index output log from the access half's policies;
+ * one witness and quorum), the update repository and the assembly line,
+ * served by `portal serve`'s server.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseListen } from '../io.js';
+import { startPortalServer } from '../portal/server.js';
+import {
+  logFromPolicy,
+  portalDistDir,
+  sourcesFromTrustBundle,
+  uniqueIds,
+} from '../portal/sources.js';
+import type { HalfReport, StartContext } from './context.js';
+import type { PreparedData } from './data-prepare.js';
+import type { ReleaseHalf } from './release-half.js';
+import { writeWitnessPolicy } from './witness-policy.js';
+import { readFile } from 'node:fs/promises';
+
+/** Public: the c2sp.org/tlog-policy of a site's ingest log (the portal and any monitor read it). */
+export function ingestLogPolicyPath(data: string, site: string): string {
+  return join(data, `ingest-log-policy-${site}.txt`);
+}
+
+export async function startPortalHalf(
+  ctx: StartContext,
+  from: {
+    readonly release: ReleaseHalf;
+    readonly prepared: PreparedData;
+    /** The data half's sites: id → base URL. */
+    readonly sites: Readonly<Record<string, string>>;
+    /** Policy files of further logs (the access half's), each shown when present. */
+    readonly logPolicies: readonly string[];
+    readonly listen: string;
+  },
+): Promise<HalfReport> {
+  const { release, prepared, sites, listen } = from;
+  const bundle = sourcesFromTrustBundle(await readFile(ctx.paths.trustBundle));
+  const ingest = [];
+  for (const [id, url] of Object.entries(sites)) {
+    const verifierKey = (prepared.siteVkeys as Readonly<Record<string, string>>)[id];
+    if (verifierKey === undefined) continue;
+    const policy = await writeWitnessPolicy(
+      ingestLogPolicyPath(ctx.paths.data, id),
+      {
+        title: `the ${id} ingest log`,
+        verifierKey,
+        url: `${url.endsWith('/') ? url : `${url}/`}log/`,
+      },
+      release.localWitness,
+    );
+    ingest.push(logFromPolicy(policy));
+  }
+  const further = [];
+  for (const path of from.logPolicies) {
+    if (existsSync(path)) further.push(logFromPolicy(await readFile(path, 'utf8')));
+  }
+  const address = parseListen(listen);
+  const portal = await startPortalServer({
+    distDir: portalDistDir(),
+    logs: uniqueIds([...bundle.logs, ...ingest, ...further]),
+    repoUrl: bundle.repoUrl,
+    assemblyUrl: release.assembly.url,
+    trustBundleFingerprint: bundle.fingerprint,
+    host: address.host,
+    port: address.port,
+  });
+  ctx.closers.add(() => portal.close());
+  ctx.say(`reviewers: Transparency Center at ${portal.url}`);
+  return {
+    lines: [
+      'transparency center (reviewers)',
+      `  portal            ${portal.url}`,
+      `                    ${bundle.logs.length + ingest.length + further.length} logs, releases; every check runs in the browser against the trust bundle ${bundle.fingerprint.slice(0, 16)}…`,
+    ],
+    tryIt: [
+      '  # open the Transparency Center in a browser: every tick is a check your browser made',
+      `  #   ${portal.url}`,
+    ],
+    ready: { portalUrl: portal.url },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The Transparency Center: loads the trust roots and service paths from
+ * ./portal-config.json, then shows a page chosen by the URL's hash
+ * (#/ overview, #/releases). Everything shown as verified was verified in
+ * this browser by the project's own packages.
+ */
+import { useEffect, useState } from 'react';
+import { parsePortalConfig, type PortalConfig } from './config.js';
+import { Overview } from './pages/Overview.js';
+import { Releases } from './pages/Releases.js';
+import { reasonOf } from './verify/check.js';
+import { fetchJson } from './verify/fetch.js';
+
+const PAGES = [
+  { hash: '#/', title: 'Overview' },
+  { hash: '#/releases', title: 'Releases' },
+] as const;
+
+function currentPage(): string {
+  return PAGES.some((p) => p.hash === location.hash) ? location.hash : '#/';
+}
+
+export function App() {
+  const [config, setConfig] = useState<PortalConfig | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [page, setPage] = useState(currentPage());
+  useEffect(() => {
+    const onHash = () => {
+      setPage(currentPage());
+    };
+    addEventListener('hashchange', onHash);
+    fetchJson('./portal-config.json')
+      .then((v) => {
+        setConfig(parsePortalConfig(v));
+      })
+      .catch((err: unknown) => {
+        setError(reasonOf(err));
+      });
+    return () => {
+      removeEventListener('hashchange', onHash);
+    };
+  }, []);
+  const title = PAGES.find((p) => p.hash === page)?.title ?? 'Overview';
+  useEffect(() => {
+    document.title = `${title} · Glasshouse Transparency Center`;
+  }, [title]);
+
+  return (
+    <>
+      <header>
+        <h1>Glasshouse Transparency Center</h1>
+        <nav aria-label="Pages">
+          <ul>
+            {PAGES.map((p) => (
+              <li key={p.hash}>
+                <a href={p.hash} aria-current={p.hash === page ? 'page' : undefined}>
+                  {p.title}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </header>
+      <main>
+        {error !== undefined && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        {config === undefined && error === undefined && <p>Loading the trust roots…</p>}
+        {config !== undefined && page === '#/' && <Overview config={config} />}
+        {config !== undefined && page === '#/releases' && <Releases config={config} />}
+      </main>
+      <footer>
+        <p>
+          The servers only hand out bytes: every signature and proof on this page was checked by
+          this browser.
+        </p>
+      </footer>
+    </>
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * What `glasshouse portal serve` hands the page at ./portal-config.json:
+ * the trust roots (each log's c2sp.org/tlog-policy: its key and its
+ * witnesses' keys and quorum; the trust bundle's pinned fingerprint) and,
+ * for each service, the same-origin path its public endpoints are proxied
+ * at. The page checks the shape here; every signature it then verifies is
+ * checked against these roots, never against keys a service sends.
+ */
+import { CodedError } from '@glasshouse/errors';
+import { parsePolicy, type Policy } from '@glasshouse/tlog';
+
+export const PORTAL_CONFIG_SCHEMA = 'glasshouse.portal-config/v1';
+
+export interface PortalLog {
+  readonly id: string;
+  readonly title: string;
+  /** The policy text as served (shown in explanations). */
+  readonly policyText: string;
+  readonly policy: Policy;
+  /** Same-origin prefix of its tlog-tiles read API (…/checkpoint, …/tile/…). */
+  readonly base: string;
+}
+
+export interface PortalConfig {
+  readonly logs: readonly PortalLog[];
+  /** Same-origin prefixes, or null when the stack runs no such service. */
+  readonly repo: string | null;
+  readonly assembly: string | null;
+  /** SHA-256 (hex) of the trust bundle the portal's operator pinned, or null. */
+  readonly trustBundleFingerprint: string | null;
+}
+
+const bad = (why: string): CodedError =>
+  new CodedError('PORTAL_CONFIG_INVALID', `portal-config.json: ${why}`);
+
+const isPath = (v: unknown): v is string => typeof v === 'string' && /^\/[\x21-\x7e]*\/$/.test(v);
+
+export function parsePortalConfig(value: unknown): PortalConfig {
+  if (typeof value !== 'object' || value === null) throw bad('not an object');
+  const v = value as Record<string, unknown>;
+  if (v.schema !== PORTAL_CONFIG_SCHEMA) throw bad(`schema is not ${PORTAL_CONFIG_SCHEMA}`);
+  if (!Array.isArray(v.logs)) throw bad('logs is not a list');
+  const logs = v.logs.map((l: unknown, i): PortalLog => {
+    const log = (typeof l === 'object' && l !== null ? l : {}) as Record<string, unknown>;
+    if (typeof log.id !== 'string' || !/^[a-z0-9-]{1,64}$/.test(log.id)) throw bad(`logs[${i}].id`);
+    if (typeof log.title !== 'string' || log.title === '') throw bad(`logs[${i}].title`);
+    if (typeof log.policy !== 'string') throw bad(`logs[${i}].policy`);
+    if (!isPath(log.base)) throw bad(`logs[${i}].base`);
+    return {
+      id: log.id,
+      title: log.title,
+      policyText: log.policy,
+      policy: parsePolicy(log.policy),
+      base: log.base,
+    };
+  });
+  const optionalPath = (k: string): string | null => {
+    const p = v[k];
+    if (p === null || p === undefined) return null;
+    if (!isPath(p)) throw bad(k);
+    return p;
+  };
+  const fp = v.trustBundleFingerprint;
+  if (fp !== null && fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
+    throw bad('trustBundleFingerprint');
+  }
+  return {
+    logs,
+    repo: optionalPath('repo'),
+    assembly: optionalPath('assembly'),
+    trustBundleFingerprint: typeof fp === 'string' ? fp : null,
+  };
+}

@@ -1,0 +1,91 @@
+/** Releases: each release with its source, recipe, provenance, VSA, TUF state and release-log inclusion. */
+import { useEffect, useState } from 'react';
+import { CheckList } from '../Checks.js';
+import type { PortalConfig } from '../config.js';
+import { reasonOf } from '../verify/check.js';
+import { verifyReleases, type ReleasesReport } from '../verify/releases.js';
+
+export function Releases({ config }: { config: PortalConfig }) {
+  const [report, setReport] = useState<ReleasesReport | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    const run = { live: true };
+    verifyReleases(config, new Date())
+      .then((r) => {
+        if (run.live) setReport(r);
+      })
+      .catch((err: unknown) => {
+        if (run.live) setError(reasonOf(err));
+      });
+    return () => {
+      run.live = false;
+    };
+  }, [config]);
+
+  if (config.repo === null) return <p>This stack runs no update repository.</p>;
+  if (error !== undefined)
+    return (
+      <p className="error" role="alert">
+        {error}
+      </p>
+    );
+  if (report === undefined) return <p aria-live="polite">Verifying the releases…</p>;
+  const trustFailed = report.trust.some((c) => c.verdict === 'fail');
+  return (
+    <section aria-labelledby="releases-title">
+      <h2 id="releases-title">Releases</h2>
+      <article
+        className={`card ${trustFailed ? 'bad' : 'good'}`}
+        data-card="repository"
+        data-status={trustFailed ? 'fail' : 'pass'}
+        aria-labelledby="repo-title"
+      >
+        <h3 id="repo-title">Update repository</h3>
+        <CheckList checks={report.trust} scope="Update repository" />
+      </article>
+      {report.releases.length === 0 && <p>No releases yet.</p>}
+      <div className="cards">
+        {report.releases.map((r) => {
+          const failed = r.checks.some((c) => c.verdict === 'fail');
+          const rec = r.record;
+          return (
+            <article
+              key={r.id}
+              className={`card ${failed ? 'bad' : 'good'}`}
+              data-release={r.id}
+              data-status={failed ? 'fail' : 'pass'}
+              aria-labelledby={`release-${r.id}`}
+            >
+              <h3 id={`release-${r.id}`}>
+                {r.name} {r.version}
+              </h3>
+              <dl>
+                <dt>release</dt>
+                <dd className="hash">{r.id}</dd>
+                <dt>source</dt>
+                <dd>{rec?.source ?? '—'}</dd>
+                <dt>commit</dt>
+                <dd className="hash">{rec?.commit ?? '—'}</dd>
+                <dt>recipe</dt>
+                <dd className="hash">
+                  {rec === undefined ? '—' : `${rec.recipe.path} sha256 ${rec.recipe.sha256}`}
+                </dd>
+                <dt>builder</dt>
+                <dd>{rec?.builderId ?? '—'}</dd>
+                <dt>status</dt>
+                <dd>{rec?.status ?? '—'}</dd>
+                <dt>VSA</dt>
+                <dd>
+                  {r.vsa === undefined ? '—' : `${r.vsa.result} (${r.vsa.levels.join(', ')})`}
+                </dd>
+                <dt>release log</dt>
+                <dd>{r.logIndex === undefined ? '—' : `entry ${r.logIndex}`}</dd>
+              </dl>
+              <CheckList checks={r.checks} scope={`${r.name} ${r.version}`} />
+            </article>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
