@@ -6,7 +6,9 @@ import { defineConfig } from 'vite';
 // @glasshouse/crypto's @noble engine.
 export default defineConfig({
   base: './',
-  esbuild: { jsx: 'automatic' },
+  esbuild: { jsx: 'automatic', jsxDev: false },
+  // Always React's production build, whatever NODE_ENV the caller has (vitest sets "test").
+  define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   build: {
     target: 'es2022',
     outDir: 'dist',

@@ -138,3 +138,19 @@ export async function startServing(
 export function runBuiltCli(args: readonly string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
 }
+
+/** The portal's build (apps/portal/dist), rebuilt when its sources are newer (`npm test` builds it first). */
+export function ensurePortalBuilt(): void {
+  const portal = join(REPO_ROOT, 'apps/portal');
+  const built = join(portal, 'dist/index.html');
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  let newest = statSync(join(portal, 'index.html')).mtimeMs;
+  for (const e of readdirSync(join(portal, 'src'), { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  if (newest <= builtAt) return;
+  execFileSync('npm', ['run', 'build', '-w', '@glasshouse/portal'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+}

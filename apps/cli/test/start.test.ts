@@ -117,6 +117,7 @@ async function start(
     '--access-index-log-listen',
     '--gateway-listen',
     '--key-release-listen',
+    '--portal-listen',
   ]) {
     args.push(flag, '127.0.0.1:0');
   }

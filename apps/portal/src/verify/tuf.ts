@@ -190,7 +190,7 @@ export function targetsOf(role: VerifiedRole): TufTarget[] {
       name,
       length: v.length as number,
       sha256: (v.hashes as { sha256: string }).sha256,
-      custom: (v.custom ?? {}),
+      custom: v.custom ?? {},
     };
   });
 }

@@ -1,0 +1,305 @@
+/**
+ * The Transparency Center in a real browser (Debian's chromium, driven by
+ * playwright-core) against a real stack: `npm start` with every port chosen
+ * by the system, its portal serving every log and the demo release. The
+ * browser goes through a tampering proxy in front of the portal: with
+ * nothing changed every check passes; a modified tile, a forged
+ * cosignature and a checkpoint rolled back from one this browser saw are
+ * each shown red with their reason. No console errors, labelled controls,
+ * explanations open from the keyboard.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ensureCliBuilt,
+  ensurePortalBuilt,
+  runBuiltCli,
+  spawnBuiltCliUntil,
+  type SpawnedCli,
+} from '../../cli/test/built-cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  console.warn(
+    `portal browser tests SKIPPED: ${CHROMIUM} is not installed (apt-get install -y chromium)`,
+  );
+}
+
+const LISTEN_FLAGS = [
+  '--listen',
+  '--witness-listen',
+  '--assembly-listen',
+  '--repo-listen',
+  '--residency-log-listen',
+  '--router-listen',
+  '--site-listen',
+  '--second-site-listen',
+  '--access-log-listen',
+  '--access-index-listen',
+  '--access-index-log-listen',
+  '--gateway-listen',
+  '--key-release-listen',
+  '--portal-listen',
+];
+const WITNESS_NAME = 'localhost/glasshouse/witness';
+const WAIT_MS = 90_000;
+
+type Mode = 'none' | 'tile' | 'cosignature' | 'rollback';
+
+/** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
+function startTamperingProxy(
+  portalUrl: string,
+  state: { mode: Mode; oldCheckpoint: string },
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = req.url ?? '/';
+      const upstream = await fetch(new URL(path, portalUrl), { method: req.method ?? 'GET' });
+      let body = Buffer.from(await upstream.arrayBuffer());
+      if (path === '/svc/release-log/checkpoint') {
+        if (state.mode === 'cosignature')
+          body = Buffer.from(forgeCosignature(body.toString('utf8')));
+        if (state.mode === 'rollback') body = Buffer.from(state.oldCheckpoint);
+      }
+      if (state.mode === 'tile' && path.startsWith('/svc/release-log/tile/0/')) {
+        body = Buffer.from(body);
+        body[0] = (body[0] ?? 0) ^ 1;
+      }
+      const headers: Record<string, string> = {};
+      upstream.headers.forEach((v, k) => {
+        if (k !== 'content-length' && k !== 'content-encoding' && k !== 'transfer-encoding')
+          headers[k] = v;
+      });
+      res.writeHead(upstream.status, headers).end(body);
+    })().catch((err: unknown) => {
+      res.writeHead(502).end(String(err));
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+    });
+  });
+}
+
+/** The witness's cosignature line with one bit of its Ed25519 signature flipped (key id kept: a known key). */
+function forgeCosignature(note: string): string {
+  return note.replace(new RegExp(`^— ${WITNESS_NAME} (\\S+)$`, 'm'), (_line, b64: string) => {
+    const blob = Buffer.from(b64, 'base64');
+    blob[blob.length - 1] = (blob[blob.length - 1] ?? 0) ^ 1;
+    return `— ${WITNESS_NAME} ${blob.toString('base64')}`;
+  });
+}
+
+interface Ready {
+  portalUrl: string;
+  logUrl: string;
+  releaseId: string | null;
+  dataDir: string;
+}
+
+async function verdicts(page: Page, card: string): Promise<Record<string, string>> {
+  const pairs = await page
+    .locator(`${card} [data-check]`)
+    .evaluateAll((els) =>
+      els.map((e): [string, string] => [
+        e.getAttribute('data-check') ?? '',
+        `${e.getAttribute('data-verdict') ?? ''} ${e.textContent}`,
+      ]),
+    );
+  return Object.fromEntries(pairs);
+}
+
+describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', () => {
+  let work: string | undefined;
+  let stack: SpawnedCli<Ready> | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let proxy: { server: Server; url: string } | undefined;
+  let proxyUrl = '';
+  let releaseId = '';
+  const state = { mode: 'none' as Mode, oldCheckpoint: '' };
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    ensureCliBuilt();
+    ensurePortalBuilt();
+    const dir = await mkdtemp(join(tmpdir(), 'portal-test-'));
+    work = dir;
+    const args = ['start', '--data', join(dir, 'data')];
+    for (const flag of LISTEN_FLAGS) args.push(flag, '127.0.0.1:0');
+    const started = await spawnBuiltCliUntil(
+      args,
+      (out) => {
+        const line = /^ready (\{.*\})$/m.exec(out)?.[1];
+        return line === undefined ? undefined : (JSON.parse(line) as Ready);
+      },
+      { timeoutMs: 240_000, npmStart: true },
+    );
+    stack = started;
+    const { portalUrl } = started.value;
+    releaseId = started.value.releaseId ?? '';
+    // The release log as it is now: later the tampering proxy serves it as a rollback.
+    state.oldCheckpoint = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
+    const oldSize = BigInt(state.oldCheckpoint.split('\n')[1] ?? '0');
+    await mkdir(join(dir, 'entry'), { recursive: true });
+    await writeFile(join(dir, 'entry', 'extra'), 'an entry after the first checkpoint\n');
+    runBuiltCli([
+      'log',
+      'add',
+      '--url',
+      started.value.logUrl,
+      '--key',
+      join(started.value.dataDir, 'vendor', 'log', 'log.key'),
+      join(dir, 'entry', 'extra'),
+    ]);
+    // Wait for the witnessed checkpoint that covers it.
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const text = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
+      if (BigInt(text.split('\n')[1] ?? '0') > oldSize) break;
+      if (Date.now() > deadline) throw new Error('the release log did not grow');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    proxy = await startTamperingProxy(portalUrl, state);
+    proxyUrl = proxy.url;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+  }, 360_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    proxy?.server.close();
+    if (stack !== undefined) {
+      const pid = stack.child.pid;
+      if (pid !== undefined) process.kill(-pid, 'SIGTERM');
+      await stack.exited;
+    }
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  }, 60_000);
+
+  async function overview(): Promise<void> {
+    // A fresh load each time (the hash alone would not reload the page).
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/`);
+    try {
+      await page.locator('[data-log]').first().waitFor({ timeout: WAIT_MS });
+    } catch (err) {
+      // Say what the page showed instead.
+      throw new Error(`the overview did not render: ${await page.locator('body').innerText()}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async function shot(name: string): Promise<void> {
+    const dir = process.env.PORTAL_SCREENSHOT_DIR;
+    if (dir !== undefined)
+      await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  }
+
+  it('shows every log of npm start and the demo release verified, twice (the second visit checks consistency)', async () => {
+    await overview();
+    const logs = await page
+      .locator('[data-log]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-log')));
+    expect(logs).toEqual([
+      'release-log',
+      'residency-log',
+      'ch-zrh-ingest-log',
+      'us-iad-ingest-log',
+    ]);
+    for (const id of logs) {
+      const v = await verdicts(page, `[data-log="${id}"]`);
+      expect(Object.keys(v)).toEqual(['log-signature', 'cosignatures', 'tiles', 'consistency']);
+      for (const [check, verdict] of Object.entries(v)) {
+        expect(verdict, `${id} ${check}`).toMatch(/^(pass|note) /);
+      }
+      expect(v.consistency).toMatch(/^note .*first visit/);
+    }
+    // Again: now each log must extend the checkpoint stored in IndexedDB.
+    await overview();
+    for (const id of logs) {
+      const v = await verdicts(page, `[data-log="${id}"]`);
+      for (const [check, verdict] of Object.entries(v))
+        expect(verdict, `${id} ${check}`).toMatch(/^pass /);
+    }
+    await shot('overview');
+
+    // Every control has a name; a tick opens its explanation from the keyboard.
+    const unnamed = await page
+      .locator('button, a, input, select, textarea')
+      .evaluateAll((els) =>
+        els
+          .filter((e) => (e.getAttribute('aria-label') ?? e.textContent).trim() === '')
+          .map((e) => e.outerHTML),
+      );
+    expect(unnamed).toEqual([]);
+    const tick = page.locator('[data-log="release-log"] [data-check="cosignatures"] button');
+    await tick.focus();
+    await page.keyboard.press('Enter');
+    const explained = page.getByRole('region', { name: 'Witness quorum: explanation' });
+    await expect.poll(() => explained.first().innerText()).toContain('Against:');
+    expect(await explained.first().innerText()).toContain(WITNESS_NAME);
+
+    await page.goto(`${proxyUrl}#/releases`);
+    await page.locator('[data-release]').first().waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('[data-card="repository"]').getAttribute('data-status')).toBe('pass');
+    const release = `[data-release="${releaseId}"]`;
+    const r = await verdicts(page, release);
+    expect(Object.keys(r)).toEqual(['tuf', 'provenance', 'vsa', 'inclusion']);
+    for (const [check, verdict] of Object.entries(r)) expect(verdict, check).toMatch(/^pass /);
+    expect(r.vsa).toContain('PASSED');
+    expect(r.tuf).toContain('the vendor and the supervisor');
+    await shot('releases');
+  }, 240_000);
+
+  it('shows a modified tile red, with its reason', async () => {
+    state.mode = 'tile';
+    await overview();
+    const v = await verdicts(page, '[data-log="release-log"]');
+    expect(v.tiles).toMatch(/^fail .*PORTAL_TILES_ROOT_MISMATCH/);
+    expect(v['log-signature']).toMatch(/^pass /);
+    expect(await page.locator('[data-log="release-log"]').getAttribute('data-status')).toBe('fail');
+    expect(await page.locator('[data-log="residency-log"]').getAttribute('data-status')).toBe(
+      'pass',
+    );
+    await shot('tampered-tile');
+  }, 120_000);
+
+  it('shows a forged cosignature red, with its reason', async () => {
+    state.mode = 'cosignature';
+    await overview();
+    const v = await verdicts(page, '[data-log="release-log"]');
+    expect(v.cosignatures).toMatch(/^fail .*NOTE_SIGNATURE_INVALID/);
+    expect(v['log-signature']).toMatch(/^pass /);
+    await shot('forged-cosignature');
+  }, 120_000);
+
+  it('shows a checkpoint rolled back from the one this browser saw red, with its reason', async () => {
+    state.mode = 'rollback';
+    await overview();
+    const v = await verdicts(page, '[data-log="release-log"]');
+    // Validly signed and cosigned — only the browser's memory catches it.
+    expect(v['log-signature']).toMatch(/^pass /);
+    expect(v.cosignatures).toMatch(/^pass /);
+    expect(v.consistency).toMatch(/^fail .*PORTAL_ROLLBACK/);
+    await shot('rollback');
+    state.mode = 'none';
+    expect(consoleErrors).toEqual([]);
+  }, 120_000);
+});
