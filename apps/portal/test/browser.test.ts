@@ -222,6 +222,8 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       'residency-log',
       'ch-zrh-ingest-log',
       'us-iad-ingest-log',
+      'access-log',
+      'access-index-output-log',
     ]);
     for (const id of logs) {
       const v = await verdicts(page, `[data-log="${id}"]`);
