@@ -16,7 +16,7 @@ import { readCapped } from './body.js';
 export interface KeepAliveFetchOptions {
   /** Largest answer body read (default 64 MiB); a larger one fails the fetch. */
   readonly maxBodyBytes?: number;
-  /** Sockets per host (default 16). */
+  /** Sockets per host (default: no limit, as fetch; idle ones are kept for reuse). */
   readonly maxSockets?: number;
 }
 
@@ -29,7 +29,7 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 export function keepAliveFetch(opts: KeepAliveFetchOptions = {}): typeof fetch {
   const agentOptions = {
     keepAlive: true,
-    maxSockets: opts.maxSockets ?? 16,
+    maxSockets: opts.maxSockets ?? Infinity,
     timeout: IDLE_SOCKET_MS,
   };
   const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
