@@ -4,12 +4,14 @@
  * (#/ overview, #/releases). Everything shown as verified was verified in
  * this browser by the project's own packages.
  */
-import { useEffect, useState } from 'react';
+import { Suspense, lazy, useEffect, useState } from 'react';
 import { parsePortalConfig, type PortalConfig } from './config.js';
 import { Overview } from './pages/Overview.js';
-import { Releases } from './pages/Releases.js';
 import { reasonOf } from './verify/check.js';
 import { fetchJson } from './verify/fetch.js';
+
+// Loaded when first opened: the first page needs only @glasshouse/tlog, not attest and release-format.
+const Releases = lazy(() => import('./pages/Releases.js').then((m) => ({ default: m.Releases })));
 
 const PAGES = [
   { hash: '#/', title: 'Overview' },
@@ -69,7 +71,11 @@ export function App() {
         )}
         {config === undefined && error === undefined && <p>Loading the trust roots…</p>}
         {config !== undefined && page === '#/' && <Overview config={config} />}
-        {config !== undefined && page === '#/releases' && <Releases config={config} />}
+        {config !== undefined && page === '#/releases' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <Releases config={config} />
+          </Suspense>
+        )}
       </main>
       <footer>
         <p>
