@@ -1,5 +1,4 @@
-import { Command, CommanderError } from 'commander';
-import { CodedError } from '@glasshouse/errors';
+import type { Command } from 'commander';
 import { registerAccessApprovalCommands } from './commands/access-approvals.js';
 import { registerAccessIndexCommands } from './commands/access-index.js';
 import { agentCommand, registerAgentCommands } from './commands/agent.js';
@@ -25,26 +24,16 @@ import { registerRepoCommands } from './commands/repo.js';
 import { registerStartCommand } from './commands/start.js';
 import { registerSupervisorCommands } from './commands/supervisor.js';
 import { registerWitnessCommands } from './commands/witness.js';
-import { UsageError, type Io, processIo } from './io.js';
+import { type Io, processIo } from './io.js';
+import { newProgram, runProgram } from './program.js';
 
 /** Builds the `glasshouse` command tree; `io` is injected so tests can run it in-process. */
 export function buildProgram(io: Io): Command {
-  const program = new Command('glasshouse')
-    .description(
-      'Glasshouse: supervised builds, witnessed transparency logs and access transparency.\n' +
-        'Every role (vendor, supervisor, endpoint, reviewer) has its commands here.',
-    )
-    .version('0.1.0')
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => {
-        io.stdout(s);
-      },
-      writeErr: (s) => {
-        io.stderr(s);
-      },
-    });
+  const program = newProgram(
+    io,
+    'Glasshouse: supervised builds, witnessed transparency logs and access transparency.\n' +
+      'Every role (vendor, supervisor, endpoint, reviewer) has its commands here.',
+  );
   registerStartCommand(program, io);
   registerKeyCommands(program, io);
   registerNoteCommands(program, io);
@@ -77,29 +66,6 @@ export function buildProgram(io: Io): Command {
  * Runs the CLI and returns the exit code: 0 success, 1 a verification or
  * operation failed (with its error code on stderr), 2 a usage error.
  */
-export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  const program = buildProgram(io);
-  try {
-    await program.parseAsync([...argv]);
-    return 0;
-  } catch (err) {
-    return reportError(err, io);
-  }
-}
-
-function reportError(err: unknown, io: Io): number {
-  if (err instanceof CommanderError) {
-    // Help and --version also arrive here, with exit code 0.
-    return err.exitCode === 0 ? 0 : 2;
-  }
-  if (err instanceof UsageError) {
-    io.stderr(`error: ${err.message}\n`);
-    return 2;
-  }
-  if (err instanceof CodedError) {
-    io.stderr(`${err.code}: ${err.message}\n`);
-    return 1;
-  }
-  io.stderr(`INTERNAL_ERROR: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  return 1;
+export function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  return runProgram(buildProgram(io), argv, io);
 }

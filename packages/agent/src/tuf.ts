@@ -4,10 +4,10 @@
  * check; this module turns its failures into the agent's codes and reads
  * what tuf-js has verified and persisted.
  */
-import { createRequire } from 'node:module';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater, type TargetFile } from 'tuf-js';
+import tufJsPackage from 'tuf-js/package.json' with { type: 'json' };
 // tuf-js exports neither its default fetcher nor its error classes from its
 // index; the package has no "exports" map, so its dist modules are its API too.
 import { DefaultFetcher } from 'tuf-js/dist/fetcher.js';
@@ -37,9 +37,8 @@ export interface VerifiedTarget {
 
 /** How long one download may take. */
 const FETCH_TIMEOUT_MS = 30_000;
-const TUF_JS_VERSION = (
-  createRequire(import.meta.url)('tuf-js/package.json') as { version: string }
-).version;
+// A JSON import rather than a runtime require, so a bundle of the agent carries it.
+const TUF_JS_VERSION = tufJsPackage.version;
 
 /**
  * tuf-js's own fetcher, keeping the failure of the last transfer (not of the

@@ -4,8 +4,7 @@
  * `agent status` (the version running now beside the one installed, which
  * takes effect at the next start).
  */
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   rollbackProduct,
@@ -14,12 +13,12 @@ import {
   type ProductUpdateResult,
 } from '@glasshouse/agent';
 import type { Io } from '../io.js';
+import { ownPackage } from '../package-info.js';
 
 /** The version of the code running this command, and the directory it runs from. */
 export function runningProduct(): { version: string; dir: string } {
-  const require = createRequire(import.meta.url);
-  const path = require.resolve('../../package.json');
-  return { version: (require(path) as { version: string }).version, dir: dirname(path) };
+  const { version, dir } = ownPackage();
+  return { version, dir };
 }
 
 /** `agent update`'s product step: prints 'installed …', 'up-to-date …' or 'held-back …'. */

@@ -1,8 +1,9 @@
 /**
- * First start: the repository's root ceremony and the demo release, each
- * step done by the role that owns it and only over HTTP between roles:
+ * First start: the repository's root ceremony and the demo releases (the
+ * rules, then the agent itself as a product), each step done by the role
+ * that owns it and only over HTTP between roles:
  *
- *   vendor      builds the demo rules on the assembly line
+ *   vendor      builds the release on the assembly line
  *   supervisor  reviews the release, rebuilds it and approves it
  *   vendor      publishes it: release-log entry (witnessed), targets,
  *               releases draft signed with the vendor's release key
@@ -27,13 +28,15 @@ import {
 import { CodedError } from '@glasshouse/errors';
 import { AssemblyClient, type ReleaseRecord, type Supervisor } from '@glasshouse/release';
 import { encodeReleaseLogEntry } from '@glasshouse/release-format';
-import { ensureDemoSource } from './demo-source.js';
+import type { DemoSource } from './demo-source.js';
 
 /** The demo recipe's name (packages/release/testdata/rules/glasshouse-recipe.json). */
 export const DEMO_RELEASE_NAME = 'demo-rules';
 export const DEMO_REVIEWER = 'Demo Reviewer';
-const DEMO_REVIEW_NOTE =
+export const DEMO_RULES_REVIEW_NOTE =
   'Read every rule of the demo rule set; each sample matches its rule and no clean file matches any.';
+export const DEMO_PRODUCT_REVIEW_NOTE =
+  "Read the agent's sources and its build; the pinned dependency tarballs match the lockfile.";
 
 type Say = (line: string) => void;
 
@@ -64,7 +67,6 @@ export interface DemoReleaseOptions {
   readonly repoUrl: string;
   readonly repoDir: string;
   readonly repo: RepoService;
-  readonly sourceDir: string;
   readonly supervisor: Supervisor;
   readonly supervisorDir: string;
   readonly supervisorKey: PublicKey;
@@ -78,13 +80,23 @@ export interface DemoReleaseOptions {
   readonly checkStop: () => void;
 }
 
-/** Publishes the demo release through the whole flow unless a release is already published. */
-export async function ensureDemoRelease(opts: DemoReleaseOptions): Promise<void> {
+/** One demo release: its name, its source repository (made on first use) and the review's note. */
+export interface DemoReleaseSpec {
+  readonly name: string;
+  readonly source: () => Promise<DemoSource>;
+  readonly reviewNote: string;
+}
+
+/** Publishes a demo release through the whole flow unless the repository already lists it. */
+export async function ensureDemoRelease(
+  opts: DemoReleaseOptions,
+  spec: DemoReleaseSpec,
+): Promise<void> {
   const { say } = opts;
+  if ((await publishedRelease(opts.repoDir, spec.name)) !== undefined) return;
   const state = await readRepositoryState(opts.repoDir);
-  if (state.releases !== undefined) return;
   if (state.pending.releases === undefined) {
-    const releaseId = await approvedDemoRelease(opts);
+    const releaseId = await approvedDemoRelease(opts, spec);
     opts.checkStop();
     say(`vendor: publishing release ${releaseId} (release log, then TUF targets)`);
     const draft = await opts.repo.publish(releaseId, (m) => {
@@ -113,17 +125,20 @@ export async function ensureDemoRelease(opts: DemoReleaseOptions): Promise<void>
 }
 
 /** The demo release on the assembly line, built, reviewed and rebuilt as far as needed. */
-async function approvedDemoRelease(opts: DemoReleaseOptions): Promise<string> {
+async function approvedDemoRelease(
+  opts: DemoReleaseOptions,
+  spec: DemoReleaseSpec,
+): Promise<string> {
   const { say, supervisor } = opts;
   // Each role signs its own writes: the engineer the build, the supervisor its uploads.
   const client = new AssemblyClient(opts.assemblyUrl, { fetch: opts.engineerFetch });
   const supervising = new AssemblyClient(opts.assemblyUrl, { fetch: opts.supervisorFetch });
   let release: ReleaseRecord | undefined = (await client.listReleases()).find(
-    (r) => r.name === DEMO_RELEASE_NAME && r.status !== 'rejected',
+    (r) => r.name === spec.name && r.status !== 'rejected',
   );
   if (release === undefined) {
-    const source = await ensureDemoSource(opts.sourceDir);
-    say(`vendor: building ${DEMO_RELEASE_NAME} from ${source.dir} at ${source.commit}`);
+    const source = await spec.source();
+    say(`vendor: building ${spec.name} from ${source.dir} at ${source.commit}`);
     release = await client.build(source.dir, source.commit, (m) => {
       say(`assembly: ${m}`);
     });
@@ -136,7 +151,7 @@ async function approvedDemoRelease(opts: DemoReleaseOptions): Promise<string> {
 
   if (!release.attestations.some((a) => a.kind === 'review')) {
     say(`supervisor: "${DEMO_REVIEWER}" reviews release ${release.id}`);
-    await supervisor.review(supervising, release.id, DEMO_REVIEWER, DEMO_REVIEW_NOTE);
+    await supervisor.review(supervising, release.id, DEMO_REVIEWER, spec.reviewNote);
     opts.checkStop();
   }
   say(`supervisor: rebuilding release ${release.id} from source in its own sandbox`);
@@ -167,8 +182,11 @@ export interface PublishedRelease {
   readonly targets: readonly PublishedTarget[];
 }
 
-/** The demo release as the published releases metadata lists it; undefined before it is published. */
-export async function publishedDemoRelease(repoDir: string): Promise<PublishedRelease | undefined> {
+/** The release `name` as the published releases metadata lists it; undefined before it is published. */
+export async function publishedRelease(
+  repoDir: string,
+  name: string,
+): Promise<PublishedRelease | undefined> {
   const state = await readRepositoryState(repoDir);
   if (state.releases === undefined) return undefined;
   const doc = JSON.parse(
@@ -183,12 +201,10 @@ export async function publishedDemoRelease(repoDir: string): Promise<PublishedRe
     sha256: info.hashes.sha256 ?? '',
     custom: info.custom ?? {},
   }));
-  const demo = all.find(
-    (t) => t.custom.kind === 'artifact' && t.name.startsWith(`${DEMO_RELEASE_NAME}/`),
-  );
+  const demo = all.find((t) => t.custom.kind === 'artifact' && t.name.startsWith(`${name}/`));
   const releaseId = demo?.custom.releaseId;
   if (demo === undefined || releaseId === undefined) return undefined;
-  const [name = '', version = ''] = demo.name.split('/');
+  const [, version = ''] = demo.name.split('/');
   return {
     releaseId,
     name,

@@ -66,7 +66,29 @@ export interface DemoSource {
 }
 
 /** The demo repository in `dir`, created and committed when it has no commit yet. */
-export async function ensureDemoSource(dir: string): Promise<DemoSource> {
+export function ensureDemoSource(dir: string): Promise<DemoSource> {
+  return ensureCommittedSource(
+    dir,
+    async () => {
+      await cp(demoRulesDir(), dir, { recursive: true });
+      await writeFile(join(dir, 'rules', 'eicar.yar'), EICAR_YARA);
+      await mkdir(join(dir, 'samples', EICAR_RULE), { recursive: true });
+      await writeFile(join(dir, 'samples', EICAR_RULE, 'eicar.com'), eicarTestFile());
+    },
+    'Demo rules: four test rules and the EICAR test file rule, their samples and clean files',
+  );
+}
+
+/**
+ * A demo source repository in `dir`: its commit when it has one; otherwise
+ * `fill` writes the files and they are committed once, with a fixed author
+ * and date, so the same files give the same commit on every machine.
+ */
+export async function ensureCommittedSource(
+  dir: string,
+  fill: () => Promise<void>,
+  message: string,
+): Promise<DemoSource> {
   if (existsSync(join(dir, '.git'))) {
     const head = tryGit(dir, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
     if (head !== undefined) return { dir, commit: head };
@@ -74,17 +96,9 @@ export async function ensureDemoSource(dir: string): Promise<DemoSource> {
     await mkdir(dir, { recursive: true });
     git(dir, ['init', '--quiet', '--initial-branch=main']);
   }
-  await cp(demoRulesDir(), dir, { recursive: true });
-  await writeFile(join(dir, 'rules', 'eicar.yar'), EICAR_YARA);
-  await mkdir(join(dir, 'samples', EICAR_RULE), { recursive: true });
-  await writeFile(join(dir, 'samples', EICAR_RULE, 'eicar.com'), eicarTestFile());
+  await fill();
   git(dir, ['add', '-A']);
-  git(dir, [
-    'commit',
-    '--quiet',
-    '-m',
-    'Demo rules: four test rules and the EICAR test file rule, their samples and clean files',
-  ]);
+  git(dir, ['commit', '--quiet', '-m', message]);
   return { dir, commit: git(dir, ['rev-parse', 'HEAD']) };
 }
 

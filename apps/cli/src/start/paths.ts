@@ -26,6 +26,8 @@ export function startPaths(data: string) {
     policy: join(data, 'witness-policy.txt'),
     /** The demo's source repository (public source both the vendor and the supervisor build). */
     demoSource: join(data, 'demo-source'),
+    /** The agent's own sources, built into its product release (start/product-source.ts). */
+    productSource: join(data, 'agent-source'),
     /** The demo release's release-log entry, rebuilt from its TUF targets. */
     demoEntry: join(data, 'demo-release-log-entry.json'),
     /** Public: what an endpoint pins (`agent init --trust`), also served by the repository. */

@@ -51,13 +51,17 @@ import {
 import { listenOn, parseListen } from '../io.js';
 import type { StartContext } from './context.js';
 import {
+  DEMO_PRODUCT_REVIEW_NOTE,
   DEMO_RELEASE_NAME,
+  DEMO_RULES_REVIEW_NOTE,
   ensureDemoRelease,
   ensureRootPublished,
-  publishedDemoRelease,
+  publishedRelease,
   releaseLogEntryOf,
   type PublishedRelease,
 } from './demo-release.js';
+import { ensureDemoSource } from './demo-source.js';
+import { PRODUCT_RELEASE_NAME, ensureProductSource } from './product-source.js';
 import { writeIfChanged } from './files.js';
 import { pinEachOther } from './pinning.js';
 import {
@@ -95,6 +99,8 @@ export interface ReleaseHalf {
   readonly repoFindings: number;
   /** Undefined when the demo was skipped (no git on this machine). */
   readonly release: PublishedRelease | undefined;
+  /** The agent's own product release; undefined when skipped (no git, or its build inputs missing). */
+  readonly product: PublishedRelease | undefined;
   readonly trustBundle: { readonly url: string; readonly fingerprint: string };
 }
 
@@ -232,13 +238,13 @@ export async function startReleaseHalf(
   // The demo needs git (the assembly line builds commits); without it the
   // services still run and the summary says how to get the demo.
   let release: PublishedRelease | undefined;
+  let product: PublishedRelease | undefined;
   if (gitInstalled()) {
-    await ensureDemoRelease({
+    const demo = {
       assemblyUrl: assembly.url,
       repoUrl,
       repoDir: paths.repo,
       repo,
-      sourceDir: paths.demoSource,
       supervisor: supervising,
       supervisorDir: paths.supervisor,
       supervisorKey: publicKeyFromPem(supervisor.publicKeyPem),
@@ -247,9 +253,14 @@ export async function startReleaseHalf(
       supervisorFetch: signingFetch(supervisorKey),
       say,
       checkStop,
+    };
+    await ensureDemoRelease(demo, {
+      name: DEMO_RELEASE_NAME,
+      source: () => ensureDemoSource(paths.demoSource),
+      reviewNote: DEMO_RULES_REVIEW_NOTE,
     });
     checkStop();
-    release = await publishedDemoRelease(paths.repo);
+    release = await publishedRelease(paths.repo, DEMO_RELEASE_NAME);
     if (release === undefined) {
       throw new CodedError(
         'START_DEMO_INCOMPLETE',
@@ -257,6 +268,19 @@ export async function startReleaseHalf(
       );
     }
     await writeIfChanged(paths.demoEntry, releaseLogEntryOf(release));
+    // Then the agent itself, as a product release through the same flow.
+    try {
+      await ensureDemoRelease(demo, {
+        name: PRODUCT_RELEASE_NAME,
+        source: () => ensureProductSource(paths.productSource, say),
+        reviewNote: DEMO_PRODUCT_REVIEW_NOTE,
+      });
+      product = await publishedRelease(paths.repo, PRODUCT_RELEASE_NAME);
+    } catch (err) {
+      if (!(err instanceof CodedError && err.code === 'START_PRODUCT_UNAVAILABLE')) throw err;
+      say(`the agent's product release is skipped: ${err.message}`);
+    }
+    checkStop();
   } else {
     say('git is not installed: the demo release is skipped (install git and start again)');
   }
@@ -319,6 +343,7 @@ export async function startReleaseHalf(
     repoMonitor,
     repoFindings,
     release,
+    product,
     trustBundle: { url: `${repoUrl}${TRUST_BUNDLE_PATH}`, fingerprint: trustBundle.fingerprint },
   };
 }
