@@ -56,6 +56,8 @@ interface Ready {
   repoUrl: string;
   releaseId: string | null;
   targets: string[];
+  productReleaseId: string | null;
+  productSource: string | null;
   policyPath: string;
   trustBundleUrl: string;
   trustBundleFingerprint: string;
@@ -352,11 +354,14 @@ describe('glasshouse start (npm start)', () => {
         receiptFile,
       ]),
     ).toBe(
-      `ok: index ${index} in localhost/glasshouse/log at tree size ${size}, cosigned by local-witness\n`,
+      // The receipt's checkpoint is the one the rules release was published at.
+      `ok: index ${index} in localhost/glasshouse/log at tree size ${verified.checkpoint.size}, cosigned by local-witness\n`,
     );
 
-    // The supervisor's monitor saw the entry and had nothing to say.
-    expect(first.stdout()).toMatch(/verified +size 1, no alerts/);
+    // The supervisor's monitor saw both entries (rules, then the agent's
+    // product release) and had nothing to say.
+    expect(size).toBe(2n);
+    expect(first.stdout()).toMatch(/verified +size 2, no alerts/);
 
     // (3) An endpoint: the trust bundle, then the supervised rules, then a scan.
     await protectAnEndpoint(work, ready);
@@ -585,15 +590,51 @@ async function protectAnEndpoint(work: string, ready: Ready): Promise<void> {
   expect(/^([A-Z_]+):/m.exec(fromUrl.stderr)?.[1]).toBe('AGENT_TRUST_BUNDLE_MALFORMED');
   expect(existsSync(join(work, 'refused-endpoint'))).toBe(false);
 
-  // The three commands of "Try it", as printed.
+  // The commands of "Try it", as printed: the agent follows its own product release too.
   const endpoint = join(work, 'endpoint');
-  const init = cli(['agent', 'init', '--dir', endpoint, '--trust', ready.trustBundleUrl, ...fp]);
+  expect(ready.productReleaseId).toMatch(/^[0-9a-z]{26}$/);
+  const product = ['--product', 'glasshouse-agent', '--product-source', ready.productSource!];
+  const init = cli([
+    'agent',
+    'init',
+    '--dir',
+    endpoint,
+    '--trust',
+    ready.trustBundleUrl,
+    ...fp,
+    ...product,
+  ]);
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);
   expect(init.stdout).toContain(`from trust bundle ${ready.trustBundleFingerprint}`);
   const update = cli(['agent', 'update', '--dir', endpoint]);
-  expect(update.code).toBe(0);
+  expect(update.code, update.stderr).toBe(0);
   expect(update.stdout).toMatch(/^installed demo-rules 1\.0\.0 /);
+  // The product: the agent's real code, built by its recipe, self-checked, then made current.
+  expect(update.stdout).toMatch(
+    /^installed glasshouse-agent \S+ glasshouse-agent-\S+ \(current at the next start\)$/m,
+  );
+  expect(update.stderr).toMatch(
+    /self-check: \S+ --version answered, and its scan of \d+ rules self-test samples/,
+  );
+  const status = cli(['agent', 'status', '--dir', endpoint]);
+  const slot = /^product installed \S+ (\S+)$/m.exec(status.stdout)?.[1];
+  expect(slot).toMatch(/^glasshouse-agent-/);
+  expect(status.stdout).toMatch(/^product running \S+ .*apps\/cli$/m);
+  // The installed version runs from its own directory (what the next start runs).
+  const next = await execFileAsync(process.execPath, [
+    join(endpoint, 'product', 'current', 'dist', 'glasshouse.js'),
+    'agent',
+    'status',
+    '--dir',
+    endpoint,
+  ]);
+  expect(next.stdout).toContain(
+    `product running ${/^product installed (\S+)/m.exec(status.stdout)?.[1]} ${join(endpoint, 'product', 'versions', slot!)}`,
+  );
+  expect(cli(['agent', 'rollback', '--dir', endpoint]).stderr).toMatch(
+    /^AGENT_NO_PREVIOUS_VERSION/,
+  );
   const files = join(work, 'to-scan');
   await mkdir(files, { recursive: true });
   await writeFile(join(files, 'eicar.com'), eicarTestFile());

@@ -6,6 +6,8 @@
  */
 import { join, relative } from 'node:path';
 import { consistentTargetPath } from '@glasshouse/distribution';
+import { normalizeSourceUri } from '@glasshouse/release';
+import type { PublishedRelease } from './demo-release.js';
 import type { HalfReport } from './context.js';
 import type { StartPaths } from './paths.js';
 import { MONITOR_INTERVAL_MS, type ReleaseHalf } from './release-half.js';
@@ -76,6 +78,7 @@ export function formatSummary(
           ...artifacts.map((t) => `  artifact          ${t.name}  sha256 ${t.sha256}`),
           `  targets           ${release.targets.length} (artifacts, attestations, release-log receipt)`,
         ]),
+    ...productLines(r.product, paths, shown),
   ];
   for (const half of later) {
     if (half.lines.length > 0) lines.push('', ...half.lines);
@@ -107,13 +110,32 @@ export function formatSummary(
   );
   if (release !== undefined) {
     const endpoint = shown(paths.endpoint);
+    const product = r.product;
     lines.push(
       '  # protect an endpoint: pin the trust bundle (signed by the vendor and the supervisor), install the',
       '  # supervised rules, scan (the demo samples include the EICAR test file: exit 1, detections listed)',
-      `  npx glasshouse agent init --dir ${endpoint} --trust ${r.trustBundle.url} --fingerprint ${r.trustBundle.fingerprint}`,
+      `  npx glasshouse agent init --dir ${endpoint} --trust ${r.trustBundle.url} --fingerprint ${r.trustBundle.fingerprint}${
+        product === undefined
+          ? ''
+          : ` --product ${product.name} --product-source ${normalizeSourceUri(paths.productSource)}`
+      }`,
       `  npx glasshouse agent update --dir ${endpoint}`,
       `  npx glasshouse agent scan --dir ${endpoint} ${shown(join(paths.demoSource, 'samples'))}`,
     );
+    if (product !== undefined) {
+      lines.push(
+        '  # the agent updates itself the same way: agent update also installed its product release (the same',
+        '  # checks, then unpacked into a new version directory, checked against the file manifest, self-checked',
+        '  # with the new code) and switched product/current; the running agent is untouched, so status shows',
+        '  # the version running now beside the one installed, which takes effect at the next start:',
+        `  npx glasshouse agent status --dir ${endpoint}`,
+        '  # the next start runs the installed version from its own directory:',
+        `  node ${shown(join(paths.endpoint, 'product', 'current', 'dist', 'glasshouse.js'))} agent status --dir ${endpoint}`,
+        '  # once a newer version is installed, rollback makes the previous one current again (at the next',
+        '  # start); with only this version installed it answers AGENT_NO_PREVIOUS_VERSION',
+        `  npx glasshouse agent rollback --dir ${endpoint}`,
+      );
+    }
   }
   for (const half of later) lines.push(...half.tryIt);
   lines.push('', 'Ctrl-C stops it.', '');
@@ -126,6 +148,8 @@ export function formatSummary(
     repoUrl: r.repoUrl,
     releaseId: release?.releaseId ?? null,
     targets: release?.targets.map((t) => t.name) ?? [],
+    productReleaseId: r.product?.releaseId ?? null,
+    productSource: r.product === undefined ? null : normalizeSourceUri(paths.productSource),
     policyPath: paths.policy,
     layoutKeyPath: paths.layoutKey,
     entryPath: paths.demoEntry,
@@ -137,6 +161,22 @@ export function formatSummary(
   };
   lines.push(`ready ${JSON.stringify(ready)}`, '');
   return lines.join('\n');
+}
+
+/** The agent's own product release, or why there is none. */
+function productLines(
+  product: PublishedRelease | undefined,
+  paths: StartPaths,
+  shown: (p: string) => string,
+): string[] {
+  if (product === undefined) return [];
+  return [
+    `product release     ${product.name} ${product.version}, release ${product.releaseId}: the agent itself`,
+    `  source            ${shown(paths.productSource)} (npm ci --offline, esbuild, npm pack in the sandbox)`,
+    ...product.targets
+      .filter((t) => t.custom.kind === 'artifact')
+      .map((t) => `  artifact          ${t.name}  sha256 ${t.sha256}`),
+  ];
 }
 
 function logIndexOf(custom: unknown): string | undefined {
