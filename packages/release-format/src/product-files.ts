@@ -9,6 +9,7 @@
  */
 import { sha256, toHex, utf8 } from '@glasshouse/crypto';
 import { ReleaseFormatError } from './errors.js';
+import { parseJsonObject } from './json.js';
 
 export const PRODUCT_FILES_SCHEMA = 'glasshouse.product-files/v1';
 /** The directory npm pack puts every file under. */
@@ -79,19 +80,12 @@ export function serializeProductFiles(files: ProductFiles): Uint8Array {
 
 /** Parses a file manifest from outside: bounded, strict fields, safe relative paths. */
 export function parseProductFiles(bytes: Uint8Array): ProductFiles {
-  if (bytes.length > MAX_PRODUCT_FILES_BYTES) {
-    throw invalid(`the file manifest is over ${MAX_PRODUCT_FILES_BYTES} bytes`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new ReleaseFormatError('PRODUCT_FILES_INVALID', 'the file manifest is not JSON', {
-      cause,
-    });
-  }
-  const v = value as Partial<Record<keyof ProductFiles, unknown>> | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('not an object');
+  const v: Partial<Record<keyof ProductFiles, unknown>> = parseJsonObject(
+    bytes,
+    MAX_PRODUCT_FILES_BYTES,
+    'PRODUCT_FILES_INVALID',
+    'the file manifest',
+  );
   if (Object.keys(v).sort().join() !== 'files,name,schema,version') {
     throw invalid('fields are not schema, name, version, files');
   }

@@ -18,6 +18,7 @@
  */
 import { utf8, utf8Length } from '@glasshouse/crypto';
 import { ReleaseFormatError } from './errors.js';
+import { parseJsonObject } from './json.js';
 
 export const VERDICT_LIST_SCHEMA = 'glasshouse.verdict-list/v1';
 /** Most verdicts in one list, and the artifact's size cap (about 100 bytes a verdict). */
@@ -127,21 +128,7 @@ export function parseVerdictList(
   bytes: Uint8Array,
   expected?: { readonly name: string; readonly version: string },
 ): VerdictList {
-  if (bytes.length > MAX_VERDICT_LIST_BYTES) {
-    throw invalid(`over ${MAX_VERDICT_LIST_BYTES} bytes`, { size: bytes.length });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new ReleaseFormatError('VERDICT_LIST_INVALID', 'verdict list: not UTF-8 JSON', {
-      cause,
-    });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('not an object');
-  }
-  const v = value as Record<string, unknown>;
+  const v = parseJsonObject(bytes, MAX_VERDICT_LIST_BYTES, 'VERDICT_LIST_INVALID', 'verdict list');
   const keys = Object.keys(v).sort().join(',');
   if (keys !== 'name,schema,verdicts,version') {
     throw invalid('want exactly the fields schema, name, version, verdicts', { fields: keys });
