@@ -4,8 +4,10 @@
 // (packages/bundle/src/engine-child.ts) from the TypeScript sources into
 // dist/, then checks that the bundle needs nothing at run time but Node's
 // own modules and the YARA-X WebAssembly package the tarball carries
-// (bundleDependencies). Same sources, same esbuild, same output: the
-// supervisor's rebuild gets the same bytes.
+// (bundleDependencies). The workspace packages declare "sideEffects":
+// false, so esbuild leaves out every module the agent does not use (the
+// services' servers and databases) with its imports. Same sources, same
+// esbuild, same output: the supervisor's rebuild gets the same bytes.
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
