@@ -32,7 +32,7 @@ describe('portal serve', () => {
     const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/log/`;
     const log = generateSignerKey('example.com/log');
     const witness = generateCosignerKey('example.com/witness');
-    const policy = `# c2sp.org/tlog-policy of the example log, written by a test.\nlog ${log.verifierKey} ${url}\nwitness w ${witness.verifierKey}\nquorum w\n`;
+    const policy = `# c2sp.org/tlog-policy of the example log, written by a test.\nlog ${log.verifierKey} ${url}\nwitness w ${witness.verifierKey} http://127.0.0.1:9/witness\nquorum w\n`;
     portal = await startPortalServer({
       distDir: dir,
       logs: [logFromPolicy(policy)],
@@ -57,7 +57,13 @@ describe('portal serve', () => {
     expect(asset.headers.get('content-type')).toContain('text/javascript');
     expect(asset.headers.get('cache-control')).toContain('immutable');
     const config = (await (await fetch(`${portal.url}portal-config.json`)).json()) as {
-      logs: { id: string; title: string; base: string; policy: string }[];
+      logs: {
+        id: string;
+        title: string;
+        base: string;
+        policy: string;
+        witnesses: Record<string, string>;
+      }[];
       repo: unknown;
       trustBundleFingerprint: string;
     };
@@ -65,6 +71,8 @@ describe('portal serve', () => {
       ['example-log', 'example log', '/svc/example-log/'],
     ]);
     expect(config.logs[0]?.policy).toContain('quorum w');
+    // The witness line's URL is proxied too (its monitoring path).
+    expect(config.logs[0]?.witnesses).toEqual({ w: '/svc/witness-1/' });
     expect(config.repo).toBeNull();
     expect(config.trustBundleFingerprint).toBe('ab'.repeat(32));
   });

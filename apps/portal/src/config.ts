@@ -19,6 +19,8 @@ export interface PortalLog {
   readonly policy: Policy;
   /** Same-origin prefix of its tlog-tiles read API (…/checkpoint, …/tile/…). */
   readonly base: string;
+  /** Policy witness name → same-origin prefix of that witness (c2sp.org/tlog-witness monitoring path). */
+  readonly witnesses: Readonly<Record<string, string>>;
 }
 
 export interface PortalConfig {
@@ -46,12 +48,23 @@ export function parsePortalConfig(value: unknown): PortalConfig {
     if (typeof log.title !== 'string' || log.title === '') throw bad(`logs[${i}].title`);
     if (typeof log.policy !== 'string') throw bad(`logs[${i}].policy`);
     if (!isPath(log.base)) throw bad(`logs[${i}].base`);
+    const policy = parsePolicy(log.policy);
+    const witnesses: Record<string, string> = {};
+    const given = (log.witnesses ?? {}) as Record<string, unknown>;
+    if (typeof given !== 'object') throw bad(`logs[${i}].witnesses`);
+    for (const [name, base] of Object.entries(given)) {
+      if (!isPath(base) || !policy.witnesses.some((w) => w.name === name)) {
+        throw bad(`logs[${i}].witnesses.${name}`);
+      }
+      witnesses[name] = base;
+    }
     return {
       id: log.id,
       title: log.title,
       policyText: log.policy,
-      policy: parsePolicy(log.policy),
+      policy,
       base: log.base,
+      witnesses,
     };
   });
   const optionalPath = (k: string): string | null => {

@@ -227,7 +227,13 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     ]);
     for (const id of logs) {
       const v = await verdicts(page, `[data-log="${id}"]`);
-      expect(Object.keys(v)).toEqual(['log-signature', 'cosignatures', 'tiles', 'consistency']);
+      expect(Object.keys(v)).toEqual([
+        'log-signature',
+        'cosignatures',
+        'tiles',
+        'witness-local-witness',
+        'consistency',
+      ]);
       for (const [check, verdict] of Object.entries(v)) {
         expect(verdict, `${id} ${check}`).toMatch(/^(pass|note) /);
       }
@@ -300,6 +306,10 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(v['log-signature']).toMatch(/^pass /);
     expect(v.cosignatures).toMatch(/^pass /);
     expect(v.consistency).toMatch(/^fail .*PORTAL_ROLLBACK/);
+    // And the witness's own view says the same, even to a browser that never saw the log.
+    expect(v['witness-local-witness']).toMatch(
+      /^fail .*PORTAL_ROLLBACK.*witness local-witness cosigned/,
+    );
     await shot('rollback');
     state.mode = 'none';
     expect(consoleErrors).toEqual([]);

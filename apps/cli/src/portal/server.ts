@@ -31,6 +31,8 @@ export interface PortalLogSource {
   readonly policy: string;
   /** Base URL of its tlog-tiles read API (…/checkpoint, …/tile/…), ending in '/'. */
   readonly url: string;
+  /** The policy's witnesses that give a URL, by policy name: the page reads each one's latest cosigned checkpoint. */
+  readonly witnesses?: Readonly<Record<string, string>>;
 }
 
 export interface PortalServerOptions {
@@ -84,6 +86,18 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
     }
     upstreams.set(log.id, withSlash(log.url));
   }
+  // One proxy path per witness URL, however many logs it cosigns.
+  const witnessIds = new Map<string, string>();
+  for (const log of opts.logs) {
+    for (const url of Object.values(log.witnesses ?? {})) {
+      if (witnessIds.has(withSlash(url))) continue;
+      const id = `witness-${witnessIds.size + 1}`;
+      if (upstreams.has(id))
+        throw new CodedError('PORTAL_CONFIG_INVALID', `log id ${id} is taken by a witness`);
+      witnessIds.set(withSlash(url), id);
+      upstreams.set(id, withSlash(url));
+    }
+  }
   if (opts.repoUrl !== undefined) upstreams.set('repo', withSlash(opts.repoUrl));
   if (opts.assemblyUrl !== undefined) upstreams.set('assembly', withSlash(opts.assemblyUrl));
   return {
@@ -94,6 +108,12 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
         id: l.id,
         title: l.title,
         policy: l.policy,
+        witnesses: Object.fromEntries(
+          Object.entries(l.witnesses ?? {}).map(([name, url]) => [
+            name,
+            `/svc/${witnessIds.get(withSlash(url)) ?? ''}/`,
+          ]),
+        ),
         base: `/svc/${l.id}/`,
       })),
       repo: opts.repoUrl === undefined ? null : '/svc/repo/',

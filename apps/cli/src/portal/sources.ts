@@ -44,7 +44,10 @@ export function logFromPolicy(policy: string, fallbackTitle?: string): PortalLog
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-|-$/g, '')
       .slice(0, 64) || 'log';
-  return { id, title, policy, url: log.url.endsWith('/') ? log.url : `${log.url}/` };
+  const witnesses = Object.fromEntries(
+    parsed.witnesses.flatMap((w) => (w.url === undefined ? [] : [[w.name, w.url]])),
+  );
+  return { id, title, policy, url: log.url.endsWith('/') ? log.url : `${log.url}/`, witnesses };
 }
 
 export interface TrustBundleSources {

@@ -11,6 +11,8 @@ import {
   consistencyProof,
   encodeBase64,
   openCheckpoint,
+  openNote,
+  parseCheckpoint,
   sha256,
   tileHashReader,
   tilePath,
@@ -54,6 +56,11 @@ export function originHash(origin: string): string {
   return hex(sha256(new TextEncoder().encode(origin)));
 }
 
+/** The origin a policy's log signs as: its key name (c2sp.org/tlog-policy). */
+function originOf(log: PortalLog): string {
+  return log.policy.logs[0]?.verifier.name ?? '';
+}
+
 /** The tiles `refs` of a tree of `size`, by path; a partial tile falls back to its full tile. */
 async function fetchTiles(
   base: string,
@@ -87,11 +94,12 @@ export async function checkConsistent(
   older: { size: bigint; rootHash: Uint8Array },
   newer: Checkpoint,
   fetcher?: Fetcher,
+  olderIs = 'already seen',
 ): Promise<string[]> {
   if (older.size > newer.size) {
     throw new CodedError(
       'PORTAL_ROLLBACK',
-      `the log now shows size ${newer.size}, smaller than the ${older.size} already seen: a log never shrinks`,
+      `the log now shows size ${newer.size}, smaller than the ${older.size} ${olderIs}: a log never shrinks`,
       { evidence: { seen: older.size.toString(), now: newer.size.toString() } },
     );
   }
@@ -122,6 +130,22 @@ export async function verifyLog(log: PortalLog, deps: LogDeps): Promise<LogRepor
   const witnessKeys = log.policy.witnesses.map((w) => `${w.name}: ${w.vkey}`).join('\n');
   const base = (id: string, title: string, what: string) => ({ id, title, what });
 
+  // The witnesses' views first: read before the log's checkpoint, a witness
+  // can only be behind it (the log publishes what its witness cosigned).
+  const witnessNotes = new Map(
+    await Promise.all(
+      Object.entries(log.witnesses).map(
+        async ([name, wbase]) =>
+          [
+            name,
+            await fetchText(`${wbase}${originHash(originOf(log))}/checkpoint`, fetcher).then(
+              (note) => ({ note }),
+              (err: unknown) => ({ err }),
+            ),
+          ] as const,
+      ),
+    ),
+  );
   const fetched = await step(
     base(
       'checkpoint',
@@ -236,7 +260,54 @@ export async function verifyLog(log: PortalLog, deps: LogDeps): Promise<LogRepor
     checks.push(tiles.check);
   }
 
-  // 3. Consistency with what this browser saw last.
+  // 3. Each witness's own latest cosigned checkpoint is a prefix of what the log serves.
+  for (const w of log.policy.witnesses) {
+    const got = witnessNotes.get(w.name);
+    if (got === undefined) continue;
+    const wc = base(
+      `witness-${w.name}`,
+      `Witness ${w.name}'s view`,
+      `The newest checkpoint the witness ${w.name} cosigned for this origin, read from the witness itself (c2sp.org/tlog-witness, GET <origin hash>/checkpoint): signed by the log, cosigned by the witness, and a prefix of what the log serves now (RFC 9162 §2.1.4.2). A log serving an older tree than its witness cosigned is rolling back.`,
+    );
+    if (cp === undefined) {
+      checks.push(skipped(wc, 'no verified checkpoint'));
+      continue;
+    }
+    const r = await step(wc, async () => {
+      if ('err' in got) throw got.err;
+      const opened = openNote(got.note, [...log.policy.logs.map((l) => l.verifier), w.verifier]);
+      const signers = new Set(opened.verified.map((v) => v.name));
+      if (!signers.has(cp.origin) || !signers.has(w.verifier.name)) {
+        throw new CodedError(
+          'PORTAL_WITNESS_VIEW_UNSIGNED',
+          `the witness's checkpoint is not signed by both the log and the witness (signed by: ${[...signers].join(', ')})`,
+        );
+      }
+      const seenByWitness = parseCheckpoint(opened.text);
+      if (seenByWitness.origin !== cp.origin) {
+        throw new CodedError(
+          'POLICY_ORIGIN_MISMATCH',
+          `the witness answered for ${seenByWitness.origin}`,
+        );
+      }
+      const proof = await checkConsistent(
+        log.base,
+        seenByWitness,
+        cp,
+        fetcher,
+        `the witness ${w.name} cosigned`,
+      );
+      return {
+        value: undefined,
+        summary: `the witness cosigned size ${seenByWitness.size}; the log's size ${cp.size} extends it`,
+        against: `${log.policy.logs.map((l) => l.vkey).join('\n')}\n${w.name}: ${w.vkey}`,
+        proof: [got.note, ...proof],
+      };
+    });
+    checks.push(r.check);
+  }
+
+  // 4. Consistency with what this browser saw last.
   const key = log.policy.logs.map((l) => l.vkey).join(' ');
   const seenCheck = base(
     'consistency',
