@@ -273,6 +273,11 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     for (const [check, verdict] of Object.entries(r)) expect(verdict, check).toMatch(/^pass /);
     expect(r.vsa).toContain('PASSED');
     expect(r.tuf).toContain('the vendor and the supervisor');
+    // Every other release the stack published verifies too.
+    const statuses = await page
+      .locator('[data-release]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
+    expect(statuses.every((st) => st === 'pass')).toBe(true);
     await shot('releases');
   }, 240_000);
 
