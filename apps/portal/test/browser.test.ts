@@ -14,7 +14,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { encodeCanonical } from '@glasshouse/attest';
+import { loadTufKey } from '@glasshouse/distribution';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureCliBuilt,
@@ -51,23 +54,25 @@ const LISTEN_FLAGS = [
 const WITNESS_NAME = 'localhost/glasshouse/witness';
 const WAIT_MS = 90_000;
 
-type Mode = 'none' | 'tile' | 'cosignature' | 'rollback';
+type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
   portalUrl: string,
-  state: { mode: Mode; oldCheckpoint: string },
+  state: { mode: Mode; oldCheckpoint: string; forged: Map<string, Buffer> },
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     void (async () => {
       const path = req.url ?? '/';
       const upstream = await fetch(new URL(path, portalUrl), { method: req.method ?? 'GET' });
-      let body = Buffer.from(await upstream.arrayBuffer());
+      let body: Buffer = Buffer.from(await upstream.arrayBuffer());
       if (path === '/svc/release-log/checkpoint') {
         if (state.mode === 'cosignature')
           body = Buffer.from(forgeCosignature(body.toString('utf8')));
         if (state.mode === 'rollback') body = Buffer.from(state.oldCheckpoint);
       }
+      const forged = state.mode === 'vendor-only' ? state.forged.get(path) : undefined;
+      if (forged !== undefined) body = forged;
       if (state.mode === 'tile' && path.startsWith('/svc/release-log/tile/0/')) {
         body = Buffer.from(body);
         body[0] = (body[0] ?? 0) ^ 1;
@@ -98,6 +103,52 @@ function forgeCosignature(note: string): string {
   });
 }
 
+/**
+ * What a vendor could publish alone: the releases metadata with only its own
+ * release key's signature, listed by a snapshot and a timestamp it re-signs
+ * with its own online keys (the repository's files, the vendor's keys).
+ */
+async function vendorOnlyReleases(
+  portalUrl: string,
+  dataDir: string,
+): Promise<Map<string, Buffer>> {
+  const keys = join(dataDir, 'vendor', 'repo', 'keys');
+  const [release, snapshotKey, timestampKey] = await Promise.all(
+    ['release.pem', 'snapshot.pem', 'timestamp.pem'].map((f) => loadTufKey(join(keys, f))),
+  );
+  const get = async (file: string) =>
+    (await (await fetch(`${portalUrl}svc/repo/metadata/${file}`)).json()) as {
+      signed: Record<string, unknown> & { meta: Record<string, { version: number }> };
+      signatures: { keyid: string; sig: string }[];
+    };
+  const sign = (signed: object, key: typeof release) => ({
+    keyid: key!.keyid,
+    sig: Buffer.from(key!.sign(encodeCanonical(signed))).toString('hex'),
+  });
+  const listed = (bytes: Buffer, version: number) => ({
+    version,
+    length: bytes.length,
+    hashes: { sha256: createHash('sha256').update(bytes).digest('hex') },
+  });
+  const timestamp = await get('timestamp.json');
+  const snapVersion = timestamp.signed.meta['snapshot.json']!.version;
+  const snapshot = await get(`${snapVersion}.snapshot.json`);
+  const relVersion = snapshot.signed.meta['releases.json']!.version;
+  const releases = await get(`${relVersion}.releases.json`);
+  releases.signatures = releases.signatures.filter((sig) => sig.keyid === release!.keyid);
+  const relBytes = Buffer.from(JSON.stringify(releases));
+  snapshot.signed.meta['releases.json'] = listed(relBytes, relVersion);
+  snapshot.signatures = [sign(snapshot.signed, snapshotKey)];
+  const snapBytes = Buffer.from(JSON.stringify(snapshot));
+  timestamp.signed.meta['snapshot.json'] = listed(snapBytes, snapVersion);
+  timestamp.signatures = [sign(timestamp.signed, timestampKey)];
+  return new Map([
+    ['/svc/repo/metadata/timestamp.json', Buffer.from(JSON.stringify(timestamp))],
+    [`/svc/repo/metadata/${snapVersion}.snapshot.json`, snapBytes],
+    [`/svc/repo/metadata/${relVersion}.releases.json`, relBytes],
+  ]);
+}
+
 interface Ready {
   portalUrl: string;
   logUrl: string;
@@ -125,7 +176,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
   let proxy: { server: Server; url: string } | undefined;
   let proxyUrl = '';
   let releaseId = '';
-  const state = { mode: 'none' as Mode, oldCheckpoint: '' };
+  const state = { mode: 'none' as Mode, oldCheckpoint: '', forged: new Map<string, Buffer>() };
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -168,6 +219,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       if (Date.now() > deadline) throw new Error('the release log did not grow');
       await new Promise((r) => setTimeout(r, 200));
     }
+    state.forged = await vendorOnlyReleases(portalUrl, started.value.dataDir);
     proxy = await startTamperingProxy(portalUrl, state);
     proxyUrl = proxy.url;
     browser = await chromium.launch({
@@ -316,6 +368,19 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       /^fail .*PORTAL_ROLLBACK.*witness local-witness cosigned/,
     );
     await shot('rollback');
+  }, 120_000);
+
+  it("shows releases metadata without the supervisor's signature red, with its reason", async () => {
+    state.mode = 'vendor-only';
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/releases`);
+    await page.locator('[data-card="repository"]').waitFor({ timeout: WAIT_MS });
+    const repo = await verdicts(page, '[data-card="repository"]');
+    expect(repo['trust-bundle']).toMatch(/^pass /);
+    expect(repo.tuf).toMatch(/^fail .*TUF_THRESHOLD_NOT_MET: releases has 1 valid signature/);
+    const r = await verdicts(page, `[data-release="${releaseId}"]`);
+    expect(r.tuf).toMatch(/^fail /);
+    await shot('vendor-only-releases');
     state.mode = 'none';
     expect(consoleErrors).toEqual([]);
   }, 120_000);

@@ -47,6 +47,8 @@ export function verifyRoleMetadata(
   type: string,
   role: RoleKeys,
   now: Date,
+  /** The role's name in messages (a delegated role has `_type` targets). */
+  name = type,
 ): VerifiedRole {
   let doc: Json;
   try {
@@ -71,7 +73,7 @@ export function verifyRoleMetadata(
     if (!key.verify(message, fromHex(sig.sig))) {
       throw fail(
         'TUF_SIGNATURE_INVALID',
-        `the ${type} signature by key ${keyid.slice(0, 16)}… does not verify`,
+        `the ${name} signature by key ${keyid.slice(0, 16)}… does not verify`,
       );
     }
     signedBy.push(keyid);
@@ -79,12 +81,12 @@ export function verifyRoleMetadata(
   if (signedBy.length < role.threshold) {
     throw fail(
       'TUF_THRESHOLD_NOT_MET',
-      `${type} has ${signedBy.length} valid signature(s) of the role's keys; its threshold is ${role.threshold}`,
+      `${name} has ${signedBy.length} valid signature(s) of the role's keys; its threshold is ${role.threshold}`,
     );
   }
   const expires = typeof signed.expires === 'string' ? Date.parse(signed.expires) : NaN;
   if (!(expires > now.getTime()))
-    throw fail('TUF_EXPIRED', `${type} expired at ${String(signed.expires)}`);
+    throw fail('TUF_EXPIRED', `${name} expired at ${String(signed.expires)}`);
   return { signed, signedBy, threshold: role.threshold, sha256: sha256Hex(bytes) };
 }
 
@@ -165,6 +167,7 @@ export async function verifyTufChain(
     'targets',
     { keys: releaseKeys, keyids: role.keyids as string[], threshold: role.threshold as number },
     now,
+    'releases',
   );
   return { timestamp, snapshot, targets, releases, releaseKeys };
 }
