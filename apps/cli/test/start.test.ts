@@ -134,6 +134,18 @@ async function start(
   return { ...started, ready: started.value };
 }
 
+/** The sites answer for the demo list's known-good installer from the verdict list alone. */
+async function expectListedGood(ready: Ready): Promise<void> {
+  const installer = sha256(Buffer.from('glasshouse demo installer'));
+  for (const url of Object.values(ready.sites)) {
+    const answer = (await (await fetch(`${url}reputation/${installer}`)).json()) as {
+      verdict: string;
+      source: string[];
+    };
+    expect(answer).toMatchObject({ verdict: 'known-good', source: ['verdict-list'] });
+  }
+}
+
 async function stop(
   started: Started,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -358,10 +370,10 @@ describe('glasshouse start (npm start)', () => {
       `ok: index ${index} in localhost/glasshouse/log at tree size ${verified.checkpoint.size}, cosigned by local-witness\n`,
     );
 
-    // The supervisor's monitor saw both entries (rules, then the agent's
-    // product release) and had nothing to say.
-    expect(size).toBe(2n);
-    expect(first.stdout()).toMatch(/verified +size 2, no alerts/);
+    // The supervisor's monitor saw every entry (rules, the agent's product
+    // release, the vendor's verdict list) and had nothing to say.
+    expect(size).toBe(3n);
+    expect(first.stdout()).toMatch(/verified +size 3, no alerts/);
 
     // (3) An endpoint: the trust bundle, then the supervised rules, then a scan.
     await protectAnEndpoint(work, ready);
@@ -392,6 +404,11 @@ describe('glasshouse start (npm start)', () => {
       await fetch(`${ready.sites['ch-zrh']}reputation/${sha256(Buffer.from(eicarTestFile()))}`)
     ).json()) as { verdict: string };
     expect(reputation.verdict).toBe('known-bad');
+    // The vendor's verdict list: a supervised release each site checked before serving it.
+    await expectListedGood(ready);
+    expect(first.stderr()).toMatch(
+      /site ch-zrh: verdicts: 2 verdicts of demo-verdicts 1\.0\.0 imported \(TUF both signatures/,
+    );
 
     // (5) The access half: the demo's four accesses, and the customer's check as printed.
     await checkAccessHalf(first, data);
@@ -419,6 +436,7 @@ describe('glasshouse start (npm start)', () => {
     expect(second.stderr()).not.toContain('access demo:');
     expect(second.ready.accessDemo).toEqual(ready.accessDemo);
     await checkAccessHalf(second, data);
+    await expectListedGood(second.ready);
     // SIGTERM to the process group (what service managers and containers send).
     await stopNpmStart(second, 'group');
   }, 240_000);

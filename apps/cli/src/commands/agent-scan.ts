@@ -206,6 +206,20 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
  * known-bad ones, queues every detection (local and cloud) and sends them.
  * Returns the number of files the cloud flagged.
  */
+/** Why the site says known-bad: the vendor's verdict list, other agents' reports, or both. */
+function cloudEvidence(r: {
+  source: readonly string[];
+  detections: number;
+  firstSeen: string | null;
+}): string {
+  const parts: string[] = [];
+  if (r.source.includes('verdict-list')) parts.push("on the vendor's verdict list");
+  if (r.detections > 0 || !r.source.includes('verdict-list')) {
+    parts.push(`${r.detections} detections, first seen ${r.firstSeen ?? '?'}`);
+  }
+  return parts.join('; ');
+}
+
 async function cloudStep(
   dir: string,
   matched: readonly { path: string; rules: readonly string[] }[],
@@ -227,8 +241,8 @@ async function cloudStep(
     flagged++;
     io.stdout(
       json
-        ? `${JSON.stringify({ type: 'cloud', path, sha256, verdict: r.verdict, detections: r.detections, firstSeen: r.firstSeen, site: lookup.site })}\n`
-        : `${shown(path)}: cloud known-bad (site ${lookup.site}, ${r.detections} detections, first seen ${r.firstSeen ?? '?'})\n`,
+        ? `${JSON.stringify({ type: 'cloud', path, sha256, verdict: r.verdict, source: r.source, detections: r.detections, firstSeen: r.firstSeen, site: lookup.site })}\n`
+        : `${shown(path)}: cloud known-bad (site ${lookup.site}, ${cloudEvidence(r)})\n`,
     );
     detections.push(detectionAt(path, sha256, null, 'malicious'));
   }

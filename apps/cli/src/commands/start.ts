@@ -144,7 +144,18 @@ export function registerStartCommand(program: Command, io: Io): void {
             router: opts.routerListen,
             sites: { 'ch-zrh': opts.siteListen, 'us-iad': opts.secondSiteListen },
           },
-          { siteReaders: [preparedAccess.gatewayKey] },
+          {
+            siteReaders: [preparedAccess.gatewayKey],
+            ...(release.verdicts === undefined
+              ? {}
+              : {
+                  verdicts: {
+                    ...release.verdicts,
+                    trustBundle: ctx.paths.trustBundle,
+                    fingerprint: release.trustBundle.fingerprint,
+                  },
+                }),
+          },
         );
         later.push(data);
         later.push(

@@ -9,14 +9,20 @@
  * during it (the trust bundle carries the residency trust); the rest after.
  */
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { initAgentFromTrustBundle } from '@glasshouse/agent';
 import type { Site } from '@glasshouse/residency';
 import type { ResidencyStatus } from '@glasshouse/telemetry';
 import { readCallerKey } from '../callers.js';
 import { formatResidencyStatus } from '../commands/residency-status.js';
 import { cliAlertSink } from '../commands/monitor.js';
-import { openResidencyMonitor, startRouter, startSite } from '../residency/services.js';
+import {
+  openResidencyMonitor,
+  startRouter,
+  startSite,
+  type VerdictFollowing,
+} from '../residency/services.js';
 import type { HalfReport, StartContext } from './context.js';
 import {
   DEMO_DROPPER_TEXT,
@@ -25,6 +31,7 @@ import {
   type DemoEndpoint,
 } from './data-demo.js';
 import { ensureDemoPolicy } from './data-policy.js';
+import { DEMO_LISTED_BAD_TEXT, DEMO_LISTED_GOOD_TEXT, sha256Text } from './demo-verdicts.js';
 import { DEMO_SITES, SITE_LOG_KEY_FILE, type PreparedData } from './data-prepare.js';
 import type { RunningResidencyLog } from './data-residency-log.js';
 import { shownPath } from './summary.js';
@@ -43,6 +50,43 @@ export interface DataListen {
 export interface DataCallers {
   /** The access gateway's caller keys: the sites let them read sealed batches. */
   readonly siteReaders?: readonly KeyObject[];
+  /** The vendor verdict list release the sites serve, and the trust bundle they check it with. */
+  readonly verdicts?: SiteVerdicts;
+}
+
+export interface SiteVerdicts {
+  readonly name: string;
+  readonly source: string;
+  /** The endpoints' trust bundle (path) and its fingerprint. */
+  readonly trustBundle: string;
+  readonly fingerprint: string;
+}
+
+/** How often a site looks for a newer verdict list. */
+const VERDICTS_INTERVAL_MS = 60_000;
+
+/**
+ * A site's follower of the verdict list: an agent directory initialised
+ * from the trust bundle once, so the list gets every check rules get.
+ */
+async function siteVerdicts(
+  dir: string,
+  v: SiteVerdicts | undefined,
+): Promise<VerdictFollowing | undefined> {
+  if (v === undefined) return undefined;
+  const follower = join(dir, 'verdicts-follower');
+  const pinned = join(follower, 'trust-bundle.fingerprint');
+  // A start on other ports co-signs a new bundle (new URLs): follow that one from scratch.
+  if ((await readFile(pinned, 'utf8').catch(() => '')) !== v.fingerprint) {
+    await rm(follower, { recursive: true, force: true });
+    await initAgentFromTrustBundle({
+      dir: follower,
+      bundle: await readFile(v.trustBundle),
+      fingerprint: v.fingerprint,
+    });
+    await writeFile(pinned, v.fingerprint);
+  }
+  return { dir: follower, name: v.name, source: v.source, intervalMs: VERDICTS_INTERVAL_MS };
 }
 
 export async function startDataHalf(
@@ -69,6 +113,7 @@ export async function startDataHalf(
       trust,
       routerKeys: [routerKey],
       readerKeys: callers.siteReaders ?? [],
+      verdicts: await siteVerdicts(dir, callers.verdicts),
       io: ctx.io,
     });
     ctx.closers.add(() => running.close());
@@ -209,9 +254,13 @@ function report(
     `  npx glasshouse customer init --dir ${myCustomer}`,
     `  npx glasshouse customer enroll --dir ${myCustomer} --region EU --router ${r.routerUrl}`,
     `  npx glasshouse agent enroll --dir ${endpoint} --customer-key ${myCustomer}/customer.key --router ${r.routerUrl}`,
-    '  # a file no local rule flags, known-bad at the designated site: scan --cloud reports it as sealed telemetry',
+    "  # files no local rule flags: one known-bad from other agents' telemetry, one on the vendor's verdict list",
+    '  # (a supervised release each site checks like rules); scan --cloud reports both as sealed telemetry',
     `  mkdir -p ${scanMe} && printf '${DEMO_DROPPER_TEXT}' > ${scanMe}/dropper.bin`,
+    `  printf '${DEMO_LISTED_BAD_TEXT}' > ${scanMe}/listed.bin`,
     `  npx glasshouse agent scan --cloud --dir ${endpoint} ${scanMe}`,
+    "  # the vendor's verdict list also vouches for files: the site answers known-good, source verdict-list",
+    `  curl -s ${zurich?.url ?? ''}reputation/${sha256Text(DEMO_LISTED_GOOD_TEXT)}`,
     `  npx glasshouse agent telemetry --dir ${endpoint}`,
   ];
   return {

@@ -28,6 +28,8 @@ export function startPaths(data: string) {
     demoSource: join(data, 'demo-source'),
     /** The agent's own sources, built into its product release (start/product-source.ts). */
     productSource: join(data, 'agent-source'),
+    /** The vendor verdict list's source (start/demo-verdicts.ts). */
+    verdictsSource: join(data, 'verdicts-source'),
     /** The demo release's release-log entry, rebuilt from its TUF targets. */
     demoEntry: join(data, 'demo-release-log-entry.json'),
     /** Public: what an endpoint pins (`agent init --trust`), also served by the repository. */

@@ -63,6 +63,11 @@ import {
 import { ensureDemoSource } from './demo-source.js';
 import { PRODUCT_RELEASE_NAME, ensureProductSource } from './product-source.js';
 import { writeIfChanged } from './files.js';
+import {
+  DEMO_VERDICTS_NAME,
+  DEMO_VERDICTS_REVIEW_NOTE,
+  ensureDemoVerdictsSource,
+} from './demo-verdicts.js';
 import { pinEachOther } from './pinning.js';
 import {
   startReleaseLogMonitor,
@@ -101,6 +106,8 @@ export interface ReleaseHalf {
   readonly release: PublishedRelease | undefined;
   /** The agent's own product release; undefined when skipped (no git, or its build inputs missing). */
   readonly product: PublishedRelease | undefined;
+  /** The vendor verdict list release the sites follow; undefined when the demo was skipped. */
+  readonly verdicts: { readonly name: string; readonly source: string } | undefined;
   readonly trustBundle: { readonly url: string; readonly fingerprint: string };
 }
 
@@ -239,6 +246,7 @@ export async function startReleaseHalf(
   // services still run and the summary says how to get the demo.
   let release: PublishedRelease | undefined;
   let product: PublishedRelease | undefined;
+  let verdicts: ReleaseHalf['verdicts'];
   if (gitInstalled()) {
     const demo = {
       assemblyUrl: assembly.url,
@@ -280,6 +288,14 @@ export async function startReleaseHalf(
       if (!(err instanceof CodedError && err.code === 'START_PRODUCT_UNAVAILABLE')) throw err;
       say(`the agent's product release is skipped: ${err.message}`);
     }
+    checkStop();
+    // And the vendor verdict list the data sites serve, through the same flow.
+    await ensureDemoRelease(demo, {
+      name: DEMO_VERDICTS_NAME,
+      source: () => ensureDemoVerdictsSource(paths.verdictsSource),
+      reviewNote: DEMO_VERDICTS_REVIEW_NOTE,
+    });
+    verdicts = { name: DEMO_VERDICTS_NAME, source: normalizeSourceUri(paths.verdictsSource) };
     checkStop();
   } else {
     say('git is not installed: the demo release is skipped (install git and start again)');
@@ -344,6 +360,7 @@ export async function startReleaseHalf(
     repoFindings,
     release,
     product,
+    verdicts,
     trustBundle: { url: `${repoUrl}${TRUST_BUNDLE_PATH}`, fingerprint: trustBundle.fingerprint },
   };
 }
