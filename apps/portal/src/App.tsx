@@ -12,10 +12,14 @@ import { fetchJson } from './verify/fetch.js';
 
 // Loaded when first opened: the first page needs only @glasshouse/tlog, not attest and release-format.
 const Releases = lazy(() => import('./pages/Releases.js').then((m) => ({ default: m.Releases })));
+const Residency = lazy(() =>
+  import('./pages/Residency.js').then((m) => ({ default: m.Residency })),
+);
 
 const PAGES = [
   { hash: '#/', title: 'Overview' },
   { hash: '#/releases', title: 'Releases' },
+  { hash: '#/residency', title: 'Residency' },
 ] as const;
 
 function currentPage(): string {
@@ -71,6 +75,11 @@ export function App() {
         )}
         {config === undefined && error === undefined && <p>Loading the trust roots…</p>}
         {config !== undefined && page === '#/' && <Overview config={config} />}
+        {config !== undefined && page === '#/residency' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <Residency config={config} />
+          </Suspense>
+        )}
         {config !== undefined && page === '#/releases' && (
           <Suspense fallback={<p>Loading…</p>}>
             <Releases config={config} />

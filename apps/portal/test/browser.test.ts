@@ -333,6 +333,19 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     await shot('releases');
   }, 240_000);
 
+  it('replays the residency log: the policy in force, its history, the regions each site holds', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/residency`);
+    await page.locator('[data-card="residency-log"]').waitFor({ timeout: WAIT_MS });
+    const v = await verdicts(page, '[data-card="residency-log"]');
+    expect(Object.keys(v)).toEqual(['trust-bundle', 'checkpoint', 'entries', 'fold']);
+    for (const [check, verdict] of Object.entries(v)) expect(verdict, check).toMatch(/^pass /);
+    expect(await page.locator('[data-site="ch-zrh"]').innerText()).toContain('EU');
+    expect(await page.locator('[data-site="us-iad"]').innerText()).toContain('every other region');
+    expect(await page.locator('[data-table="history"] tbody tr').count()).toBeGreaterThan(0);
+    await shot('residency');
+  }, 120_000);
+
   it('shows a modified tile red, with its reason', async () => {
     state.mode = 'tile';
     await overview();

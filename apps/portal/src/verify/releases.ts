@@ -22,20 +22,17 @@ import {
 import { CodedError } from '@glasshouse/errors';
 import {
   encodeReleaseLogEntry,
-  openTrustBundle,
   releaseResourceUri,
-  verifyTrustBundleFingerprint,
   type ReleaseRecord,
   type TrustBundle,
 } from '@glasshouse/release-format';
 import { encodeBase64, openCheckpoint, parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
 import type { PortalConfig } from '../config.js';
 import { skipped, step, type Check } from './check.js';
-import { fetchBytes, fetchJson, fetchText, type Fetcher } from './fetch.js';
+import { fetchJson, fetchText, type Fetcher } from './fetch.js';
 import { checkConsistent } from './logs.js';
+import { openPinnedTrustBundle } from './trust.js';
 import { fetchTarget, targetsOf, verifyTufChain, type TufChain, type TufTarget } from './tuf.js';
-
-export const TRUST_BUNDLE_PATH = '.well-known/glasshouse/trust-bundle.json';
 
 export interface ReleaseReport {
   readonly id: string;
@@ -63,31 +60,7 @@ export async function verifyReleases(
   if (repo === null) return { trust: [], releases: [] };
   const trust: Check[] = [];
 
-  const bundleStep = await step(
-    {
-      id: 'trust-bundle',
-      title: 'Trust bundle',
-      what: "The trust bundle is a DSSE envelope signed by the vendor's and the supervisor's TUF root keys, both root-role keys of the TUF root it carries (TUF 4.3); its SHA-256 must be the fingerprint the portal's operator pinned.",
-    },
-    async () => {
-      const bytes = await fetchBytes(`${repo}${TRUST_BUNDLE_PATH}`, fetcher);
-      const fingerprint = sha256Hex(bytes);
-      if (config.trustBundleFingerprint !== null) {
-        verifyTrustBundleFingerprint(bytes, config.trustBundleFingerprint);
-      }
-      const bundle = openTrustBundle(bytes);
-      return {
-        value: bundle,
-        summary: `both root signatures valid; sha256 ${fingerprint}${config.trustBundleFingerprint === null ? ' (no fingerprint pinned)' : ' = the pinned fingerprint'}`,
-        against: `TUF root v${String(bundle.tufRoot.signed.version)} root role; pinned ${config.trustBundleFingerprint ?? 'nothing'}`,
-        proof: [
-          `sha256 ${fingerprint}`,
-          `supervisor verifier ${bundle.supervisor.verifierId}`,
-          `builder ${bundle.builder.builderId}`,
-        ],
-      };
-    },
-  );
+  const bundleStep = await openPinnedTrustBundle(config, repo, fetcher);
   trust.push(bundleStep.check);
   const bundle = bundleStep.value;
 
