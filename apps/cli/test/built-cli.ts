@@ -154,3 +154,23 @@ export function ensurePortalBuilt(): void {
     stdio: 'inherit',
   });
 }
+
+/** Every address option of `start`, each on a port the system picks: what a test of `start` passes. */
+export function startListenOnFreePorts(): string[] {
+  return [
+    '--listen',
+    '--witness-listen',
+    '--assembly-listen',
+    '--repo-listen',
+    '--residency-log-listen',
+    '--router-listen',
+    '--site-listen',
+    '--second-site-listen',
+    '--access-log-listen',
+    '--access-index-listen',
+    '--access-index-log-listen',
+    '--gateway-listen',
+    '--key-release-listen',
+    '--portal-listen',
+  ].flatMap((flag) => [flag, '127.0.0.1:0']);
+}

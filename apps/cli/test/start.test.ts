@@ -45,6 +45,7 @@ import {
   ensureCliBuilt,
   runBuiltCli,
   spawnBuiltCliUntil,
+  startListenOnFreePorts,
   type SpawnedCli,
 } from './built-cli.js';
 
@@ -104,25 +105,7 @@ async function start(
   data: string,
   { timeoutMs = 120_000, env = process.env, npm = true } = {},
 ): Promise<Started> {
-  const args = ['start', '--data', data];
-  for (const flag of [
-    '--listen',
-    '--witness-listen',
-    '--assembly-listen',
-    '--repo-listen',
-    '--residency-log-listen',
-    '--router-listen',
-    '--site-listen',
-    '--second-site-listen',
-    '--access-log-listen',
-    '--access-index-listen',
-    '--access-index-log-listen',
-    '--gateway-listen',
-    '--key-release-listen',
-    '--portal-listen',
-  ]) {
-    args.push(flag, '127.0.0.1:0');
-  }
+  const args = ['start', '--data', data, ...startListenOnFreePorts()];
   const started = await spawnBuiltCliUntil(
     args,
     (out) => {

@@ -24,6 +24,7 @@ import {
   ensurePortalBuilt,
   runBuiltCli,
   spawnBuiltCliUntil,
+  startListenOnFreePorts,
   type SpawnedCli,
 } from '../../cli/test/built-cli.js';
 
@@ -35,22 +36,6 @@ if (!haveChromium) {
   );
 }
 
-const LISTEN_FLAGS = [
-  '--listen',
-  '--witness-listen',
-  '--assembly-listen',
-  '--repo-listen',
-  '--residency-log-listen',
-  '--router-listen',
-  '--site-listen',
-  '--second-site-listen',
-  '--access-log-listen',
-  '--access-index-listen',
-  '--access-index-log-listen',
-  '--gateway-listen',
-  '--key-release-listen',
-  '--portal-listen',
-];
 const WITNESS_NAME = 'localhost/glasshouse/witness';
 const WAIT_MS = 90_000;
 
@@ -184,8 +169,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     ensurePortalBuilt();
     const dir = await mkdtemp(join(tmpdir(), 'portal-test-'));
     work = dir;
-    const args = ['start', '--data', join(dir, 'data')];
-    for (const flag of LISTEN_FLAGS) args.push(flag, '127.0.0.1:0');
+    const args = ['start', '--data', join(dir, 'data'), ...startListenOnFreePorts()];
     const started = await spawnBuiltCliUntil(
       args,
       (out) => {

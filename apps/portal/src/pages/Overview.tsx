@@ -1,8 +1,7 @@
 /** Overview: every log the stack runs, each verified in this browser. */
-import { useEffect, useState } from 'react';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
-import { reasonOf } from '../verify/check.js';
+import { useVerified } from '../useVerified.js';
 import { verifyLog, type LogReport } from '../verify/logs.js';
 import { openSeenStore } from '../verify/seen.js';
 
@@ -13,23 +12,14 @@ function age(seconds: number | undefined): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
+/** Every log at once, against the checkpoints this browser saw (IndexedDB). */
+async function verifyAllLogs(config: PortalConfig, now: Date): Promise<LogReport[]> {
+  const seen = await openSeenStore();
+  return Promise.all(config.logs.map((log) => verifyLog(log, { seen, now })));
+}
+
 export function Overview({ config }: { config: PortalConfig }) {
-  const [reports, setReports] = useState<LogReport[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
-    const run = { live: true };
-    (async () => {
-      const seen = await openSeenStore();
-      const now = new Date();
-      const all = await Promise.all(config.logs.map((log) => verifyLog(log, { seen, now })));
-      if (run.live) setReports(all);
-    })().catch((err: unknown) => {
-      if (run.live) setError(reasonOf(err));
-    });
-    return () => {
-      run.live = false;
-    };
-  }, [config]);
+  const { report: reports, error } = useVerified(config, verifyAllLogs);
 
   if (error !== undefined)
     return (

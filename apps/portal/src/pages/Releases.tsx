@@ -1,26 +1,11 @@
 /** Releases: each release with its source, recipe, provenance, VSA, TUF state and release-log inclusion. */
-import { useEffect, useState } from 'react';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
-import { reasonOf } from '../verify/check.js';
-import { verifyReleases, type ReleasesReport } from '../verify/releases.js';
+import { useVerified } from '../useVerified.js';
+import { verifyReleases } from '../verify/releases.js';
 
 export function Releases({ config }: { config: PortalConfig }) {
-  const [report, setReport] = useState<ReleasesReport | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
-    const run = { live: true };
-    verifyReleases(config, new Date())
-      .then((r) => {
-        if (run.live) setReport(r);
-      })
-      .catch((err: unknown) => {
-        if (run.live) setError(reasonOf(err));
-      });
-    return () => {
-      run.live = false;
-    };
-  }, [config]);
+  const { report, error } = useVerified(config, verifyReleases);
 
   if (config.repo === null) return <p>This stack runs no update repository.</p>;
   if (error !== undefined)

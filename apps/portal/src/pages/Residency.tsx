@@ -1,26 +1,11 @@
 /** Residency: the policy in force, its history, the regions each site holds, enrollments per region. */
-import { useEffect, useState } from 'react';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
-import { reasonOf } from '../verify/check.js';
-import { verifyResidency, type ResidencyReport } from '../verify/residency.js';
+import { useVerified } from '../useVerified.js';
+import { verifyResidency } from '../verify/residency.js';
 
 export function Residency({ config }: { config: PortalConfig }) {
-  const [report, setReport] = useState<ResidencyReport | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
-    const run = { live: true };
-    verifyResidency(config, new Date())
-      .then((r) => {
-        if (run.live) setReport(r);
-      })
-      .catch((err: unknown) => {
-        if (run.live) setError(reasonOf(err));
-      });
-    return () => {
-      run.live = false;
-    };
-  }, [config]);
+  const { report, error } = useVerified(config, verifyResidency);
 
   if (error !== undefined)
     return (
