@@ -12,6 +12,7 @@ import { fetchJson } from './verify/fetch.js';
 
 // Loaded when first opened: the first page needs only @glasshouse/tlog, not attest and release-format.
 const Releases = lazy(() => import('./pages/Releases.js').then((m) => ({ default: m.Releases })));
+const Access = lazy(() => import('./pages/Access.js').then((m) => ({ default: m.Access })));
 const Residency = lazy(() =>
   import('./pages/Residency.js').then((m) => ({ default: m.Residency })),
 );
@@ -20,6 +21,7 @@ const PAGES = [
   { hash: '#/', title: 'Overview' },
   { hash: '#/releases', title: 'Releases' },
   { hash: '#/residency', title: 'Residency' },
+  { hash: '#/access', title: 'Access' },
 ] as const;
 
 function currentPage(): string {
@@ -75,6 +77,11 @@ export function App() {
         )}
         {config === undefined && error === undefined && <p>Loading the trust roots…</p>}
         {config !== undefined && page === '#/' && <Overview config={config} />}
+        {config !== undefined && page === '#/access' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <Access config={config} />
+          </Suspense>
+        )}
         {config !== undefined && page === '#/residency' && (
           <Suspense fallback={<p>Loading…</p>}>
             <Residency config={config} />

@@ -330,6 +330,25 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     await shot('residency');
   }, 120_000);
 
+  it('replays the access log: every record, filters with labels, counts per justification', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/access`);
+    await page.locator('[data-card="access-log"]').waitFor({ timeout: WAIT_MS });
+    const v = await verdicts(page, '[data-card="access-log"]');
+    expect(Object.keys(v)).toEqual(['checkpoint', 'entries', 'records']);
+    for (const [check, verdict] of Object.entries(v)) expect(verdict, check).toMatch(/^pass /);
+    const all = await page.locator('[data-record]').count();
+    expect(all).toBeGreaterThan(0);
+    // A filter, chosen by its label, narrows the table.
+    const site = page.getByLabel('Site');
+    const first = await site.locator('option').nth(1).getAttribute('value');
+    await site.selectOption(first ?? '');
+    const some = await page.locator('[data-record]').count();
+    expect(some).toBeGreaterThan(0);
+    expect(some).toBeLessThanOrEqual(all);
+    await shot('access');
+  }, 120_000);
+
   it('shows a modified tile red, with its reason', async () => {
     state.mode = 'tile';
     await overview();

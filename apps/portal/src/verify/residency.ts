@@ -8,27 +8,13 @@
  * policy in force, its history, the regions each site holds, enrollments per
  * region) is what that fold produced.
  */
-import { CodedError } from '@glasshouse/errors';
 import { decodePublicKey, ResidencyState, type ResidencyPolicy } from '@glasshouse/residency';
-import {
-  bytesEqual,
-  CompactRange,
-  decodeBundle,
-  encodeBase64,
-  hashLeaf,
-  parsePolicy,
-  tilePath,
-  verifyCheckpointWithPolicy,
-  type Checkpoint,
-} from '@glasshouse/tlog';
+import { parsePolicy, verifyCheckpointWithPolicy, type Checkpoint } from '@glasshouse/tlog';
 import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
-import { fetchBytes, fetchText, type Fetcher } from './fetch.js';
+import { ENTRIES_CHECK, replayEntries } from './entries.js';
+import { fetchText, type Fetcher } from './fetch.js';
 import { openPinnedTrustBundle } from './trust.js';
-
-/** Entries the page replays at most (the residency log holds policies and enrollments: small). */
-export const MAX_REPLAYED_ENTRIES = 100_000;
-const WIDTH = 256;
 
 export interface PolicyVersion {
   readonly index: bigint;
@@ -42,35 +28,6 @@ export interface ResidencyReport {
   /** Latest enrollment's region of each customer, counted per region. */
   readonly enrollmentsByRegion: Readonly<Record<string, number>>;
   readonly size: bigint | undefined;
-}
-
-async function readEntries(base: string, size: bigint, fetcher?: Fetcher): Promise<Uint8Array[]> {
-  const entries: Uint8Array[] = [];
-  for (let k = 0n; k * BigInt(WIDTH) < size; k++) {
-    const width = Number(
-      size - k * BigInt(WIDTH) < BigInt(WIDTH) ? size - k * BigInt(WIDTH) : BigInt(WIDTH),
-    );
-    let bytes: Uint8Array;
-    try {
-      bytes = await fetchBytes(`${base}${tilePath({ kind: 'entries', index: k, width })}`, fetcher);
-    } catch (err) {
-      // c2sp.org/tlog-tiles: a partial bundle may be gone once the full one exists.
-      if (width === WIDTH) throw err;
-      bytes = await fetchBytes(
-        `${base}${tilePath({ kind: 'entries', index: k, width: WIDTH })}`,
-        fetcher,
-      );
-    }
-    const bundle = decodeBundle(bytes, { maxEntries: WIDTH });
-    if (bundle.length < width) {
-      throw new CodedError(
-        'PORTAL_ENTRIES_SHORT',
-        `entry bundle ${k} has ${bundle.length} entries, want ${width}`,
-      );
-    }
-    entries.push(...bundle.slice(0, width));
-  }
-  return entries;
 }
 
 export async function verifyResidency(
@@ -111,37 +68,11 @@ export async function verifyResidency(
   });
   checks.push(cpStep.check);
   const cp: Checkpoint | undefined = cpStep.value;
-  const entriesCheck = {
-    id: 'entries',
-    title: 'Every entry, hashed to the root',
-    what: 'Every entry of the log, read from its entry bundles (c2sp.org/tlog-tiles), hashed as RFC 9162 leaves into a tree whose root must be the signed one: nothing left out, nothing changed.',
-  };
   if (cp === undefined) {
-    checks.push(skipped(entriesCheck, 'no verified checkpoint'));
+    checks.push(skipped(ENTRIES_CHECK, 'no verified checkpoint'));
     return { ...empty, checks };
   }
-  const entriesStep = await step(entriesCheck, async () => {
-    if (cp.size > BigInt(MAX_REPLAYED_ENTRIES)) {
-      throw new CodedError(
-        'PORTAL_LOG_TOO_LARGE',
-        `${cp.size} entries; the page replays at most ${MAX_REPLAYED_ENTRIES}`,
-      );
-    }
-    const entries = await readEntries(log.base, cp.size, fetcher);
-    const tree = new CompactRange();
-    for (const e of entries) tree.append(hashLeaf(e));
-    const root = tree.root();
-    if (!bytesEqual(root, cp.rootHash)) {
-      throw new CodedError(
-        'PORTAL_ENTRIES_ROOT_MISMATCH',
-        `the entries hash to ${encodeBase64(root)}, the checkpoint signs ${encodeBase64(cp.rootHash)}`,
-      );
-    }
-    return {
-      value: entries,
-      summary: `${entries.length} entries reproduce root ${encodeBase64(root)}`,
-    };
-  });
+  const entriesStep = await replayEntries(log.base, cp, fetcher);
   checks.push(entriesStep.check);
   const entries = entriesStep.value;
   if (entries === undefined) return { ...empty, checks, size: cp.size };
