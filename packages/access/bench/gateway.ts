@@ -5,11 +5,13 @@
  * released against the record → decrypted and answered) beside the access
  * log's own add-and-wait-for-witnessed-checkpoint (the baseline), measured
  * alternately in the same run against the same log, witness and machine.
- * Everything real and on loopback, in this process (see README for the load).
+ * Everything real and on loopback: in this process, or (`processes`) with the
+ * access log, the key release and the gateway each in its own process.
  */
 import { randomBytes } from 'node:crypto';
 import { LogClient } from '@glasshouse/log';
 import { signedFetch } from '@glasshouse/httpsig';
+import { accessProcesses } from '../test/access-processes.js';
 import { SITE, signer, startAccessWorld } from '../test/access-world.js';
 
 export interface BenchRow {
@@ -27,6 +29,11 @@ export interface GatewayBenchOptions {
   /** Requests per throughput phase. Default 200. */
   readonly requests?: number;
   readonly progress?: (line: string) => void;
+  /**
+   * The access log, the key release and the gateway each in its own process,
+   * as deployed (test/access-processes.ts); default all in this process.
+   */
+  readonly processes?: boolean;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -43,11 +50,17 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Benc
   const say = opts.progress ?? (() => undefined);
   say('starting witness, residency log, site, access log, key release, gateway …');
   const w = await startAccessWorld();
+  const p = opts.processes === true ? await accessProcesses(w, 'localhost/glasshouse/bench') : null;
+  const where = p === null ? '' : ', one process per service';
   try {
-    const log = new LogClient(w.accessLog.url);
+    if (p !== null) {
+      for (const role of ['log', 'keyrelease', 'gateway'] as const) await p.start(role);
+    }
+    const log = new LogClient(p?.logUrl ?? w.accessLog.url);
+    const gatewayUrl = p?.gatewayUrl ?? w.gatewayUrl;
     const f = signedFetch(signer(w.principals.analyst.key));
     const access = async (n: number): Promise<void> => {
-      const res = await f(new URL('v1/access', w.gatewayUrl), {
+      const res = await f(new URL('v1/access', gatewayUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -102,31 +115,32 @@ export async function benchGateway(opts: GatewayBenchOptions = {}): Promise<Benc
     const ratio = (percentile(a, 50) / percentile(b, 50)).toFixed(2);
     return [
       {
-        what: 'log add + wait for witnessed checkpoint (baseline), p50',
+        what: `log add + wait for witnessed checkpoint (baseline), p50${where}`,
         value: ms(percentile(b, 50)),
         unit: 'ms',
         note: `p99 ${ms(percentile(b, 99))} ms; ${samples} sequential, alternating with the accesses`,
       },
       {
-        what: 'access: request → record witnessed → key released → data served, p50',
+        what: `access: request → record witnessed → key released → data served, p50${where}`,
         value: ms(percentile(a, 50)),
         unit: 'ms',
         note: `p99 ${ms(percentile(a, 99))} ms; ${ratio}× the baseline p50 (target ≤ 1.5×); 1 batch of 2 events`,
       },
       {
-        what: 'log add + wait for witnessed checkpoint (baseline), concurrent',
+        what: `log add + wait for witnessed checkpoint (baseline), concurrent${where}`,
         value: baseRate.toFixed(0),
         unit: 'adds/s',
         note: `${requests} adds, ${concurrency} in flight`,
       },
       {
-        what: 'accesses served, concurrent',
+        what: `accesses served, concurrent${where}`,
         value: accessRate.toFixed(0),
         unit: 'accesses/s',
         note: `${requests} accesses, ${concurrency} in flight, one customer (its counter lock serialises store + sequence)`,
       },
     ];
   } finally {
+    await p?.close();
     await w.close();
   }
 }

@@ -27,14 +27,18 @@ async function main(): Promise<void> {
   const samples = option('samples');
   const concurrency = option('concurrency');
   const requests = option('requests');
-  rows.push(
-    ...(await benchGateway({
-      progress,
-      ...(samples === undefined ? {} : { samples }),
-      ...(concurrency === undefined ? {} : { concurrency }),
-      ...(requests === undefined ? {} : { requests }),
-    })),
-  );
+  // All in one process, then as deployed (one process per service).
+  for (const processes of [false, true]) {
+    rows.push(
+      ...(await benchGateway({
+        progress,
+        processes,
+        ...(samples === undefined ? {} : { samples }),
+        ...(concurrency === undefined ? {} : { concurrency }),
+        ...(requests === undefined ? {} : { requests }),
+      })),
+    );
+  }
   const indexBench = new URL('index.ts', import.meta.url);
   if (existsSync(indexBench)) {
     const mod = (await import(indexBench.href)) as {

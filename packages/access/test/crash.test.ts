@@ -2,16 +2,11 @@
 // run: nothing is ever served without its witnessed record, and after the
 // gateway's restart the customer's counters in the log run 1..n without a gap
 // or a repeat. Each service is its own process (access-child.ts).
-import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAccessPolicy, parseAccessRecord } from '@glasshouse/access-format';
-import { type Child, startChild } from '@glasshouse/bench-kit';
+import { parseAccessRecord } from '@glasshouse/access-format';
 import { signedFetch } from '@glasshouse/httpsig';
-import { decodeBundle, generateSignerKey } from '@glasshouse/tlog';
-import { witnessLines } from '../../telemetry/test/residency-fixture.js';
-import type { ChildConfig } from './access-child.js';
+import { decodeBundle } from '@glasshouse/tlog';
+import { accessProcesses, type Role } from './access-processes.js';
 import { type AccessWorld, SITE, signer, startAccessWorld } from './access-world.js';
 import { verifyReceiptFromSpecs } from './spec-verifier.js';
 
@@ -23,81 +18,12 @@ afterAll(async () => {
   await w.close();
 }, 60_000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a === null || typeof a === 'string') reject(new Error('no port'));
-        else resolve(a.port);
-      });
-    });
-  });
-}
-
-const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
-
 describe('kill -9 during accesses', () => {
   it('gateway, key release and access log killed in turn: every served answer has its witnessed record; counters stay 1..n', async () => {
-    const keys = generateSignerKey('localhost/glasshouse/access-log-crash');
-    await w.witness.addLog(keys.verifierKey);
-    const policy = `log ${keys.verifierKey}\n${witnessLines(w.witness)}`;
-    const [logPort, krPort, gwPort] = [await freePort(), await freePort(), await freePort()];
-    const logUrl = `http://127.0.0.1:${logPort}/`;
-    const krUrl = `http://127.0.0.1:${krPort}/`;
-    const gwUrl = `http://127.0.0.1:${gwPort}/`;
-    const common = {
-      accessLogPolicy: policy,
-      accessPolicy: new TextDecoder().decode(encodeAccessPolicy(w.accessPolicy)),
-      registry: w.registryText,
-      supervisorKey: b64(w.supervisor.publicKey),
-      customers: { [w.customer.id]: b64(w.customer.key.publicKey) },
-      regions: { EU: SITE },
-      gatewaySeed: b64(w.gatewayKey.seed),
-      gatewayKey: b64(w.gatewayKey.publicKey),
-      accessLogUrl: logUrl,
-    };
-    const configs: Record<ChildConfig['role'], ChildConfig> = {
-      log: {
-        ...common,
-        role: 'log',
-        port: logPort,
-        dir: await w.tempDir('crash-log'),
-        logSignerKey: keys.signerKey,
-      },
-      keyrelease: {
-        ...common,
-        role: 'keyrelease',
-        port: krPort,
-        dir: await w.tempDir('crash-kr'),
-        keyReleasePrivateKey: b64(w.keyReleaseKeys.privateKey),
-      },
-      gateway: {
-        ...common,
-        role: 'gateway',
-        port: gwPort,
-        dir: await w.tempDir('crash-gw'),
-        siteId: SITE,
-        siteUrl: w.siteUrl,
-        keyReleaseUrl: krUrl,
-      },
-    };
-    const children = new Map<ChildConfig['role'], Child<{ url: string }>>();
-    const start = async (role: ChildConfig['role']): Promise<void> => {
-      const file = join(configs[role].dir, 'config.json');
-      await writeFile(file, JSON.stringify(configs[role]));
-      children.set(
-        role,
-        await startChild(new URL('access-child.ts', import.meta.url), [file], 30_000),
-      );
-    };
-    const kill = async (role: ChildConfig['role']): Promise<void> => {
-      const child = children.get(role);
-      if (child === undefined) return;
-      process.kill(child.pid, 'SIGKILL');
-      await child.stop(1_000);
-    };
+    const p = await accessProcesses(w, 'localhost/glasshouse/access-log-crash');
+    const { policy, logUrl, gatewayUrl: gwUrl } = p;
+    const start = (role: Role): Promise<void> => p.start(role);
+    const kill = (role: Role): Promise<void> => p.kill(role);
     try {
       await start('log');
       await start('keyrelease');
@@ -152,7 +78,7 @@ describe('kill -9 during accesses', () => {
       stop = true;
       await Promise.all(workers);
       // A last restart of the gateway appends anything still unlogged.
-      await children.get('gateway')?.stop();
+      await p.stop('gateway');
       await start('gateway');
 
       // Every served answer: its record is witnessed (spec verifier) and its data decrypted.
@@ -178,7 +104,7 @@ describe('kill -9 during accesses', () => {
         expect(at === undefined ? '' : new TextDecoder().decode(at)).toBe(a.record);
       }
     } finally {
-      for (const child of children.values()) await child.stop(2_000);
+      await p.close();
     }
   }, 240_000);
 });
