@@ -229,6 +229,15 @@ export async function enrollAgent(
     headers: { 'content-type': 'application/json' },
   });
   if (res.status !== 200) throw new Error(`enrollment: ${res.status} ${await res.text()}`);
+  // The sites learn the enrollment from their own views of the residency log, a moment
+  // after the router answered: until then a batch is (rightly) held in the outbox, 202.
+  for (const site of [world.sites.zurich, world.sites.other]) {
+    const deadline = Date.now() + 15_000;
+    while (site.view.state.enrollment(c.id) === undefined) {
+      if (Date.now() > deadline) throw new Error(`site ${site.id} never saw ${c.id} enrolled`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   const deviceKey = generateEd25519KeyPair();
   if (opts.register !== false) {
     const status = await registerDevice(routerUrl, c, deviceKey);
