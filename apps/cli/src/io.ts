@@ -68,6 +68,18 @@ export interface ListenAddress {
   readonly text: string;
 }
 
+/**
+ * A flag's value as a whole number of seconds from `min` to `max` (the
+ * default bound keeps it to seven digits), or a UsageError naming the flag.
+ */
+export function wholeSeconds(flag: string, value: string, min = 1, max = 9_999_999): number {
+  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new UsageError(`${flag} wants a whole number of seconds from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /** Parses `--listen HOST:PORT` (`[::1]:8080` → host `::1`). */
 export function parseListen(listen: string): ListenAddress {
   const m = /^(.*):([0-9]{1,5})$/.exec(listen);

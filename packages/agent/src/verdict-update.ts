@@ -9,6 +9,7 @@
  * runs this (from an agent directory initialised with the trust bundle) and
  * imports the list into its reputation facts; nothing here imports it.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MAX_VERDICT_LIST_BYTES,
@@ -40,35 +41,57 @@ function verdictsDir(dir: string, name: string): string {
   return join(dir, 'verdicts', name);
 }
 
+function damaged(at: string, cause: unknown): AgentError {
+  return new AgentError('AGENT_CONFIG_INVALID', `${at} holds a damaged verdict list`, { cause });
+}
+
+/** The release of NAME this directory holds (its `current.json`), read without the list. */
+async function currentRelease(dir: string, name: string): Promise<ReleaseRef | undefined> {
+  const at = verdictsDir(dir, name);
+  try {
+    const bytes = await readFileIfPresent(join(at, CURRENT_FILE), 4096);
+    if (bytes === undefined) return undefined;
+    const release = JSON.parse(bytes.toString('utf8')) as ReleaseRef;
+    if (
+      release.name !== name ||
+      typeof release.version !== 'string' ||
+      release.version.includes('/')
+    ) {
+      throw new Error(`${CURRENT_FILE} names another release`);
+    }
+    await stat(join(at, verdictListName(release))); // the list it points to is there
+    return release;
+  } catch (cause) {
+    throw damaged(at, cause);
+  }
+}
+
 /** The list this directory holds for NAME (the last one fetched and verified), if any. */
 export async function currentVerdictList(
   dir: string,
   name: string,
 ): Promise<{ release: ReleaseRef; list: VerdictList } | undefined> {
+  const release = await currentRelease(dir, name);
+  if (release === undefined) return undefined;
   const at = verdictsDir(dir, name);
-  const current = await readFileIfPresent(join(at, CURRENT_FILE), 4096);
-  if (current === undefined) return undefined;
-  let release: ReleaseRef;
-  let list: VerdictList;
   try {
-    release = JSON.parse(current.toString('utf8')) as ReleaseRef;
     const bytes = await readFileIfPresent(
       join(at, verdictListName(release)),
       MAX_VERDICT_LIST_BYTES + 1,
     );
     if (bytes === undefined) throw new Error(`${verdictListName(release)} is missing`);
-    list = parseVerdictList(bytes, release);
+    return { release, list: parseVerdictList(bytes, release) };
   } catch (cause) {
-    throw new AgentError('AGENT_CONFIG_INVALID', `${at} holds a damaged verdict list`, { cause });
+    throw damaged(at, cause);
   }
-  return { release, list };
 }
 
 /** One update of the verdicts release NAME in DIR (see the module comment). */
 export async function updateVerdicts(options: VerdictUpdateOptions): Promise<VerdictUpdateOutcome> {
   const agent = await loadAgent(options.dir);
   const { name, source } = options;
-  const have = await currentVerdictList(agent.dir, name);
+  // Only the version decides; the list itself is read when it is imported.
+  const have = await currentRelease(agent.dir, name);
   const changes: StateChanges = {};
   const verified = await verifyNewestRelease(
     agent,
@@ -78,7 +101,7 @@ export async function updateVerdicts(options: VerdictUpdateOptions): Promise<Ver
     {
       name,
       source,
-      installedVersion: have?.release.version,
+      installedVersion: have?.version,
       artifacts: (release, version) => {
         const want = `${name}/${version}/${verdictListName({ name, version })}`;
         const found = release.artifacts.find((a) => a.name === want);

@@ -15,7 +15,15 @@ import {
   fanOutAlertSink,
   formatAlertLine,
 } from '@glasshouse/witness';
-import { UsageError, listenOn, parseListen, readSmallFile, untilSignal, type Io } from '../io.js';
+import {
+  UsageError,
+  listenOn,
+  parseListen,
+  readSmallFile,
+  untilSignal,
+  wholeSeconds,
+  type Io,
+} from '../io.js';
 
 /** File in the state directory that receives every alert as one JSON line. */
 export const ALERTS_FILE = 'alerts.jsonl';
@@ -89,9 +97,7 @@ async function runMonitorCommand(opts: MonitorOpts, io: Io): Promise<void> {
   if (opts.vkey === undefined && opts.policy === undefined) {
     throw new UsageError('monitor needs --vkey VKEY or --policy FILE');
   }
-  if (!/^[0-9]{1,7}$/.test(opts.interval) || Number(opts.interval) < 1) {
-    throw new UsageError('--interval wants a whole number of seconds, at least 1');
-  }
+  const intervalS = wholeSeconds('--interval', opts.interval);
   const stateDir = resolve(io.cwd, opts.state);
   const policy =
     opts.policy === undefined
@@ -115,7 +121,7 @@ async function runMonitorCommand(opts: MonitorOpts, io: Io): Promise<void> {
       state,
       mirror,
       alerts,
-      intervalMs: Number(opts.interval) * 1000,
+      intervalMs: intervalS * 1000,
       onProgress: (event) => {
         io.stderr(describeProgress(event));
       },

@@ -11,7 +11,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ResidencyStatus } from '@glasshouse/telemetry';
-import { UsageError, readSmallFile, untilSignal, type Io } from '../io.js';
+import { readSmallFile, untilSignal, wholeSeconds, type Io } from '../io.js';
 import { openResidencyMonitor, residencyTrustOf } from '../residency/services.js';
 import { ALERTS_FILE, cliAlertSink } from './monitor.js';
 import { residencyCommand } from './residency.js';
@@ -22,15 +22,6 @@ interface ResidencyMonitorOpts {
   interval: string;
   unreachableAlert: string;
   webhook?: string;
-}
-
-/** A whole number of seconds within [min, max], or a UsageError naming the flag. */
-export function wholeSeconds(flag: string, value: string, min: number, max: number): number {
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) {
-    throw new UsageError(`${flag} wants a whole number of seconds from ${min} to ${max}`);
-  }
-  return n;
 }
 
 /** One line per pass: the residency log, then each site, each with its verification. */

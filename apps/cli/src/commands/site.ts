@@ -11,7 +11,14 @@ import type { Command } from 'commander';
 import { SITE_ID } from '@glasshouse/residency';
 import { generateSignerKey, parseSignerKey } from '@glasshouse/tlog';
 import { collect, readCallerPublicKey } from '../callers.js';
-import { readSmallFile, untilSignal, UsageError, writeSecretFile, type Io } from '../io.js';
+import {
+  readSmallFile,
+  untilSignal,
+  UsageError,
+  wholeSeconds,
+  writeSecretFile,
+  type Io,
+} from '../io.js';
 import { residencyTrustOf, startSite, type VerdictFollowing } from '../residency/services.js';
 
 /** The site's ingest-log signer key in its directory (signed-note PRIVATE+KEY+…). */
@@ -167,9 +174,7 @@ function verdictFollowingOf(
   ) {
     throw new UsageError('--verdicts, --verdicts-dir and --verdicts-source go together');
   }
-  const seconds = /^[0-9]{1,7}$/.test(opts.verdictsInterval) ? Number(opts.verdictsInterval) : 0;
-  if (seconds < 1)
-    throw new UsageError('--verdicts-interval wants a whole number of seconds, at least 1');
+  const seconds = wholeSeconds('--verdicts-interval', opts.verdictsInterval);
   return {
     name: opts.verdicts,
     dir: resolve(cwd, opts.verdictsDir),

@@ -26,7 +26,14 @@ import {
   type Supervisor,
 } from '@glasshouse/release';
 import { readCallerKey, signingFetch } from '../callers.js';
-import { MAX_KEY_FILE_BYTES, readSmallFile, untilSignal, UsageError, type Io } from '../io.js';
+import {
+  MAX_KEY_FILE_BYTES,
+  readSmallFile,
+  untilSignal,
+  UsageError,
+  wholeSeconds,
+  type Io,
+} from '../io.js';
 import { ALERTS_FILE, cliAlertSink } from './monitor.js';
 
 const DEFAULT_DIR = 'supervisor';
@@ -279,15 +286,13 @@ export function registerSupervisorCommands(program: Command, io: Io): void {
         webhook?: string;
         interval: string;
       }) => {
-        if (!/^[0-9]{1,7}$/.test(opts.interval) || Number(opts.interval) < 1) {
-          throw new UsageError('--interval wants a whole number of seconds, at least 1');
-        }
+        const intervalS = wholeSeconds('--interval', opts.interval);
         const dir = resolve(io.cwd, opts.dir);
         const running = await startRepoMonitor({
           repoUrl: opts.repo,
           supervisorDir: dir,
           supervisorTufKeys: await tufKeys(opts.dir),
-          intervalMs: Number(opts.interval) * 1000,
+          intervalMs: intervalS * 1000,
           once: opts.once === true,
           io,
           ...(opts.webhook === undefined ? {} : { webhook: opts.webhook }),

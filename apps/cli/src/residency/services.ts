@@ -113,11 +113,12 @@ async function followVerdicts(
       );
     }
   };
-  await check().catch((err: unknown) => {
+  const notUpdated = (err: unknown): void => {
     say(`not updated: ${err instanceof Error ? err.message : String(err)}`);
-  });
+  };
+  await check().catch(notUpdated);
   site.every(follow.intervalMs, 'verdict list update', check, (_what, err) => {
-    say(`not updated: ${err instanceof Error ? err.message : String(err)}`);
+    notUpdated(err);
   });
 }
 

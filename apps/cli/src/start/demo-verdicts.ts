@@ -6,9 +6,9 @@
  * endpoint checks rules. It lists one file as known-bad that no agent has
  * reported yet, and one as known-good.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '@glasshouse/attest';
 import { RECIPE_FILE } from '@glasshouse/release';
 import { ensureCommittedSource, type DemoSource } from './demo-source.js';
 
@@ -20,7 +20,7 @@ export const DEMO_LISTED_BAD_TEXT = 'glasshouse demo listed dropper';
 export const DEMO_LISTED_GOOD_TEXT = 'glasshouse demo installer';
 
 export function sha256Text(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return sha256Hex(new TextEncoder().encode(text));
 }
 
 /** The verdict list's source repository in `dir`, committed once. */
