@@ -34,7 +34,17 @@ export type AccessFormatErrorCode =
   | 'INPUT_CHECKPOINT_MISMATCH'
   | 'RECORD_FOREIGN'
   | 'RECORD_OMITTED'
-  | 'RECORD_HIDDEN';
+  | 'RECORD_HIDDEN'
+  // access mine, the I/O-free run of the whole check (mine.ts)
+  | 'MINE_INPUT_INVALID'
+  | 'MINE_STATE_INVALID'
+  | 'OUTPUT_LOG_UNREACHABLE'
+  | 'OUTPUT_LOG_INVALID'
+  | 'OUTPUT_ENTRY_NOT_LOGGED'
+  | 'INDEX_UNREACHABLE'
+  | 'INDEX_ANSWER_INVALID'
+  | 'ACCESS_LOG_UNREACHABLE'
+  | 'ACCESS_LOG_INVALID';
 
 /** The one error class of `@glasshouse/access-format`. Branch on `code`, never on the message. */
 export class AccessFormatError extends CodedError<AccessFormatErrorCode> {}

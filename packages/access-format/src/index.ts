@@ -56,6 +56,21 @@ export {
   type CompletenessResult,
 } from './completeness.js';
 export {
+  checkMine,
+  emptyMineState,
+  MAX_LOOKUP_ANSWER_BYTES,
+  MINE_STEPS,
+  parseMineState,
+  type MineAccess,
+  type MineInput,
+  type MineReader,
+  type MineResult,
+  type MineRevision,
+  type MineState,
+  type MineStep,
+  type MineStepId,
+} from './mine.js';
+export {
   ACCESS_REQUEST_SCHEMA,
   accessRequestDigest,
   APPROVAL_PAYLOAD_TYPE,

@@ -110,3 +110,4 @@ export {
   parsePolicy,
   verifyCheckpointWithPolicy,
 } from './policy.js';
+export { TileClient, type TileGet } from './tile-client.js';
