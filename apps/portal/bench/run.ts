@@ -176,7 +176,7 @@ async function main(): Promise<void> {
   const input = await makeInput();
   process.stderr.write(`bench: Node (${engine}), ${runs} runs\n`);
   const node = runWork(input, runs);
-  process.stderr.write(`bench: headless Chromium (@noble), ${runs} runs\n`);
+  process.stderr.write(`bench: headless Chromium (browser engine), ${runs} runs\n`);
   const { times: web, version } = await inBrowser(input, runs);
   const rows: [string, string, string, string][] = [
     [
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   const weight = firstPageWeight();
   const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
   console.log(
-    `Node ${process.version} (${engine}) beside Chromium ${version} (@noble), median of ${runs} runs, load ${load}`,
+    `Node ${process.version} (${engine}) beside Chromium ${version} (browser engine), median of ${runs} runs, load ${load}`,
   );
   console.log('');
   console.log('| work | Node | Chromium | browser / Node |');

@@ -1,6 +1,6 @@
 /**
- * The benchmark's work, run unchanged in Node (node:crypto engine) and in
- * the browser (@noble engine, bundled by esbuild): verify a checkpoint with
+ * The benchmark's work, run unchanged in Node (the node engine) and in
+ * the browser (the browser engine, bundled by esbuild): verify a checkpoint with
  * its cosignatures against a policy, and verify 1,000 inclusion proofs
  * under its root. Inputs arrive as strings (they cross into the page as
  * JSON); decoding happens before the clock starts.

@@ -1,5 +1,5 @@
-// The browser engine of the crypto interface (see provider.ts): @noble only,
-// no Node built-ins or globals.
+// The browser engine of the crypto interface (see provider.ts): @noble and
+// this package's one-shot SHA-256, no Node built-ins or globals.
 import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
@@ -7,6 +7,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import { expectHkdfLength, expectLength, GCM_TAG_BYTES } from './checks.js';
 import type { CryptoProvider, Sha256Hasher } from './provider.js';
+import { sha256OneShot } from './sha256.js';
 
 export type { CryptoProvider, Sha256Hasher } from './provider.js';
 export {
@@ -22,7 +23,7 @@ export {
 export const engine: CryptoProvider['engine'] = '@noble';
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data);
+  return sha256OneShot(data);
 }
 
 export function createSha256(): Sha256Hasher {

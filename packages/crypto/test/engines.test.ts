@@ -1,5 +1,6 @@
 // Both engines of the crypto interface must give the same answers: the
 // browser verifies what the servers signed and hashed.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as node from '../src/node.js';
@@ -128,6 +129,21 @@ describe.each([
     expect(toHex(hasher.digest())).toBe(
       '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
     );
+  });
+
+  it('SHA-256 agrees with OpenSSL at every padding boundary (FIPS 180-4 §5.1.1) and on large inputs', () => {
+    // Lengths 0..200 cross the one- and two-block tails (55/56, 119/120) and
+    // full blocks; the large ones cross many blocks with a ragged end.
+    const lengths = [...Array.from({ length: 201 }, (_, n) => n), 4095, 65_537, 1_000_003];
+    for (const n of lengths) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff);
+      const expected = createHash('sha256').update(data).digest('hex');
+      expect(toHex(impl.sha256(data)), `length ${n}`).toBe(expected);
+      // A view into a larger buffer hashes only its own bytes.
+      const padded = new Uint8Array(n + 8);
+      padded.set(data, 3);
+      expect(toHex(impl.sha256(padded.subarray(3, 3 + n))), `view of length ${n}`).toBe(expected);
+    }
   });
 
   it.each(RFC8032.map((v, i) => [i + 1, v] as const))(
