@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCosignerKey, generateSignerKey } from '@glasshouse/tlog';
-import { startPortalServer, type RunningPortal } from '../src/portal/server.js';
-import { logFromPolicy } from '../src/portal/sources.js';
+import { MAX_ALERTS_BYTES, startPortalServer, type RunningPortal } from '../src/portal/server.js';
+import { alertSources, logFromPolicy } from '../src/portal/sources.js';
 
 describe('portal serve', () => {
   let dir: string;
@@ -115,5 +115,77 @@ describe('portal serve', () => {
     expect(() => logFromPolicy(`log ${log.verifierKey}\nquorum none\n`)).toThrow(
       expect.objectContaining({ code: 'PORTAL_POLICY_INVALID' }),
     );
+  });
+});
+
+describe("portal serve: the monitors' alerts", () => {
+  let dir: string;
+  let portal: RunningPortal;
+  const line = (n: number): string => `${JSON.stringify({ kind: 'rollback', n })}\n`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'portal-alerts-'));
+    await writeFile(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    await mkdir(join(dir, 'mon'));
+    // Two whole lines and one being appended (no newline yet).
+    await writeFile(join(dir, 'mon', 'alerts.jsonl'), `${line(1)}${line(2)}{"kind":"par`);
+    // Over the limit: only its newest whole lines are served.
+    const big = Array.from({ length: 60_000 }, (_, i) => line(i)).join('');
+    expect(big.length).toBeGreaterThan(MAX_ALERTS_BYTES);
+    await writeFile(join(dir, 'big.jsonl'), big);
+    portal = await startPortalServer({
+      distDir: dir,
+      logs: [],
+      alerts: alertSources([
+        join(dir, 'mon', 'alerts.jsonl'),
+        `the big monitor=${join(dir, 'big.jsonl')}`,
+        `not yet=${join(dir, 'none', 'alerts.jsonl')}`,
+      ]),
+      host: '127.0.0.1',
+      port: 0,
+    });
+  });
+
+  afterAll(async () => {
+    await portal.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists each alerts file in the config under its own path', async () => {
+    const config = (await (await fetch(`${portal.url}portal-config.json`)).json()) as {
+      alerts: unknown;
+    };
+    expect(config.alerts).toEqual([
+      { id: 'mon', title: 'mon', path: '/alerts/mon.jsonl' },
+      { id: 'the-big-monitor', title: 'the big monitor', path: '/alerts/the-big-monitor.jsonl' },
+      { id: 'not-yet', title: 'not yet', path: '/alerts/not-yet.jsonl' },
+    ]);
+  });
+
+  it('serves whole lines only, the newest 1 MiB, and nothing for a file not written yet', async () => {
+    const mon = await fetch(`${portal.url}alerts/mon.jsonl`);
+    expect(mon.status).toBe(200);
+    expect(mon.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await mon.text()).toBe(`${line(1)}${line(2)}`);
+    const big = await (await fetch(`${portal.url}alerts/the-big-monitor.jsonl`)).text();
+    expect(big.length).toBeLessThanOrEqual(MAX_ALERTS_BYTES);
+    expect(big.endsWith(line(59_999))).toBe(true);
+    // Starts at a line boundary: every line parses.
+    expect(
+      big
+        .split('\n')
+        .filter((l) => l !== '')
+        .every((l) => JSON.parse(l) !== null),
+    ).toBe(true);
+    const none = await fetch(`${portal.url}alerts/not-yet.jsonl`);
+    expect([none.status, await none.text()]).toEqual([200, '']);
+  });
+
+  it('only reads: other methods and other names are refused', async () => {
+    const post = await fetch(`${portal.url}alerts/mon.jsonl`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    const other = await fetch(`${portal.url}alerts/other.jsonl`);
+    expect(other.status).toBe(404);
+    expect(alertSources(['a=/x', 'a=/y']).map((a) => a.id)).toEqual(['a', 'a-2']);
   });
 });

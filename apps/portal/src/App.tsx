@@ -13,6 +13,7 @@ import { fetchJson } from './verify/fetch.js';
 // Loaded when first opened: the first page needs only @glasshouse/tlog, not attest and release-format.
 const Releases = lazy(() => import('./pages/Releases.js').then((m) => ({ default: m.Releases })));
 const Access = lazy(() => import('./pages/Access.js').then((m) => ({ default: m.Access })));
+const Alerts = lazy(() => import('./pages/Alerts.js').then((m) => ({ default: m.Alerts })));
 const Residency = lazy(() =>
   import('./pages/Residency.js').then((m) => ({ default: m.Residency })),
 );
@@ -22,6 +23,7 @@ const PAGES = [
   { hash: '#/releases', title: 'Releases' },
   { hash: '#/residency', title: 'Residency' },
   { hash: '#/access', title: 'Access' },
+  { hash: '#/alerts', title: 'Alerts' },
 ] as const;
 
 function currentPage(): string {
@@ -85,6 +87,11 @@ export function App() {
         {config !== undefined && page === '#/residency' && (
           <Suspense fallback={<p>Loading…</p>}>
             <Residency config={config} />
+          </Suspense>
+        )}
+        {config !== undefined && page === '#/alerts' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <Alerts config={config} />
           </Suspense>
         )}
         {config !== undefined && page === '#/releases' && (

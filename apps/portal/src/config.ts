@@ -23,6 +23,14 @@ export interface PortalLog {
   readonly witnesses: Readonly<Record<string, string>>;
 }
 
+/** A monitor's alerts, served read-only by the portal (JSON lines). */
+export interface PortalAlerts {
+  readonly id: string;
+  readonly title: string;
+  /** Same-origin path of its alerts file. */
+  readonly path: string;
+}
+
 export interface PortalConfig {
   readonly logs: readonly PortalLog[];
   /** Same-origin prefixes, or null when the stack runs no such service. */
@@ -30,6 +38,8 @@ export interface PortalConfig {
   readonly assembly: string | null;
   /** SHA-256 (hex) of the trust bundle the portal's operator pinned, or null. */
   readonly trustBundleFingerprint: string | null;
+  /** The monitors' alerts (empty when the server names none). */
+  readonly alerts: readonly PortalAlerts[];
 }
 
 const bad = (why: string): CodedError =>
@@ -77,8 +87,19 @@ export function parsePortalConfig(value: unknown): PortalConfig {
   if (fp !== null && fp !== undefined && (typeof fp !== 'string' || !/^[0-9a-f]{64}$/.test(fp))) {
     throw bad('trustBundleFingerprint');
   }
+  const given = v.alerts ?? [];
+  if (!Array.isArray(given)) throw bad('alerts is not a list');
+  const alerts = given.map((a: unknown, i): PortalAlerts => {
+    const x = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
+    if (typeof x.id !== 'string' || !/^[a-z0-9-]{1,64}$/.test(x.id)) throw bad(`alerts[${i}].id`);
+    if (typeof x.title !== 'string' || x.title === '') throw bad(`alerts[${i}].title`);
+    if (typeof x.path !== 'string' || !/^\/[\x21-\x7e]*$/.test(x.path))
+      throw bad(`alerts[${i}].path`);
+    return { id: x.id, title: x.title, path: x.path };
+  });
   return {
     logs,
+    alerts,
     repo: optionalPath('repo'),
     assembly: optionalPath('assembly'),
     trustBundleFingerprint: typeof fp === 'string' ? fp : null,

@@ -66,6 +66,7 @@ export {
   type ResidencyPolicy,
   type Site,
 } from './policy.js';
+export { diffPolicies, isEmptyDiff, type PolicyDiff, type SiteChange } from './policy-diff.js';
 export {
   encodeEnrollment,
   ENROLLMENT_PAYLOAD_TYPE,

@@ -187,3 +187,40 @@ export class MemoryAlertSink implements AlertSink {
     return Promise.resolve();
   }
 }
+
+/**
+ * A witness's refusal as an alert: a checkpoint of the size it already
+ * cosigned with another root, validly signed by the log (the witness checks
+ * the log's signature first), is a split view (c2sp.org/tlog-witness: 409
+ * on a root mismatch). The evidence carries both signed notes, in the
+ * monitor's `split-view` vocabulary, so anyone can check both signatures
+ * and the conflict. Other refusals (a bad proof, an unknown log, an
+ * unsigned checkpoint) prove nothing against the log: undefined.
+ */
+export function witnessRefusalAlert(
+  result: { readonly code: string; readonly evidence?: Readonly<Record<string, unknown>> },
+  witness: string,
+  now: Date,
+): Alert | undefined {
+  const e = result.evidence;
+  if (result.code !== 'ROOT_MISMATCH' || e === undefined || typeof e.submitted !== 'string') {
+    return undefined;
+  }
+  const origin = e.submitted.slice(0, e.submitted.indexOf('\n'));
+  return {
+    kind: 'split-view',
+    time: now.toISOString(),
+    log: origin,
+    origin,
+    message: `the log asked witness ${witness} to cosign a second tree of size ${String(e.size)}`,
+    code: 'ROOT_MISMATCH',
+    evidence: {
+      witness,
+      previous: e.cosigned,
+      checkpoint: e.submitted,
+      size: e.size,
+      previousRoot: e.cosignedRoot,
+      root: e.submittedRoot,
+    },
+  };
+}

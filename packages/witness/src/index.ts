@@ -56,6 +56,7 @@ export {
   type WebhookAlertSinkOptions,
   fanOutAlertSink,
   formatAlertLine,
+  witnessRefusalAlert,
 } from './alerts.js';
 export {
   MONITOR_DB_FILE,

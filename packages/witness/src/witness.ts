@@ -9,6 +9,7 @@ import {
   bytesEqual,
   decodeBase64Strict,
   emptyRoot,
+  encodeBase64,
   formatSignatureLine,
   openNote,
   parseCheckpoint,
@@ -338,7 +339,13 @@ function checkAgainstState(
         size: storedSize,
         code: 'ROOT_MISMATCH',
         reason: `a checkpoint of size ${storedSize} with another root was already cosigned`,
-        evidence: { cosigned: stored?.note ?? null, submitted: note },
+        evidence: {
+          cosigned: stored?.note ?? null,
+          submitted: note,
+          size: storedSize.toString(),
+          cosignedRoot: encodeBase64(storedRoot),
+          submittedRoot: encodeBase64(checkpoint.rootHash),
+        },
       };
     }
     return undefined;

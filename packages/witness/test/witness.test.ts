@@ -13,6 +13,7 @@ import {
 } from '@glasshouse/tlog';
 import { TestLog, rawBody } from './witness-fixture.js';
 import { openSqliteState, type SqliteState } from '../src/sqlite-state.js';
+import { witnessRefusalAlert } from '../src/alerts.js';
 import {
   createWitness,
   MAX_REQUEST_SIZE,
@@ -266,13 +267,40 @@ describe('split view', () => {
       code: 'OLD_SIZE_MISMATCH',
     });
     // From the witness's own size: same size, another root, 409.
-    expect(
-      await witness.addCheckpoint(rawBody(`old 7\n\n${await fork.checkpoint()}`)),
-    ).toMatchObject({
+    const split = await witness.addCheckpoint(rawBody(`old 7\n\n${await fork.checkpoint()}`));
+    expect(split).toMatchObject({
       status: 409,
       size: 7n,
       code: 'ROOT_MISMATCH',
     });
+    // As an alert: both signed notes, in the monitor's split-view vocabulary.
+    const alert = witnessRefusalAlert(
+      split as Exclude<AddCheckpointResult, { status: 200 }>,
+      witness.name,
+      new Date(0),
+    );
+    expect(alert).toMatchObject({
+      kind: 'split-view',
+      origin: ORIGIN,
+      code: 'ROOT_MISMATCH',
+      evidence: {
+        witness: witness.name,
+        checkpoint: await fork.checkpoint(),
+        size: '7',
+        previousRoot: encodeBase64(await log.root()),
+        root: encodeBase64(await fork.root()),
+      },
+    });
+    // The earlier checkpoint is the one the witness cosigned: the log's signature and the witness's.
+    const previous = openNote(String(alert?.evidence.previous), [
+      parseVerifierKey(log.verifierKey),
+      parseCosignatureVerifierKey(witnessVkey),
+    ]);
+    expect(previous.verified).toHaveLength(2);
+    // Refusals that prove nothing against the log raise no alert.
+    expect(
+      witnessRefusalAlert({ code: 'OLD_SIZE_MISMATCH' }, witness.name, new Date(0)),
+    ).toBeUndefined();
     // A fork that grows past the witness cannot prove consistency with what it cosigned.
     fork.append(2, 'forked-more');
     const forkProof = (await fork.proof(7n)).map((h) => `${encodeBase64(h)}\n`).join('');

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { startPortalServer } from '../portal/server.js';
 import {
+  alertSources,
   logFromPolicy,
   portalDistDir,
   sourcesFromTrustBundle,
@@ -45,12 +46,19 @@ export function registerPortalCommands(program: Command, io: Io): void {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
+    .option(
+      '--alerts <[title=]file>',
+      "a monitor's alerts file (JSON lines) the page lists and re-verifies; its newest 1 MiB is served (repeatable)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--listen <host:port>', 'address to serve on', PORTAL_DEFAULT_LISTEN)
     .action(
       async (opts: {
         trustBundle: string;
         assembly?: string;
         logPolicy: string[];
+        alerts: string[];
         listen: string;
       }) => {
         const listen = parseListen(opts.listen);
@@ -66,6 +74,7 @@ export function registerPortalCommands(program: Command, io: Io): void {
           repoUrl: bundle.repoUrl,
           assemblyUrl: opts.assembly,
           trustBundleFingerprint: bundle.fingerprint,
+          alerts: alertSources(opts.alerts),
           host: listen.host,
           port: listen.port,
         });

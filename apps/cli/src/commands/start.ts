@@ -5,7 +5,7 @@
  * (lifecycle.ts). This file parses the options and runs the halves in
  * order.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseListen, type Io } from '../io.js';
 import type { HalfReport, StartContext, StartOptions } from '../start/context.js';
@@ -20,6 +20,8 @@ import { startAccessHalf } from '../start/access-half.js';
 import { prepareAccessHalf } from '../start/access-prepare.js';
 import { startPortalHalf } from '../start/portal-half.js';
 import { PORTAL_DEFAULT_LISTEN } from './portal.js';
+import { ALERTS_FILE } from './monitor.js';
+import { WITNESS_ALERTS_FILE_NAME } from './witness.js';
 
 /**
  * The vendor runs the release log, the assembly line and the update
@@ -185,6 +187,28 @@ export function registerStartCommand(program: Command, io: Io): void {
             logPolicies: [
               preparedAccess.paths.accessLogPolicy,
               preparedAccess.paths.indexLogPolicy,
+            ],
+            alerts: [
+              {
+                id: 'supervisor',
+                title: "the supervisor's release-log and repository monitors",
+                path: release.monitor.alertsPath,
+              },
+              {
+                id: 'witness',
+                title: "the supervisor's witness (split views it refused)",
+                path: join(ctx.paths.witness, WITNESS_ALERTS_FILE_NAME),
+              },
+              {
+                id: 'residency',
+                title: 'the residency monitor',
+                path: join(prepared.paths.monitor, ALERTS_FILE),
+              },
+              {
+                id: 'access',
+                title: 'the access monitor',
+                path: join(preparedAccess.paths.monitor, ALERTS_FILE),
+              },
             ],
             listen: opts.portalListen,
           }),

@@ -3,11 +3,13 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { generateCosignerKey, parseCosignerKey } from '@glasshouse/tlog';
 import {
+  JsonLinesAlertSink,
   buildWitnessServer,
   createWitness,
   openPostgresState,
   openSqliteState,
   type WitnessStateStore,
+  witnessRefusalAlert,
 } from '@glasshouse/witness';
 import {
   UsageError,
@@ -21,6 +23,8 @@ import {
 
 /** Where a witness data directory keeps the witness's cosigner key (mode 0600). */
 export const WITNESS_KEY_FILE_NAME = 'witness.key';
+/** Where the witness records a split view it refused (one JSON alert a line, `@glasshouse/witness`'s format). */
+export const WITNESS_ALERTS_FILE_NAME = 'alerts.jsonl';
 
 export function registerWitnessCommands(program: Command, io: Io): void {
   const witness = program
@@ -161,6 +165,7 @@ export async function startWitnessServer(
   const state = await openState(opts.dir, opts.postgres);
   try {
     const witness = createWitness({ cosigner: signerKey, state, now: posixNow });
+    const alerts = new JsonLinesAlertSink(join(opts.dir, WITNESS_ALERTS_FILE_NAME));
     const app = buildWitnessServer({
       witness,
       state,
@@ -169,6 +174,11 @@ export async function startWitnessServer(
         opts.io.stderr(
           `witness: refused ${r.code}: ${r.reason} ${JSON.stringify(r.evidence ?? {})}\n`,
         );
+        const alert = witnessRefusalAlert(r, witness.name, new Date());
+        if (alert === undefined) return;
+        alerts.send(alert).catch((err: unknown) => {
+          opts.io.stderr(`witness: ${(err as Error).message}\n`);
+        });
       },
     });
     const url = await listenOn(app, address);
@@ -177,6 +187,7 @@ export async function startWitnessServer(
       verifierKey: witness.verifierKey,
       close: async () => {
         await app.close();
+        await alerts.close();
         await state.close();
       },
     };

@@ -11,7 +11,7 @@
  * general-purpose proxy: GET and HEAD only, no request headers forwarded
  * (no cookies, no credentials), paths without `..`, bounded responses.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -35,6 +35,18 @@ export interface PortalLogSource {
   readonly witnesses?: Readonly<Record<string, string>>;
 }
 
+/** A monitor's alerts file (JSON lines, `@glasshouse/witness`'s alert format), served read-only at /alerts/<id>.jsonl. */
+export interface PortalAlertSource {
+  /** Lowercase letters, digits and dashes. */
+  readonly id: string;
+  /** Who raises them (e.g. "the supervisor's release-log monitor"). */
+  readonly title: string;
+  readonly path: string;
+}
+
+/** The newest part of an alerts file that is served (whole lines). */
+export const MAX_ALERTS_BYTES = 1024 * 1024;
+
 export interface PortalServerOptions {
   /** The portal's built files (apps/portal/dist). */
   readonly distDir: string;
@@ -43,6 +55,8 @@ export interface PortalServerOptions {
   readonly assemblyUrl?: string | undefined;
   /** SHA-256 hex of the trust bundle the page must find at the repository. */
   readonly trustBundleFingerprint?: string | undefined;
+  /** The monitors' alert files the page lists and re-verifies. */
+  readonly alerts?: readonly PortalAlertSource[];
   readonly host: string;
   readonly port: number;
 }
@@ -119,8 +133,53 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
       repo: opts.repoUrl === undefined ? null : '/svc/repo/',
       assembly: opts.assemblyUrl === undefined ? null : '/svc/assembly/',
       trustBundleFingerprint: opts.trustBundleFingerprint ?? null,
+      alerts: alertIds(opts.alerts ?? []).map((a) => ({
+        id: a.id,
+        title: a.title,
+        path: `/alerts/${a.id}.jsonl`,
+      })),
     },
   };
+}
+
+function alertIds(sources: readonly PortalAlertSource[]): readonly PortalAlertSource[] {
+  const ids = new Set<string>();
+  for (const a of sources) {
+    if (!/^[a-z0-9-]{1,64}$/.test(a.id) || ids.has(a.id)) {
+      throw new CodedError(
+        'PORTAL_CONFIG_INVALID',
+        `alerts id ${JSON.stringify(a.id)} is not a unique lowercase name`,
+      );
+    }
+    ids.add(a.id);
+  }
+  return sources;
+}
+
+/**
+ * The newest whole lines of an alerts file, at most MAX_ALERTS_BYTES (a
+ * monitor only appends; a file that does not exist yet has no alerts).
+ */
+export async function readAlertsTail(path: string): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array();
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - MAX_ALERTS_BYTES);
+    const bytes = new Uint8Array(size - start);
+    await handle.read(bytes, 0, bytes.length, start);
+    // Whole lines only: from after the first newline when read from the
+    // middle, up to the last newline (a line being appended is left out).
+    const from = start === 0 ? 0 : bytes.indexOf(0x0a) + 1;
+    return bytes.subarray(from, Math.max(from, bytes.lastIndexOf(0x0a) + 1));
+  } finally {
+    await handle.close();
+  }
 }
 
 function send(
@@ -221,6 +280,7 @@ export async function startPortalServer(opts: PortalServerOptions): Promise<Runn
   }
   const { upstreams, config } = portalRoutes(opts);
   const configJson = `${JSON.stringify(config, null, 2)}\n`;
+  const alertFiles = new Map((opts.alerts ?? []).map((a) => [`/alerts/${a.id}.jsonl`, a.path]));
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
@@ -232,6 +292,13 @@ export async function startPortalServer(opts: PortalServerOptions): Promise<Runn
     const path = new URL(req.url ?? '/', 'http://portal.invalid').pathname;
     if (path === '/portal-config.json') {
       send(res, 200, 'application/json', configJson, { 'cache-control': 'no-store' });
+      return;
+    }
+    const alertFile = alertFiles.get(path);
+    if (alertFile !== undefined) {
+      send(res, 200, 'application/x-ndjson', head ? '' : await readAlertsTail(alertFile), {
+        'cache-control': 'no-store',
+      });
       return;
     }
     const svc = /^\/svc\/([a-z0-9-]+)\/(.*)$/.exec(path);

@@ -6,16 +6,40 @@
  * policy's header comment gives (`# c2sp.org/tlog-policy of the X, …`).
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CodedError } from '@glasshouse/errors';
 import { openTrustBundle, trustBundleFingerprint } from '@glasshouse/release-format';
 import { parsePolicy } from '@glasshouse/tlog';
-import type { PortalLogSource } from './server.js';
+import type { PortalAlertSource, PortalLogSource } from './server.js';
 
 /** The portal's built files, from the @glasshouse/portal workspace. */
 export function portalDistDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('@glasshouse/portal/package.json')), 'dist');
+}
+
+const slug = (title: string, fallback: string): string =>
+  title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 64) || fallback;
+
+/**
+ * Alert files as the portal serves them: `TITLE=FILE` (or a bare FILE,
+ * titled by its directory's name), each with a unique id from its title.
+ */
+export function alertSources(specs: readonly string[]): PortalAlertSource[] {
+  const seen = new Map<string, number>();
+  return specs.map((spec) => {
+    const eq = spec.indexOf('=');
+    const path = eq < 0 ? spec : spec.slice(eq + 1);
+    const title = eq < 0 ? basename(dirname(path)) || 'alerts' : spec.slice(0, eq);
+    const base = slug(title, 'alerts');
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return { id: n === 1 ? base : `${base}-${n}`, title, path };
+  });
 }
 
 /** A policy as a portal log: its URL from the log line, its title from the header comment. */
@@ -38,12 +62,7 @@ export function logFromPolicy(policy: string, fallbackTitle?: string): PortalLog
     /^# c2sp\.org\/tlog-policy of (?:the )?(.+?), /m.exec(policy)?.[1] ??
     fallbackTitle ??
     log.verifier.name;
-  const id =
-    title
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 64) || 'log';
+  const id = slug(title, 'log');
   const witnesses = Object.fromEntries(
     parsed.witnesses.flatMap((w) => (w.url === undefined ? [] : [[w.name, w.url]])),
   );

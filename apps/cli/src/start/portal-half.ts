@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseListen } from '../io.js';
-import { startPortalServer } from '../portal/server.js';
+import { type PortalAlertSource, startPortalServer } from '../portal/server.js';
 import {
   logFromPolicy,
   portalDistDir,
@@ -36,6 +36,8 @@ export async function startPortalHalf(
     readonly sites: Readonly<Record<string, string>>;
     /** Policy files of further logs (the access half's), each shown when present. */
     readonly logPolicies: readonly string[];
+    /** The monitors' alert files (release-log, repository, witness, residency, access). */
+    readonly alerts: readonly PortalAlertSource[];
     readonly listen: string;
   },
 ): Promise<HalfReport> {
@@ -67,6 +69,7 @@ export async function startPortalHalf(
     repoUrl: bundle.repoUrl,
     assemblyUrl: release.assembly.url,
     trustBundleFingerprint: bundle.fingerprint,
+    alerts: from.alerts,
     host: address.host,
     port: address.port,
   });
@@ -76,7 +79,7 @@ export async function startPortalHalf(
     lines: [
       'transparency center (reviewers)',
       `  portal            ${portal.url}`,
-      `                    ${bundle.logs.length + ingest.length + further.length} logs, releases; every check runs in the browser against the trust bundle ${bundle.fingerprint.slice(0, 16)}…`,
+      `                    ${bundle.logs.length + ingest.length + further.length} logs, releases, ${from.alerts.length} monitors' alerts; every check runs in the browser against the trust bundle ${bundle.fingerprint.slice(0, 16)}…`,
     ],
     tryIt: [
       '  # open the Transparency Center in a browser: every tick is a check your browser made',

@@ -1,8 +1,106 @@
-/** Residency: the policy in force, its history, the regions each site holds, enrollments per region. */
+/**
+ * Residency: the policy in force, its history (a diff between versions and
+ * both signatures of each), the regions each site holds and, from each
+ * site's verified ingest log, its events per region over time.
+ */
+import { isEmptyDiff, type PolicyDiff } from '@glasshouse/residency';
+import { LineChart } from '../Chart.js';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
 import { useVerified } from '../useVerified.js';
-import { verifyResidency } from '../verify/residency.js';
+import type { SiteIngestReport } from '../verify/ingest.js';
+import { verifyResidency, type PolicyVersion } from '../verify/residency.js';
+
+function DiffList({ diff }: { diff: PolicyDiff }) {
+  if (isEmptyDiff(diff)) return <p>No change in sites or regions.</p>;
+  const items = [
+    ...diff.regionsMoved.map((r) => `region ${r.region} moved from ${r.from} to ${r.to}`),
+    ...diff.regionsAdded.map((r) => `region ${r.region} added, to ${r.site}`),
+    ...diff.regionsRemoved.map((r) => `region ${r.region} removed (was ${r.site})`),
+    ...(diff.defaultChanged === undefined
+      ? []
+      : [
+          `default site ${diff.defaultChanged.from ?? 'none'} → ${diff.defaultChanged.to ?? 'none'}`,
+        ]),
+    ...diff.sitesAdded.map((s) => `site ${s.id} (${s.country}) added`),
+    ...diff.sitesRemoved.map((s) => `site ${s.id} (${s.country}) removed`),
+    ...diff.sitesChanged.map((c) => `site ${c.site}: ${c.field} ${c.from} → ${c.to}`),
+  ];
+  return (
+    <ul data-field="diff">
+      {items.map((t) => (
+        <li key={t}>{t}</li>
+      ))}
+    </ul>
+  );
+}
+
+function Version({ v }: { v: PolicyVersion }) {
+  return (
+    <article
+      className="card good"
+      data-version={v.policy.version}
+      aria-labelledby={`v-${v.policy.version}`}
+    >
+      <h4 id={`v-${v.policy.version}`}>
+        Version {v.policy.version}, issued {v.policy.issuedAt}
+      </h4>
+      <dl>
+        <dt>log index</dt>
+        <dd>{v.index.toString()}</dd>
+        <dt>digest</dt>
+        <dd className="hash">{v.digest}</dd>
+        <dt>previous</dt>
+        <dd className="hash">{v.policy.previous ?? 'none (the first version)'}</dd>
+        {v.signatures.map((s) => (
+          <div key={s.keyid} className="sig" data-signature={s.party}>
+            <dt>signed by the {s.party}</dt>
+            <dd className="hash">
+              key {s.keyid}: {s.sig}
+            </dd>
+          </div>
+        ))}
+      </dl>
+      <h5>Changes from version {v.diff?.from ?? '—'}</h5>
+      {v.diff === undefined ? <p>The first version.</p> : <DiffList diff={v.diff} />}
+    </article>
+  );
+}
+
+function SiteCard({ s }: { s: SiteIngestReport }) {
+  const failed = s.checks.some((c) => c.verdict === 'fail');
+  const regions = Object.entries(s.held).sort(([a], [b]) => (a < b ? -1 : 1));
+  return (
+    <article
+      className={`card ${failed ? 'bad' : 'good'}`}
+      data-card={`ingest-${s.site.id}`}
+      data-status={failed ? 'fail' : 'pass'}
+      aria-labelledby={`ingest-${s.site.id}`}
+    >
+      <h4 id={`ingest-${s.site.id}`}>
+        {s.site.id} ({s.site.country}) ingest log
+        {s.size === undefined ? '' : `, ${s.size} entries`}
+      </h4>
+      <CheckList checks={s.checks} scope={`${s.site.id} ingest log`} />
+      {regions.length === 0 ? (
+        <p>No stored batch in its verified ingest log.</p>
+      ) : (
+        <>
+          <p data-field="held">
+            Regions held:{' '}
+            {regions.map(([r, h]) => `${r} (${h.batches} batches, ${h.events} events)`).join(', ')}
+          </p>
+          <LineChart
+            title={`Events stored per region at ${s.site.id} over time`}
+            edges={s.series.edges}
+            series={s.series.byRegion}
+            unit="events"
+          />
+        </>
+      )}
+    </article>
+  );
+}
 
 export function Residency({ config }: { config: PortalConfig }) {
   const { report, error } = useVerified(config, verifyResidency);
@@ -69,6 +167,16 @@ export function Residency({ config }: { config: PortalConfig }) {
               })}
             </tbody>
           </table>
+          <h3>Sites: regions held and events over time</h3>
+          <p className="lead">
+            From each site&apos;s own ingest log, every entry verified here: hashed to its signed
+            root and checked against the residency log above.
+          </p>
+          <div className="cards">
+            {report.sites.map((site) => (
+              <SiteCard key={site.site.id} s={site} />
+            ))}
+          </div>
           <h3>History</h3>
           <table data-table="history">
             <caption>
@@ -93,6 +201,12 @@ export function Residency({ config }: { config: PortalConfig }) {
               ))}
             </tbody>
           </table>
+          <h3>Versions, their signatures and what changed</h3>
+          <div className="cards">
+            {[...report.versions].reverse().map((v) => (
+              <Version key={v.digest} v={v} />
+            ))}
+          </div>
         </>
       )}
     </section>

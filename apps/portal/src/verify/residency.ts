@@ -8,18 +8,39 @@
  * policy in force, its history, the regions each site holds, enrollments per
  * region) is what that fold produced.
  */
-import { decodePublicKey, ResidencyState, type ResidencyPolicy } from '@glasshouse/residency';
+import {
+  decodePublicKey,
+  diffPolicies,
+  keyId,
+  parseResidencyLogEntry,
+  ResidencyState,
+  type PolicyDiff,
+  type ResidencyPolicy,
+  type Site,
+} from '@glasshouse/residency';
 import { parsePolicy, verifyCheckpointWithPolicy, type Checkpoint } from '@glasshouse/tlog';
 import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
 import { ENTRIES_CHECK, replayEntries } from './entries.js';
 import { fetchText, type Fetcher } from './fetch.js';
+import { verifySiteIngest, type SiteIngestReport } from './ingest.js';
 import { openPinnedTrustBundle } from './trust.js';
+
+export interface PolicySignature {
+  /** Whose key the signature's keyid names (the bundle's vendor or supervisor residency key). */
+  readonly party: 'vendor' | 'supervisor' | 'unknown key';
+  readonly keyid: string;
+  readonly sig: string;
+}
 
 export interface PolicyVersion {
   readonly index: bigint;
   readonly digest: string;
   readonly policy: ResidencyPolicy;
+  /** The envelope's signatures (both verified by the fold before the version is listed). */
+  readonly signatures: readonly PolicySignature[];
+  /** What changed from the version before; undefined for the first. */
+  readonly diff: PolicyDiff | undefined;
 }
 
 export interface ResidencyReport {
@@ -28,6 +49,8 @@ export interface ResidencyReport {
   /** Latest enrollment's region of each customer, counted per region. */
   readonly enrollmentsByRegion: Readonly<Record<string, number>>;
   readonly size: bigint | undefined;
+  /** Each site any version names (its latest definition), with its ingest log replayed. */
+  readonly sites: readonly SiteIngestReport[];
 }
 
 export async function verifyResidency(
@@ -36,7 +59,7 @@ export async function verifyResidency(
   fetcher?: Fetcher,
 ): Promise<ResidencyReport> {
   const checks: Check[] = [];
-  const empty = { versions: [], enrollmentsByRegion: {}, size: undefined };
+  const empty = { versions: [], enrollmentsByRegion: {}, size: undefined, sites: [] };
   const log = config.logs.find((l) => l.id === 'residency-log');
   if (config.repo === null || log === undefined) {
     return { ...empty, checks: [] };
@@ -78,10 +101,13 @@ export async function verifyResidency(
   if (entries === undefined) return { ...empty, checks, size: cp.size };
 
   // The fold: each entry's signatures and chaining, by the package the monitor uses.
-  const state = ResidencyState.empty({
-    vendorKey: decodePublicKey(residency.vendorKey),
-    supervisorKey: decodePublicKey(residency.supervisorKey),
-  });
+  const vendorKey = decodePublicKey(residency.vendorKey);
+  const supervisorKey = decodePublicKey(residency.supervisorKey);
+  const state = ResidencyState.empty({ vendorKey, supervisorKey });
+  const parties = new Map<string, PolicySignature['party']>([
+    [keyId(vendorKey), 'vendor'],
+    [keyId(supervisorKey), 'supervisor'],
+  ]);
   const versions: PolicyVersion[] = [];
   const regionOf = new Map<string, string>();
   const refused: string[] = [];
@@ -89,7 +115,17 @@ export async function verifyResidency(
     try {
       const applied = state.apply(BigInt(i), bytes);
       if (applied.kind === 'policy') {
-        versions.push({ index: applied.index, digest: applied.digest, policy: applied.policy });
+        const signatures = parseResidencyLogEntry(bytes).envelope.signatures.map(
+          (sig): PolicySignature => ({ ...sig, party: parties.get(sig.keyid) ?? 'unknown key' }),
+        );
+        const before = versions.at(-1)?.policy;
+        versions.push({
+          index: applied.index,
+          digest: applied.digest,
+          policy: applied.policy,
+          signatures,
+          diff: before === undefined ? undefined : diffPolicies(before, applied.policy),
+        });
       } else {
         regionOf.set(applied.enrollment.customer, applied.enrollment.region);
       }
@@ -121,5 +157,11 @@ export async function verifyResidency(
           proof: refused,
         },
   );
-  return { checks, versions, enrollmentsByRegion, size: cp.size };
+  // Every site any logged version names, as its latest version defines it.
+  const sites = new Map<string, Site>();
+  for (const v of versions) for (const site of v.policy.sites) sites.set(site.id, site);
+  const siteReports = await Promise.all(
+    [...sites.values()].map((site) => verifySiteIngest(config, site, state, now, fetcher)),
+  );
+  return { checks, versions, enrollmentsByRegion, size: cp.size, sites: siteReports };
 }
