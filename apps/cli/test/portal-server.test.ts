@@ -36,6 +36,7 @@ describe('portal serve', () => {
     portal = await startPortalServer({
       distDir: dir,
       logs: [logFromPolicy(policy)],
+      accessIndexUrl: url.replace('/log/', '/index'),
       trustBundleFingerprint: 'ab'.repeat(32),
       host: '127.0.0.1',
       port: 0,
@@ -65,6 +66,7 @@ describe('portal serve', () => {
         witnesses: Record<string, string>;
       }[];
       repo: unknown;
+      accessIndex: unknown;
       trustBundleFingerprint: string;
     };
     expect(config.logs.map((l) => [l.id, l.title, l.base])).toEqual([
@@ -74,6 +76,7 @@ describe('portal serve', () => {
     // The witness line's URL is proxied too (its monitoring path).
     expect(config.logs[0]?.witnesses).toEqual({ w: '/svc/witness-1/' });
     expect(config.repo).toBeNull();
+    expect(config.accessIndex).toBe('/svc/access-index/');
     expect(config.trustBundleFingerprint).toBe('ab'.repeat(32));
   });
 
@@ -86,6 +89,17 @@ describe('portal serve', () => {
     const last = seen[seen.length - 1];
     expect(last?.headers.cookie).toBeUndefined();
     expect(last?.headers.authorization).toBeUndefined();
+  });
+
+  it("forwards only the access index's public lookup", async () => {
+    const customer = `c-${'0a'.repeat(16)}`;
+    const res = await fetch(`${portal.url}svc/access-index/${customer}`);
+    expect(await res.text()).toBe(`upstream /index/v1/lookup/${customer}`);
+    // Nothing else of the index service is reachable through it.
+    const before = seen.length;
+    const other = await fetch(`${portal.url}svc/access-index/..%2frevision`);
+    expect(other.status).toBe(400);
+    expect(seen.length).toBe(before);
   });
 
   it('refuses what it must not forward, with a code', async () => {

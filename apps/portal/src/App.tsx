@@ -14,6 +14,7 @@ import { fetchJson } from './verify/fetch.js';
 const Releases = lazy(() => import('./pages/Releases.js').then((m) => ({ default: m.Releases })));
 const Access = lazy(() => import('./pages/Access.js').then((m) => ({ default: m.Access })));
 const Alerts = lazy(() => import('./pages/Alerts.js').then((m) => ({ default: m.Alerts })));
+const MyData = lazy(() => import('./pages/MyData.js').then((m) => ({ default: m.MyData })));
 const Residency = lazy(() =>
   import('./pages/Residency.js').then((m) => ({ default: m.Residency })),
 );
@@ -23,6 +24,7 @@ const PAGES = [
   { hash: '#/releases', title: 'Releases' },
   { hash: '#/residency', title: 'Residency' },
   { hash: '#/access', title: 'Access' },
+  { hash: '#/mine', title: 'My data' },
   { hash: '#/alerts', title: 'Alerts' },
 ] as const;
 
@@ -82,6 +84,11 @@ export function App() {
         {config !== undefined && page === '#/access' && (
           <Suspense fallback={<p>Loading…</p>}>
             <Access config={config} />
+          </Suspense>
+        )}
+        {config !== undefined && page === '#/mine' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <MyData config={config} />
           </Suspense>
         )}
         {config !== undefined && page === '#/residency' && (

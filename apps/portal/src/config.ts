@@ -36,6 +36,8 @@ export interface PortalConfig {
   /** Same-origin prefixes, or null when the stack runs no such service. */
   readonly repo: string | null;
   readonly assembly: string | null;
+  /** The access index's lookup (GET <prefix><customer>), for My data. */
+  readonly accessIndex: string | null;
   /** SHA-256 (hex) of the trust bundle the portal's operator pinned, or null. */
   readonly trustBundleFingerprint: string | null;
   /** The monitors' alerts (empty when the server names none). */
@@ -102,6 +104,7 @@ export function parsePortalConfig(value: unknown): PortalConfig {
     alerts,
     repo: optionalPath('repo'),
     assembly: optionalPath('assembly'),
+    accessIndex: optionalPath('accessIndex'),
     trustBundleFingerprint: typeof fp === 'string' ? fp : null,
   };
 }

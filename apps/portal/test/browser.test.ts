@@ -39,7 +39,7 @@ if (!haveChromium) {
 const WITNESS_NAME = 'localhost/glasshouse/witness';
 const WAIT_MS = 90_000;
 
-type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only';
+type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only' | 'index-omit';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
@@ -55,6 +55,9 @@ function startTamperingProxy(
         if (state.mode === 'cosignature')
           body = Buffer.from(forgeCosignature(body.toString('utf8')));
         if (state.mode === 'rollback') body = Buffer.from(state.oldCheckpoint);
+      }
+      if (state.mode === 'index-omit' && path.startsWith('/svc/access-index/')) {
+        body = Buffer.from(omitOneIndex(body.toString('utf8')));
       }
       const forged = state.mode === 'vendor-only' ? state.forged.get(path) : undefined;
       if (forged !== undefined) body = forged;
@@ -86,6 +89,13 @@ function forgeCosignature(note: string): string {
     blob[blob.length - 1] = (blob[blob.length - 1] ?? 0) ^ 1;
     return `— ${WITNESS_NAME} ${blob.toString('base64')}`;
   });
+}
+
+/** The index's answer for a customer with its last listed access-log index removed (the rest untouched). */
+function omitOneIndex(answer: string): string {
+  const v = JSON.parse(answer) as { indices: string[] };
+  if (v.indices.length === 0) throw new Error('the customer has no access to hide');
+  return JSON.stringify({ ...v, indices: v.indices.slice(0, -1) });
 }
 
 /**
@@ -139,6 +149,8 @@ interface Ready {
   logUrl: string;
   releaseId: string | null;
   dataDir: string;
+  accessDemoCustomerKey: string;
+  accessTrustPath: string;
 }
 
 async function verdicts(page: Page, card: string): Promise<Record<string, string>> {
@@ -161,6 +173,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
   let proxy: { server: Server; url: string } | undefined;
   let proxyUrl = '';
   let releaseId = '';
+  let ready: Ready | undefined;
   const state = { mode: 'none' as Mode, oldCheckpoint: '', forged: new Map<string, Buffer>() };
   const consoleErrors: string[] = [];
 
@@ -180,6 +193,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     );
     stack = started;
     const { portalUrl } = started.value;
+    ready = started.value;
     releaseId = started.value.releaseId ?? '';
     // The release log as it is now: later the tampering proxy serves it as a rollback.
     state.oldCheckpoint = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
@@ -347,6 +361,80 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(some).toBeGreaterThan(0);
     expect(some).toBeLessThanOrEqual(all);
     await shot('access');
+  }, 120_000);
+
+  async function myData(): Promise<Record<string, string>> {
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/mine`);
+    // The demo customer's key, chosen as a customer would: read by the page, never uploaded.
+    await page.getByLabel('Customer key file').setInputFiles(ready?.accessDemoCustomerKey ?? '');
+    await page.locator('[data-card="my-data"]').waitFor({ timeout: WAIT_MS });
+    return verdicts(page, '[data-card="my-data"]');
+  }
+
+  it("My data: the demo customer's key shows every access to its data, the list proved complete", async () => {
+    const key = ready?.accessDemoCustomerKey ?? '';
+    const v = await myData();
+    expect(Object.keys(v)).toEqual([
+      'key',
+      'output-log',
+      'lookup',
+      'access-log',
+      'inclusion',
+      'completeness',
+      'memory',
+    ]);
+    for (const [check, verdict] of Object.entries(v))
+      expect(verdict, check).toMatch(/^(pass|note) /);
+    expect(v.completeness).toMatch(/these are all \d+ accesses to your data up to access-log size/);
+    expect(v.memory).toMatch(/first check from this browser/);
+    // The same customer and accesses as the CLI's access mine with the same key.
+    const cli = JSON.parse(
+      runBuiltCli([
+        'access',
+        'mine',
+        '--customer-key',
+        key,
+        '--trust',
+        ready?.accessTrustPath ?? '',
+        '--json',
+      ]),
+    ) as { customer: string; accesses: { index: string }[] };
+    expect(await page.locator('[data-card="my-data"]').getAttribute('data-customer')).toBe(
+      cli.customer,
+    );
+    const shown = await page
+      .locator('[data-access]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-access')));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.slice(0, cli.accesses.length)).toEqual(cli.accesses.map((a) => a.index));
+    // Each row says who accessed what, where and why.
+    const first = await page.locator('[data-access]').first().innerText();
+    expect(first).toMatch(/^1\s/);
+    // A tick opens what was checked, against which key.
+    await page.locator('[data-check="access-log"] button').click();
+    const explained = page.getByRole('region', { name: 'Access log: explanation' });
+    expect(await explained.innerText()).toContain('Against:');
+    await shot('my-data');
+    // A second visit extends what this browser remembered.
+    const again = await myData();
+    expect(again.memory).toMatch(
+      /^note .*extends the check of access-log size \d+ \(\d+ accesses then, all listed again\)/,
+    );
+  }, 180_000);
+
+  it("My data: an access hidden from the index's answer is red, with its reason", async () => {
+    state.mode = 'index-omit';
+    const v = await myData();
+    expect(await page.locator('[data-card="my-data"]').getAttribute('data-status')).toBe('fail');
+    // The logs verify; the lookup proof no longer leads to the logged index root.
+    expect(v['output-log']).toMatch(/^pass /);
+    expect(v.lookup).toMatch(/^pass /);
+    expect(v.inclusion).toMatch(/^pass /);
+    expect(v.completeness).toMatch(/^fail .*LOOKUP_PROOF_MISMATCH/);
+    expect(await page.locator('[data-access]').count()).toBe(0);
+    await shot('my-data-omitted');
+    state.mode = 'none';
   }, 120_000);
 
   it('shows a modified tile red, with its reason', async () => {

@@ -297,7 +297,7 @@ export async function checkMine(input: MineInput, reader: MineReader): Promise<M
   });
   report(
     'output-log',
-    `size ${out.cp.size}, cosigned by ${out.cosigners.join(', ') || 'none needed'}; ${newEntries.length} new entries hash to the signed root; ${Object.keys(revisions).length} revisions of this access log, no two differing at one size`,
+    `size ${out.cp.size}, cosigned by ${out.cosigners.join(', ') || 'none needed'}; ${newEntries.length === 0 ? 'the tree seen before' : `${newEntries.length} new entries hash to the signed root`}; ${Object.keys(revisions).length} revision(s) of this access log, no two differing at one size`,
     outputProof,
   );
   const output = {

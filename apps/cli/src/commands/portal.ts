@@ -41,6 +41,10 @@ export function registerPortalCommands(program: Command, io: Io): void {
     )
     .option('--assembly <url>', "the assembly line's base URL (its public release list)")
     .option(
+      '--access-index <url>',
+      "the access index service's base URL: its lookup is proxied for the My data page",
+    )
+    .option(
       '--log-policy <file>',
       'a further log to show: its c2sp.org/tlog-policy with the URL on its log line (repeatable)',
       (v: string, prev: string[]) => [...prev, v],
@@ -57,6 +61,7 @@ export function registerPortalCommands(program: Command, io: Io): void {
       async (opts: {
         trustBundle: string;
         assembly?: string;
+        accessIndex?: string;
         logPolicy: string[];
         alerts: string[];
         listen: string;
@@ -73,6 +78,7 @@ export function registerPortalCommands(program: Command, io: Io): void {
           logs: uniqueIds([...bundle.logs, ...extra]),
           repoUrl: bundle.repoUrl,
           assemblyUrl: opts.assembly,
+          accessIndexUrl: opts.accessIndex,
           trustBundleFingerprint: bundle.fingerprint,
           alerts: alertSources(opts.alerts),
           host: listen.host,

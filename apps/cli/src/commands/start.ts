@@ -160,24 +160,23 @@ export function registerStartCommand(program: Command, io: Io): void {
           },
         );
         later.push(data);
-        later.push(
-          await startAccessHalf(
-            ctx,
-            preparedAccess,
-            {
-              paths: prepared.paths,
-              residencyTrustPath: prepared.paths.residencyTrust,
-              witness: release.localWitness,
-            },
-            {
-              accessLog: opts.accessLogListen,
-              index: opts.accessIndexListen,
-              indexLog: opts.accessIndexLogListen,
-              gateway: opts.gatewayListen,
-              keyRelease: opts.keyReleaseListen,
-            },
-          ),
+        const access = await startAccessHalf(
+          ctx,
+          preparedAccess,
+          {
+            paths: prepared.paths,
+            residencyTrustPath: prepared.paths.residencyTrust,
+            witness: release.localWitness,
+          },
+          {
+            accessLog: opts.accessLogListen,
+            index: opts.accessIndexListen,
+            indexLog: opts.accessIndexLogListen,
+            gateway: opts.gatewayListen,
+            keyRelease: opts.keyReleaseListen,
+          },
         );
+        later.push(access);
         // Last: the portal shows every log the halves before it started.
         later.push(
           await startPortalHalf(ctx, {
@@ -210,6 +209,10 @@ export function registerStartCommand(program: Command, io: Io): void {
                 path: join(preparedAccess.paths.monitor, ALERTS_FILE),
               },
             ],
+            accessIndex: {
+              url: access.ready.accessIndexUrl as string,
+              demoCustomerKey: access.ready.accessDemoCustomerKey as string,
+            },
             listen: opts.portalListen,
           }),
         );

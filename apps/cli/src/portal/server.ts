@@ -53,6 +53,8 @@ export interface PortalServerOptions {
   readonly logs: readonly PortalLogSource[];
   readonly repoUrl?: string | undefined;
   readonly assemblyUrl?: string | undefined;
+  /** The access index service's base URL: only its public lookup (GET v1/lookup/<customer>) is proxied. */
+  readonly accessIndexUrl?: string | undefined;
   /** SHA-256 hex of the trust bundle the page must find at the repository. */
   readonly trustBundleFingerprint?: string | undefined;
   /** The monitors' alert files the page lists and re-verifies. */
@@ -114,6 +116,9 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
   }
   if (opts.repoUrl !== undefined) upstreams.set('repo', withSlash(opts.repoUrl));
   if (opts.assemblyUrl !== undefined) upstreams.set('assembly', withSlash(opts.assemblyUrl));
+  if (opts.accessIndexUrl !== undefined) {
+    upstreams.set('access-index', `${withSlash(opts.accessIndexUrl)}v1/lookup/`);
+  }
   return {
     upstreams,
     config: {
@@ -132,6 +137,7 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
       })),
       repo: opts.repoUrl === undefined ? null : '/svc/repo/',
       assembly: opts.assemblyUrl === undefined ? null : '/svc/assembly/',
+      accessIndex: opts.accessIndexUrl === undefined ? null : '/svc/access-index/',
       trustBundleFingerprint: opts.trustBundleFingerprint ?? null,
       alerts: alertIds(opts.alerts ?? []).map((a) => ({
         id: a.id,

@@ -315,7 +315,8 @@ function report(
 ): HalfReport {
   const shown = (p: string): string => shownPath(p, ctx.io.cwd);
   const { paths } = r;
-  const customerKey = shown(join(r.dataPaths.customer(r.demo.customerName), 'customer.key'));
+  const customerKeyPath = join(r.dataPaths.customer(r.demo.customerName), 'customer.key');
+  const customerKey = shown(customerKeyPath);
   const monitorAlerts = join(paths.monitor, 'alerts.jsonl');
   const lines = [
     'access transparency (vendor)',
@@ -356,6 +357,8 @@ function report(
       keyReleaseUrl: r.keyReleaseUrl,
       accessTrustPath: paths.accessTrust,
       accessDemo: r.demo,
+      /** The demo customer's key: the portal's My data page opens it (in the browser only). */
+      accessDemoCustomerKey: customerKeyPath,
       accessMineCommand: `glasshouse access mine --customer-key ${customerKey} --trust ${shown(paths.accessTrust)}`,
       accessAlerts: r.status.alerts,
     },

@@ -19,6 +19,7 @@ import {
 import type { HalfReport, StartContext } from './context.js';
 import type { PreparedData } from './data-prepare.js';
 import type { ReleaseHalf } from './release-half.js';
+import { shownPath } from './summary.js';
 import { writeWitnessPolicy } from './witness-policy.js';
 import { readFile } from 'node:fs/promises';
 
@@ -38,6 +39,8 @@ export async function startPortalHalf(
     readonly logPolicies: readonly string[];
     /** The monitors' alert files (release-log, repository, witness, residency, access). */
     readonly alerts: readonly PortalAlertSource[];
+    /** The access index (its lookup is proxied for My data) and the demo customer's key file. */
+    readonly accessIndex?: { readonly url: string; readonly demoCustomerKey: string };
     readonly listen: string;
   },
 ): Promise<HalfReport> {
@@ -68,6 +71,7 @@ export async function startPortalHalf(
     logs: uniqueIds([...bundle.logs, ...ingest, ...further]),
     repoUrl: bundle.repoUrl,
     assemblyUrl: release.assembly.url,
+    accessIndexUrl: from.accessIndex?.url,
     trustBundleFingerprint: bundle.fingerprint,
     alerts: from.alerts,
     host: address.host,
@@ -84,6 +88,13 @@ export async function startPortalHalf(
     tryIt: [
       '  # open the Transparency Center in a browser: every tick is a check your browser made',
       `  #   ${portal.url}`,
+      ...(from.accessIndex === undefined
+        ? []
+        : [
+            "  # My data: every access to a customer's data, complete, checked in the browser; open the",
+            "  # demo customer's key there (it is read in the browser, never sent anywhere)",
+            `  #   ${portal.url}#/mine  key: ${shownPath(from.accessIndex.demoCustomerKey, ctx.io.cwd)}`,
+          ]),
     ],
     ready: { portalUrl: portal.url },
   };
