@@ -4,7 +4,7 @@
  * the customer's check (issue 17 §6 and its completeness tests).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -224,6 +224,13 @@ describe('access mine detects', () => {
     const stateFile = join(await tempDir(), 'mine.json');
     expect((await checkMyAccesses(mine(honest.url, c, { stateFile }))).records).toHaveLength(3);
     await honest.stop();
+    // Kept by the previous version of access mine (the output log's tail as encoded text): read forward.
+    const v2 = JSON.parse(await readFile(stateFile, 'utf8')) as { output: { checkpoint: string } };
+    const origin = v2.output.checkpoint.split('\n')[0];
+    await writeFile(
+      stateFile,
+      JSON.stringify({ ...v2, v: 1, output: JSON.stringify({ v: 1, origin, ...v2.output }) }),
+    );
     await appendAccesses(world.accessLog, [newCustomer().pseudonym]);
     // The vendor swaps in an index that drops access 3; it publishes at the new size only.
     const bad = await startIndex(openSqliteIndexStore({ dir: await tempDir() }), dropping(c, 3));
