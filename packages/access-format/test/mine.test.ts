@@ -6,24 +6,7 @@
  * an index or a log can lie, with its code.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CompactRange,
-  cosignatureSigner,
-  encodeBase64,
-  encodeBundle,
-  formatCheckpoint,
-  generateCosignerKey,
-  generateSignerKey,
-  hashChildren,
-  hashLeaf,
-  parsePolicy,
-  parseSignerKey,
-  signNote,
-  tileNodeIds,
-  tilePath,
-  tilesToWrite,
-  type NoteSigner,
-} from '@glasshouse/tlog';
+import { cosignatureSigner, encodeBase64, generateCosignerKey } from '@glasshouse/tlog';
 import {
   AccessIndex,
   checkMine,
@@ -34,6 +17,7 @@ import {
   type MineState,
   type MineStep,
 } from '../src/index.js';
+import { MemoryLog } from '../../tlog/test/memory-log.js';
 import { customer, recordBytes } from './fixtures.js';
 
 const NOW = new Date('2026-12-05T00:00:00Z');
@@ -41,82 +25,16 @@ const nowSeconds = BigInt(NOW.getTime() / 1000);
 const witness = generateCosignerKey('witness.example/w');
 const cosigner = cosignatureSigner(witness.signerKey, () => nowSeconds);
 
-/** A tlog-tiles log in memory: every tile of every published size stays served. */
-class MemoryLog {
-  readonly entries: Uint8Array[] = [];
-  readonly files = new Map<string, Uint8Array>();
-  readonly policy;
-  readonly #signer: NoteSigner;
-  #note = '';
-
-  constructor(readonly origin: string) {
-    const key = generateSignerKey(origin);
-    this.#signer = parseSignerKey(key.signerKey);
-    this.policy = parsePolicy(
-      `log ${key.verifierKey}\nwitness w ${witness.verifierKey}\nquorum w\n`,
-    );
-  }
-
-  get size(): bigint {
-    return BigInt(this.entries.length);
-  }
-
-  root(): Uint8Array {
-    const range = new CompactRange();
-    range.appendMany(this.entries.map((e) => hashLeaf(e)));
-    return range.root();
-  }
-
-  /** Writes the tiles of the current size and a checkpoint signed by the log and the witness. */
-  publish(): void {
-    const memo = new Map<string, Uint8Array>();
-    const node = (level: number, index: bigint): Uint8Array => {
-      const key = `${level}/${index}`;
-      let h = memo.get(key);
-      if (h === undefined) {
-        h =
-          level === 0
-            ? hashLeaf(this.entries[Number(index)] as Uint8Array)
-            : hashChildren(node(level - 1, 2n * index), node(level - 1, 2n * index + 1n));
-        memo.set(key, h);
-      }
-      return h;
-    };
-    for (const ref of tilesToWrite(0n, this.size)) {
-      if (ref.kind === 'entries') {
-        const from = Number(ref.index) * 256;
-        this.files.set(tilePath(ref), encodeBundle(this.entries.slice(from, from + ref.width)));
-      } else {
-        const hashes = tileNodeIds(ref).map((id) => node(id.level, id.index));
-        const bytes = new Uint8Array(hashes.length * 32);
-        hashes.forEach((h, i) => {
-          bytes.set(h, i * 32);
-        });
-        this.files.set(tilePath(ref), bytes);
-      }
-    }
-    const body = formatCheckpoint({
-      origin: this.origin,
-      size: this.size,
-      rootHash: this.root(),
-      extensions: [],
-    });
-    this.#note = signNote(body, [this.#signer, cosigner]);
-  }
-
-  readonly get = (path: string): Promise<Uint8Array> => {
-    if (path === 'checkpoint') return Promise.resolve(new TextEncoder().encode(this.#note));
-    const file = this.files.get(path);
-    return file === undefined
-      ? Promise.reject(new Error(`404 ${path}`))
-      : Promise.resolve(Uint8Array.from(file));
-  };
-}
-
 /** The access log, an index over it that publishes a revision per checkpoint, and the lookup it serves. */
 class World {
-  readonly access = new MemoryLog('example.com/access');
-  readonly output = new MemoryLog('example.com/access-index');
+  readonly access = new MemoryLog('example.com/access', {
+    verifierKey: witness.verifierKey,
+    signer: cosigner,
+  });
+  readonly output = new MemoryLog('example.com/access-index', {
+    verifierKey: witness.verifierKey,
+    signer: cosigner,
+  });
   readonly index = new AccessIndex();
   readonly counters = new Map<number, number>();
   /** What the index service serves: a revision's index, its output-log entry and index there. */
