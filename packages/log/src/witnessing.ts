@@ -103,6 +103,8 @@ export class Witnessing {
   readonly #inflight = new Map<string, Promise<void>>();
   readonly #abort = new AbortController();
   readonly #fetch: typeof fetch;
+  /** The last published note found complete (`isComplete`). */
+  #lastComplete: string | undefined;
 
   constructor(opts: WitnessingOptions) {
     this.#o = opts;
@@ -158,9 +160,13 @@ export class Witnessing {
    */
   isComplete(publishedNote: string): boolean {
     if (this.publishUnwitnessed) return true;
+    // The integrator asks about the same published note every round until the next one:
+    // the answer for the same bytes under the same policy does not change (no time check).
+    if (publishedNote === this.#lastComplete) return true;
     try {
       // c2sp.org/tlog-policy: the log's signature and a quorum of valid cosignatures.
       verifyCheckpointWithPolicy(publishedNote, this.policy);
+      this.#lastComplete = publishedNote;
       return true;
     } catch (err) {
       if (err instanceof TlogError) return false;

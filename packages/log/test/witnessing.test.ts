@@ -17,6 +17,7 @@ import {
 } from '@glasshouse/tlog';
 import { type Log, type LogWitnessingOptions, initLog, openLog } from '../src/log.js';
 import { buildServer } from '../src/server.js';
+import { Witnessing } from '../src/witnessing.js';
 import { openSqliteStorage, type SqliteStorage } from '../src/sqlite.js';
 import { type TestWitness, eventually, startTestWitness } from './witness-fixture.js';
 
@@ -146,6 +147,33 @@ describe('a log with a witness policy', () => {
     const health = await healthz(url);
     expect(health.witnessing).toMatch(/^required/);
     expect(health.signedSize).toBe(6);
+  });
+
+  it('finds a published note complete by its own bytes only (the answer is kept per note)', async () => {
+    const { storage, keys } = await newLogDir();
+    const [w1] = (await witnesses(1, keys.verifierKey)) as [TestWitness];
+    const policy = parsePolicy(policyText(keys.verifierKey, [w1], w1.name));
+    const { url } = await serveLog(storage, keys, { policy });
+    const res = await fetch(`${url}/add?wait=checkpoint`, { method: 'POST', body: utf8('one') });
+    const { checkpoint } = (await res.json()) as { checkpoint: string };
+    const signedOnly = checkpoint.slice(0, checkpoint.indexOf(`\u2014 ${w1.name} `));
+    const lines = checkpoint.split('\n');
+    const cosig = lines.findIndex((l) => l.startsWith(`\u2014 ${w1.name} `));
+    const sig = lines[cosig] as string;
+    // Same length, one base64 character inside the Ed25519 signature changed.
+    const flipped = sig.at(-12) === 'A' ? 'B' : 'A';
+    lines[cosig] = `${sig.slice(0, -12)}${flipped}${sig.slice(-11)}`;
+    const forged = lines.join('\n');
+
+    const w = new Witnessing({ policy, logVerifierKey: keys.verifierKey, storage });
+    expect(w.isComplete(signedOnly)).toBe(false);
+    expect(w.isComplete(checkpoint)).toBe(true);
+    expect(w.isComplete(checkpoint)).toBe(true);
+    // A remembered answer never stands in for other bytes.
+    expect(w.isComplete(forged)).toBe(false);
+    expect(w.isComplete(signedOnly)).toBe(false);
+    expect(w.isComplete(checkpoint)).toBe(true);
+    await w.close();
   });
 
   it('has the empty tree cosigned too, before any entry', async () => {

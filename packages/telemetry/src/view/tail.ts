@@ -84,6 +84,12 @@ export class VerifiedTail {
   readonly #fetcher: TilesFetcher;
   readonly #now: () => Date;
   readonly #skew: bigint;
+  #lastVerified:
+    | {
+        readonly note: Uint8Array;
+        readonly result: { checkpoint: Checkpoint; cosigners: string[] };
+      }
+    | undefined;
 
   constructor(opts: VerifiedTailOptions) {
     this.policy = typeof opts.policy === 'string' ? parsePolicy(opts.policy) : opts.policy;
@@ -164,13 +170,20 @@ export class VerifiedTail {
   }
 
   #verifyNote(note: Uint8Array, text: string): { checkpoint: Checkpoint; cosigners: string[] } {
+    // A tail fetches the same checkpoint again and again until the log grows: the same bytes
+    // verified under the same policy verify again (a cosignature's time only moves into the
+    // allowed skew, never out of it), so the last verified note is not checked twice.
+    const last = this.#lastVerified;
+    if (last !== undefined && bytesEqual(last.note, note)) return last.result;
     try {
       // c2sp.org/tlog-policy: signed by the policy's log (key name = origin), cosigned to quorum.
       const v = verifyCheckpointWithPolicy(note, this.policy, {
         now: BigInt(Math.floor(this.#now().getTime() / 1000)),
         maxFutureSkew: this.#skew,
       });
-      return { checkpoint: v.checkpoint, cosigners: v.cosigners };
+      const result = { checkpoint: v.checkpoint, cosigners: v.cosigners };
+      this.#lastVerified = { note: note.slice(), result };
+      return result;
     } catch (err) {
       if (!(err instanceof TlogError)) throw err;
       const quorum = err.code === 'POLICY_QUORUM_NOT_MET';
