@@ -174,24 +174,26 @@ export class Gateway {
       now: time,
     });
 
-    // Ciphertext only: reading (and parsing) it before the record is logged reveals nothing.
-    const reading = site.read(ask.customer, ask.scope).then((read) => {
-      const parsed = new Map<string, { bytes: Uint8Array; batch: TelemetryBatch }>();
-      for (const bytes of read.batches) {
-        parsed.set(batchDigest(bytes), { bytes, batch: parseBatch(bytes) });
-      }
-      return { truncated: read.truncated, parsed };
-    });
-    reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    // Ciphertext only: reading (and parsing) it before the record is witnessed reveals nothing.
+    // It starts once the record's append is on its way, so it runs during the witness wait
+    // (started before, its handling in this process would hold up the append: measured).
+    let reading: Promise<SiteBatches> | undefined;
+    const startReading = (): void => {
+      reading = site.read(ask.customer, ask.scope).then(parseRead);
+      reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    };
 
-    const logged = await this.#logNext(ask.customer, (counter) =>
-      encodeAccessRecord(draft(counter, time)),
+    const logged = await this.#logNext(
+      ask.customer,
+      (counter) => encodeAccessRecord(draft(counter, time)),
+      startReading,
     );
     const { record, index } = logged;
     const digest = accessRecordDigest(record);
     const receipt = logged.receipt ?? (await this.#witnessedReceipt(record, index)).receipt;
 
-    const read = await reading;
+    if (reading === undefined) startReading();
+    const read = await (reading as Promise<SiteBatches>);
     const { parsed } = read;
     const missing =
       ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !parsed.has(d)) : [];
@@ -255,7 +257,8 @@ export class Gateway {
 
   /**
    * Under the customer's lock: older unlogged records first, then the next
-   * counter, stored then sequenced. With no other access of the customer
+   * counter, stored then sequenced (`appending` is called once the record's
+   * append is sent). With no other access of the customer
    * waiting, one call to the log sequences the record and waits for its
    * witnessed checkpoint (the receipt comes back with it); otherwise the lock
    * is released once the record is sequenced and the wait happens outside.
@@ -263,6 +266,7 @@ export class Gateway {
   async #logNext(
     customer: string,
     build: (counter: number) => Uint8Array,
+    appending: () => void,
   ): Promise<{ record: Uint8Array; index: bigint; receipt?: string }> {
     return this.#locked(customer, async () => {
       if (this.#unlogged.has(customer)) {
@@ -282,7 +286,9 @@ export class Gateway {
       }
       this.#unlogged.add(customer);
       if ((this.#queued.get(customer) ?? 0) === 0) {
-        const { index, receipt } = await this.#witnessedReceipt(record, null);
+        const witnessed = this.#witnessedReceipt(record, null);
+        appending();
+        const { index, receipt } = await witnessed;
         // Recovery only needs the mark to skip a re-append (which dedup makes harmless): it is
         // written with the next record rather than with an fsync of its own on this access's path.
         this.#marks.push({ customer, counter, index });
@@ -290,6 +296,7 @@ export class Gateway {
         return { record, index, receipt };
       }
       const index = await this.#append(customer, counter, record);
+      appending();
       // Every record of the customer is in the log now (in counter order).
       this.#unlogged.delete(customer);
       return { record, index };
@@ -409,6 +416,20 @@ export class Gateway {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
   }
+}
+
+/** A site's answer, parsed: sealed batches by digest. */
+interface SiteBatches {
+  readonly truncated: boolean;
+  readonly parsed: Map<string, { bytes: Uint8Array; batch: TelemetryBatch }>;
+}
+
+function parseRead(read: { batches: readonly Uint8Array[]; truncated: boolean }): SiteBatches {
+  const parsed = new Map<string, { bytes: Uint8Array; batch: TelemetryBatch }>();
+  for (const bytes of read.batches) {
+    parsed.set(batchDigest(bytes), { bytes, batch: parseBatch(bytes) });
+  }
+  return { truncated: read.truncated, parsed };
 }
 
 /** RFC 3339 UTC, whole seconds (the access record's time). */
