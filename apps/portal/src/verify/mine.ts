@@ -19,7 +19,8 @@ import {
 import { publicKeyFromPem, signingKeyFromPem } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import { customerPseudonym } from '@glasshouse/residency';
-import type { PortalConfig } from '../config.js';
+import { sha256 } from '@glasshouse/tlog';
+import type { PortalConfig, PortalLog } from '../config.js';
 import { reasonOf, type Check } from './check.js';
 import { fetchBytes, type Fetcher } from './fetch.js';
 
@@ -99,30 +100,43 @@ export interface MineReport {
   readonly size: bigint | undefined;
 }
 
-/** Where a successful check's state is kept for the next visit. */
+/**
+ * Where a successful check's state is kept for the next visit: per
+ * customer and per pair of log keys (`logs`), so logs re-created under new
+ * keys start afresh while the same logs must extend what was seen.
+ */
 export interface MineMemory {
-  get(customer: string): MineState | undefined;
-  put(customer: string, state: MineState): void;
+  get(customer: string, logs: string): MineState | undefined;
+  put(customer: string, logs: string, state: MineState): void;
 }
 
-const STORAGE_PREFIX = 'glasshouse.access-mine.';
+const STORAGE_PREFIX = 'glasshouse.access-mine';
 
-/** localStorage, per customer (a memory-only store when it is unavailable). */
+/** localStorage (a memory-only store when it is unavailable). */
 export function browserMineMemory(): MineMemory {
   const map = new Map<string, MineState>();
   const storage = typeof localStorage === 'undefined' ? undefined : localStorage;
+  const key = (customer: string, logs: string): string => `${STORAGE_PREFIX} ${customer} ${logs}`;
   return {
-    get(customer) {
-      const text = storage?.getItem(`${STORAGE_PREFIX}${customer}`);
-      if (text === null || text === undefined) return map.get(customer);
+    get(customer, logs) {
+      const text = storage?.getItem(key(customer, logs));
+      if (text === null || text === undefined) return map.get(key(customer, logs));
       // A state that no longer parses is a refusal, not a fresh start (it would forget what was seen).
       return parseMineState(JSON.parse(text) as unknown, customer);
     },
-    put(customer, state) {
-      map.set(customer, state);
-      storage?.setItem(`${STORAGE_PREFIX}${customer}`, JSON.stringify(state));
+    put(customer, logs, state) {
+      map.set(key(customer, logs), state);
+      storage?.setItem(key(customer, logs), JSON.stringify(state));
     },
   };
+}
+
+/** The logs' identity in the memory: SHA-256 (hex) of both policies' log keys. */
+function logsKey(accessLog: PortalLog, outputLog: PortalLog): string {
+  const keys = [accessLog, outputLog].map((l) => l.policy.logs.map((k) => k.vkey).join(' '));
+  return Array.from(sha256(new TextEncoder().encode(keys.join('\n'))), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
 }
 
 export async function verifyMine(
@@ -149,10 +163,12 @@ export async function verifyMine(
   }
   const passed = new Map<MineStepId, { summary: string; proof: readonly string[] }>();
   const lookupUrl = `${config.accessIndex}${customer}`;
+  const logs = logsKey(accessLog, outputLog);
   let previous: MineState | undefined;
   let failure: string | undefined;
+  let notKept: string | undefined;
   try {
-    previous = memory.get(customer);
+    previous = memory.get(customer, logs);
   } catch (err) {
     failure = reasonOf(err);
   }
@@ -188,7 +204,12 @@ export async function verifyMine(
       );
       records = result.records;
       size = result.size;
-      memory.put(customer, result.state);
+      try {
+        memory.put(customer, logs, result.state);
+      } catch (err) {
+        // The check holds; only the memory for the next visit is lost (e.g. storage full).
+        notKept = reasonOf(err);
+      }
     } catch (err) {
       failure = reasonOf(err);
     }
@@ -223,10 +244,12 @@ export async function verifyMine(
     summary:
       failure !== undefined
         ? 'nothing new remembered: only a check that passes is kept'
-        : seenBefore === null || seenBefore === undefined
-          ? 'first check from this browser: what it saw is kept, and later visits must extend it'
-          : `extends the check of access-log size ${seenBefore.size} (${seenBefore.indices.length} accesses then, all listed again)`,
-    what: "The output log's and the access log's verified trees, the index revisions seen and the accesses listed are kept in this browser's localStorage; the next check must be consistent with them and list every access again.",
+        : notKept !== undefined
+          ? `this check could not be kept for the next visit: ${notKept}`
+          : seenBefore === null || seenBefore === undefined
+            ? 'first check from this browser: what it saw is kept, and later visits must extend it'
+            : `extends the check of access-log size ${seenBefore.size} (${seenBefore.indices.length} accesses then, all listed again)`,
+    what: "The output log's and the access log's verified trees, the index revisions seen and the accesses listed are kept in this browser's localStorage (per customer and per pair of log keys); the next check must be consistent with them and list every access again.",
   });
   return { customer, checks, records, size };
 }
