@@ -39,7 +39,7 @@ if (!haveChromium) {
 const WITNESS_NAME = 'localhost/glasshouse/witness';
 const WAIT_MS = 90_000;
 
-type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only' | 'index-omit';
+type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only' | 'index-omit' | 'source';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
@@ -61,6 +61,15 @@ function startTamperingProxy(
       }
       const forged = state.mode === 'vendor-only' ? state.forged.get(path) : undefined;
       if (forged !== undefined) body = forged;
+      // A source file of a release changed on its way from the assembly line.
+      if (
+        state.mode === 'source' &&
+        /^\/svc\/assembly\/releases\/[^/]+\/source\/objects\//.test(path) &&
+        body.subarray(0, 5).toString() === 'blob '
+      ) {
+        body = Buffer.from(body);
+        body[body.length - 1] = (body[body.length - 1] ?? 0) ^ 1;
+      }
       if (state.mode === 'tile' && path.startsWith('/svc/release-log/tile/0/')) {
         body = Buffer.from(body);
         body[0] = (body[0] ?? 0) ^ 1;
@@ -319,9 +328,21 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(await page.locator('[data-card="repository"]').getAttribute('data-status')).toBe('pass');
     const release = `[data-release="${releaseId}"]`;
     const r = await verdicts(page, release);
-    expect(Object.keys(r)).toEqual(['tuf', 'provenance', 'vsa', 'inclusion']);
+    expect(Object.keys(r)).toEqual([
+      'tuf',
+      'provenance',
+      'vsa',
+      'inclusion',
+      'layout',
+      'review',
+      'source',
+      'rules',
+    ]);
     for (const [check, verdict] of Object.entries(r)) expect(verdict, check).toMatch(/^pass /);
     expect(r.vsa).toContain('PASSED');
+    expect(r.layout).toMatch(/PASS: build step by 2 of 2 functionaries/);
+    expect(r.review).toContain('Demo Reviewer');
+    expect(r.source).toMatch(/every SHA-256 matching/);
     expect(r.tuf).toContain('the vendor and the supervisor');
     // Every other release the stack published verifies too.
     const statuses = await page
@@ -329,6 +350,62 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
     expect(statuses.every((st) => st === 'pass')).toBe(true);
     await shot('releases');
+  }, 240_000);
+
+  it("browses a release's source at its commit with every digest checked; the in-toto verdict, review notes and rule diff render", async () => {
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/releases`);
+    const release = `[data-release="${releaseId}"]`;
+    await page.locator(`${release} [data-check="source"]`).waitFor({ timeout: WAIT_MS });
+    // Every release of the stack (rules, the agent, the verdict list) has its source checked.
+    const sources = await page
+      .locator('[data-release] [data-check="source"]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-verdict')));
+    expect(sources.length).toBeGreaterThanOrEqual(3);
+    expect(sources.every((v) => v === 'pass')).toBe(true);
+    const browser = page.locator(`${release} [data-source]`);
+    await browser.locator('summary').click();
+    const recipe = browser.locator('[data-source-entry="glasshouse-recipe.json"]');
+    expect(await recipe.getAttribute('data-verdict')).toBe('pass');
+    await recipe.getByRole('button').click();
+    const file = browser.locator('[data-source-file="glasshouse-recipe.json"]');
+    await expect.poll(() => file.getAttribute('data-verdict')).toBe('pass');
+    expect(await file.innerText()).toMatch(/sha256 [0-9a-f]{64} = the build link's material/);
+    // Into a directory: its entries come from its own verified tree.
+    await browser.getByRole('button', { name: 'rules/' }).click();
+    expect(await browser.locator('[data-source-entry^="rules/"]').count()).toBeGreaterThan(0);
+    // The review note, signed by the supervisor.
+    expect(await page.locator(`${release} [data-review="Demo Reviewer"]`).innerText()).toContain(
+      'Read every rule',
+    );
+    // The rule diff: from nothing, every rule is added; a version against itself changes nothing.
+    const diff = page.locator('[data-card="rule-diff"]');
+    await diff.getByLabel('To version').selectOption(releaseId);
+    await diff.getByLabel('From version').selectOption('');
+    const added = await diff.locator('[data-diff="added"]').count();
+    expect(added).toBeGreaterThan(0);
+    expect(await diff.locator('[data-diff-summary]').innerText()).toBe(
+      `${added} added, 0 removed, 0 changed, 0 unchanged`,
+    );
+    await diff.getByLabel('From version').selectOption(releaseId);
+    expect(await diff.locator('[data-diff-summary]').innerText()).toBe(
+      `0 added, 0 removed, 0 changed, ${added} unchanged`,
+    );
+    await shot('releases-source');
+  }, 240_000);
+
+  it('shows a source file changed on its way red, with its code', async () => {
+    state.mode = 'source';
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/releases`);
+    const release = `[data-release="${releaseId}"]`;
+    await page.locator(`${release} [data-check="source"]`).waitFor({ timeout: WAIT_MS });
+    const r = await verdicts(page, release);
+    expect(r.source).toMatch(/^fail .*GIT_OBJECT_MISMATCH/);
+    expect(r.provenance).toMatch(/^pass /);
+    expect(await page.locator(release).getAttribute('data-status')).toBe('fail');
+    await shot('tampered-source');
+    state.mode = 'none';
   }, 240_000);
 
   it('replays the residency log: the policy in force, its history, the regions each site holds', async () => {

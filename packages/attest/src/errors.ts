@@ -49,7 +49,10 @@ export type AttestErrorCode =
   | 'LAYOUT_STEP_NOT_FOUND'
   | 'STEP_THRESHOLD_NOT_MET'
   | 'STEP_LINKS_DISAGREE'
-  | 'LINK_PRODUCT_MISMATCH';
+  | 'LINK_PRODUCT_MISMATCH'
+  // git objects (SHA-1 object format)
+  | 'GIT_OBJECT_MALFORMED'
+  | 'GIT_OBJECT_MISMATCH';
 
 /** The one error class of `@glasshouse/attest`. Branch on `code`, never on the message. */
 export class AttestError extends CodedError<AttestErrorCode> {}

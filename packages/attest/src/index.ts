@@ -129,3 +129,14 @@ export {
   type VerifyLayoutOptions,
 } from './legacy.js';
 export { formatTimestamp, isTimestamp } from './fields.js';
+// git objects (SHA-1 object format): a source tree checked against a gitCommit
+export {
+  gitCommitTree,
+  gitObjectId,
+  gitTreeEntries,
+  isGitObjectType,
+  openGitObject,
+  type GitObject,
+  type GitObjectType,
+  type GitTreeEntry,
+} from './git.js';

@@ -13,12 +13,16 @@ export interface DeclaredRule {
   readonly name: string;
   readonly isPrivate: boolean;
   readonly isGlobal: boolean;
+  /** The rule's text: from its first modifier (or `rule`) to its closing brace. */
+  readonly text: string;
 }
 
 const IDENT = /[A-Za-z0-9_]/;
 
 export function declaredRules(text: string, file: string): DeclaredRule[] {
-  const out: DeclaredRule[] = [];
+  const out: { -readonly [K in keyof DeclaredRule]: DeclaredRule[K] }[] = [];
+  let ruleStart = -1; // where the rule being declared starts
+  let open = -1; // the index in `out` of the rule whose closing brace is still to come
   const syntax = (message: string): BundleError =>
     new BundleError('RULES_SYNTAX', `${file}: ${message}`, { evidence: { file } });
   let i = 0;
@@ -61,12 +65,18 @@ export function declaredRules(text: string, file: string): DeclaredRule[] {
       while (i < text.length && IDENT.test(text[i] ?? '')) i++;
       const word = text.slice(start, i);
       if (depth === 0) {
+        if (!expectName && ruleStart < 0 && ['rule', 'private', 'global'].includes(word)) {
+          ruleStart = start;
+        }
         if (expectName) {
+          open = out.length;
           out.push({
             name: word,
             isPrivate: modifiers.includes('private'),
             isGlobal: modifiers.includes('global'),
+            text: text.slice(ruleStart),
           });
+          ruleStart = -1;
           expectName = false;
           modifiers = [];
         } else if (word === 'rule') {
@@ -89,6 +99,11 @@ export function declaredRules(text: string, file: string): DeclaredRule[] {
       if (c === '}') {
         depth--;
         if (depth < 0) throw syntax('unbalanced braces');
+        const rule = out[open];
+        if (depth === 0 && rule !== undefined) {
+          rule.text = rule.text.slice(0, rule.text.length - (text.length - i - 1));
+          open = -1;
+        }
       }
       previous = c;
       i++;

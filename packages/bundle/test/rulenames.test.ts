@@ -17,12 +17,18 @@ describe('declared rule names', () => {
         condition: helper and ($h or $r) and filesize / 2 > 1 and "x" matches /}/
       }
       rule b { condition: true }`;
-    expect(declaredRules(src, 'f.yar')).toEqual([
+    const rules = declaredRules(src, 'f.yar');
+    expect(rules.map(({ text: _, ...r }) => r)).toEqual([
       { name: 'helper', isPrivate: true, isGlobal: false },
       { name: 'g', isPrivate: true, isGlobal: true },
       { name: 'a', isPrivate: false, isGlobal: false },
       { name: 'b', isPrivate: false, isGlobal: false },
     ]);
+    // Each rule's text, modifiers to closing brace (braces in strings and regexes do not end it).
+    expect(rules[0]?.text).toBe('private rule helper { condition: true }');
+    expect(rules[1]?.text).toBe('global private rule g { condition: true }');
+    expect(rules[2]?.text).toMatch(/^rule a : tag1 tag2 \{\n[^]*matches \/\}\/\n {6}\}$/);
+    expect(rules[3]?.text).toBe('rule b { condition: true }');
   });
 
   it('refuses include and unterminated constructs', () => {

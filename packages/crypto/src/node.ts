@@ -62,6 +62,10 @@ export function createSha256(): Sha256Hasher {
   return hasher;
 }
 
+export function sha1(data: Uint8Array): Uint8Array {
+  return new Uint8Array(nodeCrypto.createHash('sha1').update(data).digest());
+}
+
 function der(prefix: Uint8Array, raw: Uint8Array): Buffer {
   const out = Buffer.alloc(prefix.length + raw.length);
   out.set(prefix, 0);
@@ -237,6 +241,7 @@ export const provider: CryptoProvider = {
   engine,
   sha256,
   createSha256,
+  sha1,
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,

@@ -23,6 +23,11 @@ export interface CryptoProvider {
   sha256(data: Uint8Array): Uint8Array;
   /** An incremental SHA-256 for data that arrives in pieces. */
   createSha256(): Sha256Hasher;
+  /**
+   * SHA-1 (FIPS 180-4) of `data`: only to recompute git object ids (git's
+   * SHA-1 object format), never as a security hash of its own.
+   */
+  sha1(data: Uint8Array): Uint8Array;
   /** The raw 32-byte Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   /** A 64-byte Ed25519 signature (RFC 8032 §5.1.6) by the key of `seed`. */

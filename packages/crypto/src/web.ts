@@ -3,6 +3,7 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
+import { sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import { expectHkdfLength, expectLength, GCM_TAG_BYTES } from './checks.js';
@@ -36,6 +37,10 @@ export function createSha256(): Sha256Hasher {
     digest: () => hash.digest(),
   };
   return hasher;
+}
+
+export function sha1(data: Uint8Array): Uint8Array {
+  return nobleSha1(data);
 }
 
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
@@ -125,6 +130,7 @@ export const provider: CryptoProvider = {
   engine,
   sha256,
   createSha256,
+  sha1,
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,

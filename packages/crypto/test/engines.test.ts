@@ -114,6 +114,17 @@ describe.each([
     expect(impl.provider.engine).toBe(engine);
   });
 
+  it('SHA-1: FIPS 180-2 appendix A vectors and a git blob id', () => {
+    expect(toHex(impl.sha1(new TextEncoder().encode('abc')))).toBe(
+      'a9993e364706816aba3e25717850c26c9cd0d89d',
+    );
+    expect(toHex(impl.sha1(new Uint8Array(0)))).toBe('da39a3ee5e6b4b0d3255bfef95601890afd80709');
+    // `git hash-object` of an empty file: SHA-1 of "blob 0\0".
+    expect(toHex(impl.sha1(new TextEncoder().encode('blob 0\0')))).toBe(
+      'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+    );
+  });
+
   it('SHA-256: FIPS 180-2 appendix B vectors, one-shot and incremental', () => {
     expect(toHex(impl.sha256(new TextEncoder().encode('abc')))).toBe(
       'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',

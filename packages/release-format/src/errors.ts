@@ -16,6 +16,8 @@ export type ReleaseFormatErrorCode =
   | 'TRUST_BUNDLE_RESIDENCY_FOREIGN'
   // the supervisor's statements (supervisor-statements.ts)
   | 'SUPERVISOR_ATTESTATION_INVALID'
+  // a release's in-toto layout (release-layout.ts)
+  | 'RELEASE_KIT_INCOMPLETE'
   // a product release's file manifest (product-files.ts)
   | 'PRODUCT_FILES_INVALID'
   // a vendor verdict list (verdict-list.ts)

@@ -49,6 +49,7 @@ export {
   DEFAULT_LAYOUT_VALIDITY_DAYS,
   DELIVERY_INSPECTION_NAME,
   releaseLayout,
+  verifyReleaseLayout,
   type LayoutRelease,
 } from './release-layout.js';
 export {

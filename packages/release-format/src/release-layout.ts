@@ -4,7 +4,18 @@
  * names the vendor's builder and the supervisor's rebuilder as the two
  * functionaries of the one `build` step, whose links both roles write. Pure.
  */
-import { buildLayout, type LayoutMetadata, type PublicKey } from '@glasshouse/attest';
+import {
+  buildLayout,
+  verifyLayout,
+  verifyProduct,
+  verifyStepLinks,
+  type LayoutMetadata,
+  type LinkMetadata,
+  type Metablock,
+  type PublicKey,
+  type VerifiedStep,
+} from '@glasshouse/attest';
+import { ReleaseFormatError } from './errors.js';
 
 /** The in-toto step name of a rules build, in both roles' links and in the layout. */
 export const BUILD_STEP_NAME = 'build';
@@ -67,4 +78,39 @@ export function releaseLayout(input: {
       },
     ],
   });
+}
+
+/**
+ * What in-toto-verify checks of a release layout, in process (in-toto-spec
+ * §5.2 steps 1–4 and the inspection's MATCH rules): the layout is signed by
+ * `layoutKey` and unexpired; the `build` step has links from `threshold` of
+ * its functionaries that agree (§4.3.1); every delivered artifact (by name
+ * and SHA-256) is a product of that step; and every product is delivered
+ * (the inspection's DISALLOW *). Codes are @glasshouse/attest's
+ * (LAYOUT_EXPIRED, STEP_THRESHOLD_NOT_MET, LINK_PRODUCT_MISMATCH, …) or
+ * RELEASE_KIT_INCOMPLETE. Returns the verified layout and the agreed link.
+ */
+export function verifyReleaseLayout(
+  kit: {
+    readonly layout: Metablock<LayoutMetadata>;
+    readonly links: readonly Metablock<LinkMetadata>[];
+    readonly artifacts: readonly { readonly name: string; readonly sha256: string }[];
+  },
+  options: { readonly layoutKey: PublicKey; readonly now: Date },
+): { layout: LayoutMetadata; step: VerifiedStep } {
+  const layout = verifyLayout(kit.layout, { layoutKeys: [options.layoutKey], now: options.now });
+  const step = verifyStepLinks(layout, BUILD_STEP_NAME, kit.links);
+  for (const artifact of kit.artifacts) {
+    verifyProduct(step.link, artifact.name, { sha256: artifact.sha256 });
+  }
+  const delivered = new Set(kit.artifacts.map((a) => a.name));
+  const missing = Object.keys(step.link.products).filter((p) => !delivered.has(p));
+  if (missing.length > 0) {
+    throw new ReleaseFormatError(
+      'RELEASE_KIT_INCOMPLETE',
+      'products of the build are not delivered',
+      { evidence: { missing } },
+    );
+  }
+  return { layout, step };
 }

@@ -52,6 +52,8 @@ export type ReleaseErrorCode =
   | 'GIT_COMMIT_NOT_FOUND'
   | 'GIT_TIMEOUT'
   | 'GIT_FAILED'
+  | 'SOURCE_NOT_SERVED'
+  | 'SOURCE_OBJECT_TOO_LARGE'
   | 'RECIPE_MISSING'
   | 'SOURCE_TOO_LARGE'
   | 'ASSEMBLY_NOT_INITIALIZED'
@@ -80,9 +82,8 @@ export type ReleaseErrorCode =
   | 'SUPERVISOR_REVIEWER_NOT_ALLOWED'
   | 'SUPERVISOR_REVIEW_REQUIRED'
   | 'SUPERVISOR_ALREADY_DECIDED'
-  | 'SUPERVISOR_REBUILD_MISMATCH'
-  // release kit
-  | 'RELEASE_KIT_INCOMPLETE';
+  | 'SUPERVISOR_REBUILD_MISMATCH';
 
+// release kit
 /** The one error class of `@glasshouse/release`. Branch on `code`, never on the message. */
 export class ReleaseError extends CodedError<ReleaseErrorCode> {}

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,11 @@ import {
   decodeBase64,
   parseStatement,
   publicKeyToPem,
+  gitCommitTree,
+  gitTreeEntries,
+  openGitObject,
   type Envelope,
+  type GitObjectType,
   type Statement,
 } from '@glasshouse/attest';
 import {
@@ -191,6 +196,32 @@ describe('assembly line', () => {
     });
     expect(Object.keys(link.signed.materials).some((p) => p.startsWith('rules/'))).toBe(true);
     expect(Object.keys(link.signed.materials).some((p) => p.startsWith('.git'))).toBe(false);
+  });
+
+  it("serves the release's source one git object at a time, only of its commit", async () => {
+    const get = (oid: string) => fetch(`${url}/releases/${first.id}/source/objects/${oid}`);
+    const object = async (oid: string, type: GitObjectType) => {
+      const res = await get(oid);
+      expect(res.status, await res.clone().text()).toBe(200);
+      return openGitObject(new Uint8Array(await res.arrayBuffer()), oid, type);
+    };
+    const commit = await object(rulesCommit, 'commit');
+    const root = gitTreeEntries(await object(gitCommitTree(commit), 'tree'));
+    const recipe = root.find((e) => e.name === 'glasshouse-recipe.json')!;
+    const recipeBlob = await object(recipe.id, 'blob');
+    expect(sha256(recipeBlob.content)).toBe(first.recipe.sha256);
+    const rulesDir = root.find((e) => e.name === 'rules')!;
+    expect(gitTreeEntries(await object(rulesDir.id, 'tree')).length).toBeGreaterThan(0);
+    // An object of another commit of the same repository is not served.
+    const later = execFileSync('git', ['rev-parse', `${noRecipeCommit}:README.txt`], {
+      cwd: repo.dir,
+      encoding: 'utf8',
+    }).trim();
+    for (const oid of [later, noRecipeCommit, 'HEAD', 'a'.repeat(40)]) {
+      const res = await get(oid);
+      expect(res.status, oid).toBe(404);
+      expect(((await res.json()) as { code: string }).code).toBe('SOURCE_NOT_SERVED');
+    }
   });
 
   it('builds the same commit again to the same bytes', async () => {

@@ -3,6 +3,8 @@ import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
 import { useVerified } from '../useVerified.js';
 import { verifyReleases } from '../verify/releases.js';
+import { RuleDiff } from './RuleDiff.js';
+import { SourceBrowser } from './SourceBrowser.js';
 
 export function Releases({ config }: { config: PortalConfig }) {
   const { report, error } = useVerified(config, verifyReleases);
@@ -67,10 +69,23 @@ export function Releases({ config }: { config: PortalConfig }) {
                 <dd>{r.logIndex === undefined ? '—' : `entry ${r.logIndex}`}</dd>
               </dl>
               <CheckList checks={r.checks} scope={`${r.name} ${r.version}`} />
+              {r.reviews.map((v, i) => (
+                <blockquote key={i} className="review" data-review={v.reviewer}>
+                  <p>{v.note}</p>
+                  <footer>
+                    — {v.reviewer}, {v.reviewedAt} (signed by the supervisor, key{' '}
+                    {v.keyid.slice(0, 16)}…)
+                  </footer>
+                </blockquote>
+              ))}
+              {r.source !== undefined && (
+                <SourceBrowser source={r.source} label={`${r.name} ${r.version}`} />
+              )}
             </article>
           );
         })}
       </div>
+      <RuleDiff releases={report.releases} />
     </section>
   );
 }

@@ -10,6 +10,8 @@
  */
 import {
   parseEnvelope,
+  parseLayoutMetablock,
+  parseLinkMetablock,
   provenanceOf,
   publicKeyFromKeyDict,
   publicKeyFromPem,
@@ -21,8 +23,12 @@ import {
 } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
 import {
+  BUILD_STEP_NAME,
   encodeReleaseLogEntry,
   releaseResourceUri,
+  REVIEW_PREDICATE_TYPE,
+  verifyReleaseLayout,
+  verifySupervisorStatement,
   type ReleaseRecord,
   type TrustBundle,
 } from '@glasshouse/release-format';
@@ -31,6 +37,8 @@ import type { PortalConfig } from '../config.js';
 import { skipped, step, type Check } from './check.js';
 import { fetchJson, fetchText, type Fetcher } from './fetch.js';
 import { checkConsistent } from './logs.js';
+import { rulesOfBundle, type RuleText } from './rules.js';
+import { compareWithMaterials, EAGER_FILES, SourceReader, type SourceTree } from './source.js';
 import { openPinnedTrustBundle } from './trust.js';
 import { fetchTarget, targetsOf, verifyTufChain, type TufChain, type TufTarget } from './tuf.js';
 
@@ -42,6 +50,28 @@ export interface ReleaseReport {
   readonly vsa: { readonly result: string; readonly levels: readonly string[] } | undefined;
   readonly logIndex: string | undefined;
   readonly checks: readonly Check[];
+  /** The supervisor's review records, each signature verified. */
+  readonly reviews: readonly Review[];
+  /** The source at the provenance's commit, every tree checked; with the link's materials. */
+  readonly source: VerifiedSource | undefined;
+  /** A rules release's rules by name, read from its TUF-verified bundle. */
+  readonly rules: ReadonlyMap<string, RuleText> | undefined;
+}
+
+export interface Review {
+  readonly reviewer: string;
+  readonly note: string;
+  readonly reviewedAt: string;
+  readonly keyid: string;
+}
+
+export interface VerifiedSource {
+  readonly reader: SourceReader;
+  readonly tree: SourceTree;
+  /** Path → SHA-256, from the build link the layout's threshold of functionaries agreed on. */
+  readonly materials: Readonly<Record<string, string>>;
+  /** Whether every file was fetched and checked already (small sources). */
+  readonly allChecked: boolean;
 }
 
 export interface ReleasesReport {
@@ -130,7 +160,9 @@ export async function verifyReleases(
         bundle,
         chain,
         repo,
+        assembly: config.assembly,
         releaseLogBase: releaseLog?.base,
+        now,
         fetcher,
       }),
     );
@@ -164,7 +196,9 @@ async function verifyRelease(r: {
   bundle: TrustBundle | undefined;
   chain: TufChain | undefined;
   repo: string;
+  assembly: string | null;
   releaseLogBase: string | undefined;
+  now: Date;
   fetcher: Fetcher | undefined;
 }): Promise<ReleaseReport> {
   const { id, record, own, bundle, repo, fetcher } = r;
@@ -198,6 +232,9 @@ async function verifyRelease(r: {
 
   let vsaOut: ReleaseReport['vsa'];
   let logIndex: string | undefined;
+  let reviews: Review[] = [];
+  let source: VerifiedSource | undefined;
+  let rules: ReleaseReport['rules'];
   if (bundle !== undefined && own.length > 0) {
     const subjects = artifacts.map((a) => ({
       name: a.name.split('/').pop() ?? a.name,
@@ -216,51 +253,50 @@ async function verifyRelease(r: {
       }
     };
     const prov = attestation('provenance');
-    checks.push(
-      (
-        await step(
-          {
-            id: 'provenance',
-            title: 'Provenance',
-            what: "The SLSA v1 provenance is a DSSE envelope signed by the builder's key from the trust bundle, names the pinned builder id, has the published artifacts as subjects, and the source commit and recipe the assembly line reports.",
-          },
-          async () => {
-            if (prov === undefined)
-              throw new CodedError('PORTAL_ATTESTATION_MISSING', 'no provenance target');
-            const env = parseEnvelope(await fetchTarget(repo, prov, fetcher));
-            const key = publicKeyFromPem(bundle.builder.publicKeyPem);
-            const { statement } = verifyStatementEnvelope(env, { keys: [key] });
-            const p = provenanceOf(statement);
-            verifyProvenance(p, { builderId: bundle.builder.builderId });
-            subjectsMatch(statement.subject);
-            const deps = p.buildDefinition.resolvedDependencies ?? [];
-            const commit = deps.find((d) => d.digest?.gitCommit !== undefined)?.digest?.gitCommit;
-            if (record !== undefined && commit !== record.commit) {
-              throw new CodedError(
-                'PORTAL_PROVENANCE_MISMATCH',
-                `provenance names commit ${String(commit)}, the assembly line ${record.commit}`,
-              );
-            }
-            const recipe = deps.find((d) => d.name === record?.recipe.path)?.digest?.sha256;
-            if (record !== undefined && recipe !== record.recipe.sha256) {
-              throw new CodedError(
-                'PORTAL_PROVENANCE_MISMATCH',
-                `provenance names recipe sha256 ${String(recipe)}, the assembly line ${record.recipe.sha256}`,
-              );
-            }
-            return {
-              value: undefined,
-              summary: `built by ${p.runDetails.builder.id} from commit ${String(commit)}`,
-              against: `builder key ${key.keyid}`,
-              proof: [
-                `envelope sha256 ${prov.sha256}`,
-                ...deps.map((d) => `${d.uri ?? d.name ?? ''} ${JSON.stringify(d.digest ?? {})}`),
-              ],
-            };
-          },
-        )
-      ).check,
+    const provStep = await step(
+      {
+        id: 'provenance',
+        title: 'Provenance',
+        what: "The SLSA v1 provenance is a DSSE envelope signed by the builder's key from the trust bundle, names the pinned builder id, has the published artifacts as subjects, and the source commit and recipe the assembly line reports.",
+      },
+      async () => {
+        if (prov === undefined)
+          throw new CodedError('PORTAL_ATTESTATION_MISSING', 'no provenance target');
+        const env = parseEnvelope(await fetchTarget(repo, prov, fetcher));
+        const key = publicKeyFromPem(bundle.builder.publicKeyPem);
+        const { statement } = verifyStatementEnvelope(env, { keys: [key] });
+        const p = provenanceOf(statement);
+        verifyProvenance(p, { builderId: bundle.builder.builderId });
+        subjectsMatch(statement.subject);
+        const deps = p.buildDefinition.resolvedDependencies ?? [];
+        const commit = deps.find((d) => d.digest?.gitCommit !== undefined)?.digest?.gitCommit;
+        if (record !== undefined && commit !== record.commit) {
+          throw new CodedError(
+            'PORTAL_PROVENANCE_MISMATCH',
+            `provenance names commit ${String(commit)}, the assembly line ${record.commit}`,
+          );
+        }
+        const recipe = deps.find((d) => d.name === record?.recipe.path)?.digest?.sha256;
+        if (record !== undefined && recipe !== record.recipe.sha256) {
+          throw new CodedError(
+            'PORTAL_PROVENANCE_MISMATCH',
+            `provenance names recipe sha256 ${String(recipe)}, the assembly line ${record.recipe.sha256}`,
+          );
+        }
+        if (commit === undefined)
+          throw new CodedError('PORTAL_PROVENANCE_MISMATCH', 'the provenance names no gitCommit');
+        return {
+          value: { commit },
+          summary: `built by ${p.runDetails.builder.id} from commit ${commit}`,
+          against: `builder key ${key.keyid}`,
+          proof: [
+            `envelope sha256 ${prov.sha256}`,
+            ...deps.map((d) => `${d.uri ?? d.name ?? ''} ${JSON.stringify(d.digest ?? {})}`),
+          ],
+        };
+      },
     );
+    checks.push(provStep.check);
     const vsa = attestation('vsa');
     const vsaStep = await step(
       {
@@ -348,6 +384,250 @@ async function verifyRelease(r: {
     );
     checks.push(inclusion.check);
     logIndex = inclusion.value;
+
+    const layout = await verifyInToto({
+      own,
+      artifacts,
+      bundle,
+      repo,
+      assembly: r.assembly,
+      now: r.now,
+      fetcher,
+    });
+    checks.push(layout.check);
+    const review = await verifyReviews({ id, own, artifacts, bundle, repo, fetcher });
+    checks.push(review.check);
+    reviews = review.value ?? [];
+    const src = await verifySource({
+      id,
+      commit: provStep.value?.commit,
+      materials: layout.value,
+      assembly: r.assembly,
+      fetcher,
+    });
+    checks.push(src.check);
+    source = src.value;
+    if (
+      record?.kind === 'rules' ||
+      (record === undefined && artifacts.some((a) => a.name.endsWith('.tar')))
+    ) {
+      const bundleTarget = artifacts.find((a) => a.name.endsWith('.tar'));
+      const read = await step(
+        {
+          id: 'rules',
+          title: 'Rules',
+          what: "The rules bundle is the TUF target the releases role lists (length and SHA-256); every rule file is the SHA-256 its manifest lists; each rule is read from its file with @glasshouse/bundle's rule lexer.",
+        },
+        async () => {
+          if (bundleTarget === undefined)
+            throw new CodedError('PORTAL_NOT_A_RULES_BUNDLE', 'no .tar artifact');
+          const set = rulesOfBundle(await fetchTarget(repo, bundleTarget, fetcher));
+          return {
+            value: set,
+            summary: `${set.size} rules in ${bundleTarget.name.split('/').pop() ?? ''}`,
+            proof: [
+              `${bundleTarget.name} sha256 ${bundleTarget.sha256}`,
+              ...[...set.keys()].sort(),
+            ],
+          };
+        },
+      );
+      checks.push(read.check);
+      rules = read.value;
+    }
   }
-  return { id, ...base, record, vsa: vsaOut, logIndex, checks };
+  return { id, ...base, record, vsa: vsaOut, logIndex, checks, reviews, source, rules };
+}
+
+const basename = (name: string): string => name.split('/').pop() ?? name;
+
+/**
+ * The in-toto layout verdict (in-toto-spec §5.2): the layout and links are
+ * the TUF targets both roles signed; the layout is signed by the vendor's
+ * layout key and unexpired, its build step names the trust bundle's builder
+ * and supervisor keys at threshold 2, both links verify and agree, and the
+ * published artifacts are exactly the step's products.
+ */
+async function verifyInToto(r: {
+  own: TufTarget[];
+  artifacts: TufTarget[];
+  bundle: TrustBundle;
+  repo: string;
+  assembly: string | null;
+  now: Date;
+  fetcher: Fetcher | undefined;
+}): Promise<{ check: Check; value: Readonly<Record<string, string>> | undefined }> {
+  return step(
+    {
+      id: 'layout',
+      title: 'in-toto layout',
+      what: "What in-toto-verify checks (in-toto-spec §5.2), here in the browser: the layout (a TUF target both roles signed) is signed by the vendor's layout key and unexpired; its build step requires the trust bundle's builder and supervisor keys at threshold 2; both build links (TUF targets) are signed by those functionaries and report the same materials and products (§4.3.1); the published artifacts are exactly the step's products with the same SHA-256 (the inspection's MATCH and DISALLOW rules).",
+    },
+    async () => {
+      const layoutTarget = r.own.find((t) => t.custom.attestation === 'layout');
+      if (layoutTarget === undefined)
+        throw new CodedError('PORTAL_ATTESTATION_MISSING', 'no layout target');
+      if (r.assembly === null)
+        throw new CodedError(
+          'PORTAL_ATTESTATION_MISSING',
+          'no assembly line to read the layout key from',
+        );
+      const layout = parseLayoutMetablock(await fetchTarget(r.repo, layoutTarget, r.fetcher));
+      const links = [];
+      for (const t of r.own.filter((o) => o.custom.attestation === 'link'))
+        links.push(parseLinkMetablock(await fetchTarget(r.repo, t, r.fetcher)));
+      const info = (await fetchJson(`${r.assembly}layout-key`, r.fetcher)) as {
+        publicKeyPem?: unknown;
+      };
+      if (typeof info.publicKeyPem !== 'string')
+        throw new CodedError('PORTAL_ASSEMBLY_MALFORMED', 'layout-key has no publicKeyPem');
+      const layoutKey = publicKeyFromPem(info.publicKeyPem);
+      const builder = publicKeyFromPem(r.bundle.builder.publicKeyPem);
+      const supervisor = publicKeyFromPem(r.bundle.supervisor.publicKeyPem);
+      const build = layout.signed.steps.find((s) => s.name === BUILD_STEP_NAME);
+      if (
+        build === undefined ||
+        build.threshold < 2 ||
+        !build.pubkeys.includes(builder.keyid) ||
+        !build.pubkeys.includes(supervisor.keyid)
+      ) {
+        throw new CodedError(
+          'PORTAL_LAYOUT_FUNCTIONARIES',
+          "the layout's build step does not require both the bundle's builder and supervisor keys (threshold 2)",
+        );
+      }
+      const { layout: verified, step: agreed } = verifyReleaseLayout(
+        {
+          layout,
+          links,
+          artifacts: r.artifacts.map((a) => ({ name: basename(a.name), sha256: a.sha256 })),
+        },
+        { layoutKey, now: r.now },
+      );
+      const named = (k: string) =>
+        k === builder.keyid ? `builder ${k}` : k === supervisor.keyid ? `supervisor ${k}` : k;
+      const materials = Object.fromEntries(
+        Object.entries(agreed.link.materials).flatMap(([p, d]) =>
+          d.sha256 === undefined ? [] : [[p, d.sha256]],
+        ),
+      );
+      return {
+        value: materials,
+        summary: `PASS: build step by ${agreed.functionaries.length} of ${build.threshold} functionaries, ${Object.keys(agreed.link.products).length} product(s) delivered as built`,
+        against: `layout key ${layoutKey.keyid} (as the assembly line serves it; the layout's bytes are pinned by the releases role)\nfunctionaries: ${build.pubkeys.map(named).join(', ')}`,
+        proof: [
+          `layout sha256 ${layoutTarget.sha256}, expires ${verified.expires}`,
+          `readme: ${verified.readme}`,
+          ...agreed.functionaries.map((k) => `link by ${named(k)}`),
+          `command: ${agreed.link.command.join(' ')}`,
+          `${Object.keys(agreed.link.materials).length} materials (source files)`,
+          ...Object.entries(agreed.link.products).map(
+            ([n, d]) => `product ${n} sha256 ${d.sha256 ?? ''}`,
+          ),
+          `inspection ${verified.inspect.map((i) => i.name).join(', ')}: each delivered artifact MATCHes the build's product (checked above); its command runs on the endpoint`,
+        ],
+      };
+    },
+  );
+}
+
+/** The supervisor's review records: DSSE signed by the bundle's supervisor key, about this release's artifacts. */
+async function verifyReviews(r: {
+  id: string;
+  own: TufTarget[];
+  artifacts: TufTarget[];
+  bundle: TrustBundle;
+  repo: string;
+  fetcher: Fetcher | undefined;
+}): Promise<{ check: Check; value: Review[] | undefined }> {
+  const base = {
+    id: 'review',
+    title: 'Review notes',
+    what:
+      'Each review record is an in-toto Statement (predicate ' +
+      REVIEW_PREDICATE_TYPE +
+      ") signed by the supervisor's key from the trust bundle, about this release (its id) and exactly its artifacts.",
+  };
+  const targets = r.own.filter((t) => t.custom.attestation === 'review');
+  if (targets.length === 0) {
+    return {
+      check: { ...base, verdict: 'note', summary: 'no review record was published' },
+      value: [],
+    };
+  }
+  return step(base, async () => {
+    const key = publicKeyFromPem(r.bundle.supervisor.publicKeyPem);
+    const out: Review[] = [];
+    for (const t of targets) {
+      const st = verifySupervisorStatement(parseEnvelope(await fetchTarget(r.repo, t, r.fetcher)), {
+        key,
+        predicateType: REVIEW_PREDICATE_TYPE,
+        release: {
+          id: r.id,
+          artifacts: r.artifacts.map((a) => ({ name: basename(a.name), sha256: a.sha256 })),
+        },
+      });
+      const p = st.predicate as { reviewer?: unknown; note?: unknown; reviewedAt?: unknown };
+      out.push({
+        reviewer: String(p.reviewer),
+        note: String(p.note),
+        reviewedAt: String(p.reviewedAt),
+        keyid: key.keyid,
+      });
+    }
+    return {
+      value: out,
+      summary: `${out.length} review(s) signed by the supervisor: ${out.map((v) => v.reviewer).join(', ')}`,
+      against: `supervisor key ${key.keyid}`,
+      proof: targets.map((t) => `${t.name} sha256 ${t.sha256}`),
+    };
+  });
+}
+
+/**
+ * The source at the provenance's commit: every tree's SHA-1 checked from
+ * the commit down, its files the same paths as the build link's materials,
+ * and — for a small source — every file's SHA-256 the material's.
+ */
+async function verifySource(r: {
+  id: string;
+  commit: string | undefined;
+  materials: Readonly<Record<string, string>> | undefined;
+  assembly: string | null;
+  fetcher: Fetcher | undefined;
+}): Promise<{ check: Check; value: VerifiedSource | undefined }> {
+  const base = {
+    id: 'source',
+    title: 'Source tree',
+    what: `The commit the provenance names is read from the assembly line one git object at a time: the commit's SHA-1 is the provenance's gitCommit, each tree's the id its parent lists (git's object format). Its files are exactly the build link's materials, and a file's SHA-256 is its material's (every file when there are at most ${EAGER_FILES}, otherwise each file when opened).`,
+  };
+  if (r.commit === undefined)
+    return { check: skipped(base, 'the provenance did not verify'), value: undefined };
+  if (r.materials === undefined)
+    return {
+      check: skipped(base, 'the in-toto layout and links did not verify'),
+      value: undefined,
+    };
+  if (r.assembly === null)
+    return { check: skipped(base, 'no assembly line serves the source'), value: undefined };
+  const commit = r.commit;
+  const materials = r.materials;
+  const reader = new SourceReader(r.assembly, r.id, r.fetcher);
+  return step(base, async () => {
+    const tree = await reader.walk(commit);
+    compareWithMaterials(tree, materials);
+    const files = [...tree.files.values()];
+    const allChecked = files.length <= EAGER_FILES;
+    if (allChecked) for (const f of files) await reader.file(f, materials[f.path]);
+    return {
+      value: { reader, tree, materials, allChecked },
+      summary: `commit ${commit.slice(0, 12)} → tree ${tree.tree.slice(0, 12)}: ${files.length} files, the build link's materials${allChecked ? ', every SHA-256 matching' : ' (each file checked when opened)'}`,
+      against: `gitCommit ${commit} (the builder's signed provenance)`,
+      proof: [
+        `tree ${tree.tree}`,
+        `${tree.trees.size} trees, SHA-1 checked`,
+        `${files.length} files`,
+      ],
+    };
+  });
 }

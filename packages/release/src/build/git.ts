@@ -173,6 +173,109 @@ export async function checkoutCommit(options: CheckoutOptions): Promise<Checkout
 interface GitRun {
   exitCode: number;
   output: string;
+  /** stdout alone, up to the run's byte limit. */
+  stdout: Uint8Array;
+  /** stdout went past the limit (and was cut there). */
+  stdoutTruncated: boolean;
+}
+
+/** The largest source object the assembly line serves (the portal reads up to 16 MiB). */
+export const MAX_SOURCE_OBJECT_BYTES = 16 * 1024 * 1024 - 64;
+/** The largest `ls-tree` listing read to find the objects of a commit. */
+const MAX_TREE_LISTING_BYTES = 32 * 1024 * 1024;
+
+export interface SourceObjectOptions {
+  /** The release's source, as `normalizeSourceUri` returns it: only `file:` sources are read. */
+  readonly source: string;
+  readonly commit: string;
+  /** The object asked for: the commit itself, or a tree or blob of its tree. */
+  readonly oid: string;
+  readonly timeoutMs?: number;
+  readonly gitPath?: string;
+  /** Objects of a commit already listed, by `<source>@<commit>`: filled and reused. */
+  readonly reachable?: Map<string, Map<string, string>>;
+}
+
+/**
+ * One object of a release's source, as git stores it: `<type> SP <length>
+ * NUL <content>`, whose SHA-1 is its id. Only the release's commit and the
+ * trees and blobs of its tree are served (not any object of the
+ * repository), read with `git cat-file` from a local (`file:`) source;
+ * SOURCE_NOT_SERVED for another source or an object not in the commit,
+ * SOURCE_OBJECT_TOO_LARGE past MAX_SOURCE_OBJECT_BYTES.
+ */
+export async function readSourceObject(options: SourceObjectOptions): Promise<Uint8Array> {
+  const commit = checkCommitSha(options.commit);
+  if (!FULL_SHA.test(options.oid)) {
+    throw new ReleaseError('SOURCE_NOT_SERVED', 'an object id is 40 lowercase hex digits');
+  }
+  const source = normalizeSourceUri(options.source);
+  if (!source.startsWith('file:')) {
+    throw new ReleaseError('SOURCE_NOT_SERVED', `the source ${source} is not a local repository`);
+  }
+  const cwd = fileURLToPath(source);
+  const timeout = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
+  const git = (args: readonly string[], max: number): Promise<GitRun> =>
+    runGit(options.gitPath ?? 'git', args, cwd, timeout, max);
+  const key = `${source}@${commit}`;
+  let objects = options.reachable?.get(key);
+  if (objects === undefined) {
+    const listing = await git(
+      ['ls-tree', '-r', '-t', '-z', '--full-tree', commit],
+      MAX_TREE_LISTING_BYTES,
+    );
+    if (listing.exitCode !== 0 || listing.stdoutTruncated) {
+      throw new ReleaseError('GIT_FAILED', `cannot list the tree of ${commit}`, {
+        evidence: { output: listing.output.trim().slice(0, 500) },
+      });
+    }
+    const root = await git(['rev-parse', '--verify', `${commit}^{tree}`], 1024);
+    const rootTree = new TextDecoder().decode(root.stdout).trim();
+    if (root.exitCode !== 0 || !FULL_SHA.test(rootTree)) {
+      throw new ReleaseError('GIT_FAILED', `cannot read the tree of ${commit}`, {
+        evidence: { output: root.output.trim().slice(0, 500) },
+      });
+    }
+    objects = new Map([
+      [commit, 'commit'],
+      [rootTree, 'tree'],
+    ]);
+    for (const line of new TextDecoder().decode(listing.stdout).split('\0')) {
+      const m = /^[0-7]+ (tree|blob|commit) ([0-9a-f]{40})\t/.exec(line);
+      // A submodule's commit is in another repository: not served.
+      if (m?.[1] !== undefined && m[2] !== undefined && m[1] !== 'commit') objects.set(m[2], m[1]);
+    }
+    if (options.reachable !== undefined) {
+      // A handful of releases are browsed at a time: keep the last few listings.
+      if (options.reachable.size >= 8)
+        options.reachable.delete(options.reachable.keys().next().value ?? '');
+      options.reachable.set(key, objects);
+    }
+  }
+  const type = objects.get(options.oid);
+  if (type === undefined) {
+    throw new ReleaseError(
+      'SOURCE_NOT_SERVED',
+      `${options.oid} is not an object of commit ${commit}`,
+    );
+  }
+  const content = await git(['cat-file', type, options.oid], MAX_SOURCE_OBJECT_BYTES);
+  if (content.stdoutTruncated) {
+    throw new ReleaseError(
+      'SOURCE_OBJECT_TOO_LARGE',
+      `${options.oid} is over ${MAX_SOURCE_OBJECT_BYTES} bytes`,
+    );
+  }
+  if (content.exitCode !== 0) {
+    throw new ReleaseError('GIT_FAILED', `git cat-file ${options.oid} failed`, {
+      evidence: { output: content.output.trim().slice(0, 500) },
+    });
+  }
+  const header = new TextEncoder().encode(`${type} ${content.stdout.length}\0`);
+  const out = new Uint8Array(header.length + content.stdout.length);
+  out.set(header, 0);
+  out.set(content.stdout, header.length);
+  return out;
 }
 
 async function expectOk(run: Promise<GitRun>, what: string): Promise<GitRun> {
@@ -222,6 +325,8 @@ function runGit(
   args: readonly string[],
   cwd: string,
   timeoutMs: number,
+  /** How much of stdout to keep as bytes. */
+  maxStdout = MAX_GIT_OUTPUT,
 ): Promise<GitRun> {
   const fixed = [
     '-c',
@@ -257,7 +362,20 @@ function runGit(
     const collect = (chunk: Buffer): void => {
       if (output.length < MAX_GIT_OUTPUT) output += chunk.toString('utf8');
     };
-    child.stdout.on('data', collect);
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stdoutTruncated = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      collect(chunk);
+      if (stdoutBytes + chunk.length > maxStdout) {
+        stdoutTruncated = true;
+        stdout.push(chunk.subarray(0, maxStdout - stdoutBytes));
+        stdoutBytes = maxStdout;
+      } else {
+        stdout.push(chunk);
+        stdoutBytes += chunk.length;
+      }
+    });
     child.stderr.on('data', collect);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -286,7 +404,12 @@ function runGit(
         );
         return;
       }
-      resolvePromise({ exitCode: code ?? 1, output: output.slice(0, MAX_GIT_OUTPUT) });
+      resolvePromise({
+        exitCode: code ?? 1,
+        output: output.slice(0, MAX_GIT_OUTPUT),
+        stdout: new Uint8Array(Buffer.concat(stdout)),
+        stdoutTruncated,
+      });
     });
   });
 }

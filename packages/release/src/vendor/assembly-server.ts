@@ -42,6 +42,8 @@ const STATUS: Partial<Record<ReleaseErrorCode, number>> = {
   GIT_BAD_SOURCE: 400,
   ASSEMBLY_BAD_ATTESTATION: 400,
   ASSEMBLY_NOT_FOUND: 404,
+  SOURCE_NOT_SERVED: 404,
+  SOURCE_OBJECT_TOO_LARGE: 413,
   ASSEMBLY_TOO_LARGE: 413,
   ASSEMBLY_NO_SUPERVISOR: 409,
   ASSEMBLY_APPROVAL_INCOMPLETE: 409,
@@ -153,6 +155,21 @@ export function buildAssemblyServer(opts: AssemblyServerOptions): FastifyInstanc
       return reply
         .type('application/json')
         .header('etag', `"${ref.sha256}"`)
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .send(Buffer.from(bytes));
+    },
+  );
+
+  // The release's source, one git object at a time (the commit, its trees
+  // and blobs): the bytes git hashes, so the reader checks each against the
+  // provenance's gitCommit without trusting this server.
+  app.get<{ Params: { id: string; oid: string } }>(
+    '/releases/:id/source/objects/:oid',
+    async (req, reply) => {
+      const bytes = await line.sourceObject(req.params.id, req.params.oid);
+      return reply
+        .type('application/x-git-loose-object')
+        .header('etag', `"${req.params.oid}"`)
         .header('cache-control', 'public, max-age=31536000, immutable')
         .send(Buffer.from(bytes));
     },

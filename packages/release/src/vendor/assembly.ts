@@ -29,7 +29,7 @@ import {
   type PublicKeyInfo,
   type ReleaseRecord,
 } from '@glasshouse/release-format';
-import { checkCommitSha, normalizeSourceUri } from '../build/git.js';
+import { checkCommitSha, normalizeSourceUri, readSourceObject } from '../build/git.js';
 import {
   buildStepLink,
   signBuildStepLink,
@@ -141,6 +141,8 @@ export class AssemblyLine {
   #abort: AbortController | undefined;
   /** Uploads run one at a time, so an approval sees the uploads before it. */
   #uploads: Promise<unknown> = Promise.resolve();
+  /** The objects of the commits whose source was read lately (readSourceObject's cache). */
+  readonly #sourceObjects = new Map<string, Map<string, string>>();
 
   constructor(
     store: AssemblyStore,
@@ -323,6 +325,25 @@ export class AssemblyLine {
       throw new ReleaseError('ASSEMBLY_NOT_FOUND', `release ${id} has no artifact ${name}`);
     }
     return { ref, bytes };
+  }
+
+  /**
+   * One git object of the source a release was built from (its commit, or a
+   * tree or blob of that commit), as `<type> <length>\0<content>` whose
+   * SHA-1 is the object's id: a reader checks it against the provenance's
+   * gitCommit. Only local (`file:`) sources (SOURCE_NOT_SERVED otherwise).
+   */
+  sourceObject(id: string, oid: string): Promise<Uint8Array> {
+    const record = this.getRelease(id);
+    return readSourceObject({
+      source: record.source,
+      commit: record.commit,
+      oid,
+      reachable: this.#sourceObjects,
+      ...(this.#options.gitTimeoutMs === undefined
+        ? {}
+        : { timeoutMs: this.#options.gitTimeoutMs }),
+    });
   }
 
   /** The bytes of an attestation listed on a release. */

@@ -19,9 +19,6 @@ import {
   parseLayoutMetablock,
   parseLinkMetablock,
   serializeMetablock,
-  verifyLayout,
-  verifyProduct,
-  verifyStepLinks,
   type LayoutMetadata,
   type LinkMetadata,
   type Metablock,
@@ -29,10 +26,9 @@ import {
   sha256Hex,
 } from '@glasshouse/attest';
 import { assertSafeRelativePath } from '@glasshouse/bundle';
-import { BUILD_STEP_NAME, type ReleaseRecord } from '@glasshouse/release-format';
+import { verifyReleaseLayout, type ReleaseRecord } from '@glasshouse/release-format';
 import type { AssemblyClient } from './assembly-client.js';
 import { LAYOUT_FILE_NAME } from './directory.js';
-import { ReleaseError } from '../errors.js';
 
 export const LAYOUT_KEY_FILE_NAME = 'layout-key.pub';
 
@@ -78,22 +74,14 @@ export function verifyReleaseKit(
   kit: ReleaseKit,
   options: { layoutKey: PublicKey; now: Date },
 ): void {
-  const layout = verifyLayout(kit.layout, { layoutKeys: [options.layoutKey], now: options.now });
-  const step = verifyStepLinks(
-    layout,
-    BUILD_STEP_NAME,
-    kit.links.map((l) => l.metablock),
+  verifyReleaseLayout(
+    {
+      layout: kit.layout,
+      links: kit.links.map((l) => l.metablock),
+      artifacts: kit.artifacts.map((a) => ({ name: a.name, sha256: sha256Hex(a.bytes) })),
+    },
+    options,
   );
-  for (const artifact of kit.artifacts) {
-    verifyProduct(step.link, artifact.name, { sha256: sha256Hex(artifact.bytes) });
-  }
-  const delivered = new Set(kit.artifacts.map((a) => a.name));
-  const missing = Object.keys(step.link.products).filter((p) => !delivered.has(p));
-  if (missing.length > 0) {
-    throw new ReleaseError('RELEASE_KIT_INCOMPLETE', 'products of the build are not delivered', {
-      evidence: { missing },
-    });
-  }
 }
 
 /** Writes the kit for in-toto-verify (layout at the directory's top, see the module comment). */
