@@ -25,6 +25,9 @@ export default defineConfig({
         new URL('./packages/httpsig/src/client-entry.ts', import.meta.url),
       ),
       '@glasshouse/httpsig': src('packages/httpsig'),
+      '@glasshouse/bundle/format': fileURLToPath(
+        new URL('./packages/bundle/src/format.ts', import.meta.url),
+      ),
       '@glasshouse/bundle': src('packages/bundle'),
       '@glasshouse/release-format': src('packages/release-format'),
       '@glasshouse/durable': src('packages/durable'),

@@ -7,6 +7,7 @@
 import { Suspense, lazy, useEffect, useState } from 'react';
 import { parsePortalConfig, type PortalConfig } from './config.js';
 import { Overview } from './pages/Overview.js';
+import { applyPins, pinsFromUrl } from './pins.js';
 import { reasonOf } from './verify/check.js';
 import { fetchJson } from './verify/fetch.js';
 
@@ -43,7 +44,7 @@ export function App() {
     addEventListener('hashchange', onHash);
     fetchJson('./portal-config.json')
       .then((v) => {
-        setConfig(parsePortalConfig(v));
+        setConfig(applyPins(parsePortalConfig(v), pinsFromUrl(location.search)));
       })
       .catch((err: unknown) => {
         setError(reasonOf(err));

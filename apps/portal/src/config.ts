@@ -40,6 +40,8 @@ export interface PortalConfig {
   readonly accessIndex: string | null;
   /** SHA-256 (hex) of the trust bundle the portal's operator pinned, or null. */
   readonly trustBundleFingerprint: string | null;
+  /** What the page's URL pinned (pins.ts): the fingerprint above then is the URL's. */
+  readonly pinnedInUrl?: { readonly bundle: boolean; readonly logs: number };
   /** The monitors' alerts (empty when the server names none). */
   readonly alerts: readonly PortalAlerts[];
 }

@@ -408,6 +408,24 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     state.mode = 'none';
   }, 240_000);
 
+  it('refuses a portal config whose trust roots are not the ones pinned in the URL, and says when they are', async () => {
+    const config = (await (await fetch(`${proxyUrl}portal-config.json`)).json()) as {
+      trustBundleFingerprint: string;
+    };
+    const other = createHash('sha256').update('another trust bundle').digest('hex');
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}?pin=${other}#/releases`);
+    const alert = page.getByRole('alert');
+    await expect.poll(() => alert.innerText()).toContain('PORTAL_PIN_MISMATCH');
+    expect(await page.locator('[data-card="repository"]').count()).toBe(0);
+    await shot('pin-mismatch');
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}?pin=${config.trustBundleFingerprint}#/releases`);
+    await page.locator('[data-card="repository"]').waitFor({ timeout: WAIT_MS });
+    const repo = await verdicts(page, '[data-card="repository"]');
+    expect(repo['trust-bundle']).toMatch(/^pass .*= the fingerprint pinned in this page's URL/);
+  }, 120_000);
+
   it('replays the residency log: the policy in force, its history, the regions each site holds', async () => {
     await page.goto('about:blank');
     await page.goto(`${proxyUrl}#/residency`);

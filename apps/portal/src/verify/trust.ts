@@ -35,8 +35,8 @@ export function openPinnedTrustBundle(
       const bundle = openTrustBundle(bytes);
       return {
         value: bundle,
-        summary: `both root signatures valid; sha256 ${fingerprint}${config.trustBundleFingerprint === null ? ' (no fingerprint pinned)' : ' = the pinned fingerprint'}`,
-        against: `TUF root v${String(bundle.tufRoot.signed.version)} root role; pinned ${config.trustBundleFingerprint ?? 'nothing'}`,
+        summary: `both root signatures valid; sha256 ${fingerprint}${config.trustBundleFingerprint === null ? ' (no fingerprint pinned)' : config.pinnedInUrl?.bundle === true ? " = the fingerprint pinned in this page's URL" : ' = the pinned fingerprint'}`,
+        against: `TUF root v${String(bundle.tufRoot.signed.version)} root role; pinned ${config.trustBundleFingerprint ?? 'nothing'}${config.pinnedInUrl?.bundle === true ? ' (in the URL)' : ' (by the portal server)'}`,
         proof: [
           `sha256 ${fingerprint}`,
           `supervisor verifier ${bundle.supervisor.verifierId}`,
