@@ -2,6 +2,7 @@
 import { useId, useState } from 'react';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
+import { accessorText, justificationText } from '../records.js';
 import { useVerified } from '../useVerified.js';
 import { verifyAccess, type LoggedAccess } from '../verify/access.js';
 
@@ -119,14 +120,8 @@ export function Access({ config }: { config: PortalConfig }) {
               <td>{r.site}</td>
               <td className="hash">{r.customer}</td>
               <td>{r.dataClass}</td>
-              <td>
-                {r.justification.code}: {r.justification.detail}
-                {r.justification.ticket === undefined ? '' : ` (ticket ${r.justification.ticket})`}
-                {r.justification.reference === undefined ? '' : ` (${r.justification.reference})`}
-              </td>
-              <td>
-                {r.accessor.role}, {r.accessor.entity} ({r.accessor.country})
-              </td>
+              <td>{justificationText(r.justification)}</td>
+              <td>{accessorText(r.accessor)}</td>
               <td className="hash">{r.approval ?? 'none required'}</td>
             </tr>
           ))}

@@ -6,6 +6,7 @@
 import { useId, useState } from 'react';
 import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
+import { accessorText, justificationText } from '../records.js';
 import { reasonOf } from '../verify/check.js';
 import {
   browserMineMemory,
@@ -154,18 +155,8 @@ export function MyData({ config }: { config: PortalConfig }) {
                     <td>{r.time}</td>
                     <td>{r.site}</td>
                     <td>{r.dataClass}</td>
-                    <td>
-                      {r.justification.code}: {r.justification.detail}
-                      {r.justification.ticket === undefined
-                        ? ''
-                        : ` (ticket ${r.justification.ticket})`}
-                      {r.justification.reference === undefined
-                        ? ''
-                        : ` (${r.justification.reference})`}
-                    </td>
-                    <td>
-                      {r.accessor.role}, {r.accessor.entity} ({r.accessor.country})
-                    </td>
+                    <td>{justificationText(r.justification)}</td>
+                    <td>{accessorText(r.accessor)}</td>
                     <td>{String(index)}</td>
                   </tr>
                 ))}
