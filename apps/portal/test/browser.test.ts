@@ -39,7 +39,15 @@ if (!haveChromium) {
 const WITNESS_NAME = 'localhost/glasshouse/witness';
 const WAIT_MS = 90_000;
 
-type Mode = 'none' | 'tile' | 'cosignature' | 'rollback' | 'vendor-only' | 'index-omit' | 'source';
+type Mode =
+  | 'none'
+  | 'tile'
+  | 'cosignature'
+  | 'rollback'
+  | 'vendor-only'
+  | 'index-omit'
+  | 'index-fork'
+  | 'source';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
@@ -58,6 +66,9 @@ function startTamperingProxy(
       }
       if (state.mode === 'index-omit' && path.startsWith('/svc/access-index/')) {
         body = Buffer.from(omitOneIndex(body.toString('utf8')));
+      }
+      if (state.mode === 'index-fork' && path.startsWith('/svc/access-index/')) {
+        body = Buffer.from(forkRevision(body.toString('utf8')));
       }
       const forged = state.mode === 'vendor-only' ? state.forged.get(path) : undefined;
       if (forged !== undefined) body = forged;
@@ -105,6 +116,18 @@ function omitOneIndex(answer: string): string {
   const v = JSON.parse(answer) as { indices: string[] };
   if (v.indices.length === 0) throw new Error('the customer has no access to hide');
   return JSON.stringify({ ...v, indices: v.indices.slice(0, -1) });
+}
+
+/** The index's answer from a revision with another index root at the same access-log size. */
+function forkRevision(answer: string): string {
+  const v = JSON.parse(answer) as { entry: string };
+  const entry = JSON.parse(Buffer.from(v.entry, 'base64').toString('utf8')) as {
+    logRoot: string;
+    indexRoot: string;
+  };
+  // Key order kept: still the canonical encoding of a well-formed entry, only its root differs.
+  const forked = { ...entry, indexRoot: entry.logRoot };
+  return JSON.stringify({ ...v, entry: Buffer.from(JSON.stringify(forked)).toString('base64') });
 }
 
 /**
@@ -518,7 +541,7 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     );
   }, 180_000);
 
-  it("My data: an access hidden from the index's answer is red, with its reason", async () => {
+  it("My data: an access hidden from the index's answer, or a forked revision, is red with its reason", async () => {
     state.mode = 'index-omit';
     const v = await myData();
     expect(await page.locator('[data-card="my-data"]').getAttribute('data-status')).toBe('fail');
@@ -529,6 +552,12 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(v.completeness).toMatch(/^fail .*LOOKUP_PROOF_MISMATCH/);
     expect(await page.locator('[data-access]').count()).toBe(0);
     await shot('my-data-omitted');
+    // An answer from a revision whose index root differs from the one the output log witnessed.
+    state.mode = 'index-fork';
+    const forked = await myData();
+    expect(forked['output-log']).toMatch(/^pass /);
+    expect(forked.lookup).toMatch(/^fail .*INDEX_FORK/);
+    expect(forked.completeness).toMatch(/^fail .*not checked: an earlier check failed/);
     state.mode = 'none';
   }, 120_000);
 
