@@ -27,6 +27,14 @@ import {
   startListenOnFreePorts,
   type SpawnedCli,
 } from '../../cli/test/built-cli.js';
+import {
+  forgeSplitView,
+  publishPolicyV2,
+  tamperAlerts,
+  tamperFirstEntry,
+  waitForAlert,
+  type AlertTamper,
+} from './alerts-forge.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -47,7 +55,9 @@ type Mode =
   | 'vendor-only'
   | 'index-omit'
   | 'index-fork'
-  | 'source';
+  | 'source'
+  | AlertTamper
+  | 'residency-entry';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
@@ -80,6 +90,15 @@ function startTamperingProxy(
       ) {
         body = Buffer.from(body);
         body[body.length - 1] = (body[body.length - 1] ?? 0) ^ 1;
+      }
+      if (
+        (state.mode === 'alert-signature' || state.mode === 'alert-no-conflict') &&
+        path === '/alerts/witness.jsonl'
+      ) {
+        body = Buffer.from(tamperAlerts(body.toString('utf8'), state.mode));
+      }
+      if (state.mode === 'residency-entry' && path.startsWith('/svc/residency-log/tile/entries/')) {
+        body = tamperFirstEntry(body);
       }
       if (state.mode === 'tile' && path.startsWith('/svc/release-log/tile/0/')) {
         body = Buffer.from(body);
@@ -179,6 +198,7 @@ async function vendorOnlyReleases(
 interface Ready {
   portalUrl: string;
   logUrl: string;
+  residencyLogUrl: string;
   releaseId: string | null;
   dataDir: string;
   accessDemoCustomerKey: string;
@@ -566,6 +586,111 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(forked.completeness).toMatch(/^fail .*not checked: an earlier check failed/);
     state.mode = 'none';
   }, 120_000);
+
+  describe('alerts and residency history', () => {
+    it("shows the witness's split-view alert with both checkpoints verified, and says when a source has none", async () => {
+      const { portalUrl, dataDir } = stack!.value;
+      const current = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
+      const forged = await forgeSplitView(dataDir, current);
+      await waitForAlert(portalUrl, 'witness', 'split-view');
+      await page.goto('about:blank');
+      await page.goto(`${proxyUrl}#/alerts`);
+      const card = page.locator('[data-source="witness"][data-alert="split-view"]').first();
+      await card.waitFor({ timeout: WAIT_MS });
+      expect(await card.getAttribute('data-status')).toBe('pass');
+      const v = await verdicts(page, '[data-source="witness"][data-alert="split-view"]');
+      expect(Object.keys(v)).toEqual(['log', 'signed-previous', 'signed-checkpoint', 'conflict']);
+      for (const [check, verdict] of Object.entries(v)) expect(verdict, check).toMatch(/^pass /);
+      // The earlier one is what the witness cosigned; the later one is the forgery, log-signed only.
+      expect(v['signed-previous']).toContain(`cosigned by ${WITNESS_NAME}`);
+      expect(v['signed-checkpoint']).toContain('no policy witness cosigned it');
+      expect(v.conflict).toContain(`two trees of size ${forged.split('\n')[1] ?? ''}`);
+      // Its explanation shows the forged note itself.
+      await card.locator('[data-check="signed-checkpoint"] button').click();
+      expect(await card.locator('.explain').innerText()).toContain(forged.split('\n')[2] ?? '');
+      // Every monitor of the stack is listed; the others raised nothing.
+      expect(
+        await page
+          .locator('[data-alert-source]')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-alert-source'))),
+      ).toEqual(['supervisor', 'witness', 'residency', 'access']);
+      expect(await page.locator('[data-alert-source="residency"] h3').innerText()).toContain(
+        'no alerts',
+      );
+      await shot('alerts');
+    }, 180_000);
+
+    it('shows tampered alert evidence red, with its code', async () => {
+      for (const [mode, code] of [
+        ['alert-signature', 'NOTE_SIGNATURE_INVALID'],
+        ['alert-no-conflict', 'PORTAL_ALERT_NO_CONFLICT'],
+      ] as const) {
+        state.mode = mode;
+        await page.goto('about:blank');
+        await page.goto(`${proxyUrl}#/alerts`);
+        const card = page.locator('[data-source="witness"][data-alert="split-view"]').first();
+        await card.waitFor({ timeout: WAIT_MS });
+        expect(await card.getAttribute('data-status'), mode).toBe('fail');
+        expect(await card.locator('[data-field="reason"]').innerText(), mode).toContain(code);
+        await shot(`alerts-${mode}`);
+      }
+      state.mode = 'none';
+    }, 120_000);
+
+    it('shows each policy version with both signatures and its diff, and events per region at each site', async () => {
+      const { dataDir, residencyLogUrl } = stack!.value;
+      await publishPolicyV2(dataDir, residencyLogUrl);
+      await page.goto('about:blank');
+      await page.goto(`${proxyUrl}#/residency`);
+      await page.locator('[data-version="2"]').waitFor({ timeout: WAIT_MS });
+      const v2 = page.locator('[data-version="2"]');
+      expect(
+        await v2
+          .locator('[data-signature]')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-signature'))),
+      ).toEqual(expect.arrayContaining(['vendor', 'supervisor']));
+      expect(await v2.locator('[data-field="diff"]').innerText()).toContain(
+        'region EUROPE-OTHER added, to us-iad',
+      );
+      expect(await page.locator('[data-version="1"]').innerText()).toContain('The first version.');
+      // Each site's ingest log, replayed and checked against the residency log.
+      for (const site of ['ch-zrh', 'us-iad']) {
+        const card = `[data-card="ingest-${site}"]`;
+        const checks = await verdicts(page, card);
+        expect(Object.keys(checks)).toEqual(['checkpoint', 'entries', 'stored']);
+        for (const [check, verdict] of Object.entries(checks))
+          expect(verdict, `${site} ${check}`).toMatch(/^pass /);
+      }
+      // Zurich stores the demo's EU batches: a chart with a title, and its numbers as a table.
+      const zrh = page.locator('[data-card="ingest-ch-zrh"]');
+      expect(await zrh.locator('[data-field="held"]').innerText()).toMatch(
+        /EU \(\d+ batches, \d+ events\)/,
+      );
+      expect(await zrh.locator('svg[role="img"] title').first().textContent()).toBe(
+        'Events stored per region at ch-zrh over time',
+      );
+      const numbers = await zrh
+        .locator('[data-table="chart-numbers"] tbody td:not(:first-child)')
+        .evaluateAll((els) => els.map((e) => Number(e.textContent)));
+      expect(numbers.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      await shot('residency-history');
+    }, 180_000);
+
+    it('shows a modified residency policy entry red, with its reason', async () => {
+      state.mode = 'residency-entry';
+      await page.goto('about:blank');
+      await page.goto(`${proxyUrl}#/residency`);
+      await page.locator('[data-card="residency-log"]').waitFor({ timeout: WAIT_MS });
+      const v = await verdicts(page, '[data-card="residency-log"]');
+      expect(v.checkpoint).toMatch(/^pass /);
+      expect(v.entries).toMatch(/^fail .*PORTAL_ENTRIES_ROOT_MISMATCH/);
+      expect(await page.locator('[data-card="residency-log"]').getAttribute('data-status')).toBe(
+        'fail',
+      );
+      await shot('residency-tampered');
+      state.mode = 'none';
+    }, 120_000);
+  });
 
   it('shows a modified tile red, with its reason', async () => {
     state.mode = 'tile';

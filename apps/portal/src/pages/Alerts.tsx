@@ -10,7 +10,7 @@ const VERDICT = {
   note: 'reported by the monitor, not re-derivable here',
 } as const;
 
-function AlertCard({ alert, source }: { alert: AlertReport; source: string }) {
+export function AlertCard({ alert, source }: { alert: AlertReport; source: string }) {
   const failed = alert.checks.find((c) => c.verdict === 'fail');
   const headId = `alert-${source}-${alert.line}`;
   return (

@@ -9,7 +9,9 @@ import { CheckList } from '../Checks.js';
 import type { PortalConfig } from '../config.js';
 import { useVerified } from '../useVerified.js';
 import type { SiteIngestReport } from '../verify/ingest.js';
+import { verifyResidencyAlerts } from '../verify/alerts.js';
 import { verifyResidency, type PolicyVersion } from '../verify/residency.js';
+import { AlertCard } from './Alerts.js';
 
 function DiffList({ diff }: { diff: PolicyDiff }) {
   if (isEmptyDiff(diff)) return <p>No change in sites or regions.</p>;
@@ -61,8 +63,14 @@ function Version({ v }: { v: PolicyVersion }) {
           </div>
         ))}
       </dl>
-      <h5>Changes from version {v.diff?.from ?? '—'}</h5>
-      {v.diff === undefined ? <p>The first version.</p> : <DiffList diff={v.diff} />}
+      {v.diff === undefined ? (
+        <p>The first version.</p>
+      ) : (
+        <>
+          <h5>Changes from version {v.diff.from}</h5>
+          <DiffList diff={v.diff} />
+        </>
+      )}
     </article>
   );
 }
@@ -104,6 +112,7 @@ function SiteCard({ s }: { s: SiteIngestReport }) {
 
 export function Residency({ config }: { config: PortalConfig }) {
   const { report, error } = useVerified(config, verifyResidency);
+  const { report: alerts } = useVerified(config, verifyResidencyAlerts);
 
   if (error !== undefined)
     return (
@@ -177,6 +186,26 @@ export function Residency({ config }: { config: PortalConfig }) {
               <SiteCard key={site.site.id} s={site} />
             ))}
           </div>
+          {alerts?.map((source) => (
+            <section key={source.id} aria-labelledby="residency-alerts">
+              <h3 id="residency-alerts">
+                {source.title}:{' '}
+                {source.alerts.length === 0
+                  ? 'no alerts'
+                  : `${source.alerts.length} alert(s), each re-verified here`}
+              </h3>
+              {source.error !== undefined && (
+                <p className="error" role="alert">
+                  {source.error}
+                </p>
+              )}
+              <div className="cards">
+                {source.alerts.map((a) => (
+                  <AlertCard key={a.line} alert={a} source={source.id} />
+                ))}
+              </div>
+            </section>
+          ))}
           <h3>History</h3>
           <table data-table="history">
             <caption>

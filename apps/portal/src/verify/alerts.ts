@@ -165,7 +165,10 @@ async function signedCheckpoint(
         ).verified.map((s) => s.name);
         if (names.length > 0) cosigners = `cosigned by ${names.join(', ')}`;
       } catch (err) {
-        cosigners = `witness cosignatures: ${reasonOf(err)}`;
+        // c2sp.org/signed-note: none of the witnesses' keys signed it (else a cosignature failed).
+        if ((err as { code?: unknown }).code !== 'NOTE_NO_VERIFIED_SIGNATURE') {
+          cosigners = `witness cosignatures: ${reasonOf(err)}`;
+        }
       }
       return Promise.resolve({
         value: checkpoint,
@@ -444,4 +447,17 @@ export async function verifyAlerts(
   fetcher?: Fetcher,
 ): Promise<readonly AlertSourceReport[]> {
   return Promise.all(config.alerts.map((s) => verifyAlertSource(config, s, now, fetcher)));
+}
+
+/** The residency monitor's alerts alone (the source npm start names `residency`), for the Residency page. */
+export async function verifyResidencyAlerts(
+  config: PortalConfig,
+  now: Date,
+  fetcher?: Fetcher,
+): Promise<readonly AlertSourceReport[]> {
+  return Promise.all(
+    config.alerts
+      .filter((s) => s.id === 'residency')
+      .map((s) => verifyAlertSource(config, s, now, fetcher)),
+  );
 }
