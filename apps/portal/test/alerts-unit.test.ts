@@ -1,0 +1,239 @@
+// The Alerts page's re-verification on Node, with real keys and real
+// signed checkpoints: each alert kind it re-derives passes only when the
+// evidence proves it, and fails with its code when it does not. And the
+// Residency chart's time buckets.
+import { describe, expect, it } from 'vitest';
+import {
+  consistencyProof,
+  encodeBase64,
+  formatCheckpoint,
+  generateCosignerKey,
+  generateSignerKey,
+  hashChildren,
+  hashLeaf,
+  parseSignerKey,
+  signNote,
+  treeRoot,
+  type NodeId,
+} from '@glasshouse/tlog';
+import { parsePortalConfig, PORTAL_CONFIG_SCHEMA } from '../src/config.js';
+import { parseAlertLine, verifyAlert } from '../src/verify/alerts.js';
+import { eventSeries } from '../src/verify/ingest.js';
+import type { StoredEntry } from '@glasshouse/residency';
+
+const ORIGIN = 'example.com/log';
+const log = generateSignerKey(ORIGIN);
+const witness = generateCosignerKey('example.com/witness');
+const config = parsePortalConfig({
+  schema: PORTAL_CONFIG_SCHEMA,
+  logs: [
+    {
+      id: 'example-log',
+      title: 'example log',
+      policy: `log ${log.verifierKey} http://127.0.0.1:9/\nwitness w ${witness.verifierKey}\nquorum w\n`,
+      base: '/svc/example-log/',
+    },
+  ],
+  alerts: [{ id: 'mon', title: 'a monitor', path: '/alerts/mon.jsonl' }],
+});
+const NOW = new Date('2026-12-05T00:00:00Z');
+
+const leaves = Array.from({ length: 8 }, (_, i) => hashLeaf(new TextEncoder().encode(`e${i}`)));
+const node = ({ level, index }: NodeId): Uint8Array =>
+  level === 0
+    ? (leaves[Number(index)] as Uint8Array)
+    : hashChildren(
+        node({ level: level - 1, index: index * 2n }),
+        node({ level: level - 1, index: index * 2n + 1n }),
+      );
+const read = (ids: readonly NodeId[]): Uint8Array[] => ids.map(node);
+const root = async (size: bigint): Promise<Uint8Array> =>
+  new Uint8Array(await treeRoot(size, read));
+
+function signed(size: bigint, rootHash: Uint8Array, key = log.signerKey): string {
+  return signNote(formatCheckpoint({ origin: ORIGIN, size, rootHash, extensions: [] }), [
+    parseSignerKey(key),
+  ]);
+}
+const random = (): Uint8Array => crypto.getRandomValues(new Uint8Array(32));
+
+function alert(kind: string, evidence: Record<string, unknown>) {
+  return parseAlertLine(
+    JSON.stringify({
+      kind,
+      time: NOW.toISOString(),
+      log: 'http://x/',
+      origin: ORIGIN,
+      message: 'm',
+      evidence,
+    }),
+  );
+}
+
+const verdicts = async (a: ReturnType<typeof alert>) => {
+  const r = await verifyAlert(config, a, 1, NOW);
+  return {
+    verdict: r.verdict,
+    checks: Object.fromEntries(r.checks.map((c) => [c.id, `${c.verdict} ${c.summary}`])),
+  };
+};
+
+describe('re-verifying alerts', () => {
+  it('a split view: both checkpoints signed by the log key, same size, two roots', async () => {
+    const a = random();
+    const b = random();
+    const r = await verdicts(
+      alert('split-view', {
+        previous: signed(8n, a),
+        checkpoint: signed(8n, b),
+        size: '8',
+        previousRoot: encodeBase64(a),
+        root: encodeBase64(b),
+      }),
+    );
+    expect(r.verdict).toBe('pass');
+    expect(Object.keys(r.checks)).toEqual([
+      'log',
+      'signed-previous',
+      'signed-checkpoint',
+      'conflict',
+    ]);
+    expect(r.checks.conflict).toContain('two trees of size 8');
+  });
+
+  it('refuses split-view evidence that does not show one, each with its code', async () => {
+    const a = random();
+    const cases: [Record<string, unknown>, string][] = [
+      // The same checkpoint twice.
+      [{ previous: signed(8n, a), checkpoint: signed(8n, a) }, 'PORTAL_ALERT_NO_CONFLICT'],
+      // Different sizes are not a split view.
+      [{ previous: signed(7n, a), checkpoint: signed(8n, random()) }, 'PORTAL_ALERT_NO_CONFLICT'],
+      // Signed by another key of the same name: not the log's signature.
+      [
+        {
+          previous: signed(8n, a),
+          checkpoint: signed(8n, random(), generateSignerKey(ORIGIN).signerKey),
+        },
+        'NOTE_NO_VERIFIED_SIGNATURE',
+      ],
+      // The alert's stated root is not its checkpoint's.
+      [
+        { previous: signed(8n, a), checkpoint: signed(8n, random()), root: encodeBase64(random()) },
+        'PORTAL_ALERT_EVIDENCE_MISMATCH',
+      ],
+      [{ previous: signed(8n, a) }, 'PORTAL_ALERT_INVALID'],
+    ];
+    for (const [evidence, code] of cases) {
+      const r = await verdicts(alert('split-view', evidence));
+      expect(r.verdict, code).toBe('fail');
+      expect(Object.values(r.checks).join('\n'), code).toContain(code);
+    }
+  });
+
+  it('a rollback and an inconsistency are re-derived; consistent trees are not an alert', async () => {
+    expect(
+      (
+        await verdicts(
+          alert('rollback', {
+            previous: signed(8n, await root(8n)),
+            checkpoint: signed(4n, await root(4n)),
+          }),
+        )
+      ).verdict,
+    ).toBe('pass');
+    expect(
+      (
+        await verdicts(
+          alert('rollback', {
+            previous: signed(4n, await root(4n)),
+            checkpoint: signed(8n, await root(8n)),
+          }),
+        )
+      ).checks.conflict,
+    ).toMatch(/^fail PORTAL_ALERT_NO_CONFLICT/);
+    const proof = (await consistencyProof(3n, 8n, read)).map(encodeBase64);
+    // The log's own proof between two honest trees verifies: no inconsistency.
+    const honest = await verdicts(
+      alert('inconsistent-checkpoint', {
+        previous: signed(3n, await root(3n)),
+        checkpoint: signed(8n, await root(8n)),
+        proof,
+      }),
+    );
+    expect(honest.checks.conflict).toMatch(/^fail PORTAL_ALERT_NO_CONFLICT/);
+    // A larger tree that does not extend the smaller one: the proof cannot verify.
+    const forked = await verdicts(
+      alert('inconsistent-checkpoint', {
+        previous: signed(3n, random()),
+        checkpoint: signed(8n, await root(8n)),
+        proof,
+      }),
+    );
+    expect(forked.verdict).toBe('pass');
+    expect(forked.checks.conflict).toContain('CONSISTENCY_PROOF_INVALID');
+  });
+
+  it('a refused checkpoint must fail the policy here too', async () => {
+    // Log-signed but not cosigned: the quorum (w) is not met.
+    const r = await verdicts(alert('quorum', { checkpoint: signed(8n, await root(8n)) }));
+    expect(r.verdict).toBe('pass');
+    expect(r.checks.refused).toContain('POLICY_QUORUM_NOT_MET');
+  });
+
+  it('names an unknown log, an unreadable line, and shows other kinds as the monitor reported them', async () => {
+    const unknown = parseAlertLine(
+      JSON.stringify({
+        kind: 'split-view',
+        time: '',
+        log: 'x',
+        origin: 'other.example/log',
+        message: 'm',
+        evidence: {},
+      }),
+    );
+    const r = await verifyAlert(config, unknown, 1, NOW);
+    expect(r.verdict).toBe('fail');
+    expect(r.checks[0]?.summary).toMatch(/^PORTAL_ALERT_UNKNOWN_LOG/);
+    expect(() => parseAlertLine('{"kind":1}')).toThrow(
+      expect.objectContaining({ code: 'PORTAL_ALERT_INVALID' }),
+    );
+    expect(() => parseAlertLine('not json')).toThrow(
+      expect.objectContaining({ code: 'PORTAL_ALERT_INVALID' }),
+    );
+    const other = await verdicts(
+      alert('entry-rejected', { checkpoint: signed(8n, await root(8n)), index: '3' }),
+    );
+    expect(other.verdict).toBe('note');
+    expect(other.checks['signed-checkpoint']).toMatch(/^pass /);
+  });
+});
+
+describe('events per region over time', () => {
+  const entry = (region: string, events: number, storedAt: string): StoredEntry => ({
+    schema: 'glasshouse.ingest-log/v1',
+    kind: 'stored',
+    site: 's',
+    policy: `sha256:${'0'.repeat(64)}`,
+    customer: 'c',
+    region,
+    events,
+    batch: `sha256:${'1'.repeat(64)}`,
+    storedAt,
+  });
+
+  it('sums events per region into equal buckets from the first batch to the last', () => {
+    const s = eventSeries(
+      [
+        entry('EU', 3, '2026-12-05T00:00:00Z'),
+        entry('EU', 2, '2026-12-05T00:00:00Z'),
+        entry('NA', 4, '2026-12-05T00:00:05Z'),
+        entry('EU', 1, '2026-12-05T00:00:10Z'),
+      ],
+      4,
+    );
+    expect(s.edges).toHaveLength(5);
+    expect(s.edges[0]).toBe('2026-12-05T00:00:00.000Z');
+    expect(s.byRegion).toEqual({ EU: [5, 0, 0, 1], NA: [0, 4, 0, 0] });
+    expect(eventSeries([])).toEqual({ edges: [], byRegion: {} });
+  });
+});
