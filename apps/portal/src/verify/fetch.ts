@@ -27,6 +27,20 @@ export async function fetchBytes(url: string, fetcher: Fetcher = fetch): Promise
   return bytes;
 }
 
+/** Like fetchBytes, but null when the server answers 404 (a file that does not exist yet). */
+export async function fetchBytesIfPresent(
+  url: string,
+  fetcher: Fetcher = fetch,
+): Promise<Uint8Array | null> {
+  const seen = { status: 0 };
+  const bytes = await fetchBytes(url, async (u) => {
+    const res = await fetcher(u);
+    seen.status = res.status;
+    return res.status === 404 ? new Response(new Uint8Array()) : res;
+  });
+  return seen.status === 404 ? null : bytes;
+}
+
 export async function fetchText(url: string, fetcher: Fetcher = fetch): Promise<string> {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(await fetchBytes(url, fetcher));

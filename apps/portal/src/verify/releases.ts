@@ -97,7 +97,7 @@ export async function verifyReleases(
   const tufBase = {
     id: 'tuf',
     title: 'TUF metadata',
-    what: "timestamp → snapshot → targets → the delegated releases role, from the bundle's TUF root (TUF 5.4–5.6): each file the version, length and SHA-256 its parent lists, each role at its threshold of Ed25519 signatures over the canonical JSON, none expired. The releases role needs the vendor's and the supervisor's release keys.",
+    what: "From the bundle's TUF root, first every newer root (TUF 5.3: each N+1.root.json signed by a threshold of root vN's root keys and of its own, version N+1, the last unexpired), then timestamp → snapshot → targets → the delegated releases role under the newest root (TUF 5.4–5.6): each file the version, length and SHA-256 its parent lists, each role at its threshold of Ed25519 signatures over the canonical JSON, none expired. The releases role needs the vendor's and the supervisor's release keys.",
   };
   let chain: TufChain | undefined;
   if (bundle === undefined) {
@@ -107,14 +107,21 @@ export async function verifyReleases(
       const c = await verifyTufChain(repo, bundle.tufRoot.signed, now, fetcher);
       return {
         value: c,
-        summary: `releases v${String(c.releases.signed.version)} signed by ${signerNames(c, bundle).join(' and ')}`,
+        summary: `root v${String(c.root.version)}${c.rootUpdates.length > 0 ? ` (rotated from v${String(c.pinnedRootVersion)}, each step signed by both roots' thresholds)` : ''}; releases v${String(c.releases.signed.version)} signed by ${signerNames(c, bundle).join(' and ')}`,
         against: Object.entries(c.releaseKeys)
           .map(([k]) => `${who(k, c, bundle)}: ${k}`)
           .join('\n'),
-        proof: (['timestamp', 'snapshot', 'targets', 'releases'] as const).map(
-          (role) =>
-            `${role} v${String(c[role].signed.version)} sha256 ${c[role].sha256}, ${c[role].signedBy.length} of threshold ${c[role].threshold}, expires ${String(c[role].signed.expires)}`,
-        ),
+        proof: [
+          `root v${String(c.pinnedRootVersion)} (in the trust bundle)`,
+          ...c.rootUpdates.map(
+            (u) =>
+              `→ root v${String(u.version)} sha256 ${u.sha256}: ${u.byPrevious.signedBy.length} of v${String(u.version - 1)}'s root keys (threshold ${u.byPrevious.threshold}) and ${u.bySelf.signedBy.length} of its own (threshold ${u.bySelf.threshold})`,
+          ),
+          ...(['timestamp', 'snapshot', 'targets', 'releases'] as const).map(
+            (role) =>
+              `${role} v${String(c[role].signed.version)} sha256 ${c[role].sha256}, ${c[role].signedBy.length} of threshold ${c[role].threshold}, expires ${String(c[role].signed.expires)}`,
+          ),
+        ],
       };
     });
     trust.push(r.check);

@@ -9,7 +9,7 @@
  */
 import { encodeCanonical, publicKeyFromKeyDict, sha256Hex } from '@glasshouse/attest';
 import { CodedError } from '@glasshouse/errors';
-import { fetchBytes, type Fetcher } from './fetch.js';
+import { fetchBytes, fetchBytesIfPresent, type Fetcher } from './fetch.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,7 +46,8 @@ export function verifyRoleMetadata(
   bytes: Uint8Array,
   type: string,
   role: RoleKeys,
-  now: Date,
+  /** Null: expiry is not checked (an intermediate root, TUF 5.3.6 checks only the final one). */
+  now: Date | null,
   /** The role's name in messages (a delegated role has `_type` targets). */
   name = type,
 ): VerifiedRole {
@@ -84,10 +85,14 @@ export function verifyRoleMetadata(
       `${name} has ${signedBy.length} valid signature(s) of the role's keys; its threshold is ${role.threshold}`,
     );
   }
+  if (now !== null) checkExpiry(signed, now, name);
+  return { signed, signedBy, threshold: role.threshold, sha256: sha256Hex(bytes) };
+}
+
+function checkExpiry(signed: Json, now: Date, name: string): void {
   const expires = typeof signed.expires === 'string' ? Date.parse(signed.expires) : NaN;
   if (!(expires > now.getTime()))
     throw fail('TUF_EXPIRED', `${name} expired at ${String(signed.expires)}`);
-  return { signed, signedBy, threshold: role.threshold, sha256: sha256Hex(bytes) };
 }
 
 function rootRole(root: Json, name: string): RoleKeys {
@@ -123,7 +128,81 @@ function checkListed(bytes: Uint8Array, file: string, m: ReturnType<typeof metaO
   }
 }
 
+/** One step of the root chain: root vN+1 as the client accepted it from vN. */
+export interface RootUpdate {
+  readonly version: number;
+  readonly sha256: string;
+  /** Root keys of the trusted (previous) root that signed it, and that root's threshold. */
+  readonly byPrevious: { readonly signedBy: readonly string[]; readonly threshold: number };
+  /** Its own root keys that signed it, and its own threshold. */
+  readonly bySelf: { readonly signedBy: readonly string[]; readonly threshold: number };
+}
+
+/** At most this many root versions are followed in one visit (tuf-js's default is 256). */
+export const MAX_ROOT_ROTATIONS = 256;
+
+/**
+ * TUF 5.3 "Update the root role": from the pinned root vN, fetch (N+1).root.json
+ * until there is none; each must be signed by a threshold of vN's root keys
+ * and a threshold of its own (5.3.4) and be version N+1 (5.3.5); then the final
+ * root must not be expired (5.3.10). Returns the trusted root and each step.
+ */
+export async function updateRoot(
+  repo: string,
+  pinned: Json,
+  now: Date,
+  fetcher?: Fetcher,
+): Promise<{ root: Json; updates: RootUpdate[] }> {
+  let root = pinned;
+  const updates: RootUpdate[] = [];
+  for (let i = 0; i < MAX_ROOT_ROTATIONS; i++) {
+    const version = root.version;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version))
+      throw fail('TUF_METADATA_MALFORMED', 'root.version is not an integer');
+    const next = version + 1;
+    const bytes = await fetchBytesIfPresent(`${repo}metadata/${next}.root.json`, fetcher);
+    if (bytes === null) break; // 5.3.3: no newer root
+    // 5.3.4: a threshold of the trusted root's root keys, then of the new root's own.
+    const byPrevious = verifyRoleMetadata(
+      bytes,
+      'root',
+      rootRole(root, 'root'),
+      null,
+      `root v${next} (by v${version}'s keys)`,
+    );
+    const bySelf = verifyRoleMetadata(
+      bytes,
+      'root',
+      rootRole(byPrevious.signed, 'root'),
+      null,
+      `root v${next} (by its own keys)`,
+    );
+    // 5.3.5: exactly N+1 (a rollback or a skipped version is refused).
+    if (bySelf.signed.version !== next) {
+      throw fail(
+        'TUF_ROOT_VERSION_MISMATCH',
+        `${next}.root.json has version ${String(bySelf.signed.version)}`,
+      );
+    }
+    updates.push({
+      version: next,
+      sha256: bySelf.sha256,
+      byPrevious: { signedBy: byPrevious.signedBy, threshold: byPrevious.threshold },
+      bySelf: { signedBy: bySelf.signedBy, threshold: bySelf.threshold },
+    });
+    root = bySelf.signed;
+  }
+  // 5.3.10: the final root must not be expired.
+  checkExpiry(root, now, `root v${String(root.version)}`);
+  return { root, updates };
+}
+
 export interface TufChain {
+  /** The pinned root's version, and each root update followed from it (TUF 5.3). */
+  readonly pinnedRootVersion: number;
+  readonly rootUpdates: readonly RootUpdate[];
+  /** The root the rest of the chain was checked against. */
+  readonly root: Json;
   readonly timestamp: VerifiedRole;
   readonly snapshot: VerifiedRole;
   readonly targets: VerifiedRole;
@@ -132,13 +211,14 @@ export interface TufChain {
   readonly releaseKeys: Readonly<Record<string, unknown>>;
 }
 
-/** Walks the chain from `root` (the `signed` of the pinned root) to the delegated releases role. */
+/** Walks the chain from `pinned` (the `signed` of the pinned root), through its newer roots, to the delegated releases role. */
 export async function verifyTufChain(
   repo: string,
-  root: Json,
+  pinned: Json,
   now: Date,
   fetcher?: Fetcher,
 ): Promise<TufChain> {
+  const { root, updates } = await updateRoot(repo, pinned, now, fetcher);
   const get = (file: string) => fetchBytes(`${repo}metadata/${file}`, fetcher);
   const timestamp = verifyRoleMetadata(
     await get('timestamp.json'),
@@ -169,7 +249,16 @@ export async function verifyTufChain(
     now,
     'releases',
   );
-  return { timestamp, snapshot, targets, releases, releaseKeys };
+  return {
+    pinnedRootVersion: pinned.version as number,
+    rootUpdates: updates,
+    root,
+    timestamp,
+    snapshot,
+    targets,
+    releases,
+    releaseKeys,
+  };
 }
 
 /** A TUF target as the releases role lists it. */
