@@ -441,7 +441,7 @@ describe('glasshouse repo and the supervisor signing releases', () => {
     const top = await runCli(['--help']);
     expect(top.stdout).toMatch(/^ {2}repo\b/m);
     const repoHelp = await runCli(['repo', '--help']);
-    for (const sub of ['init', 'serve', 'publish', 'migrate', 'status']) {
+    for (const sub of ['init', 'serve', 'publish', 'migrate', 'rotate-root', 'status']) {
       expect(repoHelp.stdout).toMatch(new RegExp(`^  ${sub}\\b`, 'm'));
     }
     const supHelp = await runCli(['supervisor', '--help']);
@@ -450,6 +450,16 @@ describe('glasshouse repo and the supervisor signing releases', () => {
     }
     const missing = await runCli(['repo', 'publish', releaseId, '--dir', repoDir]);
     expect(missing.code).toBe(2);
+    const badThreshold = await runCli([
+      'repo',
+      'rotate-root',
+      '--dir',
+      repoDir,
+      '--threshold',
+      'two',
+    ]);
+    expect(badThreshold.code).toBe(1);
+    expect(badThreshold.stderr).toMatch(/^REPO_OPTION_INVALID: --threshold/m);
   });
 
   // Last: the forgery leaves the repository in the attacker's hands.

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { encodeCanonical } from '@glasshouse/attest';
 import { loadTufKey } from '@glasshouse/distribution';
+import { openTrustBundle } from '@glasshouse/release-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureCliBuilt,
@@ -467,6 +468,48 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     await page.locator('[data-card="repository"]').waitFor({ timeout: WAIT_MS });
     const repo = await verdicts(page, '[data-card="repository"]');
     expect(repo['trust-bundle']).toMatch(/^pass .*= the fingerprint pinned in this page's URL/);
+  }, 120_000);
+
+  it("follows a root rotation of the stack's repository: the vendor drafts root v2, the supervisor co-signs", async () => {
+    const dataDir = stack?.value.dataDir ?? '';
+    const bundle = openTrustBundle(await readFile(join(dataDir, 'trust-bundle.json')));
+    expect(bundle.tufRoot.signed.version).toBe(1);
+    expect(
+      runBuiltCli([
+        'repo',
+        'rotate-root',
+        '--dir',
+        join(dataDir, 'vendor', 'repo'),
+        '--replace-vendor-root-key',
+      ]),
+    ).toContain('root draft v2');
+    expect(
+      runBuiltCli([
+        'supervisor',
+        'sign-root',
+        '--repo',
+        bundle.repoUrl,
+        '--dir',
+        join(dataDir, 'supervisor'),
+      ]),
+    ).toContain('root v2 signed; published: yes');
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}#/releases`);
+    await page.locator(`[data-release="${releaseId}"]`).waitFor({ timeout: WAIT_MS });
+    const repo = await verdicts(page, '[data-card="repository"]');
+    // The page starts from the bundle's root v1 and accepts v2 only with both roots' signatures.
+    expect(repo.tuf).toMatch(
+      /^pass .*root v2 \(rotated from v1, each step signed by both roots' thresholds\)/,
+    );
+    const r = await verdicts(page, `[data-release="${releaseId}"]`);
+    for (const [check, verdict] of Object.entries(r)) expect(verdict, check).toMatch(/^pass /);
+    await page.locator('[data-card="repository"] [data-check="tuf"] button').click();
+    expect(
+      await page.getByRole('region', { name: 'TUF metadata: explanation' }).innerText(),
+    ).toMatch(
+      /→ root v2 sha256 [0-9a-f]{64}: 2 of v1's root keys \(threshold 2\) and 2 of its own/,
+    );
+    await shot('root-rotation');
   }, 120_000);
 
   it('replays the residency log: the policy in force, its history, the regions each site holds', async () => {

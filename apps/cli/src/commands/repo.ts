@@ -231,6 +231,35 @@ targets draft v${result.targetsVersion}
     });
 
   repo
+    .command('rotate-root')
+    .description(
+      'Draft root v<N+1> (TUF 5.3: clients follow it only when a threshold of the current root keys and of ' +
+        "its own signed it): the same keys, except the vendor's root key when --replace-vendor-root-key " +
+        "(generated here), and the threshold when --threshold. Signed by the vendor's current root key (and " +
+        'the new one); the supervisor completes it with "glasshouse supervisor sign-root". Prints \'root draft ' +
+        "v<N>' and the next step. Run it while the repository's server is idle (it writes the draft in DIR)",
+    )
+    .requiredOption('--dir <dir>', "the repository's data directory")
+    .option('--replace-vendor-root-key', "replace the vendor's root key with a new one")
+    .option('--threshold <n>', 'the new root threshold (at least 2)')
+    .action(async (opts: { dir: string; replaceVendorRootKey?: boolean; threshold?: string }) => {
+      const threshold = opts.threshold === undefined ? undefined : Number(opts.threshold);
+      if (threshold !== undefined && !Number.isSafeInteger(threshold)) {
+        throw new DistributionError('REPO_OPTION_INVALID', '--threshold is not an integer');
+      }
+      const draft = await draftRootRotation({
+        dir: resolve(io.cwd, opts.dir),
+        now: new Date(),
+        ...(opts.replaceVendorRootKey === true ? { replaceVendorRootKey: true } : {}),
+        ...(threshold === undefined ? {} : { threshold }),
+      });
+      io.stdout(
+        `root draft v${String((draft.signed as { version?: unknown }).version)}\n` +
+          'signed by the vendor; the supervisor completes it with "glasshouse supervisor sign-root --repo URL"\n',
+      );
+    });
+
+  repo
     .command('status')
     .description(
       "Print what the repository in DIR publishes and which drafts are pending: 'root v<N>' (v0 until root " +

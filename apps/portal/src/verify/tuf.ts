@@ -155,12 +155,22 @@ export async function updateRoot(
 ): Promise<{ root: Json; updates: RootUpdate[] }> {
   let root = pinned;
   const updates: RootUpdate[] = [];
+  // The repository's root.json names its newest version: a hint that saves
+  // probing for a file that is not there (a 404 the browser would report),
+  // not trusted — every version up to it is fetched and verified below, and
+  // a server that hides newer roots could as well answer 404 for them.
+  const newest = await newestRootHint(repo, fetcher);
   for (let i = 0; i < MAX_ROOT_ROTATIONS; i++) {
     const version = root.version;
     if (typeof version !== 'number' || !Number.isSafeInteger(version))
       throw fail('TUF_METADATA_MALFORMED', 'root.version is not an integer');
+    if (newest !== undefined && version >= newest) break;
     const next = version + 1;
-    const bytes = await fetchBytesIfPresent(`${repo}metadata/${next}.root.json`, fetcher);
+    const url = `${repo}metadata/${next}.root.json`;
+    const bytes =
+      newest === undefined
+        ? await fetchBytesIfPresent(url, fetcher)
+        : await fetchBytes(url, fetcher);
     if (bytes === null) break; // 5.3.3: no newer root
     // 5.3.4: a threshold of the trusted root's root keys, then of the new root's own.
     const byPrevious = verifyRoleMetadata(
@@ -195,6 +205,18 @@ export async function updateRoot(
   // 5.3.10: the final root must not be expired.
   checkExpiry(root, now, `root v${String(root.version)}`);
   return { root, updates };
+}
+
+async function newestRootHint(repo: string, fetcher?: Fetcher): Promise<number | undefined> {
+  const bytes = await fetchBytesIfPresent(`${repo}metadata/root.json`, fetcher);
+  if (bytes === null) return undefined;
+  try {
+    const v = (JSON.parse(new TextDecoder().decode(bytes)) as { signed?: { version?: unknown } })
+      .signed?.version;
+    return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+  } catch {
+    return undefined; // not JSON: probe version by version instead
+  }
 }
 
 export interface TufChain {
