@@ -118,6 +118,40 @@ describe('portal serve', () => {
     expect(seen.length).toBe(before);
   });
 
+  it("forwards only the gateway's public lists, and hands out the access policy", async () => {
+    const gatewayUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/gw/`;
+    const gw = await startPortalServer({
+      distDir: dir,
+      logs: [],
+      gatewayUrl,
+      accessPolicy: '{"schema":"glasshouse.access-policy/v1"}\n',
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const config = (await (await fetch(`${gw.url}portal-config.json`)).json()) as {
+        gateway: string;
+        accessPolicy: string;
+      };
+      expect(config.gateway).toBe('/svc/gateway/');
+      expect(config.accessPolicy).toContain('glasshouse.access-policy/v1');
+      for (const path of ['v1/requests', 'v1/break-glass']) {
+        expect(await (await fetch(`${gw.url}svc/gateway/${path}?customer=x`)).text()).toBe(
+          `upstream /gw/${path}`,
+        );
+      }
+      const before = seen.length;
+      for (const path of ['v1/access', 'healthz', 'v1/requests/x', '']) {
+        const res = await fetch(`${gw.url}svc/gateway/${path}`);
+        expect(res.status, path).toBe(404);
+        expect(await res.text()).toMatch(/^NOT_FOUND: not a public path of the gateway/);
+      }
+      expect(seen.length).toBe(before);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('says when the portal is not built', async () => {
     await expect(
       startPortalServer({ distDir: join(dir, 'missing'), logs: [], host: '127.0.0.1', port: 0 }),

@@ -38,6 +38,10 @@ export interface PortalConfig {
   readonly assembly: string | null;
   /** The access index's lookup (GET <prefix><customer>), for My data. */
   readonly accessIndex: string | null;
+  /** The access gateway's public lists (approval requests, break-glass accesses), or null. */
+  readonly gateway: string | null;
+  /** The access policy text (glasshouse.access-policy/v1) the operator configured, or null. */
+  readonly accessPolicy: string | null;
   /** SHA-256 (hex) of the trust bundle the portal's operator pinned, or null. */
   readonly trustBundleFingerprint: string | null;
   /** What the page's URL pinned (pins.ts): the fingerprint above then is the URL's. */
@@ -101,12 +105,18 @@ export function parsePortalConfig(value: unknown): PortalConfig {
       throw bad(`alerts[${i}].path`);
     return { id: x.id, title: x.title, path: x.path };
   });
+  const accessPolicy = v.accessPolicy;
+  if (accessPolicy !== null && accessPolicy !== undefined && typeof accessPolicy !== 'string') {
+    throw bad('accessPolicy');
+  }
   return {
     logs,
     alerts,
     repo: optionalPath('repo'),
     assembly: optionalPath('assembly'),
     accessIndex: optionalPath('accessIndex'),
+    gateway: optionalPath('gateway'),
+    accessPolicy: accessPolicy ?? null,
     trustBundleFingerprint: typeof fp === 'string' ? fp : null,
   };
 }

@@ -58,7 +58,9 @@ type Mode =
   | 'index-fork'
   | 'source'
   | AlertTamper
-  | 'residency-entry';
+  | 'residency-entry'
+  | 'access-entry'
+  | 'approval-signature';
 
 /** Between the browser and the portal (and so the services): passes bytes on, or changes the release log's. */
 function startTamperingProxy(
@@ -80,6 +82,12 @@ function startTamperingProxy(
       }
       if (state.mode === 'index-fork' && path.startsWith('/svc/access-index/')) {
         body = Buffer.from(forkRevision(body.toString('utf8')));
+      }
+      if (state.mode === 'access-entry' && path.startsWith('/svc/access-log/tile/entries/')) {
+        body = Buffer.from(body.toString('latin1').replace('intrusion', 'intrusiom'), 'latin1');
+      }
+      if (state.mode === 'approval-signature' && path === '/svc/gateway/v1/requests') {
+        body = Buffer.from(forgeApprovalSignature(body.toString('utf8')));
       }
       const forged = state.mode === 'vendor-only' ? state.forged.get(path) : undefined;
       if (forged !== undefined) body = forged;
@@ -150,6 +158,22 @@ function forkRevision(answer: string): string {
   return JSON.stringify({ ...v, entry: Buffer.from(JSON.stringify(forked)).toString('base64') });
 }
 
+/** The gateway's request list with one bit flipped in each request's first approval signature. */
+function forgeApprovalSignature(json: string): string {
+  const list = JSON.parse(json) as { requests: { approvals: string[] }[] };
+  for (const r of list.requests) {
+    const first = r.approvals[0];
+    if (first === undefined) continue;
+    const env = JSON.parse(first) as { signatures: { keyid: string; sig: string }[] };
+    const sig = env.signatures[0]!;
+    const bytes = Buffer.from(sig.sig, 'base64');
+    bytes[0] = (bytes[0] ?? 0) ^ 1;
+    sig.sig = bytes.toString('base64');
+    r.approvals[0] = JSON.stringify(env);
+  }
+  return JSON.stringify(list);
+}
+
 /**
  * What a vendor could publish alone: the releases metadata with only its own
  * release key's signature, listed by a snapshot and a timestamp it re-signs
@@ -198,6 +222,12 @@ async function vendorOnlyReleases(
 
 interface Ready {
   portalUrl: string;
+  gatewayUrl: string;
+  accessDemo: {
+    customer: string;
+    site: string;
+    accesses: { index: number; breakGlass: boolean }[];
+  };
   logUrl: string;
   residencyLogUrl: string;
   releaseId: string | null;
@@ -525,22 +555,87 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     await shot('residency');
   }, 120_000);
 
-  it('replays the access log: every record, filters with labels, counts per justification', async () => {
+  async function accessPage(): Promise<void> {
     await page.goto('about:blank');
     await page.goto(`${proxyUrl}#/access`);
     await page.locator('[data-card="access-log"]').waitFor({ timeout: WAIT_MS });
+  }
+
+  it('replays the access log: every record proven included and within the policy, filters by label and time, counts per justification over time', async () => {
+    await accessPage();
     const v = await verdicts(page, '[data-card="access-log"]');
-    expect(Object.keys(v)).toEqual(['checkpoint', 'entries', 'records']);
+    expect(Object.keys(v)).toEqual([
+      'checkpoint',
+      'entries',
+      'records',
+      'inclusion',
+      'access-policy',
+      'approvals',
+      'policy',
+      'break-glass',
+    ]);
     for (const [check, verdict] of Object.entries(v)) expect(verdict, check).toMatch(/^pass /);
-    const all = await page.locator('[data-record]').count();
-    expect(all).toBeGreaterThan(0);
-    // A filter, chosen by its label, narrows the table.
-    const site = page.getByLabel('Site');
-    const first = await site.locator('option').nth(1).getAttribute('value');
-    await site.selectOption(first ?? '');
-    const some = await page.locator('[data-record]').count();
-    expect(some).toBeGreaterThan(0);
-    expect(some).toBeLessThanOrEqual(all);
+    const demo = stack!.value.accessDemo;
+    const rows = page.locator('table[data-table="records"] [data-record]');
+    expect(await rows.count()).toBe(demo.accesses.length);
+    // Each record: its own inclusion proof and the policy check, green.
+    for (const a of demo.accesses) {
+      const row = page.locator(`[data-record="${a.index}"]`);
+      expect(await row.getAttribute('data-inclusion'), `record ${a.index}`).toBe('pass');
+      expect(await row.getAttribute('data-policy'), `record ${a.index}`).toBe('pass');
+    }
+    // A record's tick opens what was checked: leaf hash, index, proof, checkpoint.
+    const last = demo.accesses[demo.accesses.length - 1]!.index;
+    await page.locator(`[data-record="${last}"] [data-check="inclusion-${last}"] button`).click();
+    const explained = page.getByRole('region', { name: 'Included in the log: explanation' });
+    const text = await explained.first().innerText();
+    expect(text).toMatch(/leaf hash \S{44}/);
+    expect(text).toContain(`index ${last}, tree size`);
+    expect(text).toMatch(/Against:\s+checkpoint \S+, size \d+, root \S{44}/);
+    expect(await page.locator(`[data-record="${demo.accesses[1]!.index}"]`).innerText()).toContain(
+      'THREAT_INVESTIGATION',
+    );
+    expect(
+      await page
+        .locator(`[data-record="${demo.accesses[0]!.index}"] [data-check^="policy-"]`)
+        .innerText(),
+    ).toContain('approved by the customer and the supervisor');
+
+    // The chart: a titled SVG and the same numbers as a table.
+    const chart = page.getByRole('img', { name: 'Accesses per justification over time' });
+    expect(await chart.locator('title').first().textContent()).toBe(
+      'Accesses per justification over time',
+    );
+    const counted = await page
+      .locator('table[data-table="chart-numbers"] tbody td:not(:first-child)')
+      .evaluateAll((els) => els.reduce((n, e) => n + Number(e.textContent), 0));
+    expect(counted).toBe(demo.accesses.length);
+
+    // A select filter, chosen by its label, narrows the table.
+    await page.getByLabel('Justification', { exact: true }).selectOption('BREAK_GLASS');
+    expect(await rows.count()).toBe(demo.accesses.filter((a) => a.breakGlass).length);
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    expect(await rows.count()).toBe(demo.accesses.length);
+
+    // The time filter (UTC): after the last record nothing, around them all of them.
+    const times = (await rows.locator('td:nth-child(2)').allInnerTexts()).map((t) => Date.parse(t));
+    const local = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+    const from = page.getByLabel('From (UTC)');
+    const to = page.getByLabel('To (UTC)');
+    await from.fill(local(Math.max(...times) + 1000));
+    expect(await rows.count()).toBe(0);
+    await from.fill(local(Math.min(...times)));
+    await to.fill(local(Math.max(...times)));
+    expect(await rows.count()).toBe(demo.accesses.length);
+    await to.fill(local(Math.min(...times) - 1000));
+    expect(await rows.count()).toBe(0);
+    // From the keyboard: Tab from the last select reaches From (UTC).
+    await page.getByLabel("Accessor's country").focus();
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement?.id ?? '');
+    expect(focused).toBe(await from.getAttribute('id'));
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    expect(await rows.count()).toBe(demo.accesses.length);
     await shot('access');
   }, 120_000);
 
@@ -734,6 +829,131 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       state.mode = 'none';
     }, 120_000);
   });
+
+  it('shows the approvals (approved, pending, denied, by whom) and the break-glass access with its review', async () => {
+    const up = stack!.value;
+    const { customer, site } = up.accessDemo;
+    const key = (...p: string[]) => join(up.dataDir, ...p);
+    const request = (ticket: string): string =>
+      runBuiltCli([
+        'access',
+        'request',
+        '--gateway',
+        up.gatewayUrl,
+        '--key',
+        key('vendor', 'principals', 'support.key'),
+        '--site',
+        site,
+        '--customer',
+        customer,
+        '--class',
+        'personal-fields',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2026-01-02T00:00:00Z',
+        '--justification',
+        'CUSTOMER_INITIATED_SUPPORT',
+        '--ticket',
+        ticket,
+        '--detail',
+        `a test request ${ticket}`,
+        '--entity',
+        'Vendor AG',
+        '--country',
+        'CH',
+        '--role',
+        'support-engineer',
+      ]).split(' ')[0]!;
+    const pending = request('SUP-7001');
+    const denied = request('SUP-7002');
+    runBuiltCli([
+      'access',
+      'deny',
+      '--gateway',
+      up.gatewayUrl,
+      '--request',
+      denied,
+      '--role',
+      'supervisor',
+      '--key',
+      key('supervisor', 'residency.key'),
+    ]);
+    await accessPage();
+    const v = await verdicts(page, '[data-card="access-log"]');
+    expect(v.approvals).toMatch(/^pass /);
+    expect(v.approvals).toContain('1 approved');
+    expect(v.approvals).toContain('1 pending');
+    expect(v.approvals).toContain('1 denied');
+    const row = (digest: string) => page.locator(`[data-request="${digest}"]`);
+    expect(await row(pending).getAttribute('data-status')).toBe('pending');
+    expect(await row(denied).getAttribute('data-status')).toBe('denied');
+    expect(await row(denied).locator('[data-field="decisions"]').innerText()).toMatch(
+      /deny by the supervisor at \S+, signed by key [0-9a-f]{64}/,
+    );
+    const approved = page.locator('[data-request][data-status="approved"]');
+    expect(await approved.count()).toBe(1);
+    const by = await approved.locator('[data-field="decisions"]').innerText();
+    expect(by).toContain('approve by the customer');
+    expect(by).toContain('approve by the supervisor');
+    for (const d of await page
+      .locator('[data-request] [data-check]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-verdict'))))
+      expect(d).toBe('pass');
+
+    // The break-glass access: in the log, reviewed by the supervisor before its deadline.
+    const glass = up.accessDemo.accesses.find((a) => a.breakGlass)!;
+    const bg = page.locator(`[data-break-glass="${glass.index}"]`);
+    expect(await bg.getAttribute('data-review')).toBe('approve');
+    expect(await bg.getAttribute('data-overdue')).toBe('no');
+    const bgText = await bg.innerText();
+    expect(bgText).toMatch(/approved by the supervisor at \S+Z/);
+    expect(await bg.locator('[data-check]').getAttribute('data-verdict')).toBe('pass');
+    expect(v['break-glass']).toContain('1 reviewed, 0 awaiting review, 0 overdue');
+    await shot('access-approvals');
+  }, 120_000);
+
+  it('shows a modified access record red: its own inclusion proof fails, the others hold', async () => {
+    state.mode = 'access-entry';
+    await accessPage();
+    const v = await verdicts(page, '[data-card="access-log"]');
+    expect(v.checkpoint).toMatch(/^pass /);
+    expect(v.entries).toMatch(/^fail .*PORTAL_ENTRIES_ROOT_MISMATCH/);
+    expect(v.inclusion).toMatch(/^fail .*INCLUSION_PROOF_INVALID/);
+    const glass = stack!.value.accessDemo.accesses.find((a) => a.breakGlass)!;
+    const changed = page.locator(`[data-record="${glass.index}"]`);
+    expect(await changed.innerText()).toContain('intrusiom');
+    expect(await changed.getAttribute('data-inclusion')).toBe('fail');
+    expect(await changed.locator(`[data-check="inclusion-${glass.index}"]`).innerText()).toContain(
+      'INCLUSION_PROOF_INVALID',
+    );
+    for (const a of stack!.value.accessDemo.accesses.filter((x) => !x.breakGlass)) {
+      expect(await page.locator(`[data-record="${a.index}"]`).getAttribute('data-inclusion')).toBe(
+        'pass',
+      );
+    }
+    expect(await page.locator('[data-card="access-log"]').getAttribute('data-status')).toBe('fail');
+    await shot('tampered-access-record');
+    state.mode = 'none';
+  }, 120_000);
+
+  it('shows a forged approval signature red, with its reason', async () => {
+    state.mode = 'approval-signature';
+    await accessPage();
+    const v = await verdicts(page, '[data-card="access-log"]');
+    expect(v.inclusion).toMatch(/^pass /);
+    expect(v.approvals).toMatch(/^fail .*APPROVAL_SIGNATURE_INVALID/);
+    const support = stack!.value.accessDemo.accesses[0]!;
+    expect(
+      await page.locator(`[data-record="${support.index}"] [data-check^="policy-"]`).innerText(),
+    ).toContain('APPROVAL_SIGNATURE_INVALID');
+    expect(await page.locator(`[data-record="${support.index}"]`).getAttribute('data-policy')).toBe(
+      'fail',
+    );
+    expect(v.policy).toMatch(/^fail .*APPROVAL_SIGNATURE_INVALID/);
+    await shot('forged-approval');
+    state.mode = 'none';
+  }, 120_000);
 
   it('shows a modified tile red, with its reason', async () => {
     state.mode = 'tile';

@@ -11,6 +11,7 @@ import {
   openApproval,
   parseAccessRequest,
   type ApproverKeys,
+  type AccessRequest,
   type ApproverRole,
   type OpenedApproval,
 } from './approval.js';
@@ -151,4 +152,50 @@ export function checkAccess(input: AccessCheckInput): AccessDecision {
     approvedBy.push(role);
   }
   return { breakGlass, approvedBy };
+}
+
+/** Where an approval request stands (issue 17 §5). */
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+/** One approver's decision on a request, as read from its verified approval envelope. */
+export interface RequestDecision {
+  readonly role: string;
+  readonly decision: string;
+  readonly decidedAt: string;
+  readonly expiresAt: string;
+}
+
+/**
+ * A request's status from its decisions under the policy's rule for its
+ * class: `denied` once a required role denied; `approved` when every
+ * required role approved before the request expired and that approval is
+ * still valid at `now` (milliseconds since the epoch); `expired` when the
+ * request expired unanswered or every approval given has expired;
+ * `pending` otherwise. The decisions must already be verified (openApproval):
+ * this only counts them.
+ */
+export function requestStatus(
+  policy: AccessPolicy,
+  request: AccessRequest,
+  decisions: readonly RequestDecision[],
+  now: number,
+): RequestStatus {
+  const rule = policy.classes.find((c) => c.dataClass === request.dataClass);
+  const roles: readonly string[] = rule?.approvers ?? [];
+  if (decisions.some((d) => d.decision === 'deny' && roles.includes(d.role))) return 'denied';
+  const approved = roles.every((role) =>
+    decisions.some(
+      (d) =>
+        d.role === role &&
+        d.decision === 'approve' &&
+        Date.parse(d.decidedAt) <= Date.parse(request.expiresAt) &&
+        now < Date.parse(d.expiresAt),
+    ),
+  );
+  if (approved && roles.length > 0) return 'approved';
+  if (Date.parse(request.expiresAt) <= now) return 'expired';
+  const anyApproval = decisions.some((d) => d.decision === 'approve');
+  return anyApproval && roles.length > 0 && decisions.every((d) => Date.parse(d.expiresAt) <= now)
+    ? 'expired'
+    : 'pending';
 }

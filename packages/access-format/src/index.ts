@@ -101,4 +101,11 @@ export {
   type AccessPolicy,
   type ClassRule,
 } from './policy.js';
-export { checkAccess, type AccessCheckInput, type AccessDecision } from './access-check.js';
+export {
+  checkAccess,
+  requestStatus,
+  type AccessCheckInput,
+  type AccessDecision,
+  type RequestDecision,
+  type RequestStatus,
+} from './access-check.js';

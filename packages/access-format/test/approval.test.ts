@@ -12,6 +12,7 @@ import {
   openApproval,
   parseAccessPolicy,
   parseAccessRequest,
+  requestStatus,
   type AccessRecord,
   type AccessRequest,
   type Approval,
@@ -196,6 +197,32 @@ describe('approvals and the access policy', () => {
       ],
     ];
     for (const [what, fn, want] of cases) expect([what, code(fn)]).toEqual([what, want]);
+  });
+
+  it('counts a request as pending, approved, denied or expired from its decisions', () => {
+    const at = (t: string) => Date.parse(t);
+    const d = (role: string, decision: string, decidedAt: string, expiresAt: string) => ({
+      role,
+      decision,
+      decidedAt,
+      expiresAt,
+    });
+    const cust = d('customer', 'approve', '2026-12-04T09:30:00Z', '2026-12-04T18:00:00Z');
+    const sup = d('supervisor', 'approve', '2026-12-04T09:40:00Z', '2026-12-04T18:00:00Z');
+    expect(requestStatus(policy, request, [], at(NOW))).toBe('pending');
+    // personal-fields needs both roles: one approval is not enough.
+    expect(requestStatus(policy, request, [cust], at(NOW))).toBe('pending');
+    expect(requestStatus(policy, request, [cust, sup], at(NOW))).toBe('approved');
+    const deny = d('supervisor', 'deny', '2026-12-04T09:45:00Z', '2026-12-04T18:00:00Z');
+    expect(requestStatus(policy, request, [cust, sup, deny], at(NOW))).toBe('denied');
+    // Unanswered past its expiry; approvals past theirs.
+    expect(requestStatus(policy, request, [cust], at('2026-12-04T13:00:00Z'))).toBe('expired');
+    expect(requestStatus(policy, request, [cust, sup], at('2026-12-04T19:00:00Z'))).toBe('expired');
+    // An approval decided after the request expired does not count.
+    const late = d('supervisor', 'approve', '2026-12-04T12:30:00Z', '2026-12-04T18:00:00Z');
+    expect(requestStatus(policy, request, [cust, late], at('2026-12-04T12:40:00Z'))).toBe(
+      'expired',
+    );
   });
 
   it('refuses malformed requests, approvals and policies', () => {

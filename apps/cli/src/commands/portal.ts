@@ -45,6 +45,14 @@ export function registerPortalCommands(program: Command, io: Io): void {
       "the access index service's base URL: its lookup is proxied for the My data page",
     )
     .option(
+      '--gateway <url>',
+      "the access gateway's base URL (only its public lists of approval requests and break-glass accesses are forwarded)",
+    )
+    .option(
+      '--access-policy <file>',
+      'the access policy (glasshouse.access-policy/v1): the supervisor keys approvals are checked against',
+    )
+    .option(
       '--log-policy <file>',
       'a further log to show: its c2sp.org/tlog-policy with the URL on its log line (repeatable)',
       (v: string, prev: string[]) => [...prev, v],
@@ -62,6 +70,8 @@ export function registerPortalCommands(program: Command, io: Io): void {
         trustBundle: string;
         assembly?: string;
         accessIndex?: string;
+        gateway?: string;
+        accessPolicy?: string;
         logPolicy: string[];
         alerts: string[];
         listen: string;
@@ -79,6 +89,11 @@ export function registerPortalCommands(program: Command, io: Io): void {
           repoUrl: bundle.repoUrl,
           assemblyUrl: opts.assembly,
           accessIndexUrl: opts.accessIndex,
+          gatewayUrl: opts.gateway,
+          accessPolicy:
+            opts.accessPolicy === undefined
+              ? undefined
+              : await readSmallFile(opts.accessPolicy, MAX_POLICY_FILE),
           trustBundleFingerprint: bundle.fingerprint,
           alerts: alertSources(opts.alerts),
           host: listen.host,

@@ -213,6 +213,10 @@ export function registerStartCommand(program: Command, io: Io): void {
               url: access.ready.accessIndexUrl as string,
               demoCustomerKey: access.ready.accessDemoCustomerKey as string,
             },
+            access: {
+              gatewayUrl: access.ready.gatewayUrl as string,
+              accessPolicy: preparedAccess.paths.accessPolicy,
+            },
             listen: opts.portalListen,
           }),
         );

@@ -55,6 +55,13 @@ export interface PortalServerOptions {
   readonly assemblyUrl?: string | undefined;
   /** The access index service's base URL: only its public lookup (GET v1/lookup/<customer>) is proxied. */
   readonly accessIndexUrl?: string | undefined;
+  /**
+   * The access gateway's base URL: only its public lists of approval
+   * requests and break-glass accesses are forwarded (GATEWAY_PUBLIC_PATHS).
+   */
+  readonly gatewayUrl?: string | undefined;
+  /** The access policy (glasshouse.access-policy/v1) whose supervisor keys sign approvals. */
+  readonly accessPolicy?: string | undefined;
   /** SHA-256 hex of the trust bundle the page must find at the repository. */
   readonly trustBundleFingerprint?: string | undefined;
   /** The monitors' alert files the page lists and re-verifies. */
@@ -84,6 +91,13 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
 };
+
+/**
+ * What the portal forwards of the access gateway: the approval requests
+ * with their signed decisions, and the break-glass accesses with their
+ * reviews. Nothing else (the gateway is the read path to the sites' data).
+ */
+export const GATEWAY_PUBLIC_PATHS: readonly string[] = ['v1/requests', 'v1/break-glass'];
 
 const withSlash = (u: string): string => (u.endsWith('/') ? u : `${u}/`);
 
@@ -119,6 +133,7 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
   if (opts.accessIndexUrl !== undefined) {
     upstreams.set('access-index', `${withSlash(opts.accessIndexUrl)}v1/lookup/`);
   }
+  if (opts.gatewayUrl !== undefined) upstreams.set('gateway', withSlash(opts.gatewayUrl));
   return {
     upstreams,
     config: {
@@ -138,6 +153,8 @@ export function portalRoutes(opts: Omit<PortalServerOptions, 'distDir' | 'host' 
       repo: opts.repoUrl === undefined ? null : '/svc/repo/',
       assembly: opts.assemblyUrl === undefined ? null : '/svc/assembly/',
       accessIndex: opts.accessIndexUrl === undefined ? null : '/svc/access-index/',
+      gateway: opts.gatewayUrl === undefined ? null : '/svc/gateway/',
+      accessPolicy: opts.accessPolicy ?? null,
       trustBundleFingerprint: opts.trustBundleFingerprint ?? null,
       alerts: alertIds(opts.alerts ?? []).map((a) => ({
         id: a.id,
@@ -310,8 +327,10 @@ export async function startPortalServer(opts: PortalServerOptions): Promise<Runn
     const svc = /^\/svc\/([a-z0-9-]+)\/(.*)$/.exec(path);
     if (svc !== null) {
       const upstream = upstreams.get(svc[1] ?? '');
-      if (upstream === undefined) {
-        send(res, 404, 'text/plain; charset=utf-8', 'NOT_FOUND: no such service\n');
+      const onlyListed = svc[1] === 'gateway' && !GATEWAY_PUBLIC_PATHS.includes(svc[2] ?? '');
+      if (upstream === undefined || onlyListed) {
+        const why = onlyListed ? 'not a public path of the gateway' : 'no such service';
+        send(res, 404, 'text/plain; charset=utf-8', `NOT_FOUND: ${why}\n`);
         return;
       }
       await proxy(res, upstream, svc[2] ?? '', head);

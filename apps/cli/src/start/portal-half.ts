@@ -41,6 +41,8 @@ export async function startPortalHalf(
     readonly alerts: readonly PortalAlertSource[];
     /** The access index (its lookup is proxied for My data) and the demo customer's key file. */
     readonly accessIndex?: { readonly url: string; readonly demoCustomerKey: string };
+    /** The access half's gateway (its public approvals lists) and access policy file, when it runs. */
+    readonly access?: { readonly gatewayUrl: string; readonly accessPolicy: string } | undefined;
     readonly listen: string;
   },
 ): Promise<HalfReport> {
@@ -72,6 +74,9 @@ export async function startPortalHalf(
     repoUrl: bundle.repoUrl,
     assemblyUrl: release.assembly.url,
     accessIndexUrl: from.accessIndex?.url,
+    gatewayUrl: from.access?.gatewayUrl,
+    accessPolicy:
+      from.access === undefined ? undefined : await readFile(from.access.accessPolicy, 'utf8'),
     trustBundleFingerprint: bundle.fingerprint,
     alerts: from.alerts,
     host: address.host,

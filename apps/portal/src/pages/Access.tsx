@@ -1,10 +1,19 @@
-/** Access: every access record in the witnessed access log, with filters and counts per justification. */
+/**
+ * Access: every access record in the witnessed access log (each with its
+ * own inclusion proof and access-policy check), filters by site,
+ * justification, accessor and time, counts per justification over time,
+ * the approval requests with who decided, and the break-glass accesses
+ * with their reviews.
+ */
 import { useId, useState } from 'react';
-import { CheckList } from '../Checks.js';
+import { CheckItem, CheckList } from '../Checks.js';
+import { LineChart } from '../Chart.js';
 import type { PortalConfig } from '../config.js';
 import { accessorText, justificationText } from '../records.js';
 import { useVerified } from '../useVerified.js';
+import type { Check } from '../verify/check.js';
 import { verifyAccess, type LoggedAccess } from '../verify/access.js';
+import { countsOverTime } from '../verify/series.js';
 
 const FILTERS = [
   { key: 'site', label: 'Site', of: (a: LoggedAccess) => a.record.site },
@@ -21,9 +30,28 @@ const FILTERS = [
   },
 ] as const;
 
+/** A `datetime-local` value read as UTC (the page shows every time in UTC); NaN when empty. */
+function utcInput(value: string): number {
+  return value === '' ? NaN : Date.parse(`${value}Z`);
+}
+
+const short = (digest: string): string => `${digest.slice(0, 19)}…`;
+
+function Ticks({ checks, scope }: { checks: readonly (Check | undefined)[]; scope: string }) {
+  return (
+    <ul className="checks">
+      {checks.map((c) =>
+        c === undefined ? null : <CheckItem key={c.id} check={c} scope={scope} />,
+      )}
+    </ul>
+  );
+}
+
 export function Access({ config }: { config: PortalConfig }) {
   const { report, error } = useVerified(config, verifyAccess);
   const [chosen, setChosen] = useState<Record<string, string>>({});
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const idBase = useId();
   if (error !== undefined)
     return (
@@ -34,13 +62,23 @@ export function Access({ config }: { config: PortalConfig }) {
   if (report === undefined) return <p aria-live="polite">Replaying the access log…</p>;
   if (report.checks.length === 0) return <p>This stack runs no access log.</p>;
   const failed = report.checks.some((c) => c.verdict === 'fail');
-  const shown = report.records.filter((a) =>
-    FILTERS.every((f) => (chosen[f.key] ?? '') === '' || f.of(a) === chosen[f.key]),
+  const fromMs = utcInput(from);
+  const toMs = utcInput(to);
+  const shown = report.records.filter(
+    (a) =>
+      FILTERS.every((f) => (chosen[f.key] ?? '') === '' || f.of(a) === chosen[f.key]) &&
+      (Number.isNaN(fromMs) || a.time >= fromMs) &&
+      (Number.isNaN(toMs) || a.time <= toMs),
   );
   const perJustification = new Map<string, number>();
   for (const a of shown) {
     const code = a.record.justification.code;
     perJustification.set(code, (perJustification.get(code) ?? 0) + 1);
+  }
+  const byStatus = new Map<string, number>();
+  for (const r of report.requests) {
+    const s = r.status ?? 'invalid';
+    byStatus.set(s, (byStatus.get(s) ?? 0) + 1);
   }
   return (
     <section aria-labelledby="access-title">
@@ -84,7 +122,53 @@ export function Access({ config }: { config: PortalConfig }) {
             </span>
           );
         })}
+        <span>
+          <label htmlFor={`${idBase}-from`}>From (UTC)</label>{' '}
+          <input
+            id={`${idBase}-from`}
+            type="datetime-local"
+            step="1"
+            value={from}
+            onChange={(e) => {
+              setFrom(e.target.value);
+            }}
+          />{' '}
+        </span>
+        <span>
+          <label htmlFor={`${idBase}-to`}>To (UTC)</label>{' '}
+          <input
+            id={`${idBase}-to`}
+            type="datetime-local"
+            step="1"
+            value={to}
+            onChange={(e) => {
+              setTo(e.target.value);
+            }}
+          />{' '}
+        </span>
+        <button
+          type="button"
+          onClick={() => {
+            setChosen({});
+            setFrom('');
+            setTo('');
+          }}
+        >
+          Clear filters
+        </button>
       </form>
+      <p aria-live="polite" data-shown={shown.length}>
+        {shown.length} of {report.records.length} records shown
+      </p>
+      {shown.length > 0 && (
+        <LineChart
+          title="Accesses per justification over time"
+          unit="accesses"
+          {...countsOverTime(
+            shown.map((a) => ({ time: a.time, series: a.record.justification.code })),
+          )}
+        />
+      )}
       <table data-table="per-justification">
         <caption>Accesses per justification ({shown.length} shown)</caption>
         <tbody>
@@ -98,7 +182,7 @@ export function Access({ config }: { config: PortalConfig }) {
       </table>
       <table data-table="records">
         <caption>
-          Access records (each included in the log: every entry hashed to the signed root)
+          Access records (each with its own inclusion proof and access-policy check)
         </caption>
         <thead>
           <tr>
@@ -110,23 +194,133 @@ export function Access({ config }: { config: PortalConfig }) {
             <th scope="col">justification</th>
             <th scope="col">accessor</th>
             <th scope="col">approval</th>
+            <th scope="col">checks</th>
           </tr>
         </thead>
         <tbody>
-          {shown.map(({ index, record: r }) => (
-            <tr key={index} data-record={index}>
-              <td>{index}</td>
-              <td>{r.time}</td>
-              <td>{r.site}</td>
-              <td className="hash">{r.customer}</td>
-              <td>{r.dataClass}</td>
-              <td>{justificationText(r.justification)}</td>
-              <td>{accessorText(r.accessor)}</td>
-              <td className="hash">{r.approval ?? 'none required'}</td>
-            </tr>
-          ))}
+          {shown.map((a) => {
+            const r = a.record;
+            return (
+              <tr
+                key={a.index}
+                data-record={a.index}
+                data-inclusion={a.inclusion.verdict}
+                data-policy={a.policy?.verdict ?? 'none'}
+              >
+                <td>{a.index}</td>
+                <td>{r.time}</td>
+                <td>{r.site}</td>
+                <td className="hash">{r.customer}</td>
+                <td>{r.dataClass}</td>
+                <td>{justificationText(r.justification)}</td>
+                <td>{accessorText(r.accessor)}</td>
+                <td className="hash">{r.approval ?? 'none required'}</td>
+                <td>
+                  <Ticks checks={[a.inclusion, a.policy]} scope={`Record ${a.index}`} />
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
+
+      <h3 id="approvals-title">Approvals</h3>
+      <p>
+        {report.requests.length === 0
+          ? 'No approval requests at the gateway.'
+          : `Requests: ${[...byStatus].map(([s, n]) => `${n} ${s}`).join(', ')}. Each decision was verified in this browser; the status is recomputed from them.`}
+      </p>
+      {report.requests.length > 0 && (
+        <table data-table="approvals" aria-labelledby="approvals-title">
+          <thead>
+            <tr>
+              <th scope="col">request</th>
+              <th scope="col">requested</th>
+              <th scope="col">access asked</th>
+              <th scope="col">status</th>
+              <th scope="col">decisions (by whom)</th>
+              <th scope="col">check</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.requests.map((v) => (
+              <tr key={v.digest} data-request={v.digest} data-status={v.status ?? 'invalid'}>
+                <td className="hash" title={v.digest}>
+                  {short(v.digest)}
+                </td>
+                <td>
+                  {v.request?.requestedAt ?? '?'} (expires {v.request?.expiresAt ?? '?'})
+                </td>
+                <td>
+                  {v.request === undefined
+                    ? 'not a valid request'
+                    : `${v.request.dataClass} of ${v.request.customer} at ${v.request.site}, ${justificationText(v.request.justification)}, by ${accessorText(v.request.accessor)}`}
+                </td>
+                <td data-field="status">{v.status ?? 'invalid'}</td>
+                <td>
+                  <ul className="checks" data-field="decisions">
+                    {v.decisions.map((d) => (
+                      <CheckItem
+                        key={d.check.id}
+                        check={d.check}
+                        scope={`Request ${short(v.digest)}`}
+                      />
+                    ))}
+                  </ul>
+                </td>
+                <td>
+                  <Ticks checks={[v.check]} scope={`Request ${short(v.digest)}`} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+
+      <h3 id="break-glass-title">Break-glass accesses</h3>
+      {report.breakGlass.length === 0 ? (
+        <p>No break-glass access in the log.</p>
+      ) : (
+        <table data-table="break-glass" aria-labelledby="break-glass-title">
+          <thead>
+            <tr>
+              <th scope="col">log index</th>
+              <th scope="col">time</th>
+              <th scope="col">accessor</th>
+              <th scope="col">reason</th>
+              <th scope="col">review due</th>
+              <th scope="col">review</th>
+              <th scope="col">overdue</th>
+              <th scope="col">check</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.breakGlass.map((b) => (
+              <tr
+                key={b.access.index}
+                data-break-glass={b.access.index}
+                data-review={b.review === undefined ? 'none' : b.review.decision}
+                data-overdue={b.overdue ? 'yes' : 'no'}
+              >
+                <td>{b.access.index}</td>
+                <td>{b.access.record.time}</td>
+                <td>{accessorText(b.access.record.accessor)}</td>
+                <td>{b.access.record.justification.detail}</td>
+                <td>{b.reviewDue ?? 'unknown'}</td>
+                <td>
+                  {b.review === undefined
+                    ? 'none yet'
+                    : `${b.review.decision === 'approve' ? 'approved' : 'denied'} by the supervisor at ${b.review.decidedAt}`}
+                </td>
+                <td className={b.overdue ? 'error' : undefined}>{b.overdue ? 'OVERDUE' : 'no'}</td>
+                <td>
+                  <Ticks checks={[b.check]} scope={`Break-glass access ${b.access.index}`} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }

@@ -53,12 +53,18 @@ async function readEntries(base: string, size: bigint, fetcher?: Fetcher): Promi
   return entries;
 }
 
-export function replayEntries(
+/**
+ * `value`: the entries, once they reproduce the signed root. `read`: the
+ * entries as read, even when they do not (a page may still show which
+ * entry fails its own inclusion proof).
+ */
+export async function replayEntries(
   base: string,
   cp: Checkpoint,
   fetcher?: Fetcher,
-): Promise<{ check: Check; value: Uint8Array[] | undefined }> {
-  return step(ENTRIES_CHECK, async () => {
+): Promise<{ check: Check; value: Uint8Array[] | undefined; read: Uint8Array[] | undefined }> {
+  let read: Uint8Array[] | undefined;
+  const replayed = await step(ENTRIES_CHECK, async () => {
     if (cp.size > BigInt(MAX_REPLAYED_ENTRIES)) {
       throw new CodedError(
         'PORTAL_LOG_TOO_LARGE',
@@ -66,6 +72,7 @@ export function replayEntries(
       );
     }
     const entries = await readEntries(base, cp.size, fetcher);
+    read = entries;
     const tree = new CompactRange();
     for (const e of entries) tree.append(hashLeaf(e));
     const root = tree.root();
@@ -80,4 +87,5 @@ export function replayEntries(
       summary: `${entries.length} entries reproduce root ${encodeBase64(root)}`,
     };
   });
+  return { ...replayed, read };
 }

@@ -22,9 +22,7 @@ import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
 import { ENTRIES_CHECK, replayEntries } from './entries.js';
 import { fetchText, type Fetcher } from './fetch.js';
-
-/** Time buckets of a site's chart. */
-export const CHART_BUCKETS = 12;
+import { CHART_BUCKETS, countsOverTime } from './series.js';
 
 export interface EventSeries {
   /** Bucket boundaries (RFC 3339), CHART_BUCKETS + 1 of them, or none without stored entries. */
@@ -44,22 +42,11 @@ export interface SiteIngestReport {
 
 /** Events per region in equal time buckets from the first to the last stored entry. */
 export function eventSeries(stored: readonly StoredEntry[], buckets = CHART_BUCKETS): EventSeries {
-  if (stored.length === 0) return { edges: [], byRegion: {} };
-  const times = stored.map((e) => Date.parse(e.storedAt));
-  const first = Math.min(...times);
-  // One second past the last, so the last entry falls inside the last bucket.
-  const span = Math.max(Math.max(...times) - first + 1000, 1000);
-  const width = span / buckets;
-  const edges = Array.from({ length: buckets + 1 }, (_, i) =>
-    new Date(Math.round(first + i * width)).toISOString(),
+  const { edges, series } = countsOverTime(
+    stored.map((e) => ({ time: Date.parse(e.storedAt), series: e.region, count: e.events })),
+    buckets,
   );
-  const byRegion: Record<string, number[]> = {};
-  stored.forEach((e, i) => {
-    const row = (byRegion[e.region] ??= new Array<number>(buckets).fill(0));
-    const b = Math.min(buckets - 1, Math.floor(((times[i] as number) - first) / width));
-    row[b] = (row[b] ?? 0) + e.events;
-  });
-  return { edges, byRegion };
+  return { edges, byRegion: series };
 }
 
 export async function verifySiteIngest(

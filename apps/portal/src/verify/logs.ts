@@ -62,7 +62,7 @@ function originOf(log: PortalLog): string {
 }
 
 /** The tiles `refs` of a tree of `size`, by path; a partial tile falls back to its full tile. */
-async function fetchTiles(
+export async function fetchTiles(
   base: string,
   refs: readonly TileRef[],
   fetcher: Fetcher | undefined,

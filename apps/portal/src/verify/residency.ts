@@ -51,12 +51,16 @@ export interface ResidencyReport {
   readonly size: bigint | undefined;
   /** Each site any version names (its latest definition), with its ingest log replayed. */
   readonly sites: readonly SiteIngestReport[];
+  /** The fold itself (enrollments give customers' keys), once the entries reproduced the root. */
+  readonly state?: ResidencyState;
 }
 
+/** `ingest: false` stops after the fold (the Access page needs only the customers' keys). */
 export async function verifyResidency(
   config: PortalConfig,
   now: Date,
   fetcher?: Fetcher,
+  opts: { readonly ingest?: boolean } = {},
 ): Promise<ResidencyReport> {
   const checks: Check[] = [];
   const empty = { versions: [], enrollmentsByRegion: {}, size: undefined, sites: [] };
@@ -161,7 +165,9 @@ export async function verifyResidency(
   const sites = new Map<string, Site>();
   for (const v of versions) for (const site of v.policy.sites) sites.set(site.id, site);
   const siteReports = await Promise.all(
-    [...sites.values()].map((site) => verifySiteIngest(config, site, state, now, fetcher)),
+    [...(opts.ingest === false ? [] : sites.values())].map((site) =>
+      verifySiteIngest(config, site, state, now, fetcher),
+    ),
   );
-  return { checks, versions, enrollmentsByRegion, size: cp.size, sites: siteReports };
+  return { checks, versions, enrollmentsByRegion, size: cp.size, sites: siteReports, state };
 }

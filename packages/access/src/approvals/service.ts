@@ -10,9 +10,10 @@ import {
   accessRequestDigest,
   openApproval,
   parseAccessRequest,
+  requestStatus,
   type AccessPolicy,
   type AccessRequest,
-  type ApproverRole,
+  type RequestStatus,
 } from '@glasshouse/access-format';
 import { AccessError } from '../errors.js';
 import type { RegisteredPrincipal } from '../principals.js';
@@ -23,7 +24,7 @@ import type { ApprovalStore, BreakGlassAccess, StoredDecision, StoredReview } fr
 export const DEFAULT_REVIEW_SECONDS = 86_400;
 const MAX_SKEW_MS = 60_000;
 
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
+export type { RequestStatus };
 
 export interface RequestView {
   readonly digest: string;
@@ -216,29 +217,6 @@ export class Approvals {
   }
 
   #status(request: AccessRequest, decisions: readonly StoredDecision[]): RequestStatus {
-    const rule = this.#o.accessPolicy.classes.find((c) => c.dataClass === request.dataClass);
-    const roles: readonly ApproverRole[] = rule?.approvers ?? [];
-    if (decisions.some((d) => d.decision === 'deny' && roles.includes(d.role as ApproverRole))) {
-      return 'denied';
-    }
-    const now = this.#now();
-    const approved = roles.every((role) =>
-      decisions.some(
-        (d) =>
-          d.role === role &&
-          d.decision === 'approve' &&
-          Date.parse(d.decidedAt) <= Date.parse(request.expiresAt) &&
-          now < Date.parse(d.expiresAt),
-      ),
-    );
-    if (approved && roles.length > 0) return 'approved';
-    if (Date.parse(request.expiresAt) <= now) return 'expired';
-    const anyApproval = decisions.some((d) => d.decision === 'approve');
-    return anyApproval &&
-      roles.length > 0 &&
-      !approved &&
-      decisions.every((d) => Date.parse(d.expiresAt) <= now)
-      ? 'expired'
-      : 'pending';
+    return requestStatus(this.#o.accessPolicy, request, decisions, this.#now());
   }
 }
