@@ -181,7 +181,7 @@ async function proveInclusion(
 }
 
 /** The approvers' keys: the access policy's supervisor keys, the customers' keys from the residency log. */
-interface Keys {
+export interface Keys {
   readonly policy: AccessPolicy;
   readonly customerKey: (customer: string) => Uint8Array | undefined;
 }
@@ -246,14 +246,15 @@ function openDecisions(
   });
 }
 
-interface RawRequest {
+/** A request as the gateway lists it: its claimed digest, bytes, envelopes and status. */
+export interface RawRequest {
   readonly digest: string;
   readonly bytes: Uint8Array | undefined;
   readonly envelopes: readonly string[];
   readonly claimed: string;
 }
 
-function verifyRequest(raw: RawRequest, keys: Keys, now: Date): ApprovalRequestView {
+export function verifyRequest(raw: RawRequest, keys: Keys, now: Date): ApprovalRequestView {
   const base = {
     id: `request-${raw.digest}`,
     title: 'Approval request',
@@ -359,7 +360,7 @@ function policyCheck(
   }
 }
 
-function verifyBreakGlass(
+export function verifyBreakGlass(
   access: LoggedAccess,
   listed: Record<string, unknown> | undefined,
   keys: Keys,
