@@ -148,11 +148,19 @@ function x25519PrivateKeyOf(privateKey: Uint8Array): nodeCrypto.KeyObject {
   );
 }
 
+// The public key of a cached private key (a key release derives it for every batch it opens:
+// one scalar multiplication each time otherwise). Keyed by the cached KeyObject itself.
+const x25519Publics = new WeakMap<nodeCrypto.KeyObject, Uint8Array>();
+
 export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
-  const spki = nodeCrypto
-    .createPublicKey(x25519PrivateKeyOf(privateKey))
-    .export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - 32));
+  const key = x25519PrivateKeyOf(privateKey);
+  let pub = x25519Publics.get(key);
+  if (pub === undefined) {
+    const spki = nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' });
+    pub = new Uint8Array(spki.subarray(spki.length - 32));
+    x25519Publics.set(key, pub);
+  }
+  return pub.slice();
 }
 
 export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {

@@ -188,6 +188,9 @@ describe.each([
     expect(toHex(impl.x25519(hex(RFC7748.scalar), hex(RFC7748.u))!)).toBe(RFC7748.out);
     expect(toHex(impl.x25519PublicKey(hex(RFC7748.alice)))).toBe(RFC7748.alicePublic);
     expect(toHex(impl.x25519PublicKey(hex(RFC7748.bob)))).toBe(RFC7748.bobPublic);
+    // Asked again (node:crypto keeps it): the same key, and a caller's copy is its own.
+    impl.x25519PublicKey(hex(RFC7748.alice)).fill(0);
+    expect(toHex(impl.x25519PublicKey(hex(RFC7748.alice)))).toBe(RFC7748.alicePublic);
     expect(toHex(impl.x25519(hex(RFC7748.alice), hex(RFC7748.bobPublic))!)).toBe(RFC7748.shared);
     expect(toHex(impl.x25519(hex(RFC7748.bob), hex(RFC7748.alicePublic))!)).toBe(RFC7748.shared);
   });
