@@ -201,10 +201,62 @@ describe('re-verifying alerts', () => {
       expect.objectContaining({ code: 'PORTAL_ALERT_INVALID' }),
     );
     const other = await verdicts(
-      alert('entry-rejected', { checkpoint: signed(8n, await root(8n)), index: '3' }),
+      alert('tiles-mismatch', { checkpoint: signed(8n, await root(8n)), tile: 'tile/0/000' }),
     );
     expect(other.verdict).toBe('note');
     expect(other.checks['signed-checkpoint']).toMatch(/^pass /);
+  });
+});
+
+describe('a finding about one entry', () => {
+  // The log's level-0 tile for size 8: the eight leaf hashes (c2sp.org/tlog-tiles).
+  const tile = new Uint8Array(leaves.flatMap((l) => [...l]));
+  const fetcher = (url: string): Promise<Response> =>
+    Promise.resolve(
+      url === '/svc/example-log/tile/0/000.p/8'
+        ? new Response(tile)
+        : new Response('not found', { status: 404 }),
+    );
+
+  it('proves the entry is in the log under the signed checkpoint, or says it is not', async () => {
+    const cp = signed(8n, await root(8n));
+    const found = await verifyAlert(
+      config,
+      alert('entry-rejected', { checkpoint: cp, index: '3', entry: 'e3' }),
+      1,
+      NOW,
+      fetcher,
+    );
+    const included = found.checks.find((c) => c.id === 'included');
+    expect(included?.verdict).toBe('pass');
+    expect(included?.summary).toContain('entry 3 of 8 is included');
+    expect(found.verdict).toBe('note');
+    // The witness monitor's form: the entry in base64 beside its leaf hash.
+    const b64 = await verifyAlert(
+      config,
+      alert('entry-rejected', {
+        checkpoint: cp,
+        index: '3',
+        entry: btoa('e3'),
+        leafHash: encodeBase64(leaves[3] as Uint8Array),
+      }),
+      1,
+      NOW,
+      fetcher,
+    );
+    expect(b64.checks.find((c) => c.id === 'included')?.summary).toBe(
+      'entry 3 of 8 is included under the signed root',
+    );
+    // An entry the log does not hold at that index: the monitor's claim is not shown true.
+    const invented = await verifyAlert(
+      config,
+      alert('entry-rejected', { checkpoint: cp, index: '4', entry: 'e3' }),
+      1,
+      NOW,
+      fetcher,
+    );
+    expect(invented.verdict).toBe('fail');
+    expect(invented.checks.find((c) => c.id === 'included')?.summary).toMatch(/^INCLUSION_/);
   });
 });
 

@@ -295,7 +295,12 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     // Wait for the witnessed checkpoint that covers it.
     const deadline = Date.now() + WAIT_MS;
     for (;;) {
-      const text = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
+      // A pooled connection the portal closed while `log add` held this process (a
+      // synchronous child, seconds on a loaded machine) fails once: try again.
+      const text = await fetch(`${portalUrl}svc/release-log/checkpoint`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (BigInt(text.split('\n')[1] ?? '0') > oldSize) break;
       if (Date.now() > deadline) throw new Error('the release log did not grow');
       await new Promise((r) => setTimeout(r, 200));
@@ -731,6 +736,8 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       const current = await (await fetch(`${portalUrl}svc/release-log/checkpoint`)).text();
       const forged = await forgeSplitView(dataDir, current);
       await waitForAlert(portalUrl, 'witness', 'split-view');
+      // The entry this test added, which the supervisor never approved: its monitor refused it.
+      await waitForAlert(portalUrl, 'supervisor', 'entry-rejected');
       await page.goto('about:blank');
       await page.goto(`${proxyUrl}#/alerts`);
       const card = page.locator('[data-source="witness"][data-alert="split-view"]').first();
@@ -746,6 +753,12 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       // Its explanation shows the forged note itself.
       await card.locator('[data-check="signed-checkpoint"] button').click();
       expect(await card.locator('.explain').innerText()).toContain(forged.split('\n')[2] ?? '');
+      // The refused entry: its refusal is the monitor's word (grey), its inclusion proved here.
+      const rejected = '[data-source="supervisor"][data-alert="entry-rejected"]';
+      expect(await page.locator(rejected).getAttribute('data-status')).toBe('note');
+      const rv = await verdicts(page, rejected);
+      expect(rv['signed-checkpoint']).toMatch(/^pass /);
+      expect(rv.included).toMatch(/^pass .*entry \d+ of \d+ is included under the signed root/);
       // Every monitor of the stack is listed; the others raised nothing.
       expect(
         await page

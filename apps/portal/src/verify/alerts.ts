@@ -25,15 +25,21 @@ import { CodedError } from '@glasshouse/errors';
 import {
   decodeBase64Strict,
   encodeBase64,
+  hashLeaf,
+  inclusionProof,
   openCheckpoint,
   openNote,
+  tileHashReader,
+  tilesForInclusion,
   verifyCheckpointWithPolicy,
   verifyConsistency,
+  verifyInclusion,
   type Checkpoint,
 } from '@glasshouse/tlog';
 import type { PortalAlerts, PortalConfig, PortalLog } from '../config.js';
 import { reasonOf, step, type Check } from './check.js';
 import { fetchText, type Fetcher } from './fetch.js';
+import { fetchTiles } from './logs.js';
 
 /** The newest alerts of each source the page re-verifies. */
 export const MAX_ALERTS_PER_SOURCE = 200;
@@ -306,6 +312,56 @@ function refusedCheckpoint(log: PortalLog, alert: RawAlert, now: Date) {
   );
 }
 
+/**
+ * A finding about one entry (`index`, `entry` or `leafHash` in the
+ * evidence): that entry is really in the log under the signed checkpoint —
+ * an RFC 9162 §2.1.3 inclusion proof built from the log's own tiles — so the
+ * monitor did not invent what it refused. The refusal itself needs the
+ * monitor's inputs and is shown as reported.
+ */
+function includedEntry(
+  log: PortalLog,
+  alert: RawAlert,
+  cp: Checkpoint,
+  fetcher: Fetcher | undefined,
+): Promise<{ check: Check; value: undefined }> {
+  return step(
+    {
+      id: 'included',
+      title: 'The entry is in the log',
+      what: "The entry the alert names is included at its index in the tree the signed checkpoint commits to: the leaf hash (RFC 9162 §2.1.1, of the entry's bytes, or the alert's leafHash when the entry is not text) and an inclusion proof built from the log's hash tiles (c2sp.org/tlog-tiles), checked against the signed root (RFC 9162 §2.1.3.2).",
+    },
+    async () => {
+      const e = alert.evidence;
+      if (typeof e.index !== 'string' || !/^(0|[1-9]\d{0,19})$/.test(e.index)) {
+        throw bad('the evidence names no entry index');
+      }
+      const index = BigInt(e.index);
+      // The entry is base64 in the witness monitor's alerts, text in the residency monitor's.
+      const candidates: Uint8Array[] =
+        typeof e.entry === 'string' ? [new TextEncoder().encode(e.entry)] : [];
+      const raw = typeof e.entry === 'string' ? decodeBase64Strict(e.entry) : undefined;
+      if (raw !== undefined) candidates.push(raw);
+      const hashes = candidates.map((c) => hashLeaf(c));
+      const given = typeof e.leafHash === 'string' ? decodeBase64Strict(e.leafHash) : undefined;
+      const leaf = given ?? hashes[0];
+      if (leaf === undefined) throw bad('the evidence has neither the entry nor its leaf hash');
+      const entryMatches = hashes.some((h) => encodeBase64(h) === encodeBase64(leaf));
+      const tiles = await fetchTiles(log.base, tilesForInclusion(index, cp.size), fetcher);
+      const proof = await inclusionProof(index, cp.size, tileHashReader(cp.size, tiles));
+      verifyInclusion(leaf, index, cp.size, proof, cp.rootHash);
+      const textNote = entryMatches
+        ? ''
+        : ' (the entry as shown does not hash to the leaf: proved by the leaf hash alone)';
+      return {
+        value: undefined,
+        summary: `entry ${index} of ${cp.size} is included under the signed root${textNote}`,
+        proof: [`leaf ${encodeBase64(leaf)}`, ...proof.map(encodeBase64)],
+      };
+    },
+  );
+}
+
 const PAIRS = new Set(['split-view', 'rollback', 'inconsistent-checkpoint']);
 
 /** Re-verifies one alert's evidence. */
@@ -314,6 +370,7 @@ export async function verifyAlert(
   alert: RawAlert,
   line: number,
   now: Date,
+  fetcher?: Fetcher,
 ): Promise<AlertReport> {
   const checks: Check[] = [];
   const head = {
@@ -371,16 +428,16 @@ export async function verifyAlert(
   // Other findings: the checkpoint they were found under, when the log is known.
   if (log !== undefined && typeof alert.evidence.checkpoint === 'string') {
     checks.push(logStep.check);
-    checks.push(
-      (
-        await signedCheckpoint(
-          log,
-          alert,
-          'checkpoint',
-          'Found under a checkpoint signed by the log',
-        )
-      ).check,
+    const under = await signedCheckpoint(
+      log,
+      alert,
+      'checkpoint',
+      'Found under a checkpoint signed by the log',
     );
+    checks.push(under.check);
+    if (under.value !== undefined && 'index' in alert.evidence) {
+      checks.push((await includedEntry(log, alert, under.value, fetcher)).check);
+    }
   }
   checks.push({
     id: 'finding',
@@ -413,7 +470,7 @@ export async function verifyAlertSource(
   const alerts = await Promise.all(
     newest.map(async ({ l, line }): Promise<AlertReport> => {
       try {
-        return await verifyAlert(config, parseAlertLine(l), line, now);
+        return await verifyAlert(config, parseAlertLine(l), line, now, fetcher);
       } catch (err) {
         return {
           line,
