@@ -296,12 +296,14 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     const deadline = Date.now() + WAIT_MS;
     for (;;) {
       // A pooled connection the portal closed while `log add` held this process (a
-      // synchronous child, seconds on a loaded machine) fails once: try again.
+      // synchronous child, seconds on a loaded machine) fails once; a refused or
+      // reset poll is tried again: only the deadline fails the wait.
       const text = await fetch(`${portalUrl}svc/release-log/checkpoint`).then(
-        (r) => r.text(),
+        (r) => (r.ok ? r.text() : ''),
         () => '',
       );
-      if (BigInt(text.split('\n')[1] ?? '0') > oldSize) break;
+      if (/^\d+$/.test(text.split('\n')[1] ?? '') && BigInt(text.split('\n')[1] ?? '0') > oldSize)
+        break;
       if (Date.now() > deadline) throw new Error('the release log did not grow');
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -15,13 +15,20 @@ import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
-import { CodedError } from '@glasshouse/errors';
+import { CodedError, hasCode } from '@glasshouse/errors';
+import { keepAliveFetch } from '@glasshouse/http';
 
 /** The schema of ./portal-config.json (apps/portal/src/config.ts parses it in the browser). */
 export const PORTAL_CONFIG_SCHEMA = 'glasshouse.portal-config/v1';
 /** The largest upstream response forwarded. */
 export const MAX_PROXIED_BYTES = 16 * 1024 * 1024;
 const UPSTREAM_TIMEOUT_MS = 20_000;
+/**
+ * Keep-alive sockets to the services, with one retry when a service closes
+ * an idle socket just as it is reused (seen under load as "other side
+ * closed"); answers over the limit fail the fetch instead of being read.
+ */
+const upstreamFetch = keepAliveFetch({ maxBodyBytes: MAX_PROXIED_BYTES });
 
 export interface PortalLogSource {
   /** Lowercase letters, digits and dashes: its proxy path is /svc/<id>/. */
@@ -235,18 +242,25 @@ async function proxy(
   }
   let upstreamRes: Response;
   try {
-    upstreamRes = await fetch(`${upstream}${rest}`, {
+    upstreamRes = await upstreamFetch(`${upstream}${rest}`, {
       method: head ? 'HEAD' : 'GET',
-      redirect: 'error',
       signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
     });
   } catch (err) {
+    const tooLarge = hasCode((err as Error).cause, 'BODY_TOO_LARGE');
     send(
       res,
       502,
       'text/plain; charset=utf-8',
-      `PORTAL_UPSTREAM_FAILED: ${(err as Error).message}\n`,
+      tooLarge
+        ? 'PORTAL_UPSTREAM_TOO_LARGE: the response is over the limit\n'
+        : `PORTAL_UPSTREAM_FAILED: ${(err as Error).message}\n`,
     );
+    return;
+  }
+  // The services' public reads never redirect; the portal follows none.
+  if (upstreamRes.status >= 300 && upstreamRes.status < 400) {
+    send(res, 502, 'text/plain; charset=utf-8', 'PORTAL_UPSTREAM_FAILED: the service redirected\n');
     return;
   }
   const body = head ? new Uint8Array() : new Uint8Array(await upstreamRes.arrayBuffer());
