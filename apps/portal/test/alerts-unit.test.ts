@@ -204,6 +204,12 @@ describe('re-verifying alerts', () => {
       alert('tiles-mismatch', { checkpoint: signed(8n, await root(8n)), tile: 'tile/0/000' }),
     );
     expect(other.verdict).toBe('note');
+    // An index alone (an access alert names its record so): no inclusion to prove, not red.
+    const byIndex = await verdicts(
+      alert('break-glass', { checkpoint: signed(8n, await root(8n)), index: '2' }),
+    );
+    expect(byIndex.verdict).toBe('note');
+    expect(Object.keys(byIndex.checks)).toEqual(['log', 'signed-checkpoint', 'finding']);
     expect(other.checks['signed-checkpoint']).toMatch(/^pass /);
   });
 });

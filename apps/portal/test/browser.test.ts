@@ -761,6 +761,8 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
       const rv = await verdicts(page, rejected);
       expect(rv['signed-checkpoint']).toMatch(/^pass /);
       expect(rv.included).toMatch(/^pass .*entry \d+ of \d+ is included under the signed root/);
+      // Nothing the monitors raised is red while nothing is tampered with.
+      expect(await page.locator('[data-alert][data-status="fail"]').count()).toBe(0);
       // Every monitor of the stack is listed; the others raised nothing.
       expect(
         await page

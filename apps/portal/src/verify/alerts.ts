@@ -435,7 +435,9 @@ export async function verifyAlert(
       'Found under a checkpoint signed by the log',
     );
     checks.push(under.check);
-    if (under.value !== undefined && 'index' in alert.evidence) {
+    const e = alert.evidence;
+    // Only where the evidence carries the entry or its leaf hash (an access alert names a record by index alone).
+    if (under.value !== undefined && 'index' in e && ('entry' in e || 'leafHash' in e)) {
       checks.push((await includedEntry(log, alert, under.value, fetcher)).check);
     }
   }
