@@ -9,7 +9,7 @@
  * explanations open from the keyboard.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -472,6 +472,15 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     expect(await diff.locator('[data-diff-summary]').innerText()).toBe(
       `0 added, 0 removed, 0 changed, ${added} unchanged`,
     );
+    // Every control of the Releases page has a name.
+    const unnamed = await page
+      .locator('button, a, input, select, textarea, summary')
+      .evaluateAll((els) =>
+        els
+          .filter((e) => (e.getAttribute('aria-label') ?? e.textContent).trim() === '')
+          .map((e) => e.outerHTML),
+      );
+    expect(unnamed).toEqual([]);
     await shot('releases-source');
   }, 240_000);
 
@@ -505,6 +514,40 @@ describe.skipIf(!haveChromium)('the Transparency Center in headless Chromium', (
     await page.locator('[data-card="repository"]').waitFor({ timeout: WAIT_MS });
     const repo = await verdicts(page, '[data-card="repository"]');
     expect(repo['trust-bundle']).toMatch(/^pass .*= the fingerprint pinned in this page's URL/);
+
+    // Every log's policy pinned by the SHA-256 of the policy file npm start wrote, as the README says.
+    const dataDir = stack?.value.dataDir ?? '';
+    const files = (await readdir(dataDir)).filter((f) => /policy.*\.txt$/.test(f));
+    const fileDigests = await Promise.all(
+      files.map(async (f) =>
+        createHash('sha256')
+          .update(await readFile(join(dataDir, f)))
+          .digest('hex'),
+      ),
+    );
+    const served = (
+      (await (await fetch(`${proxyUrl}portal-config.json`)).json()) as {
+        logs: { policy: string }[];
+      }
+    ).logs.map((l) => createHash('sha256').update(l.policy).digest('hex'));
+    expect(served.every((d) => fileDigests.includes(d))).toBe(true);
+    const logs = served.map((d) => `&log=${d}`).join('');
+    await page.goto('about:blank');
+    await page.goto(`${proxyUrl}?pin=${config.trustBundleFingerprint}${logs}#/`);
+    await page.locator('[data-log]').first().waitFor({ timeout: WAIT_MS });
+    // One log policy left out of the pins: refused, naming it.
+    await page.goto('about:blank');
+    await page.goto(
+      `${proxyUrl}?${served
+        .slice(1)
+        .map((d) => `log=${d}`)
+        .join('&')}#/`,
+    );
+    await expect
+      .poll(() => page.getByRole('alert').innerText())
+      .toMatch(
+        /PORTAL_PIN_MISMATCH: the .*'s policy \(sha256 [0-9a-f]{64}\) is not one the URL pins/,
+      );
   }, 120_000);
 
   it("follows a root rotation of the stack's repository: the vendor drafts root v2, the supervisor co-signs", async () => {

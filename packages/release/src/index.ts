@@ -50,9 +50,12 @@ export {
 export {
   checkCommitSha,
   checkoutCommit,
+  MAX_SOURCE_OBJECT_BYTES,
   normalizeSourceUri,
+  readSourceObject,
   type Checkout,
   type CheckoutOptions,
+  type SourceObjectOptions,
 } from './build/git.js';
 export {
   buildProvenanceStatement,

@@ -292,8 +292,20 @@ async function verifyRelease(r: {
         }
         if (commit === undefined)
           throw new CodedError('PORTAL_PROVENANCE_MISMATCH', 'the provenance names no gitCommit');
+        // The recipe as the provenance names it (externalParameters.recipe) and pins it (resolvedDependencies).
+        const recipePath = (p.buildDefinition.externalParameters as { recipe?: unknown }).recipe;
+        const recipeSha256 =
+          typeof recipePath === 'string'
+            ? deps.find((d) => d.name === recipePath)?.digest?.sha256
+            : undefined;
         return {
-          value: { commit },
+          value: {
+            commit,
+            recipe:
+              typeof recipePath === 'string' && recipeSha256 !== undefined
+                ? { path: recipePath, sha256: recipeSha256 }
+                : undefined,
+          },
           summary: `built by ${p.runDetails.builder.id} from commit ${commit}`,
           against: `builder key ${key.keyid}`,
           proof: [
@@ -408,6 +420,7 @@ async function verifyRelease(r: {
     const src = await verifySource({
       id,
       commit: provStep.value?.commit,
+      recipe: provStep.value?.recipe,
       materials: layout.value,
       assembly: r.assembly,
       fetcher,
@@ -599,6 +612,8 @@ async function verifyReviews(r: {
 async function verifySource(r: {
   id: string;
   commit: string | undefined;
+  /** The recipe file as the provenance's resolvedDependencies pin it. */
+  recipe: { path: string; sha256: string } | undefined;
   materials: Readonly<Record<string, string>> | undefined;
   assembly: string | null;
   fetcher: Fetcher | undefined;
@@ -606,7 +621,7 @@ async function verifySource(r: {
   const base = {
     id: 'source',
     title: 'Source tree',
-    what: `The commit the provenance names is read from the assembly line one git object at a time: the commit's SHA-1 is the provenance's gitCommit, each tree's the id its parent lists (git's object format). Its files are exactly the build link's materials, and a file's SHA-256 is its material's (every file when there are at most ${EAGER_FILES}, otherwise each file when opened).`,
+    what: `The commit the provenance names is read from the assembly line one git object at a time: the commit's SHA-1 is the provenance's gitCommit, each tree's the id its parent lists (git's object format). The recipe file at the commit has the SHA-256 the provenance's resolvedDependencies give it. Its files are exactly the build link's materials, and a file's SHA-256 is its material's (every file when there are at most ${EAGER_FILES}, otherwise each file when opened).`,
   };
   if (r.commit === undefined)
     return { check: skipped(base, 'the provenance did not verify'), value: undefined };
@@ -626,6 +641,16 @@ async function verifySource(r: {
     const files = [...tree.files.values()];
     const allChecked = files.length <= EAGER_FILES;
     if (allChecked) for (const f of files) await reader.file(f, materials[f.path]);
+    // The recipe file in the tree is the one the provenance's resolvedDependencies pin.
+    const recipeFile = r.recipe === undefined ? undefined : tree.files.get(r.recipe.path);
+    if (r.recipe !== undefined) {
+      if (recipeFile === undefined)
+        throw new CodedError(
+          'PORTAL_SOURCE_NOT_MATERIAL',
+          `the commit has no recipe ${r.recipe.path}`,
+        );
+      await reader.file(recipeFile, r.recipe.sha256, "the provenance's resolvedDependencies");
+    }
     return {
       value: { reader, tree, materials, allChecked },
       summary: `commit ${commit.slice(0, 12)} → tree ${tree.tree.slice(0, 12)}: ${files.length} files, the build link's materials${allChecked ? ', every SHA-256 matching' : ' (each file checked when opened)'}`,
@@ -634,6 +659,11 @@ async function verifySource(r: {
         `tree ${tree.tree}`,
         `${tree.trees.size} trees, SHA-1 checked`,
         `${files.length} files`,
+        ...(r.recipe === undefined
+          ? []
+          : [
+              `recipe ${r.recipe.path} sha256 ${r.recipe.sha256} (resolvedDependencies) = the file at the commit`,
+            ]),
       ],
     };
   });

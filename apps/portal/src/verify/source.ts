@@ -88,24 +88,33 @@ export class SourceReader {
   }
 
   /** A file's bytes: SHA-1 against its tree entry, SHA-256 against the link's material. */
-  async file(f: SourceFile, material: string | undefined): Promise<Uint8Array> {
+  async file(
+    f: SourceFile,
+    material: string | undefined,
+    pinnedBy = "the build link's materials",
+  ): Promise<Uint8Array> {
     const bytes = await this.object(f.id, 'blob');
-    checkMaterial(f.path, sha256Hex(bytes), material);
+    checkMaterial(f.path, sha256Hex(bytes), material, pinnedBy);
     return bytes;
   }
 }
 
-export function checkMaterial(path: string, sha256: string, material: string | undefined): void {
+export function checkMaterial(
+  path: string,
+  sha256: string,
+  material: string | undefined,
+  pinnedBy = "the build link's materials",
+): void {
   if (material === undefined) {
     throw new CodedError(
       'PORTAL_SOURCE_NOT_MATERIAL',
-      `${path} is in the commit but not in the build link's materials`,
+      `${path} is in the commit but not in ${pinnedBy}`,
     );
   }
   if (sha256 !== material) {
     throw new CodedError(
       'PORTAL_SOURCE_DIGEST_MISMATCH',
-      `${path} has sha256 ${sha256}, the build link's materials say ${material}`,
+      `${path} has sha256 ${sha256}, ${pinnedBy} say ${material}`,
     );
   }
 }
