@@ -11,7 +11,8 @@
  * and build it into a real bundle (`buildRulesBundle`, Debian cross-check
  * off); install it as an update does after its signature checks and time
  * that (read and check every file's digest and stage it, self-test: one
- * compile and every sample and clean file, switch `rules/active`); load
+ * compile, started from the verified bundle while the slot is written,
+ * and every sample and clean file, switch `rules/active`); load
  * the active rules with `loadActiveRules` (timed); generate the tree
  * (bench/tree.ts), compile the same sources with `yarac`, then alternate
  * timed scans: `scanPaths` (YARA-X, the native binding where it loads, one
@@ -40,7 +41,7 @@ import {
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
 import { loadActiveRules, scanPaths, type ScanSummary } from '../src/index.js';
 import { agentPaths } from '../src/config.js';
-import { activateSlot, selfTestSlot, stageBundle } from '../src/install.js';
+import { activateSlot, stageAndSelfTest } from '../src/install.js';
 import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';
 
 const DEFAULT_RULES = 10_000;
@@ -208,9 +209,9 @@ async function main(): Promise<void> {
     version: built.manifest.version,
     sha256: sha256Hex(built.bundle),
   };
-  const staged = await stageBundle(paths, ref, built.bundle);
+  const staged = await stageAndSelfTest(paths, ref, built.bundle, engine);
   const stagedMs = performance.now() - t0;
-  const selfTest = await selfTestSlot(staged.path, engine);
+  const selfTest = await staged.selfTest;
   const selfTestMs = performance.now() - t0 - stagedMs;
   await activateSlot(paths, staged.slot);
   const installMs = performance.now() - t0;
@@ -362,7 +363,7 @@ async function main(): Promise<void> {
         target: `≤ ${INSTALL_TARGET_S} s`,
         verdict: installMs <= INSTALL_TARGET_S * 1000 ? 'met' : 'MISSED',
         notes:
-          `stageBundle (every digest) ${secs(stagedMs)} s + selfTestSlot (one compile, ${int(selfTest.cases)} samples and clean files) ` +
+          `stageAndSelfTest: stage (every digest; the compile already running) ${secs(stagedMs)} s + the rest of the self-test (one compile, ${int(selfTest.cases)} samples and clean files) ` +
           `${secs(selfTestMs)} s + activateSlot; TUF, log and VSA checks are per release, not per rule: bench/verify.ts`,
       },
       {

@@ -19,7 +19,13 @@ export {
   type ConsistencyProofSource,
 } from './release-log.js';
 export { verifySupervision, type SupervisionTrust } from './attestations.js';
-export { activateSlot, activeRulesDir, selfTestSlot, stageBundle } from './install.js';
+export {
+  activateSlot,
+  activeRulesDir,
+  selfTestSlot,
+  stageAndSelfTest,
+  stageBundle,
+} from './install.js';
 export { updateAgent, type UpdateOptions, type UpdateOutcome } from './update.js';
 export { agentStatus, type AgentStatus } from './status.js';
 export {

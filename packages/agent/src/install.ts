@@ -82,16 +82,8 @@ export async function activeSlot(paths: Pick<AgentPaths, 'active'>): Promise<str
   return m[1];
 }
 
-/**
- * Reads the bundle (bounded tar parsing, every file against the manifest)
- * and unpacks it into its slot, replacing a leftover slot of the same name.
- * The bundle's manifest must name this release.
- */
-export async function stageBundle(
-  paths: AgentPaths,
-  ref: BundleRef,
-  bytes: Uint8Array,
-): Promise<{ slot: string; path: string }> {
+/** The bundle read (bounded tar parsing, every file against the manifest) and checked to be `ref`'s release. */
+function verifiedBundle(ref: BundleRef, bytes: Uint8Array): BundleContents {
   let bundle: BundleContents;
   try {
     bundle = readBundle(bytes);
@@ -109,6 +101,29 @@ export async function stageBundle(
   if (bundle.files.has(BUNDLE_FILE)) {
     throw new AgentError('AGENT_BUNDLE_INVALID', `the bundle holds a file named ${BUNDLE_FILE}`);
   }
+  return bundle;
+}
+
+/**
+ * Reads the bundle (bounded tar parsing, every file against the manifest)
+ * and unpacks it into its slot, replacing a leftover slot of the same name.
+ * The bundle's manifest must name this release.
+ */
+export async function stageBundle(
+  paths: AgentPaths,
+  ref: BundleRef,
+  bytes: Uint8Array,
+): Promise<{ slot: string; path: string }> {
+  return stageVerified(paths, ref, bytes, verifiedBundle(ref, bytes));
+}
+
+/** `stageBundle` of `bundle`, the contents `verifiedBundle` read from `bytes`. */
+async function stageVerified(
+  paths: AgentPaths,
+  ref: BundleRef,
+  bytes: Uint8Array,
+  bundle: BundleContents,
+): Promise<{ slot: string; path: string }> {
   const { slots } = paths;
   const slot = slotName(ref);
   const path = join(slots, slot);
@@ -182,6 +197,78 @@ export async function selfTestSlot(
   path: string,
   engine: YaraEngine = selectYaraEngine('auto').engine,
 ): Promise<SelfTestResult> {
+  return runSelfTest(path, engine, undefined);
+}
+
+/**
+ * `stageBundle` and `selfTestSlot` of the same bundle, overlapped: the
+ * engine starts compiling the verified bundle's rules (in memory) before
+ * the first file is written, so the compile runs while staging writes and
+ * syncs the slot. Resolves once the slot is staged, with the self-test
+ * still running; `selfTest` always settles and ends its engine processes.
+ * A staging failure stops the engine and rejects as `stageBundle` does.
+ */
+export async function stageAndSelfTest(
+  paths: AgentPaths,
+  ref: BundleRef,
+  bytes: Uint8Array,
+  engine: YaraEngine = selectYaraEngine('auto').engine,
+): Promise<{ slot: string; path: string; selfTest: Promise<SelfTestResult> }> {
+  const bundle = verifiedBundle(ref, bytes);
+  const early = startEarlyCompile(bundle, engine);
+  let staged: { slot: string; path: string };
+  try {
+    staged = await stageVerified(paths, ref, bytes, bundle);
+  } catch (err) {
+    await early.compiling.then(
+      (p) => {
+        p.close();
+      },
+      () => undefined,
+    );
+    throw err;
+  }
+  const selfTest = runSelfTest(staged.path, engine, early);
+  // Settled by the caller's await; this only keeps a rejection during the caller's next step handled.
+  selfTest.catch(() => undefined);
+  return { ...staged, selfTest };
+}
+
+/** An engine compiling a verified bundle's rules, with the digests of exactly the bytes it was sent. */
+interface EarlyCompile {
+  readonly compiling: Promise<EngineProcess>;
+  /** Rule path → SHA-256 (hex) of the bytes compiled, in the order compiled. */
+  readonly compiled: ReadonlyMap<string, string>;
+}
+
+function startEarlyCompile(bundle: BundleContents, engine: YaraEngine): EarlyCompile {
+  const compiled = new Map<string, string>();
+  const sources = new Map<string, Uint8Array>();
+  for (const rel of bundle.manifest.rules) {
+    const data = bundle.files.get(rel);
+    if (data !== undefined) {
+      compiled.set(rel, sha256Hex(data));
+      sources.set(rel, data);
+    }
+  }
+  const compiling = Promise.resolve().then(() =>
+    EngineProcess.start(
+      { engine: engine.binding, sources: selfTestSources(bundle.manifest, sources) },
+      {
+        processes: scanProcessesFor(bundle.manifest.selfTest.length),
+      },
+    ),
+  );
+  // Awaited by the self-test (or closed after a failed stage); handled here until then.
+  compiling.catch(() => undefined);
+  return { compiling, compiled };
+}
+
+async function runSelfTest(
+  path: string,
+  engine: YaraEngine,
+  early: EarlyCompile | undefined,
+): Promise<SelfTestResult> {
   let manifest: RulesManifest;
   const read = async (rel: string): Promise<Uint8Array> => {
     const want = manifest.files[rel];
@@ -194,26 +281,50 @@ export async function selfTestSlot(
     return data;
   };
   const rules = new Map<string, Uint8Array>();
-  try {
-    manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
-    for (const rel of manifest.rules) rules.set(rel, await read(rel));
-  } catch (cause) {
-    if (cause instanceof AgentError) throw cause;
-    throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
-  }
+  let compiling: Promise<EngineProcess> | undefined = early?.compiling;
   let compiled: EngineProcess | undefined;
   try {
+    try {
+      manifest = parseManifest(await readFile(join(path, MANIFEST_PATH)));
+      for (const rel of manifest.rules) rules.set(rel, await read(rel));
+    } catch (cause) {
+      if (cause instanceof AgentError) throw cause;
+      throw new AgentError('AGENT_INSTALL_FAILED', 'cannot read the staged slot back', { cause });
+    }
+    if (early !== undefined) {
+      // The engine compiled the verified bundle's bytes, not the files. It is a test of the
+      // files as installed because: each rule file was just read back and its SHA-256 equals
+      // the installed manifest's digest (`read`), and here the installed manifest names
+      // exactly the rule files compiled, in the same order, with the digests of the bytes
+      // compiled. Equal SHA-256 digests, equal bytes: the installed rules are the rules the
+      // engine compiled. Anything else is refused as a changed slot.
+      const compiledRules = [...early.compiled.keys()];
+      const same =
+        compiledRules.length === manifest.rules.length &&
+        manifest.rules.every(
+          (rel, i) => compiledRules[i] === rel && early.compiled.get(rel) === manifest.files[rel],
+        );
+      if (!same) {
+        throw new AgentError(
+          'AGENT_INSTALL_FAILED',
+          'the installed rules are not the rules compiled for the self-test',
+          { evidence: { path: MANIFEST_PATH } },
+        );
+      }
+    }
     // Several engine processes share a large self-test (the extra ones load the compiled set).
-    const compiling = EngineProcess.start(
+    const started = (compiling ??= EngineProcess.start(
       { engine: engine.binding, sources: selfTestSources(manifest, rules) },
-      { processes: scanProcessesFor(manifest.selfTest.length) },
-    );
+      {
+        processes: scanProcessesFor(manifest.selfTest.length),
+      },
+    ));
     // Read the samples back while the engine compiles; a failed compile is reported first.
     const reading = readAll(
       manifest.selfTest.map((c) => c.sample),
       read,
     );
-    compiled = await compiling.catch(async (err: unknown) => {
+    compiled = await started.catch(async (err: unknown) => {
       await reading.catch(() => undefined);
       throw err;
     });
@@ -227,6 +338,14 @@ export async function selfTestSlot(
     }
     return selfTestResult(manifest, compiled.engine, compiled.warnings);
   } catch (cause) {
+    // An engine started early and not yet handed over is stopped too.
+    if (compiled === undefined)
+      await compiling?.then(
+        (p) => {
+          p.close();
+        },
+        () => undefined,
+      );
     if (cause instanceof AgentError) throw cause;
     throw new AgentError(
       hasCode(cause, 'SELFTEST_FAILED') ? 'AGENT_SELFTEST_FAILED' : 'AGENT_BUNDLE_INVALID',

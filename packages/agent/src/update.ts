@@ -37,14 +37,7 @@ import { parseTlogProof } from '@glasshouse/tlog';
 import { verifySupervision } from './attestations.js';
 import { loadAgent, type Agent } from './config.js';
 import { AgentError } from './errors.js';
-import {
-  activateSlot,
-  activeSlot,
-  pruneSlots,
-  selfTestSlot,
-  slotRelease,
-  stageBundle,
-} from './install.js';
+import { activateSlot, activeSlot, pruneSlots, slotRelease, stageAndSelfTest } from './install.js';
 import {
   checkConsistency,
   httpConsistencyProofs,
@@ -353,10 +346,11 @@ async function runUpdate(
   };
   const engine = selfTestEngine(options, progress);
   const bytes = await tuf.download(bundle, MAX_BUNDLE_BYTES);
-  const { slot, path } = await stageBundle(paths, ref, bytes);
+  // The self-test's compile starts from the verified bundle while the slot is written.
+  const { slot, selfTest: testing } = await stageAndSelfTest(paths, ref, bytes, engine);
   let selfTest: SelfTestResult;
   try {
-    selfTest = await selfTestSlot(path, engine);
+    selfTest = await testing;
   } catch (err) {
     const reason = err instanceof AgentError ? err.code : 'AGENT_INSTALL_FAILED';
     changes.staged = { slot, release: ref, reason };

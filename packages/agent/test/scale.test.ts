@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '@glasshouse/attest';
 import { generateRulesRepo, type GeneratedRepo } from '../../release/bench/generate-rules.js';
 import { startSupervised, type Supervised } from '../../release/test/supervised-fixture.js';
-import { activateSlot, activeRulesDir, selfTestSlot, stageBundle } from '../src/index.js';
+import { activateSlot, activeRulesDir, stageAndSelfTest } from '../src/index.js';
 import { startWorld, type World } from './fixtures.js';
 
 const RULES = 10_000;
@@ -131,8 +131,8 @@ describe(`a release of ${RULES.toLocaleString('en-US')} rules`, () => {
     expect(sha256Hex(bundle)).toBe(artifact?.sha256);
     const agent = await world.newAgent();
     const ref = { name: 'bench-rules', version: '1.0.0', sha256: sha256Hex(bundle) };
-    const staged = await stageBundle(agent.paths, ref, bundle);
-    const selfTest = await selfTestSlot(staged.path);
+    const staged = await stageAndSelfTest(agent.paths, ref, bundle);
+    const selfTest = await staged.selfTest;
     await activateSlot(agent.paths, staged.slot);
     expect(selfTest).toMatchObject({ cases: RULES + 5, sameEngineVersion: true });
     expect(await activeRulesDir(agent.dir)).toBe(staged.path);
