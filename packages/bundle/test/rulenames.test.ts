@@ -18,7 +18,9 @@ describe('declared rule names', () => {
       }
       rule b { condition: true }`;
     const rules = declaredRules(src, 'f.yar');
-    expect(rules.map(({ text: _, ...r }) => r)).toEqual([
+    expect(
+      rules.map((r) => ({ name: r.name, isPrivate: r.isPrivate, isGlobal: r.isGlobal })),
+    ).toEqual([
       { name: 'helper', isPrivate: true, isGlobal: false },
       { name: 'g', isPrivate: true, isGlobal: true },
       { name: 'a', isPrivate: false, isGlobal: false },
