@@ -90,6 +90,9 @@ interface Ready {
     refused: { code: string };
   };
   accessMineCommand: string;
+  // The Transparency Center.
+  portalUrl: string;
+  portalPinnedUrl: string;
 }
 
 interface Started extends SpawnedCli<Ready> {
@@ -254,6 +257,15 @@ describe('glasshouse start (npm start)', () => {
     expect(first.stdout()).toContain(`customer init --dir ${join(data, 'my-customer')}`);
     expect(first.stdout()).toContain(`agent telemetry --dir ${join(data, 'endpoint')}`);
     expect(first.stdout()).not.toContain('./data/');
+    // The portal's pinned address is the trust bundle file's sha256 (what sha256sum prints), the
+    // one the portal's own config names, and the summary shows it.
+    const bundleSha256 = sha256(await readFile(ready.trustBundlePath));
+    expect(ready.portalPinnedUrl).toBe(`${ready.portalUrl}?pin=${bundleSha256}`);
+    expect(first.stdout()).toContain(`pinned            ${ready.portalPinnedUrl}`);
+    const portalConfig = (await (
+      await fetch(new URL('portal-config.json', ready.portalUrl))
+    ).json()) as { trustBundleFingerprint: string };
+    expect(portalConfig.trustBundleFingerprint).toBe(bundleSha256);
 
     // (1) The real tuf-js client, pinned to root v1, downloads the artifact.
     const metadataDir = await mkdtemp(join(work, 'tuf-metadata-'));

@@ -34,7 +34,7 @@ export function registerAccessApprovalCommands(program: Command, io: Io): void {
     .description(
       'File an access request at the gateway (signed with your principal key): the scope and justification ' +
         'the approvers sign. Prints the request digest to name as "approval" in the access.\n\n' +
-        'Example: glasshouse access request --gateway http://127.0.0.1:8440 --key me.key --site ch-zrh \\\n' +
+        'Example: glasshouse access request --gateway http://127.0.0.1:8485 --key me.key --site ch-zrh \\\n' +
         '  --customer c-… --class personal-fields --batches sha256:… --justification CUSTOMER_INITIATED_SUPPORT \\\n' +
         '  --ticket SUP-1 --detail "customer asked" --entity "Vendor AG" --country CH --role support-engineer',
     )

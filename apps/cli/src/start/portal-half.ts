@@ -84,15 +84,22 @@ export async function startPortalHalf(
   });
   ctx.closers.add(() => portal.close());
   ctx.say(`reviewers: Transparency Center at ${portal.url}`);
+  // The same page with the trust bundle's fingerprint pinned in the URL: it
+  // refuses (PORTAL_PIN_MISMATCH) a server whose trust roots are not these.
+  const pinnedUrl = `${portal.url}?pin=${bundle.fingerprint}`;
   return {
     lines: [
       'transparency center (reviewers)',
       `  portal            ${portal.url}`,
       `                    ${bundle.logs.length + ingest.length + further.length} logs, releases, ${from.alerts.length} monitors' alerts; every check runs in the browser against the trust bundle ${bundle.fingerprint.slice(0, 16)}…`,
+      `  pinned            ${pinnedUrl}`,
+      '                    the same page, refusing a server whose trust bundle is not this one',
     ],
     tryIt: [
       '  # open the Transparency Center in a browser: every tick is a check your browser made',
       `  #   ${portal.url}`,
+      "  # or pinned to the trust bundle's sha256 (the page refuses a server whose roots differ)",
+      `  #   ${pinnedUrl}`,
       ...(from.accessIndex === undefined
         ? []
         : [
@@ -101,6 +108,6 @@ export async function startPortalHalf(
             `  #   ${portal.url}#/mine  key: ${shownPath(from.accessIndex.demoCustomerKey, ctx.io.cwd)}`,
           ]),
     ],
-    ready: { portalUrl: portal.url },
+    ready: { portalUrl: portal.url, portalPinnedUrl: pinnedUrl },
   };
 }

@@ -214,7 +214,8 @@ export function Access({ config }: { config: PortalConfig }) {
                 <td>{r.dataClass}</td>
                 <td>{justificationText(r.justification)}</td>
                 <td>{accessorText(r.accessor)}</td>
-                <td className="hash">{r.approval ?? 'none required'}</td>
+                {/* "none": the policy check beside it says whether one was needed. */}
+                <td className={r.approval === null ? undefined : 'hash'}>{r.approval ?? 'none'}</td>
                 <td>
                   <Ticks checks={[a.inclusion, a.policy]} scope={`Record ${a.index}`} />
                 </td>
