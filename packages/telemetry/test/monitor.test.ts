@@ -6,6 +6,7 @@
  * also across a restart of the monitor; a policy entry with one signature is
  * caught too.
  */
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   INGEST_LOG_SCHEMA,
@@ -250,5 +251,34 @@ describe('residency monitor', () => {
       await other.start().catch(() => undefined);
       await monitor.close();
     }
+  }, 30_000);
+
+  it('runs pass after pass without leaving a listener on its signal per wait, and stops on abort', async () => {
+    const monitor = ResidencyMonitor.open({
+      residencyLogUrl: w.residency.url,
+      residencyLogPolicy: w.residency.policy,
+      keys: { vendorKey: w.keys.vendor.publicKey, supervisorKey: w.keys.supervisor.publicKey },
+      dir: await w.tempDir('monitor-loop'),
+      alerts: new MemoryAlertSink(),
+    });
+    const stop = new AbortController();
+    const listeners: number[] = [];
+    let passes = 0;
+    let enough: () => void = () => undefined;
+    const twelve = new Promise<void>((resolve) => (enough = resolve));
+    const running = monitor.run(stop.signal, 1, () => {
+      // Seen from inside a pass: what the previous waits left on the signal.
+      listeners.push(getEventListeners(stop.signal, 'abort').length);
+      if (++passes === 12) enough();
+    });
+    try {
+      await twelve;
+      expect(listeners).toEqual(new Array<number>(12).fill(0));
+    } finally {
+      stop.abort();
+      await running;
+      await monitor.close();
+    }
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   }, 30_000);
 });
