@@ -21,6 +21,25 @@ const COLOURS = ['#1f5fbf', '#b3261e', '#136c2e', '#8a5a00', '#6b3fa0', '#00707a
 
 const hhmm = (iso: string): string => iso.slice(11, 19);
 
+/** A bucket's width in the largest whole unit: "5 s", "15 min", "1 h", "7 days". */
+function widthLabel(edges: readonly string[]): string {
+  const ms = Date.parse(edges[1] ?? '') - Date.parse(edges[0] ?? '');
+  if (!(ms > 0)) return 'bucket';
+  const units: [number, string][] = [
+    [86_400_000, 'day'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ];
+  for (const [size, name] of units) {
+    if (ms % size === 0) {
+      const k = ms / size;
+      return name === 'day' ? `${k} day${k === 1 ? '' : 's'}` : `${k} ${name}`;
+    }
+  }
+  return `${ms} ms`;
+}
+
 export function LineChart({ title, edges, series, unit }: ChartProps) {
   const id = useId();
   const names = Object.keys(series).sort();
@@ -41,7 +60,7 @@ export function LineChart({ title, edges, series, unit }: ChartProps) {
       >
         <title id={`${id}-t`}>{title}</title>
         <desc id={`${id}-d`}>
-          {`${unit} per ${n} equal time buckets ${span}; ` +
+          {`${unit} per ${widthLabel(edges)} (${n} time bucket${n === 1 ? '' : 's'}) ${span}; ` +
             names.map((k) => `${k}: ${(series[k] ?? []).join(', ')}`).join('; ')}
         </desc>
         <line

@@ -289,9 +289,30 @@ describe('events per region over time', () => {
       ],
       4,
     );
-    expect(s.edges).toHaveLength(5);
-    expect(s.edges[0]).toBe('2026-12-05T00:00:00.000Z');
-    expect(s.byRegion).toEqual({ EU: [5, 0, 0, 1], NA: [0, 4, 0, 0] });
+    // 10 s in at most 4 buckets: the narrowest readable width that fits is 5 s.
+    expect(s.edges).toEqual([
+      '2026-12-05T00:00:00.000Z',
+      '2026-12-05T00:00:05.000Z',
+      '2026-12-05T00:00:10.000Z',
+      '2026-12-05T00:00:15.000Z',
+    ]);
+    expect(s.byRegion).toEqual({ EU: [5, 0, 1], NA: [0, 4, 0] });
     expect(eventSeries([])).toEqual({ edges: [], byRegion: {} });
+    // Events within one second (the demo): one bucket of a whole second, not a dozen of 80 ms.
+    const demo = eventSeries([
+      entry('EU', 3, '2026-12-05T02:35:43.688Z'),
+      entry('NA', 3, '2026-12-05T02:35:43.900Z'),
+    ]);
+    expect(demo.edges).toEqual(['2026-12-05T02:35:43.000Z', '2026-12-05T02:35:44.000Z']);
+    expect(demo.byRegion).toEqual({ EU: [3], NA: [3] });
+    // Six hours at most 12 buckets: half hours, aligned in UTC.
+    const day = eventSeries([
+      entry('EU', 1, '2026-12-05T00:10:00Z'),
+      entry('EU', 2, '2026-12-05T05:50:00Z'),
+    ]);
+    expect(day.edges[0]).toBe('2026-12-05T00:00:00.000Z');
+    expect(day.edges).toHaveLength(13);
+    expect(day.byRegion.EU?.[0]).toBe(1);
+    expect(day.byRegion.EU?.[11]).toBe(2);
   });
 });
