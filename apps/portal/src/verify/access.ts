@@ -40,7 +40,6 @@ import {
   tileHashReader,
   tilePath,
   tilesForInclusion,
-  verifyCheckpointWithPolicy,
   verifyInclusion,
   type Checkpoint,
   type TileRef,
@@ -48,8 +47,8 @@ import {
 import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
 import { ENTRIES_CHECK, replayEntries } from './entries.js';
-import { fetchJson, fetchText, type Fetcher } from './fetch.js';
-import { fetchTiles } from './logs.js';
+import { fetchJson, type Fetcher } from './fetch.js';
+import { fetchTiles, fetchWitnessedCheckpoint } from './logs.js';
 import { verifyResidency } from './residency.js';
 
 export interface LoggedAccess {
@@ -464,18 +463,7 @@ export async function verifyAccess(
       title: 'Access log checkpoint',
       what: "The access log's checkpoint is signed by its log key and cosigned to its policy's quorum (c2sp.org/tlog-policy).",
     },
-    async () => {
-      const note = await fetchText(`${log.base}checkpoint`, fetcher);
-      const v = verifyCheckpointWithPolicy(note, log.policy, {
-        now: BigInt(Math.floor(now.getTime() / 1000)),
-      });
-      return {
-        value: v.checkpoint,
-        summary: `size ${v.checkpoint.size}, cosigned by ${v.cosigners.join(', ')}`,
-        against: log.policyText,
-        proof: [note],
-      };
-    },
+    () => fetchWitnessedCheckpoint(log.base, log.policy, log.policyText, now, fetcher),
   );
   checks.push(cpStep.check);
   const cp = cpStep.value;

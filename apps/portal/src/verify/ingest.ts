@@ -17,11 +17,12 @@ import {
   type Site,
   type StoredEntry,
 } from '@glasshouse/residency';
-import { verifyCheckpointWithPolicy, type Checkpoint } from '@glasshouse/tlog';
+import type { Checkpoint } from '@glasshouse/tlog';
+import { fetchWitnessedCheckpoint } from './logs.js';
 import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
 import { ENTRIES_CHECK, replayEntries } from './entries.js';
-import { fetchText, type Fetcher } from './fetch.js';
+import type { Fetcher } from './fetch.js';
 import { CHART_BUCKETS, countsOverTime } from './series.js';
 
 export interface EventSeries {
@@ -72,16 +73,14 @@ export async function verifySiteIngest(
           `the trust roots hold no policy for the key the residency policy names for ${site.id}: ${site.verifierKey}`,
         );
       }
-      const note = await fetchText(`${log.base}checkpoint`, fetcher);
-      const v = verifyCheckpointWithPolicy(note, log.policy, {
-        now: BigInt(Math.floor(now.getTime() / 1000)),
-      });
-      return {
-        value: { cp: v.checkpoint, base: log.base },
-        summary: `size ${v.checkpoint.size}, cosigned by ${v.cosigners.join(', ')}`,
-        against: log.policyText,
-        proof: [note],
-      };
+      const verified = await fetchWitnessedCheckpoint(
+        log.base,
+        log.policy,
+        log.policyText,
+        now,
+        fetcher,
+      );
+      return { ...verified, value: { cp: verified.value, base: log.base } };
     },
   );
   checks.push(cpStep.check);

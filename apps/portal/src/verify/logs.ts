@@ -24,6 +24,7 @@ import {
   verifyConsistency,
   type Checkpoint,
   type TileRef,
+  type Policy,
   type VerifiedCheckpoint,
 } from '@glasshouse/tlog';
 import type { PortalLog } from '../config.js';
@@ -89,6 +90,30 @@ export async function fetchTiles(
  * is computed from the newer tree's tiles and checked against both roots
  * (RFC 9162 §2.1.4.2). Returns the proof's tile paths and hashes.
  */
+/**
+ * A log's checkpoint, fetched and verified against its policy: the log's
+ * signature and the witness quorum (c2sp.org/tlog-policy). Returns what a
+ * `step` reports, the checkpoint as its value.
+ */
+export async function fetchWitnessedCheckpoint(
+  base: string,
+  policy: Policy,
+  policyText: string,
+  now: Date,
+  fetcher?: Fetcher,
+): Promise<{ value: Checkpoint; summary: string; against: string; proof: string[] }> {
+  const note = await fetchText(`${base}checkpoint`, fetcher);
+  const v = verifyCheckpointWithPolicy(note, policy, {
+    now: BigInt(Math.floor(now.getTime() / 1000)),
+  });
+  return {
+    value: v.checkpoint,
+    summary: `size ${v.checkpoint.size}, cosigned by ${v.cosigners.join(', ')}`,
+    against: policyText,
+    proof: [note],
+  };
+}
+
 export async function checkConsistent(
   base: string,
   older: { size: bigint; rootHash: Uint8Array },

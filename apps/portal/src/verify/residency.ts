@@ -18,11 +18,12 @@ import {
   type ResidencyPolicy,
   type Site,
 } from '@glasshouse/residency';
-import { parsePolicy, verifyCheckpointWithPolicy, type Checkpoint } from '@glasshouse/tlog';
+import { parsePolicy, type Checkpoint } from '@glasshouse/tlog';
+import { fetchWitnessedCheckpoint } from './logs.js';
 import type { PortalConfig } from '../config.js';
 import { reasonOf, skipped, step, type Check } from './check.js';
 import { ENTRIES_CHECK, replayEntries } from './entries.js';
-import { fetchText, type Fetcher } from './fetch.js';
+import type { Fetcher } from './fetch.js';
 import { verifySiteIngest, type SiteIngestReport } from './ingest.js';
 import { openPinnedTrustBundle } from './trust.js';
 
@@ -81,18 +82,9 @@ export async function verifyResidency(
     return { ...empty, checks };
   }
   const policy = parsePolicy(residency.logPolicy);
-  const cpStep = await step(cpCheck, async () => {
-    const note = await fetchText(`${log.base}checkpoint`, fetcher);
-    const v = verifyCheckpointWithPolicy(note, policy, {
-      now: BigInt(Math.floor(now.getTime() / 1000)),
-    });
-    return {
-      value: v.checkpoint,
-      summary: `size ${v.checkpoint.size}, cosigned by ${v.cosigners.join(', ')}`,
-      against: residency.logPolicy,
-      proof: [note],
-    };
-  });
+  const cpStep = await step(cpCheck, () =>
+    fetchWitnessedCheckpoint(log.base, policy, residency.logPolicy, now, fetcher),
+  );
   checks.push(cpStep.check);
   const cp: Checkpoint | undefined = cpStep.value;
   if (cp === undefined) {
