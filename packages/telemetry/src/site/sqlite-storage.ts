@@ -20,12 +20,13 @@ import {
   EVENTS_PER_BATCH_KEY,
   VERDICT_CODE,
   LIST_VERDICT_CODE,
-  aggregateFacts,
+  PendingFacts,
   createdAtBounds,
   factsFromRow,
   type FactsRow,
   hashBytes,
   verdictOfCode,
+  withPending,
 } from './storage-rows.js';
 import type {
   BatchToStore,
@@ -85,14 +86,32 @@ const MIGRATIONS = [
   `,
   // The access gateway's read path: a customer's batches in store order.
   `CREATE INDEX batches_customer ON batches (customer, id);`,
+  // Reputation facts are folded in from events in bulk: the facts table holds the events of
+  // batches up to through_batch; later ones are counted in memory from the events table.
+  // Every batch stored before this version is already in the facts table.
+  `CREATE TABLE facts_folded (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     through_batch INTEGER NOT NULL
+   );
+   INSERT INTO facts_folded (id, through_batch) SELECT 1, COALESCE(MAX(id), 0) FROM batches;`,
 ];
 
 /** The page cache of the site database, KiB (SQLite's default is 2,000). */
 const CACHE_KIB = 64 * 1024;
 
+/**
+ * Reputation counts of this many events are kept in memory before they are
+ * folded into the facts table in one transaction. Random hashes put nearly
+ * every event of a batch on its own facts page, so writing them per batch
+ * writes a 4 KiB page per event; a fold writes each page once for many.
+ */
+const FOLD_EVENTS = 50_000;
+
 export interface SqliteSiteStorageOptions {
   /** The data directory; created when missing. */
   readonly dir: string;
+  /** Events whose reputation counts are held in memory before a fold (default 50,000). */
+  readonly foldEvents?: number;
 }
 
 interface ContentRow {
@@ -115,6 +134,20 @@ interface EventRow {
   personal: Buffer;
 }
 
+/** What one store did: the batch's row when it was written now, null when already there. */
+interface StoreOutcome {
+  readonly batch: BatchToStore;
+  readonly stored: StoredBatch;
+  readonly row: bigint | null;
+}
+
+interface FoldEventRow {
+  id: bigint;
+  sha256: Buffer;
+  verdict: bigint;
+  time_bucket: string;
+}
+
 interface BatchRow {
   entry_id: bigint;
   entry: Buffer;
@@ -135,7 +168,7 @@ export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<S
     // Reputation lookups hit random keys of the facts table (32 B per hash, ~70 MB per
     // million): SQLite's default 2 MB page cache sends most of them to the file system.
     db.pragma(`cache_size = -${CACHE_KIB}`);
-    return Promise.resolve(new SqliteSiteStorage(db));
+    return Promise.resolve(new SqliteSiteStorage(db, opts.foldEvents ?? FOLD_EVENTS));
   } catch (cause) {
     if (hasCode(cause, 'DB_SCHEMA_NEWER')) {
       return Promise.reject(
@@ -154,7 +187,6 @@ export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<S
 class SqliteSiteStorage implements SiteStorage {
   readonly #db: Database.Database;
   readonly #s;
-  readonly #store: Database.Transaction<(b: BatchToStore) => StoredBatch>;
   readonly #mark: Database.Transaction<(marks: readonly { id: bigint; index: bigint }[]) => void>;
   readonly #delete: Database.Transaction<
     (
@@ -166,10 +198,16 @@ class SqliteSiteStorage implements SiteStorage {
   readonly #import: Database.Transaction<(v: readonly VerdictToImport[]) => void>;
   readonly #stores: GroupCommit<BatchToStore, StoredBatch>;
   readonly #marks: GroupCommit<readonly { id: bigint; index: bigint }[], void>;
+  /** Reputation counts of the batches after the facts table's `through_batch`. */
+  readonly #pending = new PendingFacts();
+  /** The last batch whose events `#pending` holds. */
+  #pendingThrough = 0n;
+  readonly #foldEvents: number;
   #closed = false;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, foldEvents: number) {
     this.#db = db;
+    this.#foldEvents = foldEvents;
     const s = {
       batchByDigest: db.prepare<[string], BatchRow>(
         `SELECT b.entry_id, l.entry, l.log_index, b.events, (b.deleted_entry_id IS NOT NULL) AS deleted
@@ -229,6 +267,15 @@ class SqliteSiteStorage implements SiteStorage {
       eventsOf: db.prepare<[bigint, bigint], EventRow>(
         'SELECT sha256, rule, verdict, time_bucket, personal FROM events WHERE id >= ? AND id < ? ORDER BY id',
       ),
+      foldedThrough: db.prepare<[], { through_batch: bigint }>(
+        'SELECT through_batch FROM facts_folded WHERE id = 1',
+      ),
+      setFoldedThrough: db.prepare<[bigint]>(
+        'UPDATE facts_folded SET through_batch = ? WHERE id = 1',
+      ),
+      unfoldedEvents: db.prepare<[bigint], FoldEventRow>(
+        'SELECT id, sha256, verdict, time_bucket FROM events WHERE id >= ? ORDER BY id',
+      ),
       regions: db.prepare<[], { region: string }>(
         'SELECT DISTINCT region FROM batches ORDER BY region',
       ),
@@ -241,9 +288,10 @@ class SqliteSiteStorage implements SiteStorage {
     };
     this.#s = s;
 
-    const storeOne = (b: BatchToStore): StoredBatch => {
+    // A batch stored here counts in reputation() from `#pending` once its transaction commits.
+    const storeOne = (b: BatchToStore): StoreOutcome => {
       const existing = s.batchByDigest.get(b.digest);
-      if (existing !== undefined) return storedOf(existing, false);
+      if (existing !== undefined) return { batch: b, stored: storedOf(existing, false), row: null };
       const entryId = s.insertEntry.run(b.entry).lastInsertRowid as bigint;
       const batchRow = s.insertBatch.run(
         b.digest,
@@ -270,25 +318,45 @@ class SqliteSiteStorage implements SiteStorage {
           e.personal,
         );
       });
-      for (const f of aggregateFacts(b.events)) {
-        s.upsertFacts.run(f.hash, f.firstSeen, f.malicious, f.suspicious, f.reports);
-      }
-      return {
+      const stored = {
         created: true,
         entryId,
         entry: b.entry,
         logIndex: null,
         events: b.events.length,
       };
+      return { batch: b, stored, row: batchRow };
     };
-    this.#store = db.transaction(storeOne);
-    const storeGroup = db.transaction((batches: readonly BatchToStore[]) => batches.map(storeOne));
+    // Writes the pending counts into the facts table, in hash order, and moves the watermark;
+    // the caller clears `#pending` once the transaction has committed.
+    const foldPending = (): void => {
+      for (const f of this.#pending.deltas()) {
+        s.upsertFacts.run(f.hash, f.firstSeen, f.malicious, f.suspicious, f.reports);
+      }
+      s.setFoldedThrough.run(this.#pendingThrough);
+    };
+    // The store that finds enough counts pending folds them in its own transaction.
+    const storeAll = db.transaction((batches: readonly BatchToStore[]) => {
+      const folds = this.#pending.events >= this.#foldEvents;
+      if (folds) foldPending();
+      return { folds, results: batches.map(storeOne) };
+    });
+    const storeCommitted = (batches: readonly BatchToStore[]): StoredBatch[] => {
+      const { folds, results } = storeAll.immediate(batches);
+      if (folds) this.#pending.clear();
+      return results.map((r) => this.#committed(r));
+    };
     this.#stores = new GroupCommit(
       (batches) => {
         if (this.#closed) throw new TelemetryError('CLOSED', 'the storage is closed');
-        return storeGroup.immediate(batches);
+        return storeCommitted(batches);
       },
-      (batch) => this.#run(() => this.#store.immediate(batch)),
+      (batch) =>
+        this.#run(() => {
+          const [stored] = storeCommitted([batch]);
+          if (stored === undefined) throw new TelemetryError('STORAGE_FAILED', 'nothing stored');
+          return stored;
+        }),
     );
 
     const markAll = (marks: readonly { id: bigint; index: bigint }[]): void => {
@@ -325,6 +393,8 @@ class SqliteSiteStorage implements SiteStorage {
       (olderThanMs: number, limit: number, entryFor: (d: readonly string[]) => Uint8Array) => {
         const rows = s.expired.all(olderThanMs, limit);
         if (rows.length === 0) return { digests: [], entry: null };
+        // The events about to go may not be counted in the facts table yet.
+        if (this.#pending.events > 0) foldPending();
         const digests = rows.map((r) => r.digest);
         const entry = entryFor(digests);
         const id = s.insertEntry.run(entry).lastInsertRowid as bigint;
@@ -342,6 +412,35 @@ class SqliteSiteStorage implements SiteStorage {
         s.importVerdict.run(hashBytes(v.sha256), LIST_VERDICT_CODE[v.verdict]);
       }
     });
+
+    this.#loadPending();
+  }
+
+  /** Counts the events stored after the facts table's watermark (a restart, a crash). */
+  #loadPending(): void {
+    const s = this.#s;
+    const through = s.foldedThrough.get()?.through_batch ?? 0n;
+    this.#pendingThrough = through;
+    for (const r of s.unfoldedEvents.iterate((through + 1n) * EVENTS_PER_BATCH_KEY)) {
+      const verdict = verdictOfCode(Number(r.verdict));
+      if (verdict === undefined) {
+        throw new TelemetryError('STORAGE_CORRUPT', 'an event has an unknown verdict code', {
+          evidence: { verdict: Number(r.verdict) },
+        });
+      }
+      this.#pending.add([{ sha256: r.sha256.toString('hex'), verdict, timeBucket: r.time_bucket }]);
+      const batchRow = r.id / EVENTS_PER_BATCH_KEY;
+      if (batchRow > this.#pendingThrough) this.#pendingThrough = batchRow;
+    }
+  }
+
+  /** After a batch's transaction committed: its events count from now on. */
+  #committed(o: StoreOutcome): StoredBatch {
+    if (o.row !== null) {
+      this.#pending.add(o.batch.events);
+      this.#pendingThrough = o.row;
+    }
+    return o.stored;
   }
 
   /**
@@ -378,7 +477,12 @@ class SqliteSiteStorage implements SiteStorage {
     limit: number,
     entryFor: (digests: readonly string[]) => Uint8Array,
   ): Promise<DeleteResult> {
-    return this.#run(() => this.#delete.immediate(olderThanMs, limit, entryFor));
+    return this.#run(() => {
+      const result = this.#delete.immediate(olderThanMs, limit, entryFor);
+      // A deletion folds what is pending in its transaction first.
+      if (result.entry !== null) this.#pending.clear();
+      return result;
+    });
   }
 
   readBatches(customer: string, scope: ReadScope, limit: number): Promise<StoredBatchContent[]> {
@@ -416,7 +520,9 @@ class SqliteSiteStorage implements SiteStorage {
   /** The same lookups without a promise per call (the site's hot read path). */
   reputationSync(hashes: readonly string[]): HashFacts[] {
     const stmt = this.#s.facts;
-    return hashes.map((h) => factsFromRow(h, stmt.get(hashBytes(h))));
+    return hashes.map((h) =>
+      withPending(factsFromRow(h, stmt.get(hashBytes(h))), this.#pending.get(h)),
+    );
   }
 
   importVerdicts(verdicts: readonly VerdictToImport[]): Promise<void> {

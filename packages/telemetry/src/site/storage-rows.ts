@@ -31,30 +31,82 @@ export interface FactsDelta {
   reports: number;
 }
 
+/** Counts of one hash not yet written to the facts table (see `PendingFacts`). */
+export interface PendingCounts {
+  firstSeen: string;
+  malicious: number;
+  suspicious: number;
+  reports: number;
+}
+
+/**
+ * The reputation counts of stored events that are not folded into the facts
+ * table yet, per hash, in memory. Folding many batches at once writes each
+ * facts page once per fold instead of once per batch (random hashes put
+ * nearly every event of a batch on its own page).
+ */
+export class PendingFacts {
+  readonly #byHash = new Map<string, PendingCounts>();
+  #events = 0;
+
+  /** Events counted since the last `clear()`. */
+  get events(): number {
+    return this.#events;
+  }
+
+  add(events: readonly Pick<StoredEvent, 'sha256' | 'verdict' | 'timeBucket'>[]): void {
+    for (const e of events) {
+      let c = this.#byHash.get(e.sha256);
+      if (c === undefined) {
+        c = { firstSeen: e.timeBucket, malicious: 0, suspicious: 0, reports: 0 };
+        this.#byHash.set(e.sha256, c);
+      }
+      // RFC 3339 timestamps in one fixed format order as strings.
+      if (e.timeBucket < c.firstSeen) c.firstSeen = e.timeBucket;
+      c.reports += 1;
+      if (e.verdict === 'malicious') c.malicious += 1;
+      if (e.verdict === 'suspicious') c.suspicious += 1;
+    }
+    this.#events += events.length;
+  }
+
+  get(sha256: string): PendingCounts | undefined {
+    return this.#byHash.get(sha256);
+  }
+
+  /** Per hash, in hash order: concurrent writers lock rows in the same order. */
+  deltas(): FactsDelta[] {
+    return [...this.#byHash.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([hex, c]) => ({ hash: hashBytes(hex), hex, ...c }));
+  }
+
+  clear(): void {
+    this.#byHash.clear();
+    this.#events = 0;
+  }
+}
+
 /** Sums a batch's events per hash, so each hash is written once per batch. */
 export function aggregateFacts(events: readonly StoredEvent[]): FactsDelta[] {
-  const byHash = new Map<string, FactsDelta>();
-  for (const e of events) {
-    let d = byHash.get(e.sha256);
-    if (d === undefined) {
-      d = {
-        hash: hashBytes(e.sha256),
-        hex: e.sha256,
-        firstSeen: e.timeBucket,
-        malicious: 0,
-        suspicious: 0,
-        reports: 0,
-      };
-      byHash.set(e.sha256, d);
-    }
-    // RFC 3339 timestamps in one fixed format order as strings.
-    if (e.timeBucket < d.firstSeen) d.firstSeen = e.timeBucket;
-    d.reports += 1;
-    if (e.verdict === 'malicious') d.malicious += 1;
-    if (e.verdict === 'suspicious') d.suspicious += 1;
-  }
-  // Deterministic order: concurrent writers lock rows in the same order.
-  return [...byHash.values()].sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
+  const pending = new PendingFacts();
+  pending.add(events);
+  return pending.deltas();
+}
+
+/** `facts` with the counts not folded yet added. */
+export function withPending(facts: HashFacts, pending: PendingCounts | undefined): HashFacts {
+  if (pending === undefined) return facts;
+  return {
+    ...facts,
+    firstSeen:
+      facts.firstSeen === null || pending.firstSeen < facts.firstSeen
+        ? pending.firstSeen
+        : facts.firstSeen,
+    malicious: facts.malicious + pending.malicious,
+    suspicious: facts.suspicious + pending.suspicious,
+    reports: facts.reports + pending.reports,
+  };
 }
 
 export interface FactsRow {

@@ -137,8 +137,12 @@ export interface SiteStorage {
    *   storage: when the digest is already stored it MUST NOT write anything
    *   and MUST return the stored entry (the first one) and its log index.
    * - MUST be durable when the promise resolves (committed, fsync'd).
-   * - MUST add each event to the reputation facts of its hash in the same
-   *   transaction (reports, malicious/suspicious counts, first seen).
+   * - MUST count each event in the reputation facts of its hash (reports,
+   *   malicious/suspicious counts, first seen) in what `reputation()`
+   *   answers once the promise resolves, exactly once, also across a crash.
+   *   An adapter may write the counts to its facts table later and in bulk
+   *   (the SQLite adapter does), as long as it counts the events it has not
+   *   written yet from the stored events themselves.
    */
   storeBatch(batch: BatchToStore): Promise<StoredBatch>;
 
