@@ -11,6 +11,11 @@ export interface OpenSqliteOptions {
   readonly foreignKeys?: boolean;
   /** Integers come back as bigint (tree sizes are uint64). Default false. */
   readonly safeIntegers?: boolean;
+  /**
+   * Page size in bytes (a power of two, 512..65536) of a database created
+   * now; an existing database keeps its own. Default SQLite's (4096).
+   */
+  readonly pageSize?: number;
 }
 
 /**
@@ -25,6 +30,8 @@ export function openSqlite(file: string, opts: OpenSqliteOptions): Database.Data
   const db = new Database(file, { timeout: 0 });
   try {
     if (opts.safeIntegers === true) db.defaultSafeIntegers(true);
+    // Only a database without pages takes it: before WAL mode writes the first one.
+    if (opts.pageSize !== undefined) db.pragma(`page_size = ${checkPageSize(opts.pageSize)}`);
     // Held until the process exits: one process per data directory.
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
@@ -37,6 +44,13 @@ export function openSqlite(file: string, opts: OpenSqliteOptions): Database.Data
     throw err;
   }
   return db;
+}
+
+function checkPageSize(size: number): number {
+  if (!Number.isInteger(size) || size < 512 || size > 65536 || (size & (size - 1)) !== 0) {
+    throw new RangeError(`page size ${size} is not a power of two in 512..65536`);
+  }
+  return size;
 }
 
 /** Brings `db` to schema version `migrations.length` in one transaction. */

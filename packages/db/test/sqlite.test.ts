@@ -32,6 +32,20 @@ describe('openSqlite', () => {
     second.close();
   });
 
+  it('creates a database with the page size asked for; an existing one keeps its own', () => {
+    const file = join(dir, 'x.sqlite');
+    const created = openSqlite(file, { migrations: [V1], pageSize: 16384 });
+    expect(created.pragma('page_size', { simple: true })).toBe(16384);
+    expect(created.pragma('journal_mode', { simple: true })).toBe('wal');
+    created.close();
+    const reopened = openSqlite(file, { migrations: [V1], pageSize: 4096 });
+    expect(reopened.pragma('page_size', { simple: true })).toBe(16384);
+    reopened.close();
+    expect(() => openSqlite(join(dir, 'y.sqlite'), { migrations: [V1], pageSize: 3000 })).toThrow(
+      RangeError,
+    );
+  });
+
   it('keeps a second opener out while the first holds the database', () => {
     const file = join(dir, 'x.sqlite');
     const held = openSqlite(file, { migrations: [V1] });

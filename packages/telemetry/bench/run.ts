@@ -17,6 +17,7 @@
  * path.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -95,13 +96,34 @@ function variants(template: TelemetryBatch, count: number, salt: string): Uint8A
   return out;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (null where there is none). */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    // proc(5): fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** This process's CPU seconds (user + system). */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 /** The storage adapter alone: parse once, then storeBatch each batch, one after another. */
-async function directInsert(storage: SiteStorage, batches: readonly Uint8Array[]): Promise<number> {
+async function directInsert(
+  storage: SiteStorage,
+  batches: readonly Uint8Array[],
+): Promise<{ rate: number; cpuUsPerEvent: number }> {
   const prepared = batches.map((bytes) => {
     const batch = parseBatch(bytes);
     const digest = batchDigest(bytes);
@@ -124,8 +146,13 @@ async function directInsert(storage: SiteStorage, batches: readonly Uint8Array[]
     );
   });
   const t0 = performance.now();
+  const cpu0 = ownCpuSeconds();
   for (const b of prepared) await storage.storeBatch(b);
-  return (prepared.length * EVENTS) / ((performance.now() - t0) / 1000);
+  const events = prepared.length * EVENTS;
+  return {
+    rate: events / ((performance.now() - t0) / 1000),
+    cpuUsPerEvent: ((ownCpuSeconds() - cpu0) * 1e6) / events,
+  };
 }
 
 interface SiteRun {
@@ -133,10 +160,14 @@ interface SiteRun {
   readonly p50: number;
   readonly p99: number;
   readonly failures: number;
+  /** CPU µs per acknowledged event: the site's process, and this one (client and witness). */
+  readonly siteCpuUs: number | null;
+  readonly clientCpuUs: number;
 }
 
 /** POSTs every batch to the site, CONCURRENCY at a time; events/s and ack latency. */
 async function throughSite(
+  sitePid: number,
   url: string,
   post: typeof fetch,
   policy: string,
@@ -160,14 +191,21 @@ async function throughSite(
     }
   };
   const t0 = performance.now();
+  const site0 = processCpuSeconds(sitePid);
+  const own0 = ownCpuSeconds();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const site1 = processCpuSeconds(sitePid);
+  const acked = latencies.length * EVENTS;
+  const perEvent = (cpuSeconds: number): number => (cpuSeconds * 1e6) / Math.max(1, acked);
   latencies.sort((a, b) => a - b);
   return {
-    eventsPerSecond: (latencies.length * EVENTS) / seconds,
+    eventsPerSecond: acked / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     failures,
+    siteCpuUs: site0 === null || site1 === null ? null : perEvent(site1 - site0),
+    clientCpuUs: perEvent(ownCpuSeconds() - own0),
   };
 }
 
@@ -211,16 +249,16 @@ async function startSite(
 
 async function ingestion(s: Setup, kind: 'SQLite' | 'PostgreSQL', pgUrl?: string): Promise<void> {
   process.stderr.write(`bench: ${kind}: preparing ${BATCHES * 2} batches\n`);
-  const direct = variants(s.template, BATCHES, `${kind}-direct`);
+  const directBatches = variants(s.template, BATCHES, `${kind}-direct`);
   const viaSite = variants(s.template, BATCHES, `${kind}-site`);
   const storage =
     pgUrl === undefined
       ? await openSqliteSiteStorage({ dir: join(s.dir, `direct-${kind}`) })
       : await openPostgresSiteStorage(pgUrl, { schema: 'direct_insert' });
-  let directRate: number;
+  let direct: { rate: number; cpuUsPerEvent: number };
   try {
     process.stderr.write(`bench: ${kind}: direct insert\n`);
-    directRate = await directInsert(storage, direct);
+    direct = await directInsert(storage, directBatches);
   } finally {
     await storage.close();
   }
@@ -229,23 +267,23 @@ async function ingestion(s: Setup, kind: 'SQLite' | 'PostgreSQL', pgUrl?: string
   try {
     process.stderr.write(`bench: ${kind}: through the site\n`);
     // Warm-up: a few batches so connections, JIT and the witness are going.
-    await throughSite(child.ready.url, s.post, s.world.policy, viaSite.slice(0, 4));
-    run = await throughSite(child.ready.url, s.post, s.world.policy, viaSite.slice(4));
+    await throughSite(child.pid, child.ready.url, s.post, s.world.policy, viaSite.slice(0, 4));
+    run = await throughSite(child.pid, child.ready.url, s.post, s.world.policy, viaSite.slice(4));
   } finally {
     await child.stop();
     await witness.close();
   }
   rows.push({
     what: `direct insert, ${kind} storage adapter (baseline)`,
-    value: fmt(directRate),
+    value: fmt(direct.rate),
     unit: 'events/s',
-    note: `${BATCHES} batches of ${EVENTS}, one at a time`,
+    note: `${BATCHES} batches of ${EVENTS}, one at a time; CPU ${direct.cpuUsPerEvent.toFixed(1)} µs/event`,
   });
   rows.push({
     what: `signed POST → site → stored + ingest log + witnessed receipt, ${kind}`,
     value: fmt(run.eventsPerSecond),
     unit: 'events/s',
-    note: `${Math.round((run.eventsPerSecond / directRate) * 100)}% of direct; ack p50 ${fmt(run.p50)} ms, p99 ${fmt(run.p99)} ms; ${CONCURRENCY} in flight${run.failures > 0 ? `; ${run.failures} FAILED` : ''}${kind === 'SQLite' ? '; target ≥ 50,000 and ≥ 50%' : ''}`,
+    note: `${Math.round((run.eventsPerSecond / direct.rate) * 100)}% of direct; ack p50 ${fmt(run.p50)} ms, p99 ${fmt(run.p99)} ms; ${CONCURRENCY} in flight; CPU µs/event: site ${run.siteCpuUs?.toFixed(1) ?? 'n/a'}, client + witness ${run.clientCpuUs.toFixed(1)}${run.failures > 0 ? `; ${run.failures} FAILED` : ''}${kind === 'SQLite' ? '; target ≥ 50,000 and ≥ 50%' : ''}`,
   });
 }
 

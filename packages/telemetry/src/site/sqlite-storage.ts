@@ -96,6 +96,12 @@ const MIGRATIONS = [
    INSERT INTO facts_folded (id, through_batch) SELECT 1, COALESCE(MAX(id), 0) FROM batches;`,
 ];
 
+/** Page size of a new site database. */
+const PAGE_BYTES = 16 * 1024;
+
+/** Events inserted by one statement (6 parameters each, well under SQLite's 32,766). */
+const EVENT_ROWS_PER_INSERT = 50;
+
 /** The page cache of the site database, KiB (SQLite's default is 2,000). */
 const CACHE_KIB = 64 * 1024;
 
@@ -164,6 +170,9 @@ export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<S
       migrations: MIGRATIONS,
       safeIntegers: true,
       foreignKeys: true,
+      // Events are ~0.6 KiB of ciphertext each: 16 KiB pages take a batch in a quarter of
+      // the WAL frames (and write calls) 4 KiB pages need.
+      pageSize: PAGE_BYTES,
     });
     // Reputation lookups hit random keys of the facts table (32 B per hash, ~70 MB per
     // million): SQLite's default 2 MB page cache sends most of them to the file system.
@@ -221,6 +230,13 @@ class SqliteSiteStorage implements SiteStorage {
       ),
       insertEvent: db.prepare(
         'INSERT INTO events (id, sha256, rule, verdict, time_bucket, personal) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      // One statement for many rows: a native call per event was a third of the insert's CPU.
+      insertEvents: db.prepare(
+        `INSERT INTO events (id, sha256, rule, verdict, time_bucket, personal) VALUES ${Array.from(
+          { length: EVENT_ROWS_PER_INSERT },
+          () => '(?, ?, ?, ?, ?, ?)',
+        ).join(', ')}`,
       ),
       upsertFacts: db.prepare(
         `INSERT INTO facts (sha256, first_seen, malicious, suspicious, reports, list_verdict)
@@ -288,6 +304,26 @@ class SqliteSiteStorage implements SiteStorage {
     };
     this.#s = s;
 
+    const eventRow = (base: bigint, i: number, e: StoredEvent): unknown[] => [
+      base + BigInt(i),
+      hashBytes(e.sha256),
+      e.rule,
+      VERDICT_CODE[e.verdict],
+      e.timeBucket,
+      e.personal,
+    ];
+    const insertEvents = (base: bigint, events: readonly StoredEvent[]): void => {
+      let i = 0;
+      for (; i + EVENT_ROWS_PER_INSERT <= events.length; i += EVENT_ROWS_PER_INSERT) {
+        const params: unknown[] = [];
+        for (let j = i; j < i + EVENT_ROWS_PER_INSERT; j++) {
+          params.push(...eventRow(base, j, events[j] as StoredEvent));
+        }
+        s.insertEvents.run(params);
+      }
+      for (; i < events.length; i++) s.insertEvent.run(eventRow(base, i, events[i] as StoredEvent));
+    };
+
     // A batch stored here counts in reputation() from `#pending` once its transaction commits.
     const storeOne = (b: BatchToStore): StoreOutcome => {
       const existing = s.batchByDigest.get(b.digest);
@@ -307,17 +343,7 @@ class SqliteSiteStorage implements SiteStorage {
         b.events.length,
         entryId,
       ).lastInsertRowid as bigint;
-      const base = batchRow * EVENTS_PER_BATCH_KEY;
-      b.events.forEach((e, i) => {
-        s.insertEvent.run(
-          base + BigInt(i),
-          hashBytes(e.sha256),
-          e.rule,
-          VERDICT_CODE[e.verdict],
-          e.timeBucket,
-          e.personal,
-        );
-      });
+      insertEvents(batchRow * EVENTS_PER_BATCH_KEY, b.events);
       const stored = {
         created: true,
         entryId,
