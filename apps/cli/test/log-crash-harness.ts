@@ -38,6 +38,11 @@ export interface CrashRunOptions {
   readonly writers: number;
   /** Each round runs writers for a random time in [min, max] ms, then SIGKILLs the server. */
   readonly killAfterMs: readonly [number, number];
+  /**
+   * The kill also waits (up to 20 s) for this many new acknowledgements in the round, so a
+   * busy machine cannot turn the run into kills of an idle server. Default 30.
+   */
+  readonly minAckedPerRound?: number;
   /** How long to wait, after a restart, for a checkpoint covering every acknowledged entry. */
   readonly catchUpMs?: number;
 }
@@ -167,7 +172,13 @@ export async function runCrashRounds(dir: string, opts: CrashRunOptions): Promis
       observeUntil(client, ledger, stop),
     ]);
     const [min, max] = opts.killAfterMs;
+    const ackedBefore = ledger.acked.size;
     await new Promise((r) => setTimeout(r, min + Math.random() * (max - min)));
+    const enough = ackedBefore + (opts.minAckedPerRound ?? 30);
+    const giveUp = Date.now() + 20_000;
+    while (ledger.acked.size < enough && Date.now() < giveUp) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     killed = true;
     serve.child.kill('SIGKILL');
     await serve.exited;
