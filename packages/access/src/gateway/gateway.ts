@@ -105,6 +105,11 @@ export class Gateway {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Accesses waiting for a customer's lock. */
   readonly #queued = new Map<string, number>();
+  /**
+   * Each customer's last stored counter once read: this gateway is the store's only writer
+   * (its lock), so the next counter needs no query.
+   */
+  readonly #counters = new Map<string, number>();
   /** Customers with a stored record not yet known to be in the log. */
   readonly #unlogged = new Set<string>();
   /**
@@ -190,34 +195,51 @@ export class Gateway {
     );
     const { record, index } = logged;
     const digest = accessRecordDigest(record);
-    const receipt = logged.receipt ?? (await this.#witnessedReceipt(record, index)).receipt;
+    const receipt = logged.receipt ?? (await this.#receiptFor(record, index)).receipt;
 
     if (reading === undefined) startReading();
-    const read = await (reading as Promise<SiteBatches>);
+    const read = await (reading as Promise<SiteBatches>).catch((err: unknown) => {
+      this.#checkReceipt(record, index, receipt); // a bad receipt is the first thing to report
+      throw err;
+    });
     const { parsed } = read;
     const missing =
       ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !parsed.has(d)) : [];
-    if (decision.breakGlass) {
-      await this.#o.approvals.breakGlassLogged({
-        record: digest,
-        index,
-        customer: ask.customer,
-        principal: principal.pseudonym,
-        loggedAt: time,
-      });
+    // The key release checks the receipt itself before it opens anything, so its request goes
+    // out first and the gateway's own check runs while it is on its way; nothing is served
+    // (and keys that came back are wiped) unless the gateway's check passes too.
+    const releasing =
+      parsed.size === 0
+        ? undefined
+        : this.#o.keyRelease.release({
+            record,
+            receipt,
+            request: evidence?.request,
+            approvals: evidence?.approvals,
+            batches: [...parsed.values()].map((p) => p.bytes),
+          });
+    releasing?.catch(() => undefined); // awaited below; a refusal must not go unhandled meanwhile
+    try {
+      this.#checkReceipt(record, index, receipt);
+      if (decision.breakGlass) {
+        await this.#o.approvals.breakGlassLogged({
+          record: digest,
+          index,
+          customer: ask.customer,
+          principal: principal.pseudonym,
+          loggedAt: time,
+        });
+      }
+      if (releasing === undefined) {
+        throw new AccessError('BATCHES_NOT_FOUND', 'the site holds no batch in this scope', {
+          evidence: { record: digest, index: index.toString(), missing },
+        });
+      }
+    } catch (err) {
+      void releasing?.then(wipeKeys, () => undefined);
+      throw err;
     }
-    if (parsed.size === 0) {
-      throw new AccessError('BATCHES_NOT_FOUND', 'the site holds no batch in this scope', {
-        evidence: { record: digest, index: index.toString(), missing },
-      });
-    }
-    const released = await this.#o.keyRelease.release({
-      record,
-      receipt,
-      request: evidence?.request,
-      approvals: evidence?.approvals,
-      batches: [...parsed.values()].map((p) => p.bytes),
-    });
+    const released = await releasing;
     const served: ServedBatch[] = [];
     for (const [d, { batch }] of parsed) {
       const key = released.keys.get(d);
@@ -260,8 +282,9 @@ export class Gateway {
    * counter, stored then sequenced (`appending` is called once the record's
    * append is sent). With no other access of the customer
    * waiting, one call to the log sequences the record and waits for its
-   * witnessed checkpoint (the receipt comes back with it); otherwise the lock
-   * is released once the record is sequenced and the wait happens outside.
+   * witnessed checkpoint (the receipt comes back with it, not yet checked
+   * here); otherwise the lock is released once the record is sequenced and
+   * the wait happens outside.
    */
   async #logNext(
     customer: string,
@@ -274,7 +297,8 @@ export class Gateway {
           if (p.customer === customer) await this.#append(p.customer, p.counter, p.record);
         }
       }
-      const counter = (await this.#o.records.lastCounter(customer)) + 1;
+      const counter =
+        (this.#counters.get(customer) ?? (await this.#o.records.lastCounter(customer))) + 1;
       const record = build(counter);
       const marks = this.#marks;
       this.#marks = [];
@@ -282,11 +306,13 @@ export class Gateway {
         await this.#o.records.reserve(customer, counter, record, marks);
       } catch (err) {
         this.#marks.unshift(...marks);
+        this.#counters.delete(customer); // whether it was stored is unknown: ask the store next time
         throw err;
       }
+      this.#counters.set(customer, counter);
       this.#unlogged.add(customer);
       if ((this.#queued.get(customer) ?? 0) === 0) {
-        const witnessed = this.#witnessedReceipt(record, null);
+        const witnessed = this.#receiptFor(record, null);
         appending();
         const { index, receipt } = await witnessed;
         // Recovery only needs the mark to skip a re-append (which dedup makes harmless): it is
@@ -319,11 +345,10 @@ export class Gateway {
   }
 
   /**
-   * Waits (in the log) for a published checkpoint covering the record and
-   * verifies the receipt against the access log's tlog-policy here: the log
-   * publishing an unwitnessed checkpoint does not make the gateway serve.
+   * Waits (in the log) for a published checkpoint covering the record: the
+   * receipt, which `#checkReceipt` verifies before anything is served.
    */
-  async #witnessedReceipt(
+  async #receiptFor(
     record: Uint8Array,
     expected: bigint | null,
   ): Promise<{ index: bigint; receipt: string }> {
@@ -372,6 +397,14 @@ export class Gateway {
         },
       );
     }
+    return { index, receipt };
+  }
+
+  /**
+   * Verifies the receipt against the access log's tlog-policy here: the log
+   * publishing an unwitnessed checkpoint does not make the gateway serve.
+   */
+  #checkReceipt(record: Uint8Array, index: bigint, receipt: string): void {
     try {
       const v = verifyTlogProof(receipt, record, this.#o.accessLogPolicy, {
         now: BigInt(Math.floor(this.#now() / 1000)),
@@ -381,7 +414,6 @@ export class Gateway {
           evidence: { index: index.toString(), receipt: v.index.toString() },
         });
       }
-      return { index, receipt };
     } catch (cause) {
       if (cause instanceof AccessError) throw cause;
       if (cause instanceof TlogError && cause.code === 'POLICY_QUORUM_NOT_MET') {
@@ -416,6 +448,11 @@ export class Gateway {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
   }
+}
+
+/** Zeroes data keys that will not be used (the gateway refused after asking for them). */
+function wipeKeys(released: { keys: ReadonlyMap<string, Uint8Array> }): void {
+  for (const key of released.keys.values()) key.fill(0);
 }
 
 /** A site's answer, parsed: sealed batches by digest. */
