@@ -3,12 +3,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAccessRecord } from '@glasshouse/access-format';
 import { LogClient } from '@glasshouse/log';
-import { parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
+import { generateSignerKey, parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
 import { signedFetch } from '@glasshouse/httpsig';
 import { keyId } from '@glasshouse/residency';
 import { buildSiteServer } from '@glasshouse/telemetry';
-import { KeyRelease, MemoryAccessAlerts, openPrincipalRegistry } from '../src/index.js';
-import { type AccessWorld, SITE, approvalText, signer, startAccessWorld } from './access-world.js';
+import {
+  Approvals,
+  Gateway,
+  KeyRelease,
+  MemoryAccessAlerts,
+  RecordStore,
+  keyReleaseClient,
+  openPrincipalRegistry,
+  siteReader,
+} from '../src/index.js';
+import {
+  ACCESS_LOG_ORIGIN,
+  type AccessWorld,
+  SITE,
+  approvalText,
+  signer,
+  startAccessWorld,
+} from './access-world.js';
 import { verifyReceiptFromSpecs } from './spec-verifier.js';
 
 let w: AccessWorld;
@@ -483,6 +499,58 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
 });
 
 describe('log before serve: nothing is served when the witnesses or the log are down', () => {
+  it("a receipt the gateway's own check refuses: nothing served, and keys the key release sent are wiped", async () => {
+    // A gateway pinned to another access-log key than the log signs with: the key release (the
+    // world's, pinned to the real key) releases, the gateway's own receipt check refuses.
+    const residency = { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE };
+    const released: Uint8Array[] = [];
+    const kr = keyReleaseClient(w.keyReleaseUrl, w.gatewayFetch);
+    const records = await RecordStore.open({ dir: await w.tempDir('gateway-other-key') });
+    try {
+      const gateway = await Gateway.open({
+        records,
+        approvals: new Approvals({
+          store: w.stores.approvals,
+          accessPolicy: w.accessPolicy,
+          principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
+          residency,
+        }),
+        accessPolicy: w.accessPolicy,
+        residency,
+        accessLog: new LogClient(w.accessLog.url, { fetch: w.gatewayFetch }),
+        accessLogPolicy: parsePolicy(
+          w.accessLog.policy.replace(
+            /^log \S+/m,
+            `log ${generateSignerKey(ACCESS_LOG_ORIGIN).verifierKey}`,
+          ),
+        ),
+        sites: new Map([[SITE, siteReader(w.siteUrl, w.gatewayFetch)]]),
+        keyRelease: {
+          release: async (a) => {
+            const r = await kr.release(a);
+            released.push(...r.keys.values());
+            return r;
+          },
+        },
+      });
+      await expect(
+        gateway.access(w.principals.analyst.p, {
+          site: SITE,
+          customer: w.customer.id,
+          dataClass: 'telemetry-events',
+          scope: { kind: 'batches', batches: [w.batches[2] as string] },
+          justification: threat,
+        }),
+      ).rejects.toMatchObject({ code: 'ACCESS_LOG_UNAVAILABLE' });
+      // The key release answered (it checks against its own, right, policy) …
+      await expect.poll(() => released.length, { timeout: 5_000 }).toBe(1);
+      // … and the gateway zeroed what came back instead of using it.
+      await expect.poll(() => released.every((k) => k.every((b) => b === 0))).toBe(true);
+    } finally {
+      await records.close();
+    }
+  }, 30_000);
+
   it('witnesses below quorum → 503 WITNESS_QUORUM_UNAVAILABLE; log stopped → 503 ACCESS_LOG_UNAVAILABLE', async () => {
     await w.witness.close();
     const body = {
