@@ -9,7 +9,7 @@ import {
   eicarTestString,
   installBundleForTest,
 } from '../../../packages/agent/bench/fixtures.js';
-import { parseByteSize } from '../src/commands/agent-scan.js';
+import { parseByteSize, parseThreads } from '../src/commands/agent-scan.js';
 import { runCli } from './cli-harness.js';
 
 let work: string;
@@ -142,5 +142,47 @@ describe('glasshouse agent scan', () => {
     const res = await runCli(['agent', 'scan', '--dir', agentDir, path]);
     expect(res.code).toBe(0);
     expect(res.stderr).toContain(`skipped ${path}: too-large`);
+  });
+
+  it('gives the same output on one thread and on several (--threads)', async () => {
+    const base = ['agent', 'scan', '--json', '--dir', agentDir, '--max-file-size', '1K'];
+    const withoutSeconds = (stdout: string): unknown[] =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => ({ ...(JSON.parse(l) as object), seconds: 0 }));
+    const one = await runCli([...base, '--threads', '1', tree]);
+    expect(one.code).toBe(1);
+    for (const threads of ['2', '3', 'auto']) {
+      const many = await runCli([...base, '--threads', threads, tree]);
+      expect({ ...many, stdout: withoutSeconds(many.stdout) }, threads).toEqual({
+        ...one,
+        stdout: withoutSeconds(one.stdout),
+      });
+    }
+  });
+
+  it('refuses a bad --threads value with AGENT_SCAN_BAD_OPTION before loading the rules', async () => {
+    for (const bad of ['0', '65', 'many', '-2', '1.5', '']) {
+      const res = await runCli(['agent', 'scan', '--dir', agentDir, '--threads', bad, tree]);
+      expect(res.code, bad).toBe(1);
+      expect(res.stderr, bad).toMatch(
+        /^AGENT_SCAN_BAD_OPTION: --threads wants auto or a whole number from 1 to 64/m,
+      );
+      expect(res.stdout, bad).toBe('');
+    }
+    expect(parseThreads(' 4 ')).toBe(4);
+    expect(parseThreads('auto')).toBe('auto');
+  });
+
+  it('documents --threads in its help', async () => {
+    const res = await runCli(['agent', 'scan', '--help']);
+    expect(res.code).toBe(0);
+    const help = res.stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('--threads <n>');
+    expect(help).toContain(
+      'this one and n-1 workers, each with its own copy of the compiled rules',
+    );
+    expect(help).toContain('(default: "auto")');
   });
 });

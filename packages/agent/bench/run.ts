@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/run.ts              10,000 rules, 200 MB tree
  *   npx tsx bench/run.ts --quick      1,000 rules, 20 MB tree
- *   npx tsx bench/run.ts --rules N --mb M --runs R
+ *   npx tsx bench/run.ts --rules N --mb M --runs R --threads T
  *
  * Steps: generate the rules repository (packages/release/bench/generate-rules.ts)
  * and build it into a real bundle (`buildRulesBundle`, Debian cross-check
@@ -14,12 +14,18 @@
  * compile, started from the verified bundle while the slot is written,
  * and every sample and clean file, switch `rules/active`); load
  * the active rules with `loadActiveRules` (timed); generate the tree
- * (bench/tree.ts), compile the same sources with `yarac`, then alternate
- * timed scans: `scanPaths` (YARA-X, the native binding where it loads, one
- * compiled set, one thread) and `yara -C -r` (default threads, and `-p 1`
- * for a single-threaded comparison). Every run's detections are checked:
- * both engines must report exactly the planted samples. When one agent
- * scan takes longer than a minute it is timed once.
+ * (bench/tree.ts), compile the same sources with `yarac` (timed: the
+ * counterpart of loadActiveRules), then alternate timed scans, in each
+ * round: `scanPaths` on one thread; on T threads (default: one per core)
+ * with the workers' copies of the rules loaded before the clock starts
+ * (as `yara` loads its compiled rules before it scans, though `yara`'s time
+ * includes that load); on T threads with the workers started by the scan
+ * (their rule copies inside the time); `yara -C -r` (default threads) and
+ * `yara -C -r -p 1`. Every run's detections are checked: both engines
+ * must report exactly the planted samples, and the threaded scans exactly
+ * the records of the one-thread scan. When one agent scan takes longer
+ * than a minute it is timed once. CPU time (user + system, all threads)
+ * is recorded for the agent's scans.
  *
  * Progress goes to stderr, the table to stdout. The temp directory is
  * removed on every exit path.
@@ -39,7 +45,15 @@ import {
   run,
 } from '@glasshouse/release';
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
-import { loadActiveRules, scanPaths, type ScanSummary } from '../src/index.js';
+import {
+  canScanInThreads,
+  defaultScanThreads,
+  loadActiveRules,
+  ScanPool,
+  scanPaths,
+  type ScanRecord,
+  type ScanSummary,
+} from '../src/index.js';
 import { agentPaths } from '../src/config.js';
 import { activateSlot, stageAndSelfTest } from '../src/install.js';
 import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';
@@ -78,6 +92,7 @@ interface Options {
   rules: number;
   megabytes: number;
   runs: number;
+  threads: number;
 }
 
 function parseOptions(): Options {
@@ -87,6 +102,7 @@ function parseOptions(): Options {
       rules: { type: 'string' },
       mb: { type: 'string' },
       runs: { type: 'string' },
+      threads: { type: 'string' },
     },
     strict: true,
   });
@@ -102,6 +118,7 @@ function parseOptions(): Options {
     rules: count(values.rules, 'rules', 1_000_000) ?? (values.quick ? QUICK_RULES : DEFAULT_RULES),
     megabytes: count(values.mb, 'mb', 100_000) ?? (values.quick ? QUICK_MB : DEFAULT_MB),
     runs: count(values.runs, 'runs', 10) ?? DEFAULT_RUNS,
+    threads: count(values.threads, 'threads', 64) ?? Math.max(2, defaultScanThreads()),
   };
 }
 
@@ -175,7 +192,7 @@ async function main(): Promise<void> {
     `rules: ${int(options.rules)} generated rules (packages/release/bench/generate-rules.ts); tree: ${options.megabytes} MB generated (bench/tree.ts)`,
     `machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
       `${process.platform} ${release()}; node ${process.version}; load average before the run: ${load()}`,
-    `engines: yara-x ${engine.version} (${engine.binding}, ${engine.package}, in process, one thread); ` +
+    `engines: yara-x ${engine.version} (${engine.binding}, ${engine.package}, in process, 1 and ${options.threads} threads); ` +
       (debian === undefined
         ? 'Debian yara/yarac: not installed'
         : `Debian yara/yarac ${debian} (${DEFAULT_DEBIAN_YARA.yarac}, ${DEFAULT_DEBIAN_YARA.yara})`),
@@ -241,40 +258,100 @@ async function main(): Promise<void> {
 
     // 3. yarac: the same rule sources (the installed slot's files), one compiled output.
     const compiled = join(dir, 'rules.yarc');
+    let yaracMs: number | undefined;
     if (debian !== undefined) {
       const sources = active.manifest.rules.map((p) => join(active.slotDir, ...p.split('/')));
       t0 = performance.now();
       const r = await run(DEFAULT_DEBIAN_YARA.yarac, [...sources, compiled]);
       if (r.code !== 0) throw new Error(`yarac exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
-      say(`yarac: ${secs(performance.now() - t0)} s`);
+      yaracMs = performance.now() - t0;
+      say(`yarac: ${secs(yaracMs)} s`);
     }
 
     // 4. Alternating timed scans.
+    const threaded = canScanInThreads(active.engine, active.rules);
+    const poolOptions = { rules: active.rules, engine: active.engine, limits: active.limits };
     const agentTimes: number[] = [];
+    const warmTimes: number[] = [];
+    const coldTimes: number[] = [];
+    const poolReadyTimes: number[] = [];
+    const cpuOf: Record<'one' | 'warm' | 'cold', number[]> = { one: [], warm: [], cold: [] };
     const yaraTimes: number[] = [];
     const yaraOneTimes: number[] = [];
     let last: ScanSummary | undefined;
+    let reference: string | undefined;
     let agentRuns = options.runs;
+    const cpuMs = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    async function agentScan(
+      label: string,
+      i: number,
+      times: number[],
+      cpu: number[],
+      pool: ScanPool | undefined,
+    ): Promise<void> {
+      const got = new Map<string, string[]>();
+      const records: ScanRecord[] = [];
+      const c0 = cpuMs();
+      t0 = performance.now();
+      last = await scanPaths(active.rules, [tree.dir], pool === undefined ? {} : { pool }, (r) => {
+        records.push(r);
+        if (r.type === 'match') got.set(r.path, [...r.rules]);
+        else if (r.type === 'skipped') throw new Error(`skipped ${r.path}: ${r.detail}`);
+      });
+      times.push(performance.now() - t0);
+      cpu.push(cpuMs() - c0);
+      checkDetections(label, got, tree);
+      const key = JSON.stringify(records);
+      reference ??= key;
+      if (key !== reference) throw new Error(`${label}: records differ from the first scan's`);
+      say(
+        `${label} ${i}/${options.runs}: ${secs(times.at(-1)!)} s (CPU ${secs(cpu.at(-1)!)} s), ` +
+          `${rate(last.bytes, times.at(-1)!).toFixed(1)} MB/s, ${last.matches} matches`,
+      );
+    }
     for (let i = 1; i <= options.runs; i++) {
       if (i > agentRuns) {
         await yaraRuns(i);
         continue;
       }
-      const got = new Map<string, string[]>();
-      t0 = performance.now();
-      last = await scanPaths(active.rules, [tree.dir], {}, (r) => {
-        if (r.type === 'match') got.set(r.path, [...r.rules]);
-        else if (r.type === 'skipped') throw new Error(`skipped ${r.path}: ${r.detail}`);
-      });
-      agentTimes.push(performance.now() - t0);
-      checkDetections('agent scan', got, tree);
-      say(
-        `agent scan ${i}/${options.runs}: ${secs(agentTimes.at(-1)!)} s, ` +
-          `${rate(last.bytes, agentTimes.at(-1)!).toFixed(1)} MB/s, ${last.matches} matches`,
-      );
+      await agentScan('agent scan, 1 thread', i, agentTimes, cpuOf.one, undefined);
       if (i === 1 && agentTimes[0]! > REPEAT_UNDER_MS) {
         agentRuns = 1;
         say(`one agent scan took over ${REPEAT_UNDER_MS / 1000} s: timing it once`);
+      }
+      if (threaded) {
+        const warm = ScanPool.forThreads(options.threads, poolOptions);
+        try {
+          t0 = performance.now();
+          await warm?.whenSettled();
+          poolReadyTimes.push(performance.now() - t0);
+          if (warm?.loadFailure !== undefined)
+            throw new Error(`a worker failed: ${warm.loadFailure}`);
+          await agentScan(
+            `agent scan, ${options.threads} threads (rules loaded)`,
+            i,
+            warmTimes,
+            cpuOf.warm,
+            warm,
+          );
+        } finally {
+          await warm?.close();
+        }
+        const cold = ScanPool.forThreads(options.threads, poolOptions);
+        try {
+          await agentScan(
+            `agent scan, ${options.threads} threads (workers started by the scan)`,
+            i,
+            coldTimes,
+            cpuOf.cold,
+            cold,
+          );
+        } finally {
+          await cold?.close();
+        }
       }
       await yaraRuns(i);
     }
@@ -301,15 +378,34 @@ async function main(): Promise<void> {
     }
 
     // 5. The table.
-    const agentMs = median(agentTimes);
-    const agentRate = rate(tree.bytes, agentMs);
     const yaraRate = yaraTimes.length > 0 ? rate(tree.bytes, median(yaraTimes)) : undefined;
     const yaraOneRate =
       yaraOneTimes.length > 0 ? rate(tree.bytes, median(yaraOneTimes)) : undefined;
     const share = (x: number): string =>
       yaraRate === undefined ? '—' : `${(x / yaraRate).toFixed(2)}×`;
-    const met = yaraRate !== undefined && agentRate >= TARGET_SHARE * yaraRate;
     const what = `${int(tree.files)} files, ${mb(tree.bytes)} MB, ${int(options.rules)} rules`;
+    const cpuNote = (xs: readonly number[]): string =>
+      `CPU (all threads) median ${secs(median(xs))} s`;
+    const agentRow = (
+      label: string,
+      times: readonly number[],
+      cpu: readonly number[],
+      verdict: boolean,
+      notes: string,
+    ): Row => {
+      const ms = median(times);
+      const mbps = rate(tree.bytes, ms);
+      const met = yaraRate !== undefined && mbps >= TARGET_SHARE * yaraRate;
+      return {
+        what: label,
+        seconds: secs(ms),
+        mbps: mbps.toFixed(1),
+        share: share(mbps),
+        target: verdict ? `≥ ${TARGET_SHARE.toFixed(2)}× yara` : '',
+        verdict: verdict ? (yaraRate === undefined ? 'no baseline' : met ? 'met' : 'MISSED') : '',
+        notes: `${notes}, ${spread(times)}; ${cpuNote(cpu)}`,
+      };
+    };
     const rows: Row[] = [
       {
         what:
@@ -323,7 +419,7 @@ async function main(): Promise<void> {
         verdict: yaraRate === undefined ? '' : 'baseline',
         notes:
           yaraTimes.length > 0
-            ? `\`yara -C -r rules.yarc DIR\` (process start and rule load included), ${spread(yaraTimes)}`
+            ? `\`yara -C -r rules.yarc DIR\` (process start and loading the yarac-compiled rules included, compiling them not), ${spread(yaraTimes)}`
             : 'cannot be measured here',
       },
       {
@@ -335,19 +431,44 @@ async function main(): Promise<void> {
         verdict: '',
         notes: yaraOneTimes.length > 0 ? `\`yara -C -r -p 1 …\`, ${spread(yaraOneTimes)}` : '',
       },
+      agentRow(
+        `agent scan, 1 thread (yara-x ${engine.binding})`,
+        agentTimes,
+        cpuOf.one,
+        !threaded,
+        `scanPaths over ${what}, the compiled set loaded before the clock starts`,
+      ),
+    ];
+    if (threaded) {
+      rows.push(
+        agentRow(
+          `agent scan, ${options.threads} threads, rules loaded`,
+          warmTimes,
+          cpuOf.warm,
+          true,
+          `scanPaths with a ScanPool of ${options.threads - 1} workers whose copies of the set were loaded before the clock starts (median ${secs(median(poolReadyTimes))} s, not in this time)`,
+        ),
+        agentRow(
+          `agent scan, ${options.threads} threads, workers started by the scan`,
+          coldTimes,
+          cpuOf.cold,
+          false,
+          `the same with the pool made as the scan starts: copying the set into the workers is inside this time; the calling thread scans meanwhile`,
+        ),
+      );
+    }
+    rows.push(
       {
-        what: `agent scan (yara-x ${engine.binding})`,
-        seconds: secs(agentMs),
-        mbps: agentRate.toFixed(1),
-        share: share(agentRate),
-        target: `≥ ${TARGET_SHARE.toFixed(2)}× yara`,
-        verdict: yaraRate === undefined ? 'no baseline' : met ? 'met' : 'MISSED',
-        notes:
-          `scanPaths over ${what}, one compiled set, one thread, ${spread(agentTimes)}; ` +
-          `${(tree.files / (agentMs / 1000)).toFixed(1)} files/s (yara: ${yaraTimes.length > 0 ? (tree.files / (median(yaraTimes) / 1000)).toFixed(1) : 'n/a'} files/s)`,
+        what: 'yarac compile (not in the yara rows)',
+        seconds: yaracMs === undefined ? 'n/a' : secs(yaracMs),
+        mbps: '',
+        share: '',
+        target: '',
+        verdict: '',
+        notes: `\`yarac\` of the installed slot's ${active.manifest.rules.length} rule files`,
       },
       {
-        what: 'load active rules',
+        what: 'load active rules (not in the agent rows)',
         seconds: secs(loadMs),
         mbps: '',
         share: '',
@@ -376,7 +497,7 @@ async function main(): Promise<void> {
         verdict: '',
         notes: 'measured by bench/verify.ts (run first by npm run bench)',
       },
-    ];
+    );
     process.stdout.write(
       `\nall ${options.runs} runs of each engine reported exactly the ${tree.expected.size} planted samples\n\n`,
     );

@@ -10,10 +10,12 @@ import {
   MANIFEST_PATH,
   parseManifest,
   requireScanTimeout,
+  resolveScanLimits,
   selectYaraEngine,
   type CompiledRules,
   type RuleSource,
   type RulesManifest,
+  type ScanLimits,
   type YaraEngine,
 } from '@glasshouse/bundle';
 import { ScanError } from './errors.js';
@@ -39,6 +41,8 @@ export interface ActiveRules {
   /** SHA-256 of the slot's `manifest.json` bytes, lowercase hex. */
   readonly manifestSha256: string;
   readonly rules: CompiledRules;
+  /** The limits `rules` applies to every scan (a `ScanPool` gives its workers the same). */
+  readonly limits: ScanLimits;
   readonly warnings: readonly string[];
   /** The engine that compiled `rules`. */
   readonly engine: YaraEngine;
@@ -238,11 +242,12 @@ export async function loadActiveRules(
     throw new ScanError('AGENT_ENGINE_REFUSED', 'no usable YARA engine', { cause });
   }
   let compiled: CompiledRules;
+  let limits: ScanLimits;
   try {
-    compiled = engine.compile(
-      sources,
+    limits = resolveScanLimits(
       options.scanTimeoutMs === undefined ? {} : { timeoutMs: options.scanTimeoutMs },
     );
+    compiled = engine.compile(sources, limits);
   } catch (cause) {
     throw new ScanError('AGENT_RULES_INVALID', `the rules of slot ${slot} do not compile`, {
       cause,
@@ -255,6 +260,7 @@ export async function loadActiveRules(
     manifest,
     manifestSha256,
     rules: compiled,
+    limits,
     warnings: compiled.warnings,
     engine,
     notice,

@@ -65,6 +65,14 @@ export {
   type SkipReason,
 } from './scan.js';
 export {
+  canScanInThreads,
+  checkThreads,
+  defaultScanThreads,
+  MAX_SCAN_THREADS,
+  ScanPool,
+  type ScanPoolOptions,
+} from './scan-pool.js';
+export {
   checkPinnedResidency,
   deviceIdentity,
   loadEnrollment,

@@ -1,9 +1,28 @@
-import { constants, type Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { matchedRuleNames, type CompiledRules, type ScanResult } from '@glasshouse/bundle';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { CompiledRules } from '@glasshouse/bundle';
 import { ScanError } from './errors.js';
 import { errnoOf } from './files.js';
+import {
+  describeError,
+  grewTooLarge,
+  KEPT_BUFFER_BYTES,
+  OPEN_FLAGS,
+  ReadBuffer,
+  scanData,
+  scanFileSync,
+  skipped,
+  specialKind,
+  tooLarge,
+  type ReadOutcome,
+  type ScanRecord,
+  type Skipped,
+} from './scan-file.js';
+import type { PoolEvent, ScanPool } from './scan-pool.js';
+
+export type { ScanRecord, SkipReason } from './scan-file.js';
 /**
  * Scanning files with the active rules: load the installed bundle (checking
  * every rule file against the manifest's digests), then walk the given paths
@@ -25,48 +44,20 @@ import { errnoOf } from './files.js';
  * opened; regular files are opened non-blocking and checked again with
  * `fstat`, so an entry swapped for a FIFO after the walk saw it cannot hang
  * the scan.
+ *
+ * Threads. Without a pool the calling thread scans every file, with up to
+ * `readAhead` files being read on libuv's threads meanwhile. With a
+ * `ScanPool` (worker threads, each with its own compiled set) the calling
+ * thread walks, hands files to the workers through a bounded queue, and
+ * scans a file itself whenever every worker is full or still loading its
+ * rules (so a scan never waits for the workers to start); records are
+ * reported in walk order whichever thread scanned them.
  */
 
 /** The default for `ScanOptions.maxFileSize`: 64 MiB. */
 export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
 /** The default for `ScanOptions.progressIntervalMs`. */
 export const DEFAULT_PROGRESS_INTERVAL_MS = 2000;
-
-/** Why an entry was not scanned. */
-export type SkipReason =
-  /** Could not be opened, read or listed (permissions, I/O error, vanished, dangling link). */
-  | 'unreadable'
-  /** Larger than `maxFileSize`. */
-  | 'too-large'
-  /** A symlink loop, or a directory reached again below itself. */
-  | 'symlink-loop'
-  /** A directory already walked through another path. */
-  | 'duplicate'
-  /** A symlink inside a directory while `followSymlinks` is false. */
-  | 'symlink'
-  /** A FIFO, socket, character or block device. */
-  | 'special-file'
-  /** The engine failed on this file. */
-  | 'scan-failed'
-  /** The scan of this file ran past the per-file time limit (the scan goes on with the next file). */
-  | 'timeout';
-
-export type ScanRecord =
-  | {
-      readonly type: 'match';
-      readonly path: string;
-      readonly bytes: number;
-      /** Sorted public rule names. */
-      readonly rules: readonly string[];
-    }
-  | { readonly type: 'clean'; readonly path: string; readonly bytes: number }
-  | {
-      readonly type: 'skipped';
-      readonly path: string;
-      readonly reason: SkipReason;
-      /** A short human-readable explanation (errno code, file kind, size). */
-      readonly detail: string;
-    };
 
 export interface ScanSummary {
   /** Regular files scanned. */
@@ -88,85 +79,110 @@ export interface ScanOptions {
   /** Called with the running totals at most every `progressIntervalMs`. */
   readonly onProgress?: (summary: ScanSummary) => void;
   readonly progressIntervalMs?: number;
-  /** Files read ahead of the one being scanned (overlaps I/O with scanning). Default 2. */
+  /** Files read ahead of the one being scanned (overlaps I/O with scanning; one thread only). Default 2. */
   readonly readAhead?: number;
+  /**
+   * Scanning threads with their own copies of the rules (`ScanPool.start`).
+   * The caller closes it. Records come in the same order either way.
+   */
+  readonly pool?: ScanPool;
   /** Monotonic milliseconds; default `performance.now`. */
   readonly now?: () => number;
 }
 
-type Outcome =
-  | { readonly type: 'data'; readonly path: string; readonly data: Uint8Array }
-  | Extract<ScanRecord, { type: 'skipped' }>;
-
 /** Walk results queued at most (skips pile up while files are being read). */
 const MAX_QUEUED = 256;
 
-type Skipped = Extract<ScanRecord, { type: 'skipped' }>;
-
-const skipped = (path: string, reason: SkipReason, detail: string): Skipped => ({
-  type: 'skipped',
-  path,
-  reason,
-  detail,
-});
-
-function describeError(err: unknown): string {
-  return errnoOf(err) ?? (err instanceof Error ? err.message : 'unknown error');
-}
-
-function specialKind(st: Stats): string | undefined {
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return undefined;
-}
-
 const inodeKey = (st: Stats): string => `${st.dev}:${st.ino}`;
 
+/**
+ * Read buffers kept between files for the one-thread scan: a few, each at
+ * most {@link KEPT_BUFFER_BYTES}. Allocating a buffer per file costs an
+ * allocation and, over a tree, garbage collections.
+ */
+class BufferShelf {
+  /** Kept buffers, smallest first. */
+  #free: Buffer[] = [];
+  constructor(readonly capacity: number) {}
+
+  take(bytes: number): Buffer {
+    const fit = this.#free.findIndex((b) => b.length >= bytes);
+    if (fit >= 0) return this.#free.splice(fit, 1)[0] ?? Buffer.allocUnsafe(bytes);
+    // Powers of two, so that a kept buffer fits the next files of about the same size.
+    return Buffer.allocUnsafe(Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1)))));
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length > KEPT_BUFFER_BYTES) return;
+    const free = [...this.#free, buffer].sort((a, b) => a.length - b.length);
+    // Over capacity, the smallest goes.
+    this.#free = free.slice(Math.max(0, free.length - this.capacity));
+  }
+}
+
+/** `ReadOutcome` whose data lives in `buffer` (to give back to the shelf once scanned). */
+type ShelvedOutcome = ReadOutcome & { readonly buffer?: Buffer };
+
 /** Reads a regular file whole, re-checking its type and size on the open descriptor. */
-async function readRegular(path: string, maxFileSize: number): Promise<Outcome> {
+async function readRegular(
+  path: string,
+  maxFileSize: number,
+  shelf: BufferShelf,
+): Promise<ShelvedOutcome> {
   let handle: FileHandle;
   try {
-    // Non-blocking so that a FIFO swapped in after the walk looked cannot block the open.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    handle = await open(path, OPEN_FLAGS);
   } catch (err) {
     return skipped(path, 'unreadable', describeError(err));
   }
+  let buf: Buffer | undefined;
   try {
     const st = await handle.stat();
     if (!st.isFile()) return skipped(path, 'special-file', specialKind(st) ?? 'not a regular file');
-    if (st.size > maxFileSize) {
-      return skipped(path, 'too-large', `${st.size} bytes, over the ${maxFileSize}-byte limit`);
-    }
+    if (st.size > maxFileSize) return tooLarge(path, st.size, maxFileSize);
     // Read to end of file rather than trusting st.size: files grow, and some
-    // (procfs) report size 0 yet have content.
-    // One spare byte so that a file of exactly st.size bytes needs no second buffer.
-    let buf = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), maxFileSize + 1));
+    // (procfs) report size 0 yet have content. One spare byte so that a file
+    // of exactly st.size bytes needs no second read into a bigger buffer.
+    const first = Math.min(st.size + 1, maxFileSize + 1);
+    buf = shelf.take(first);
+    let limit = Math.min(buf.length, maxFileSize + 1);
     let length = 0;
     for (;;) {
-      if (length === buf.length) {
+      if (length === limit) {
         if (length > maxFileSize) break;
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxFileSize + 1));
+        const bigger = shelf.take(Math.min(limit * 2, maxFileSize + 1));
         buf.copy(bigger, 0, 0, length);
+        shelf.give(buf);
         buf = bigger;
+        limit = Math.min(buf.length, maxFileSize + 1);
       }
-      const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
+      const { bytesRead } = await handle.read(buf, length, limit - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
     if (length > maxFileSize) {
-      return skipped(path, 'too-large', `grew past the ${maxFileSize}-byte limit while read`);
+      shelf.give(buf);
+      return grewTooLarge(path, maxFileSize);
     }
-    return { type: 'data', path, data: buf.subarray(0, length) };
+    return { type: 'data', path, data: buf.subarray(0, length), buffer: buf };
   } catch (err) {
+    if (buf !== undefined) shelf.give(buf);
     return skipped(path, 'unreadable', describeError(err));
   } finally {
     await handle.close().catch(() => undefined);
   }
 }
 
-type WalkItem = { readonly type: 'file'; readonly path: string } | Outcome;
+type WalkItem = { readonly type: 'file'; readonly path: string } | Skipped;
+
+/** The kind of a special directory entry, from its type in the directory listing. */
+function specialDirentKind(entry: Dirent): string | undefined {
+  if (entry.isFIFO()) return 'FIFO';
+  if (entry.isSocket()) return 'socket';
+  if (entry.isCharacterDevice()) return 'character device';
+  if (entry.isBlockDevice()) return 'block device';
+  return undefined;
+}
 
 /** Yields every regular file under `paths` and every skipped entry, directory entries sorted by name. */
 async function* walk(paths: readonly string[], followSymlinks: boolean): AsyncGenerator<WalkItem> {
@@ -191,17 +207,28 @@ async function* walk(paths: readonly string[], followSymlinks: boolean): AsyncGe
       return;
     }
     walked.add(key);
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(path);
+      entries = await readdir(path, { withFileTypes: true });
     } catch (err) {
       yield skipped(path, 'unreadable', describeError(err));
       return;
     }
-    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const below = new Set(ancestors).add(key);
-    for (const name of names) {
-      const child = join(path, name);
+    for (const entry of entries) {
+      const child = join(path, entry.name);
+      // The listing's file type saves a stat per file: regular files are
+      // checked again on their open descriptor, special files are never opened.
+      if (entry.isFile()) {
+        yield { type: 'file', path: child };
+        continue;
+      }
+      const special = specialDirentKind(entry);
+      if (special !== undefined) {
+        yield skipped(child, 'special-file', special);
+        continue;
+      }
       let childStat: Stats;
       try {
         childStat = await lstat(child);
@@ -260,17 +287,18 @@ async function* readInOrder(
   followSymlinks: boolean,
   maxFileSize: number,
   readAhead: number,
-): AsyncGenerator<Outcome> {
-  const queue: { readonly outcome: Promise<Outcome>; readonly file: boolean }[] = [];
+  shelf: BufferShelf,
+): AsyncGenerator<ShelvedOutcome> {
+  const queue: { readonly outcome: Promise<ShelvedOutcome>; readonly file: boolean }[] = [];
   let pendingFiles = 0;
-  const take = (): Promise<Outcome> | undefined => {
+  const take = (): Promise<ShelvedOutcome> | undefined => {
     const head = queue.shift();
     if (head?.file === true) pendingFiles--;
     return head?.outcome;
   };
   for await (const item of walk(paths, followSymlinks)) {
     if (item.type === 'file') {
-      queue.push({ outcome: readRegular(item.path, maxFileSize), file: true });
+      queue.push({ outcome: readRegular(item.path, maxFileSize, shelf), file: true });
       pendingFiles++;
     } else {
       queue.push({ outcome: Promise.resolve(item), file: false });
@@ -284,11 +312,48 @@ async function* readInOrder(
   for (let next = take(); next !== undefined; next = take()) yield await next;
 }
 
+/** Running totals and progress reports of one scan. */
+class Tally {
+  readonly #totals = { files: 0, bytes: 0, matches: 0, skipped: 0 };
+  readonly #started: number;
+  #lastProgress: number;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly interval: number,
+    private readonly onProgress: ((summary: ScanSummary) => void) | undefined,
+    private readonly onResult: (record: ScanRecord) => void,
+  ) {
+    this.#started = now();
+    this.#lastProgress = this.#started;
+  }
+
+  report(record: ScanRecord): void {
+    if (record.type === 'skipped') {
+      this.#totals.skipped++;
+    } else {
+      this.#totals.files++;
+      this.#totals.bytes += record.bytes;
+      if (record.type === 'match') this.#totals.matches++;
+    }
+    this.onResult(record);
+    if (this.onProgress !== undefined && this.now() - this.#lastProgress >= this.interval) {
+      this.#lastProgress = this.now();
+      this.onProgress(this.summary());
+    }
+  }
+
+  summary(): ScanSummary {
+    return { ...this.#totals, seconds: (this.now() - this.#started) / 1000 };
+  }
+}
+
 /**
  * Scans every regular file under `paths` with `rules`, calling `onResult`
  * once per file scanned or entry skipped, in walk order (directory entries
- * sorted by name). One scanner of the compiled set serves the whole scan. Resolves with
- * the totals; entries that cannot be scanned are reported, never thrown.
+ * sorted by name). One compiled set serves the whole scan (plus one copy per
+ * worker of `options.pool`). Resolves with the totals; entries that cannot
+ * be scanned are reported, never thrown.
  */
 export async function scanPaths(
   rules: CompiledRules,
@@ -298,8 +363,6 @@ export async function scanPaths(
 ): Promise<ScanSummary> {
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const readAhead = options.readAhead ?? 2;
-  const interval = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
-  const now = options.now ?? (() => performance.now());
   if (!Number.isSafeInteger(maxFileSize) || maxFileSize < 0) {
     throw new ScanError('AGENT_SCAN_BAD_OPTION', `maxFileSize must be a non-negative integer`, {
       evidence: { maxFileSize },
@@ -310,53 +373,98 @@ export async function scanPaths(
       evidence: { readAhead },
     });
   }
-  const started = now();
-  let lastProgress = started;
-  const totals = { files: 0, bytes: 0, matches: 0, skipped: 0 };
-  const summary = (): ScanSummary => ({ ...totals, seconds: (now() - started) / 1000 });
-
-  for await (const outcome of readInOrder(
-    paths,
-    options.followSymlinks ?? true,
-    maxFileSize,
-    readAhead,
-  )) {
-    if (outcome.type === 'skipped') {
-      totals.skipped++;
-      onResult(outcome);
-    } else {
-      let result: ScanResult;
-      try {
-        result = rules.scan(outcome.data);
-      } catch (err) {
-        totals.skipped++;
-        onResult(skipped(outcome.path, 'scan-failed', describeError(err)));
-        continue;
-      }
-      if (result.status === 'timeout') {
-        totals.skipped++;
-        onResult(skipped(outcome.path, 'timeout', `scan took longer than ${result.timeoutMs} ms`));
-        continue;
-      }
-      const matched = matchedRuleNames(result);
-      totals.files++;
-      totals.bytes += outcome.data.length;
-      if (matched.length > 0) {
-        totals.matches++;
-        onResult({
-          type: 'match',
-          path: outcome.path,
-          bytes: outcome.data.length,
-          rules: matched,
-        });
-      } else {
-        onResult({ type: 'clean', path: outcome.path, bytes: outcome.data.length });
-      }
-    }
-    if (options.onProgress !== undefined && now() - lastProgress >= interval) {
-      lastProgress = now();
-      options.onProgress(summary());
-    }
+  const tally = new Tally(
+    options.now ?? (() => performance.now()),
+    options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    options.onProgress,
+    onResult,
+  );
+  const followSymlinks = options.followSymlinks ?? true;
+  if (options.pool !== undefined) {
+    await scanWithPool(rules, paths, followSymlinks, maxFileSize, options.pool, tally);
+    return tally.summary();
   }
-  return summary();
+  const shelf = new BufferShelf(readAhead + 1);
+  for await (const outcome of readInOrder(paths, followSymlinks, maxFileSize, readAhead, shelf)) {
+    if (outcome.type === 'skipped') {
+      tally.report(outcome);
+      continue;
+    }
+    const record = scanData(rules, outcome.path, outcome.data);
+    if (outcome.buffer !== undefined) shelf.give(outcome.buffer);
+    tally.report(record);
+  }
+  return tally.summary();
+}
+
+/**
+ * The walk feeds a queue of at most {@link MAX_QUEUED} entries (counted from
+ * the oldest not yet reported); files go to the pool's workers while they
+ * have room, and to this thread when none has. Records wait in `done` until
+ * every earlier one is in, then go out in walk order.
+ */
+async function scanWithPool(
+  rules: CompiledRules,
+  paths: readonly string[],
+  followSymlinks: boolean,
+  maxFileSize: number,
+  pool: ScanPool,
+  tally: Tally,
+): Promise<void> {
+  const entries = walk(paths, followSymlinks)[Symbol.asyncIterator]();
+  const waiting: { readonly seq: number; readonly path: string }[] = [];
+  const done = new Map<number, ScanRecord>();
+  let nextSeq = 0;
+  let nextReport = 0;
+  let walked = false;
+  let wake: (() => void) | undefined;
+  const buffer = new ReadBuffer();
+
+  const flush = (): void => {
+    for (let r = done.get(nextReport); r !== undefined; r = done.get(nextReport)) {
+      done.delete(nextReport++);
+      tally.report(r);
+    }
+  };
+  pool.listen((event: PoolEvent) => {
+    if (event.type === 'result') done.set(event.seq, event.record);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  });
+  try {
+    for (;;) {
+      while (!walked && nextSeq - nextReport < MAX_QUEUED) {
+        const next = await entries.next();
+        if (next.done === true) {
+          walked = true;
+          break;
+        }
+        const seq = nextSeq++;
+        if (next.value.type === 'file') waiting.push({ seq, path: next.value.path });
+        else done.set(seq, next.value);
+      }
+      for (let job = waiting[0]; job !== undefined; job = waiting[0]) {
+        if (!pool.trySend({ ...job, maxFileSize })) break;
+        waiting.shift();
+      }
+      flush();
+      if (nextReport === nextSeq && walked) return;
+      const job = waiting.shift();
+      if (job !== undefined) {
+        // Every worker is full or still loading its rules: this thread scans one too.
+        done.set(job.seq, scanFileSync(rules, job.path, maxFileSize, buffer));
+        // Let the workers' messages in before the next file.
+        await nextTurn();
+        continue;
+      }
+      if (nextSeq - nextReport < MAX_QUEUED && !walked) continue;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    pool.listen(undefined);
+    await entries.return(undefined);
+  }
 }
