@@ -45,6 +45,23 @@ describe('SQLite site storage', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('never answers a malformed hash in a batch with the facts of the hash before it', async () => {
+    // The batch lookup decodes each hash into one reused buffer.
+    const dir = await mkdtemp(join(tmpdir(), 'glasshouse-site-sqlite-'));
+    try {
+      const storage = await openSqliteSiteStorage({ dir });
+      const listed = 'ab'.repeat(32);
+      await storage.importVerdicts([{ sha256: listed, verdict: 'known-bad' }]);
+      const odd = ['zz'.repeat(32), `${listed}00`, listed.slice(0, 62), `${listed.slice(0, 62)}x!`];
+      const facts = await storage.reputation([listed, ...odd]);
+      expect(facts.map((f) => f.listVerdict)).toEqual(['known-bad', null, null, null, null]);
+      expect(facts.map((f) => f.sha256)).toEqual([listed, ...odd]);
+      await storage.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('SQLite site storage: reputation counts folded in bulk', () => {

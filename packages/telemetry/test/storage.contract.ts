@@ -165,6 +165,24 @@ export function storageContract(name: string, open: () => Promise<StorageHarness
       expect(ten).toMatchObject({ listVerdict: 'known-bad', reports: 0, firstSeen: null });
     });
 
+    it('answers many lookups in the order asked, duplicates and unknown hashes included', async () => {
+      await s.storeBatch(batchToStore({ events: [event(11, 'suspicious'), event(12, 'clean')] }));
+      await s.importVerdicts([{ sha256: hex(13), verdict: 'known-good' }]);
+      const asked = [hex(13), hex(14), hex(11), hex(13), hex(12)];
+      const many = await s.reputation(asked);
+      expect(many.map((f) => [f.sha256, f.listVerdict, f.suspicious, f.reports])).toEqual([
+        [hex(13), 'known-good', 0, 0],
+        [hex(14), null, 0, 0],
+        [hex(11), null, 1, 1],
+        [hex(13), 'known-good', 0, 0],
+        [hex(12), null, 0, 1],
+      ]);
+      // The same facts as one lookup at a time.
+      const one = await Promise.all(asked.map(async (h) => (await s.reputation([h]))[0]));
+      expect(one).toEqual(many);
+      expect(await s.reputation([])).toEqual([]);
+    });
+
     it('deletes old batches in chunks with their entry, atomically, and never twice', async () => {
       const old = [
         batchToStore({ storedAtMs: 100 }),

@@ -148,6 +148,9 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
     return reply.header('cache-control', 'no-store').send(readAnswerJson(answer));
   });
 
+  // Bound once: a labelled inc() would hash its labels on every lookup.
+  const singleLookups = metrics.lookups.labels({ kind: 'single' });
+  const batchLookups = metrics.lookups.labels({ kind: 'batch' });
   app.get(
     '/reputation/:sha256',
     { schema: { response: { 200: REPUTATION } } },
@@ -155,7 +158,7 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
       const hash = checkHash((req.params as { sha256: string }).sha256);
       const [facts] = await storage.reputation([hash]);
       if (facts === undefined) throw new TelemetryError('STORAGE_FAILED', 'no answer for the hash');
-      metrics.lookups.inc({ kind: 'single' });
+      singleLookups.inc();
       return reply.header('cache-control', 'no-store').send(reputationOf(facts));
     },
   );
@@ -163,7 +166,7 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
   app.post('/reputation', { schema: { response: { 200: LOOKUP_ANSWER } } }, async (req, reply) => {
     const hashes = parseLookupBody(bodyBytes(req));
     const facts = await storage.reputation(hashes);
-    metrics.lookups.inc({ kind: 'batch' }, hashes.length);
+    batchLookups.inc(hashes.length);
     return reply.header('cache-control', 'no-store').send({ results: facts.map(reputationOf) });
   });
 

@@ -22,8 +22,8 @@ import {
   LIST_VERDICT_CODE,
   PendingFacts,
   createdAtBounds,
-  factsFromRow,
-  type FactsRow,
+  factsFromValues,
+  type FactsValues,
   hashBytes,
   verdictOfCode,
   withPending,
@@ -205,6 +205,7 @@ class SqliteSiteStorage implements SiteStorage {
     ) => DeleteResult
   >;
   readonly #import: Database.Transaction<(v: readonly VerdictToImport[]) => void>;
+  readonly #lookup: Database.Transaction<(hashes: readonly string[]) => HashFacts[]>;
   readonly #stores: GroupCommit<BatchToStore, StoredBatch>;
   readonly #marks: GroupCommit<readonly { id: bigint; index: bigint }[], void>;
   /** Reputation counts of the batches after the facts table's `through_batch`. */
@@ -266,9 +267,14 @@ class SqliteSiteStorage implements SiteStorage {
       ),
       deleteEvents: db.prepare('DELETE FROM events WHERE id >= ? AND id < ?'),
       markDeleted: db.prepare('UPDATE batches SET deleted_entry_id = ? WHERE id = ?'),
-      facts: db.prepare<[Uint8Array], FactsRow>(
-        `SELECT first_seen, malicious, suspicious, reports, list_verdict FROM facts WHERE sha256 = ?`,
-      ),
+      // Raw rows of plain numbers: the lookup is the site's hot read path, and
+      // counts of reports stay far below 2^53.
+      facts: db
+        .prepare<[Uint8Array], FactsValues>(
+          `SELECT first_seen, malicious, suspicious, reports, list_verdict FROM facts WHERE sha256 = ?`,
+        )
+        .raw(true)
+        .safeIntegers(false),
       byDigests: db.prepare<[string, string, number], ContentRow>(
         `SELECT ${CONTENT_COLUMNS} FROM batches
          WHERE customer = ? AND deleted_entry_id IS NULL
@@ -433,6 +439,19 @@ class SqliteSiteStorage implements SiteStorage {
       },
     );
 
+    // One read transaction for a batch of lookups instead of one per statement
+    // (about a tenth of the lookup time of a 10,000-hash batch).
+    const scratch = Buffer.alloc(32);
+    this.#lookup = db.transaction((hashes: readonly string[]) =>
+      hashes.map((h) => {
+        // Bound blobs are copied by SQLite, so one scratch buffer serves every hash;
+        // anything but 64 hex digits matches no stored hash.
+        const whole = h.length === 64 && scratch.write(h, 'hex') === 32;
+        const row = whole ? s.facts.get(scratch) : undefined;
+        return withPending(factsFromValues(h, row), this.#pending.get(h));
+      }),
+    );
+
     this.#import = db.transaction((verdicts: readonly VerdictToImport[]) => {
       for (const v of verdicts) {
         s.importVerdict.run(hashBytes(v.sha256), LIST_VERDICT_CODE[v.verdict]);
@@ -545,10 +564,13 @@ class SqliteSiteStorage implements SiteStorage {
 
   /** The same lookups without a promise per call (the site's hot read path). */
   reputationSync(hashes: readonly string[]): HashFacts[] {
-    const stmt = this.#s.facts;
-    return hashes.map((h) =>
-      withPending(factsFromRow(h, stmt.get(hashBytes(h))), this.#pending.get(h)),
-    );
+    const [h] = hashes;
+    if (hashes.length === 1 && h !== undefined) {
+      // One statement is its own transaction; BEGIN and COMMIT around it would only add two.
+      const row = this.#s.facts.get(hashBytes(h));
+      return [withPending(factsFromValues(h, row), this.#pending.get(h))];
+    }
+    return this.#lookup.deferred(hashes);
   }
 
   importVerdicts(verdicts: readonly VerdictToImport[]): Promise<void> {

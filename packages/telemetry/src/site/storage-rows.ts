@@ -132,6 +132,25 @@ export function factsFromRow(sha256: string, row: FactsRow | undefined): HashFac
   };
 }
 
+/** A facts row as positional values: first_seen, malicious, suspicious, reports, list_verdict. */
+export type FactsValues = readonly [string | null, number, number, number, number | null];
+
+/** `factsFromRow` for a raw row of plain numbers (SQLite's lookup statement). */
+export function factsFromValues(sha256: string, row: FactsValues | undefined): HashFacts {
+  if (row === undefined) {
+    return { sha256, firstSeen: null, malicious: 0, suspicious: 0, reports: 0, listVerdict: null };
+  }
+  const list = row[4];
+  return {
+    sha256,
+    firstSeen: row[0],
+    malicious: row[1],
+    suspicious: row[2],
+    reports: row[3],
+    listVerdict: list === 2 ? 'known-bad' : list === 1 ? 'known-good' : null,
+  };
+}
+
 const VERDICT_OF_CODE: readonly EventVerdict[] = ['unknown', 'clean', 'suspicious', 'malicious'];
 
 /** The verdict stored as `code` (STORAGE_CORRUPT-worthy when unknown: the caller checks undefined). */
