@@ -2,7 +2,7 @@
  * Content-Digest (RFC 9530 §2): the digest of the message content, so that a
  * signature covering the `content-digest` field covers the body.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { type Hash, createHash, timingSafeEqual } from 'node:crypto';
 import { HttpSigError } from './errors.js';
 import { parseDictionary, serializeDictionary } from './structured.js';
 
@@ -47,7 +47,7 @@ export function parseContentDigest(field: string): Partial<Record<DigestAlgorith
  */
 export function verifyContentDigest(
   field: string,
-  digests: Readonly<Record<DigestAlgorithm, Uint8Array>>,
+  digests: Readonly<Partial<Record<DigestAlgorithm, Uint8Array>>>,
 ): void {
   const claimed = parseContentDigest(field);
   const known = Object.keys(claimed) as DigestAlgorithm[];
@@ -57,25 +57,40 @@ export function verifyContentDigest(
   for (const algorithm of known) {
     const want = digests[algorithm];
     const got = claimed[algorithm];
-    if (got === undefined || got.length !== want.length || !timingSafeEqual(got, want)) {
+    if (
+      got === undefined ||
+      want === undefined ||
+      got.length !== want.length ||
+      !timingSafeEqual(got, want)
+    ) {
       throw new HttpSigError('AUTH_DIGEST_MISMATCH', `the body does not match its ${algorithm}`);
     }
   }
 }
 
-/** Digests of a body fed in chunks (the server hashes as it reads). */
+/**
+ * Digests of a body fed in chunks, for the algorithms given (default both
+ * known ones). A server that has the field first hashes only what it names.
+ */
 export class BodyDigester {
-  readonly #sha256 = createHash('sha256');
-  readonly #sha512 = createHash('sha512');
+  readonly #hashes: (readonly [DigestAlgorithm, Hash])[];
   bytes = 0;
 
+  constructor(algorithms: readonly DigestAlgorithm[] = ['sha-256', 'sha-512']) {
+    this.#hashes = algorithms.map((a) => [a, createHash(ALGORITHMS[a])] as const);
+  }
+
   update(chunk: Uint8Array): void {
-    this.#sha256.update(chunk);
-    this.#sha512.update(chunk);
+    for (const [, hash] of this.#hashes) hash.update(chunk);
     this.bytes += chunk.length;
   }
 
-  digests(): Record<DigestAlgorithm, Uint8Array> {
-    return { 'sha-256': this.#sha256.digest(), 'sha-512': this.#sha512.digest() };
+  digests(): Partial<Record<DigestAlgorithm, Uint8Array>> {
+    return Object.fromEntries(this.#hashes.map(([a, hash]) => [a, hash.digest()]));
   }
+}
+
+/** The known algorithms a Content-Digest field names (RFC 9530 §2: others are ignored). */
+export function claimedAlgorithms(field: string): DigestAlgorithm[] {
+  return Object.keys(parseContentDigest(field)) as DigestAlgorithm[];
 }

@@ -16,7 +16,7 @@ import { Counter, Registry } from 'prom-client';
 import type { AllowList } from './allowlist.js';
 import type { HttpRequestMessage } from './base.js';
 import { DEFAULT_TAG, SIGNED_COMPONENTS } from './client.js';
-import { BodyDigester, verifyContentDigest } from './digest.js';
+import { BodyDigester, claimedAlgorithms, verifyContentDigest } from './digest.js';
 import { HttpSigError, type HttpSigErrorCode } from './errors.js';
 import { RateLimiter, type RateLimitOptions } from './ratelimit.js';
 import { ReplayCache } from './replay.js';
@@ -77,7 +77,6 @@ interface Pending {
   readonly keyid: string;
   readonly name: string;
   readonly route: string;
-  readonly digester: BodyDigester;
 }
 
 const pendingOf = new WeakMap<FastifyRequest, Pending>();
@@ -169,7 +168,6 @@ export function requireSignedWrites(
         keyid: verified.keyid,
         name: caller.name,
         route,
-        digester: new BodyDigester(),
       });
     } catch (err) {
       return refuse(req, reply, route, err, keyid);
@@ -189,8 +187,10 @@ export function requireSignedWrites(
       if (typeof field !== 'string') {
         throw new HttpSigError('AUTH_DIGEST_MALFORMED', 'Content-Digest is missing');
       }
-      pending.digester.update(body);
-      verifyContentDigest(field, pending.digester.digests());
+      // Only the digests the field names: a second algorithm over a large body costs as much.
+      const digester = new BodyDigester(claimedAlgorithms(field));
+      digester.update(body);
+      verifyContentDigest(field, digester.digests());
     } catch (err) {
       return refuse(req, reply, pending.route, err, pending.keyid);
     }
