@@ -341,13 +341,15 @@ async function reputation(s: Setup): Promise<void> {
   const { child, witness } = await startSite(s, 'site-reputation', undefined);
   try {
     const sample = Array.from({ length: 2_000 }, (_, i) => hashes[(i * 7919) % hashes.length]!);
-    const gets = (url: string): Promise<autocannon.Result> =>
-      autocannon({
-        url,
-        connections: 32,
-        duration: LOOKUP_S,
-        requests: sample.map((h) => ({ method: 'GET' as const, path: `/reputation/${h}` })),
-      });
+    const gets = (url: string, pid: number): Promise<Measured> =>
+      withCpu(pid, () =>
+        autocannon({
+          url,
+          connections: 32,
+          duration: LOOKUP_S,
+          requests: sample.map((h) => ({ method: 'GET' as const, path: `/reputation/${h}` })),
+        }),
+      );
     process.stderr.write('bench: reputation: bare fastify GET (baseline)\n');
     const bareChild = await startChild<{ url: string }>(
       new URL('bare-server.ts', import.meta.url),
@@ -355,14 +357,14 @@ async function reputation(s: Setup): Promise<void> {
       60_000,
       CHILD_FLAGS,
     );
-    let bare: autocannon.Result;
+    let bare: Measured;
     try {
-      bare = await gets(bareChild.ready.url);
+      bare = await gets(bareChild.ready.url, bareChild.pid);
     } finally {
       await bareChild.stop();
     }
     process.stderr.write('bench: reputation: single and batched lookups\n');
-    const single = await gets(child.ready.url);
+    const single = await gets(child.ready.url, child.pid);
     const perRequest = 10_000;
     const body = (k: number): string =>
       JSON.stringify({
@@ -371,39 +373,68 @@ async function reputation(s: Setup): Promise<void> {
           (_, j) => hashes[(k * perRequest + j * 97) % hashes.length],
         ),
       });
-    const batched = await autocannon({
-      url: child.ready.url,
-      connections: 4,
-      duration: LOOKUP_S,
-      requests: [0, 1, 2, 3].map((k) => ({
-        method: 'POST' as const,
-        path: '/reputation',
-        headers: { 'content-type': 'application/json' },
-        body: body(k),
-      })),
-    });
+    const batched = await withCpu(child.pid, () =>
+      autocannon({
+        url: child.ready.url,
+        connections: 4,
+        duration: LOOKUP_S,
+        requests: [0, 1, 2, 3].map((k) => ({
+          method: 'POST' as const,
+          path: '/reputation',
+          headers: { 'content-type': 'application/json' },
+          body: body(k),
+        })),
+      }),
+    );
     rows.push({
       what: 'bare fastify GET, constant answer, own process (baseline of the lookup rows)',
-      value: fmt(bare.requests.average),
+      value: fmt(bare.result.requests.average),
       unit: 'requests/s',
-      note: `p50 ${bare.latency.p50} ms, p99 ${bare.latency.p99} ms; 32 connections; the ceiling of HTTP on this machine now`,
+      note: `p50 ${bare.result.latency.p50} ms, p99 ${bare.result.latency.p99} ms; 32 connections; the ceiling of HTTP on this machine now; ${cpuNote(bare, 1, 'request')}`,
     });
     rows.push({
       what: 'reputation GET /reputation/<sha256>, 1,000,000 hashes (SQLite)',
-      value: fmt(single.requests.average),
+      value: fmt(single.result.requests.average),
       unit: 'lookups/s',
-      note: `${Math.round((single.requests.average / bare.requests.average) * 100)}% of bare; p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms; 32 connections; ${single.non2xx} non-2xx; target ≥ 20,000`,
+      note: `${Math.round((single.result.requests.average / bare.result.requests.average) * 100)}% of bare; p50 ${single.result.latency.p50} ms, p99 ${single.result.latency.p99} ms; 32 connections; ${single.result.non2xx} non-2xx; ${cpuNote(single, 1, 'lookup')}; target ≥ 20,000`,
     });
     rows.push({
       what: 'reputation POST /reputation, 10,000 hashes a request (SQLite)',
-      value: fmt(batched.requests.average * perRequest),
+      value: fmt(batched.result.requests.average * perRequest),
       unit: 'hashes/s',
-      note: `p50 ${batched.latency.p50} ms a request; 4 connections; ${batched.non2xx} non-2xx; target ≥ 200,000`,
+      note: `p50 ${batched.result.latency.p50} ms a request; 4 connections; ${batched.result.non2xx} non-2xx; ${cpuNote(batched, perRequest, 'hash')}; target ≥ 200,000`,
     });
   } finally {
     await child.stop();
     await witness.close();
   }
+}
+
+/** An autocannon run with the CPU time the server and this process (the client) spent in it. */
+interface Measured {
+  readonly result: autocannon.Result;
+  readonly serverCpuSeconds: number | null;
+  readonly clientCpuSeconds: number;
+}
+
+async function withCpu(pid: number, run: () => Promise<autocannon.Result>): Promise<Measured> {
+  const server0 = processCpuSeconds(pid);
+  const client0 = ownCpuSeconds();
+  const result = await run();
+  const server1 = processCpuSeconds(pid);
+  return {
+    result,
+    serverCpuSeconds: server0 === null || server1 === null ? null : server1 - server0,
+    clientCpuSeconds: ownCpuSeconds() - client0,
+  };
+}
+
+/** CPU µs per `unit` (a request holds `perRequest` of them): the server's, and the client's. */
+function cpuNote(m: Measured, perRequest: number, unit: string): string {
+  const units = Math.max(1, m.result.requests.total * perRequest);
+  const us = (seconds: number): string => ((seconds * 1e6) / units).toFixed(perRequest > 1 ? 2 : 1);
+  const server = m.serverCpuSeconds === null ? 'n/a' : us(m.serverCpuSeconds);
+  return `CPU µs/${unit}: server ${server}, client ${us(m.clientCpuSeconds)}`;
 }
 
 async function routed(): Promise<void> {

@@ -24,7 +24,14 @@ import {
 import { MAX_BATCH_BYTES } from '@glasshouse/residency';
 import { TlogError, parseTilePath } from '@glasshouse/tlog';
 import { TelemetryError, type TelemetryErrorCode } from '../errors.js';
-import { MAX_LOOKUP_BODY_BYTES, checkHash, parseLookupBody, reputationOf } from './reputation.js';
+import { LookupCoalescer } from './lookup-coalescer.js';
+import {
+  MAX_LOOKUP_BODY_BYTES,
+  MAX_LOOKUP_HASHES,
+  checkHash,
+  parseLookupBody,
+  reputationOf,
+} from './reputation.js';
 import { MAX_READ_BODY_BYTES, parseReadRequest, readAnswerJson, readBatches } from './read.js';
 import type { DataSite } from './site.js';
 
@@ -148,6 +155,7 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
     return reply.header('cache-control', 'no-store').send(readAnswerJson(answer));
   });
 
+  const singles = new LookupCoalescer((hashes) => storage.reputation(hashes), MAX_LOOKUP_HASHES);
   // Bound once: a labelled inc() would hash its labels on every lookup.
   const singleLookups = metrics.lookups.labels({ kind: 'single' });
   const batchLookups = metrics.lookups.labels({ kind: 'batch' });
@@ -156,8 +164,7 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
     { schema: { response: { 200: REPUTATION } } },
     async (req, reply) => {
       const hash = checkHash((req.params as { sha256: string }).sha256);
-      const [facts] = await storage.reputation([hash]);
-      if (facts === undefined) throw new TelemetryError('STORAGE_FAILED', 'no answer for the hash');
+      const facts = await singles.facts(hash);
       singleLookups.inc();
       return reply.header('cache-control', 'no-store').send(reputationOf(facts));
     },
