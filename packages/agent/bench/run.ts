@@ -45,6 +45,8 @@ import {
   run,
 } from '@glasshouse/release';
 import { generateRulesRepo } from '../../release/bench/generate-rules.js';
+// The scan from the compiled package (built by `npm run bench`), as the CLI runs it: from
+// the sources, every worker thread would first load tsx and compile TypeScript.
 import {
   canScanInThreads,
   defaultScanThreads,
@@ -53,7 +55,7 @@ import {
   scanPaths,
   type ScanRecord,
   type ScanSummary,
-} from '../src/index.js';
+} from '@glasshouse/agent';
 import { agentPaths } from '../src/config.js';
 import { activateSlot, stageAndSelfTest } from '../src/install.js';
 import { generateTree, type GeneratedTree, type TreeSample } from './tree.js';

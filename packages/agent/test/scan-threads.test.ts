@@ -79,12 +79,15 @@ function poolOf(workers: number, startAfterMs?: number): ScanPool {
 }
 
 describe('scanning on several threads', () => {
-  it('reports exactly the records of a one-thread scan, in the same order', async () => {
+  it('reports exactly the records of a one-thread scan, in the same order, with or without read-ahead', async () => {
     const one = await scan([tree], { maxFileSize: 200_000 });
     expect(one.summary.matches).toBeGreaterThan(5);
     expect(one.records.filter((r) => r.type === 'skipped').map((r) => r.reason)).toEqual(
       expect.arrayContaining(['special-file', 'too-large', 'symlink-loop', 'unreadable']),
     );
+    // Reading ahead on libuv's threads changes nothing either.
+    const ahead = await scan([tree], { maxFileSize: 200_000, readAhead: 2 });
+    expect(ahead.records).toEqual(one.records);
     // Workers started at once (this thread scans until they are ready), then ready before the scan.
     for (const ready of [false, true]) {
       const pool = poolOf(2);

@@ -38,11 +38,12 @@ interface ScanCommandOptions {
 }
 
 /**
- * With `--threads auto`, workers start once a scan has run this long: a
- * shorter scan never pays for copying the rules into them (about a second
- * of CPU each with 10,000 rules).
+ * With `--threads auto`, workers start once a scan has run this long: about
+ * what loading a worker's copy of 10,000 rules costs (1 s of CPU), so a scan
+ * pays for a worker only once it has run as long as the worker costs, and a
+ * short scan never pays for one.
  */
-export const AUTO_THREADS_AFTER_MS = 500;
+export const AUTO_THREADS_AFTER_MS = 1000;
 
 /** `--threads`: `auto` or a whole number from 1 to MAX_SCAN_THREADS; anything else is `AGENT_SCAN_BAD_OPTION`. */
 export function parseThreads(text: string): number | 'auto' {
