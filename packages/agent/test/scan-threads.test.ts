@@ -103,6 +103,30 @@ describe('scanning on several threads', () => {
     }
   });
 
+  it('reports the files a stopped worker held as scan-failed, and scans the rest here', async () => {
+    const one = await scan([tree]);
+    const pool = poolOf(2);
+    await pool.whenSettled();
+    const records: ScanRecord[] = [];
+    let closing: Promise<void> | undefined;
+    const summary = await scanPaths(active.rules, [tree], { pool }, (r) => {
+      records.push(r);
+      closing ??= pool.close();
+    });
+    await closing;
+    expect(records.map((r) => r.path)).toEqual(one.records.map((r) => r.path));
+    const failed = records.filter(
+      (r, i) =>
+        r.type === 'skipped' && r.reason === 'scan-failed' && one.records[i]?.type !== 'skipped',
+    );
+    for (const [i, r] of records.entries()) {
+      if (!failed.includes(r)) expect(r).toEqual(one.records[i]);
+    }
+    expect(failed.length).toBeGreaterThan(0);
+    for (const r of failed) expect(r).toMatchObject({ detail: 'the scan was stopped' });
+    expect(summary.files + summary.skipped).toBe(records.length);
+  });
+
   it('never starts workers that a scan ending sooner does not need', async () => {
     const pool = poolOf(2, 60_000);
     const { records } = await scan([join(tree, 'bulk', 'f000.txt')], { pool });
