@@ -68,6 +68,7 @@ export {
   canScanInThreads,
   checkThreads,
   defaultScanThreads,
+  idleCoreScanThreads,
   MAX_SCAN_THREADS,
   ScanPool,
   type ScanPoolOptions,

@@ -14,6 +14,7 @@ import {
 } from '../bench/fixtures.js';
 import {
   canScanInThreads,
+  idleCoreScanThreads,
   loadActiveRules,
   MAX_SCAN_THREADS,
   ScanPool,
@@ -125,6 +126,16 @@ describe('scanning on several threads', () => {
     expect(failed.length).toBeGreaterThan(0);
     for (const r of failed) expect(r).toMatchObject({ detail: 'the scan was stopped' });
     expect(summary.files + summary.skipped).toBe(records.length);
+  });
+
+  it('counts one thread plus a worker per core the load leaves idle', () => {
+    expect(idleCoreScanThreads(2, 0.2)).toBe(2);
+    expect(idleCoreScanThreads(2, 1.0)).toBe(2);
+    expect(idleCoreScanThreads(2, 1.5)).toBe(1);
+    expect(idleCoreScanThreads(2, 9)).toBe(1);
+    expect(idleCoreScanThreads(8, 2.5)).toBe(6);
+    expect(idleCoreScanThreads(8, 0)).toBe(8);
+    expect(idleCoreScanThreads(1, 0)).toBe(1);
   });
 
   it('never starts workers that a scan ending sooner does not need', async () => {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import {
   canScanInThreads,
   DEFAULT_MAX_FILE_SIZE,
-  defaultScanThreads,
+  idleCoreScanThreads,
   MAX_SCAN_THREADS,
   ScanPool,
   loadEnrollment,
@@ -156,7 +156,7 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
     .option(
       '--threads <n>',
       'scanning threads: this one and n-1 workers, each with its own copy of the compiled rules ' +
-        `(1 to ${MAX_SCAN_THREADS}; auto: one per core, the workers started once the scan has run ` +
+        `(1 to ${MAX_SCAN_THREADS}; auto: one, plus a worker per core the load average leaves idle, started once the scan has run ` +
         `${AUTO_THREADS_AFTER_MS} ms; output is in the same order either way; the WebAssembly fallback scans on one thread)`,
       'auto',
     )
@@ -191,7 +191,7 @@ export function registerAgentScanCommand(agent: Command, io: Io): void {
       let summary: ScanSummary;
       try {
         if (threaded) {
-          pool = ScanPool.forThreads(threads === 'auto' ? defaultScanThreads() : threads, {
+          pool = ScanPool.forThreads(threads === 'auto' ? idleCoreScanThreads() : threads, {
             rules: active.rules,
             engine: active.engine,
             limits: active.limits,
