@@ -24,6 +24,8 @@ export type TelemetryErrorCode =
   | 'RECEIPT_TIMEOUT'
   | 'CONFIG_INVALID'
   | 'CLOSED'
+  // data site: the batch parser's worker thread stopped or failed (batch-parser.ts)
+  | 'PARSER_FAILED'
   // data site: the access gateway's read (site/read.ts)
   | 'READ_NOT_AUTHORIZED'
   // reputation

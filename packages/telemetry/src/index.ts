@@ -39,6 +39,13 @@ export {
 } from './site/read.js';
 export { MAX_LOOKUP_HASHES, parseLookupBody, reputationOf } from './site/reputation.js';
 export { DataSite, type OpenSiteOptions, type RetentionOptions, openSite } from './site/site.js';
+export {
+  type BatchParser,
+  type ParsedBatch,
+  WorkerBatchParser,
+  inlineBatchParser,
+  parseForStore,
+} from './site/batch-parser.js';
 export { POLICY_HEADER, type SiteServerOptions, buildSiteServer } from './site/server.js';
 // Residency view, ingest router and residency monitor.
 export {

@@ -17,6 +17,7 @@ import {
 } from '@glasshouse/log';
 import { parseSignerKey } from '@glasshouse/tlog';
 import { TelemetryError } from '../errors.js';
+import { type BatchParser, defaultBatchParser } from './batch-parser.js';
 import { type ResidencyLookup, SiteIngest } from './ingest.js';
 import { SiteMetrics } from './metrics.js';
 import type { VerdictList } from '@glasshouse/release-format';
@@ -66,6 +67,7 @@ export class DataSite {
   readonly logStorage: LogStorage;
   readonly ingest: SiteIngest;
   readonly metrics: SiteMetrics;
+  readonly #parser: BatchParser;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #running = new Set<Promise<unknown>>();
   #closed = false;
@@ -77,7 +79,9 @@ export class DataSite {
     logStorage: LogStorage;
     ingest: SiteIngest;
     metrics: SiteMetrics;
+    parser: BatchParser;
   }) {
+    this.#parser = parts.parser;
     this.siteId = parts.siteId;
     this.storage = parts.storage;
     this.log = parts.log;
@@ -133,6 +137,7 @@ export class DataSite {
     await this.log.close();
     await this.storage.close();
     await this.logStorage.close();
+    await this.#parser.close();
   }
 }
 
@@ -154,6 +159,7 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       : await openPostgresStorage(opts.postgres, { schema: `ingest_${schemaId}` });
   let storage: SiteStorage | undefined;
   let log: Log | undefined;
+  const parser = defaultBatchParser();
   try {
     storage =
       opts.postgres === undefined
@@ -188,10 +194,19 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       log,
       residency: opts.residency,
       metrics,
+      parser,
       ...(opts.now === undefined ? {} : { now: opts.now }),
       ...(opts.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: opts.receiptTimeoutMs }),
     });
-    const site = new DataSite({ siteId: opts.siteId, storage, log, logStorage, ingest, metrics });
+    const site = new DataSite({
+      siteId: opts.siteId,
+      storage,
+      log,
+      logStorage,
+      ingest,
+      metrics,
+      parser,
+    });
     // Whatever a crash left between storing and logging goes to the log first.
     await ingest.recover();
     site.every(opts.recoverIntervalMs ?? 5_000, 'recovery', () => ingest.recover(), onError);
@@ -209,6 +224,7 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
     await log?.close();
     await storage?.close();
     await logStorage.close();
+    await parser.close();
     throw err;
   }
 }
