@@ -48,15 +48,26 @@ export { residencyFactsOf, type ResidencyFacts } from './residency-facts.js';
 export { isUniqueViolation, openSql, type Sql, type SqlLocation } from './sql.js';
 export { ACCESS_STATUS, describeError } from './http.js';
 export {
+  checkPrepare,
   checkRelease,
   DEFAULT_RECORD_VALIDITY_SECONDS,
   MAX_RELEASE_BATCHES,
+  type CheckedPrepare,
   type CheckedRelease,
+  type PrepareRequest,
   type ReleaseContext,
   type ReleaseRequest,
 } from './keyrelease/check.js';
 export { ReleaseAuditStore, type AuditEntry } from './keyrelease/audit.js';
-export { KeyRelease, type KeyReleaseOptions, type ReleasedKeys } from './keyrelease/service.js';
+export {
+  KeyRelease,
+  MAX_PREPARED,
+  TICKET_TTL_SECONDS,
+  type KeyReleaseOptions,
+  type PreparedTicket,
+  type ReleasedKeys,
+  type ReleasePreparedRequest,
+} from './keyrelease/service.js';
 export {
   buildKeyReleaseServer,
   MAX_RELEASE_BODY_BYTES,
@@ -83,6 +94,9 @@ export {
   siteReader,
   type KeyReleaseAsk,
   type KeyReleaseClient,
+  type KeyReleasePrepareAsk,
+  type KeyReleaseTicket,
+  type ReleasedBatchKeys,
   type SiteReader,
 } from './gateway/remotes.js';
 export {

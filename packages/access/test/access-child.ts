@@ -92,7 +92,11 @@ async function main(): Promise<void> {
       keyRelease,
       writers: {
         allowList: new AllowList([
-          { name: 'gateway', publicKey: b(c.gatewayKey), allow: ['POST /v1/release'] },
+          {
+            name: 'gateway',
+            publicKey: b(c.gatewayKey),
+            allow: ['POST /v1/release', 'POST /v1/release/prepare'],
+          },
         ]),
       },
     });

@@ -23,6 +23,8 @@ export interface AccessProcesses {
   readonly gatewayUrl: string;
   /** The access log's c2sp.org/tlog-policy (its key and the world's witness). */
   readonly policy: string;
+  /** Each role's data directory. */
+  readonly dirs: Readonly<Record<Role, string>>;
   start(role: Role): Promise<void>;
   /** SIGKILL: the process dies mid-work. */
   kill(role: Role): Promise<void>;
@@ -97,6 +99,11 @@ export async function accessProcesses(w: AccessWorld, origin: string): Promise<A
     keyReleaseUrl,
     gatewayUrl,
     policy,
+    dirs: {
+      log: configs.log.dir,
+      keyrelease: configs.keyrelease.dir,
+      gateway: configs.gateway.dir,
+    },
     start: async (role) => {
       const file = join(configs[role].dir, 'config.json');
       await writeFile(file, JSON.stringify(configs[role]));

@@ -353,7 +353,11 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
       keyRelease,
       writers: {
         allowList: new AllowList([
-          { name: 'gateway', publicKey: gatewayKey.publicKey, allow: ['POST /v1/release'] },
+          {
+            name: 'gateway',
+            publicKey: gatewayKey.publicKey,
+            allow: ['POST /v1/release', 'POST /v1/release/prepare'],
+          },
         ]),
       },
     });

@@ -3,8 +3,15 @@
 // gateway's restart the customer's counters in the log run 1..n without a gap
 // or a repeat. Each service is its own process (access-child.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAccessRecord } from '@glasshouse/access-format';
+import {
+  ACCESS_RECORD_SCHEMA,
+  accessRecordDigest,
+  encodeAccessRecord,
+  parseAccessRecord,
+} from '@glasshouse/access-format';
 import { signedFetch } from '@glasshouse/httpsig';
+import { LogClient } from '@glasshouse/log';
+import { keyReleaseClient, ReleaseAuditStore } from '../src/index.js';
 import { decodeBundle } from '@glasshouse/tlog';
 import { accessProcesses, type Role } from './access-processes.js';
 import { type AccessWorld, SITE, signer, startAccessWorld } from './access-world.js';
@@ -107,4 +114,79 @@ describe('kill -9 during accesses', () => {
       await p.close();
     }
   }, 240_000);
+
+  it('key release killed between prepare and release: no key left unaudited; the restarted one refuses the stale ticket', async () => {
+    const p = await accessProcesses(w, 'localhost/glasshouse/access-log-crash-prepare');
+    try {
+      await p.start('log');
+      await p.start('keyrelease');
+      const kr = keyReleaseClient(p.keyReleaseUrl, w.gatewayFetch, 5_000);
+      const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customer: w.customer.id,
+          scope: { kind: 'batches', batches: [w.batches[0]] },
+        }),
+      });
+      const batches = ((await read.json()) as { batches: string[] }).batches.map(
+        (b) => new Uint8Array(Buffer.from(b, 'base64')),
+      );
+      // Witnessed records the key release has not seen, appended to its access log directly.
+      const log = new LogClient(p.logUrl);
+      const witnessed = async (
+        counter: number,
+      ): Promise<{ record: Uint8Array; receipt: string }> => {
+        const record = encodeAccessRecord({
+          schema: ACCESS_RECORD_SCHEMA,
+          site: SITE,
+          customer: w.customer.id,
+          dataClass: 'telemetry-events',
+          scope: { kind: 'batches', batches: [w.batches[0] as string] },
+          accessor: w.principals.analyst.p.accessor,
+          justification: { code: 'THREAT_INVESTIGATION', detail: `prepare crash ${counter}` },
+          approval: null,
+          time: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+          counter,
+        });
+        const added = await log.add(record, { wait: true });
+        return { record, receipt: added.receipt as string };
+      };
+
+      // Prepared, then killed before the release: the ticket dies with the process.
+      const a = await witnessed(1);
+      const ta = await kr.prepare({ record: a.record, batches });
+      await p.kill('keyrelease');
+      await p.start('keyrelease');
+      await expect(kr.releasePrepared(ta, a.receipt)).rejects.toMatchObject({
+        code: 'KEY_RELEASE_REFUSED',
+        evidence: { code: 'TICKET_UNKNOWN' },
+      });
+      // Its use was counted durably: the record cannot be prepared again.
+      await expect(kr.prepare({ record: a.record, batches })).rejects.toMatchObject({
+        evidence: { code: 'RECORD_REPLAYED' },
+      });
+
+      // Released, then killed at once: the row is there, `prepared` or `released`, never missing.
+      const b = await witnessed(2);
+      const tb = await kr.prepare({ record: b.record, batches });
+      const released = await kr.releasePrepared(tb, b.receipt);
+      expect(released.keys.size).toBe(1);
+      await p.kill('keyrelease');
+
+      const audit = await ReleaseAuditStore.open({ dir: p.dirs.keyrelease });
+      try {
+        const rows = await audit.list(); // a ticket refusal names the record, not the customer
+        const of = (r: Uint8Array): string[] =>
+          rows.filter((x) => x.record === accessRecordDigest(r)).map((x) => x.outcome);
+        expect(of(a.record)).toEqual(['prepared', 'TICKET_UNKNOWN', 'RECORD_REPLAYED']);
+        expect(of(b.record)).toHaveLength(1);
+        expect(['prepared', 'released']).toContain(of(b.record)[0]);
+      } finally {
+        await audit.close();
+      }
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 // The gateway, the key release and approvals end to end: real site, real
 // witnessed logs, real HTTP on loopback, SQLite stores.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAccessRecord } from '@glasshouse/access-format';
+import { accessRecordDigest, parseAccessRecord } from '@glasshouse/access-format';
 import { LogClient } from '@glasshouse/log';
 import { generateSignerKey, parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
 import { signedFetch } from '@glasshouse/httpsig';
@@ -11,6 +11,7 @@ import {
   Approvals,
   Gateway,
   KeyRelease,
+  TICKET_TTL_SECONDS,
   MemoryAccessAlerts,
   RecordStore,
   keyReleaseClient,
@@ -104,8 +105,10 @@ describe('gateway: an access is served only with its witnessed record', () => {
     expect(v.index).toBe(BigInt(r.body.index as number));
     expect(v.cosigners).toHaveLength(1);
     verifyReceiptFromSpecs(r.body.receipt as string, record, w.accessLog.policy);
-    const audit = await w.stores.audit.list({ customer: w.customer.id });
-    expect(audit.at(-1)).toMatchObject({ outcome: 'released', record: r.body.digest });
+    // Durable as `prepared` before the keys left; `released` once they were answered.
+    await expect
+      .poll(async () => (await w.stores.audit.list({ customer: w.customer.id })).at(-1))
+      .toMatchObject({ outcome: 'released', record: r.body.digest, logIndex: BigInt(v.index) });
   });
 
   it('serves a threat investigation by time range without approval; counters run 1, 2, … in log order', async () => {
@@ -465,6 +468,124 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
     return { record: new TextDecoder().decode(bytes), receipt: added.receipt as string };
   }
 
+  async function prepare(
+    body: Record<string, unknown>,
+  ): Promise<{ status: number; ticket?: string; record?: string; code?: unknown }> {
+    const res = await w.gatewayFetch(new URL('v1/release/prepare', w.keyReleaseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, ...((await res.json()) as Record<string, unknown>) };
+  }
+
+  it('two-phase release: tickets are single-use, bound to their record, and need a witnessed receipt', async () => {
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const g = await grant();
+    const first = g.batches[0] as string;
+    // A record the gateway already used counts as used at prepare too.
+    expect(await prepare({ record: b64(g.record), batches: [first] })).toMatchObject({
+      status: 409,
+      code: 'RECORD_REPLAYED',
+    });
+    const h = await grantUnused();
+    const p = await prepare({ record: b64(h.record), batches: [first] });
+    expect(p.status).toBe(200);
+    const digest = accessRecordDigest(new TextEncoder().encode(h.record));
+    expect(p.record).toBe(digest);
+    // Durable before any receipt: the row is `prepared` (keys may leave from here on).
+    const rows = await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 });
+    expect(rows.find((r) => r.record === digest)).toMatchObject({ outcome: 'prepared' });
+    // The same record again is refused: its one use is counted at prepare.
+    expect(await prepare({ record: b64(h.record), batches: [first] })).toMatchObject({
+      status: 409,
+      code: 'RECORD_REPLAYED',
+    });
+    // Another record's digest with this ticket: refused, and the ticket is gone.
+    expect(
+      await release({ ticket: p.ticket, record: `sha256:${'0'.repeat(64)}`, receipt: h.receipt }),
+    ).toEqual({ status: 409, code: 'TICKET_MISMATCH' });
+    expect(await release({ ticket: p.ticket, record: digest, receipt: h.receipt })).toEqual({
+      status: 409,
+      code: 'TICKET_UNKNOWN',
+    });
+    await expect
+      .poll(async () =>
+        (await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 })).find(
+          (r) => r.record === digest,
+        ),
+      )
+      .toMatchObject({ outcome: 'TICKET_MISMATCH' });
+
+    // An unwitnessed receipt for a prepared ticket: nothing opens; the row names the refusal.
+    const k = await grantUnused();
+    const kDigest = accessRecordDigest(new TextEncoder().encode(k.record));
+    const q = await prepare({ record: b64(k.record), batches: [first] });
+    const unwitnessed = k.receipt
+      .split('\n')
+      .filter((l) => !l.startsWith(`— ${w.witness.name} `))
+      .join('\n');
+    expect(await release({ ticket: q.ticket, record: kDigest, receipt: unwitnessed })).toEqual({
+      status: 403,
+      code: 'RECORD_NOT_WITNESSED',
+    });
+    // Used up even though it was refused.
+    expect(await release({ ticket: q.ticket, record: kDigest, receipt: k.receipt })).toEqual({
+      status: 409,
+      code: 'TICKET_UNKNOWN',
+    });
+    const settled = await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 });
+    expect(settled.find((r) => r.record === kDigest)).toMatchObject({
+      outcome: 'RECORD_NOT_WITNESSED',
+    });
+    // Malformed tickets are a 400.
+    expect(await release({ ticket: 'x', record: kDigest, receipt: k.receipt })).toEqual({
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
+  });
+
+  it('a prepared release whose receipt does not come in time expires: refused, and settled `expired`', async () => {
+    const h = await grantUnused();
+    const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer: w.customer.id,
+        scope: { kind: 'batches', batches: [w.batches[0]] },
+      }),
+    });
+    const { batches } = (await read.json()) as { batches: string[] };
+    let now = Date.now();
+    const kr = new KeyRelease({
+      privateKey: w.keyReleaseKeys.privateKey,
+      accessLogPolicy: parsePolicy(w.accessLog.policy),
+      accessPolicy: w.accessPolicy,
+      principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
+      residency: { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE },
+      audit: w.stores.audit,
+      alerts: new MemoryAccessAlerts(),
+      accessLogName: 'test',
+      now: () => now,
+    });
+    const bytes = new TextEncoder().encode(h.record);
+    const t = await kr.prepare({
+      record: bytes,
+      batches: batches.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+    });
+    now += (TICKET_TTL_SECONDS + 1) * 1000;
+    await expect(
+      kr.releasePrepared({ ticket: t.ticket, record: t.record, receipt: h.receipt }),
+    ).rejects.toMatchObject({ code: 'TICKET_UNKNOWN' });
+    await expect
+      .poll(async () =>
+        (await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 })).find(
+          (r) => r.record === t.record,
+        ),
+      )
+      .toMatchObject({ outcome: 'expired' });
+  });
+
   it('refuses an expired record', async () => {
     const h = await grantUnused();
     const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
@@ -526,8 +647,9 @@ describe('log before serve: nothing is served when the witnesses or the log are 
         ),
         sites: new Map([[SITE, siteReader(w.siteUrl, w.gatewayFetch)]]),
         keyRelease: {
-          release: async (a) => {
-            const r = await kr.release(a);
+          ...kr,
+          releasePrepared: async (t, receipt) => {
+            const r = await kr.releasePrepared(t, receipt);
             released.push(...r.keys.values());
             return r;
           },

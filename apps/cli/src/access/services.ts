@@ -38,7 +38,7 @@ import { KEY_RELEASE_PRIVATE } from '../residency/parties.js';
 import { residencyTrustOf, viewOf } from '../residency/services.js';
 
 /** The route the key release serves to the gateway: the only one it signs for. */
-export const KEY_RELEASE_ROUTES = ['POST /v1/release'];
+export const KEY_RELEASE_ROUTES = ['POST /v1/release/prepare', 'POST /v1/release'];
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 

@@ -4,8 +4,8 @@
  * access policy, writes the access record (next customer counter) to its
  * store and to the access log, waits for a checkpoint meeting the access
  * log's witness policy and verifies the receipt itself, reads the sealed
- * batches from the site, has the key release open their data keys against
- * the record and its receipt, decrypts, and answers the data with the
+ * batches from the site, has the key release prepare (during the witness
+ * wait) and then open their data keys against the record and its receipt, decrypts, and answers the data with the
  * receipt. If the log, the witnesses, the site or the key release fail, it
  * serves nothing (503 with a code).
  *
@@ -38,7 +38,7 @@ import { AccessError } from '../errors.js';
 import type { RegisteredPrincipal } from '../principals.js';
 import type { ResidencyFacts } from '../residency-facts.js';
 import type { LoggedMark, RecordStore } from './records.js';
-import type { KeyReleaseClient, SiteReader } from './remotes.js';
+import type { KeyReleaseClient, KeyReleaseTicket, SiteReader } from './remotes.js';
 
 export interface AccessAsk {
   readonly site: string;
@@ -182,10 +182,25 @@ export class Gateway {
     // Ciphertext only: reading (and parsing) it before the record is witnessed reveals nothing.
     // It starts once the record's append is on its way, so it runs during the witness wait
     // (started before, its handling in this process would hold up the append: measured).
+    // As soon as it is in, the key release prepares (all its checks but the receipt's, and its
+    // durable audit row) during the wait too; it opens nothing until it has the receipt.
     let reading: Promise<SiteBatches> | undefined;
-    const startReading = (): void => {
+    let preparing: Promise<KeyReleaseTicket | undefined> | undefined;
+    const startReading = (record: Uint8Array): void => {
       reading = site.read(ask.customer, ask.scope).then(parseRead);
-      reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      preparing = reading.then((read) =>
+        read.parsed.size === 0
+          ? undefined
+          : this.#o.keyRelease.prepare({
+              record,
+              request: evidence?.request,
+              approvals: evidence?.approvals,
+              batches: [...read.parsed.values()].map((p) => p.bytes),
+            }),
+      );
+      // Both awaited below; a failure must not go unhandled meanwhile.
+      reading.catch(() => undefined);
+      preparing.catch(() => undefined);
     };
 
     const logged = await this.#logNext(
@@ -197,7 +212,7 @@ export class Gateway {
     const digest = accessRecordDigest(record);
     const receipt = logged.receipt ?? (await this.#receiptFor(record, index)).receipt;
 
-    if (reading === undefined) startReading();
+    if (reading === undefined) startReading(record);
     const read = await (reading as Promise<SiteBatches>).catch((err: unknown) => {
       this.#checkReceipt(record, index, receipt); // a bad receipt is the first thing to report
       throw err;
@@ -205,19 +220,15 @@ export class Gateway {
     const { parsed } = read;
     const missing =
       ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !parsed.has(d)) : [];
-    // The key release checks the receipt itself before it opens anything, so its request goes
+    // The key release checks the receipt itself before it opens anything, so the release goes
     // out first and the gateway's own check runs while it is on its way; nothing is served
     // (and keys that came back are wiped) unless the gateway's check passes too.
     const releasing =
       parsed.size === 0
         ? undefined
-        : this.#o.keyRelease.release({
-            record,
-            receipt,
-            request: evidence?.request,
-            approvals: evidence?.approvals,
-            batches: [...parsed.values()].map((p) => p.bytes),
-          });
+        : (preparing as Promise<KeyReleaseTicket | undefined>).then((ticket) =>
+            this.#o.keyRelease.releasePrepared(ticket as KeyReleaseTicket, receipt),
+          );
     releasing?.catch(() => undefined); // awaited below; a refusal must not go unhandled meanwhile
     try {
       this.#checkReceipt(record, index, receipt);
@@ -289,7 +300,7 @@ export class Gateway {
   async #logNext(
     customer: string,
     build: (counter: number) => Uint8Array,
-    appending: () => void,
+    appending: (record: Uint8Array) => void,
   ): Promise<{ record: Uint8Array; index: bigint; receipt?: string }> {
     return this.#locked(customer, async () => {
       if (this.#unlogged.has(customer)) {
@@ -313,7 +324,7 @@ export class Gateway {
       this.#unlogged.add(customer);
       if ((this.#queued.get(customer) ?? 0) === 0) {
         const witnessed = this.#receiptFor(record, null);
-        appending();
+        appending(record);
         const { index, receipt } = await witnessed;
         // Recovery only needs the mark to skip a re-append (which dedup makes harmless): it is
         // written with the next record rather than with an fsync of its own on this access's path.
@@ -322,7 +333,7 @@ export class Gateway {
         return { record, index, receipt };
       }
       const index = await this.#append(customer, counter, record);
-      appending();
+      appending(record);
       // Every record of the customer is in the log now (in counter order).
       this.#unlogged.delete(customer);
       return { record, index };

@@ -56,8 +56,27 @@ export interface KeyReleaseAsk {
   readonly batches: readonly Uint8Array[];
 }
 
+/** A two-phase release's first half: all of `KeyReleaseAsk` but the receipt. */
+export type KeyReleasePrepareAsk = Omit<KeyReleaseAsk, 'receipt'>;
+
+export interface KeyReleaseTicket {
+  readonly ticket: string;
+  /** The prepared record's digest. */
+  readonly record: string;
+}
+
+export interface ReleasedBatchKeys {
+  readonly breakGlass: boolean;
+  readonly keys: Map<string, Uint8Array>;
+}
+
 export interface KeyReleaseClient {
-  release(ask: KeyReleaseAsk): Promise<{ breakGlass: boolean; keys: Map<string, Uint8Array> }>;
+  /** The single call: record, receipt and batches at once. */
+  release(ask: KeyReleaseAsk): Promise<ReleasedBatchKeys>;
+  /** Phase one (no receipt yet): the key release checks, audits durably and answers a ticket. */
+  prepare(ask: KeyReleasePrepareAsk): Promise<KeyReleaseTicket>;
+  /** Phase two: the ticket and the receipt; the keys. */
+  releasePrepared(ticket: KeyReleaseTicket, receipt: string): Promise<ReleasedBatchKeys>;
 }
 
 export function keyReleaseClient(
@@ -66,38 +85,50 @@ export function keyReleaseClient(
   timeoutMs = 30_000,
 ): KeyReleaseClient {
   const base = url.endsWith('/') ? url : `${url}/`;
+  const post = (path: string, body: unknown): Promise<Record<string, unknown>> =>
+    fetchJson(
+      signedFetch,
+      new URL(path, base).toString(),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      },
+      {
+        unavailable: 'KEY_RELEASE_UNAVAILABLE',
+        refused: 'KEY_RELEASE_REFUSED',
+        what: 'the key release',
+        timeoutMs,
+      },
+    );
+  const askFields = (ask: KeyReleasePrepareAsk): Record<string, unknown> => ({
+    record: b64(ask.record),
+    ...(ask.request === undefined ? {} : { request: b64(ask.request) }),
+    approvals: ask.approvals ?? [],
+    batches: ask.batches.map((b) => b64(b)),
+  });
   return {
-    release: async (ask) => {
-      const body = await fetchJson(
-        signedFetch,
-        new URL('v1/release', base).toString(),
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            record: b64(ask.record),
-            receipt: ask.receipt,
-            ...(ask.request === undefined ? {} : { request: b64(ask.request) }),
-            approvals: ask.approvals ?? [],
-            batches: ask.batches.map((b) => b64(b)),
-          }),
-        },
-        {
-          unavailable: 'KEY_RELEASE_UNAVAILABLE',
-          refused: 'KEY_RELEASE_REFUSED',
-          what: 'the key release',
-          timeoutMs,
-        },
-      );
-      if (!Array.isArray(body.keys)) throw new AccessError('RESPONSE_INVALID', 'no keys');
-      const keys = new Map<string, Uint8Array>();
-      for (const k of body.keys as unknown[]) {
-        const { batch, key } = (k ?? {}) as { batch?: unknown; key?: unknown };
-        if (typeof batch !== 'string')
-          throw new AccessError('RESPONSE_INVALID', 'a key has no batch');
-        keys.set(batch, base64Field(key, 'key'));
+    release: async (ask) =>
+      parseReleased(await post('v1/release', { ...askFields(ask), receipt: ask.receipt })),
+    prepare: async (ask) => {
+      const body = await post('v1/release/prepare', askFields(ask));
+      if (typeof body.ticket !== 'string' || typeof body.record !== 'string') {
+        throw new AccessError('RESPONSE_INVALID', 'the prepare answer has no ticket');
       }
-      return { breakGlass: body.breakGlass === true, keys };
+      return { ticket: body.ticket, record: body.record };
     },
+    releasePrepared: async (t, receipt) =>
+      parseReleased(await post('v1/release', { ticket: t.ticket, record: t.record, receipt })),
   };
+}
+
+function parseReleased(body: Record<string, unknown>): ReleasedBatchKeys {
+  if (!Array.isArray(body.keys)) throw new AccessError('RESPONSE_INVALID', 'no keys');
+  const keys = new Map<string, Uint8Array>();
+  for (const k of body.keys as unknown[]) {
+    const { batch, key } = (k ?? {}) as { batch?: unknown; key?: unknown };
+    if (typeof batch !== 'string') throw new AccessError('RESPONSE_INVALID', 'a key has no batch');
+    keys.set(batch, base64Field(key, 'key'));
+  }
+  return { breakGlass: body.breakGlass === true, keys };
 }

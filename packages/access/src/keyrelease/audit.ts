@@ -3,8 +3,17 @@
  * recorded in the supervisor's own audit store"), SQLite or PostgreSQL
  * through the package's SQL port. Every request gets a row — releases and
  * refusals — and the row of a release is also the replay guard: a record
- * digest is released at most once (unique among releases), and the row is
- * committed before any key leaves the service.
+ * digest is used at most once (unique among `prepared` and `released`
+ * rows), and the row is committed before any key leaves the service.
+ *
+ * Two-phase releases (`KeyRelease.prepare` then `releasePrepared`): the
+ * durable row is written at prepare as `prepared`, before the receipt
+ * exists and before any key leaves; once the keys are answered it becomes
+ * `released`, an update the answer does not wait for. So a `prepared` row
+ * means "keys may have left" (a crash can lose the update): readers count it
+ * as released-or-not, never as nothing. A prepared release the same process
+ * knows ended without keys (refused, or its ticket expired) is settled with
+ * that code instead.
  */
 import { AccessError } from '../errors.js';
 import { isUniqueViolation, openSql, type Sql, type SqlLocation } from '../sql.js';
@@ -12,7 +21,10 @@ import { isUniqueViolation, openSql, type Sql, type SqlLocation } from '../sql.j
 export interface AuditEntry {
   /** RFC 3339. */
   readonly time: string;
-  /** `released` or the refusal code. */
+  /**
+   * `released`; `prepared` (durable before the keys of a two-phase release
+   * leave: keys may have left); or the refusal code.
+   */
   readonly outcome: string;
   readonly record: string | null;
   readonly logIndex: bigint | null;
@@ -37,10 +49,14 @@ const MIGRATIONS = [
    );
    CREATE UNIQUE INDEX audit_released_once ON audit (record) WHERE outcome = 'released';
    CREATE INDEX audit_customer ON audit (customer, id)`,
+  // Two-phase releases: a prepared record counts as used as much as a released one.
+  `DROP INDEX audit_released_once;
+   CREATE UNIQUE INDEX audit_used_once ON audit (record) WHERE outcome IN ('prepared', 'released')`,
 ];
 // PostgreSQL: the id is generated (SQLite's INTEGER PRIMARY KEY is the rowid already).
 const PG_MIGRATIONS = [
   MIGRATIONS[0]?.replace('id integer PRIMARY KEY', 'id bigserial PRIMARY KEY') ?? '',
+  MIGRATIONS[1] ?? '',
 ];
 
 interface AuditRow extends Record<string, unknown> {
@@ -87,6 +103,52 @@ export class ReleaseAuditStore {
       }
       throw err;
     }
+  }
+
+  /**
+   * Records a prepared two-phase release (outcome `prepared`) and answers
+   * its row id; MUST be durable on resolve (it is the audit of keys that may
+   * leave later). RECORD_REPLAYED when the record was prepared or released
+   * before.
+   */
+  async recordPrepared(e: Omit<AuditEntry, 'outcome'>): Promise<number> {
+    try {
+      const rows = await this.#sql.all<{ id: number | string }>(
+        `INSERT INTO audit (time, outcome, record, log_index, customer, principal, justification, batches)
+         VALUES ($1, 'prepared', $2, $3, $4, $5, $6, $7) RETURNING id`,
+        [
+          e.time,
+          e.record,
+          e.logIndex,
+          e.customer,
+          e.principal,
+          e.justification,
+          JSON.stringify(e.batches),
+        ],
+      );
+      return Number(rows[0]?.id);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AccessError('RECORD_REPLAYED', 'this access record was already used', {
+          evidence: { record: e.record },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Settles a `prepared` row: `released` (with the log index its receipt
+   * proved) once the keys are answered, or the refusal code when none left.
+   * Only a `prepared` row changes; answers whether it did.
+   */
+  async settlePrepared(id: number, outcome: string, logIndex: bigint | null): Promise<boolean> {
+    const changed = await this.#sql.run(
+      `UPDATE audit SET outcome = $2, log_index = COALESCE($3, log_index)
+       WHERE id = $1 AND outcome = 'prepared'`,
+      [id, outcome, logIndex],
+    );
+    return changed === 1;
   }
 
   /** Records a refusal (outcome = its code); durable on resolve. */

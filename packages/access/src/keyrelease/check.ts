@@ -82,12 +82,38 @@ export function parseReleaseRecord(bytes: Uint8Array): AccessRecord {
 export function checkRelease(req: ReleaseRequest, ctx: ReleaseContext): CheckedRelease {
   const record = parseReleaseRecord(req.record);
   const digest = accessRecordDigest(req.record);
+  const index = checkReleaseReceipt(req.record, digest, req.receipt, ctx);
+  return { ...checkUnwitnessed(req, record, digest, ctx), index };
+}
 
-  // c2sp.org/tlog-proof + c2sp.org/tlog-policy: the checkpoint is the access log's, cosigned by
-  // the quorum, and RFC 6962 §2.1.1 inclusion of hashLeaf(record) at the index verifies.
-  let index: bigint;
+/** A two-phase release's first half: everything `release` carries but the receipt. */
+export type PrepareRequest = Omit<ReleaseRequest, 'receipt'>;
+
+/** What `checkPrepare` found: a `CheckedRelease` whose index only its receipt will prove. */
+export type CheckedPrepare = Omit<CheckedRelease, 'index'>;
+
+/**
+ * Every check of `checkRelease` that needs no receipt, in the same order
+ * (the receipt check comes at `releasePrepared`, before any key opens).
+ */
+export function checkPrepare(req: PrepareRequest, ctx: ReleaseContext): CheckedPrepare {
+  const record = parseReleaseRecord(req.record);
+  return checkUnwitnessed(req, record, accessRecordDigest(req.record), ctx);
+}
+
+/**
+ * c2sp.org/tlog-proof + c2sp.org/tlog-policy: the checkpoint is the access
+ * log's, cosigned by the quorum, and RFC 6962 §2.1.1 inclusion of
+ * hashLeaf(record) at the index verifies. Answers the index.
+ */
+export function checkReleaseReceipt(
+  recordBytes: Uint8Array,
+  digest: string,
+  receipt: string,
+  ctx: Pick<ReleaseContext, 'accessLogPolicy' | 'now'>,
+): bigint {
   try {
-    index = verifyTlogProof(req.receipt, req.record, ctx.accessLogPolicy, {
+    return verifyTlogProof(receipt, recordBytes, ctx.accessLogPolicy, {
       now: BigInt(Math.floor(ctx.now / 1000)),
     }).index;
   } catch (cause) {
@@ -103,8 +129,13 @@ export function checkRelease(req: ReleaseRequest, ctx: ReleaseContext): CheckedR
       evidence: { record: digest, code: (cause as { code?: unknown }).code ?? null },
     });
   }
+}
 
-  // Issue 17 §4: "neither expired nor used beyond its validity".
+/** Issue 17 §4: "neither expired nor used beyond its validity" (the use count is the audit's). */
+export function checkRecordFresh(
+  record: AccessRecord,
+  ctx: Pick<ReleaseContext, 'validitySeconds' | 'now'>,
+): void {
   const time = Date.parse(record.time);
   if (time > ctx.now + MAX_RECORD_SKEW_SECONDS * 1000) {
     throw new AccessError('RECORD_INVALID', 'the record is dated in the future', {
@@ -120,6 +151,15 @@ export function checkRelease(req: ReleaseRequest, ctx: ReleaseContext): CheckedR
       },
     });
   }
+}
+
+function checkUnwitnessed(
+  req: PrepareRequest,
+  record: AccessRecord,
+  digest: string,
+  ctx: ReleaseContext,
+): CheckedPrepare {
+  checkRecordFresh(record, ctx);
 
   const principal = ctx.principals.get(record.accessor.principal);
   if (
@@ -167,7 +207,7 @@ export function checkRelease(req: ReleaseRequest, ctx: ReleaseContext): CheckedR
     checkInScope(record, d, batch, ctx);
     return { digest: d, batch };
   });
-  return { record, digest, index, decision, batches };
+  return { record, digest, decision, batches };
 }
 
 function checkInScope(

@@ -6,8 +6,24 @@
  * the audit store before any key is answered; each refusal is audited too.
  * Canary customers alert on any request; a break-glass release alerts at
  * once.
+ *
+ * Two phases (what the gateway uses): `prepare` runs every check but the
+ * receipt's while the gateway still waits for the witnessed checkpoint,
+ * writes the durable `prepared` audit row (which also counts the record's
+ * one use) and answers a single-use ticket; `releasePrepared` takes the
+ * ticket and the receipt, verifies the receipt is of exactly the prepared
+ * record under the witness policy, opens the keys and answers them. So the
+ * audit fsync overlaps the witness wait, and no key opens without a
+ * receipt. Tickets live in this process only: a restarted key release
+ * refuses the tickets of the one before (TICKET_UNKNOWN) and their rows
+ * stay `prepared` (keys may have left, as far as the store can tell).
  */
-import { accessRecordDigest, type AccessPolicy } from '@glasshouse/access-format';
+import { randomBytes } from 'node:crypto';
+import {
+  accessRecordDigest,
+  type AccessPolicy,
+  type AccessRecord,
+} from '@glasshouse/access-format';
 import { openBatchKey } from '@glasshouse/residency';
 import type { Policy } from '@glasshouse/tlog';
 import type { AccessAlertSink } from '../alerts.js';
@@ -16,12 +32,47 @@ import type { RegisteredPrincipal } from '../principals.js';
 import type { ResidencyFacts } from '../residency-facts.js';
 import type { ReleaseAuditStore } from './audit.js';
 import {
+  checkPrepare,
+  checkRecordFresh,
   checkRelease,
+  checkReleaseReceipt,
   DEFAULT_RECORD_VALIDITY_SECONDS,
   isRefusal,
   parseReleaseRecord,
+  type CheckedPrepare,
+  type PrepareRequest,
+  type ReleaseContext,
   type ReleaseRequest,
 } from './check.js';
+
+/** How long a prepared release waits for its receipt (never past the record's validity). */
+export const TICKET_TTL_SECONDS = 60;
+/** Prepared releases open at once; more are refused (TOO_MANY_PREPARED) until some settle. */
+export const MAX_PREPARED = 10_000;
+
+export interface PreparedTicket {
+  /** Single-use, 256 random bits (base64url). */
+  readonly ticket: string;
+  /** `sha256:<hex>` of the prepared record. */
+  readonly record: string;
+  /** RFC 3339: the ticket is refused after this. */
+  readonly expires: string;
+}
+
+export interface ReleasePreparedRequest {
+  readonly ticket: string;
+  /** The digest of the record the ticket was prepared for (TICKET_MISMATCH otherwise). */
+  readonly record: string;
+  /** The record's c2sp.org/tlog-proof receipt. */
+  readonly receipt: string;
+}
+
+interface Prepared {
+  readonly rowId: number;
+  readonly recordBytes: Uint8Array;
+  readonly checked: CheckedPrepare;
+  readonly expiresAt: number;
+}
 
 export interface KeyReleaseOptions {
   /** The raw X25519 key-release private key (RFC 7748). */
@@ -52,53 +103,25 @@ export interface ReleasedKeys {
 export class KeyRelease {
   readonly #o: KeyReleaseOptions;
   readonly #now: () => number;
+  /** Open tickets, oldest first. */
+  readonly #prepared = new Map<string, Prepared>();
+  #sweptAt = 0;
 
   constructor(options: KeyReleaseOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
   }
 
+  /** The single-call release (record, receipt and batches at once), audited before keys leave. */
   async release(req: ReleaseRequest): Promise<ReleasedKeys> {
     const now = this.#now();
     const time = new Date(now).toISOString();
-    let record: ReturnType<typeof parseReleaseRecord> | undefined;
+    let record: AccessRecord | undefined;
     try {
       record = parseReleaseRecord(req.record);
-      if (this.#o.canaries?.has(record.customer) === true) {
-        // Issue 17 §7: a canary customer's data has no reason to be touched; any request alerts.
-        await this.#o.alerts.send({
-          kind: 'canary-access',
-          time,
-          log: this.#o.accessLogName,
-          message: `key-release request for canary customer ${record.customer}`,
-          evidence: {
-            record: new TextDecoder().decode(req.record),
-            receipt: req.receipt,
-            customer: record.customer,
-            principal: record.accessor.principal,
-          },
-        });
-      }
-      const checked = checkRelease(req, {
-        accessLogPolicy: this.#o.accessLogPolicy,
-        accessPolicy: this.#o.accessPolicy,
-        principals: this.#o.principals,
-        customerKey: (c) => this.#o.residency.customerKey(c),
-        siteOfRegion: (r) => this.#o.residency.siteOfRegion(r),
-        validitySeconds: this.#o.validitySeconds ?? DEFAULT_RECORD_VALIDITY_SECONDS,
-        now,
-      });
-      const keys: { batch: string; key: Uint8Array }[] = [];
-      for (const { digest, batch } of checked.batches) {
-        try {
-          keys.push({ batch: digest, key: await openBatchKey(batch, this.#o.privateKey) });
-        } catch (cause) {
-          throw new AccessError('SEALED_KEY_OPEN_FAILED', 'a batch key does not open here', {
-            cause,
-            evidence: { batch: digest, code: (cause as { code?: unknown }).code ?? null },
-          });
-        }
-      }
+      await this.#alertIfCanary(record, req.record, req.receipt, time);
+      const checked = checkRelease(req, this.#context(now));
+      const keys = await this.#openKeys(checked);
       // The replay guard and the audit in one durable row, before any key leaves.
       await this.#o.audit.recordRelease({
         time,
@@ -110,22 +133,7 @@ export class KeyRelease {
         justification: record.justification.code,
         batches: checked.batches.map((b) => b.digest),
       });
-      if (checked.decision.breakGlass) {
-        // Issue 17 §5: break-glass alerts the supervisor at once; a review is due (access monitor).
-        await this.#o.alerts.send({
-          kind: 'break-glass',
-          time,
-          log: this.#o.accessLogName,
-          message: `break-glass access to ${record.customer} by ${record.accessor.principal}`,
-          code: 'BREAK_GLASS',
-          evidence: {
-            record: new TextDecoder().decode(req.record),
-            receipt: req.receipt,
-            index: checked.index.toString(),
-            batches: checked.batches.map((b) => b.digest),
-          },
-        });
-      }
+      await this.#alertIfBreakGlass(checked, req.record, req.receipt, checked.index, time);
       return {
         record: checked.digest,
         index: checked.index,
@@ -133,21 +141,215 @@ export class KeyRelease {
         keys,
       };
     } catch (err) {
+      await this.#auditRefusal(err, time, req.record, record);
+      throw err;
+    }
+  }
+
+  /**
+   * Phase one: every check but the receipt's, then the durable `prepared`
+   * audit row (RECORD_REPLAYED if the record was used). Opens nothing.
+   */
+  async prepare(req: PrepareRequest): Promise<PreparedTicket> {
+    const now = this.#now();
+    const time = new Date(now).toISOString();
+    this.#sweep(now);
+    let record: AccessRecord | undefined;
+    try {
+      record = parseReleaseRecord(req.record);
+      await this.#alertIfCanary(record, req.record, null, time);
+      const ctx = this.#context(now);
+      const checked = checkPrepare(req, ctx);
+      if (this.#prepared.size >= MAX_PREPARED) {
+        throw new AccessError('TOO_MANY_PREPARED', 'too many prepared releases wait for receipts');
+      }
+      const rowId = await this.#o.audit.recordPrepared({
+        time,
+        record: checked.digest,
+        logIndex: null,
+        customer: record.customer,
+        principal: record.accessor.principal,
+        justification: record.justification.code,
+        batches: checked.batches.map((b) => b.digest),
+      });
+      const expiresAt = Math.min(
+        now + TICKET_TTL_SECONDS * 1000,
+        Date.parse(record.time) + ctx.validitySeconds * 1000,
+      );
+      const ticket = randomBytes(32).toString('base64url');
+      this.#prepared.set(ticket, { rowId, recordBytes: req.record, checked, expiresAt });
+      return { ticket, record: checked.digest, expires: new Date(expiresAt).toISOString() };
+    } catch (err) {
+      await this.#auditRefusal(err, time, req.record, record);
+      throw err;
+    }
+  }
+
+  /**
+   * Phase two: the ticket (used up by this call, whatever its outcome) and
+   * the receipt, verified against the witness policy for exactly the
+   * prepared bytes before any key opens. The row becomes `released` after
+   * the keys are answered, without holding them up (it is durable as
+   * `prepared` already).
+   */
+  async releasePrepared(req: ReleasePreparedRequest): Promise<ReleasedKeys> {
+    const now = this.#now();
+    const time = new Date(now).toISOString();
+    this.#sweep(now);
+    const p = this.#takeTicket(req, now);
+    if (p instanceof AccessError) {
+      await this.#auditRefusal(p, time, null, undefined, req.record);
+      throw p;
+    }
+    const { checked } = p;
+    try {
+      const ctx = this.#context(now);
+      const index = checkReleaseReceipt(p.recordBytes, checked.digest, req.receipt, ctx);
+      checkRecordFresh(checked.record, ctx);
+      const keys = await this.#openKeys(checked);
+      await this.#alertIfBreakGlass(checked, p.recordBytes, req.receipt, index, time);
+      setImmediate(() => {
+        // The answer does not wait for this update: the `prepared` row is the durable audit.
+        this.#o.audit.settlePrepared(p.rowId, 'released', index).catch(() => undefined);
+      });
+      return { record: checked.digest, index, breakGlass: checked.decision.breakGlass, keys };
+    } catch (err) {
       if (isRefusal(err)) {
-        await this.#o.audit
-          .recordRefusal({
-            time,
-            outcome: err.code,
-            record: record === undefined ? null : accessRecordDigest(req.record),
-            logIndex: null,
-            customer: record?.customer ?? null,
-            principal: record?.accessor.principal ?? null,
-            justification: record?.justification.code ?? null,
-            batches: [],
-          })
-          .catch(() => undefined); // the refusal stands even if its audit row cannot be written
+        // No key left: the row says why rather than "may have left".
+        await this.#o.audit.settlePrepared(p.rowId, err.code, null).catch(() => undefined);
       }
       throw err;
     }
+  }
+
+  /** The open ticket (removed: single use), or the coded refusal. */
+  #takeTicket(req: ReleasePreparedRequest, now: number): Prepared | AccessError {
+    const p = this.#prepared.get(req.ticket);
+    if (p === undefined || p.expiresAt < now) {
+      return new AccessError('TICKET_UNKNOWN', 'no open prepared release has this ticket', {
+        evidence: { record: req.record },
+      });
+    }
+    this.#prepared.delete(req.ticket);
+    if (p.checked.digest !== req.record) {
+      void this.#o.audit.settlePrepared(p.rowId, 'TICKET_MISMATCH', null).catch(() => undefined);
+      return new AccessError('TICKET_MISMATCH', 'the ticket was prepared for another record', {
+        evidence: { record: req.record, prepared: p.checked.digest },
+      });
+    }
+    return p;
+  }
+
+  /**
+   * Drops tickets past their time (at most once a second) and settles their
+   * rows `expired`: this process holds every ticket it gave, so none of
+   * them released a key.
+   */
+  #sweep(now: number): void {
+    if (now - this.#sweptAt < 1000) return;
+    this.#sweptAt = now;
+    for (const [ticket, p] of this.#prepared) {
+      if (p.expiresAt >= now) continue;
+      this.#prepared.delete(ticket);
+      this.#o.audit.settlePrepared(p.rowId, 'expired', null).catch(() => undefined);
+    }
+  }
+
+  #context(now: number): ReleaseContext {
+    return {
+      accessLogPolicy: this.#o.accessLogPolicy,
+      accessPolicy: this.#o.accessPolicy,
+      principals: this.#o.principals,
+      customerKey: (c) => this.#o.residency.customerKey(c),
+      siteOfRegion: (r) => this.#o.residency.siteOfRegion(r),
+      validitySeconds: this.#o.validitySeconds ?? DEFAULT_RECORD_VALIDITY_SECONDS,
+      now,
+    };
+  }
+
+  async #openKeys(checked: CheckedPrepare): Promise<{ batch: string; key: Uint8Array }[]> {
+    const keys: { batch: string; key: Uint8Array }[] = [];
+    for (const { digest, batch } of checked.batches) {
+      try {
+        keys.push({ batch: digest, key: await openBatchKey(batch, this.#o.privateKey) });
+      } catch (cause) {
+        for (const k of keys) k.key.fill(0);
+        throw new AccessError('SEALED_KEY_OPEN_FAILED', 'a batch key does not open here', {
+          cause,
+          evidence: { batch: digest, code: (cause as { code?: unknown }).code ?? null },
+        });
+      }
+    }
+    return keys;
+  }
+
+  /** Issue 17 §7: a canary customer's data has no reason to be touched; any request alerts. */
+  async #alertIfCanary(
+    record: AccessRecord,
+    bytes: Uint8Array,
+    receipt: string | null,
+    time: string,
+  ): Promise<void> {
+    if (this.#o.canaries?.has(record.customer) !== true) return;
+    await this.#o.alerts.send({
+      kind: 'canary-access',
+      time,
+      log: this.#o.accessLogName,
+      message: `key-release request for canary customer ${record.customer}`,
+      evidence: {
+        record: new TextDecoder().decode(bytes),
+        receipt,
+        customer: record.customer,
+        principal: record.accessor.principal,
+      },
+    });
+  }
+
+  /** Issue 17 §5: break-glass alerts the supervisor at once; a review is due (access monitor). */
+  async #alertIfBreakGlass(
+    checked: CheckedPrepare,
+    bytes: Uint8Array,
+    receipt: string,
+    index: bigint,
+    time: string,
+  ): Promise<void> {
+    if (!checked.decision.breakGlass) return;
+    await this.#o.alerts.send({
+      kind: 'break-glass',
+      time,
+      log: this.#o.accessLogName,
+      message: `break-glass access to ${checked.record.customer} by ${checked.record.accessor.principal}`,
+      code: 'BREAK_GLASS',
+      evidence: {
+        record: new TextDecoder().decode(bytes),
+        receipt,
+        index: index.toString(),
+        batches: checked.batches.map((b) => b.digest),
+      },
+    });
+  }
+
+  /** A refusal gets its audit row; the refusal stands even if the row cannot be written. */
+  async #auditRefusal(
+    err: unknown,
+    time: string,
+    bytes: Uint8Array | null,
+    record: AccessRecord | undefined,
+    digest?: string,
+  ): Promise<void> {
+    if (!isRefusal(err)) return;
+    await this.#o.audit
+      .recordRefusal({
+        time,
+        outcome: err.code,
+        record:
+          record !== undefined && bytes !== null ? accessRecordDigest(bytes) : (digest ?? null),
+        logIndex: null,
+        customer: record?.customer ?? null,
+        principal: record?.accessor.principal ?? null,
+        justification: record?.justification.code ?? null,
+        batches: [],
+      })
+      .catch(() => undefined);
   }
 }
