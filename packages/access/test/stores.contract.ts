@@ -84,6 +84,36 @@ export function storesContract(name: string, where: Where): void {
       expect((await s.list()).length).toBe(3);
     });
 
+    it('audit: a prepared record is used; settling changes only a prepared row', async () => {
+      const s = await ReleaseAuditStore.open(await where());
+      closers.push(() => s.close());
+      const entry = {
+        time: '2026-12-04T10:00:00Z',
+        record: D(2),
+        logIndex: null,
+        customer: C1,
+        principal: `p-${'a'.repeat(32)}`,
+        justification: 'THREAT_INVESTIGATION',
+        batches: [D(9)],
+      };
+      const id = await s.recordPrepared(entry);
+      expect(Number.isSafeInteger(id)).toBe(true);
+      // Used once prepared: neither a second prepare nor a one-call release of it.
+      await expect(s.recordPrepared(entry)).rejects.toMatchObject({ code: 'RECORD_REPLAYED' });
+      await expect(s.recordRelease({ ...entry, outcome: 'released' })).rejects.toMatchObject({
+        code: 'RECORD_REPLAYED',
+      });
+      expect((await s.list()).map((e) => e.outcome)).toEqual(['prepared']);
+      expect(await s.settlePrepared(id, 'released', 7n)).toBe(true);
+      expect(await s.settlePrepared(id, 'expired', null)).toBe(false); // released stays released
+      expect(await s.list()).toEqual([{ ...entry, outcome: 'released', logIndex: 7n }]);
+      await expect(s.recordPrepared(entry)).rejects.toMatchObject({ code: 'RECORD_REPLAYED' });
+      // A prepared row settled as refused no longer holds the record's use.
+      const other = await s.recordPrepared({ ...entry, record: D(3) });
+      expect(await s.settlePrepared(other, 'RECORD_NOT_WITNESSED', null)).toBe(true);
+      await s.recordPrepared({ ...entry, record: D(3), time: '2026-12-04T10:00:01Z' });
+    });
+
     it('approvals: requests by digest and customer, decisions, break-glass with its first review', async () => {
       const s = await ApprovalStore.open(await where());
       closers.push(() => s.close());

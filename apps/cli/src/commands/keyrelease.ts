@@ -25,10 +25,12 @@ export function registerKeyReleaseCommands(program: Command, io: Io): void {
     kr
       .command('serve')
       .description(
-        'Serve the key release: POST /v1/release (the gateway only, RFC 9421 signed by a --gateway-key) opens the ' +
-          "data keys of the given sealed batches when the access record's tlog-proof meets the access log's witness " +
-          'policy, the record is fresh and not used before, its accessor is registered, its approvals verify and ' +
-          'every batch is in its scope; each release is committed to the audit store (DIR or --postgres) first. A ' +
+        'Serve the key release: POST /v1/release/prepare and POST /v1/release (the gateway only, RFC 9421 signed by ' +
+          'a --gateway-key) open the data keys of the given sealed batches when the access record is fresh and not ' +
+          'used before, its accessor is registered, its approvals verify, every batch is in its scope and its ' +
+          "tlog-proof meets the access log's witness policy. Prepare runs every check but the receipt's and commits " +
+          "the release's audit row (DIR or --postgres) before answering a single-use ticket; release takes the " +
+          'ticket and the receipt and answers the keys (a restart refuses earlier tickets). A ' +
           'break-glass release or any request for a canary customer alerts (stderr and --alerts). The key in DIR must ' +
           'be the one the residency trust names (created by "glasshouse supervisor key-release init"). GET /healthz. Stops on SIGTERM or SIGINT.\n\n' +
           'Example: glasshouse keyrelease serve --dir data/supervisor/key-release --access-log-policy data/access-log-policy.txt \\\n' +

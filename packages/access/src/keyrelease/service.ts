@@ -202,11 +202,12 @@ export class KeyRelease {
       throw p;
     }
     const { checked } = p;
+    let keys: { batch: string; key: Uint8Array }[] = [];
     try {
       const ctx = this.#context(now);
       const index = checkReleaseReceipt(p.recordBytes, checked.digest, req.receipt, ctx);
       checkRecordFresh(checked.record, ctx);
-      const keys = await this.#openKeys(checked);
+      keys = await this.#openKeys(checked);
       await this.#alertIfBreakGlass(checked, p.recordBytes, req.receipt, index, time);
       setImmediate(() => {
         // The answer does not wait for this update: the `prepared` row is the durable audit.
@@ -214,6 +215,7 @@ export class KeyRelease {
       });
       return { record: checked.digest, index, breakGlass: checked.decision.breakGlass, keys };
     } catch (err) {
+      for (const k of keys) k.key.fill(0); // opened but not answered
       if (isRefusal(err)) {
         // No key left: the row says why rather than "may have left".
         await this.#o.audit.settlePrepared(p.rowId, err.code, null).catch(() => undefined);
