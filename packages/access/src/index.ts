@@ -58,7 +58,7 @@ export {
   type ReleaseContext,
   type ReleaseRequest,
 } from './keyrelease/check.js';
-export { ReleaseAuditStore, type AuditEntry } from './keyrelease/audit.js';
+export { RELEASED_FLUSH_MS, ReleaseAuditStore, type AuditEntry } from './keyrelease/audit.js';
 export {
   KeyRelease,
   MAX_PREPARED,

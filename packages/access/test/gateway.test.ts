@@ -107,7 +107,9 @@ describe('gateway: an access is served only with its witnessed record', () => {
     verifyReceiptFromSpecs(r.body.receipt as string, record, w.accessLog.policy);
     // Durable as `prepared` before the keys left; `released` once they were answered.
     await expect
-      .poll(async () => (await w.stores.audit.list({ customer: w.customer.id })).at(-1))
+      .poll(async () => (await w.stores.audit.list({ customer: w.customer.id })).at(-1), {
+        timeout: 5_000,
+      })
       .toMatchObject({ outcome: 'released', record: r.body.digest, logIndex: v.index });
   });
 

@@ -108,6 +108,12 @@ export function storesContract(name: string, where: Where): void {
       expect(await s.settlePrepared(id, 'expired', null)).toBe(false); // released stays released
       expect(await s.list()).toEqual([{ ...entry, outcome: 'released', logIndex: 7n }]);
       await expect(s.recordPrepared(entry)).rejects.toMatchObject({ code: 'RECORD_REPLAYED' });
+      // `released` settles committed in a group: prepared until flushed, released after.
+      const later = await s.recordPrepared({ ...entry, record: D(4) });
+      s.settleReleasedLater(later, 9n);
+      expect((await s.list()).at(-1)?.outcome).toBe('prepared');
+      await s.flushReleased();
+      expect((await s.list()).at(-1)).toMatchObject({ outcome: 'released', logIndex: 9n });
       // A prepared row settled as refused no longer holds the record's use.
       const other = await s.recordPrepared({ ...entry, record: D(3) });
       expect(await s.settlePrepared(other, 'RECORD_NOT_WITNESSED', null)).toBe(true);

@@ -9,7 +9,8 @@
  * Two-phase releases (`KeyRelease.prepare` then `releasePrepared`): the
  * durable row is written at prepare as `prepared`, before the receipt
  * exists and before any key leaves; once the keys are answered it becomes
- * `released`, an update the answer does not wait for. So a `prepared` row
+ * `released`, an update the answer does not wait for (committed in groups,
+ * `settleReleasedLater`). So a `prepared` row
  * means "keys may have left" (a crash can lose the update): readers count it
  * as released-or-not, never as nothing. A prepared release the same process
  * knows ended without keys (refused, or its ticket expired) is settled with
@@ -70,8 +71,16 @@ interface AuditRow extends Record<string, unknown> {
   batches: string;
 }
 
+/** How long `released` settles wait to be committed together (one fsync for all of them). */
+export const RELEASED_FLUSH_MS = 1000;
+const RELEASED_FLUSH_ROWS = 500;
+
 export class ReleaseAuditStore {
   readonly #sql: Sql;
+  /** `released` settles not yet committed: row id → log index. */
+  #released = new Map<number, bigint>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
 
   private constructor(sql: Sql) {
     this.#sql = sql;
@@ -151,6 +160,46 @@ export class ReleaseAuditStore {
     return changed === 1;
   }
 
+  /**
+   * Settles a `prepared` row as `released` later: such settles are
+   * committed together, within `RELEASED_FLUSH_MS` (or at 500 pending, or at
+   * `close`), so the keys' answer never waits for an fsync of its own. A
+   * crash before the commit leaves the row `prepared`, which already means
+   * "keys may have left".
+   */
+  settleReleasedLater(id: number, logIndex: bigint): void {
+    this.#released.set(id, logIndex);
+    if (this.#released.size >= RELEASED_FLUSH_ROWS) {
+      void this.flushReleased();
+    } else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => void this.flushReleased(), RELEASED_FLUSH_MS);
+      this.#flushTimer.unref();
+    }
+  }
+
+  /** Commits the pending `released` settles (one transaction); errors leave rows `prepared`. */
+  flushReleased(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#released;
+    if (batch.size === 0) return this.#flushing;
+    this.#released = new Map();
+    this.#flushing = this.#flushing.then(() =>
+      this.#sql
+        .tx(async (q) => {
+          for (const [id, index] of batch) {
+            await q.run(
+              `UPDATE audit SET outcome = 'released', log_index = $2
+               WHERE id = $1 AND outcome = 'prepared'`,
+              [id, index],
+            );
+          }
+        })
+        .catch(() => undefined),
+    );
+    return this.#flushing;
+  }
+
   /** Records a refusal (outcome = its code); durable on resolve. */
   async recordRefusal(e: AuditEntry): Promise<void> {
     await this.#insert(e);
@@ -195,7 +244,8 @@ export class ReleaseAuditStore {
     }));
   }
 
-  close(): Promise<void> {
-    return this.#sql.close();
+  async close(): Promise<void> {
+    await this.flushReleased();
+    await this.#sql.close();
   }
 }

@@ -209,10 +209,8 @@ export class KeyRelease {
       checkRecordFresh(checked.record, ctx);
       keys = await this.#openKeys(checked);
       await this.#alertIfBreakGlass(checked, p.recordBytes, req.receipt, index, time);
-      setImmediate(() => {
-        // The answer does not wait for this update: the `prepared` row is the durable audit.
-        this.#o.audit.settlePrepared(p.rowId, 'released', index).catch(() => undefined);
-      });
+      // The answer does not wait for this update: the `prepared` row is the durable audit.
+      this.#o.audit.settleReleasedLater(p.rowId, index);
       return { record: checked.digest, index, breakGlass: checked.decision.breakGlass, keys };
     } catch (err) {
       for (const k of keys) k.key.fill(0); // opened but not answered
