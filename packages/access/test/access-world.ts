@@ -183,6 +183,19 @@ export function approvalText(
   });
 }
 
+/** The site's sealed bytes of the customer's first batch, read as the gateway reads them. */
+export async function readFirstBatchSealed(w: AccessWorld): Promise<Uint8Array[]> {
+  const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      customer: w.customer.id,
+      scope: { kind: 'batches', batches: [w.batches[0]] },
+    }),
+  });
+  const { batches } = (await read.json()) as { batches: string[] };
+  return batches.map((b) => new Uint8Array(Buffer.from(b, 'base64')));
+}
 export function signer(key: Ed25519KeyPair): RequestSigner {
   return new RequestSigner({ privateKey: ed25519PrivateKey(key.seed) });
 }

@@ -14,7 +14,13 @@ import { LogClient } from '@glasshouse/log';
 import { keyReleaseClient, ReleaseAuditStore } from '../src/index.js';
 import { decodeBundle } from '@glasshouse/tlog';
 import { accessProcesses, type Role } from './access-processes.js';
-import { type AccessWorld, SITE, signer, startAccessWorld } from './access-world.js';
+import {
+  type AccessWorld,
+  readFirstBatchSealed,
+  SITE,
+  signer,
+  startAccessWorld,
+} from './access-world.js';
 import { verifyReceiptFromSpecs } from './spec-verifier.js';
 
 let w: AccessWorld;
@@ -121,17 +127,7 @@ describe('kill -9 during accesses', () => {
       await p.start('log');
       await p.start('keyrelease');
       const kr = keyReleaseClient(p.keyReleaseUrl, w.gatewayFetch, 5_000);
-      const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          customer: w.customer.id,
-          scope: { kind: 'batches', batches: [w.batches[0]] },
-        }),
-      });
-      const batches = ((await read.json()) as { batches: string[] }).batches.map(
-        (b) => new Uint8Array(Buffer.from(b, 'base64')),
-      );
+      const batches = await readFirstBatchSealed(w);
       // Witnessed records the key release has not seen, appended to its access log directly.
       const log = new LogClient(p.logUrl);
       const witnessed = async (

@@ -23,6 +23,7 @@ import {
   type AccessWorld,
   SITE,
   approvalText,
+  readFirstBatchSealed,
   signer,
   startAccessWorld,
 } from './access-world.js';
@@ -549,15 +550,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
 
   it('a prepared release whose receipt does not come in time expires: refused, and settled `expired`', async () => {
     const h = await grantUnused();
-    const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customer: w.customer.id,
-        scope: { kind: 'batches', batches: [w.batches[0]] },
-      }),
-    });
-    const { batches } = (await read.json()) as { batches: string[] };
+    const sealed = await readFirstBatchSealed(w);
     let now = Date.now();
     const kr = new KeyRelease({
       privateKey: w.keyReleaseKeys.privateKey,
@@ -573,7 +566,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
     const bytes = new TextEncoder().encode(h.record);
     const t = await kr.prepare({
       record: bytes,
-      batches: batches.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+      batches: sealed,
     });
     now += (TICKET_TTL_SECONDS + 1) * 1000;
     await expect(
@@ -590,15 +583,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
 
   it('refuses an expired record', async () => {
     const h = await grantUnused();
-    const read = await w.gatewayFetch(new URL('v1/read', w.siteUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customer: w.customer.id,
-        scope: { kind: 'batches', batches: [w.batches[0]] },
-      }),
-    });
-    const { batches } = (await read.json()) as { batches: string[] };
+    const sealed = await readFirstBatchSealed(w);
     const later = new KeyRelease({
       privateKey: w.keyReleaseKeys.privateKey,
       accessLogPolicy: parsePolicy(w.accessLog.policy),
@@ -614,7 +599,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
       later.release({
         record: new TextEncoder().encode(h.record),
         receipt: h.receipt,
-        batches: batches.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+        batches: sealed,
       }),
     ).rejects.toMatchObject({ code: 'RECORD_EXPIRED' });
     expect(openPrincipalRegistry).toBeTypeOf('function');

@@ -102,16 +102,7 @@ export class ReleaseAuditStore {
    * record was released before (by any process sharing the store).
    */
   async recordRelease(e: AuditEntry): Promise<void> {
-    try {
-      await this.#insert(e);
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new AccessError('RECORD_REPLAYED', 'this access record was already used', {
-          evidence: { record: e.record },
-        });
-      }
-      throw err;
-    }
+    await this.#insertFirstUse(e);
   }
 
   /**
@@ -121,29 +112,7 @@ export class ReleaseAuditStore {
    * before.
    */
   async recordPrepared(e: Omit<AuditEntry, 'outcome'>): Promise<number> {
-    try {
-      const rows = await this.#sql.all<{ id: number | string }>(
-        `INSERT INTO audit (time, outcome, record, log_index, customer, principal, justification, batches)
-         VALUES ($1, 'prepared', $2, $3, $4, $5, $6, $7) RETURNING id`,
-        [
-          e.time,
-          e.record,
-          e.logIndex,
-          e.customer,
-          e.principal,
-          e.justification,
-          JSON.stringify(e.batches),
-        ],
-      );
-      return Number(rows[0]?.id);
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new AccessError('RECORD_REPLAYED', 'this access record was already used', {
-          evidence: { record: e.record },
-        });
-      }
-      throw err;
-    }
+    return this.#insertFirstUse({ ...e, outcome: 'prepared' });
   }
 
   /**
@@ -205,10 +174,25 @@ export class ReleaseAuditStore {
     await this.#insert(e);
   }
 
-  async #insert(e: AuditEntry): Promise<void> {
-    await this.#sql.run(
+  /** The row of a record's one use: RECORD_REPLAYED if the record has one already. */
+  async #insertFirstUse(e: AuditEntry): Promise<number> {
+    try {
+      return await this.#insert(e);
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AccessError('RECORD_REPLAYED', 'this access record was already used', {
+          evidence: { record: e.record },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Inserts one row; answers its id. */
+  async #insert(e: AuditEntry): Promise<number> {
+    const rows = await this.#sql.all<{ id: number | string }>(
       `INSERT INTO audit (time, outcome, record, log_index, customer, principal, justification, batches)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
       [
         e.time,
         e.outcome,
@@ -220,6 +204,7 @@ export class ReleaseAuditStore {
         JSON.stringify(e.batches),
       ],
     );
+    return Number(rows[0]?.id);
   }
 
   /** Audit rows, oldest first (optionally one customer's), at most `limit`. */
