@@ -548,11 +548,9 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
     });
   });
 
-  it('a prepared release whose receipt does not come in time expires: refused, and settled `expired`', async () => {
-    const h = await grantUnused();
-    const sealed = await readFirstBatchSealed(w);
-    let now = Date.now();
-    const kr = new KeyRelease({
+  /** The world's key release (the analyst registered, its audit store) on a clock of the test's. */
+  const keyReleaseAt = (now: () => number): KeyRelease =>
+    new KeyRelease({
       privateKey: w.keyReleaseKeys.privateKey,
       accessLogPolicy: parsePolicy(w.accessLog.policy),
       accessPolicy: w.accessPolicy,
@@ -561,8 +559,14 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
       audit: w.stores.audit,
       alerts: new MemoryAccessAlerts(),
       accessLogName: 'test',
-      now: () => now,
+      now,
     });
+
+  it('a prepared release whose receipt does not come in time expires: refused, and settled `expired`', async () => {
+    const h = await grantUnused();
+    const sealed = await readFirstBatchSealed(w);
+    let now = Date.now();
+    const kr = keyReleaseAt(() => now);
     const bytes = new TextEncoder().encode(h.record);
     const t = await kr.prepare({
       record: bytes,
@@ -584,17 +588,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
   it('refuses an expired record', async () => {
     const h = await grantUnused();
     const sealed = await readFirstBatchSealed(w);
-    const later = new KeyRelease({
-      privateKey: w.keyReleaseKeys.privateKey,
-      accessLogPolicy: parsePolicy(w.accessLog.policy),
-      accessPolicy: w.accessPolicy,
-      principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
-      residency: { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE },
-      audit: w.stores.audit,
-      alerts: new MemoryAccessAlerts(),
-      accessLogName: 'test',
-      now: () => Date.now() + 301_000,
-    });
+    const later = keyReleaseAt(() => Date.now() + 301_000);
     await expect(
       later.release({
         record: new TextEncoder().encode(h.record),

@@ -30,7 +30,7 @@ import type { AccessAlertSink } from '../alerts.js';
 import { AccessError } from '../errors.js';
 import type { RegisteredPrincipal } from '../principals.js';
 import type { ResidencyFacts } from '../residency-facts.js';
-import type { ReleaseAuditStore } from './audit.js';
+import type { AuditEntry, ReleaseAuditStore } from './audit.js';
 import {
   checkPrepare,
   checkRecordFresh,
@@ -124,14 +124,8 @@ export class KeyRelease {
       const keys = await this.#openKeys(checked);
       // The replay guard and the audit in one durable row, before any key leaves.
       await this.#o.audit.recordRelease({
-        time,
+        ...auditOfUse(checked, time, checked.index),
         outcome: 'released',
-        record: checked.digest,
-        logIndex: checked.index,
-        customer: record.customer,
-        principal: record.accessor.principal,
-        justification: record.justification.code,
-        batches: checked.batches.map((b) => b.digest),
       });
       await this.#alertIfBreakGlass(checked, req.record, req.receipt, checked.index, time);
       return {
@@ -163,15 +157,7 @@ export class KeyRelease {
       if (this.#prepared.size >= MAX_PREPARED) {
         throw new AccessError('TOO_MANY_PREPARED', 'too many prepared releases wait for receipts');
       }
-      const rowId = await this.#o.audit.recordPrepared({
-        time,
-        record: checked.digest,
-        logIndex: null,
-        customer: record.customer,
-        principal: record.accessor.principal,
-        justification: record.justification.code,
-        batches: checked.batches.map((b) => b.digest),
-      });
+      const rowId = await this.#o.audit.recordPrepared(auditOfUse(checked, time, null));
       const expiresAt = Math.min(
         now + TICKET_TTL_SECONDS * 1000,
         Date.parse(record.time) + ctx.validitySeconds * 1000,
@@ -352,4 +338,21 @@ export class KeyRelease {
       })
       .catch(() => undefined);
   }
+}
+
+/** The audit row of a checked record's one use (a release, or a prepared one). */
+function auditOfUse(
+  checked: CheckedPrepare,
+  time: string,
+  logIndex: bigint | null,
+): Omit<AuditEntry, 'outcome'> {
+  return {
+    time,
+    record: checked.digest,
+    logIndex,
+    customer: checked.record.customer,
+    principal: checked.record.accessor.principal,
+    justification: checked.record.justification.code,
+    batches: checked.batches.map((b) => b.digest),
+  };
 }
