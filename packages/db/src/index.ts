@@ -8,3 +8,4 @@ export {
   createPostgresPool,
   inTransaction,
 } from './postgres.js';
+export { startModuleThread } from './thread.js';

@@ -20,12 +20,10 @@
  * batch keeps growing) while a batch commits. Every call still resolves
  * only once the thread answered, i.e. after the commit or fsync.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleThread } from '@glasshouse/db';
 import { LogError, type LogErrorCode } from './errors.js';
 import { checkTilePath } from './tilepath.js';
 import type {
@@ -160,50 +158,9 @@ class Channel {
   }
 }
 
-/**
- * From the compiled output the thread runs `sqlite-worker.js` next to this
- * file. From the sources (tests, `tsx`) there is only `sqlite-worker.ts`,
- * which plain Node cannot load: it is then bundled once per process with
- * the workspace packages it imports (types stripped, nothing else; the
- * database drivers stay external) and run as CommonJS whose `require`
- * resolves from its file.
- */
+/** `sqlite-worker.js` compiled, or `sqlite-worker.ts` from the sources (@glasshouse/db). */
 function spawnWorker(init: WorkerInit): Worker {
-  const here = import.meta.url;
-  const compiled = new URL('./sqlite-worker.js', here);
-  if (!here.endsWith('.ts') && existsSync(fileURLToPath(compiled))) {
-    return new Worker(compiled, { workerData: init });
-  }
-  return new Worker(sourceWorkerCode(fileURLToPath(new URL('./sqlite-worker.ts', here))), {
-    eval: true,
-    workerData: init,
-  });
-}
-
-let sourceCode: string | undefined;
-
-function sourceWorkerCode(file: string): string {
-  if (sourceCode === undefined) {
-    const require = createRequire(file);
-    const esbuild = require('esbuild') as {
-      buildSync(opts: object): { outputFiles: { text: string }[] };
-    };
-    const [out] = esbuild.buildSync({
-      entryPoints: [file],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['better-sqlite3', 'pg'],
-      write: false,
-    }).outputFiles;
-    if (out === undefined) throw new Error(`esbuild produced nothing for ${file}`);
-    const code = out.text;
-    sourceCode =
-      `(function (require, module, exports) {\n${code}\n})` +
-      `(require('node:module').createRequire(${JSON.stringify(file)}), { exports: {} }, {});`;
-  }
-  return sourceCode;
+  return startModuleThread(import.meta.url, 'sqlite-worker', init);
 }
 
 function fromWire(e: WireError): LogError {

@@ -21,14 +21,14 @@ export const SEALED_KEY_BYTES = 32 + 32 + 16;
 export const MIN_PERSONAL_BYTES = 12 + 16;
 export const MAX_PERSONAL_BYTES = 8 * 1024;
 
-const BATCH_ID = /^[0-9a-f]{32}$/;
-const KEY_RELEASE_ID = /^[0-9a-f]{16}$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const PRODUCT_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+export const BATCH_ID = /^[0-9a-f]{32}$/;
+export const KEY_RELEASE_ID = /^[0-9a-f]{16}$/;
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const PRODUCT_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
 /** A YARA rule name, optionally namespaced (`ns:rule`). */
-const RULE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,255}$/;
+export const RULE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,255}$/;
 /** RFC 3339 UTC truncated to the hour. */
-const HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/;
+export const HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/;
 
 export interface TelemetryEvent {
   /** The file's SHA-256, 64 lowercase hex. */

@@ -60,9 +60,58 @@ export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+/** DECODE for every byte value: a read past a typed array's end is V8's slow path. */
+const DECODE_BYTE = new Int16Array(256).fill(-1);
+DECODE_BYTE.set(DECODE);
 
 /** Chunk of bytes per `btoa` call: a multiple of 3, so chunk encodings concatenate without padding. */
 const BASE64_CHUNK = 3 * 4096;
+
+/**
+ * Strict standard base64 (the same rules as `fromBase64`) read straight from
+ * ASCII bytes `text[start, end)` and written into `out` at `at`. Answers the
+ * number of bytes written, or -1 when the text is not strict base64 or does
+ * not fit. Lets a byte scanner decode without making a string first.
+ */
+export function decodeBase64Bytes(
+  text: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  const length = end - start;
+  if (length % 4 !== 0 || start < 0 || end > text.length) return -1;
+  const pad = length === 0 ? 0 : text[end - 1] === 61 ? (text[end - 2] === 61 ? 2 : 1) : 0;
+  const size = (length / 4) * 3 - pad;
+  if (at + size > out.length) return -1;
+  let o = at;
+  const full = pad === 0 ? end : end - 4;
+  for (let i = start; i < full; i += 4) {
+    const a = DECODE_BYTE[text[i] as number] as number;
+    const b = DECODE_BYTE[text[i + 1] as number] as number;
+    const c = DECODE_BYTE[text[i + 2] as number] as number;
+    const d = DECODE_BYTE[text[i + 3] as number] as number;
+    // Every byte outside the alphabet reads -1: (a | b | c | d) < 0 catches any bad symbol.
+    if ((a | b | c | d) < 0) return -1;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  if (pad > 0) {
+    const a = DECODE_BYTE[text[full] as number] as number;
+    const b = DECODE_BYTE[text[full + 1] as number] as number;
+    const c = pad === 2 ? 0 : (DECODE_BYTE[text[full + 2] as number] as number);
+    if ((a | b | c) < 0) return -1;
+    const n = (a << 18) | (b << 12) | (c << 6);
+    // RFC 4648 §3.5: the unused bits before the padding are zero.
+    if ((n & (pad === 2 ? 0xffff : 0xff)) !== 0) return -1;
+    out[o++] = n >> 16;
+    if (pad === 1) out[o++] = (n >> 8) & 0xff;
+  }
+  return size;
+}
 
 /** Standard, padded base64 (RFC 4648 §4), with the platform's `btoa` (browsers and Node alike). */
 export function toBase64(bytes: Uint8Array): string {

@@ -119,6 +119,7 @@ export {
   type TelemetryEvent,
   type Verdict,
 } from './batch.js';
+export { parseBatchColumns, type BatchColumns } from './batch-columns.js';
 export {
   generateKeyReleaseKeyPair,
   HPKE_INFO,

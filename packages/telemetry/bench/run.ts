@@ -39,8 +39,7 @@ import {
   openPostgresSiteStorage,
   openSqliteSiteStorage,
 } from '../src/index.js';
-import { parseForStore } from '../src/site/batch-parser.js';
-import { toStore } from '../src/site/ingest.js';
+import { parseForStore, toStore } from '../src/site/batch-parser.js';
 import {
   type ResidencyWorld,
   type TestWitness,
@@ -303,7 +302,7 @@ async function ingestion(s: Setup, kind: 'SQLite' | 'PostgreSQL', pgUrl?: string
   const viaSite = variants(s.template, BATCHES, `${kind}-site`);
   const storage =
     pgUrl === undefined
-      ? await openSqliteSiteStorage({ dir: join(s.dir, `direct-${kind}`) })
+      ? await openSqliteSiteStorage({ dir: join(s.dir, `direct-${kind}`), thread: false })
       : await openPostgresSiteStorage(pgUrl, { schema: 'direct_insert' });
   let direct: { rate: number; cpuUsPerEvent: number };
   try {

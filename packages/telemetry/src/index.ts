@@ -14,7 +14,8 @@ export type {
   UnloggedEntry,
   VerdictToImport,
 } from './site/storage.js';
-export { type SqliteSiteStorageOptions, openSqliteSiteStorage } from './site/sqlite-storage.js';
+export { type SqliteSiteStorageOptions } from './site/sqlite-storage.js';
+export { type OpenSqliteSiteStorageOptions, openSqliteSiteStorage } from './site/sqlite-thread.js';
 export {
   type PostgresSiteStorageOptions,
   openPostgresSiteStorage,

@@ -9,38 +9,28 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ResidencyError, parseBatch } from '@glasshouse/residency';
+import {
+  type BatchColumns,
+  ResidencyError,
+  type StoredEntry,
+  encodeIngestLogEntry,
+  parseBatchColumns,
+} from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
-import type { EventVerdict } from './storage.js';
+import type { BatchToStore, SiteStorage, StoredBatch, StoredEvent } from './storage.js';
 
 /** A batch as parsed, with its events in columns and the sealed fields' bytes in one buffer. */
-export interface ParsedBatch {
-  readonly batchId: string;
-  readonly customer: string;
-  readonly region: string;
-  readonly productVersion: string;
-  readonly createdAt: string;
-  readonly keyRelease: string;
-  readonly sealedKey: Uint8Array;
-  readonly sha256: readonly string[];
-  readonly rule: readonly (string | null)[];
-  readonly verdict: readonly EventVerdict[];
-  readonly timeBucket: readonly string[];
-  /** Every event's decoded `personal`, one after another; event i is [offsets[i], offsets[i+1]). */
-  readonly personal: Uint8Array;
-  readonly offsets: Uint32Array;
-}
+export type ParsedBatch = BatchColumns;
 
 export interface BatchParser {
   parse(bytes: Uint8Array): Promise<ParsedBatch>;
   close(): Promise<void>;
 }
 
-/** parseBatch and the decoding of its base64 fields (BATCH_TOO_LARGE / BATCH_INVALID). */
+/** residency's parseBatchColumns, its refusals as BATCH_TOO_LARGE / BATCH_INVALID. */
 export function parseForStore(bytes: Uint8Array): ParsedBatch {
-  let batch;
   try {
-    batch = parseBatch(bytes);
+    return parseBatchColumns(bytes);
   } catch (cause) {
     if (cause instanceof ResidencyError) {
       const code = cause.code === 'BATCH_TOO_LARGE' ? 'BATCH_TOO_LARGE' : 'BATCH_INVALID';
@@ -51,27 +41,45 @@ export function parseForStore(bytes: Uint8Array): ParsedBatch {
     }
     throw cause;
   }
-  const n = batch.events.length;
-  // parseBatch checked strict base64 and each decoded length (batch.ts).
-  const decoded = batch.events.map((e) => Buffer.from(e.personal, 'base64'));
-  const offsets = new Uint32Array(n + 1);
-  decoded.forEach((d, i) => {
-    offsets[i + 1] = (offsets[i] ?? 0) + d.length;
-  });
+}
+
+/**
+ * A parsed batch waiting to be stored: what the site checks before it
+ * stores (customer, region, event count), and the store itself. Where the
+ * columns live (this thread, or the storage's thread) is the writer's
+ * business; exactly one of `store` or `drop` is called.
+ */
+export interface ParsedForStore {
+  readonly customer: string;
+  readonly region: string;
+  readonly events: number;
+  /** Stores the batch with its `stored` ingest-log entry (SiteStorage.storeBatch). */
+  store(digest: string, entry: StoredEntry, storedAtMs: number): Promise<StoredBatch>;
+  /** The batch will not be stored (a check refused it). */
+  drop(): void;
+}
+
+/** Parses batches for storage (BATCH_TOO_LARGE / BATCH_INVALID / PARSER_FAILED). */
+export interface BatchWriter {
+  parse(bytes: Uint8Array): Promise<ParsedForStore>;
+  close(): Promise<void>;
+}
+
+/** A writer for any storage: `parser` makes the columns here, `storeBatch` stores them. */
+export function parseThenStore(parser: BatchParser, storage: SiteStorage): BatchWriter {
   return {
-    batchId: batch.batchId,
-    customer: batch.customer,
-    region: batch.region,
-    productVersion: batch.productVersion,
-    createdAt: batch.createdAt,
-    keyRelease: batch.keyRelease,
-    sealedKey: Buffer.from(batch.sealedKey, 'base64'),
-    sha256: batch.events.map((e) => e.sha256),
-    rule: batch.events.map((e) => e.rule),
-    verdict: batch.events.map((e) => e.verdict),
-    timeBucket: batch.events.map((e) => e.timeBucket),
-    personal: Buffer.concat(decoded, offsets[n]),
-    offsets,
+    parse: async (bytes) => {
+      const batch = await parser.parse(bytes);
+      return {
+        customer: batch.customer,
+        region: batch.region,
+        events: batch.sha256.length,
+        store: (digest, entry, storedAtMs) =>
+          storage.storeBatch(toStore(batch, digest, entry, storedAtMs)),
+        drop: () => undefined,
+      };
+    },
+    close: () => parser.close(),
   };
 }
 
@@ -94,14 +102,15 @@ export type ParseAnswer =
       readonly error: { code?: string; message: string; evidence?: Record<string, unknown> };
     };
 
-const WORKER_FILE = new URL('./parse-worker.js', import.meta.url);
+/** The compiled worker next to this module (a function: bundled into a CommonJS thread, this module has no URL). */
+const workerFile = (): URL => new URL('./parse-worker.js', import.meta.url);
 
 /**
  * The worker parser when the compiled worker file is there (a build);
  * running from the TypeScript sources has none, and parses inline.
  */
 export function defaultBatchParser(): BatchParser {
-  return existsSync(fileURLToPath(WORKER_FILE)) ? new WorkerBatchParser() : inlineBatchParser;
+  return existsSync(fileURLToPath(workerFile())) ? new WorkerBatchParser() : inlineBatchParser;
 }
 
 export class WorkerBatchParser implements BatchParser {
@@ -117,7 +126,7 @@ export class WorkerBatchParser implements BatchParser {
   #answered = false;
 
   /** `file`: the compiled worker script (default the one next to this module). */
-  constructor(file: URL = WORKER_FILE) {
+  constructor(file: URL = workerFile()) {
     this.#file = file;
     this.#worker = this.#start();
   }
@@ -186,4 +195,50 @@ export class WorkerBatchParser implements BatchParser {
         : new TelemetryError('PARSER_FAILED', `the batch parser failed: ${message}`),
     );
   }
+}
+
+/** The i-th value of a parsed batch's column (the parser fills every column for every event). */
+function column<T>(values: ArrayLike<T>, i: number): T {
+  if (i >= values.length) {
+    throw new TelemetryError('PARSER_FAILED', 'a parsed batch has columns of different lengths');
+  }
+  return values[i] as T;
+}
+
+/** What the site stores for a parsed batch (exported for the benchmark's direct-insert baseline). */
+export function toStore(
+  batch: ParsedBatch,
+  digest: string,
+  entry: StoredEntry,
+  storedAtMs: number,
+): BatchToStore {
+  const { personal, offsets } = batch;
+  const events: StoredEvent[] = batch.sha256.map((sha256, i) => {
+    const start = column(offsets, i);
+    return {
+      sha256,
+      rule: column(batch.rule, i),
+      verdict: column(batch.verdict, i),
+      timeBucket: column(batch.timeBucket, i),
+      personal: Buffer.from(
+        personal.buffer,
+        personal.byteOffset + start,
+        column(offsets, i + 1) - start,
+      ),
+    };
+  });
+  return {
+    digest,
+    batchId: batch.batchId,
+    customer: batch.customer,
+    region: batch.region,
+    policy: entry.policy,
+    productVersion: batch.productVersion,
+    createdAt: batch.createdAt,
+    sealedKey: batch.sealedKey,
+    keyRelease: batch.keyRelease,
+    storedAtMs,
+    events,
+    entry: encodeIngestLogEntry(entry),
+  };
 }

@@ -28,9 +28,9 @@ import {
   encodeIngestLogEntry,
 } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
-import { type BatchParser, type ParsedBatch, inlineBatchParser } from './batch-parser.js';
+import { type BatchWriter, inlineBatchParser, parseThenStore } from './batch-parser.js';
 import type { SiteMetrics } from './metrics.js';
-import type { BatchToStore, SiteStorage, StoredEvent } from './storage.js';
+import type { SiteStorage } from './storage.js';
 
 /**
  * The site's verified view of the residency log (policies and enrollments),
@@ -61,8 +61,8 @@ export interface IngestOptions {
   /** How long a request waits for a witnessed checkpoint. Default 30 s. */
   readonly receiptTimeoutMs?: number;
   readonly metrics?: SiteMetrics;
-  /** Parses batches (default inline; the site uses a worker thread). */
-  readonly parser?: BatchParser;
+  /** Parses and stores batches (default: parsed inline, `storage.storeBatch`). */
+  readonly writer?: BatchWriter;
 }
 
 /** Entries `recover()` appends per round. */
@@ -76,10 +76,10 @@ export class SiteIngest {
   readonly #now: () => number;
   readonly #receiptTimeoutMs: number;
   readonly #metrics: SiteMetrics | undefined;
-  readonly #parser: BatchParser;
+  readonly #writer: BatchWriter;
 
   constructor(opts: IngestOptions) {
-    this.#parser = opts.parser ?? inlineBatchParser;
+    this.#writer = opts.writer ?? parseThenStore(inlineBatchParser, opts.storage);
     this.siteId = opts.siteId;
     this.#storage = opts.storage;
     this.#log = opts.log;
@@ -99,7 +99,7 @@ export class SiteIngest {
     let stored = await this.#storage.batch(digest);
     if (stored === null) {
       const policy = checkPolicyHeader(policyDigest);
-      const batch = await this.#parser.parse(bytes);
+      const batch = await this.#writer.parse(bytes);
       const storedAtMs = this.#now();
       const entry: StoredEntry = {
         schema: INGEST_LOG_SCHEMA,
@@ -108,13 +108,18 @@ export class SiteIngest {
         policy,
         customer: batch.customer,
         region: batch.region,
-        events: batch.sha256.length,
+        events: batch.events,
         batch: digest,
         storedAt: new Date(storedAtMs).toISOString(),
       };
-      this.#checkResidency(entry);
-      stored = await this.#storage.storeBatch(toStore(batch, digest, entry, storedAtMs));
-      if (stored.created) this.#metrics?.stored(batch.region, batch.sha256.length);
+      try {
+        this.#checkResidency(entry);
+      } catch (err) {
+        batch.drop();
+        throw err;
+      }
+      stored = await batch.store(digest, entry, storedAtMs);
+      if (stored.created) this.#metrics?.stored(batch.region, batch.events);
     }
     if (stored.logIndex !== null) {
       return {
@@ -272,50 +277,4 @@ function checkPolicyHeader(value: string | undefined): string {
     });
   }
   return value;
-}
-
-/** The i-th value of a parsed batch's column (the parser fills every column for every event). */
-function column<T>(values: ArrayLike<T>, i: number): T {
-  if (i >= values.length) {
-    throw new TelemetryError('PARSER_FAILED', 'a parsed batch has columns of different lengths');
-  }
-  return values[i] as T;
-}
-
-/** What the site stores for a parsed batch (exported for the benchmark's direct-insert baseline). */
-export function toStore(
-  batch: ParsedBatch,
-  digest: string,
-  entry: StoredEntry,
-  storedAtMs: number,
-): BatchToStore {
-  const { personal, offsets } = batch;
-  const events: StoredEvent[] = batch.sha256.map((sha256, i) => {
-    const start = column(offsets, i);
-    return {
-      sha256,
-      rule: column(batch.rule, i),
-      verdict: column(batch.verdict, i),
-      timeBucket: column(batch.timeBucket, i),
-      personal: Buffer.from(
-        personal.buffer,
-        personal.byteOffset + start,
-        column(offsets, i + 1) - start,
-      ),
-    };
-  });
-  return {
-    digest,
-    batchId: batch.batchId,
-    customer: batch.customer,
-    region: batch.region,
-    policy: entry.policy,
-    productVersion: batch.productVersion,
-    createdAt: batch.createdAt,
-    sealedKey: batch.sealedKey,
-    keyRelease: batch.keyRelease,
-    storedAtMs,
-    events,
-    entry: encodeIngestLogEntry(entry),
-  };
 }

@@ -17,12 +17,12 @@ import {
 } from '@glasshouse/log';
 import { parseSignerKey } from '@glasshouse/tlog';
 import { TelemetryError } from '../errors.js';
-import { type BatchParser, defaultBatchParser } from './batch-parser.js';
+import { type BatchWriter, defaultBatchParser, parseThenStore } from './batch-parser.js';
 import { type ResidencyLookup, SiteIngest } from './ingest.js';
 import { SiteMetrics } from './metrics.js';
 import type { VerdictList } from '@glasshouse/release-format';
 import { openPostgresSiteStorage } from './postgres-storage.js';
-import { openSqliteSiteStorage } from './sqlite-storage.js';
+import { openSqliteSiteStorage } from './sqlite-thread.js';
 import type { SiteStorage } from './storage.js';
 
 const SITE_ID = /^[a-z0-9-]{2,32}$/;
@@ -67,7 +67,7 @@ export class DataSite {
   readonly logStorage: LogStorage;
   readonly ingest: SiteIngest;
   readonly metrics: SiteMetrics;
-  readonly #parser: BatchParser;
+  readonly #writer: BatchWriter;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #running = new Set<Promise<unknown>>();
   #closed = false;
@@ -79,9 +79,9 @@ export class DataSite {
     logStorage: LogStorage;
     ingest: SiteIngest;
     metrics: SiteMetrics;
-    parser: BatchParser;
+    writer: BatchWriter;
   }) {
-    this.#parser = parts.parser;
+    this.#writer = parts.writer;
     this.siteId = parts.siteId;
     this.storage = parts.storage;
     this.log = parts.log;
@@ -137,7 +137,7 @@ export class DataSite {
     await this.log.close();
     await this.storage.close();
     await this.logStorage.close();
-    await this.#parser.close();
+    await this.#writer.close();
   }
 }
 
@@ -159,12 +159,14 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       : await openPostgresStorage(opts.postgres, { schema: `ingest_${schemaId}` });
   let storage: SiteStorage | undefined;
   let log: Log | undefined;
-  const parser = defaultBatchParser();
+  let writer: BatchWriter | undefined;
   try {
     storage =
       opts.postgres === undefined
         ? await openSqliteSiteStorage({ dir: opts.dir })
         : await openPostgresSiteStorage(opts.postgres, { schema: `site_${schemaId}` });
+    // The SQLite storage parses on its own thread; elsewhere a parser thread feeds storeBatch.
+    writer = storage.writer ?? parseThenStore(defaultBatchParser(), storage);
     // The ingest log's origin is its key's name (c2sp.org/tlog-policy); init is idempotent.
     await initLog({
       origin: originOf(opts.logSignerKey),
@@ -194,7 +196,7 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       log,
       residency: opts.residency,
       metrics,
-      parser,
+      writer,
       ...(opts.now === undefined ? {} : { now: opts.now }),
       ...(opts.receiptTimeoutMs === undefined ? {} : { receiptTimeoutMs: opts.receiptTimeoutMs }),
     });
@@ -205,7 +207,7 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
       logStorage,
       ingest,
       metrics,
-      parser,
+      writer,
     });
     // Whatever a crash left between storing and logging goes to the log first.
     await ingest.recover();
@@ -224,7 +226,7 @@ export async function openSite(opts: OpenSiteOptions): Promise<DataSite> {
     await log?.close();
     await storage?.close();
     await logStorage.close();
-    await parser.close();
+    await writer?.close();
     throw err;
   }
 }

@@ -162,8 +162,13 @@ interface BatchRow {
   deleted: bigint;
 }
 
-/** Opens (creating or migrating) the site storage in `dir`. */
-export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<SiteStorage> {
+/**
+ * Opens (creating or migrating) the site storage in `dir` on this thread.
+ * `openSqliteSiteStorage` (sqlite-thread.ts) runs it on a thread of its own.
+ */
+export function openSqliteSiteStorageHere(
+  opts: SqliteSiteStorageOptions,
+): Promise<SqliteSiteStorage> {
   try {
     mkdirSync(opts.dir, { recursive: true });
     const db = openSqlite(join(opts.dir, 'site.sqlite'), {
@@ -193,7 +198,7 @@ export function openSqliteSiteStorage(opts: SqliteSiteStorageOptions): Promise<S
   }
 }
 
-class SqliteSiteStorage implements SiteStorage {
+export class SqliteSiteStorage implements SiteStorage {
   readonly #db: Database.Database;
   readonly #s;
   readonly #mark: Database.Transaction<(marks: readonly { id: bigint; index: bigint }[]) => void>;
@@ -318,12 +323,20 @@ class SqliteSiteStorage implements SiteStorage {
       e.timeBucket,
       e.personal,
     ];
+    // One parameter array for every full statement: SQLite copies what it binds.
+    const params: unknown[] = new Array<unknown>(EVENT_ROWS_PER_INSERT * 6);
     const insertEvents = (base: bigint, events: readonly StoredEvent[]): void => {
       let i = 0;
       for (; i + EVENT_ROWS_PER_INSERT <= events.length; i += EVENT_ROWS_PER_INSERT) {
-        const params: unknown[] = [];
+        let k = 0;
         for (let j = i; j < i + EVENT_ROWS_PER_INSERT; j++) {
-          params.push(...eventRow(base, j, events[j] as StoredEvent));
+          const e = events[j] as StoredEvent;
+          params[k++] = base + BigInt(j);
+          params[k++] = hashBytes(e.sha256);
+          params[k++] = e.rule;
+          params[k++] = VERDICT_CODE[e.verdict];
+          params[k++] = e.timeBucket;
+          params[k++] = e.personal;
         }
         s.insertEvents.run(params);
       }
@@ -528,6 +541,11 @@ class SqliteSiteStorage implements SiteStorage {
       if (result.entry !== null) this.#pending.clear();
       return result;
     });
+  }
+
+  /** The digests `deleteOlderThan(olderThanMs, limit, …)` would delete now (nothing is changed). */
+  expiredDigests(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.#run(() => this.#s.expired.all(olderThanMs, limit).map((r) => r.digest));
   }
 
   readBatches(customer: string, scope: ReadScope, limit: number): Promise<StoredBatchContent[]> {

@@ -76,9 +76,19 @@ export class PendingFacts {
 
   /** Per hash, in hash order: concurrent writers lock rows in the same order. */
   deltas(): FactsDelta[] {
-    return [...this.#byHash.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([hex, c]) => ({ hash: hashBytes(hex), hex, ...c }));
+    // The default sort compares UTF-16 code units: for lowercase hex that is hash order, and
+    // several times faster than a comparator over the entries.
+    return [...this.#byHash.keys()].sort().map((hex) => {
+      const c = this.#byHash.get(hex) as PendingCounts;
+      return {
+        hash: hashBytes(hex),
+        hex,
+        firstSeen: c.firstSeen,
+        malicious: c.malicious,
+        suspicious: c.suspicious,
+        reports: c.reports,
+      };
+    });
   }
 
   clear(): void {

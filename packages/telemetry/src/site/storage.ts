@@ -18,6 +18,7 @@
  * once.
  */
 import type { ListVerdict, Verdict as VerdictToImport } from '@glasshouse/release-format';
+import type { BatchWriter } from './batch-parser.js';
 
 /** Verdicts an agent reports (`glasshouse.telemetry-batch/v1`). */
 export type EventVerdict = 'malicious' | 'suspicious' | 'clean' | 'unknown';
@@ -129,6 +130,11 @@ export interface StoredBatchContent {
 }
 
 export interface SiteStorage {
+  /**
+   * Parses and stores batches where the storage runs (the SQLite adapter's
+   * own thread); without it the site parses and calls `storeBatch`.
+   */
+  readonly writer?: BatchWriter;
   /**
    * Stores a batch, its events and its ingest-log entry.
    *
