@@ -36,6 +36,8 @@ export { RateLimiter, type RateDecision, type RateLimitOptions } from './ratelim
 export {
   REFUSAL_STATUS,
   guardServer,
+  readBody,
+  verifiedSha256,
   rateLimit,
   requestMessage,
   requireSignedWrites,

@@ -182,6 +182,7 @@ export function requireSignedWrites(
     if (pending === undefined) return payload;
     pendingOf.delete(req);
     const body = await readBounded(payload, req.routeOptions.bodyLimit);
+    let sha256: Uint8Array | undefined;
     try {
       const field = req.headers['content-digest'];
       if (typeof field !== 'string') {
@@ -190,7 +191,9 @@ export function requireSignedWrites(
       // Only the digests the field names: a second algorithm over a large body costs as much.
       const digester = new BodyDigester(claimedAlgorithms(field));
       digester.update(body);
-      verifyContentDigest(field, digester.digests());
+      const digests = digester.digests();
+      verifyContentDigest(field, digests);
+      sha256 = digests['sha-256'];
     } catch (err) {
       return refuse(req, reply, pending.route, err, pending.keyid);
     }
@@ -200,10 +203,53 @@ export function requireSignedWrites(
       { keyid: pending.keyid, caller: pending.name, route: pending.route },
       'signed write',
     );
-    return Readable.from(body.length === 0 ? [] : [body]);
+    return new VerifiedBody(body, sha256);
   });
 
   return { registry, refused, accepted };
+}
+
+/**
+ * The body the preParsing hook read and checked, as the stream fastify
+ * parses. A content-type parser that takes the stream can take the bytes
+ * as they are (`readBody`) instead of reading and copying them again.
+ */
+class VerifiedBody extends Readable {
+  readonly body: Buffer;
+  /** SHA-256 of the body, when its Content-Digest named sha-256 (checked against it). */
+  readonly sha256: Uint8Array | undefined;
+
+  constructor(body: Buffer, sha256: Uint8Array | undefined) {
+    super();
+    this.body = body;
+    this.sha256 = sha256;
+    if (body.length > 0) this.push(body);
+    this.push(null);
+  }
+
+  override _read(): void {
+    // Everything was pushed at construction.
+  }
+}
+
+const bodyDigests = new WeakMap<Buffer, Uint8Array>();
+
+/**
+ * A request body for a content-type parser that takes the stream: the
+ * bytes checked against a signed Content-Digest as they are, or the stream
+ * read to its end (fastify's 413 past `limit`).
+ */
+export async function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  if (payload instanceof VerifiedBody) {
+    if (payload.sha256 !== undefined) bodyDigests.set(payload.body, payload.sha256);
+    return payload.body;
+  }
+  return readBounded(payload, limit);
+}
+
+/** The SHA-256 of a body `readBody` answered, when its signed Content-Digest had one. */
+export function verifiedSha256(body: Buffer): Uint8Array | undefined {
+  return bodyDigests.get(body);
 }
 
 /** The whole body, or fastify's own 413 past the route's body limit. */

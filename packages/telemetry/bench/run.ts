@@ -56,7 +56,7 @@ const EVENTS = 500;
 /** Pads the sealed path so an event is about 1 KB of batch JSON. */
 const PAD = 440;
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 120);
-const CONCURRENCY = 16;
+const CONCURRENCY = Number(process.env.BENCH_IN_FLIGHT ?? 16);
 const HASHES = 1_000_000;
 const LOOKUP_S = 5;
 const WARM_UP_S = 1;

@@ -59,24 +59,36 @@ export interface ParsedForStore {
   drop(): void;
 }
 
+/**
+ * What `prepare` found: the batch stored before under this digest; else the
+ * batch parsed and waiting, or 'unparsed' when the caller said not to parse.
+ */
+export type Prepared =
+  { readonly stored: StoredBatch } | { readonly parsed: ParsedForStore } | 'unparsed';
+
 /** Parses batches for storage (BATCH_TOO_LARGE / BATCH_INVALID / PARSER_FAILED). */
 export interface BatchWriter {
-  parse(bytes: Uint8Array): Promise<ParsedForStore>;
+  /** The stored batch `digest` names, else (when `parse`) the bytes parsed for storing. */
+  prepare(bytes: Uint8Array, digest: string, parse: boolean): Promise<Prepared>;
   close(): Promise<void>;
 }
 
 /** A writer for any storage: `parser` makes the columns here, `storeBatch` stores them. */
 export function parseThenStore(parser: BatchParser, storage: SiteStorage): BatchWriter {
   return {
-    parse: async (bytes) => {
+    prepare: async (bytes, digest, parse) => {
+      const stored = await storage.batch(digest);
+      if (stored !== null) return { stored };
+      if (!parse) return 'unparsed';
       const batch = await parser.parse(bytes);
       return {
-        customer: batch.customer,
-        region: batch.region,
-        events: batch.sha256.length,
-        store: (digest, entry, storedAtMs) =>
-          storage.storeBatch(toStore(batch, digest, entry, storedAtMs)),
-        drop: () => undefined,
+        parsed: {
+          customer: batch.customer,
+          region: batch.region,
+          events: batch.sha256.length,
+          store: (d, entry, storedAtMs) => storage.storeBatch(toStore(batch, d, entry, storedAtMs)),
+          drop: () => undefined,
+        },
       };
     },
     close: () => parser.close(),

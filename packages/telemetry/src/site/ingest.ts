@@ -30,7 +30,7 @@ import {
 import { TelemetryError } from '../errors.js';
 import { type BatchWriter, inlineBatchParser, parseThenStore } from './batch-parser.js';
 import type { SiteMetrics } from './metrics.js';
-import type { SiteStorage } from './storage.js';
+import type { SiteStorage, StoredBatch } from './storage.js';
 
 /**
  * The site's verified view of the residency log (policies and enrollments),
@@ -92,14 +92,28 @@ export class SiteIngest {
   /**
    * Ingests the exact batch bytes the router forwarded under the policy
    * `policyDigest` (the `Glasshouse-Policy` header). Idempotent by the
-   * bytes' digest: a second call answers the first result.
+   * bytes' digest: a second call answers the first result. `sha256`: the
+   * bytes' SHA-256 when the caller has it (the signed Content-Digest checked it).
    */
-  async ingest(bytes: Uint8Array, policyDigest: string | undefined): Promise<IngestResult> {
-    const digest = digestOf(bytes);
-    let stored = await this.#storage.batch(digest);
-    if (stored === null) {
-      const policy = checkPolicyHeader(policyDigest);
-      const batch = await this.#writer.parse(bytes);
+  async ingest(
+    bytes: Uint8Array,
+    policyDigest: string | undefined,
+    sha256?: Uint8Array,
+  ): Promise<IngestResult> {
+    const digest =
+      sha256 === undefined ? digestOf(bytes) : `sha256:${Buffer.from(sha256).toString('hex')}`;
+    // A batch stored before answers its first result, whatever its header says now.
+    const policy = validPolicyHeader(policyDigest);
+    const prepared = await this.#writer.prepare(bytes, digest, policy !== undefined);
+    let stored: StoredBatch;
+    if (prepared !== 'unparsed' && 'stored' in prepared) {
+      stored = prepared.stored;
+    } else {
+      if (prepared === 'unparsed' || policy === undefined) {
+        if (prepared !== 'unparsed') prepared.parsed.drop();
+        throw policyHeaderInvalid(policyDigest);
+      }
+      const batch = prepared.parsed;
       const storedAtMs = this.#now();
       const entry: StoredEntry = {
         schema: INGEST_LOG_SCHEMA,
@@ -269,12 +283,13 @@ function digestOf(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** The policy version the router routed under: `Glasshouse-Policy: sha256:<hex>`. */
-function checkPolicyHeader(value: string | undefined): string {
-  if (value === undefined || !DIGEST.test(value)) {
-    throw new TelemetryError('POLICY_HEADER_INVALID', 'Glasshouse-Policy must be sha256:<64 hex>', {
-      evidence: { value: value?.slice(0, 80) ?? null },
-    });
-  }
-  return value;
+/** The policy version the router routed under (`Glasshouse-Policy: sha256:<hex>`), if well-formed. */
+function validPolicyHeader(value: string | undefined): string | undefined {
+  return value !== undefined && DIGEST.test(value) ? value : undefined;
+}
+
+function policyHeaderInvalid(value: string | undefined): TelemetryError {
+  return new TelemetryError('POLICY_HEADER_INVALID', 'Glasshouse-Policy must be sha256:<64 hex>', {
+    evidence: { value: value?.slice(0, 80) ?? null },
+  });
 }

@@ -17,6 +17,8 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import {
   guardServer,
+  readBody,
+  verifiedSha256,
   writeCaller,
   type RateLimitOptions,
   type WriterPolicy,
@@ -110,8 +112,16 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
 
   // Batches are hashed as the exact bytes received; nothing parses them before the site does.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
-    done(null, body);
+  // A signed body arrives read and checked by the httpsig hook: it is taken as it is.
+  app.addContentTypeParser('*', (req, payload, done) => {
+    readBody(payload, req.routeOptions.bodyLimit).then(
+      (body) => {
+        done(null, body);
+      },
+      (err: unknown) => {
+        done(err as Error, undefined);
+      },
+    );
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -131,9 +141,11 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
   app.post('/v1/batches', { bodyLimit: MAX_BATCH_BYTES }, async (req, reply) => {
     const started = performance.now();
     const header = req.headers[POLICY_HEADER];
+    const sha256 = Buffer.isBuffer(req.body) ? verifiedSha256(req.body) : undefined;
     const result = await ingest.ingest(
       bodyBytes(req),
       typeof header === 'string' ? header : undefined,
+      sha256,
     );
     metrics.ackLatency.observe((performance.now() - started) / 1000);
     return reply.header('cache-control', 'no-store').send({

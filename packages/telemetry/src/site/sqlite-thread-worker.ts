@@ -8,6 +8,7 @@ import { TelemetryError } from '../errors.js';
 import { type ParsedBatch, parseForStore, toStore } from './batch-parser.js';
 import { type SqliteSiteStorage, openSqliteSiteStorageHere } from './sqlite-storage.js';
 import type {
+  PrepareAnswer,
   ThreadInit,
   ThreadReady,
   ThreadRequest,
@@ -40,13 +41,21 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 async function run(storage: SqliteSiteStorage, req: ThreadRequest): Promise<unknown> {
   switch (req.op) {
-    case 'parse': {
+    case 'prepare': {
+      const stored = await storage.batch(req.digest);
+      if (stored !== null) return { stored } satisfies PrepareAnswer;
+      if (!req.parse) return 'unparsed' satisfies PrepareAnswer;
       if (held.size >= MAX_HELD) {
         throw new TelemetryError('PARSER_FAILED', 'too many parsed batches wait for the site');
       }
       const parsed = parseForStore(req.bytes);
       held.set(req.id, parsed);
-      return { customer: parsed.customer, region: parsed.region, events: parsed.sha256.length };
+      const summary = {
+        customer: parsed.customer,
+        region: parsed.region,
+        events: parsed.sha256.length,
+      };
+      return { summary } satisfies PrepareAnswer;
     }
     case 'store': {
       const parsed = held.get(req.held);

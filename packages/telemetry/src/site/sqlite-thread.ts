@@ -46,7 +46,12 @@ export type ThreadReady =
   { readonly ready: true } | { readonly ready: false; readonly error: WireError };
 
 export type ThreadRequest = { readonly id: number } & (
-  | { readonly op: 'parse'; readonly bytes: Uint8Array }
+  | {
+      readonly op: 'prepare';
+      readonly bytes: Uint8Array;
+      readonly digest: string;
+      readonly parse: boolean;
+    }
   | {
       readonly op: 'store';
       readonly held: number;
@@ -77,6 +82,12 @@ export type ThreadRequest = { readonly id: number } & (
   | { readonly op: 'summary' }
   | { readonly op: 'close' }
 );
+
+/** What the thread answers to `prepare`. */
+export type PrepareAnswer =
+  | { readonly stored: StoredBatch }
+  | { readonly summary: { customer: string; region: string; events: number } }
+  | 'unparsed';
 
 export type ThreadResponse =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
@@ -129,13 +140,13 @@ class ThreadedSiteStorage implements SiteStorage {
       stopped(new Error(`exit code ${code}`));
     });
     this.writer = {
-      parse: async (bytes) => {
+      // One round trip: the thread looks the digest up, then parses and holds the batch
+      // under this request's id.
+      prepare: async (bytes, digest, parse) => {
         const id = this.#next;
-        const summary = await this.#call<{ customer: string; region: string; events: number }>({
-          op: 'parse',
-          bytes,
-        });
-        return this.#held(id, summary);
+        const found = await this.#call<PrepareAnswer>({ op: 'prepare', bytes, digest, parse });
+        if (found === 'unparsed' || 'stored' in found) return found;
+        return { parsed: this.#held(id, found.summary) };
       },
       // The thread is the storage's: close() stops it.
       close: () => Promise.resolve(),
