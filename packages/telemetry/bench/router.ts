@@ -6,8 +6,20 @@
  * path, measured in the same process) to show the router's share.
  */
 import { createHash } from 'node:crypto';
-import { encodeBatch, parseBatch, sealBatch, type TelemetryBatch } from '@glasshouse/residency';
-import { enrollAgent, startRouter, startWorld } from '../test/router-world.js';
+import {
+  encodeBatch,
+  generateEd25519KeyPair,
+  parseBatch,
+  sealBatch,
+  type TelemetryBatch,
+} from '@glasshouse/residency';
+import {
+  agentOf,
+  enrollAgent,
+  registerDevice,
+  startRouter,
+  startWorld,
+} from '../test/router-world.js';
 
 export interface PathRun {
   readonly eventsPerSecond: number;
@@ -114,7 +126,18 @@ export async function routerPhase(opts: {
         await res.arrayBuffer();
         return res.status;
       };
-      const viaRouter: Send = async (bytes) => (await agent.send(bytes)).status;
+      // One device per batch in flight, all of one customer: the router limits each device to
+      // 30 batches a second, and a fleet, not one agent, sends tens of thousands of events a second.
+      const devices = [agent];
+      while (devices.length < opts.concurrency) {
+        const key = generateEd25519KeyPair();
+        const status = await registerDevice(router.url, agent.customer, key);
+        if (status !== 200) throw new Error(`device registration: ${status}`);
+        devices.push(agentOf(world, router.url, agent.customer, key));
+      }
+      let turn = 0;
+      const viaRouter: Send = async (bytes) =>
+        (await (devices[turn++ % devices.length] as typeof agent).send(bytes)).status;
       // Warm-up of both paths.
       await drive(variants(template, 4, 'warm-site'), opts.events, 4, toSite);
       await drive(variants(template, 4, 'warm-router'), opts.events, 4, viaRouter);

@@ -173,7 +173,7 @@ interface SiteRun {
   readonly failures: number;
   /** CPU µs per acknowledged event: the site's process, and this one (client and witness). */
   readonly siteCpuUs: number | null;
-  /** The same for the site's main thread alone (HTTP, checks, SQLite; not the parser's thread). */
+  /** The same for the site's main thread alone (HTTP, signatures, checks, the log; not the storage thread). */
   readonly siteMainCpuUs: number | null;
   readonly clientCpuUs: number;
 }

@@ -24,7 +24,8 @@ export type TelemetryErrorCode =
   | 'RECEIPT_TIMEOUT'
   | 'CONFIG_INVALID'
   | 'CLOSED'
-  // data site: the batch parser's worker thread stopped or failed (batch-parser.ts)
+  // data site: the thread that parses batches (the parser's, or the SQLite storage's) stopped,
+  // failed, or holds too many parsed batches (batch-parser.ts, sqlite-thread-worker.ts)
   | 'PARSER_FAILED'
   // data site: the access gateway's read (site/read.ts)
   | 'READ_NOT_AUTHORIZED'

@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { keepAliveFetch } from '@glasshouse/http';
 import { LogClient } from '@glasshouse/log';
 import {
   RateLimiter,
@@ -58,6 +59,7 @@ export interface IngestRouterOptions {
     readonly concurrency?: number;
   };
   readonly now?: () => number;
+  /** The fetch of its calls to the residency log and the sites (default keepAliveFetch). */
   readonly fetch?: typeof fetch;
 }
 
@@ -97,8 +99,10 @@ export class IngestRouter {
       ...(opts.callerKeyId === undefined ? {} : { keyid: opts.callerKeyId }),
       now: this.now,
     });
+    // Calls between services over node:http keep-alive: a quarter of global fetch's CPU a call.
+    const fetchImpl = opts.fetch ?? keepAliveFetch();
     this.#log = new LogClient(opts.residencyLogUrl, {
-      fetch: signedFetch(signer, opts.fetch ?? fetch),
+      fetch: signedFetch(signer, fetchImpl),
     });
     this.#vendorSeed = opts.vendorResidencyKey;
     this.#vendorPublic = rawPublicKey(ed25519PrivateKey(opts.vendorResidencyKey));
@@ -107,7 +111,7 @@ export class IngestRouter {
       signer,
       ...opts.forwarder,
       now: this.now,
-      ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
+      fetch: fetchImpl,
       onOutcome: (outcome, row) => {
         this.metrics.delivered.inc({ outcome, site: row.site });
       },
