@@ -1,7 +1,13 @@
 // The signing side alone, for clients such as the endpoint agent: importing
 // it loads no server code (fastify, prom-client), unlike the package index.
 export { HttpSigError, type HttpSigErrorCode } from './errors.js';
-export { BodyDigester, contentDigest, parseContentDigest, verifyContentDigest } from './digest.js';
+export {
+  BodyDigester,
+  claimedAlgorithms,
+  contentDigest,
+  parseContentDigest,
+  verifyContentDigest,
+} from './digest.js';
 export { ed25519PrivateKey, ed25519PublicKey, jwkThumbprint, rawPublicKey } from './keys.js';
 export {
   ALGORITHM,

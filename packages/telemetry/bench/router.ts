@@ -26,6 +26,8 @@ export interface PathRun {
   readonly p50: number;
   readonly p99: number;
   readonly failures: number;
+  /** CPU µs per acknowledged event of this whole process, its threads included. */
+  readonly cpuUsPerEvent: number;
 }
 
 export interface RouterPhase {
@@ -54,8 +56,10 @@ async function drive(
     }
   };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
   const pick = (p: number): number =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
@@ -64,6 +68,7 @@ async function drive(
     p50: pick(50),
     p99: pick(99),
     failures,
+    cpuUsPerEvent: (cpu.user + cpu.system) / Math.max(1, latencies.length * events),
   };
 }
 

@@ -470,13 +470,13 @@ async function routed(): Promise<void> {
     what: 'site-only path in the same process (baseline of the router row), SQLite',
     value: fmt(r.siteOnly.eventsPerSecond),
     unit: 'events/s',
-    note: `ack p50 ${fmt(r.siteOnly.p50)} ms, p99 ${fmt(r.siteOnly.p99)} ms${r.siteOnly.failures > 0 ? `; ${r.siteOnly.failures} not 200` : ''}`,
+    note: `ack p50 ${fmt(r.siteOnly.p50)} ms, p99 ${fmt(r.siteOnly.p99)} ms; CPU ${r.siteOnly.cpuUsPerEvent.toFixed(1)} µs/event (the process: client, witness, both sites)${r.siteOnly.failures > 0 ? `; ${r.siteOnly.failures} not 200` : ''}`,
   });
   rows.push({
     what: 'device-signed POST → router → site → receipt, SQLite (one process)',
     value: fmt(r.viaRouter.eventsPerSecond),
     unit: 'events/s',
-    note: `${Math.round((r.viaRouter.eventsPerSecond / r.siteOnly.eventsPerSecond) * 100)}% of site-only; router share of ack p50 ${Math.round(share * 100)}%; ack p50 ${fmt(r.viaRouter.p50)} ms, p99 ${fmt(r.viaRouter.p99)} ms${r.viaRouter.failures > 0 ? `; ${r.viaRouter.failures} not 200 (202 queued)` : ''}`,
+    note: `${Math.round((r.viaRouter.eventsPerSecond / r.siteOnly.eventsPerSecond) * 100)}% of site-only; router share of ack p50 ${Math.round(share * 100)}%; CPU ${r.viaRouter.cpuUsPerEvent.toFixed(1)} µs/event; ack p50 ${fmt(r.viaRouter.p50)} ms, p99 ${fmt(r.viaRouter.p99)} ms${r.viaRouter.failures > 0 ? `; ${r.viaRouter.failures} not 200 (202 queued)` : ''}`,
   });
 }
 

@@ -161,13 +161,19 @@ export class IngestRouter {
   /**
    * Routes a batch of an authenticated device, commits it to the outbox
    * (the acknowledgement point), then tries its site for up to `ackWaitMs`.
+   * `sha256`: the bytes' SHA-256 when the caller checked it (a signed Content-Digest).
    */
-  async acceptBatch(device: DeviceRow, bytes: Uint8Array): Promise<BatchAnswer> {
+  async acceptBatch(
+    device: DeviceRow,
+    bytes: Uint8Array,
+    sha256?: Uint8Array,
+  ): Promise<BatchAnswer> {
     if (this.#closed) throw new TelemetryError('CLOSED', 'the router is closing');
     const { row } = await routeBatch(
       { view: this.view, store: this.store, forwarder: this.forwarder, now: this.now },
       device,
       bytes,
+      sha256,
     );
     if (row.status === 'queued') {
       const delivery = this.forwarder.deliver(row.digest);

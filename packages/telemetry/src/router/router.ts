@@ -48,8 +48,10 @@ export async function routeBatch(
   deps: RoutingDeps,
   device: DeviceRow,
   bytes: Uint8Array,
+  sha256?: Uint8Array,
 ): Promise<Routed> {
-  const digest = batchDigest(bytes);
+  const digest =
+    sha256 === undefined ? batchDigest(bytes) : `sha256:${Buffer.from(sha256).toString('hex')}`;
   // The same bytes again (the device retrying after a lost answer) get the first answer.
   const existing = deps.store.get(digest);
   if (existing !== undefined) {
