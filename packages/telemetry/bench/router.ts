@@ -1,158 +1,207 @@
 /**
- * The router phase of `npm run bench`: the whole data path in this process
- * (witness, residency log, two sites with their views, the ingest router),
- * an enrolled agent sending device-signed batches through the router, and
- * the same kind of batches sent straight to the Zurich site (the site-only
- * path, measured in the same process) to show the router's share.
+ * The end-to-end set-up of `npm run bench`, as deployed: the data site and
+ * the ingest router each in a process of its own, beside the witness and
+ * the residency log in this one. The residency policy designates the site
+ * child for EU; one customer is enrolled through the router, with one
+ * device per batch in flight (the router limits each device to 30 batches
+ * a second: a fleet, not one agent, sends tens of thousands of events a
+ * second). The same site child also takes batches straight from this
+ * process, signed with the router's key: the site-only path, for the
+ * router's share.
  */
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Child, startChild } from '@glasshouse/bench-kit';
+import { RequestSigner, ed25519PrivateKey } from '@glasshouse/httpsig';
 import {
+  type TelemetryBatch,
+  demoPolicy,
   encodeBatch,
   generateEd25519KeyPair,
   parseBatch,
   sealBatch,
-  type TelemetryBatch,
 } from '@glasshouse/residency';
+import { generateSignerKey } from '@glasshouse/tlog';
+import { witnessLines } from '../test/residency-fixture.js';
 import {
+  type Agent,
+  type World,
   agentOf,
+  append,
   enrollAgent,
+  policyEntry,
   registerDevice,
-  startRouter,
   startWorld,
 } from '../test/router-world.js';
+import type { ChildConfig } from '../test/site-child.js';
+import type { RouterChildConfig } from './router-child.js';
 
-export interface PathRun {
-  readonly eventsPerSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly failures: number;
-  /** CPU µs per acknowledged event of this whole process, its threads included. */
-  readonly cpuUsPerEvent: number;
+export interface EndToEnd {
+  readonly site: Child<{ url: string }>;
+  readonly router: Child<{ url: string }>;
+  /** Signs as the router (the site's allow-list entry): the site-only path. */
+  readonly routerSigner: RequestSigner;
+  /** One device of the enrolled customer per batch in flight. */
+  readonly devices: readonly Agent[];
+  /** The logged policy's digest (the site-only path's `Glasshouse-Policy`). */
+  readonly policy: string;
+  /** `count` distinct sealed batches of the customer, `events` each. */
+  batches(count: number, salt: string): Uint8Array[];
+  close(): Promise<void>;
 }
 
-export interface RouterPhase {
-  readonly viaRouter: PathRun;
-  readonly siteOnly: PathRun;
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => {
+        if (a === null || typeof a === 'string') reject(new Error('no port'));
+        else resolve(a.port);
+      });
+    });
+  });
 }
 
-type Send = (bytes: Uint8Array) => Promise<number>;
+const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
 
-async function drive(
-  batches: readonly Uint8Array[],
-  events: number,
-  concurrency: number,
-  send: Send,
-): Promise<PathRun> {
-  const latencies: number[] = [];
-  let next = 0;
-  let failures = 0;
-  const worker = async (): Promise<void> => {
-    while (next < batches.length) {
-      const bytes = batches[next++]!;
-      const t0 = performance.now();
-      const status = await send(bytes);
-      if (status === 200) latencies.push(performance.now() - t0);
-      else failures += 1;
-    }
+export async function startEndToEnd(opts: {
+  readonly dir: string;
+  readonly postgres?: string | undefined;
+  readonly devices: number;
+  readonly events: number;
+  readonly pad: number;
+  readonly childFlags: readonly string[];
+}): Promise<EndToEnd> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) await c();
   };
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  latencies.sort((a, b) => a - b);
-  const pick = (p: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return {
-    eventsPerSecond: (latencies.length * events) / seconds,
-    p50: pick(50),
-    p99: pick(99),
-    failures,
-    cpuUsPerEvent: (cpu.user + cpu.system) / Math.max(1, latencies.length * events),
-  };
-}
-
-function variants(template: TelemetryBatch, count: number, salt: string): Uint8Array[] {
-  return Array.from({ length: count }, (_, v) =>
-    encodeBatch({
-      ...template,
-      createdAt: `2026-12-04T16:31:${String(Math.floor(v / 1000) % 60).padStart(2, '0')}.${String(v % 1000).padStart(3, '0')}Z`,
-      events: template.events.map((e, i) => ({
-        ...e,
-        sha256: createHash('sha256').update(`${salt}:${v}:${i}`).digest('hex'),
-      })),
-    }),
-  );
-}
-
-export async function routerPhase(opts: {
-  batches: number;
-  events: number;
-  pad: number;
-  concurrency: number;
-}): Promise<RouterPhase> {
-  const world = await startWorld();
   try {
-    const router = await startRouter(world);
-    try {
-      const agent = await enrollAgent(world, router.url, 'EU');
-      const sealed = await sealBatch(
-        {
-          customer: agent.customer.id,
-          region: 'EU',
-          productVersion: '1.4.0',
-          createdAt: '2026-12-04T16:30:00Z',
-          events: Array.from({ length: opts.events }, (_, i) => ({
-            sha256: i.toString(16).padStart(64, '0'),
-            rule: 'demo:evil_marker',
-            verdict: 'malicious' as const,
-            timeBucket: '2026-12-04T16:00:00Z',
-            personal: {
-              device: agent.device,
-              host: 'workstation-17.corp.example',
-              user: 'jdoe',
-              path: `/home/jdoe/Downloads/${'x'.repeat(opts.pad)}`,
-            },
-          })),
-        },
-        world.keyRelease.publicKey,
-      );
-      const template = parseBatch(sealed.bytes);
-      const viaRouterBatches = variants(template, opts.batches, 'router');
-      const siteBatches = variants(template, opts.batches, 'site');
-      const policy = world.sites.zurich.view.current().policy?.digest ?? '';
-      const siteUrl = world.sites.zurich.url;
-      const toSite: Send = async (bytes) => {
-        const res = await fetch(new URL('v1/batches', siteUrl), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'glasshouse-policy': policy },
-          body: bytes,
-        });
-        await res.arrayBuffer();
-        return res.status;
-      };
-      // One device per batch in flight, all of one customer: the router limits each device to
-      // 30 batches a second, and a fleet, not one agent, sends tens of thousands of events a second.
-      const devices = [agent];
-      while (devices.length < opts.concurrency) {
-        const key = generateEd25519KeyPair();
-        const status = await registerDevice(router.url, agent.customer, key);
-        if (status !== 200) throw new Error(`device registration: ${status}`);
-        devices.push(agentOf(world, router.url, agent.customer, key));
-      }
-      let turn = 0;
-      const viaRouter: Send = async (bytes) =>
-        (await (devices[turn++ % devices.length] as typeof agent).send(bytes)).status;
-      // Warm-up of both paths.
-      await drive(variants(template, 4, 'warm-site'), opts.events, 4, toSite);
-      await drive(variants(template, 4, 'warm-router'), opts.events, 4, viaRouter);
-      const siteOnly = await drive(siteBatches, opts.events, opts.concurrency, toSite);
-      const routed = await drive(viaRouterBatches, opts.events, opts.concurrency, viaRouter);
-      return { viaRouter: routed, siteOnly };
-    } finally {
-      await router.router.close();
+    await mkdir(opts.dir, { recursive: true });
+    const world: World = await startWorld({ policy: 'none' });
+    closers.push(() => world.close());
+    // The site child: its ingest-log key and port are fixed first, the policy names both.
+    const siteKeys = generateSignerKey('localhost/glasshouse/site/ch-zrh-bench');
+    await world.witness.addLog(siteKeys.verifierKey);
+    const port = await freePort();
+    const policy = demoPolicy({
+      zurich: {
+        id: 'ch-zrh',
+        country: 'CH',
+        verifierKey: siteKeys.verifierKey,
+        ingestUrl: `http://127.0.0.1:${port}/`,
+      },
+      other: world.sites.other.description,
+      issuedAt: '2026-12-04T12:00:00Z',
+    });
+    await append(
+      world.residency.log,
+      policyEntry(policy, [world.keys.vendor, world.keys.supervisor]),
+    );
+    const routerKey = generateEd25519KeyPair();
+    const siteConfig: ChildConfig = {
+      dir: join(opts.dir, 'site'),
+      ...(opts.postgres === undefined ? {} : { postgres: opts.postgres }),
+      siteId: 'ch-zrh',
+      logSignerKey: siteKeys.signerKey,
+      witnessPolicy: `log ${siteKeys.verifierKey}\n${witnessLines(world.witness)}`,
+      vendorKey: b64(world.keys.vendor.publicKey),
+      supervisorKey: b64(world.keys.supervisor.publicKey),
+      entries: [],
+      routerKey: b64(routerKey.publicKey),
+      view: {
+        url: world.residency.url,
+        policy: world.residency.policy,
+        dir: join(opts.dir, 'site-view'),
+      },
+      port,
+    };
+    const siteFile = join(opts.dir, 'site.json');
+    await writeFile(siteFile, JSON.stringify(siteConfig));
+    const site = await startChild<{ url: string }>(
+      new URL('../test/site-child.ts', import.meta.url),
+      [siteFile],
+      60_000,
+      opts.childFlags,
+    );
+    closers.push(() => site.stop());
+    const routerConfig: RouterChildConfig = {
+      dir: join(opts.dir, 'router'),
+      viewDir: join(opts.dir, 'router-view'),
+      residencyUrl: world.residency.url,
+      residencyPolicy: world.residency.policy,
+      vendorKey: b64(world.keys.vendor.publicKey),
+      supervisorKey: b64(world.keys.supervisor.publicKey),
+      callerSeed: b64(routerKey.seed),
+      vendorSeed: b64(world.keys.vendor.seed),
+    };
+    const routerFile = join(opts.dir, 'router.json');
+    await writeFile(routerFile, JSON.stringify(routerConfig));
+    const router = await startChild<{ url: string }>(
+      new URL('router-child.ts', import.meta.url),
+      [routerFile],
+      60_000,
+      opts.childFlags,
+    );
+    closers.push(() => router.stop());
+
+    const agent = await enrollAgent(world, router.ready.url, 'EU');
+    const devices: Agent[] = [agent];
+    while (devices.length < opts.devices) {
+      const key = generateEd25519KeyPair();
+      const status = await registerDevice(router.ready.url, agent.customer, key);
+      if (status !== 200) throw new Error(`device registration: ${status}`);
+      devices.push(agentOf(world, router.ready.url, agent.customer, key));
     }
-  } finally {
-    await world.close();
+    const sealed = await sealBatch(
+      {
+        customer: agent.customer.id,
+        region: 'EU',
+        productVersion: '1.4.0',
+        createdAt: '2026-12-04T16:30:00Z',
+        events: Array.from({ length: opts.events }, (_, i) => ({
+          sha256: i.toString(16).padStart(64, '0'),
+          rule: 'demo:evil_marker',
+          verdict: 'malicious' as const,
+          timeBucket: '2026-12-04T16:00:00Z',
+          personal: {
+            device: agent.device,
+            host: 'workstation-17.corp.example',
+            user: 'jdoe',
+            path: `/home/jdoe/Downloads/${'x'.repeat(opts.pad)}`,
+          },
+        })),
+      },
+      world.keyRelease.publicKey,
+    );
+    const template: TelemetryBatch = parseBatch(sealed.bytes);
+    // enrollAgent waited for the world's site views to see the enrollment, logged after the policy.
+    const loggedPolicy = world.sites.other.view.current().policy?.digest;
+    if (loggedPolicy === undefined) throw new Error('no logged policy');
+    return {
+      site,
+      router,
+      routerSigner: new RequestSigner({ privateKey: ed25519PrivateKey(routerKey.seed) }),
+      devices,
+      policy: loggedPolicy,
+      batches: (count, salt) =>
+        Array.from({ length: count }, (_, v) =>
+          encodeBatch({
+            ...template,
+            createdAt: `2026-12-04T16:31:${String(Math.floor(v / 1000) % 60).padStart(2, '0')}.${String(v % 1000).padStart(3, '0')}Z`,
+            events: template.events.map((e, i) => ({
+              ...e,
+              sha256: createHash('sha256').update(`${salt}:${v}:${i}`).digest('hex'),
+            })),
+          }),
+        ),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
