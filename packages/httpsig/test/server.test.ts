@@ -1,6 +1,7 @@
 /**
  * The fastify hooks over real HTTP on loopback, signed by `signedFetch`.
  */
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
@@ -9,8 +10,10 @@ import {
   RateLimiter,
   RequestSigner,
   rateLimit,
+  readBody,
   requireSignedWrites,
   signedFetch,
+  verifiedSha256,
   writeCaller,
 } from '../src/index.js';
 import { newKey } from './fixtures.js';
@@ -197,5 +200,73 @@ describe('rateLimit', () => {
     expect(await registry.metrics()).toContain(
       'glasshouse_http_rate_limited_total{route="GET /r"} 1',
     );
+  });
+});
+
+describe('readBody and verifiedSha256', () => {
+  /** A server whose content-type parser takes the stream, as the data site's does. */
+  async function streamServer(): Promise<{
+    url: string;
+    seen: { bytes: string; sha256: string | null }[];
+  }> {
+    const app = Fastify({ bodyLimit: 64 });
+    const seen: { bytes: string; sha256: string | null }[] = [];
+    requireSignedWrites(app, {
+      allowList: new AllowList([
+        { name: 'writer', publicKey: writer.publicKey, allow: ['POST /raw'] },
+      ]),
+      publicRoutes: ['POST /open'],
+    });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (req, payload, done) => {
+      readBody(payload, req.routeOptions.bodyLimit).then(
+        (body) => {
+          done(null, body);
+        },
+        (err: unknown) => {
+          done(err as Error, undefined);
+        },
+      );
+    });
+    const record = (body: unknown): void => {
+      const b = body as Buffer;
+      const sha = verifiedSha256(b);
+      seen.push({
+        bytes: b.toString('utf8'),
+        sha256: sha === undefined ? null : Buffer.from(sha).toString('hex'),
+      });
+    };
+    app.post('/raw', (req, reply) => {
+      record(req.body);
+      return reply.send({ ok: true });
+    });
+    app.post('/open', (req, reply) => {
+      record(req.body);
+      return reply.send({ ok: true });
+    });
+    apps.push(app);
+    return { url: await app.listen({ host: '127.0.0.1', port: 0 }), seen };
+  }
+
+  it('hands a parser the checked body and its checked SHA-256', async () => {
+    const s = await streamServer();
+    const body = '{"n":1}';
+    const res = await signedFetch(new RequestSigner({ privateKey: writer.privateKey }))(
+      `${s.url}/raw`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body },
+    );
+    expect(res.status).toBe(200);
+    expect(s.seen).toEqual([
+      { bytes: body, sha256: createHash('sha256').update(body).digest('hex') },
+    ]);
+  });
+
+  it('reads an unsigned body itself, with no digest, and refuses one over the limit', async () => {
+    const s = await streamServer();
+    expect((await post(fetch, `${s.url}/open`, { n: 2 })).status).toBe(200);
+    expect(s.seen).toEqual([{ bytes: '{"n":2}', sha256: null }]);
+    const big = await post(fetch, `${s.url}/open`, { pad: 'x'.repeat(100) });
+    expect(big.status).toBe(413);
+    expect(s.seen).toHaveLength(1);
   });
 });
