@@ -6,10 +6,9 @@
  * a restart keeps its URL.
  */
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { encodeAccessPolicy } from '@glasshouse/access-format';
-import { type Child, startChild } from '@glasshouse/bench-kit';
+import { type Child, freePort, startChild } from '@glasshouse/bench-kit';
 import { generateSignerKey } from '@glasshouse/tlog';
 import { witnessLines } from '../../telemetry/test/residency-fixture.js';
 import type { ChildConfig } from './access-child.js';
@@ -31,19 +30,6 @@ export interface AccessProcesses {
   /** SIGTERM, waiting for a clean exit. */
   stop(role: Role): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a === null || typeof a === 'string') reject(new Error('no port'));
-        else resolve(a.port);
-      });
-    });
-  });
 }
 
 const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,4 +132,22 @@ export async function withBenchDir(
     killChildren();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A loopback TCP port that was free a moment ago, for a child that must
+ * listen on a port known before it starts (its URL goes into its config).
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => {
+        if (a === null || typeof a === 'string') reject(new Error('no port'));
+        else resolve(a.port);
+      });
+    });
+  });
 }

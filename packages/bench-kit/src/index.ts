@@ -1,5 +1,6 @@
 export {
   type Child,
+  freePort,
   killChildren,
   onStop,
   reportFailure,

@@ -36,6 +36,7 @@ export { RateLimiter, type RateDecision, type RateLimitOptions } from './ratelim
 export {
   REFUSAL_STATUS,
   guardServer,
+  parseBodiesAsBytes,
   readBody,
   verifiedSha256,
   rateLimit,

@@ -247,6 +247,26 @@ export async function readBody(payload: NodeJS.ReadableStream, limit: number): P
   return readBounded(payload, limit);
 }
 
+/**
+ * Makes every request body bytes (a Buffer) for `app`, whatever its
+ * content type: a signed body as the signed-writes hook read and checked
+ * it, any other read to its end (`readBody`). For servers that hash or keep
+ * the exact bytes received, which no parser should have touched.
+ */
+export function parseBodiesAsBytes(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (req, payload, done) => {
+    readBody(payload, req.routeOptions.bodyLimit).then(
+      (body) => {
+        done(null, body);
+      },
+      (err: unknown) => {
+        done(err as Error, undefined);
+      },
+    );
+  });
+}
+
 /** The SHA-256 of a body `readBody` answered, when its signed Content-Digest had one. */
 export function verifiedSha256(body: Buffer): Uint8Array | undefined {
   return bodyDigests.get(body);

@@ -9,8 +9,8 @@ import {
   AllowList,
   RateLimiter,
   RequestSigner,
+  parseBodiesAsBytes,
   rateLimit,
-  readBody,
   requireSignedWrites,
   signedFetch,
   verifiedSha256,
@@ -203,7 +203,7 @@ describe('rateLimit', () => {
   });
 });
 
-describe('readBody and verifiedSha256', () => {
+describe('parseBodiesAsBytes (readBody) and verifiedSha256', () => {
   /** A server whose content-type parser takes the stream, as the data site's does. */
   async function streamServer(): Promise<{
     url: string;
@@ -217,17 +217,7 @@ describe('readBody and verifiedSha256', () => {
       ]),
       publicRoutes: ['POST /open'],
     });
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (req, payload, done) => {
-      readBody(payload, req.routeOptions.bodyLimit).then(
-        (body) => {
-          done(null, body);
-        },
-        (err: unknown) => {
-          done(err as Error, undefined);
-        },
-      );
-    });
+    parseBodiesAsBytes(app);
     const record = (body: unknown): void => {
       const b = body as Buffer;
       const sha = verifiedSha256(b);

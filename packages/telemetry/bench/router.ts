@@ -10,10 +10,9 @@
  * router's share.
  */
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Child, startChild } from '@glasshouse/bench-kit';
+import { type Child, freePort, startChild } from '@glasshouse/bench-kit';
 import { RequestSigner, ed25519PrivateKey } from '@glasshouse/httpsig';
 import {
   type TelemetryBatch,
@@ -36,7 +35,6 @@ import {
   startWorld,
 } from '../test/router-world.js';
 import type { ChildConfig } from '../test/site-child.js';
-import type { RouterChildConfig } from './router-child.js';
 
 export interface EndToEnd {
   readonly site: Child<{ url: string }>;
@@ -50,19 +48,6 @@ export interface EndToEnd {
   /** `count` distinct sealed batches of the customer, `events` each. */
   batches(count: number, salt: string): Uint8Array[];
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        if (a === null || typeof a === 'string') reject(new Error('no port'));
-        else resolve(a.port);
-      });
-    });
-  });
 }
 
 const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
@@ -128,7 +113,8 @@ export async function startEndToEnd(opts: {
       opts.childFlags,
     );
     closers.push(() => site.stop());
-    const routerConfig: RouterChildConfig = {
+    // test/router-child.mjs: the kill -9 test's router, here with the router's own ack wait.
+    const routerConfig = {
       dir: join(opts.dir, 'router'),
       viewDir: join(opts.dir, 'router-view'),
       residencyUrl: world.residency.url,
@@ -137,12 +123,11 @@ export async function startEndToEnd(opts: {
       supervisorKey: b64(world.keys.supervisor.publicKey),
       callerSeed: b64(routerKey.seed),
       vendorSeed: b64(world.keys.vendor.seed),
+      ackWaitMs: 15_000,
     };
-    const routerFile = join(opts.dir, 'router.json');
-    await writeFile(routerFile, JSON.stringify(routerConfig));
     const router = await startChild<{ url: string }>(
-      new URL('router-child.ts', import.meta.url),
-      [routerFile],
+      new URL('../test/router-child.mjs', import.meta.url),
+      [JSON.stringify(routerConfig)],
       60_000,
       opts.childFlags,
     );

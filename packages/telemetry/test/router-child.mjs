@@ -1,6 +1,8 @@
-// An ingest router in a process of its own, for the kill -9 test (plain
-// JavaScript on the built package, so it starts fast). Usage:
-// node router-child.mjs '<json config>'; prints `listening <url>` once it serves.
+// An ingest router in a process of its own, for the kill -9 test and the
+// benchmark (plain JavaScript on the built package, so it starts fast).
+// Usage: node router-child.mjs '<json config>'; prints `listening <url>`
+// once it serves, and also reports `{ ready: { url } }` over IPC when it has
+// a parent channel (bench-kit's startChild).
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { IngestRouter, ResidencyView } from '@glasshouse/telemetry';
@@ -20,12 +22,14 @@ const router = IngestRouter.open({
   callerKey: b64(cfg.callerSeed),
   residencyLogUrl: cfg.residencyUrl,
   vendorResidencyKey: b64(cfg.vendorSeed),
-  ackWaitMs: 2_000,
+  // The kill -9 test wants short waits and retries; the benchmark sets its own.
+  ackWaitMs: cfg.ackWaitMs ?? 2_000,
   enrollTimeoutMs: 5_000,
   forwarder: { backoffMs: 50, maxBackoffMs: 300, timeoutMs: 5_000 },
 });
 const url = await router.listen();
 process.stdout.write(`listening ${url}/\n`);
+process.send?.({ ready: { url: `${url}/` } });
 process.once('SIGTERM', () => {
   void router
     .close()

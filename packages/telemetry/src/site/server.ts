@@ -17,7 +17,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CodedError } from '@glasshouse/errors';
 import {
   guardServer,
-  readBody,
+  parseBodiesAsBytes,
   verifiedSha256,
   writeCaller,
   type RateLimitOptions,
@@ -111,18 +111,8 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
   });
 
   // Batches are hashed as the exact bytes received; nothing parses them before the site does.
-  app.removeAllContentTypeParsers();
   // A signed body arrives read and checked by the httpsig hook: it is taken as it is.
-  app.addContentTypeParser('*', (req, payload, done) => {
-    readBody(payload, req.routeOptions.bodyLimit).then(
-      (body) => {
-        done(null, body);
-      },
-      (err: unknown) => {
-        done(err as Error, undefined);
-      },
-    );
-  });
+  parseBodiesAsBytes(app);
 
   app.setErrorHandler((err, req, reply) => {
     const batchRoute = req.url.startsWith('/v1/batches');
