@@ -8,4 +8,11 @@ export {
   createPostgresPool,
   inTransaction,
 } from './postgres.js';
-export { startModuleThread } from './thread.js';
+export {
+  ThreadChannel,
+  startModuleThread,
+  type ThreadAnswer,
+  type ThreadErrors,
+  type ThreadReady,
+  type WireError,
+} from './thread.js';

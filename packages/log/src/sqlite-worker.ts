@@ -30,7 +30,12 @@ import {
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { openSqlite } from '@glasshouse/db';
+import {
+  openSqlite,
+  type ThreadAnswer,
+  type ThreadReady,
+  type WireError as DbWireError,
+} from '@glasshouse/db';
 import { hasCode } from '@glasshouse/errors';
 import { bytesEqual } from '@glasshouse/tlog';
 
@@ -77,15 +82,8 @@ export interface PackedEntries {
   readonly hashes: Uint8Array;
 }
 
-/** A failure as it crosses the thread boundary. */
-export interface WireError {
-  /** A LogError code, when the thread knows what failed. */
-  readonly code?: string;
-  readonly message: string;
-  readonly evidence?: Record<string, unknown>;
-  /** The underlying error (e.g. SQLITE_BUSY), when there was one. */
-  readonly cause?: { readonly message: string; readonly code?: string };
-}
+/** A failure as it crosses the thread boundary (code: a LogError code, when the thread knows). */
+export type WireError = DbWireError;
 
 export type Request =
   | { id: number; op: 'sequence'; entries: PackedEntries; dedup: boolean }
@@ -105,8 +103,7 @@ export type Request =
   | { id: number; op: 'writeTiles'; tiles: { path: string; data: Uint8Array }[] }
   | { id: number; op: 'close' };
 
-export type Response =
-  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+export type Response = ThreadAnswer;
 
 /** What `sequence` answers: the indices, and the sequenced size after the commit. */
 export interface Sequenced {
@@ -134,7 +131,7 @@ export interface Snapshot {
 }
 
 /** Sent once at start-up: opened, or why not. */
-export type Ready = { ready: true } | { ready: false; error: WireError };
+export type Ready = ThreadReady;
 
 /** An error with a LogError code, thrown inside the thread. */
 class Fault extends Error {

@@ -22,8 +22,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Worker } from 'node:worker_threads';
-import { startModuleThread } from '@glasshouse/db';
+import { ThreadChannel } from '@glasshouse/db';
 import { LogError, type LogErrorCode } from './errors.js';
 import { checkTilePath } from './tilepath.js';
 import type {
@@ -38,9 +37,7 @@ import type {
 import type {
   PackedEntries,
   PublishedRow,
-  Ready,
   Request,
-  Response,
   Sequenced,
   Snapshot,
   StateRow,
@@ -60,8 +57,8 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
   // Both threads start at once; only the database thread touches the
   // directory when starting (it takes the lock, then empties tmp/).
   const [db, files] = await Promise.allSettled([
-    Channel.start({ role: 'db', dir: opts.dir }),
-    Channel.start({ role: 'files', dir: opts.dir }),
+    startChannel({ role: 'db', dir: opts.dir }),
+    startChannel({ role: 'files', dir: opts.dir }),
   ]);
   if (db.status === 'rejected' || files.status === 'rejected') {
     for (const r of [db, files]) if (r.status === 'fulfilled') await r.value.stop();
@@ -78,89 +75,19 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
   return new SqliteStorage(opts.dir, db.value, files.value, snapshot);
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** One worker thread (`sqlite-worker`) and the requests waiting for its answers. */
+type Channel = ThreadChannel<Request>;
 
-/** One worker thread and the requests waiting for its answers. */
-class Channel {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
-  #nextId = 1;
-  #dead: LogError | undefined;
-
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.on('message', (res: Response) => {
-      const p = this.#pending.get(res.id);
-      if (p === undefined) return;
-      this.#pending.delete(res.id);
-      if (this.#pending.size === 0) this.#worker.unref();
-      if (res.ok) p.resolve(res.value);
-      else p.reject(fromWire(res.error));
-    });
-    const fail = (cause: unknown): void => {
-      this.#dead ??= new LogError('STORAGE_FAILED', 'the storage thread stopped', { cause });
-      for (const p of this.#pending.values()) p.reject(this.#dead);
-      this.#pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      fail(new Error(`exit code ${code}`));
-    });
-  }
-
-  /** Starts a thread and resolves once it opened what it owns. */
-  static start(init: WorkerInit): Promise<Channel> {
-    const worker = spawnWorker(init);
-    return new Promise<Channel>((resolve, reject) => {
-      const onError = (err: unknown): void => {
-        reject(
-          new LogError('STORAGE_FAILED', 'the storage thread failed to start', { cause: err }),
-        );
-      };
-      const onExit = (code: number): void => {
-        onError(new Error(`exit code ${code}`));
-      };
-      worker.once('error', onError);
-      worker.once('exit', onExit);
-      worker.once('message', (msg: Ready) => {
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        if (msg.ready) {
-          const channel = new Channel(worker);
-          worker.unref();
-          resolve(channel);
-          return;
-        }
-        void worker.terminate();
-        reject(openError(msg.error, init.dir));
-      });
-    });
-  }
-
-  call<T>(req: DistributiveOmit<Request, 'id'>, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (this.#pending.size === 0) this.#worker.ref();
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...req, id }, transfer);
-    });
-  }
-
-  /** Throws once the thread stopped (failed or closed). */
-  checkAlive(): void {
-    if (this.#dead !== undefined) throw this.#dead;
-  }
-
-  async stop(): Promise<void> {
-    this.#dead ??= new LogError('CLOSED', 'storage is closed');
-    await this.#worker.terminate();
-  }
-}
-
-/** `sqlite-worker.js` compiled, or `sqlite-worker.ts` from the sources (@glasshouse/db). */
-function spawnWorker(init: WorkerInit): Worker {
-  return startModuleThread(import.meta.url, 'sqlite-worker', init);
+/** Starts a thread and resolves once it opened what it owns. */
+function startChannel(init: WorkerInit): Promise<Channel> {
+  return ThreadChannel.start<Request>(import.meta.url, 'sqlite-worker', init, {
+    startFailed: (cause) =>
+      new LogError('STORAGE_FAILED', 'the storage thread failed to start', { cause }),
+    notReady: (error) => openError(error, init.dir),
+    refused: fromWire,
+    stopped: (cause) => new LogError('STORAGE_FAILED', 'the storage thread stopped', { cause }),
+    closed: () => new LogError('CLOSED', 'storage is closed'),
+  });
 }
 
 function fromWire(e: WireError): LogError {

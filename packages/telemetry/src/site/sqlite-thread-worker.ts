@@ -4,17 +4,11 @@
 // answered here too. Commits and their fsync run on this thread, not on the
 // site's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ThreadAnswer, ThreadReady, WireError } from '@glasshouse/db';
 import { TelemetryError } from '../errors.js';
 import { type ParsedBatch, parseForStore, toStore } from './batch-parser.js';
 import { type SqliteSiteStorage, openSqliteSiteStorageHere } from './sqlite-storage.js';
-import type {
-  PrepareAnswer,
-  ThreadInit,
-  ThreadReady,
-  ThreadRequest,
-  ThreadResponse,
-  WireError,
-} from './sqlite-thread.js';
+import type { PrepareAnswer, ThreadInit, ThreadRequest } from './sqlite-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-thread-worker.js runs as a worker thread');
@@ -107,10 +101,10 @@ function serve(storage: SqliteSiteStorage): void {
     }
     run(storage, req).then(
       (value) => {
-        port.postMessage({ id: req.id, ok: true, value } satisfies ThreadResponse);
+        port.postMessage({ id: req.id, ok: true, value } satisfies ThreadAnswer);
       },
       (err: unknown) => {
-        port.postMessage({ id: req.id, ok: false, error: wire(err) } satisfies ThreadResponse);
+        port.postMessage({ id: req.id, ok: false, error: wire(err) } satisfies ThreadAnswer);
       },
     );
   });

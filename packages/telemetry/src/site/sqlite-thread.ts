@@ -10,8 +10,7 @@
  * stores. Every call resolves once the thread answered, i.e. after the
  * commit, so the storage contract is the same as on one thread.
  */
-import type { Worker } from 'node:worker_threads';
-import { startModuleThread } from '@glasshouse/db';
+import { ThreadChannel, type WireError } from '@glasshouse/db';
 import type { StoredEntry } from '@glasshouse/residency';
 import { TelemetryError, type TelemetryErrorCode } from '../errors.js';
 import type { BatchWriter, ParsedForStore } from './batch-parser.js';
@@ -35,15 +34,6 @@ export interface OpenSqliteSiteStorageOptions extends SqliteSiteStorageOptions {
 }
 
 export type ThreadInit = SqliteSiteStorageOptions;
-
-export interface WireError {
-  readonly code?: string;
-  readonly message: string;
-  readonly evidence?: Record<string, unknown>;
-}
-
-export type ThreadReady =
-  { readonly ready: true } | { readonly ready: false; readonly error: WireError };
 
 export type ThreadRequest = { readonly id: number } & (
   | {
@@ -89,12 +79,6 @@ export type PrepareAnswer =
   | { readonly summary: { customer: string; region: string; events: number } }
   | 'unparsed';
 
-export type ThreadResponse =
-  | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: WireError };
-
-type Call = ThreadRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-
 /** Times `deleteOlderThan` asks again when the expired batches changed between its two steps. */
 const DELETE_ATTEMPTS = 3;
 
@@ -113,38 +97,22 @@ export async function openSqliteSiteStorage(
 }
 
 class ThreadedSiteStorage implements SiteStorage {
-  readonly #worker: Worker;
-  readonly #waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
-  #next = 1;
-  #dead: TelemetryError | undefined;
+  readonly #thread: ThreadChannel<ThreadRequest>;
   readonly writer: BatchWriter;
 
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.on('message', (res: ThreadResponse) => {
-      const w = this.#waiting.get(res.id);
-      if (w === undefined) return;
-      this.#waiting.delete(res.id);
-      // An idle storage thread does not keep the process alive; a call in flight does.
-      if (this.#waiting.size === 0) this.#worker.unref();
-      if (res.ok) w.resolve(res.value);
-      else w.reject(fromWire(res.error));
-    });
-    const stopped = (cause: unknown): void => {
-      this.#dead ??= new TelemetryError('STORAGE_FAILED', 'the storage thread stopped', { cause });
-      for (const w of this.#waiting.values()) w.reject(this.#dead);
-      this.#waiting.clear();
-    };
-    worker.on('error', stopped);
-    worker.on('exit', (code) => {
-      stopped(new Error(`exit code ${code}`));
-    });
+  private constructor(thread: ThreadChannel<ThreadRequest>) {
+    this.#thread = thread;
     this.writer = {
       // One round trip: the thread looks the digest up, then parses and holds the batch
       // under this request's id.
       prepare: async (bytes, digest, parse) => {
-        const id = this.#next;
-        const found = await this.#call<PrepareAnswer>({ op: 'prepare', bytes, digest, parse });
+        const id = this.#thread.nextId;
+        const found = await this.#thread.call<PrepareAnswer>({
+          op: 'prepare',
+          bytes,
+          digest,
+          parse,
+        });
         if (found === 'unparsed' || 'stored' in found) return found;
         return { parsed: this.#held(id, found.summary) };
       },
@@ -154,31 +122,22 @@ class ThreadedSiteStorage implements SiteStorage {
   }
 
   /** Starts the thread; resolves once it opened the database. */
-  static start(init: ThreadInit): Promise<ThreadedSiteStorage> {
-    const worker = startModuleThread(import.meta.url, 'sqlite-thread-worker', init);
-    return new Promise((resolve, reject) => {
-      const failed = (cause: unknown): void => {
-        reject(
+  static async start(init: ThreadInit): Promise<ThreadedSiteStorage> {
+    const thread = await ThreadChannel.start<ThreadRequest>(
+      import.meta.url,
+      'sqlite-thread-worker',
+      init,
+      {
+        startFailed: (cause) =>
           new TelemetryError('STORAGE_FAILED', 'the storage thread failed to start', { cause }),
-        );
-      };
-      const exited = (code: number): void => {
-        failed(new Error(`exit code ${code}`));
-      };
-      worker.once('error', failed);
-      worker.once('exit', exited);
-      worker.once('message', (msg: ThreadReady) => {
-        worker.off('error', failed);
-        worker.off('exit', exited);
-        if (msg.ready) {
-          worker.unref();
-          resolve(new ThreadedSiteStorage(worker));
-          return;
-        }
-        void worker.terminate();
-        reject(fromWire(msg.error));
-      });
-    });
+        notReady: fromWire,
+        refused: fromWire,
+        stopped: (cause) =>
+          new TelemetryError('STORAGE_FAILED', 'the storage thread stopped', { cause }),
+        closed: () => new TelemetryError('CLOSED', 'the storage is closed'),
+      },
+    );
+    return new ThreadedSiteStorage(thread);
   }
 
   #held(id: number, summary: { customer: string; region: string; events: number }): ParsedForStore {
@@ -187,40 +146,30 @@ class ThreadedSiteStorage implements SiteStorage {
       ...summary,
       store: (digest, entry, storedAtMs) => {
         settled = true;
-        return this.#call<StoredBatch>({ op: 'store', held: id, digest, entry, storedAtMs });
+        return this.#thread.call<StoredBatch>({ op: 'store', held: id, digest, entry, storedAtMs });
       },
       drop: () => {
-        if (settled || this.#dead !== undefined) return;
+        if (settled) return;
         settled = true;
-        this.#worker.postMessage({ op: 'drop', held: id });
+        this.#thread.post({ op: 'drop', held: id });
       },
     };
   }
 
-  #call<T>(call: Call): Promise<T> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      if (this.#waiting.size === 0) this.#worker.ref();
-      this.#waiting.set(id, { resolve: resolve, reject });
-      this.#worker.postMessage({ ...call, id });
-    });
-  }
-
   storeBatch(batch: BatchToStore): Promise<StoredBatch> {
-    return this.#call({ op: 'storeBatch', batch });
+    return this.#thread.call({ op: 'storeBatch', batch });
   }
 
   batch(digest: string): Promise<StoredBatch | null> {
-    return this.#call({ op: 'batch', digest });
+    return this.#thread.call({ op: 'batch', digest });
   }
 
   unlogged(limit: number): Promise<UnloggedEntry[]> {
-    return this.#call({ op: 'unlogged', limit });
+    return this.#thread.call({ op: 'unlogged', limit });
   }
 
   markLogged(marks: readonly { id: bigint; index: bigint }[]): Promise<void> {
-    return this.#call({ op: 'markLogged', marks });
+    return this.#thread.call({ op: 'markLogged', marks });
   }
 
   /**
@@ -234,11 +183,17 @@ class ThreadedSiteStorage implements SiteStorage {
     entryFor: (digests: readonly string[]) => Uint8Array,
   ): Promise<DeleteResult> {
     for (let attempt = 1; ; attempt++) {
-      const digests = await this.#call<string[]>({ op: 'expired', olderThanMs, limit });
+      const digests = await this.#thread.call<string[]>({ op: 'expired', olderThanMs, limit });
       if (digests.length === 0) return { digests: [], entry: null };
       const entry = entryFor(digests);
       try {
-        return await this.#call<DeleteResult>({ op: 'delete', olderThanMs, limit, digests, entry });
+        return await this.#thread.call<DeleteResult>({
+          op: 'delete',
+          olderThanMs,
+          limit,
+          digests,
+          entry,
+        });
       } catch (err) {
         const changed = err instanceof TelemetryError && err.evidence?.expiredChanged === true;
         if (!changed || attempt >= DELETE_ATTEMPTS) throw err;
@@ -247,29 +202,28 @@ class ThreadedSiteStorage implements SiteStorage {
   }
 
   readBatches(customer: string, scope: ReadScope, limit: number): Promise<StoredBatchContent[]> {
-    return this.#call({ op: 'readBatches', customer, scope, limit });
+    return this.#thread.call({ op: 'readBatches', customer, scope, limit });
   }
 
   reputation(hashes: readonly string[]): Promise<HashFacts[]> {
-    return this.#call({ op: 'reputation', hashes });
+    return this.#thread.call({ op: 'reputation', hashes });
   }
 
   importVerdicts(verdicts: readonly VerdictToImport[]): Promise<void> {
-    return this.#call({ op: 'importVerdicts', verdicts });
+    return this.#thread.call({ op: 'importVerdicts', verdicts });
   }
 
   summary(): Promise<SiteSummary> {
-    return this.#call({ op: 'summary' });
+    return this.#thread.call({ op: 'summary' });
   }
 
   async close(): Promise<void> {
-    if (this.#dead !== undefined) return;
+    if (!this.#thread.alive) return;
     try {
       // Writes already requested are committed first (SqliteSiteStorage.close).
-      await this.#call({ op: 'close' });
+      await this.#thread.call({ op: 'close' });
     } finally {
-      this.#dead = new TelemetryError('CLOSED', 'the storage is closed');
-      await this.#worker.terminate();
+      await this.#thread.stop();
     }
   }
 }
