@@ -71,9 +71,15 @@ export class LogClient {
     };
   }
 
-  /** A tlog-proof receipt for `index` against the latest checkpoint. */
-  async receipt(index: bigint): Promise<string> {
-    return (await this.#fetch(`receipt/${index}`)).text();
+  /**
+   * A tlog-proof receipt for `index` against the latest checkpoint; with
+   * `wait`, the log answers once a published checkpoint covers the index
+   * (504 WAIT_TIMEOUT past its wait limit).
+   */
+  async receipt(index: bigint, opts: { readonly wait?: boolean } = {}): Promise<string> {
+    return (
+      await this.#fetch(`receipt/${index}${opts.wait === true ? '?wait=checkpoint' : ''}`)
+    ).text();
   }
 
   async checkpoint(): Promise<string> {

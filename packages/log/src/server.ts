@@ -285,7 +285,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/receipt/:index', async (req, reply) => {
     const index = parseUint64((req.params as { index: string }).index, 'index');
-    const receipt = await log.receipt(index);
+    // `?wait=checkpoint`: once a published checkpoint covers the index (as POST /add's wait).
+    const cp = wantsCheckpoint(req) ? await log.waitForCheckpoint(index, waitTimeoutMs) : undefined;
+    const receipt = await log.receipt(index, cp);
     return reply
       .header('content-type', 'text/plain; charset=utf-8')
       .header('cache-control', MUTABLE)

@@ -200,6 +200,13 @@ describe('read API', () => {
     expect(metrics.body).toContain('glasshouse_log_entries_sequenced_total 40');
     expect(metrics.body).toContain('glasshouse_log_checkpoint_age_seconds');
     expect(metrics.body).toContain('glasshouse_log_add_duration_seconds_bucket');
+    // ?wait=checkpoint: the receipt of an entry sequenced a moment ago, once a checkpoint covers it.
+    const { index } = await t.log.add(utf8('fresh'));
+    const waited = await app.inject({ method: 'GET', url: `/receipt/${index}?wait=checkpoint` });
+    expect(waited.statusCode).toBe(200);
+    expect(waited.body.startsWith(`c2sp.org/tlog-proof@v1\nindex ${index}\n`)).toBe(true);
+    const bad = await app.inject({ method: 'GET', url: '/receipt/7?wait=soon' });
+    expect([bad.statusCode, bad.json<{ code: string }>().code]).toEqual([400, 'BAD_REQUEST']);
   });
 });
 
