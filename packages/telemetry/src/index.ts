@@ -1,10 +1,13 @@
 export { TelemetryError, type TelemetryErrorCode } from './errors.js';
 export type {
   BatchToStore,
+  BatchWriter,
   DeleteResult,
   EventVerdict,
   HashFacts,
   ListVerdict,
+  ParsedForStore,
+  Prepared,
   ReadScope,
   StoredBatchContent,
   SiteStorage,
@@ -46,6 +49,7 @@ export {
   WorkerBatchParser,
   inlineBatchParser,
   parseForStore,
+  parseThenStore,
 } from './site/batch-parser.js';
 export { POLICY_HEADER, type SiteServerOptions, buildSiteServer } from './site/server.js';
 // Residency view, ingest router and residency monitor.

@@ -17,7 +17,7 @@ import {
   parseBatchColumns,
 } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
-import type { BatchToStore, SiteStorage, StoredBatch, StoredEvent } from './storage.js';
+import type { BatchToStore, BatchWriter, SiteStorage, StoredEvent } from './storage.js';
 
 /** A batch as parsed, with its events in columns and the sealed fields' bytes in one buffer. */
 export type ParsedBatch = BatchColumns;
@@ -41,36 +41,6 @@ export function parseForStore(bytes: Uint8Array): ParsedBatch {
     }
     throw cause;
   }
-}
-
-/**
- * A parsed batch waiting to be stored: what the site checks before it
- * stores (customer, region, event count), and the store itself. Where the
- * columns live (this thread, or the storage's thread) is the writer's
- * business; exactly one of `store` or `drop` is called.
- */
-export interface ParsedForStore {
-  readonly customer: string;
-  readonly region: string;
-  readonly events: number;
-  /** Stores the batch with its `stored` ingest-log entry (SiteStorage.storeBatch). */
-  store(digest: string, entry: StoredEntry, storedAtMs: number): Promise<StoredBatch>;
-  /** The batch will not be stored (a check refused it). */
-  drop(): void;
-}
-
-/**
- * What `prepare` found: the batch stored before under this digest; else the
- * batch parsed and waiting, or 'unparsed' when the caller said not to parse.
- */
-export type Prepared =
-  { readonly stored: StoredBatch } | { readonly parsed: ParsedForStore } | 'unparsed';
-
-/** Parses batches for storage (BATCH_TOO_LARGE / BATCH_INVALID / PARSER_FAILED). */
-export interface BatchWriter {
-  /** The stored batch `digest` names, else (when `parse`) the bytes parsed for storing. */
-  prepare(bytes: Uint8Array, digest: string, parse: boolean): Promise<Prepared>;
-  close(): Promise<void>;
 }
 
 /** A writer for any storage: `parser` makes the columns here, `storeBatch` stores them. */

@@ -28,9 +28,9 @@ import {
   encodeIngestLogEntry,
 } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
-import { type BatchWriter, inlineBatchParser, parseThenStore } from './batch-parser.js';
+import { inlineBatchParser, parseThenStore } from './batch-parser.js';
 import type { SiteMetrics } from './metrics.js';
-import type { SiteStorage, StoredBatch } from './storage.js';
+import type { BatchWriter, SiteStorage, StoredBatch } from './storage.js';
 
 /**
  * The site's verified view of the residency log (policies and enrollments),

@@ -17,13 +17,13 @@ import {
 } from '@glasshouse/log';
 import { parseSignerKey } from '@glasshouse/tlog';
 import { TelemetryError } from '../errors.js';
-import { type BatchWriter, defaultBatchParser, parseThenStore } from './batch-parser.js';
+import { defaultBatchParser, parseThenStore } from './batch-parser.js';
 import { type ResidencyLookup, SiteIngest } from './ingest.js';
 import { SiteMetrics } from './metrics.js';
 import type { VerdictList } from '@glasshouse/release-format';
 import { openPostgresSiteStorage } from './postgres-storage.js';
 import { openSqliteSiteStorage } from './sqlite-thread.js';
-import type { SiteStorage } from './storage.js';
+import type { BatchWriter, SiteStorage } from './storage.js';
 
 const SITE_ID = /^[a-z0-9-]{2,32}$/;
 /** The ingest log's sequencer gathers entries this long at most (default; `log.sequencer`). */

@@ -13,10 +13,11 @@
 import { ThreadChannel, type WireError } from '@glasshouse/db';
 import type { StoredEntry } from '@glasshouse/residency';
 import { TelemetryError, type TelemetryErrorCode } from '../errors.js';
-import type { BatchWriter, ParsedForStore } from './batch-parser.js';
 import { type SqliteSiteStorageOptions, openSqliteSiteStorageHere } from './sqlite-storage.js';
 import type {
   BatchToStore,
+  BatchWriter,
+  ParsedForStore,
   DeleteResult,
   HashFacts,
   ReadScope,

@@ -18,7 +18,7 @@
  * once.
  */
 import type { ListVerdict, Verdict as VerdictToImport } from '@glasshouse/release-format';
-import type { BatchWriter } from './batch-parser.js';
+import type { StoredEntry } from '@glasshouse/residency';
 
 /** Verdicts an agent reports (`glasshouse.telemetry-batch/v1`). */
 export type EventVerdict = 'malicious' | 'suspicious' | 'clean' | 'unknown';
@@ -208,5 +208,35 @@ export interface SiteStorage {
 
   summary(): Promise<SiteSummary>;
 
+  close(): Promise<void>;
+}
+
+/**
+ * A parsed batch waiting to be stored: what the site checks before it
+ * stores (customer, region, event count), and the store itself. Where the
+ * columns live (this thread, or the storage's thread) is the writer's
+ * business; exactly one of `store` or `drop` is called.
+ */
+export interface ParsedForStore {
+  readonly customer: string;
+  readonly region: string;
+  readonly events: number;
+  /** Stores the batch with its `stored` ingest-log entry (SiteStorage.storeBatch). */
+  store(digest: string, entry: StoredEntry, storedAtMs: number): Promise<StoredBatch>;
+  /** The batch will not be stored (a check refused it). */
+  drop(): void;
+}
+
+/**
+ * What `prepare` found: the batch stored before under this digest; else the
+ * batch parsed and waiting, or 'unparsed' when the caller said not to parse.
+ */
+export type Prepared =
+  { readonly stored: StoredBatch } | { readonly parsed: ParsedForStore } | 'unparsed';
+
+/** Parses batches for storage (BATCH_TOO_LARGE / BATCH_INVALID / PARSER_FAILED). */
+export interface BatchWriter {
+  /** The stored batch `digest` names, else (when `parse`) the bytes parsed for storing. */
+  prepare(bytes: Uint8Array, digest: string, parse: boolean): Promise<Prepared>;
   close(): Promise<void>;
 }
