@@ -4,7 +4,7 @@
  * write (any method but GET and HEAD) it sends.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { contentDigest } from './digest.js';
+import { contentDigest, sha256Field } from './digest.js';
 import { HttpSigError } from './errors.js';
 import { jwkThumbprint } from './keys.js';
 import { signRequest } from './signature.js';
@@ -34,6 +34,11 @@ export interface RequestToSign {
   /** Lowercase names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+  /**
+   * The body's SHA-256 when the caller has it already (it must be of
+   * exactly `body`: a wrong one makes the server refuse the request).
+   */
+  readonly sha256?: Uint8Array;
 }
 
 export class RequestSigner {
@@ -47,7 +52,8 @@ export class RequestSigner {
 
   /** The fields to add: content-digest, signature-input, signature. */
   sign(request: RequestToSign): Record<string, string> {
-    const digest = contentDigest(request.body);
+    const digest =
+      request.sha256 === undefined ? contentDigest(request.body) : sha256Field(request.sha256);
     const headers: Record<string, string | undefined> = {
       ...request.headers,
       'content-digest': digest,

@@ -12,7 +12,17 @@ type DigestAlgorithm = keyof typeof ALGORITHMS;
 
 /** The Content-Digest field value for `body`: `sha-256=:<base64>:`. */
 export function contentDigest(body: Uint8Array, algorithm: DigestAlgorithm = 'sha-256'): string {
-  const digest = createHash(ALGORITHMS[algorithm]).update(body).digest();
+  return digestField(algorithm, createHash(ALGORITHMS[algorithm]).update(body).digest());
+}
+
+/** The Content-Digest field value for a body whose SHA-256 is `sha256`. */
+export function sha256Field(sha256: Uint8Array): string {
+  if (sha256.length !== 32)
+    throw new HttpSigError('AUTH_DIGEST_MALFORMED', 'a SHA-256 is 32 bytes');
+  return digestField('sha-256', sha256);
+}
+
+function digestField(algorithm: DigestAlgorithm, digest: Uint8Array): string {
   return serializeDictionary([
     [algorithm, { kind: 'item', value: { type: 'bytes', value: digest }, params: [] }],
   ]);

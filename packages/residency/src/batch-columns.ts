@@ -59,6 +59,22 @@ export function parseBatchColumns(bytes: Uint8Array): BatchColumns {
   return scanColumns(bytes) ?? columnsOf(bytes);
 }
 
+/** What a router needs of a batch: whose it is, from where, how many events. */
+export interface BatchSummary {
+  readonly customer: string;
+  readonly region: string;
+  readonly events: number;
+}
+
+/**
+ * `parseBatch`'s checks, codes and messages, answered as a summary: the
+ * sealed fields are checked (strict base64, their sizes) but not decoded.
+ */
+export function parseBatchSummary(bytes: Uint8Array): BatchSummary {
+  const c = scanColumns(bytes, false) ?? columnsOf(bytes);
+  return { customer: c.customer, region: c.region, events: c.sha256.length };
+}
+
 /** The slow path: parseBatch (which throws the coded refusal), then columns of its value. */
 function columnsOf(bytes: Uint8Array): BatchColumns {
   const batch = parseBatch(bytes);
@@ -149,9 +165,10 @@ function same(
 
 /**
  * The fast path: the columns of a valid canonical batch, or undefined for
- * anything else (the caller then asks `parseBatch` why).
+ * anything else (the caller then asks `parseBatch` why). Without `decode`
+ * the sealed fields are checked but `personal` is left empty.
  */
-export function scanColumns(b: Uint8Array): BatchColumns | undefined {
+export function scanColumns(b: Uint8Array, decode = true): BatchColumns | undefined {
   if (b.length > MAX_BATCH_BYTES || !at(b, 0, L.head)) return undefined;
   let p = L.head.length;
   // One batch-level string value up to its closing quote, checked by `ok`, then the next literal.
@@ -187,8 +204,8 @@ export function scanColumns(b: Uint8Array): BatchColumns | undefined {
   const rule: (string | null)[] = [];
   const verdict: Verdict[] = [];
   const timeBucket: string[] = [];
-  // Decoded personal bytes are at most 3/4 of the rest of the batch.
-  const personal = new Uint8Array(Math.floor(((b.length - p) * 3) / 4));
+  // Decoded personal bytes are at most 3/4 of the rest of the batch (none when only checked).
+  const personal = decode ? new Uint8Array(Math.floor(((b.length - p) * 3) / 4)) : undefined;
   const offsets: number[] = [0];
   let written = 0;
   // Where the previous event's rule and time bucket were, to share their strings.
@@ -267,7 +284,7 @@ export function scanColumns(b: Uint8Array): BatchColumns | undefined {
     rule,
     verdict,
     timeBucket,
-    personal: personal.subarray(0, written),
+    personal: personal?.subarray(0, written) ?? new Uint8Array(0),
     offsets: Uint32Array.from(offsets),
   };
 }

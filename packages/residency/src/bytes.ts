@@ -69,22 +69,23 @@ const BASE64_CHUNK = 3 * 4096;
 
 /**
  * Strict standard base64 (the same rules as `fromBase64`) read straight from
- * ASCII bytes `text[start, end)` and written into `out` at `at`. Answers the
- * number of bytes written, or -1 when the text is not strict base64 or does
- * not fit. Lets a byte scanner decode without making a string first.
+ * ASCII bytes `text[start, end)` and written into `out` at `at` (or, without
+ * `out`, only checked). Answers the number of bytes decoded, or -1 when the
+ * text is not strict base64 or does not fit. Lets a byte scanner decode
+ * without making a string first.
  */
 export function decodeBase64Bytes(
   text: Uint8Array,
   start: number,
   end: number,
-  out: Uint8Array,
+  out: Uint8Array | undefined,
   at: number,
 ): number {
   const length = end - start;
   if (length % 4 !== 0 || start < 0 || end > text.length) return -1;
   const pad = length === 0 ? 0 : text[end - 1] === 61 ? (text[end - 2] === 61 ? 2 : 1) : 0;
   const size = (length / 4) * 3 - pad;
-  if (at + size > out.length) return -1;
+  if (out !== undefined && at + size > out.length) return -1;
   let o = at;
   const full = pad === 0 ? end : end - 4;
   for (let i = start; i < full; i += 4) {
@@ -94,6 +95,7 @@ export function decodeBase64Bytes(
     const d = DECODE_BYTE[text[i + 3] as number] as number;
     // Every byte outside the alphabet reads -1: (a | b | c | d) < 0 catches any bad symbol.
     if ((a | b | c | d) < 0) return -1;
+    if (out === undefined) continue;
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >> 16;
     out[o++] = (n >> 8) & 0xff;
@@ -107,8 +109,10 @@ export function decodeBase64Bytes(
     const n = (a << 18) | (b << 12) | (c << 6);
     // RFC 4648 §3.5: the unused bits before the padding are zero.
     if ((n & (pad === 2 ? 0xffff : 0xff)) !== 0) return -1;
-    out[o++] = n >> 16;
-    if (pad === 1) out[o++] = (n >> 8) & 0xff;
+    if (out !== undefined) {
+      out[o++] = n >> 16;
+      if (pad === 1) out[o++] = (n >> 8) & 0xff;
+    }
   }
   return size;
 }

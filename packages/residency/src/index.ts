@@ -119,7 +119,12 @@ export {
   type TelemetryEvent,
   type Verdict,
 } from './batch.js';
-export { parseBatchColumns, type BatchColumns } from './batch-columns.js';
+export {
+  parseBatchColumns,
+  parseBatchSummary,
+  type BatchColumns,
+  type BatchSummary,
+} from './batch-columns.js';
 export {
   generateKeyReleaseKeyPair,
   HPKE_INFO,

@@ -11,6 +11,7 @@ import {
   encodeBatch,
   parseBatch,
   parseBatchColumns,
+  parseBatchSummary,
 } from './helpers.js';
 
 const hex = (n: number): fc.Arbitrary<string> =>
@@ -89,6 +90,16 @@ describe('parseBatchColumns', () => {
         expect(scanned).toBeDefined();
         expect(plain(scanned!)).toEqual(plain(expected(bytes)));
         expect(plain(parseBatchColumns(bytes))).toEqual(plain(expected(bytes)));
+        const want = expected(bytes);
+        expect(parseBatchSummary(bytes)).toEqual({
+          customer: want.customer,
+          region: want.region,
+          events: want.sha256.length,
+        });
+        // Checked, not decoded: the same sizes, no bytes.
+        const checked = scanColumns(bytes, false);
+        expect([...(checked?.offsets ?? [])]).toEqual([...want.offsets]);
+        expect(checked?.personal.length).toBe(0);
       }),
       { numRuns: 300 },
     );
@@ -115,6 +126,7 @@ describe('parseBatchColumns', () => {
                 : good.subarray(0, i);
         const slow = outcome(parseBatch, bytes);
         expect(outcome(parseBatchColumns, bytes)).toBe(slow);
+        expect(outcome(parseBatchSummary, bytes)).toBe(slow);
         const scanned = scanColumns(bytes);
         if (scanned !== undefined) {
           expect(slow).toBe('ok');
@@ -197,6 +209,10 @@ describe('decodeBase64Bytes', () => {
         const want = fromBase64(t);
         if (want === undefined) expect(n).toBe(-1);
         else expect([...out.subarray(at, at + n)]).toEqual([...want]);
+        // Checking alone answers the same.
+        expect(decodeBase64Bytes(bytes, 1, bytes.length - 1, undefined, 0)).toBe(
+          want === undefined ? -1 : want.length,
+        );
       }),
       { numRuns: 3000 },
     );

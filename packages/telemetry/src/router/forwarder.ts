@@ -12,7 +12,7 @@
  *   with capped exponential backoff.
  */
 import { readBoundedBody } from '@glasshouse/http';
-import { RequestSigner, signedFetch } from '@glasshouse/httpsig';
+import type { RequestSigner } from '@glasshouse/httpsig';
 import type { OutboxRow, RouterStore } from './store.js';
 
 export interface ForwarderOptions {
@@ -38,6 +38,7 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 
 export class Forwarder {
   readonly #store: RouterStore;
+  readonly #signer: RequestSigner;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #backoffMs: number;
@@ -54,7 +55,8 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions) {
     this.#store = opts.store;
-    this.#fetch = signedFetch(opts.signer, opts.fetch ?? fetch);
+    this.#signer = opts.signer;
+    this.#fetch = opts.fetch ?? fetch;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#backoffMs = opts.backoffMs ?? 500;
     this.#maxBackoffMs = opts.maxBackoffMs ?? 60_000;
@@ -67,11 +69,15 @@ export class Forwarder {
     return this.#inFlight.size;
   }
 
-  /** One delivery attempt of `digest` now (shared with one already running). */
-  deliver(digest: string): Promise<DeliveryOutcome> {
+  /**
+   * One delivery attempt of `digest` now (shared with one already running).
+   * `body`: the batch's bytes when the caller holds them (just enqueued),
+   * so they need not be read back from the outbox.
+   */
+  deliver(digest: string, body?: Uint8Array): Promise<DeliveryOutcome> {
     const running = this.#inFlight.get(digest);
     if (running !== undefined) return running;
-    const p = this.#attempt(digest).finally(() => {
+    const p = this.#attempt(digest, body).finally(() => {
       this.#inFlight.delete(digest);
       this.kick();
     });
@@ -130,9 +136,9 @@ export class Forwarder {
     this.#timer.unref();
   }
 
-  async #attempt(digest: string): Promise<DeliveryOutcome> {
+  async #attempt(digest: string, held?: Uint8Array): Promise<DeliveryOutcome> {
     const row = this.#store.get(digest);
-    const body = this.#store.body(digest);
+    const body = held ?? this.#store.body(digest);
     if (row === undefined || row.status !== 'queued' || body === undefined) {
       return row?.status === 'refused' ? 'refused' : 'stored';
     }
@@ -166,11 +172,20 @@ export class Forwarder {
     const url = new URL('v1/batches', row.siteUrl).href;
     let res: Response;
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const headers = { 'content-type': 'application/json', 'glasshouse-policy': row.policy };
+    // The outbox names a batch by the SHA-256 of its bytes: the Content-Digest needs no new hash.
+    const signed = this.#signer.sign({
+      method: 'POST',
+      url,
+      headers,
+      body,
+      sha256: Buffer.from(row.digest.slice('sha256:'.length), 'hex'),
+    });
     try {
       res = await this.#fetch(url, {
         method: 'POST',
         body,
-        headers: { 'content-type': 'application/json', 'glasshouse-policy': row.policy },
+        headers: { ...headers, ...signed },
         signal,
       });
     } catch (err) {

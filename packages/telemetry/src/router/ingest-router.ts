@@ -176,7 +176,7 @@ export class IngestRouter {
       sha256,
     );
     if (row.status === 'queued') {
-      const delivery = this.forwarder.deliver(row.digest);
+      const delivery = this.forwarder.deliver(row.digest, bytes);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#ackWaitMs);

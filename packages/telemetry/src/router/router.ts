@@ -16,12 +16,12 @@
  */
 import {
   ResidencyError,
-  type BatchColumns,
+  type BatchSummary,
   batchDigest,
   designatedSite,
   fromBase64,
   openDeviceRegistration,
-  parseBatchColumns,
+  parseBatchSummary,
   parseDeviceRegistration,
 } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
@@ -111,16 +111,20 @@ export async function routeBatch(
     site: site.id,
     siteUrl: site.ingestUrl,
     policy: policy.digest,
-    events: batch.sha256.length,
+    events: batch.events,
     body: bytes,
     now,
   });
 }
 
-/** The batch checked as the site will check it (parseBatch's codes), read by the fast scanner. */
-function parseOrRefuse(bytes: Uint8Array): BatchColumns {
+/**
+ * The batch checked as the site will check it (parseBatch's codes), by the
+ * fast scanner; the sealed fields are checked, not decoded (the router
+ * forwards the bytes as they are).
+ */
+function parseOrRefuse(bytes: Uint8Array): BatchSummary {
   try {
-    return parseBatchColumns(bytes);
+    return parseBatchSummary(bytes);
   } catch (err) {
     throw mapResidency(err, {});
   }
