@@ -8,7 +8,12 @@ import type { ThreadAnswer, ThreadReady, WireError } from '@glasshouse/db';
 import { TelemetryError } from '../errors.js';
 import { type ParsedBatch, parseForStore, toStore } from './batch-parser.js';
 import { type SqliteSiteStorage, openSqliteSiteStorageHere } from './sqlite-storage.js';
-import type { PrepareAnswer, ThreadInit, ThreadRequest } from './sqlite-thread.js';
+import {
+  type PrepareAnswer,
+  type ThreadInit,
+  type ThreadRequest,
+  factsColumns,
+} from './sqlite-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-thread-worker.js runs as a worker thread');
@@ -82,7 +87,7 @@ async function run(storage: SqliteSiteStorage, req: ThreadRequest): Promise<unkn
     case 'readBatches':
       return storage.readBatches(req.customer, req.scope, req.limit);
     case 'reputation':
-      return storage.reputation(req.hashes);
+      return factsColumns(await storage.reputation(req.hashes));
     case 'importVerdicts':
       return storage.importVerdicts(req.verdicts);
     case 'summary':
