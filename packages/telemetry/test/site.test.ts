@@ -320,10 +320,24 @@ describe('data site: reputation, summary, retention', () => {
     expect((await fetch(`${url}/log/tile/bogus`)).status).toBe(400);
     const health = (await (await fetch(`${url}/healthz`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ ok: true, site: ZURICH, witnessing: 'required' });
+    expect(site.storage.failure?.()).toBeUndefined();
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('glasshouse_site_batches_stored_total');
     expect(metrics).toContain(
       'glasshouse_site_batches_refused_total{code="REGION_NOT_DESIGNATED_HERE"}',
     );
+  });
+});
+
+// Last: it closes the shared site's storage.
+describe('data site: storage gone', () => {
+  it('answers /healthz with 503 and its code, and stores nothing, once its storage can serve nothing', async () => {
+    await site.storage.close();
+    expect(site.storage.failure?.()).toMatchObject({ code: 'CLOSED' });
+    const res = await fetch(`${url}/healthz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ ok: false, site: ZURICH, code: 'CLOSED' });
+    const bytes = await makeBatch(world, { customer: world.euCustomer, region: 'EU', n: 2 });
+    expect((await post(bytes)).status).toBe(503);
   });
 });

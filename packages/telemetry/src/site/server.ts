@@ -222,6 +222,15 @@ export function buildSiteServer(opts: SiteServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async (_req, reply) => {
+    // A storage that can serve nothing (its thread stopped) makes the site unhealthy at once.
+    const failure = storage.failure?.();
+    if (failure !== undefined) {
+      const code = failure instanceof TelemetryError ? failure.code : 'STORAGE_FAILED';
+      return reply
+        .code(503)
+        .header('cache-control', 'no-store')
+        .send({ ok: false, site: ingest.siteId, code, message: failure.message });
+    }
     const cp = await log.latest();
     return reply.header('cache-control', 'no-store').send({
       ok: true,

@@ -185,6 +185,15 @@ class ThreadedSiteStorage implements SiteStorage {
     };
   }
 
+  failure(): Error | undefined {
+    try {
+      this.#thread.checkAlive();
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
   storeBatch(batch: BatchToStore): Promise<StoredBatch> {
     return this.#thread.call({ op: 'storeBatch', batch });
   }

@@ -136,6 +136,12 @@ export interface SiteStorage {
    */
   readonly writer?: BatchWriter;
   /**
+   * Why the storage can serve no call any more (its thread stopped, it was
+   * closed), or undefined while it can: `/healthz` reports it. Adapters
+   * without a thread of their own leave it out.
+   */
+  failure?(): Error | undefined;
+  /**
    * Stores a batch, its events and its ingest-log entry.
    *
    * - MUST be atomic: the batch row, every event and the entry, or nothing.
