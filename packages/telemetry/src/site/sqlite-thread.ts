@@ -5,7 +5,7 @@
  * the fsync it waits for, stops HTTP for its whole length, and the inserts
  * take as much CPU as everything else a batch costs. On its own thread they
  * run beside the event loop on the other core. Batches are also parsed
- * there (`batchWriter`): the bytes go over once, the columns never come back,
+ * there (`writer`): the bytes go over once, the columns never come back,
  * only the customer, region and event count the site checks before it
  * stores. Every call resolves once the thread answered, i.e. after the
  * commit, so the storage contract is the same as on one thread.
