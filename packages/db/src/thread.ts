@@ -171,8 +171,9 @@ export class ThreadChannel<Request extends { readonly id: number }> {
     if (this.#dead === undefined) this.#worker.postMessage(message);
   }
 
-  get alive(): boolean {
-    return this.#dead === undefined;
+  /** Why the channel serves no call any more (the thread stopped, or it was closed), else undefined. */
+  get failure(): Error | undefined {
+    return this.#dead;
   }
 
   /** Throws once the thread stopped (failed or closed). */

@@ -71,7 +71,11 @@ export interface BatchSummary {
  * sealed fields are checked (strict base64, their sizes) but not decoded.
  */
 export function parseBatchSummary(bytes: Uint8Array): BatchSummary {
-  const c = scanColumns(bytes, false) ?? columnsOf(bytes);
+  return batchSummary(scanColumns(bytes, false) ?? columnsOf(bytes));
+}
+
+/** The summary of a batch in columns. */
+export function batchSummary(c: BatchColumns): BatchSummary {
   return { customer: c.customer, region: c.region, events: c.sha256.length };
 }
 

@@ -3,7 +3,7 @@
  * for processing, personal fields sealed (see seal.ts). The router forwards
  * the exact bytes; `batchDigest` of those bytes names the batch everywhere.
  */
-import { canonicalJson, parseJsonBytes, sha256Digest, utf8 } from './bytes.js';
+import { canonicalJson, parseJsonBytes, sha256Digest, toHex, utf8 } from './bytes.js';
 import { base64Field, exactObject, matching, preview, rfc3339, type Fail } from './check.js';
 import { ResidencyError } from './errors.js';
 import { CUSTOMER_PSEUDONYM } from './keys.js';
@@ -120,9 +120,13 @@ export function parseBatch(bytes: Uint8Array): TelemetryBatch {
   return batch;
 }
 
-/** `sha256:<hex>` of the exact bytes sent. */
-export function batchDigest(bytes: Uint8Array): string {
-  return sha256Digest(bytes);
+/**
+ * `sha256:<hex>` of the exact bytes sent. `sha256`: their SHA-256 when the
+ * caller has it already (a signed Content-Digest checked it), so a large
+ * batch is not hashed again.
+ */
+export function batchDigest(bytes: Uint8Array, sha256?: Uint8Array): string {
+  return sha256 === undefined ? sha256Digest(bytes) : `sha256:${toHex(sha256)}`;
 }
 
 function checkBatchValue(value: unknown): TelemetryBatch {

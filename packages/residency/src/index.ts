@@ -120,6 +120,7 @@ export {
   type Verdict,
 } from './batch.js';
 export {
+  batchSummary,
   parseBatchColumns,
   parseBatchSummary,
   type BatchColumns,

@@ -50,8 +50,7 @@ export async function routeBatch(
   bytes: Uint8Array,
   sha256?: Uint8Array,
 ): Promise<Routed> {
-  const digest =
-    sha256 === undefined ? batchDigest(bytes) : `sha256:${Buffer.from(sha256).toString('hex')}`;
+  const digest = batchDigest(bytes, sha256);
   // The same bytes again (the device retrying after a lost answer) get the first answer.
   const existing = deps.store.get(digest);
   if (existing !== undefined) {

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import {
   type BatchColumns,
   ResidencyError,
+  batchSummary,
   type StoredEntry,
   encodeIngestLogEntry,
   parseBatchColumns,
@@ -53,9 +54,7 @@ export function parseThenStore(parser: BatchParser, storage: SiteStorage): Batch
       const batch = await parser.parse(bytes);
       return {
         parsed: {
-          customer: batch.customer,
-          region: batch.region,
-          events: batch.sha256.length,
+          ...batchSummary(batch),
           store: (d, entry, storedAtMs) => storage.storeBatch(toStore(batch, d, entry, storedAtMs)),
           drop: () => undefined,
         },

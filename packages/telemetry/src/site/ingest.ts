@@ -14,10 +14,10 @@
  * and on a timer) does 2–3 for it. A re-sent batch finds step 1 done and
  * continues from there.
  */
-import { createHash } from 'node:crypto';
 import { hasCode } from '@glasshouse/errors';
 import type { Log } from '@glasshouse/log';
 import {
+  batchDigest,
   DIGEST,
   MAX_DELETED_PER_ENTRY,
   INGEST_LOG_SCHEMA,
@@ -30,7 +30,7 @@ import {
 import { TelemetryError } from '../errors.js';
 import { inlineBatchParser, parseThenStore } from './batch-parser.js';
 import type { SiteMetrics } from './metrics.js';
-import type { BatchWriter, SiteStorage, StoredBatch } from './storage.js';
+import type { BatchWriter, ParsedForStore, SiteStorage, StoredBatch } from './storage.js';
 
 /**
  * The site's verified view of the residency log (policies and enrollments),
@@ -100,41 +100,15 @@ export class SiteIngest {
     policyDigest: string | undefined,
     sha256?: Uint8Array,
   ): Promise<IngestResult> {
-    const digest =
-      sha256 === undefined ? digestOf(bytes) : `sha256:${Buffer.from(sha256).toString('hex')}`;
+    const digest = batchDigest(bytes, sha256);
     // A batch stored before answers its first result, whatever its header says now.
     const policy = validPolicyHeader(policyDigest);
     const prepared = await this.#writer.prepare(bytes, digest, policy !== undefined);
-    let stored: StoredBatch;
-    if (prepared !== 'unparsed' && 'stored' in prepared) {
-      stored = prepared.stored;
-    } else {
-      if (prepared === 'unparsed' || policy === undefined) {
-        if (prepared !== 'unparsed') prepared.parsed.drop();
-        throw policyHeaderInvalid(policyDigest);
-      }
-      const batch = prepared.parsed;
-      const storedAtMs = this.#now();
-      const entry: StoredEntry = {
-        schema: INGEST_LOG_SCHEMA,
-        kind: 'stored',
-        site: this.siteId,
-        policy,
-        customer: batch.customer,
-        region: batch.region,
-        events: batch.events,
-        batch: digest,
-        storedAt: new Date(storedAtMs).toISOString(),
-      };
-      try {
-        this.#checkResidency(entry);
-      } catch (err) {
-        batch.drop();
-        throw err;
-      }
-      stored = await batch.store(digest, entry, storedAtMs);
-      if (stored.created) this.#metrics?.stored(batch.region, batch.events);
-    }
+    if (prepared === 'unparsed') throw policyHeaderInvalid(policyDigest);
+    const stored =
+      'stored' in prepared
+        ? prepared.stored
+        : await this.#storeNew(prepared.parsed, digest, policy, policyDigest);
     if (stored.logIndex !== null) {
       return {
         batch: digest,
@@ -150,6 +124,42 @@ export class SiteIngest {
       this.#storage.markLogged([{ id: stored.entryId, index }]),
     ]);
     return { batch: digest, index, receipt };
+  }
+
+  /**
+   * A batch not stored before: its `stored` entry, the residency check, then
+   * the store; a batch refused here is dropped where it was parsed.
+   */
+  async #storeNew(
+    batch: ParsedForStore,
+    digest: string,
+    policy: string | undefined,
+    header: string | undefined,
+  ): Promise<StoredBatch> {
+    const storedAtMs = this.#now();
+    let entry: StoredEntry;
+    try {
+      // The writer parses only under a well-formed header.
+      if (policy === undefined) throw policyHeaderInvalid(header);
+      entry = {
+        schema: INGEST_LOG_SCHEMA,
+        kind: 'stored',
+        site: this.siteId,
+        policy,
+        customer: batch.customer,
+        region: batch.region,
+        events: batch.events,
+        batch: digest,
+        storedAt: new Date(storedAtMs).toISOString(),
+      };
+      this.#checkResidency(entry);
+    } catch (err) {
+      batch.drop();
+      throw err;
+    }
+    const stored = await batch.store(digest, entry, storedAtMs);
+    if (stored.created) this.#metrics?.stored(batch.region, batch.events);
+    return stored;
   }
 
   /** Defence in depth: the site re-checks what the router decided (issue 16 §5). */
@@ -276,11 +286,6 @@ export class SiteIngest {
     }
     return deleted;
   }
-}
-
-/** `batchDigest` (sha256:<hex> of the exact bytes), with node:crypto's native SHA-256 on the hot path. */
-function digestOf(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** The policy version the router routed under (`Glasshouse-Policy: sha256:<hex>`), if well-formed. */

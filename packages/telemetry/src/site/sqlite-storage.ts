@@ -315,32 +315,36 @@ export class SqliteSiteStorage implements SiteStorage {
     };
     this.#s = s;
 
-    const eventRow = (base: bigint, i: number, e: StoredEvent): unknown[] => [
-      base + BigInt(i),
-      hashBytes(e.sha256),
-      e.rule,
-      VERDICT_CODE[e.verdict],
-      e.timeBucket,
-      e.personal,
-    ];
+    // An event's six parameters, written into `out` from `at`.
+    const putEvent = (
+      out: unknown[],
+      at: number,
+      base: bigint,
+      i: number,
+      e: StoredEvent,
+    ): void => {
+      out[at] = base + BigInt(i);
+      out[at + 1] = hashBytes(e.sha256);
+      out[at + 2] = e.rule;
+      out[at + 3] = VERDICT_CODE[e.verdict];
+      out[at + 4] = e.timeBucket;
+      out[at + 5] = e.personal;
+    };
     // One parameter array for every full statement: SQLite copies what it binds.
     const params: unknown[] = new Array<unknown>(EVENT_ROWS_PER_INSERT * 6);
+    const row: unknown[] = new Array<unknown>(6);
     const insertEvents = (base: bigint, events: readonly StoredEvent[]): void => {
       let i = 0;
       for (; i + EVENT_ROWS_PER_INSERT <= events.length; i += EVENT_ROWS_PER_INSERT) {
-        let k = 0;
-        for (let j = i; j < i + EVENT_ROWS_PER_INSERT; j++) {
-          const e = events[j] as StoredEvent;
-          params[k++] = base + BigInt(j);
-          params[k++] = hashBytes(e.sha256);
-          params[k++] = e.rule;
-          params[k++] = VERDICT_CODE[e.verdict];
-          params[k++] = e.timeBucket;
-          params[k++] = e.personal;
+        for (let j = 0; j < EVENT_ROWS_PER_INSERT; j++) {
+          putEvent(params, 6 * j, base, i + j, events[i + j] as StoredEvent);
         }
         s.insertEvents.run(params);
       }
-      for (; i < events.length; i++) s.insertEvent.run(eventRow(base, i, events[i] as StoredEvent));
+      for (; i < events.length; i++) {
+        putEvent(row, 0, base, i, events[i] as StoredEvent);
+        s.insertEvent.run(row);
+      }
     };
 
     // A batch stored here counts in reputation() from `#pending` once its transaction commits.

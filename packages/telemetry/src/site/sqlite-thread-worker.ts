@@ -5,6 +5,7 @@
 // site's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ThreadAnswer, ThreadReady, WireError } from '@glasshouse/db';
+import { batchSummary } from '@glasshouse/residency';
 import { TelemetryError } from '../errors.js';
 import { type ParsedBatch, parseForStore, toStore } from './batch-parser.js';
 import { type SqliteSiteStorage, openSqliteSiteStorageHere } from './sqlite-storage.js';
@@ -49,12 +50,7 @@ async function run(storage: SqliteSiteStorage, req: ThreadRequest): Promise<unkn
       }
       const parsed = parseForStore(req.bytes);
       held.set(req.id, parsed);
-      const summary = {
-        customer: parsed.customer,
-        region: parsed.region,
-        events: parsed.sha256.length,
-      };
-      return { summary } satisfies PrepareAnswer;
+      return { summary: batchSummary(parsed) } satisfies PrepareAnswer;
     }
     case 'store': {
       const parsed = held.get(req.held);

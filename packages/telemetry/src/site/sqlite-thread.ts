@@ -11,9 +11,10 @@
  * commit, so the storage contract is the same as on one thread.
  */
 import { ThreadChannel, type WireError } from '@glasshouse/db';
-import type { StoredEntry } from '@glasshouse/residency';
+import type { BatchSummary, StoredEntry } from '@glasshouse/residency';
 import { TelemetryError, type TelemetryErrorCode } from '../errors.js';
 import { type SqliteSiteStorageOptions, openSqliteSiteStorageHere } from './sqlite-storage.js';
+import { LIST_VERDICT_CODE, factsFromValues } from './storage-rows.js';
 import type {
   BatchToStore,
   BatchWriter,
@@ -82,11 +83,9 @@ export interface FactsColumns {
   readonly firstSeen: readonly (string | null)[];
   /** malicious, suspicious, reports for each hash in turn. */
   readonly counts: Float64Array;
-  /** 0 none, 1 known-good, 2 known-bad. */
+  /** LIST_VERDICT_CODE of each hash's list verdict, 0 for none. */
   readonly list: Uint8Array;
 }
-
-const LIST_VERDICTS = [null, 'known-good', 'known-bad'] as const;
 
 /** `HashFacts[]` as columns (the thread's side). */
 export function factsColumns(facts: readonly HashFacts[]): FactsColumns {
@@ -96,7 +95,7 @@ export function factsColumns(facts: readonly HashFacts[]): FactsColumns {
     counts[3 * i] = f.malicious;
     counts[3 * i + 1] = f.suspicious;
     counts[3 * i + 2] = f.reports;
-    list[i] = f.listVerdict === 'known-good' ? 1 : f.listVerdict === 'known-bad' ? 2 : 0;
+    list[i] = f.listVerdict === null ? 0 : LIST_VERDICT_CODE[f.listVerdict];
     return f.firstSeen;
   });
   return { firstSeen, counts, list };
@@ -104,9 +103,7 @@ export function factsColumns(facts: readonly HashFacts[]): FactsColumns {
 
 /** What the thread answers to `prepare`. */
 export type PrepareAnswer =
-  | { readonly stored: StoredBatch }
-  | { readonly summary: { customer: string; region: string; events: number } }
-  | 'unparsed';
+  { readonly stored: StoredBatch } | { readonly summary: BatchSummary } | 'unparsed';
 
 /** Times `deleteOlderThan` asks again when the expired batches changed between its two steps. */
 const DELETE_ATTEMPTS = 3;
@@ -169,7 +166,7 @@ class ThreadedSiteStorage implements SiteStorage {
     return new ThreadedSiteStorage(thread);
   }
 
-  #held(id: number, summary: { customer: string; region: string; events: number }): ParsedForStore {
+  #held(id: number, summary: BatchSummary): ParsedForStore {
     let settled = false;
     return {
       ...summary,
@@ -186,12 +183,7 @@ class ThreadedSiteStorage implements SiteStorage {
   }
 
   failure(): Error | undefined {
-    try {
-      this.#thread.checkAlive();
-      return undefined;
-    } catch (err) {
-      return err as Error;
-    }
+    return this.#thread.failure;
   }
 
   storeBatch(batch: BatchToStore): Promise<StoredBatch> {
@@ -245,14 +237,15 @@ class ThreadedSiteStorage implements SiteStorage {
 
   async reputation(hashes: readonly string[]): Promise<HashFacts[]> {
     const c = await this.#thread.call<FactsColumns>({ op: 'reputation', hashes });
-    return hashes.map((sha256, i) => ({
-      sha256,
-      firstSeen: c.firstSeen[i] ?? null,
-      malicious: c.counts[3 * i] ?? 0,
-      suspicious: c.counts[3 * i + 1] ?? 0,
-      reports: c.counts[3 * i + 2] ?? 0,
-      listVerdict: LIST_VERDICTS[c.list[i] ?? 0] ?? null,
-    }));
+    return hashes.map((sha256, i) =>
+      factsFromValues(sha256, [
+        c.firstSeen[i] ?? null,
+        c.counts[3 * i] ?? 0,
+        c.counts[3 * i + 1] ?? 0,
+        c.counts[3 * i + 2] ?? 0,
+        c.list[i] ?? 0,
+      ]),
+    );
   }
 
   importVerdicts(verdicts: readonly VerdictToImport[]): Promise<void> {
@@ -264,7 +257,7 @@ class ThreadedSiteStorage implements SiteStorage {
   }
 
   async close(): Promise<void> {
-    if (!this.#thread.alive) return;
+    if (this.#thread.failure !== undefined) return;
     try {
       // Writes already requested are committed first (SqliteSiteStorage.close).
       await this.#thread.call({ op: 'close' });
