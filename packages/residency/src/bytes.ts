@@ -133,33 +133,12 @@ export function toBase64(bytes: Uint8Array): string {
  * undefined when `text` is not that.
  */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (text.length % 4 !== 0) return undefined;
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const last = i + 4 === text.length;
-    let n = 0;
-    for (let j = 0; j < 4; j++) {
-      const c = text.charCodeAt(i + j);
-      const isPad = c === 61 && last && j >= 4 - pad;
-      const v = isPad ? 0 : c < 128 ? (DECODE[c] ?? -1) : -1;
-      if (v < 0) return undefined;
-      n = (n << 6) | v;
-    }
-    if (last && pad === 2) {
-      if ((n & 0xffff) !== 0) return undefined; // RFC 4648 §3.5: unused bits are zero
-      out[o++] = n >> 16;
-    } else if (last && pad === 1) {
-      if ((n & 0xff) !== 0) return undefined;
-      out[o++] = n >> 16;
-      out[o++] = (n >> 8) & 0xff;
-    } else {
-      out[o++] = n >> 16;
-      out[o++] = (n >> 8) & 0xff;
-      out[o++] = n & 0xff;
-    }
-  }
+  // decodeBase64Bytes's rules on the text's UTF-8: any non-ASCII character is a byte >= 128.
+  const bytes = utf8(text);
+  const size = decodeBase64Bytes(bytes, 0, bytes.length, undefined, 0);
+  if (size < 0) return undefined;
+  const out = new Uint8Array(size);
+  decodeBase64Bytes(bytes, 0, bytes.length, out, 0);
   return out;
 }
 
