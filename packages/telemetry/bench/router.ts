@@ -9,7 +9,6 @@
  * process, signed with the router's key: the site-only path, for the
  * router's share.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Child, freePort, startChild } from '@glasshouse/bench-kit';
@@ -17,7 +16,6 @@ import { RequestSigner, ed25519PrivateKey } from '@glasshouse/httpsig';
 import {
   type TelemetryBatch,
   demoPolicy,
-  encodeBatch,
   generateEd25519KeyPair,
   parseBatch,
   sealBatch,
@@ -35,6 +33,7 @@ import {
   startWorld,
 } from '../test/router-world.js';
 import type { ChildConfig } from '../test/site-child.js';
+import { variants } from './batches.js';
 
 export interface EndToEnd {
   readonly site: Child<{ url: string }>;
@@ -172,17 +171,7 @@ export async function startEndToEnd(opts: {
       routerSigner: new RequestSigner({ privateKey: ed25519PrivateKey(routerKey.seed) }),
       devices,
       policy: loggedPolicy,
-      batches: (count, salt) =>
-        Array.from({ length: count }, (_, v) =>
-          encodeBatch({
-            ...template,
-            createdAt: `2026-12-04T16:31:${String(Math.floor(v / 1000) % 60).padStart(2, '0')}.${String(v % 1000).padStart(3, '0')}Z`,
-            events: template.events.map((e, i) => ({
-              ...e,
-              sha256: createHash('sha256').update(`${salt}:${v}:${i}`).digest('hex'),
-            })),
-          }),
-        ),
+      batches: (count, salt) => variants(template, count, salt),
       close,
     };
   } catch (err) {

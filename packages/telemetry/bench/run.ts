@@ -30,7 +30,6 @@ import {
   INGEST_LOG_SCHEMA,
   type TelemetryBatch,
   batchDigest,
-  encodeBatch,
   parseBatch,
 } from '@glasshouse/residency';
 import {
@@ -49,6 +48,7 @@ import {
   residencyWorld,
   startTestWitness,
 } from '../test/fixtures.js';
+import { variants } from './batches.js';
 import { startEndToEnd } from './router.js';
 import type { ChildConfig } from '../test/site-child.js';
 
@@ -82,23 +82,6 @@ const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 function hex(i: number, salt: string): string {
   return createHash('sha256').update(`${salt}:${i}`).digest('hex');
-}
-
-/** `count` distinct valid batches from one sealed template: new createdAt and file hashes. */
-function variants(template: TelemetryBatch, count: number, salt: string): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let v = 0; v < count; v++) {
-    const ms = String(v % 1000).padStart(3, '0');
-    const s = String(Math.floor(v / 1000) % 60).padStart(2, '0');
-    out.push(
-      encodeBatch({
-        ...template,
-        createdAt: `2026-12-04T16:30:${s}.${ms}Z`,
-        events: template.events.map((e, i) => ({ ...e, sha256: hex(v * EVENTS + i, salt) })),
-      }),
-    );
-  }
-  return out;
 }
 
 /**
@@ -289,7 +272,6 @@ interface Setup {
   readonly dir: string;
   readonly world: ResidencyWorld;
   readonly router: ReturnType<typeof generateKeyPairSync>;
-  readonly post: SignedPost;
   readonly template: TelemetryBatch;
 }
 
@@ -539,35 +521,24 @@ async function main(): Promise<void> {
       pad: PAD,
     });
     const template = parseBatch(sealed);
-    const poster = signedPoster(new RequestSigner({ privateKey: router.privateKey }));
-    const s: Setup = {
-      dir,
-      world,
-      router,
-      post: poster.post,
-      template,
-    };
-    try {
-      const only = process.argv[2];
-      if (only === undefined || only === 'sqlite') await ingestion(s, 'SQLite');
-      if (only === undefined || only === 'postgres') {
-        const db = `glasshouse_telemetry_bench_${randomBytes(4).toString('hex')}`;
-        const admin = new pg.Client({ connectionString: ADMIN_URL });
-        await admin.connect();
-        await admin.query(`CREATE DATABASE ${db}`);
-        try {
-          const url = new URL(ADMIN_URL);
-          url.pathname = `/${db}`;
-          await ingestion(s, 'PostgreSQL', url.href);
-        } finally {
-          await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-          await admin.end();
-        }
+    const s: Setup = { dir, world, router, template };
+    const only = process.argv[2];
+    if (only === undefined || only === 'sqlite') await ingestion(s, 'SQLite');
+    if (only === undefined || only === 'postgres') {
+      const db = `glasshouse_telemetry_bench_${randomBytes(4).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${db}`);
+      try {
+        const url = new URL(ADMIN_URL);
+        url.pathname = `/${db}`;
+        await ingestion(s, 'PostgreSQL', url.href);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await admin.end();
       }
-      if (only === undefined || only === 'reputation') await reputation(s);
-    } finally {
-      poster.close();
     }
+    if (only === undefined || only === 'reputation') await reputation(s);
     const eventBytes = Math.round(sealed.length / EVENTS);
     process.stdout.write(
       `${formatTable(
