@@ -61,6 +61,7 @@ export {
 export { RELEASED_FLUSH_MS, ReleaseAuditStore, type AuditEntry } from './keyrelease/audit.js';
 export {
   KeyRelease,
+  MAX_HELD_KEYS,
   MAX_PREPARED,
   TICKET_TTL_SECONDS,
   type KeyReleaseOptions,

@@ -5,7 +5,7 @@ import { accessRecordDigest, parseAccessRecord } from '@glasshouse/access-format
 import { LogClient } from '@glasshouse/log';
 import { generateSignerKey, parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
 import { signedFetch } from '@glasshouse/httpsig';
-import { keyId } from '@glasshouse/residency';
+import { generateKeyReleaseKeyPair, keyId } from '@glasshouse/residency';
 import { buildSiteServer } from '@glasshouse/telemetry';
 import {
   Approvals,
@@ -583,6 +583,36 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
         ),
       )
       .toMatchObject({ outcome: 'expired' });
+  });
+
+  it('a batch key that does not open here is refused at prepare, before the record is counted as used', async () => {
+    const h = await grantUnused();
+    const sealed = await readFirstBatchSealed(w);
+    const other = await generateKeyReleaseKeyPair();
+    const wrongKey = new KeyRelease({
+      privateKey: other.privateKey,
+      accessLogPolicy: parsePolicy(w.accessLog.policy),
+      accessPolicy: w.accessPolicy,
+      principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
+      residency: { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE },
+      audit: w.stores.audit,
+      alerts: new MemoryAccessAlerts(),
+      accessLogName: 'test',
+    });
+    const record = new TextEncoder().encode(h.record);
+    await expect(wrongKey.prepare({ record, batches: sealed })).rejects.toMatchObject({
+      code: 'SEALED_KEY_OPEN_FAILED',
+    });
+    const digest = accessRecordDigest(record);
+    const rows = (await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 })).filter(
+      (r) => r.record === digest,
+    );
+    expect(rows.map((r) => r.outcome)).toEqual(['SEALED_KEY_OPEN_FAILED']);
+    // Not used up: the right key release still prepares and releases it.
+    const kr = keyReleaseAt(() => Date.now());
+    const t = await kr.prepare({ record, batches: sealed });
+    const released = await kr.releasePrepared({ ...t, receipt: h.receipt });
+    expect(released.keys).toHaveLength(1);
   });
 
   it('refuses an expired record', async () => {

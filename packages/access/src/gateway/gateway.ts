@@ -220,7 +220,7 @@ export class Gateway {
     const { parsed } = read;
     const missing =
       ask.scope.kind === 'batches' ? ask.scope.batches.filter((d) => !parsed.has(d)) : [];
-    // The key release checks the receipt itself before it opens anything, so the release goes
+    // The key release checks the receipt itself before any key leaves, so the release goes
     // out first and the gateway's own check runs while it is on its way; nothing is served
     // (and keys that came back are wiped) unless the gateway's check passes too.
     const releasing =
@@ -230,6 +230,9 @@ export class Gateway {
             this.#o.keyRelease.releasePrepared(ticket as KeyReleaseTicket, receipt),
           );
     releasing?.catch(() => undefined); // awaited below; a refusal must not go unhandled meanwhile
+    // One turn of the event loop first: the request is written to its socket on the next tick,
+    // which would otherwise wait behind the check below.
+    if (releasing !== undefined) await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       this.#checkReceipt(record, index, receipt);
       if (decision.breakGlass) {

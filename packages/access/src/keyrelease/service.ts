@@ -9,14 +9,16 @@
  *
  * Two phases (what the gateway uses): `prepare` runs every check but the
  * receipt's while the gateway still waits for the witnessed checkpoint,
- * writes the durable `prepared` audit row (which also counts the record's
- * one use) and answers a single-use ticket; `releasePrepared` takes the
- * ticket and the receipt, verifies the receipt is of exactly the prepared
- * record under the witness policy, opens the keys and answers them. So the
- * audit fsync overlaps the witness wait, and no key opens without a
- * receipt. Tickets live in this process only: a restarted key release
- * refuses the tickets of the one before (TICKET_UNKNOWN) and their rows
- * stay `prepared` (keys may have left, as far as the store can tell).
+ * opens the batch keys into this process's memory, writes the durable
+ * `prepared` audit row (which also counts the record's one use) and answers
+ * a single-use ticket; `releasePrepared` takes the ticket and the receipt,
+ * verifies the receipt is of exactly the prepared record under the witness
+ * policy, and only then answers the keys. So the audit fsync and the HPKE
+ * work overlap the witness wait, and no key leaves without a receipt; keys
+ * of a ticket that is refused, mismatched or lapses are zeroed. Tickets
+ * live in this process only: a restarted key release refuses the tickets of
+ * the one before (TICKET_UNKNOWN) and their rows stay `prepared` (keys may
+ * have left, as far as the store can tell).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -49,6 +51,8 @@ import {
 export const TICKET_TTL_SECONDS = 60;
 /** Prepared releases open at once; more are refused (TOO_MANY_PREPARED) until some settle. */
 export const MAX_PREPARED = 10_000;
+/** Opened batch keys that prepared releases hold at once (a bound on memory); more are refused the same way. */
+export const MAX_HELD_KEYS = 100_000;
 
 export interface PreparedTicket {
   /** Single-use, 256 random bits (base64url). */
@@ -72,6 +76,8 @@ interface Prepared {
   readonly recordBytes: Uint8Array;
   readonly checked: CheckedPrepare;
   readonly expiresAt: number;
+  /** Opened at prepare; they leave only with a verified receipt, and are zeroed otherwise. */
+  readonly keys: { batch: string; key: Uint8Array }[];
 }
 
 export interface KeyReleaseOptions {
@@ -105,6 +111,8 @@ export class KeyRelease {
   readonly #now: () => number;
   /** Open tickets, oldest first. */
   readonly #prepared = new Map<string, Prepared>();
+  /** Keys the open tickets hold. */
+  #heldKeys = 0;
   #sweptAt = 0;
 
   constructor(options: KeyReleaseOptions) {
@@ -141,8 +149,9 @@ export class KeyRelease {
   }
 
   /**
-   * Phase one: every check but the receipt's, then the durable `prepared`
-   * audit row (RECORD_REPLAYED if the record was used). Opens nothing.
+   * Phase one: every check but the receipt's, the batch keys opened (held
+   * here; nothing leaves), then the durable `prepared` audit row
+   * (RECORD_REPLAYED if the record was used).
    */
   async prepare(req: PrepareRequest): Promise<PreparedTicket> {
     const now = this.#now();
@@ -154,16 +163,27 @@ export class KeyRelease {
       await this.#alertIfCanary(record, req.record, null, time);
       const ctx = this.#context(now);
       const checked = checkPrepare(req, ctx);
-      if (this.#prepared.size >= MAX_PREPARED) {
+      if (
+        this.#prepared.size >= MAX_PREPARED ||
+        this.#heldKeys + checked.batches.length > MAX_HELD_KEYS
+      ) {
         throw new AccessError('TOO_MANY_PREPARED', 'too many prepared releases wait for receipts');
       }
-      const rowId = await this.#o.audit.recordPrepared(auditOfUse(checked, time, null));
+      const keys = await this.#openKeys(checked);
+      let rowId: number;
+      try {
+        rowId = await this.#o.audit.recordPrepared(auditOfUse(checked, time, null));
+      } catch (err) {
+        wipe(keys);
+        throw err;
+      }
       const expiresAt = Math.min(
         now + TICKET_TTL_SECONDS * 1000,
         Date.parse(record.time) + ctx.validitySeconds * 1000,
       );
       const ticket = randomBytes(32).toString('base64url');
-      this.#prepared.set(ticket, { rowId, recordBytes: req.record, checked, expiresAt });
+      this.#prepared.set(ticket, { rowId, recordBytes: req.record, checked, expiresAt, keys });
+      this.#heldKeys += keys.length;
       return { ticket, record: checked.digest, expires: new Date(expiresAt).toISOString() };
     } catch (err) {
       await this.#auditRefusal(err, time, req.record, record);
@@ -187,19 +207,17 @@ export class KeyRelease {
       await this.#auditRefusal(p, time, null, undefined, req.record);
       throw p;
     }
-    const { checked } = p;
-    let keys: { batch: string; key: Uint8Array }[] = [];
+    const { checked, keys } = p;
     try {
       const ctx = this.#context(now);
       const index = checkReleaseReceipt(p.recordBytes, checked.digest, req.receipt, ctx);
       checkRecordFresh(checked.record, ctx);
-      keys = await this.#openKeys(checked);
       await this.#alertIfBreakGlass(checked, p.recordBytes, req.receipt, index, time);
       // The answer does not wait for this update: the `prepared` row is the durable audit.
       this.#o.audit.settleReleasedLater(p.rowId, index);
       return { record: checked.digest, index, breakGlass: checked.decision.breakGlass, keys };
     } catch (err) {
-      for (const k of keys) k.key.fill(0); // opened but not answered
+      wipe(keys); // opened but not answered
       if (isRefusal(err)) {
         // No key left: the row says why rather than "may have left".
         await this.#o.audit.settlePrepared(p.rowId, err.code, null).catch(() => undefined);
@@ -217,7 +235,9 @@ export class KeyRelease {
       });
     }
     this.#prepared.delete(req.ticket);
+    this.#heldKeys -= p.keys.length;
     if (p.checked.digest !== req.record) {
+      wipe(p.keys);
       void this.#o.audit.settlePrepared(p.rowId, 'TICKET_MISMATCH', null).catch(() => undefined);
       return new AccessError('TICKET_MISMATCH', 'the ticket was prepared for another record', {
         evidence: { record: req.record, prepared: p.checked.digest },
@@ -237,6 +257,8 @@ export class KeyRelease {
     for (const [ticket, p] of this.#prepared) {
       if (p.expiresAt >= now) continue;
       this.#prepared.delete(ticket);
+      this.#heldKeys -= p.keys.length;
+      wipe(p.keys);
       this.#o.audit.settlePrepared(p.rowId, 'expired', null).catch(() => undefined);
     }
   }
@@ -338,6 +360,10 @@ export class KeyRelease {
       })
       .catch(() => undefined);
   }
+}
+
+function wipe(keys: readonly { readonly key: Uint8Array }[]): void {
+  for (const k of keys) k.key.fill(0);
 }
 
 /** The audit row of a checked record's one use (a release, or a prepared one). */
