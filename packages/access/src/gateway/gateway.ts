@@ -179,15 +179,17 @@ export class Gateway {
       now: time,
     });
 
-    // Ciphertext only: reading (and parsing) it before the record is witnessed reveals nothing.
-    // It starts once the record's append is on its way, so it runs during the witness wait
-    // (started before, its handling in this process would hold up the append: measured).
-    // As soon as it is in, the key release prepares (all its checks but the receipt's, and its
-    // durable audit row) during the wait too; it opens nothing until it has the receipt.
-    let reading: Promise<SiteBatches> | undefined;
+    // Ciphertext only: reading (and parsing) it before the record is logged reveals nothing, and
+    // the policy has accepted the ask. It starts now, so the site answers while the record is
+    // stored and appended and the read weighs less on the witness wait (measured: started after
+    // the append, it stretched the wait more).
+    // As soon as the record is on its way and the read is in, the key release prepares (all its
+    // checks but the receipt's, and its durable audit row) during the wait too; no key leaves it
+    // until it has the receipt.
+    const reading = site.read(ask.customer, ask.scope).then(parseRead);
+    reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     let preparing: Promise<KeyReleaseTicket | undefined> | undefined;
-    const startReading = (record: Uint8Array): void => {
-      reading = site.read(ask.customer, ask.scope).then(parseRead);
+    const startPreparing = (record: Uint8Array): void => {
       preparing = reading.then((read) =>
         read.parsed.size === 0
           ? undefined
@@ -198,22 +200,20 @@ export class Gateway {
               batches: [...read.parsed.values()].map((p) => p.bytes),
             }),
       );
-      // Both awaited below; a failure must not go unhandled meanwhile.
-      reading.catch(() => undefined);
-      preparing.catch(() => undefined);
+      preparing.catch(() => undefined); // awaited below, as the read
     };
 
     const logged = await this.#logNext(
       ask.customer,
       (counter) => encodeAccessRecord(draft(counter, time)),
-      startReading,
+      startPreparing,
     );
     const { record, index } = logged;
     const digest = accessRecordDigest(record);
     const receipt = logged.receipt ?? (await this.#receiptFor(record, index)).receipt;
 
-    if (reading === undefined) startReading(record);
-    const read = await (reading as Promise<SiteBatches>).catch((err: unknown) => {
+    if (preparing === undefined) startPreparing(record);
+    const read = await reading.catch((err: unknown) => {
       this.#checkReceipt(record, index, receipt); // a bad receipt is the first thing to report
       throw err;
     });
