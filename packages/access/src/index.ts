@@ -116,3 +116,10 @@ export {
   principalAllowList,
   type GatewayServerOptions,
 } from './gateway/server.js';
+export {
+  ACCESS_PHASES,
+  parseServerTiming,
+  serverTiming,
+  type AccessPhase,
+  type AccessTiming,
+} from './gateway/timing.js';

@@ -8,6 +8,8 @@ import { signedFetch } from '@glasshouse/httpsig';
 import { generateKeyReleaseKeyPair, keyId } from '@glasshouse/residency';
 import { buildSiteServer } from '@glasshouse/telemetry';
 import {
+  ACCESS_PHASES,
+  parseServerTiming,
   Approvals,
   Gateway,
   KeyRelease,
@@ -146,6 +148,28 @@ describe('gateway: an access is served only with its witnessed record', () => {
       })
       .sort((a, b) => a.index - b.index);
     expect(got.map((g) => g.counter)).toEqual([3, 4, 5]);
+  });
+
+  it("says where an access's time went: Server-Timing with each phase it went through", async () => {
+    const res = await signedFetch(signer(w.principals.analyst.key))(
+      new URL('v1/access', w.gatewayUrl),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          site: SITE,
+          customer: w.customer.id,
+          dataClass: 'telemetry-events',
+          scope: { kind: 'batches', batches: [w.batches[1]] },
+          justification: threat,
+        }),
+      },
+    );
+    expect(res.status).toBe(200);
+    const timing = parseServerTiming(res.headers.get('server-timing'));
+    for (const phase of ACCESS_PHASES) expect(timing[phase], phase).toBeGreaterThanOrEqual(0);
+    // The witness wait is part of the whole; the read and prepare ran inside it.
+    expect(timing.total).toBeGreaterThanOrEqual((timing.store ?? 0) + (timing.log ?? 0));
   });
 
   it('refuses, with a code, no record and no data: no justification, unknown principal, approval missing/expired/forged/for another scope', async () => {

@@ -39,6 +39,7 @@ import type { RegisteredPrincipal } from '../principals.js';
 import type { ResidencyFacts } from '../residency-facts.js';
 import type { LoggedMark, RecordStore } from './records.js';
 import type { KeyReleaseClient, KeyReleaseTicket, SiteReader } from './remotes.js';
+import { type AccessTiming, PhaseClock } from './timing.js';
 
 export interface AccessAsk {
   readonly site: string;
@@ -80,6 +81,8 @@ export interface AccessAnswer {
   readonly missing: readonly string[];
   /** The site had more batches in the time range than one answer carries. */
   readonly truncated: boolean;
+  /** Where the access's time went (the answer's `Server-Timing`). */
+  readonly timing: AccessTiming;
 }
 
 export interface GatewayOptions {
@@ -141,6 +144,8 @@ export class Gateway {
   }
 
   async access(principal: RegisteredPrincipal, ask: AccessAsk): Promise<AccessAnswer> {
+    const clock = new PhaseClock();
+    clock.start('policy');
     if (ask.justification === undefined) {
       throw new AccessError('JUSTIFICATION_MISSING', 'an access needs a justification');
     }
@@ -178,6 +183,7 @@ export class Gateway {
       customerKey,
       now: time,
     });
+    clock.end('policy');
 
     // Ciphertext only: reading (and parsing) it before the record is logged reveals nothing, and
     // the policy has accepted the ask. It starts now, so the site answers while the record is
@@ -186,19 +192,22 @@ export class Gateway {
     // As soon as the record is on its way and the read is in, the key release prepares (all its
     // checks but the receipt's, and its durable audit row) during the wait too; no key leaves it
     // until it has the receipt.
-    const reading = site.read(ask.customer, ask.scope).then(parseRead);
+    const reading = clock.around('read', site.read(ask.customer, ask.scope).then(parseRead));
     reading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     let preparing: Promise<KeyReleaseTicket | undefined> | undefined;
     const startPreparing = (record: Uint8Array): void => {
       preparing = reading.then((read) =>
         read.parsed.size === 0
           ? undefined
-          : this.#o.keyRelease.prepare({
-              record,
-              request: evidence?.request,
-              approvals: evidence?.approvals,
-              batches: [...read.parsed.values()].map((p) => p.bytes),
-            }),
+          : clock.around(
+              'prepare',
+              this.#o.keyRelease.prepare({
+                record,
+                request: evidence?.request,
+                approvals: evidence?.approvals,
+                batches: [...read.parsed.values()].map((p) => p.bytes),
+              }),
+            ),
       );
       preparing.catch(() => undefined); // awaited below, as the read
     };
@@ -207,10 +216,12 @@ export class Gateway {
       ask.customer,
       (counter) => encodeAccessRecord(draft(counter, time)),
       startPreparing,
+      clock,
     );
     const { record, index } = logged;
     const digest = accessRecordDigest(record);
     const receipt = logged.receipt ?? (await this.#receiptFor(record, index)).receipt;
+    clock.end('log');
 
     if (preparing === undefined) startPreparing(record);
     const read = await reading.catch((err: unknown) => {
@@ -227,7 +238,10 @@ export class Gateway {
       parsed.size === 0
         ? undefined
         : (preparing as Promise<KeyReleaseTicket | undefined>).then((ticket) =>
-            this.#o.keyRelease.releasePrepared(ticket as KeyReleaseTicket, receipt),
+            clock.around(
+              'release',
+              this.#o.keyRelease.releasePrepared(ticket as KeyReleaseTicket, receipt),
+            ),
           );
     releasing?.catch(() => undefined); // awaited below; a refusal must not go unhandled meanwhile
     // One turn of the event loop first: the request is written to its socket on the next tick,
@@ -254,6 +268,7 @@ export class Gateway {
       throw err;
     }
     const released = await releasing;
+    clock.start('open');
     const served: ServedBatch[] = [];
     for (const [d, { batch }] of parsed) {
       const key = released.keys.get(d);
@@ -279,6 +294,7 @@ export class Gateway {
         })),
       });
     }
+    clock.end('open');
     return {
       record,
       digest,
@@ -288,6 +304,7 @@ export class Gateway {
       batches: served,
       missing,
       truncated: read.truncated,
+      timing: clock.done(),
     };
   }
 
@@ -304,6 +321,7 @@ export class Gateway {
     customer: string,
     build: (counter: number) => Uint8Array,
     appending: (record: Uint8Array) => void,
+    clock: PhaseClock,
   ): Promise<{ record: Uint8Array; index: bigint; receipt?: string }> {
     return this.#locked(customer, async () => {
       if (this.#unlogged.has(customer)) {
@@ -317,7 +335,9 @@ export class Gateway {
       const marks = this.#marks;
       this.#marks = [];
       try {
+        clock.start('store');
         await this.#o.records.reserve(customer, counter, record, marks);
+        clock.end('store');
       } catch (err) {
         this.#marks.unshift(...marks);
         this.#counters.delete(customer); // whether it was stored is unknown: ask the store next time
@@ -326,6 +346,7 @@ export class Gateway {
       this.#counters.set(customer, counter);
       this.#unlogged.add(customer);
       if ((this.#queued.get(customer) ?? 0) === 0) {
+        clock.start('log');
         const witnessed = this.#receiptFor(record, null);
         appending(record);
         const { index, receipt } = await witnessed;
@@ -335,6 +356,7 @@ export class Gateway {
         this.#unlogged.delete(customer);
         return { record, index, receipt };
       }
+      clock.start('log');
       const index = await this.#append(customer, counter, record);
       appending(record);
       // Every record of the customer is in the log now (in counter order).

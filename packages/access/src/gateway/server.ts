@@ -5,7 +5,8 @@
  * authenticated by their own DSSE signature.
  *
  * - `POST /v1/access` — principal: `{site, customer, dataClass, scope,
- *   justification, approval?}` → the data and the record's receipt.
+ *   justification, approval?}` → the data and the record's receipt; the
+ *   `Server-Timing` header says where the access's time went.
  * - `POST /v1/requests` — principal: body = the access request bytes → the request.
  * - `GET /v1/requests[?customer=&status=]`, `GET /v1/requests/<digest>`.
  * - `POST /v1/requests/<digest>/decisions` — body = an approval envelope.
@@ -28,6 +29,7 @@ import { AccessError } from '../errors.js';
 import { b64, bodyBytes, jsonBody, setUpServer } from '../http.js';
 import type { RegisteredPrincipal } from '../principals.js';
 import type { AccessAsk, AccessAnswer, Gateway } from './gateway.js';
+import { serverTiming } from './timing.js';
 
 export const GATEWAY_PRINCIPAL_ROUTES = ['POST /v1/access', 'POST /v1/requests'] as const;
 const MAX_ASK_BYTES = 64 * 1024;
@@ -82,7 +84,10 @@ export function buildGatewayServer(opts: GatewayServerOptions): FastifyInstance 
   app.post('/v1/access', async (req, reply) => {
     const principal = principalOf(req);
     const answer = await opts.gateway.access(principal, parseAsk(jsonBody(req)));
-    return reply.header('cache-control', 'no-store').send(answerJson(answer));
+    return reply
+      .header('cache-control', 'no-store')
+      .header('server-timing', serverTiming(answer.timing))
+      .send(answerJson(answer));
   });
 
   app.post('/v1/requests', async (req, reply) => {
