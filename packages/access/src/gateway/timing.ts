@@ -40,7 +40,9 @@ export class PhaseClock {
   around<T>(phase: AccessPhase, promise: Promise<T>): Promise<T> {
     this.start(phase);
     void promise.then(
-      () => this.end(phase),
+      () => {
+        this.end(phase);
+      },
       () => undefined,
     );
     return promise;
