@@ -118,7 +118,7 @@ export interface AccessWorld {
     path: string,
     body: Uint8Array | string,
     contentType?: string,
-  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
   /** The gateway signer (for tests that call the site or the key release directly). */
   gatewayFetch: typeof fetch;
   /** Files a request for `scope` and has the listed roles sign `decision`. */
@@ -418,7 +418,7 @@ export async function startAccessWorld(opts: WorldOptions = {}): Promise<AccessW
       } catch {
         parsed = { text };
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, headers: res.headers };
     };
 
     const principals = {

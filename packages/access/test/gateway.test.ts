@@ -58,7 +58,7 @@ async function logSize(): Promise<bigint> {
 async function ask(
   who: 'support' | 'analyst',
   body: Record<string, unknown>,
-): Promise<{ status: number; body: Record<string, unknown> }> {
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   return w.post(
     w.principals[who].key,
     'v1/access',
@@ -151,20 +151,11 @@ describe('gateway: an access is served only with its witnessed record', () => {
   });
 
   it("says where an access's time went: Server-Timing with each phase it went through", async () => {
-    const res = await signedFetch(signer(w.principals.analyst.key))(
-      new URL('v1/access', w.gatewayUrl),
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          site: SITE,
-          customer: w.customer.id,
-          dataClass: 'telemetry-events',
-          scope: { kind: 'batches', batches: [w.batches[1]] },
-          justification: threat,
-        }),
-      },
-    );
+    const res = await ask('analyst', {
+      dataClass: 'telemetry-events',
+      scope: { kind: 'batches', batches: [w.batches[1]] },
+      justification: threat,
+    });
     expect(res.status).toBe(200);
     const timing = parseServerTiming(res.headers.get('server-timing'));
     for (const phase of ACCESS_PHASES) expect(timing[phase], phase).toBeGreaterThanOrEqual(0);
@@ -573,9 +564,12 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
   });
 
   /** The world's key release (the analyst registered, its audit store) on a clock of the test's. */
-  const keyReleaseAt = (now: () => number): KeyRelease =>
+  const keyReleaseAt = (
+    now: () => number,
+    privateKey: Uint8Array = w.keyReleaseKeys.privateKey,
+  ): KeyRelease =>
     new KeyRelease({
-      privateKey: w.keyReleaseKeys.privateKey,
+      privateKey,
       accessLogPolicy: parsePolicy(w.accessLog.policy),
       accessPolicy: w.accessPolicy,
       principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
@@ -613,16 +607,7 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
     const h = await grantUnused();
     const sealed = await readFirstBatchSealed(w);
     const other = await generateKeyReleaseKeyPair();
-    const wrongKey = new KeyRelease({
-      privateKey: other.privateKey,
-      accessLogPolicy: parsePolicy(w.accessLog.policy),
-      accessPolicy: w.accessPolicy,
-      principals: new Map([[w.principals.analyst.p.pseudonym, w.principals.analyst.p]]),
-      residency: { customerKey: () => w.customer.key.publicKey, siteOfRegion: () => SITE },
-      audit: w.stores.audit,
-      alerts: new MemoryAccessAlerts(),
-      accessLogName: 'test',
-    });
+    const wrongKey = keyReleaseAt(() => Date.now(), other.privateKey);
     const record = new TextEncoder().encode(h.record);
     await expect(wrongKey.prepare({ record, batches: sealed })).rejects.toMatchObject({
       code: 'SEALED_KEY_OPEN_FAILED',
