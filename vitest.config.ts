@@ -48,5 +48,8 @@ export default defineConfig({
       'apps/*/test/**/*.test.ts',
     ],
     testTimeout: 30_000,
+    // Two test files at a time. Vitest's default on a two-core machine is one (cores − 1), which
+    // ran the suite's 173 files in series: 662 s, against 467 s with two (measured, same machine).
+    maxWorkers: 2,
   },
 });
