@@ -1,6 +1,6 @@
 // The gateway, the key release and approvals end to end: real site, real
 // witnessed logs, real HTTP on loopback, SQLite stores.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { accessRecordDigest, parseAccessRecord } from '@glasshouse/access-format';
 import { LogClient } from '@glasshouse/log';
 import { generateSignerKey, parsePolicy, verifyTlogProof } from '@glasshouse/tlog';
@@ -601,6 +601,30 @@ describe('bypass: storage holds ciphertext, the key release opens only for a wit
         ),
       )
       .toMatchObject({ outcome: 'expired' });
+  });
+
+  it('a prepared release nobody comes back for lapses on its own: settled `expired`, its keys dropped', async () => {
+    const h = await grantUnused();
+    const sealed = await readFirstBatchSealed(w);
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const kr = keyReleaseAt(() => now);
+      const t = await kr.prepare({ record: new TextEncoder().encode(h.record), batches: sealed });
+      // No further request reaches this key release; only its own timer can sweep.
+      now += (TICKET_TTL_SECONDS + 1) * 1000;
+      vi.advanceTimersByTime((TICKET_TTL_SECONDS + 1) * 1000);
+      vi.useRealTimers();
+      await expect
+        .poll(async () =>
+          (await w.stores.audit.list({ customer: w.customer.id, limit: 10_000 })).find(
+            (r) => r.record === t.record,
+          ),
+        )
+        .toMatchObject({ outcome: 'expired' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a batch key that does not open here is refused at prepare, before the record is counted as used', async () => {

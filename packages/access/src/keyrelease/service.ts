@@ -114,6 +114,8 @@ export class KeyRelease {
   /** Keys the open tickets hold. */
   #heldKeys = 0;
   #sweptAt = 0;
+  /** Sweeps again once the open tickets may have lapsed, requests or not: their keys must not linger. */
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: KeyReleaseOptions) {
     this.#o = options;
@@ -184,6 +186,7 @@ export class KeyRelease {
       const ticket = randomBytes(32).toString('base64url');
       this.#prepared.set(ticket, { rowId, recordBytes: req.record, checked, expiresAt, keys });
       this.#heldKeys += keys.length;
+      this.#armSweep();
       return { ticket, record: checked.digest, expires: new Date(expiresAt).toISOString() };
     } catch (err) {
       await this.#auditRefusal(err, time, req.record, record);
@@ -261,6 +264,21 @@ export class KeyRelease {
       wipe(p.keys);
       this.#o.audit.settlePrepared(p.rowId, 'expired', null).catch(() => undefined);
     }
+  }
+
+  /** A sweep one ticket lifetime from now while tickets are open (unref: it keeps no process alive). */
+  #armSweep(): void {
+    if (this.#sweepTimer !== undefined || this.#prepared.size === 0) return;
+    this.#sweepTimer = setTimeout(
+      () => {
+        this.#sweepTimer = undefined;
+        this.#sweptAt = 0;
+        this.#sweep(this.#now());
+        this.#armSweep();
+      },
+      (TICKET_TTL_SECONDS + 1) * 1000,
+    );
+    this.#sweepTimer.unref();
   }
 
   #context(now: number): ReleaseContext {
