@@ -345,8 +345,8 @@ export class Gateway {
       }
       this.#counters.set(customer, counter);
       this.#unlogged.add(customer);
+      clock.start('log');
       if ((this.#queued.get(customer) ?? 0) === 0) {
-        clock.start('log');
         const witnessed = this.#receiptFor(record, null);
         appending(record);
         const { index, receipt } = await witnessed;
@@ -356,7 +356,6 @@ export class Gateway {
         this.#unlogged.delete(customer);
         return { record, index, receipt };
       }
-      clock.start('log');
       const index = await this.#append(customer, counter, record);
       appending(record);
       // Every record of the customer is in the log now (in counter order).

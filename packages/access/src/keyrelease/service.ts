@@ -299,7 +299,7 @@ export class KeyRelease {
       try {
         keys.push({ batch: digest, key: await openBatchKey(batch, this.#o.privateKey) });
       } catch (cause) {
-        for (const k of keys) k.key.fill(0);
+        wipe(keys);
         throw new AccessError('SEALED_KEY_OPEN_FAILED', 'a batch key does not open here', {
           cause,
           evidence: { batch: digest, code: (cause as { code?: unknown }).code ?? null },
@@ -380,6 +380,7 @@ export class KeyRelease {
   }
 }
 
+/** Zeroes opened data keys that are not (or no longer) to leave. */
 function wipe(keys: readonly { readonly key: Uint8Array }[]): void {
   for (const k of keys) k.key.fill(0);
 }
